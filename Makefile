@@ -1,0 +1,33 @@
+# Thin wrapper over CMake: `make demo`, `make test`, `make bench`.
+# build/ is the normal build (gcc, -Werror); build-asan/ is the same code under
+# ASan+UBSan built with clang, which also builds the libFuzzer targets.
+
+JOBS ?= $(shell nproc)
+CTEST_ARGS ?=
+
+.PHONY: all deps build build-asan test demo bench clean
+
+all: build
+
+deps:
+	@bash packaging/deps.sh
+
+build: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOC_ASAN_DIR=$(CURDIR)/build-asan >/dev/null
+	@cmake --build build -j $(JOBS) -- --no-print-directory
+
+build-asan: deps
+	@CC=clang cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DOC_SANITIZE=ON -DOC_FUZZ=ON >/dev/null
+	@cmake --build build-asan -j $(JOBS) -- --no-print-directory
+
+test: build build-asan
+	@cd build && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+demo: build
+	@bash scripts/demo.sh
+
+bench: build
+	@bash bench/run.sh
+
+clean:
+	rm -rf build build-asan

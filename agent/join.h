@@ -1,0 +1,25 @@
+/* join.h — `overcloud-agent join`: makes the node's key, trades a CSR and a
+ * one-time token for a certificate, and writes the agent's state dir. */
+#ifndef OC_JOIN_H
+#define OC_JOIN_H
+
+#include <stddef.h>
+
+struct event_base;
+struct evdns_base;
+struct agent_config;
+
+struct join_options {
+	const char *tower;       /* HOST:PORT */
+	const char *token;
+	const char *ca_file;     /* either this ... */
+	const char *ca_hash;     /* ... or "sha256:<hex>" of the CA's public key */
+	const char *state_dir;
+};
+
+/* Runs the loop until enrolled or refused. On success cfg describes the
+ * saved state. Returns 0, or -1 with a one-line reason in err. */
+int join_run(struct event_base *base, struct evdns_base *dns, const struct join_options *opt,
+	     struct agent_config *cfg, char *err, size_t err_size);
+
+#endif

@@ -1,0 +1,141 @@
+/* link.c — one agent-to-tower connection: dial.c for TCP, tls.c for TLS,
+ * proto.c for frames. Owns the connection's lifetime and its one on_close. */
+#include "agent/link.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "agent/dial.h"
+#include "shared/frame.h"
+#include "shared/log.h"
+#include "shared/proto.h"
+#include "shared/tls.h"
+#include "shared/pki.h"
+
+#define LINK_CONNECT_TIMEOUT_MS 10000
+#define LINK_HANDSHAKE_TIMEOUT_MS 10000
+
+struct link {
+	struct event_base *base;
+	struct tls_config *tls_cfg;
+	struct dial *dial;
+	struct tls_conn *tls;
+	const struct link_callbacks *cb;
+	void *arg;
+	char host[256];
+	uint16_t port;
+	bool closing;
+};
+
+static void link_on_ready(struct tls_conn *tls, void *arg)
+{
+	struct link *link = arg;
+
+	if (link->cb->on_ready != NULL)
+		link->cb->on_ready(link, link->arg);
+}
+
+static void link_on_read(struct tls_conn *tls, struct evbuffer *in, void *arg)
+{
+	struct link *link = arg;
+	char err[256];
+	struct msg m;
+	int r;
+
+	while (!link->closing && (r = proto_read(in, FRAME_MAX_DEFAULT, &m, err, sizeof(err))) != 0) {
+		if (r < 0) {
+			log_warn("tower %s:%u: %s, closing", link->host, link->port, err);
+			link_close(link, err);
+			return;
+		}
+		link->cb->on_msg(link, &m, link->arg);
+		msg_clear(&m);
+	}
+}
+
+static void link_on_tls_close(struct tls_conn *tls, const char *reason, void *arg)
+{
+	struct link *link = arg;
+
+	link->tls = NULL;
+	link->cb->on_close(link, reason, link->arg);
+	free(link);
+}
+
+static const struct tls_conn_callbacks link_tls_callbacks = {
+	.on_ready = link_on_ready,
+	.on_read = link_on_read,
+	.on_close = link_on_tls_close,
+};
+
+static void link_on_dialed(int fd, const char *err, void *arg)
+{
+	struct link *link = arg;
+
+	link->dial = NULL;
+	if (fd < 0) {
+		link->cb->on_close(link, err, link->arg);
+		free(link);
+		return;
+	}
+	link->tls = tls_conn_new(link->base, fd, link->tls_cfg, false, PKI_TOWER_NAME,
+				 LINK_HANDSHAKE_TIMEOUT_MS, &link_tls_callbacks, link);
+	if (link->tls == NULL) {
+		link->cb->on_close(link, "cannot set up tls", link->arg);
+		free(link);
+	}
+}
+
+struct link *link_open(struct event_base *base, struct evdns_base *dns, const char *host,
+		       uint16_t port, struct tls_config *tls, const struct link_callbacks *cb,
+		       void *arg)
+{
+	struct link *link = calloc(1, sizeof(*link));
+
+	if (link == NULL)
+		return NULL;
+	link->base = base;
+	link->tls_cfg = tls;
+	link->cb = cb;
+	link->arg = arg;
+	link->port = port;
+	snprintf(link->host, sizeof(link->host), "%s", host);
+	link->dial = dial_start(base, dns, host, port, LINK_CONNECT_TIMEOUT_MS, link_on_dialed, link);
+	if (link->dial == NULL) {
+		free(link);
+		return NULL;
+	}
+	return link;
+}
+
+int link_send(struct link *link, const struct msg *m)
+{
+	if (link->tls == NULL || link->closing)
+		return -1;
+	return proto_send(link->tls, m);
+}
+
+void link_close(struct link *link, const char *reason)
+{
+	if (link->closing || link->tls == NULL)
+		return;
+	link->closing = true;
+	tls_conn_close_after_flush(link->tls, reason);
+}
+
+void link_free(struct link *link)
+{
+	if (link == NULL)
+		return;
+	dial_cancel(link->dial);
+	tls_conn_free(link->tls);
+	free(link);
+}
+
+const mbedtls_x509_crt *link_peer_cert(struct link *link)
+{
+	return link->tls ? tls_conn_peer_cert(link->tls) : NULL;
+}

@@ -1,0 +1,240 @@
+/* session.c — the agent's long-lived link to the tower: mTLS with the node
+ * certificate, hello/welcome, heartbeats, capped exponential backoff. */
+#include "agent/session.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/x509_crt.h>
+
+#include "agent/config.h"
+#include "agent/facts.h"
+#include "agent/link.h"
+#include "shared/log.h"
+#include "shared/pki.h"
+#include "shared/tls.h"
+#include "shared/util.h"
+
+#define BACKOFF_FIRST_MS 500
+#define BACKOFF_CAP_MS 30000
+#define SESSION_EXIT_REFUSED 3
+
+struct session {
+	struct event_base *base;
+	struct evdns_base *dns;
+	struct agent_config cfg;
+	mbedtls_pk_context key;
+	mbedtls_x509_crt cert;
+	mbedtls_x509_crt ca;
+	struct tls_config *tls;
+	struct link *link;
+	struct event *ev_retry;
+	struct event *ev_heartbeat;
+	struct facts facts;
+	int attempt;
+	int heartbeat_s;
+	bool welcomed;
+	int exit_status;
+};
+
+/* Full jitter over an exponential window, so a fleet that lost the tower at
+ * the same moment does not come back at the same moment. */
+static int backoff_ms(int attempt)
+{
+	int64_t window = BACKOFF_FIRST_MS;
+	uint32_t r = 0;
+
+	for (int i = 0; i < attempt && window < BACKOFF_CAP_MS; i++)
+		window *= 2;
+	if (window > BACKOFF_CAP_MS)
+		window = BACKOFF_CAP_MS;
+	util_random(&r, sizeof(r));
+	return (int)(window / 2 + r % (uint32_t)(window / 2 + 1));
+}
+
+static void session_connect(struct session *s);
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	session_connect(arg);
+}
+
+static void schedule_retry(struct session *s)
+{
+	int ms = backoff_ms(s->attempt++);
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	log_info("reconnecting in %d.%03ds", ms / 1000, ms % 1000);
+	event_add(s->ev_retry, &tv);
+}
+
+static void send_heartbeat(struct session *s)
+{
+	struct msg m = {.type = MSG_HEARTBEAT};
+
+	facts_load(&m.u.heartbeat.uptime, &m.u.heartbeat.mem_free, &m.u.heartbeat.load1_milli);
+	m.u.heartbeat.running = 0;
+	if (s->link != NULL && link_send(s->link, &m) != 0)
+		log_warn("cannot queue a heartbeat");
+}
+
+static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+	send_heartbeat(arg);
+}
+
+static void session_on_ready(struct link *link, void *arg)
+{
+	struct session *s = arg;
+	struct msg m = {.type = MSG_HELLO};
+
+	m.u.hello.version = OC_VERSION;
+	m.u.hello.hostname = s->facts.hostname;
+	m.u.hello.arch = s->facts.arch;
+	m.u.hello.os = s->facts.os;
+	m.u.hello.kernel = s->facts.kernel;
+	m.u.hello.cpus = s->facts.cpus;
+	m.u.hello.mem_total = s->facts.mem_total;
+	link_send(link, &m);
+}
+
+/* Refusals that no retry can fix: the node must join again. */
+static bool refusal_is_final(const char *reason)
+{
+	return strstr(reason, "revoked") != NULL || strcmp(reason, "unknown node") == 0;
+}
+
+static void session_on_msg(struct link *link, const struct msg *m, void *arg)
+{
+	struct session *s = arg;
+	struct timeval tv;
+
+	switch (m->type) {
+	case MSG_WELCOME:
+		s->welcomed = true;
+		s->attempt = 0;
+		s->heartbeat_s = s->cfg.heartbeat_s > 0 ? s->cfg.heartbeat_s : (int)m->u.welcome.heartbeat;
+		if (s->heartbeat_s < 1 || s->heartbeat_s > 3600)
+			s->heartbeat_s = 10;
+		log_info("connected to tower %s:%u as node %s (heartbeat %ds)", s->cfg.tower_host,
+			 s->cfg.tower_port, m->u.welcome.node_id, s->heartbeat_s);
+		tv.tv_sec = s->heartbeat_s;
+		tv.tv_usec = 0;
+		event_add(s->ev_heartbeat, &tv);
+		break;
+	case MSG_ERROR:
+		log_error("tower refused this node: %s", m->u.error.reason);
+		if (refusal_is_final(m->u.error.reason)) {
+			s->exit_status = SESSION_EXIT_REFUSED;
+			link_close(link, "refused");
+		}
+		break;
+	default:
+		log_warn("unexpected \"%s\" from the tower, ignored", msg_type_name(m->type));
+		break;
+	}
+}
+
+static void session_on_close(struct link *link, const char *reason, void *arg)
+{
+	struct session *s = arg;
+
+	s->link = NULL;
+	event_del(s->ev_heartbeat);
+	if (s->welcomed)
+		log_warn("lost the tower: %s", reason);
+	else
+		log_warn("cannot reach the tower %s:%u: %s", s->cfg.tower_host, s->cfg.tower_port, reason);
+	s->welcomed = false;
+	if (s->exit_status != 0) {
+		event_base_loopbreak(s->base);
+		return;
+	}
+	schedule_retry(s);
+}
+
+static const struct link_callbacks session_callbacks = {
+	.on_ready = session_on_ready,
+	.on_msg = session_on_msg,
+	.on_close = session_on_close,
+};
+
+static void session_connect(struct session *s)
+{
+	s->link = link_open(s->base, s->dns, s->cfg.tower_host, s->cfg.tower_port, s->tls,
+			    &session_callbacks, s);
+	if (s->link == NULL)
+		schedule_retry(s);
+}
+
+struct session *session_new(struct event_base *base, struct evdns_base *dns,
+			    const struct agent_config *cfg, char *err, size_t err_size)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	char path[PATH_MAX + 16];
+
+	if (s == NULL) {
+		snprintf(err, err_size, "out of memory");
+		return NULL;
+	}
+	s->base = base;
+	s->dns = dns;
+	s->cfg = *cfg;
+	mbedtls_pk_init(&s->key);
+	mbedtls_x509_crt_init(&s->cert);
+	mbedtls_x509_crt_init(&s->ca);
+	agent_config_path(cfg, "agent.key", path, sizeof(path));
+	if (pki_key_load(&s->key, path, err, err_size) != 0)
+		goto fail;
+	agent_config_path(cfg, "agent.crt", path, sizeof(path));
+	if (mbedtls_x509_crt_parse_file(&s->cert, path) != 0) {
+		snprintf(err, err_size, "%s: not a readable certificate", path);
+		goto fail;
+	}
+	agent_config_path(cfg, "ca.pem", path, sizeof(path));
+	if (mbedtls_x509_crt_parse_file(&s->ca, path) != 0) {
+		snprintf(err, err_size, "%s: not a readable certificate", path);
+		goto fail;
+	}
+	s->tls = tls_config_client(&s->ca, &s->cert, &s->key);
+	s->ev_retry = event_new(base, -1, 0, on_retry, s);
+	s->ev_heartbeat = event_new(base, -1, EV_PERSIST, on_heartbeat, s);
+	if (s->tls == NULL || s->ev_retry == NULL || s->ev_heartbeat == NULL) {
+		snprintf(err, err_size, "cannot set up the connection");
+		goto fail;
+	}
+	facts_collect(&s->facts);
+	return s;
+fail:
+	session_free(s);
+	return NULL;
+}
+
+void session_start(struct session *s)
+{
+	session_connect(s);
+}
+
+int session_exit_status(const struct session *s)
+{
+	return s->exit_status;
+}
+
+void session_free(struct session *s)
+{
+	if (s == NULL)
+		return;
+	link_free(s->link);
+	if (s->ev_retry != NULL)
+		event_free(s->ev_retry);
+	if (s->ev_heartbeat != NULL)
+		event_free(s->ev_heartbeat);
+	tls_config_free(s->tls);
+	mbedtls_x509_crt_free(&s->ca);
+	mbedtls_x509_crt_free(&s->cert);
+	mbedtls_pk_free(&s->key);
+	free(s);
+}

@@ -1,0 +1,490 @@
+/* tls.c — drives mbedtls TLS sessions on non-blocking sockets from libevent.
+ * Owns handshakes, record I/O, buffering and teardown; not certificates. */
+#include "shared/tls.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/ssl.h>
+
+#include "shared/pki.h"
+
+#define TLS_READ_CHUNK 16384
+/* Per wakeup, so one busy peer cannot starve the others on the loop. */
+#define TLS_READ_BUDGET (256 * 1024)
+#define TLS_CLOSE_TIMEOUT_MS 5000
+
+struct tls_config {
+	mbedtls_ssl_config conf;
+};
+
+/* TLS 1.2, ECDHE-ECDSA with AEAD only (DESIGN §4). */
+static const int tls_ciphersuites[] = {
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	0,
+};
+static const mbedtls_ecp_group_id tls_curves[] = {
+	MBEDTLS_ECP_DP_CURVE25519,
+	MBEDTLS_ECP_DP_SECP256R1,
+	MBEDTLS_ECP_DP_NONE,
+};
+
+enum tls_state { TLS_HANDSHAKE, TLS_OPEN, TLS_CLOSING };
+
+struct tls_conn {
+	mbedtls_ssl_context ssl;
+	int fd;
+	struct event *ev_read;
+	struct event *ev_write;
+	struct event *ev_timer;
+	struct evbuffer *in;
+	struct evbuffer *out;
+	const struct tls_conn_callbacks *cb;
+	void *arg;
+	enum tls_state state;
+	bool reading;
+	bool notified;       /* on_close called (or freed by the owner) */
+	bool dead;           /* free once no callback is running */
+	bool drained_armed;  /* pending went above low water since last on_drained */
+	int busy;
+	size_t low_water;
+	char peer[96];
+	char reason[160];
+};
+
+static struct tls_config *config_new(int endpoint)
+{
+	struct tls_config *cfg = calloc(1, sizeof(*cfg));
+
+	if (cfg == NULL)
+		return NULL;
+	mbedtls_ssl_config_init(&cfg->conf);
+	if (mbedtls_ssl_config_defaults(&cfg->conf, endpoint, MBEDTLS_SSL_TRANSPORT_STREAM,
+					MBEDTLS_SSL_PRESET_DEFAULT) != 0) {
+		tls_config_free(cfg);
+		return NULL;
+	}
+	mbedtls_ssl_conf_rng(&cfg->conf, mbedtls_ctr_drbg_random, pki_rng());
+	mbedtls_ssl_conf_min_version(&cfg->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_max_version(&cfg->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+	mbedtls_ssl_conf_ciphersuites(&cfg->conf, tls_ciphersuites);
+	mbedtls_ssl_conf_curves(&cfg->conf, tls_curves);
+	mbedtls_ssl_conf_renegotiation(&cfg->conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
+	return cfg;
+}
+
+struct tls_config *tls_config_server(mbedtls_x509_crt *chain, mbedtls_pk_context *key,
+				     mbedtls_x509_crt *client_ca)
+{
+	struct tls_config *cfg = config_new(MBEDTLS_SSL_IS_SERVER);
+
+	if (cfg == NULL)
+		return NULL;
+	if (mbedtls_ssl_conf_own_cert(&cfg->conf, chain, key) != 0) {
+		tls_config_free(cfg);
+		return NULL;
+	}
+	if (client_ca != NULL) {
+		mbedtls_ssl_conf_ca_chain(&cfg->conf, client_ca, NULL);
+		mbedtls_ssl_conf_authmode(&cfg->conf, MBEDTLS_SSL_VERIFY_OPTIONAL);
+	} else {
+		mbedtls_ssl_conf_authmode(&cfg->conf, MBEDTLS_SSL_VERIFY_NONE);
+	}
+	return cfg;
+}
+
+struct tls_config *tls_config_client(mbedtls_x509_crt *ca, mbedtls_x509_crt *own_cert,
+				     mbedtls_pk_context *own_key)
+{
+	struct tls_config *cfg = config_new(MBEDTLS_SSL_IS_CLIENT);
+
+	if (cfg == NULL)
+		return NULL;
+	if (ca != NULL) {
+		mbedtls_ssl_conf_ca_chain(&cfg->conf, ca, NULL);
+		mbedtls_ssl_conf_authmode(&cfg->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+	} else {
+		mbedtls_ssl_conf_authmode(&cfg->conf, MBEDTLS_SSL_VERIFY_NONE);
+	}
+	if (own_cert != NULL && own_key != NULL &&
+	    mbedtls_ssl_conf_own_cert(&cfg->conf, own_cert, own_key) != 0) {
+		tls_config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+void tls_config_free(struct tls_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	mbedtls_ssl_config_free(&cfg->conf);
+	free(cfg);
+}
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+	struct tls_conn *conn = ctx;
+	ssize_t n = send(conn->fd, buf, len, MSG_NOSIGNAL);
+
+	if (n >= 0)
+		return (int)n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return MBEDTLS_ERR_SSL_WANT_WRITE;
+	if (errno == EPIPE || errno == ECONNRESET)
+		return MBEDTLS_ERR_NET_CONN_RESET;
+	return MBEDTLS_ERR_NET_SEND_FAILED;
+}
+
+static int bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+	struct tls_conn *conn = ctx;
+	ssize_t n = recv(conn->fd, buf, len, 0);
+
+	if (n >= 0)
+		return (int)n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		return MBEDTLS_ERR_SSL_WANT_READ;
+	if (errno == ECONNRESET)
+		return MBEDTLS_ERR_NET_CONN_RESET;
+	return MBEDTLS_ERR_NET_RECV_FAILED;
+}
+
+static void conn_destroy(struct tls_conn *conn)
+{
+	if (conn->ev_read != NULL)
+		event_free(conn->ev_read);
+	if (conn->ev_write != NULL)
+		event_free(conn->ev_write);
+	if (conn->ev_timer != NULL)
+		event_free(conn->ev_timer);
+	if (conn->in != NULL)
+		evbuffer_free(conn->in);
+	if (conn->out != NULL)
+		evbuffer_free(conn->out);
+	mbedtls_ssl_free(&conn->ssl);
+	if (conn->fd >= 0)
+		close(conn->fd);
+	free(conn);
+}
+
+/* Reports the end once; the memory goes when the outermost callback returns. */
+static void conn_finish(struct tls_conn *conn, const char *reason)
+{
+	if (conn->notified)
+		return;
+	conn->notified = true;
+	conn->dead = true;
+	event_del(conn->ev_read);
+	event_del(conn->ev_write);
+	event_del(conn->ev_timer);
+	if (conn->cb->on_close != NULL)
+		conn->cb->on_close(conn, reason, conn->arg);
+}
+
+static void conn_fail_code(struct tls_conn *conn, const char *what, int code)
+{
+	char msg[160], err[100];
+
+	if (code == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || code == MBEDTLS_ERR_SSL_CONN_EOF || code == 0) {
+		conn_finish(conn, conn->state == TLS_HANDSHAKE ? "peer closed during tls handshake"
+							       : "peer closed the connection");
+		return;
+	}
+	if (code == MBEDTLS_ERR_NET_CONN_RESET) {
+		conn_finish(conn, "connection reset by peer");
+		return;
+	}
+	snprintf(msg, sizeof(msg), "%s: %s", what, pki_strerror(code, err, sizeof(err)));
+	conn_finish(conn, msg);
+}
+
+/* Hands queued plaintext to mbedtls. Returns 0, or -1 after failing the conn. */
+static int conn_flush(struct tls_conn *conn)
+{
+	while (evbuffer_get_length(conn->out) > 0) {
+		size_t n = evbuffer_get_length(conn->out);
+		unsigned char *p;
+		int r;
+
+		if (n > TLS_READ_CHUNK)
+			n = TLS_READ_CHUNK;
+		p = evbuffer_pullup(conn->out, (ssize_t)n);
+		r = mbedtls_ssl_write(&conn->ssl, p, n);
+		if (r > 0) {
+			evbuffer_drain(conn->out, (size_t)r);
+			continue;
+		}
+		if (r == MBEDTLS_ERR_SSL_WANT_WRITE) {
+			event_add(conn->ev_write, NULL);
+			return 0;
+		}
+		if (r == MBEDTLS_ERR_SSL_WANT_READ)
+			return 0;
+		conn_fail_code(conn, "tls write", r);
+		return -1;
+	}
+	if (conn->drained_armed && evbuffer_get_length(conn->out) <= conn->low_water) {
+		conn->drained_armed = false;
+		if (conn->cb->on_drained != NULL && conn->state == TLS_OPEN)
+			conn->cb->on_drained(conn, conn->arg);
+	}
+	return 0;
+}
+
+static void conn_read(struct tls_conn *conn)
+{
+	unsigned char buf[TLS_READ_CHUNK];
+	size_t got = 0;
+
+	while (conn->reading && conn->state == TLS_OPEN && !conn->dead) {
+		int r = mbedtls_ssl_read(&conn->ssl, buf, sizeof(buf));
+
+		if (r > 0) {
+			evbuffer_add(conn->in, buf, (size_t)r);
+			got += (size_t)r;
+			if (got >= TLS_READ_BUDGET) {
+				/* Come back on the next loop turn for the rest. */
+				event_active(conn->ev_read, EV_READ, 0);
+				break;
+			}
+			continue;
+		}
+		if (r == MBEDTLS_ERR_SSL_WANT_READ)
+			break;
+		if (r == MBEDTLS_ERR_SSL_WANT_WRITE) {
+			event_add(conn->ev_write, NULL);
+			break;
+		}
+		if (got > 0 && conn->cb->on_read != NULL)
+			conn->cb->on_read(conn, conn->in, conn->arg);
+		if (!conn->dead)
+			conn_fail_code(conn, "tls read", r);
+		return;
+	}
+	if (got > 0 && conn->cb->on_read != NULL)
+		conn->cb->on_read(conn, conn->in, conn->arg);
+}
+
+static void conn_step(struct tls_conn *conn)
+{
+	if (conn->state == TLS_HANDSHAKE) {
+		int r = mbedtls_ssl_handshake(&conn->ssl);
+
+		if (r == MBEDTLS_ERR_SSL_WANT_READ)
+			return;
+		if (r == MBEDTLS_ERR_SSL_WANT_WRITE) {
+			event_add(conn->ev_write, NULL);
+			return;
+		}
+		if (r != 0) {
+			conn_fail_code(conn, "tls handshake", r);
+			return;
+		}
+		conn->state = TLS_OPEN;
+		event_del(conn->ev_timer);
+		if (conn->cb->on_ready != NULL)
+			conn->cb->on_ready(conn, conn->arg);
+		if (conn->dead)
+			return;
+	}
+	if (conn_flush(conn) != 0 || conn->dead)
+		return;
+	if (conn->state == TLS_OPEN) {
+		conn_read(conn);
+		return;
+	}
+	/* TLS_CLOSING: everything queued is out; say goodbye. */
+	if (evbuffer_get_length(conn->out) == 0) {
+		int r = mbedtls_ssl_close_notify(&conn->ssl);
+		if (r == MBEDTLS_ERR_SSL_WANT_WRITE) {
+			event_add(conn->ev_write, NULL);
+			return;
+		}
+		conn_finish(conn, conn->reason);
+	}
+}
+
+static void conn_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct tls_conn *conn = arg;
+
+	conn->busy++;
+	if (what & EV_TIMEOUT)
+		conn_finish(conn, conn->state == TLS_HANDSHAKE ? "tls handshake timed out"
+							      : conn->reason);
+	else
+		conn_step(conn);
+	conn->busy--;
+	if (conn->dead && conn->busy == 0)
+		conn_destroy(conn);
+}
+
+struct tls_conn *tls_conn_new(struct event_base *base, int fd, struct tls_config *cfg,
+			      bool is_server, const char *expected_name,
+			      int handshake_timeout_ms,
+			      const struct tls_conn_callbacks *cb, void *arg)
+{
+	struct tls_conn *conn = calloc(1, sizeof(*conn));
+	struct timeval tv;
+
+	if (conn == NULL) {
+		close(fd);
+		return NULL;
+	}
+	conn->fd = fd;
+	conn->cb = cb;
+	conn->arg = arg;
+	conn->reading = true;
+	mbedtls_ssl_init(&conn->ssl);
+	if (mbedtls_ssl_setup(&conn->ssl, &cfg->conf) != 0)
+		goto fail;
+	if (!is_server && expected_name != NULL &&
+	    mbedtls_ssl_set_hostname(&conn->ssl, expected_name) != 0)
+		goto fail;
+	mbedtls_ssl_set_bio(&conn->ssl, conn, bio_send, bio_recv, NULL);
+	conn->in = evbuffer_new();
+	conn->out = evbuffer_new();
+	conn->ev_read = event_new(base, fd, EV_READ | EV_PERSIST, conn_event, conn);
+	conn->ev_write = event_new(base, fd, EV_WRITE, conn_event, conn);
+	conn->ev_timer = event_new(base, -1, 0, conn_event, conn);
+	if (conn->in == NULL || conn->out == NULL || conn->ev_read == NULL ||
+	    conn->ev_write == NULL || conn->ev_timer == NULL)
+		goto fail;
+	snprintf(conn->peer, sizeof(conn->peer), "fd %d", fd);
+	tv.tv_sec = handshake_timeout_ms / 1000;
+	tv.tv_usec = (handshake_timeout_ms % 1000) * 1000;
+	event_add(conn->ev_timer, &tv);
+	event_add(conn->ev_read, NULL);
+	/* A client speaks first; a server may already have the ClientHello. */
+	event_active(conn->ev_write, EV_WRITE, 0);
+	return conn;
+fail:
+	conn_destroy(conn);
+	return NULL;
+}
+
+void tls_conn_free(struct tls_conn *conn)
+{
+	if (conn == NULL)
+		return;
+	conn->notified = true;
+	conn->dead = true;
+	if (conn->busy == 0)
+		conn_destroy(conn);
+	else {
+		event_del(conn->ev_read);
+		event_del(conn->ev_write);
+		event_del(conn->ev_timer);
+	}
+}
+
+int tls_conn_write(struct tls_conn *conn, const void *data, size_t len)
+{
+	if (conn->dead || conn->state == TLS_CLOSING)
+		return -1;
+	if (evbuffer_add(conn->out, data, len) != 0)
+		return -1;
+	if (evbuffer_get_length(conn->out) > conn->low_water)
+		conn->drained_armed = true;
+	/* Sent from the loop, never from inside the caller's stack. */
+	if (conn->state == TLS_OPEN)
+		event_active(conn->ev_write, EV_WRITE, 0);
+	return 0;
+}
+
+size_t tls_conn_pending(const struct tls_conn *conn)
+{
+	return evbuffer_get_length(conn->out);
+}
+
+void tls_conn_close_after_flush(struct tls_conn *conn, const char *reason)
+{
+	struct timeval tv = {TLS_CLOSE_TIMEOUT_MS / 1000, 0};
+
+	if (conn->dead || conn->state == TLS_CLOSING)
+		return;
+	snprintf(conn->reason, sizeof(conn->reason), "%s", reason);
+	if (conn->state == TLS_HANDSHAKE) {
+		/* Nothing was said yet; there is nothing to flush. */
+		conn->state = TLS_CLOSING;
+		event_del(conn->ev_timer);
+		tv.tv_sec = 0;
+		event_add(conn->ev_timer, &tv);
+		return;
+	}
+	conn->state = TLS_CLOSING;
+	conn->reading = false;
+	event_del(conn->ev_read);
+	event_add(conn->ev_timer, &tv);
+	event_active(conn->ev_write, EV_WRITE, 0);
+}
+
+void tls_conn_set_reading(struct tls_conn *conn, bool enabled)
+{
+	if (conn->dead || conn->reading == enabled)
+		return;
+	conn->reading = enabled;
+	/* Records mbedtls already holds would not wake the socket event. */
+	if (enabled && conn->state == TLS_OPEN)
+		event_active(conn->ev_read, EV_READ, 0);
+}
+
+void tls_conn_set_low_water(struct tls_conn *conn, size_t low_water)
+{
+	conn->low_water = low_water;
+}
+
+const mbedtls_x509_crt *tls_conn_peer_cert(const struct tls_conn *conn)
+{
+	return mbedtls_ssl_get_peer_cert(&conn->ssl);
+}
+
+uint32_t tls_conn_verify_result(const struct tls_conn *conn)
+{
+	return mbedtls_ssl_get_verify_result(&conn->ssl);
+}
+
+const char *tls_conn_peer_name(const struct tls_conn *conn)
+{
+	return conn->peer;
+}
+
+void tls_conn_set_peer_name(struct tls_conn *conn, const char *name)
+{
+	snprintf(conn->peer, sizeof(conn->peer), "%s", name);
+}
+
+void *tls_conn_arg(const struct tls_conn *conn)
+{
+	return conn->arg;
+}
+
+const char *tls_verify_reason(uint32_t flags, char *buf, size_t size)
+{
+	if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED)
+		snprintf(buf, size, "certificate not issued by this tower's ca");
+	else if (flags & MBEDTLS_X509_BADCERT_EXPIRED)
+		snprintf(buf, size, "certificate expired");
+	else if (flags & MBEDTLS_X509_BADCERT_FUTURE)
+		snprintf(buf, size, "certificate not yet valid");
+	else if (flags & MBEDTLS_X509_BADCERT_REVOKED)
+		snprintf(buf, size, "certificate revoked");
+	else if (flags & MBEDTLS_X509_BADCERT_CN_MISMATCH)
+		snprintf(buf, size, "certificate name mismatch");
+	else if (flags != 0)
+		snprintf(buf, size, "certificate rejected (flags 0x%x)", (unsigned)flags);
+	else
+		snprintf(buf, size, "certificate ok");
+	return buf;
+}

@@ -1,0 +1,77 @@
+/* tls.h — mbedtls on a libevent loop: TLS 1.2, ECDHE-ECDSA AEAD suites only,
+ * server (optional client cert) and client configs, non-blocking connections. */
+#ifndef OC_TLS_H
+#define OC_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <mbedtls/pk.h>
+#include <mbedtls/x509_crt.h>
+
+struct event_base;
+struct evbuffer;
+struct tls_config;
+struct tls_conn;
+
+/* A server config presenting chain/key. With client_ca set, clients may send
+ * a certificate which is verified against it (the result is read with
+ * tls_conn_verify_result; the handshake itself does not fail). The config
+ * keeps pointers to the certs and key, which must outlive it. */
+struct tls_config *tls_config_server(mbedtls_x509_crt *chain, mbedtls_pk_context *key,
+				     mbedtls_x509_crt *client_ca);
+/* A client config. With ca set, the server must present a chain to it for
+ * CN/SAN expected_name; with ca NULL nothing is verified during the handshake
+ * and the caller must check the peer itself (pinning) before trusting it.
+ * own_cert/own_key may be NULL (no client certificate). */
+struct tls_config *tls_config_client(mbedtls_x509_crt *ca, mbedtls_x509_crt *own_cert,
+				     mbedtls_pk_context *own_key);
+void tls_config_free(struct tls_config *cfg);
+
+struct tls_conn_callbacks {
+	/* Handshake finished. */
+	void (*on_ready)(struct tls_conn *conn, void *arg);
+	/* New plaintext was appended to in. */
+	void (*on_read)(struct tls_conn *conn, struct evbuffer *in, void *arg);
+	/* The output buffer has drained below the low-water mark (optional). */
+	void (*on_drained)(struct tls_conn *conn, void *arg);
+	/* The connection is gone (peer closed, error, timeout, or
+	 * tls_conn_close_after_flush finished). reason is one lower-case line.
+	 * The conn is freed right after this returns. */
+	void (*on_close)(struct tls_conn *conn, const char *reason, void *arg);
+};
+
+/* Takes ownership of the connected non-blocking fd. expected_name is the
+ * server name to verify (clients only, may be NULL). The handshake must end
+ * within handshake_timeout_ms. Returns NULL (fd closed) on failure. */
+struct tls_conn *tls_conn_new(struct event_base *base, int fd, struct tls_config *cfg,
+			      bool is_server, const char *expected_name,
+			      int handshake_timeout_ms,
+			      const struct tls_conn_callbacks *cb, void *arg);
+/* Frees now, without calling on_close. Safe to call from inside a callback. */
+void tls_conn_free(struct tls_conn *conn);
+
+/* Queues plaintext for sending. Returns 0, or -1 when the connection is
+ * closing. */
+int tls_conn_write(struct tls_conn *conn, const void *data, size_t len);
+/* Bytes queued and not yet handed to the kernel. */
+size_t tls_conn_pending(const struct tls_conn *conn);
+/* Sends what is queued, then close_notify, then closes and calls on_close
+ * with reason. Nothing more is read. */
+void tls_conn_close_after_flush(struct tls_conn *conn, const char *reason);
+/* Stops / resumes reading from the peer (backpressure). */
+void tls_conn_set_reading(struct tls_conn *conn, bool enabled);
+/* Calls on_drained when pending drops to at most low_water (default 0). */
+void tls_conn_set_low_water(struct tls_conn *conn, size_t low_water);
+
+const mbedtls_x509_crt *tls_conn_peer_cert(const struct tls_conn *conn);
+uint32_t tls_conn_verify_result(const struct tls_conn *conn);
+/* "1.2.3.4:5678" of the peer, for log lines. */
+const char *tls_conn_peer_name(const struct tls_conn *conn);
+void tls_conn_set_peer_name(struct tls_conn *conn, const char *name);
+void *tls_conn_arg(const struct tls_conn *conn);
+/* Why certificate verification failed, as one short line, into buf. */
+const char *tls_verify_reason(uint32_t flags, char *buf, size_t size);
+
+#endif

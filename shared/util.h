@@ -1,0 +1,43 @@
+/* util.h — small helpers shared by tower and agent: durations, hex, random
+ * bytes, files written atomically with a mode, host:port parsing, clocks. */
+#ifndef OC_UTIL_H
+#define OC_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define OC_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* "90", "90s", "15m", "1h", "7d" -> seconds. Returns 0, or -1 on bad input. */
+int util_parse_duration(const char *text, int64_t *seconds);
+/* Decimal in [min, max]; whole string must be a number. Returns 0 or -1. */
+int util_parse_int(const char *text, int64_t min, int64_t max, int64_t *out);
+/* "host:port", "[v6]:port". host gets a NUL-terminated copy. Returns 0 or -1. */
+int util_parse_hostport(const char *text, char *host, size_t host_size, uint16_t *port);
+
+/* Cryptographic random bytes from the kernel. Returns 0 or -1. */
+int util_random(void *buf, size_t len);
+/* Lower-case hex of len bytes into out (2*len+1 bytes). */
+void util_hex(const void *data, size_t len, char *out);
+/* sha256 of data as 64 hex chars + NUL. */
+void util_sha256_hex(const void *data, size_t len, char out[65]);
+/* Compares two equal-length buffers in constant time; 0 when equal. */
+int util_consttime_cmp(const void *a, const void *b, size_t len);
+
+/* Writes via a temporary file + fsync + rename so a crash never leaves a
+ * half-written file. Returns 0, or -1 with errno set. */
+int util_write_file(const char *path, const void *data, size_t len, mode_t mode);
+/* Reads a whole file of at most max bytes, NUL-terminated; caller frees.
+ * Returns NULL with errno set (EFBIG when larger than max). */
+char *util_read_file(const char *path, size_t max, size_t *len);
+/* mkdir -p with mode for the directories it creates. Returns 0 or -1. */
+int util_mkdir_p(const char *path, mode_t mode);
+/* rm -rf of a directory tree. Returns 0 or -1. */
+int util_remove_tree(const char *path);
+
+/* Seconds since the epoch, and a monotonic clock in milliseconds. */
+int64_t util_now(void);
+int64_t util_monotonic_ms(void);
+
+#endif

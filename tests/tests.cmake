@@ -1,0 +1,46 @@
+# Registers every test with ctest: unit tests (cmocka), integration tests
+# (real tower and agent processes) and bounded fuzz runs. With OC_ASAN_DIR set,
+# each unit and integration test also runs against the sanitizer build.
+
+find_library(CMOCKA_LIB cmocka REQUIRED)
+set(OC_TEST_ENV "OC_SRC=${CMAKE_SOURCE_DIR}" "CI=true")
+
+file(GLOB UNIT_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/unit/test_*.c)
+foreach(src ${UNIT_SRC})
+  get_filename_component(name ${src} NAME_WE)
+  add_executable(${name} ${src})
+  set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+  target_link_libraries(${name} octower ocagent ocshared ${CMOCKA_LIB})
+  add_test(NAME unit/${name} COMMAND ${CMAKE_BINARY_DIR}/tests/${name})
+  set_tests_properties(unit/${name} PROPERTIES ENVIRONMENT "${OC_TEST_ENV}" TIMEOUT 120)
+  if(OC_ASAN_DIR)
+    add_test(NAME asan/unit/${name} COMMAND ${OC_ASAN_DIR}/tests/${name})
+    set_tests_properties(asan/unit/${name} PROPERTIES ENVIRONMENT "${OC_TEST_ENV}" TIMEOUT 300)
+  endif()
+endforeach()
+
+file(GLOB INTEG_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/integration/test_*.sh)
+foreach(src ${INTEG_SRC})
+  get_filename_component(name ${src} NAME_WE)
+  add_test(NAME integration/${name} COMMAND bash ${src})
+  set_tests_properties(integration/${name} PROPERTIES
+    ENVIRONMENT "${OC_TEST_ENV};OC_BIN=${CMAKE_BINARY_DIR}/bin" TIMEOUT 300)
+  if(OC_ASAN_DIR)
+    add_test(NAME asan/integration/${name} COMMAND bash ${src})
+    set_tests_properties(asan/integration/${name} PROPERTIES
+      ENVIRONMENT "${OC_TEST_ENV};OC_BIN=${OC_ASAN_DIR}/bin;OC_SANITIZED=1" TIMEOUT 600)
+  endif()
+endforeach()
+
+# Fuzz targets live in the sanitizer build (clang); each runs for a bounded time
+# over a copy of its seed corpus.
+if(OC_ASAN_DIR)
+  file(GLOB FUZZ_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/fuzz/fuzz_*.c)
+  set(OC_FUZZ_SECONDS 30 CACHE STRING "seconds each fuzz target runs in make test")
+  foreach(src ${FUZZ_SRC})
+    get_filename_component(name ${src} NAME_WE)
+    add_test(NAME fuzz/${name}
+             COMMAND bash ${CMAKE_SOURCE_DIR}/tests/fuzz/run.sh ${OC_ASAN_DIR}/bin/${name} ${OC_FUZZ_SECONDS})
+    set_tests_properties(fuzz/${name} PROPERTIES ENVIRONMENT "${OC_TEST_ENV}" TIMEOUT 600)
+  endforeach()
+endif()

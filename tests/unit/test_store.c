@@ -1,0 +1,765 @@
+/* test_store.c — the store's contract: schema versioning, token checks and
+ * use counting, rollback on every failure, node lifecycle, batching, crashes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "shared/log.h"
+#include "shared/util.h"
+#include "tower/store.h"
+
+struct fixture {
+	char dir[64];
+	char path[128];
+	struct store *st;
+};
+
+#define T0 1700000000
+#define HOUR 3600
+
+static char hash_a[65], hash_b[65];
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	char err[256] = "";
+
+	assert_non_null(f);
+	strcpy(f->dir, "/tmp/test_store.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/tower.db", f->dir);
+	f->st = store_open(f->path, err, sizeof(err));
+	if (f->st == NULL) {
+		util_remove_tree(f->dir);
+		free(f);
+		fail_msg("store_open: %s", err);
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	store_close(f->st);
+	assert_int_equal(util_remove_tree(f->dir), 0);
+	free(f);
+	return 0;
+}
+
+static void reopen(struct fixture *f)
+{
+	char err[256] = "";
+
+	store_close(f->st);
+	f->st = store_open(f->path, err, sizeof(err));
+	if (f->st == NULL)
+		fail_msg("store_open: %s", err);
+}
+
+/* Reads one integer with a separate connection, as an outside observer. */
+static int64_t raw_int(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *s;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+static int64_t uses_left(struct fixture *f, const char *token_id)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "SELECT uses_left FROM tokens WHERE id = '%s'", token_id);
+	return raw_int(f->path, sql);
+}
+
+static enum store_enroll_result enroll(struct fixture *f, const char *tok, const char *hash,
+				       int64_t now, const char *node, char *role)
+{
+	char dummy[STORE_ROLE_MAX];
+
+	return store_enroll_node(f->st, tok, hash, now, node, node, "serial-1",
+				 role ? role : dummy, STORE_ROLE_MAX);
+}
+
+/* ---- schema ---- */
+
+static void test_fresh_open_creates_schema(void **state)
+{
+	struct fixture *f = *state;
+	struct stat sb;
+	sqlite3 *db;
+	sqlite3_stmt *s;
+
+	assert_int_equal(store_schema_version(f->st), 1);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name IN "
+					  "('tokens', 'nodes', 'nodes_live_by_created')"), 3);
+	/* WAL is a property of the file, visible to any connection. */
+	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	assert_string_equal((const char *)sqlite3_column_text(s, 0), "wal");
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	/* token hashes and the inventory are not for other users */
+	assert_int_equal(stat(f->path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+}
+
+static void test_reopen_keeps_data_and_version(void **state)
+{
+	struct fixture *f = *state;
+	struct store_node n;
+
+	assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 2), 0);
+	assert_int_equal(enroll(f, "tok1", hash_a, T0 + 1, "node-1", NULL), STORE_ENROLL_OK);
+	reopen(f);
+	assert_int_equal(store_schema_version(f->st), 1);
+	assert_int_equal(store_node_get(f->st, "node-1", &n), 1);
+	assert_string_equal(n.role, "worker");
+	/* the token survived too, with one use left */
+	assert_int_equal(enroll(f, "tok1", hash_a, T0 + 2, "node-2", NULL), STORE_ENROLL_OK);
+	assert_int_equal(enroll(f, "tok1", hash_a, T0 + 3, "node-3", NULL), STORE_ENROLL_USED_UP);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+	struct fixture *f = *state;
+	char err[256] = "";
+	sqlite3 *db;
+
+	store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 999", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_null(store_open(f->path, err, sizeof(err)));
+	assert_non_null(strstr(err, "999"));
+	assert_non_null(strstr(err, "newer"));
+	/* refusing must not touch the file */
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 999);
+}
+
+static void test_open_bad_input(void **state)
+{
+	struct fixture *f = *state;
+	char err[256] = "", garbage[128];
+	int fd;
+
+	assert_null(store_open(NULL, err, sizeof(err)));
+	assert_true(err[0] != '\0');
+	assert_null(store_open("", NULL, 0));
+	snprintf(garbage, sizeof(garbage), "%s/garbage.db", f->dir);
+	fd = open(garbage, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "this is not a database, not at all, no.....", 43), 43);
+	close(fd);
+	err[0] = '\0';
+	assert_null(store_open(garbage, err, sizeof(err)));
+	assert_true(err[0] != '\0');
+	snprintf(garbage, sizeof(garbage), "%s/no/such/dir/x.db", f->dir);
+	assert_null(store_open(garbage, err, sizeof(err)));
+	store_close(NULL);
+}
+
+/* ---- tokens and enrollment ---- */
+
+static void test_token_insert_bad_input(void **state)
+{
+	struct fixture *f = *state;
+	char long_id[STORE_ID_MAX + 8];
+
+	memset(long_id, 'x', sizeof(long_id) - 1);
+	long_id[sizeof(long_id) - 1] = '\0';
+	assert_int_equal(store_token_insert(f->st, NULL, hash_a, "w", T0, T0 + 1, 1), -1);
+	assert_int_equal(store_token_insert(f->st, "", hash_a, "w", T0, T0 + 1, 1), -1);
+	assert_int_equal(store_token_insert(f->st, long_id, hash_a, "w", T0, T0 + 1, 1), -1);
+	assert_int_equal(store_token_insert(f->st, "t", NULL, "w", T0, T0 + 1, 1), -1);
+	assert_int_equal(store_token_insert(f->st, "t", "abc", "w", T0, T0 + 1, 1), -1);
+	assert_int_equal(store_token_insert(f->st, "t", "ABCDEF", "w", T0, T0 + 1, 1), -1);
+	assert_int_equal(store_token_insert(f->st, "t", hash_a, NULL, T0, T0 + 1, 1), -1);
+	assert_int_equal(store_token_insert(f->st, "t", hash_a, "", T0, T0 + 1, 1), -1);
+	assert_int_equal(store_token_insert(f->st, "t", hash_a, "w", T0, T0 + 1, 0), -1);
+	assert_int_equal(store_token_insert(f->st, "t", hash_a, "w", T0, T0 + 1, -1), -1);
+	assert_int_equal(store_token_insert(NULL, "t", hash_a, "w", T0, T0 + 1, 1), -1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM tokens"), 0);
+	/* a duplicate id fails and leaves the first token as it was */
+	assert_int_equal(store_token_insert(f->st, "t", hash_a, "w", T0, T0 + HOUR, 1), 0);
+	assert_int_equal(store_token_insert(f->st, "t", hash_b, "db", T0, T0 + HOUR, 5), -1);
+	assert_int_equal(uses_left(f, "t"), 1);
+	/* the statement is still usable after a failure */
+	assert_int_equal(store_token_insert(f->st, "t2", hash_b, "db", T0, T0 + HOUR, 5), 0);
+}
+
+static void test_enroll_single_use(void **state)
+{
+	struct fixture *f = *state;
+	char role[STORE_ROLE_MAX] = "";
+	struct store_node n;
+
+	assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "k8s-master", T0, T0 + HOUR, 1),
+			 0);
+	assert_int_equal(uses_left(f, "tok1"), 1);
+	assert_int_equal(enroll(f, "tok1", hash_a, T0 + 10, "node-1", role), STORE_ENROLL_OK);
+	assert_string_equal(role, "k8s-master");
+	assert_int_equal(uses_left(f, "tok1"), 0);
+	assert_int_equal(store_node_get(f->st, "node-1", &n), 1);
+	assert_string_equal(n.id, "node-1");
+	assert_string_equal(n.name, "node-1");
+	assert_string_equal(n.role, "k8s-master");
+	assert_string_equal(n.cert_serial, "serial-1");
+	assert_int_equal(n.created_at, T0 + 10);
+	assert_int_equal(n.last_seen, 0);
+	assert_false(n.deleted);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM nodes WHERE token_id = 'tok1'"), 1);
+
+	role[0] = '\0';
+	assert_int_equal(enroll(f, "tok1", hash_a, T0 + 11, "node-2", role),
+			 STORE_ENROLL_USED_UP);
+	assert_string_equal(role, "");
+	assert_int_equal(store_node_get(f->st, "node-2", &n), 0);
+}
+
+static void test_enroll_multi_use(void **state)
+{
+	struct fixture *f = *state;
+	char node[16];
+
+	assert_int_equal(store_token_insert(f->st, "tok3", hash_a, "worker", T0, T0 + HOUR, 3), 0);
+	for (int i = 0; i < 3; i++) {
+		snprintf(node, sizeof(node), "node-%d", i);
+		assert_int_equal(enroll(f, "tok3", hash_a, T0 + i, node, NULL), STORE_ENROLL_OK);
+		assert_int_equal(uses_left(f, "tok3"), 2 - i);
+	}
+	assert_int_equal(enroll(f, "tok3", hash_a, T0 + 5, "node-9", NULL), STORE_ENROLL_USED_UP);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM nodes"), 3);
+}
+
+static void test_enroll_wrong_secret(void **state)
+{
+	struct fixture *f = *state;
+	char near[65];
+
+	assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1), 0);
+	assert_int_equal(enroll(f, "tok1", hash_b, T0 + 1, "node-1", NULL),
+			 STORE_ENROLL_UNKNOWN_TOKEN);
+	/* one character off, at the end */
+	memcpy(near, hash_a, sizeof(near));
+	near[63] = near[63] == '0' ? '1' : '0';
+	assert_int_equal(enroll(f, "tok1", near, T0 + 1, "node-1", NULL),
+			 STORE_ENROLL_UNKNOWN_TOKEN);
+	/* a prefix or an extension of the right hash is not the right hash */
+	near[0] = '\0';
+	strncat(near, hash_a, 63);
+	assert_int_equal(enroll(f, "tok1", near, T0 + 1, "node-1", NULL),
+			 STORE_ENROLL_UNKNOWN_TOKEN);
+	assert_int_equal(enroll(f, "tok1", "", T0 + 1, "node-1", NULL),
+			 STORE_ENROLL_UNKNOWN_TOKEN);
+	{
+		char longer[80];
+
+		snprintf(longer, sizeof(longer), "%s00", hash_a);
+		assert_int_equal(enroll(f, "tok1", longer, T0 + 1, "node-1", NULL),
+				 STORE_ENROLL_UNKNOWN_TOKEN);
+	}
+	/* a wrong secret takes no use and makes no node */
+	assert_int_equal(uses_left(f, "tok1"), 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM nodes"), 0);
+	assert_int_equal(enroll(f, "tok1", hash_a, T0 + 1, "node-1", NULL), STORE_ENROLL_OK);
+}
+
+static void test_enroll_unknown_id(void **state)
+{
+	struct fixture *f = *state;
+	char long_id[STORE_ID_MAX + 8];
+
+	assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1), 0);
+	assert_int_equal(enroll(f, "tok2", hash_a, T0 + 1, "node-1", NULL),
+			 STORE_ENROLL_UNKNOWN_TOKEN);
+	assert_int_equal(enroll(f, "", hash_a, T0 + 1, "node-1", NULL),
+			 STORE_ENROLL_UNKNOWN_TOKEN);
+	memset(long_id, 't', sizeof(long_id) - 1);
+	long_id[sizeof(long_id) - 1] = '\0';
+	assert_int_equal(enroll(f, long_id, hash_a, T0 + 1, "node-1", NULL),
+			 STORE_ENROLL_UNKNOWN_TOKEN);
+	/* SQL text in an id is just an id */
+	assert_int_equal(enroll(f, "x' OR '1'='1", hash_a, T0 + 1, "node-1", NULL),
+			 STORE_ENROLL_UNKNOWN_TOKEN);
+	assert_int_equal(uses_left(f, "tok1"), 1);
+}
+
+static void test_enroll_expired(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1), 0);
+	/* expired means now >= expires_at */
+	assert_int_equal(enroll(f, "tok1", hash_a, T0 + HOUR, "node-1", NULL),
+			 STORE_ENROLL_EXPIRED);
+	assert_int_equal(enroll(f, "tok1", hash_a, T0 + 2 * HOUR, "node-1", NULL),
+			 STORE_ENROLL_EXPIRED);
+	assert_int_equal(uses_left(f, "tok1"), 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM nodes"), 0);
+	/* the wrong secret on an expired token says unknown, not expired */
+	assert_int_equal(enroll(f, "tok1", hash_b, T0 + HOUR, "node-1", NULL),
+			 STORE_ENROLL_UNKNOWN_TOKEN);
+	assert_int_equal(enroll(f, "tok1", hash_a, T0 + HOUR - 1, "node-1", NULL),
+			 STORE_ENROLL_OK);
+}
+
+static void test_enroll_duplicate_node_rolls_back(void **state)
+{
+	struct fixture *f = *state;
+	struct store_node n;
+
+	assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1), 0);
+	assert_int_equal(store_token_insert(f->st, "tok2", hash_b, "db", T0, T0 + HOUR, 2), 0);
+	assert_int_equal(enroll(f, "tok1", hash_a, T0 + 1, "node-1", NULL), STORE_ENROLL_OK);
+	assert_int_equal(enroll(f, "tok2", hash_b, T0 + 2, "node-1", NULL), STORE_ENROLL_ERROR);
+	/* the use was not taken, the first node is untouched */
+	assert_int_equal(uses_left(f, "tok2"), 2);
+	assert_int_equal(store_node_get(f->st, "node-1", &n), 1);
+	assert_string_equal(n.role, "worker");
+	assert_int_equal(n.created_at, T0 + 1);
+	/* and both uses are still there */
+	assert_int_equal(enroll(f, "tok2", hash_b, T0 + 3, "node-2", NULL), STORE_ENROLL_OK);
+	assert_int_equal(enroll(f, "tok2", hash_b, T0 + 4, "node-3", NULL), STORE_ENROLL_OK);
+	assert_int_equal(enroll(f, "tok2", hash_b, T0 + 5, "node-4", NULL), STORE_ENROLL_USED_UP);
+}
+
+static void test_enroll_bad_input(void **state)
+{
+	struct fixture *f = *state;
+	char role[STORE_ROLE_MAX], small[3], long_name[STORE_NAME_MAX + 1];
+
+	memset(long_name, 'n', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1), 0);
+	assert_int_equal(store_enroll_node(NULL, "tok1", hash_a, T0, "n", "n", "s", role,
+					   sizeof(role)), STORE_ENROLL_ERROR);
+	assert_int_equal(store_enroll_node(f->st, NULL, hash_a, T0, "n", "n", "s", role,
+					   sizeof(role)), STORE_ENROLL_ERROR);
+	assert_int_equal(store_enroll_node(f->st, "tok1", NULL, T0, "n", "n", "s", role,
+					   sizeof(role)), STORE_ENROLL_ERROR);
+	assert_int_equal(store_enroll_node(f->st, "tok1", hash_a, T0, NULL, "n", "s", role,
+					   sizeof(role)), STORE_ENROLL_ERROR);
+	assert_int_equal(store_enroll_node(f->st, "tok1", hash_a, T0, "", "n", "s", role,
+					   sizeof(role)), STORE_ENROLL_ERROR);
+	assert_int_equal(store_enroll_node(f->st, "tok1", hash_a, T0, "n", NULL, "s", role,
+					   sizeof(role)), STORE_ENROLL_ERROR);
+	assert_int_equal(store_enroll_node(f->st, "tok1", hash_a, T0, "n", long_name, "s", role,
+					   sizeof(role)), STORE_ENROLL_ERROR);
+	assert_int_equal(store_enroll_node(f->st, "tok1", hash_a, T0, "n", "n", NULL, role,
+					   sizeof(role)), STORE_ENROLL_ERROR);
+	assert_int_equal(store_enroll_node(f->st, "tok1", hash_a, T0, "n", "n", "s", NULL,
+					   sizeof(role)), STORE_ENROLL_ERROR);
+	assert_int_equal(store_enroll_node(f->st, "tok1", hash_a, T0, "n", "n", "s", role, 0),
+			 STORE_ENROLL_ERROR);
+	/* a role buffer too small for "worker" fails after the checks: rolled back */
+	assert_int_equal(store_enroll_node(f->st, "tok1", hash_a, T0, "n", "n", "s", small,
+					   sizeof(small)), STORE_ENROLL_ERROR);
+	assert_int_equal(uses_left(f, "tok1"), 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM nodes"), 0);
+	assert_int_equal(store_enroll_node(f->st, "tok1", hash_a, T0, "n", "n", "s", role,
+					   sizeof(role)), STORE_ENROLL_OK);
+}
+
+/* Failures are logged, but a secret hash never is. */
+static void test_secret_hash_never_logged(void **state)
+{
+	struct fixture *f = *state;
+	char logpath[128], *text;
+	size_t len;
+	int fd, saved;
+
+	snprintf(logpath, sizeof(logpath), "%s/stderr.log", f->dir);
+	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	saved = dup(STDERR_FILENO);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+
+	store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1);
+	store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1);
+	enroll(f, "tok1", hash_b, T0, "node-1", NULL);
+	enroll(f, "tok1", hash_a, T0, "node-1", NULL);
+	store_token_insert(f->st, "tok2", hash_b, "worker", T0, T0 + HOUR, 1);
+	enroll(f, "tok2", hash_b, T0, "node-1", NULL);
+
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	text = util_read_file(logpath, 1 << 20, &len);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "store: insert token tok1"));
+	assert_non_null(strstr(text, "store: insert node node-1"));
+	assert_null(strstr(text, hash_a));
+	assert_null(strstr(text, hash_b));
+	free(text);
+}
+
+/* ---- nodes ---- */
+
+static void test_node_facts_touch_get(void **state)
+{
+	struct fixture *f = *state;
+	struct store_node n;
+	char long_os[200];
+
+	memset(long_os, 'o', sizeof(long_os) - 1);
+	long_os[sizeof(long_os) - 1] = '\0';
+	assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1), 0);
+	assert_int_equal(enroll(f, "tok1", hash_a, T0, "node-1", NULL), STORE_ENROLL_OK);
+
+	assert_int_equal(store_node_update_facts(f->st, "node-1", "web-01", "aarch64", "Debian 12",
+						 "6.1.0-18-arm64", 4, 8LL << 30, T0 + 5), 0);
+	assert_int_equal(store_node_get(f->st, "node-1", &n), 1);
+	assert_string_equal(n.name, "web-01");
+	assert_string_equal(n.arch, "aarch64");
+	assert_string_equal(n.os, "Debian 12");
+	assert_string_equal(n.kernel, "6.1.0-18-arm64");
+	assert_int_equal(n.cpus, 4);
+	assert_int_equal(n.mem_total, 8LL << 30);
+	assert_int_equal(n.last_seen, T0 + 5);
+	assert_string_equal(n.role, "worker");
+	assert_int_equal(n.created_at, T0);
+
+	assert_int_equal(store_node_touch(f->st, "node-1", T0 + 60), 0);
+	assert_int_equal(store_node_set_serial(f->st, "node-1", "0badc0de"), 0);
+	assert_int_equal(store_node_get(f->st, "node-1", &n), 1);
+	assert_int_equal(n.last_seen, T0 + 60);
+	assert_string_equal(n.cert_serial, "0badc0de");
+	assert_string_equal(n.name, "web-01");
+
+	/* no such node */
+	assert_int_equal(store_node_get(f->st, "node-x", &n), 0);
+	assert_int_equal(store_node_touch(f->st, "node-x", T0), -1);
+	assert_int_equal(store_node_set_serial(f->st, "node-x", "1"), -1);
+	assert_int_equal(store_node_update_facts(f->st, "node-x", "a", "b", "c", "d", 1, 1, T0),
+			 -1);
+	/* bad input */
+	assert_int_equal(store_node_update_facts(f->st, "node-1", "a", "b", long_os, "d", 1, 1,
+						 T0), -1);
+	assert_int_equal(store_node_update_facts(f->st, "node-1", NULL, "b", "c", "d", 1, 1, T0),
+			 -1);
+	assert_int_equal(store_node_update_facts(f->st, NULL, "a", "b", "c", "d", 1, 1, T0), -1);
+	assert_int_equal(store_node_touch(f->st, NULL, T0), -1);
+	assert_int_equal(store_node_set_serial(f->st, "node-1", NULL), -1);
+	assert_int_equal(store_node_get(f->st, NULL, &n), -1);
+	assert_int_equal(store_node_get(f->st, "node-1", NULL), -1);
+	assert_int_equal(store_node_get(f->st, long_os, &n), -1);
+	assert_int_equal(store_node_get(f->st, "", &n), -1);
+	/* nothing changed by the rejected calls */
+	assert_int_equal(store_node_get(f->st, "node-1", &n), 1);
+	assert_string_equal(n.os, "Debian 12");
+}
+
+/* Rows written by something else (an older build, an operator with sqlite3)
+ * may not fit the struct: they are cut, never overflowed. */
+static void test_node_get_truncates(void **state)
+{
+	struct fixture *f = *state;
+	struct store_node n;
+	char sql[1024], big[600];
+	sqlite3 *db;
+
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	/* a 2-byte character straddling the end of arch[32] */
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO nodes (id, name, arch, os, created_at) "
+		 "VALUES ('n1', '%s', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xa9', NULL, 1)", big);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	/* os is NOT NULL: the insert is refused, so use the default instead */
+	assert_int_not_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	snprintf(sql, sizeof(sql),
+		 "INSERT INTO nodes (id, name, arch, created_at) "
+		 "VALUES ('n1', '%s', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xa9', 1)", big);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_int_equal(store_node_get(f->st, "n1", &n), 1);
+	assert_int_equal(strlen(n.name), STORE_NAME_MAX - 1);
+	assert_int_equal(strlen(n.arch), 30);
+	assert_string_equal(n.os, "");
+}
+
+struct walk {
+	char ids[8][STORE_ID_MAX];
+	int count;
+	int stop_after;
+	struct store *st;
+	int nested;
+};
+
+static int walk_fn(const struct store_node *node, void *arg)
+{
+	struct walk *w = arg;
+
+	if (w->count < 8)
+		snprintf(w->ids[w->count], sizeof(w->ids[0]), "%s", node->id);
+	w->count++;
+	if (w->st)
+		w->nested = store_node_foreach(w->st, walk_fn, w);
+	if (w->stop_after && w->count == w->stop_after)
+		return 42;
+	return 0;
+}
+
+static void test_node_foreach_order(void **state)
+{
+	struct fixture *f = *state;
+	struct walk w;
+
+	assert_int_equal(store_token_insert(f->st, "tok", hash_a, "worker", T0, T0 + HOUR, 10), 0);
+	/* created_at first, then id */
+	assert_int_equal(enroll(f, "tok", hash_a, T0 + 2, "c", NULL), STORE_ENROLL_OK);
+	assert_int_equal(enroll(f, "tok", hash_a, T0 + 1, "z", NULL), STORE_ENROLL_OK);
+	assert_int_equal(enroll(f, "tok", hash_a, T0 + 2, "b", NULL), STORE_ENROLL_OK);
+	assert_int_equal(enroll(f, "tok", hash_a, T0 + 3, "a", NULL), STORE_ENROLL_OK);
+	assert_int_equal(enroll(f, "tok", hash_a, T0 + 2, "d", NULL), STORE_ENROLL_OK);
+	assert_int_equal(store_node_delete(f->st, "d"), 1);
+
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(store_node_foreach(f->st, walk_fn, &w), 0);
+	assert_int_equal(w.count, 4);
+	assert_string_equal(w.ids[0], "z");
+	assert_string_equal(w.ids[1], "b");
+	assert_string_equal(w.ids[2], "c");
+	assert_string_equal(w.ids[3], "a");
+
+	/* early stop returns fn's value, and the next walk starts over */
+	memset(&w, 0, sizeof(w));
+	w.stop_after = 2;
+	assert_int_equal(store_node_foreach(f->st, walk_fn, &w), 42);
+	assert_int_equal(w.count, 2);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(store_node_foreach(f->st, walk_fn, &w), 0);
+	assert_int_equal(w.count, 4);
+
+	/* a callback may not start another walk */
+	memset(&w, 0, sizeof(w));
+	w.st = f->st;
+	w.stop_after = 1;
+	assert_int_equal(store_node_foreach(f->st, walk_fn, &w), 42);
+	assert_int_equal(w.nested, -1);
+
+	assert_int_equal(store_node_foreach(f->st, NULL, NULL), -1);
+}
+
+static void test_node_foreach_empty(void **state)
+{
+	struct fixture *f = *state;
+	struct walk w;
+
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(store_node_foreach(f->st, walk_fn, &w), 0);
+	assert_int_equal(w.count, 0);
+}
+
+static void test_node_delete(void **state)
+{
+	struct fixture *f = *state;
+	struct store_node n;
+	struct walk w;
+
+	assert_int_equal(store_token_insert(f->st, "tok", hash_a, "worker", T0, T0 + HOUR, 2), 0);
+	assert_int_equal(enroll(f, "tok", hash_a, T0, "node-1", NULL), STORE_ENROLL_OK);
+	assert_int_equal(enroll(f, "tok", hash_a, T0, "node-2", NULL), STORE_ENROLL_OK);
+
+	assert_int_equal(store_node_delete(f->st, "node-1"), 1);
+	assert_int_equal(store_node_get(f->st, "node-1", &n), 1);
+	assert_true(n.deleted);
+	assert_string_equal(n.role, "worker");
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(store_node_foreach(f->st, walk_fn, &w), 0);
+	assert_int_equal(w.count, 1);
+	assert_string_equal(w.ids[0], "node-2");
+
+	assert_int_equal(store_node_delete(f->st, "node-1"), 0);
+	assert_int_equal(store_node_delete(f->st, "node-x"), 0);
+	assert_int_equal(store_node_delete(f->st, NULL), -1);
+	/* a deleted node is not live: no facts, no touch, no new serial */
+	assert_int_equal(store_node_touch(f->st, "node-1", T0 + 9), -1);
+	assert_int_equal(store_node_set_serial(f->st, "node-1", "new"), -1);
+	assert_int_equal(store_node_update_facts(f->st, "node-1", "a", "b", "c", "d", 1, 1,
+						 T0 + 9), -1);
+	/* and its id stays taken */
+	assert_int_equal(store_token_insert(f->st, "tok2", hash_b, "db", T0, T0 + HOUR, 1), 0);
+	assert_int_equal(enroll(f, "tok2", hash_b, T0, "node-1", NULL), STORE_ENROLL_ERROR);
+	assert_int_equal(uses_left(f, "tok2"), 1);
+	/* it stays deleted across a restart */
+	reopen(f);
+	assert_int_equal(store_node_get(f->st, "node-1", &n), 1);
+	assert_true(n.deleted);
+	assert_int_equal(n.last_seen, 0);
+}
+
+/* ---- batching ---- */
+
+static void test_batch_commit_and_rollback(void **state)
+{
+	struct fixture *f = *state;
+	struct store_node n;
+
+	assert_int_equal(store_token_insert(f->st, "tok", hash_a, "worker", T0, T0 + HOUR, 5), 0);
+
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_begin(f->st), -1);	/* one level only */
+	assert_int_equal(enroll(f, "tok", hash_a, T0, "node-1", NULL), STORE_ENROLL_OK);
+	assert_int_equal(store_node_touch(f->st, "node-1", T0 + 1), 0);
+	assert_int_equal(enroll(f, "tok", hash_a, T0, "node-2", NULL), STORE_ENROLL_OK);
+	/* a failed enroll inside the batch undoes only itself */
+	assert_int_equal(enroll(f, "tok", hash_a, T0, "node-1", NULL), STORE_ENROLL_ERROR);
+	assert_int_equal(enroll(f, "tok", hash_b, T0, "node-3", NULL),
+			 STORE_ENROLL_UNKNOWN_TOKEN);
+	/* nothing is visible to another connection before commit */
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM nodes"), 0);
+	assert_int_equal(uses_left(f, "tok"), 5);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM nodes"), 2);
+	assert_int_equal(uses_left(f, "tok"), 3);
+	assert_int_equal(store_node_get(f->st, "node-1", &n), 1);
+	assert_int_equal(n.last_seen, T0 + 1);
+
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(enroll(f, "tok", hash_a, T0, "node-3", NULL), STORE_ENROLL_OK);
+	assert_int_equal(store_node_delete(f->st, "node-1"), 1);
+	assert_int_equal(store_rollback(f->st), 0);
+	assert_int_equal(store_node_get(f->st, "node-3", &n), 0);
+	assert_int_equal(store_node_get(f->st, "node-1", &n), 1);
+	assert_false(n.deleted);
+	assert_int_equal(uses_left(f, "tok"), 3);
+
+	/* commit without begin fails, rollback without begin is harmless */
+	assert_int_equal(store_commit(f->st), -1);
+	assert_int_equal(store_rollback(f->st), 0);
+	assert_int_equal(store_begin(NULL), -1);
+	/* and the store still works */
+	assert_int_equal(enroll(f, "tok", hash_a, T0, "node-3", NULL), STORE_ENROLL_OK);
+}
+
+/* ---- crash safety ---- */
+
+static void test_close_without_commit_rolls_back(void **state)
+{
+	struct fixture *f = *state;
+	struct store_node n;
+
+	assert_int_equal(store_token_insert(f->st, "tok", hash_a, "worker", T0, T0 + HOUR, 1), 0);
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(enroll(f, "tok", hash_a, T0, "node-1", NULL), STORE_ENROLL_OK);
+	reopen(f);
+	assert_int_equal(store_node_get(f->st, "node-1", &n), 0);
+	assert_int_equal(uses_left(f, "tok"), 1);
+	assert_int_equal(enroll(f, "tok", hash_a, T0, "node-1", NULL), STORE_ENROLL_OK);
+}
+
+/* A child opens the store, writes, and dies by SIGKILL without closing. */
+static void crash_child(struct fixture *f, bool commit)
+{
+	char err[256];
+	struct store *st;
+	char role[STORE_ROLE_MAX];
+	pid_t pid;
+	int status;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		st = store_open(f->path, err, sizeof(err));
+		if (st == NULL)
+			_exit(2);
+		if (store_begin(st) != 0)
+			_exit(3);
+		if (store_enroll_node(st, "tok", hash_a, T0, "node-k", "k", "s", role,
+				      sizeof(role)) != STORE_ENROLL_OK)
+			_exit(4);
+		if (commit && store_commit(st) != 0)
+			_exit(5);
+		kill(getpid(), SIGKILL);
+		_exit(6);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+}
+
+static void test_kill_mid_batch(void **state)
+{
+	struct fixture *f = *state;
+	struct store_node n;
+
+	assert_int_equal(store_token_insert(f->st, "tok", hash_a, "worker", T0, T0 + HOUR, 1), 0);
+	store_close(f->st);
+	f->st = NULL;
+
+	crash_child(f, false);
+	reopen(f);
+	assert_int_equal(store_node_get(f->st, "node-k", &n), 0);
+	assert_int_equal(uses_left(f, "tok"), 1);
+
+	store_close(f->st);
+	f->st = NULL;
+	crash_child(f, true);
+	reopen(f);
+	assert_int_equal(store_node_get(f->st, "node-k", &n), 1);
+	assert_int_equal(uses_left(f, "tok"), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_fresh_open_creates_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_keeps_data_and_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_bad_input, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_token_insert_bad_input, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enroll_single_use, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enroll_multi_use, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enroll_wrong_secret, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enroll_unknown_id, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enroll_expired, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_enroll_duplicate_node_rolls_back, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_enroll_bad_input, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_secret_hash_never_logged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_facts_touch_get, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_get_truncates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_foreach_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_foreach_empty, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_node_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_commit_and_rollback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_without_commit_rolls_back, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_kill_mid_batch, setup, teardown),
+	};
+
+	util_sha256_hex("secret-a", 8, hash_a);
+	util_sha256_hex("secret-b", 8, hash_b);
+	log_init("test_store", OC_LOG_ERROR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

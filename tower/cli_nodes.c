@@ -1,0 +1,98 @@
+/* cli_nodes.c — `tower nodes`: lists enrolled nodes; `tower nodes delete ID`
+ * removes one and revokes its certificate. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "shared/util.h"
+#include "tower/cli.h"
+#include "tower/client.h"
+
+static void format_ago(json_t *last_seen, char *out, size_t size)
+{
+	int64_t ago;
+
+	if (!json_is_integer(last_seen)) {
+		snprintf(out, size, "never");
+		return;
+	}
+	ago = util_now() - json_integer_value(last_seen);
+	if (ago < 0)
+		ago = 0;
+	if (ago < 120)
+		snprintf(out, size, "%llds ago", (long long)ago);
+	else if (ago < 7200)
+		snprintf(out, size, "%lldm ago", (long long)ago / 60);
+	else
+		snprintf(out, size, "%lldh ago", (long long)ago / 3600);
+}
+
+static int nodes_list(struct cli_ctx *ctx, struct client *cl)
+{
+	char err[512], ago[32];
+	long status;
+	json_t *reply = client_call(cl, "GET", "/v1/nodes", NULL, &status, err, sizeof(err)), *n;
+	size_t i;
+
+	if (reply == NULL)
+		return cli_fail("nodes: %s", err);
+	if (ctx->json) {
+		cli_print_json(reply);
+	} else {
+		printf("%-20s %-20s %-8s %-14s %-13s %s\n", "ID", "NAME", "ARCH", "ROLE", "STATE",
+		       "LAST SEEN");
+		json_array_foreach(reply, i, n) {
+			format_ago(json_object_get(n, "last_seen"), ago, sizeof(ago));
+			printf("%-20s %-20s %-8s %-14s %-13s %s\n",
+			       json_string_value(json_object_get(n, "id")),
+			       json_string_value(json_object_get(n, "name")),
+			       json_string_value(json_object_get(n, "arch")),
+			       json_string_value(json_object_get(n, "role")),
+			       json_string_value(json_object_get(n, "state")), ago);
+		}
+	}
+	json_decref(reply);
+	return 0;
+}
+
+static int nodes_delete(struct cli_ctx *ctx, struct client *cl, const char *id)
+{
+	char err[512], path[256];
+	long status;
+	json_t *reply;
+
+	if (snprintf(path, sizeof(path), "/v1/nodes/%s", id) >= (int)sizeof(path) ||
+	    strchr(id, '/') != NULL || strchr(id, '?') != NULL)
+		return cli_fail("nodes delete: \"%s\" is not a node id", id);
+	reply = client_call(cl, "DELETE", path, NULL, &status, err, sizeof(err));
+	if (reply == NULL)
+		return cli_fail("nodes delete: %s", err);
+	if (ctx->json)
+		cli_print_json(reply);
+	else
+		printf("node %s deleted; its certificate is revoked\n", id);
+	json_decref(reply);
+	return 0;
+}
+
+static int nodes_exec(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct client *cl;
+	int rc;
+
+	if (!(argc == 1 || (argc == 3 && strcmp(argv[1], "delete") == 0)))
+		return cli_usage(&cli_nodes_entry);
+	cl = cli_client(ctx);
+	if (cl == NULL)
+		return 1;
+	rc = argc == 1 ? nodes_list(ctx, cl) : nodes_delete(ctx, cl, argv[2]);
+	client_free(cl);
+	return rc;
+}
+
+const struct cli_command cli_nodes_entry = {
+	.name = "nodes",
+	.usage = "[delete ID]",
+	.summary = "list enrolled nodes (id, name, arch, role, state, last seen), or delete one",
+	.exec = nodes_exec,
+};

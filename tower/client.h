@@ -1,0 +1,25 @@
+/* client.h — how the tower CLI talks to a running tower's API: finds it
+ * (--state DIR or OVERCLOUD_URL/TOKEN/CA), makes HTTPS calls, parses JSON. */
+#ifndef OC_CLIENT_H
+#define OC_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+struct client;
+
+/* state_given: --state was on the command line, so it wins over the
+ * environment. Returns NULL with a one-line reason in err. */
+struct client *client_new(const char *state_dir, bool state_given, char *err, size_t err_size);
+void client_free(struct client *cl);
+
+/* Calls the API. body may be NULL. On a 2xx reply returns its JSON (caller
+ * json_decref's; a non-JSON reply is returned as a JSON string) and sets
+ * *status; otherwise returns NULL with "<status>: <error>: <detail>" or a
+ * transport error in err. */
+json_t *client_call(struct client *cl, const char *method, const char *path, json_t *body,
+		    long *status, char *err, size_t err_size);
+
+#endif

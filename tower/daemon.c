@@ -1,0 +1,231 @@
+/* daemon.c — `tower serve`: state dir (CA, admin token, database), the agent
+ * hub and the API listener on one event loop, clean exit on a signal. */
+#include "tower/daemon.h"
+
+#include <errno.h>
+#include <ifaddrs.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <jansson.h>
+
+#include "shared/log.h"
+#include "shared/pki.h"
+#include "shared/tls.h"
+#include "shared/util.h"
+#include "tower/api.h"
+#include "tower/ca.h"
+#include "tower/httpd.h"
+#include "tower/hub.h"
+#include "tower/store.h"
+#include "tower/tower.h"
+
+static int path_join(char *out, size_t size, const char *dir, const char *name)
+{
+	return snprintf(out, size, "%s/%s", dir, name) < (int)size ? 0 : -1;
+}
+
+/* The admin token is created once, 0600, and reused. */
+static int load_admin_token(const char *dir, char out[65])
+{
+	char path[PATH_MAX + 64], *text;
+	uint8_t raw[32];
+	size_t len;
+
+	path_join(path, sizeof(path), dir, "admin.token");
+	text = util_read_file(path, 4096, &len);
+	if (text != NULL) {
+		while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+			text[--len] = '\0';
+		if (len != 64) {
+			log_error("%s: expected 64 hex characters", path);
+			free(text);
+			return -1;
+		}
+		memcpy(out, text, 65);
+		free(text);
+		return 0;
+	}
+	if (errno != ENOENT) {
+		log_error("cannot read %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (util_random(raw, sizeof(raw)) != 0)
+		return -1;
+	util_hex(raw, sizeof(raw), out);
+	out[64] = '\n';
+	if (util_write_file(path, out, 65, 0600) != 0) {
+		log_error("cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	out[64] = '\0';
+	log_info("created %s", path);
+	return 0;
+}
+
+/* Splits "host:port" of a listen option, reporting the option on error. */
+static int listen_addr(const char *opt, const char *text, char *host, size_t size, uint16_t *port)
+{
+	if (util_parse_hostport(text, host, size, port) != 0) {
+		log_error("%s: \"%s\" is not ADDR:PORT", opt, text);
+		return -1;
+	}
+	return 0;
+}
+
+static bool is_any_addr(const char *host)
+{
+	return strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
+}
+
+/* Without --advertise: the agents' listen address if it is specific, else the
+ * first non-loopback IPv4 address, else loopback. */
+static void guess_join_host(const char *agent_host, char *out, size_t size)
+{
+	struct ifaddrs *ifs, *i;
+
+	snprintf(out, size, "%s", is_any_addr(agent_host) ? "127.0.0.1" : agent_host);
+	if (!is_any_addr(agent_host) || getifaddrs(&ifs) != 0)
+		return;
+	for (i = ifs; i != NULL; i = i->ifa_next) {
+		struct sockaddr_in *in = (struct sockaddr_in *)i->ifa_addr;
+		if (in == NULL || in->sin_family != AF_INET || ntohl(in->sin_addr.s_addr) >> 24 == 127)
+			continue;
+		inet_ntop(AF_INET, &in->sin_addr, out, (socklen_t)size);
+		break;
+	}
+	freeifaddrs(ifs);
+}
+
+/* Lets the CLI find the API: written after the listeners are bound. */
+static int write_endpoint_file(struct tower *t, const char *api_host)
+{
+	char path[PATH_MAX + 64], *text;
+	const char *host = is_any_addr(api_host) ? "127.0.0.1" : api_host;
+	json_t *obj;
+	int rc;
+
+	obj = json_pack("{s:s, s:I, s:s, s:I}", "api_host", host, "api_port",
+			(json_int_t)t->api_port, "join_host", t->join_host, "agent_port",
+			(json_int_t)t->agent_port);
+	text = json_dumps(obj, JSON_INDENT(2));
+	json_decref(obj);
+	if (text == NULL)
+		return -1;
+	path_join(path, sizeof(path), t->state_dir, "endpoint.json");
+	rc = util_write_file(path, text, strlen(text), 0644);
+	free(text);
+	return rc;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct event_base *base = arg;
+
+	log_info("signal %d: shutting down", (int)sig);
+	event_base_loopexit(base, NULL);
+}
+
+int daemon_run(const struct daemon_options *opt)
+{
+	struct tower t;
+	struct tls_config *api_tls = NULL;
+	struct httpd *httpd = NULL;
+	struct event *ev_int = NULL, *ev_term = NULL;
+	char api_host[256], agent_host[256], path[PATH_MAX + 64], err[256];
+	uint16_t api_port, agent_port;
+	const char *sans[2];
+	size_t nsans = 0;
+	int status = 1;
+
+	memset(&t, 0, sizeof(t));
+	if (listen_addr("--api", opt->api_addr, api_host, sizeof(api_host), &api_port) != 0 ||
+	    listen_addr("--agents", opt->agents_addr, agent_host, sizeof(agent_host), &agent_port) != 0)
+		return 2;
+	if (realpath(opt->state_dir, t.state_dir) == NULL) {
+		if (util_mkdir_p(opt->state_dir, 0700) != 0 || realpath(opt->state_dir, t.state_dir) == NULL) {
+			log_error("cannot create state dir %s: %s", opt->state_dir, strerror(errno));
+			return 1;
+		}
+		log_info("created state dir %s", t.state_dir);
+	}
+	chmod(t.state_dir, 0700);
+	if (opt->advertise != NULL)
+		snprintf(t.join_host, sizeof(t.join_host), "%s", opt->advertise);
+	else
+		guess_join_host(agent_host, t.join_host, sizeof(t.join_host));
+	sans[nsans++] = t.join_host;
+	if (!is_any_addr(api_host))
+		sans[nsans++] = api_host;
+	t.ca = ca_open(t.state_dir, sans, nsans, err, sizeof(err));
+	if (t.ca == NULL) {
+		log_error("certificate authority in %s: %s", t.state_dir, err);
+		goto out;
+	}
+	if (load_admin_token(t.state_dir, t.admin_token) != 0)
+		goto out;
+	path_join(path, sizeof(path), t.state_dir, "tower.db");
+	t.store = store_open(path, err, sizeof(err));
+	if (t.store == NULL) {
+		log_error("database %s: %s", path, err);
+		goto out;
+	}
+	t.base = event_base_new();
+	if (t.base == NULL)
+		goto out;
+	t.started_at = util_now();
+	t.hub = hub_new(t.base, t.store, t.ca, opt->heartbeat_s, err, sizeof(err));
+	if (t.hub == NULL) {
+		log_error("%s", err);
+		goto out;
+	}
+	if (hub_listen(t.hub, agent_host, agent_port, &t.agent_port, err, sizeof(err)) != 0) {
+		log_error("agents: %s", err);
+		goto out;
+	}
+	api_tls = tls_config_server(ca_server_chain(t.ca), ca_server_key(t.ca), NULL);
+	httpd = api_tls ? httpd_new(t.base, api_tls, api_handle, &t) : NULL;
+	if (httpd == NULL) {
+		log_error("cannot set up the api server");
+		goto out;
+	}
+	if (httpd_listen(httpd, api_host, api_port, &t.api_port, err, sizeof(err)) != 0) {
+		log_error("api: %s", err);
+		goto out;
+	}
+	if (write_endpoint_file(&t, api_host) != 0) {
+		log_error("cannot write %s/endpoint.json: %s", t.state_dir, strerror(errno));
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	ev_int = evsignal_new(t.base, SIGINT, on_signal, t.base);
+	ev_term = evsignal_new(t.base, SIGTERM, on_signal, t.base);
+	event_add(ev_int, NULL);
+	event_add(ev_term, NULL);
+	log_info("tower %s serving: api https://%s:%u, agents %s:%u, state %s", OC_VERSION,
+		 api_host, t.api_port, agent_host, t.agent_port, t.state_dir);
+	log_info("ca pin %s", ca_pin(t.ca));
+	event_base_dispatch(t.base);
+	status = 0;
+out:
+	if (ev_int != NULL)
+		event_free(ev_int);
+	if (ev_term != NULL)
+		event_free(ev_term);
+	httpd_free(httpd);
+	tls_config_free(api_tls);
+	hub_free(t.hub);
+	if (t.base != NULL)
+		event_base_free(t.base);
+	store_close(t.store);
+	ca_free(t.ca);
+	return status;
+}

@@ -1,0 +1,17 @@
+/* daemon.h — `tower serve`: prepares the state dir, opens the listeners and
+ * runs the event loop until SIGINT/SIGTERM. */
+#ifndef OC_DAEMON_H
+#define OC_DAEMON_H
+
+struct daemon_options {
+	const char *state_dir;
+	const char *api_addr;     /* "0.0.0.0:6125" */
+	const char *agents_addr;  /* "0.0.0.0:6126" */
+	const char *advertise;    /* host agents dial; NULL: guess */
+	int heartbeat_s;
+};
+
+/* Returns the process exit status. */
+int daemon_run(const struct daemon_options *opt);
+
+#endif

@@ -1,0 +1,27 @@
+/* hub.h — the tower's agent listener: accepts agent connections, enrolls new
+ * nodes, authenticates known ones by certificate and tracks who is connected. */
+#ifndef OC_HUB_H
+#define OC_HUB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct ca;
+struct store;
+struct hub;
+
+struct hub *hub_new(struct event_base *base, struct store *st, struct ca *ca,
+		    int heartbeat_s, char *err, size_t err_size);
+void hub_free(struct hub *hub);
+/* Binds and listens; *bound_port gets the real port (for port 0). */
+int hub_listen(struct hub *hub, const char *host, uint16_t port, uint16_t *bound_port,
+	       char *err, size_t err_size);
+
+bool hub_node_connected(struct hub *hub, const char *node_id);
+size_t hub_connected_count(struct hub *hub);
+/* Closes the node's connection, if any, logging reason. */
+void hub_disconnect_node(struct hub *hub, const char *node_id, const char *reason);
+
+#endif

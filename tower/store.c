@@ -1,0 +1,761 @@
+/* store.c — the tower's repository: the sqlite file, its schema migrations and
+ * every SQL statement. Owns tokens and nodes rows; hashing secrets is enroll's. */
+#include "tower/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "shared/log.h"
+#include "shared/util.h"
+
+/* Hex sha256: the only secret_hash shape stored or compared. */
+#define STORE_HASH_LEN 64
+#define STORE_BUSY_MS 5000
+#define NODE_FIELD_SIZE(f) sizeof(((struct store_node *)0)->f)
+
+/*
+ * Schema migrations, oldest first. Entry i takes user_version i to i + 1 and
+ * runs in one transaction together with the user_version bump. Never edit an
+ * entry that has shipped; add a new one at the end.
+ */
+static const char *const store_migrations[] = {
+	/* 1: join tokens and enrolled nodes */
+	"CREATE TABLE tokens ("
+	"  id          TEXT PRIMARY KEY NOT NULL,"
+	"  secret_hash TEXT NOT NULL,"
+	"  role        TEXT NOT NULL,"
+	"  created_at  INTEGER NOT NULL,"
+	"  expires_at  INTEGER NOT NULL,"
+	"  uses_left   INTEGER NOT NULL CHECK (uses_left >= 0)"
+	");"
+	"CREATE TABLE nodes ("
+	"  id          TEXT PRIMARY KEY NOT NULL,"
+	"  name        TEXT NOT NULL DEFAULT '',"
+	"  role        TEXT NOT NULL DEFAULT '',"
+	"  arch        TEXT NOT NULL DEFAULT '',"
+	"  os          TEXT NOT NULL DEFAULT '',"
+	"  kernel      TEXT NOT NULL DEFAULT '',"
+	"  cpus        INTEGER NOT NULL DEFAULT 0,"
+	"  mem_total   INTEGER NOT NULL DEFAULT 0,"
+	"  cert_serial TEXT NOT NULL DEFAULT '',"
+	"  created_at  INTEGER NOT NULL,"
+	"  last_seen   INTEGER NOT NULL DEFAULT 0,"
+	"  deleted     INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),"
+	"  token_id    TEXT REFERENCES tokens(id) ON DELETE SET NULL"
+	");"
+	"CREATE INDEX nodes_live_by_created ON nodes(created_at, id) WHERE deleted = 0;",
+};
+
+#define STORE_SCHEMA_VERSION ((int)OC_ARRAY_LEN(store_migrations))
+
+enum store_stmt {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_SAVEPOINT,
+	ST_RELEASE,
+	ST_ROLLBACK_TO,
+	ST_TOKEN_INSERT,
+	ST_TOKEN_GET,
+	ST_TOKEN_TAKE,
+	ST_NODE_INSERT,
+	ST_NODE_UPDATE_FACTS,
+	ST_NODE_TOUCH,
+	ST_NODE_SET_SERIAL,
+	ST_NODE_GET,
+	ST_NODE_LIST,
+	ST_NODE_DELETE,
+	ST_COUNT
+};
+
+#define NODE_COLUMNS \
+	"id, name, role, arch, os, kernel, cert_serial, cpus, mem_total, created_at, last_seen, deleted"
+
+static const char *const store_sql[ST_COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_SAVEPOINT] = "SAVEPOINT store_enroll",
+	[ST_RELEASE] = "RELEASE store_enroll",
+	[ST_ROLLBACK_TO] = "ROLLBACK TO store_enroll",
+	[ST_TOKEN_INSERT] = "INSERT INTO tokens (id, secret_hash, role, created_at, expires_at, uses_left)"
+			    " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_TOKEN_GET] = "SELECT secret_hash, role, expires_at, uses_left FROM tokens WHERE id = ?1",
+	[ST_TOKEN_TAKE] = "UPDATE tokens SET uses_left = uses_left - 1 WHERE id = ?1 AND uses_left > 0",
+	[ST_NODE_INSERT] = "INSERT INTO nodes (id, name, role, created_at, cert_serial, token_id)"
+			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_NODE_UPDATE_FACTS] = "UPDATE nodes SET name = ?2, arch = ?3, os = ?4, kernel = ?5,"
+				 " cpus = ?6, mem_total = ?7, last_seen = ?8"
+				 " WHERE id = ?1 AND deleted = 0",
+	[ST_NODE_TOUCH] = "UPDATE nodes SET last_seen = ?2 WHERE id = ?1 AND deleted = 0",
+	[ST_NODE_SET_SERIAL] = "UPDATE nodes SET cert_serial = ?2 WHERE id = ?1 AND deleted = 0",
+	[ST_NODE_GET] = "SELECT " NODE_COLUMNS " FROM nodes WHERE id = ?1",
+	[ST_NODE_LIST] = "SELECT " NODE_COLUMNS " FROM nodes WHERE deleted = 0 ORDER BY created_at, id",
+	[ST_NODE_DELETE] = "UPDATE nodes SET deleted = 1 WHERE id = ?1 AND deleted = 0",
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[ST_COUNT];
+	int version;
+	bool in_foreach;	/* ST_NODE_LIST is being stepped */
+};
+
+/* ---- small helpers ---- */
+
+static void set_err(char *err, size_t err_size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t err_size, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || err_size == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, err_size, fmt, ap);
+	va_end(ap);
+}
+
+/* True when s is non-NULL and strlen(s) < size (fits a buffer of size). */
+static bool str_fits(const char *s, size_t size)
+{
+	return s != NULL && strnlen(s, size) < size;
+}
+
+static bool id_ok(const char *id)
+{
+	return str_fits(id, STORE_ID_MAX) && id[0] != '\0';
+}
+
+static bool hash_ok(const char *h)
+{
+	if (h == NULL || strnlen(h, STORE_HASH_LEN + 1) != STORE_HASH_LEN)
+		return false;
+	for (size_t i = 0; i < STORE_HASH_LEN; i++)
+		if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* Logs the connection's current sqlite error for the operation what. */
+static void store_log(struct store *st, const char *what, const char *object)
+{
+	log_error("store: %s%s%s: %s", what, object ? " " : "", object ? object : "",
+		  sqlite3_errmsg(st->db));
+}
+
+/* Makes a statement ready for its next use; bindings point at caller memory. */
+static void stmt_done(sqlite3_stmt *s)
+{
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+}
+
+static int bind_text(sqlite3_stmt *s, int idx, const char *text)
+{
+	return sqlite3_bind_text(s, idx, text, -1, SQLITE_STATIC) == SQLITE_OK ? 0 : -1;
+}
+
+static int bind_int(sqlite3_stmt *s, int idx, int64_t v)
+{
+	return sqlite3_bind_int64(s, idx, v) == SQLITE_OK ? 0 : -1;
+}
+
+/* Steps a bound statement that returns no rows. Returns the number of rows it
+ * changed, or -1 (logged). Always leaves the statement reset and unbound. */
+static int stmt_run(struct store *st, enum store_stmt which, const char *what, const char *object)
+{
+	sqlite3_stmt *s = st->stmt[which];
+	int rc, changes;
+
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE) {
+		store_log(st, what, object);
+		stmt_done(s);
+		return -1;
+	}
+	changes = sqlite3_changes(st->db);
+	stmt_done(s);
+	return changes;
+}
+
+/* Copies a text column into dst, truncating at a UTF-8 character boundary
+ * when it does not fit; NULL becomes "". dst is always NUL-terminated. */
+static void column_copy(sqlite3_stmt *s, int col, char *dst, size_t size)
+{
+	const unsigned char *text = sqlite3_column_text(s, col);
+	size_t len = (size_t)sqlite3_column_bytes(s, col);
+
+	if (text == NULL)
+		len = 0;
+	if (len >= size) {
+		len = size - 1;
+		while (len > 0 && (text[len] & 0xc0) == 0x80)
+			len--;
+	}
+	if (len > 0)
+		memcpy(dst, text, len);
+	dst[len] = '\0';
+	/* An embedded NUL ends the string early; that is still a valid string. */
+}
+
+static void row_to_node(sqlite3_stmt *s, struct store_node *n)
+{
+	memset(n, 0, sizeof(*n));
+	column_copy(s, 0, n->id, sizeof(n->id));
+	column_copy(s, 1, n->name, sizeof(n->name));
+	column_copy(s, 2, n->role, sizeof(n->role));
+	column_copy(s, 3, n->arch, sizeof(n->arch));
+	column_copy(s, 4, n->os, sizeof(n->os));
+	column_copy(s, 5, n->kernel, sizeof(n->kernel));
+	column_copy(s, 6, n->cert_serial, sizeof(n->cert_serial));
+	n->cpus = sqlite3_column_int64(s, 7);
+	n->mem_total = sqlite3_column_int64(s, 8);
+	n->created_at = sqlite3_column_int64(s, 9);
+	n->last_seen = sqlite3_column_int64(s, 10);
+	n->deleted = sqlite3_column_int64(s, 11) != 0;
+}
+
+/* ---- open, migrate, close ---- */
+
+/* Runs a one-row PRAGMA and returns its first column as an int, or -1. */
+static int pragma_int(sqlite3 *db, const char *sql, int *out)
+{
+	sqlite3_stmt *s = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+static int set_journal_wal(sqlite3 *db, char *err, size_t err_size)
+{
+	sqlite3_stmt *s = NULL;
+	const char *mode;
+	int ok = 0;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &s, NULL) != SQLITE_OK)
+		goto fail;
+	if (sqlite3_step(s) != SQLITE_ROW)
+		goto fail;
+	mode = (const char *)sqlite3_column_text(s, 0);
+	/* An in-memory database cannot use WAL; it has nothing to keep anyway. */
+	ok = mode != NULL && (strcmp(mode, "wal") == 0 || strcmp(mode, "memory") == 0);
+	if (!ok) {
+		set_err(err, err_size, "journal mode is %s, not wal", mode ? mode : "unknown");
+		sqlite3_finalize(s);
+		return -1;
+	}
+	sqlite3_finalize(s);
+	return 0;
+
+fail:
+	set_err(err, err_size, "set wal journal mode: %s", sqlite3_errmsg(db));
+	sqlite3_finalize(s);
+	return -1;
+}
+
+/* Brings the schema to STORE_SCHEMA_VERSION, one migration per transaction.
+ * The version is read inside each write transaction, so two processes opening
+ * the same file at once do not both apply a migration. */
+static int migrate(sqlite3 *db, int *version, char *err, size_t err_size)
+{
+	char bump[64];
+	int v;
+
+	for (;;) {
+		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+			set_err(err, err_size, "begin migration: %s", sqlite3_errmsg(db));
+			return -1;
+		}
+		if (pragma_int(db, "PRAGMA user_version", &v) < 0) {
+			set_err(err, err_size, "read schema version: %s", sqlite3_errmsg(db));
+			goto fail;
+		}
+		if (v < 0 || v > STORE_SCHEMA_VERSION) {
+			set_err(err, err_size,
+				"database schema version %d is newer than this build knows (%d); "
+				"use a newer tower",
+				v, STORE_SCHEMA_VERSION);
+			goto fail;
+		}
+		if (v == STORE_SCHEMA_VERSION)
+			break;
+		if (sqlite3_exec(db, store_migrations[v], NULL, NULL, NULL) != SQLITE_OK) {
+			set_err(err, err_size, "migration %d: %s", v + 1, sqlite3_errmsg(db));
+			goto fail;
+		}
+		/* PRAGMA takes no bound parameters; the value is our own integer. */
+		snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);
+		if (sqlite3_exec(db, bump, NULL, NULL, NULL) != SQLITE_OK ||
+		    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+			set_err(err, err_size, "migration %d: %s", v + 1, sqlite3_errmsg(db));
+			goto fail;
+		}
+	}
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		set_err(err, err_size, "end migration: %s", sqlite3_errmsg(db));
+		goto fail;
+	}
+	*version = v;
+	return 0;
+
+fail:
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+/* sqlite creates files 0644 (less umask); the database holds token hashes and
+ * the node inventory, so create it 0600 first. sqlite gives its -wal and -shm
+ * files the database file's mode. */
+static int precreate(const char *path, char *err, size_t err_size)
+{
+	int fd;
+
+	if (strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0)
+		return 0;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		set_err(err, err_size, "open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+struct store *store_open(const char *path, char *err, size_t err_size)
+{
+	struct store *st = NULL;
+	int fk = 0;
+
+	if (path == NULL || path[0] == '\0') {
+		set_err(err, err_size, "no database path");
+		return NULL;
+	}
+	st = calloc(1, sizeof(*st));
+	if (st == NULL) {
+		set_err(err, err_size, "out of memory");
+		return NULL;
+	}
+	if (precreate(path, err, err_size) < 0)
+		goto fail;
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		set_err(err, err_size, "open %s: %s", path,
+			st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(st->db, 1);
+	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+	sqlite3_db_config(st->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	if (set_journal_wal(st->db, err, err_size) < 0)
+		goto fail;
+	if (sqlite3_exec(st->db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON",
+			 NULL, NULL, NULL) != SQLITE_OK) {
+		set_err(err, err_size, "set pragmas: %s", sqlite3_errmsg(st->db));
+		goto fail;
+	}
+	if (pragma_int(st->db, "PRAGMA foreign_keys", &fk) < 0 || fk != 1) {
+		set_err(err, err_size, "this sqlite does not enforce foreign keys");
+		goto fail;
+	}
+	if (migrate(st->db, &st->version, err, err_size) < 0)
+		goto fail;
+	for (int i = 0; i < ST_COUNT; i++) {
+		if (sqlite3_prepare_v3(st->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+				       &st->stmt[i], NULL) != SQLITE_OK) {
+			set_err(err, err_size, "prepare \"%s\": %s", store_sql[i],
+				sqlite3_errmsg(st->db));
+			goto fail;
+		}
+	}
+	return st;
+
+fail:
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(st->stmt[i]);
+	sqlite3_close(st->db);
+	free(st);
+	return NULL;
+}
+
+/* An open store_begin that was never committed is rolled back: closing is not
+ * committing. */
+void store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	if (!sqlite3_get_autocommit(st->db)) {
+		log_warn("store: closing with an open transaction, rolling it back");
+		if (stmt_run(st, ST_ROLLBACK, "rollback", NULL) < 0)
+			log_warn("store: rollback failed, sqlite will discard it on close");
+	}
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(st->stmt[i]);
+	if (sqlite3_close(st->db) != SQLITE_OK)
+		log_error("store: close: %s", sqlite3_errmsg(st->db));
+	free(st);
+}
+
+int store_schema_version(struct store *st)
+{
+	return st ? st->version : -1;
+}
+
+/* ---- join tokens ---- */
+
+int store_token_insert(struct store *st, const char *id, const char *secret_hash,
+		       const char *role, int64_t created_at, int64_t expires_at, int64_t uses)
+{
+	sqlite3_stmt *s;
+
+	if (st == NULL || !id_ok(id) || !hash_ok(secret_hash) || !str_fits(role, STORE_ROLE_MAX) ||
+	    role[0] == '\0' || uses < 1) {
+		log_error("store: insert token: bad arguments");
+		return -1;
+	}
+	s = st->stmt[ST_TOKEN_INSERT];
+	if (bind_text(s, 1, id) || bind_text(s, 2, secret_hash) || bind_text(s, 3, role) ||
+	    bind_int(s, 4, created_at) || bind_int(s, 5, expires_at) || bind_int(s, 6, uses)) {
+		store_log(st, "insert token", id);
+		stmt_done(s);
+		return -1;
+	}
+	return stmt_run(st, ST_TOKEN_INSERT, "insert token", id) == 1 ? 0 : -1;
+}
+
+/* ---- enrollment ---- */
+
+/* Looks the token up, checks it and takes a use; inside a transaction. */
+static enum store_enroll_result take_token(struct store *st, const char *token_id,
+					   const char *secret_hash, int64_t now,
+					   char *role, size_t role_size)
+{
+	sqlite3_stmt *s = st->stmt[ST_TOKEN_GET];
+	char want[STORE_HASH_LEN], have[STORE_HASH_LEN];
+	const unsigned char *stored;
+	int64_t expires_at, uses_left;
+	bool hash_same;
+	int rc;
+
+	if (bind_text(s, 1, token_id)) {
+		store_log(st, "look up token", token_id);
+		stmt_done(s);
+		return STORE_ENROLL_ERROR;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		stmt_done(s);
+		return STORE_ENROLL_UNKNOWN_TOKEN;
+	}
+	if (rc != SQLITE_ROW) {
+		store_log(st, "look up token", token_id);
+		stmt_done(s);
+		return STORE_ENROLL_ERROR;
+	}
+	/* Fixed-size buffers so the compare takes the same time whatever the
+	 * stored value is; secret_hash was checked to be STORE_HASH_LEN long. */
+	memset(have, 0, sizeof(have));
+	memcpy(want, secret_hash, sizeof(want));
+	stored = sqlite3_column_text(s, 0);
+	hash_same = stored != NULL && sqlite3_column_bytes(s, 0) == STORE_HASH_LEN;
+	if (hash_same)
+		memcpy(have, stored, sizeof(have));
+	hash_same = (util_consttime_cmp(want, have, sizeof(want)) == 0) && hash_same;
+	column_copy(s, 1, role, role_size);
+	expires_at = sqlite3_column_int64(s, 2);
+	uses_left = sqlite3_column_int64(s, 3);
+	stmt_done(s);
+
+	if (!hash_same)
+		return STORE_ENROLL_UNKNOWN_TOKEN;
+	if (now >= expires_at)
+		return STORE_ENROLL_EXPIRED;
+	if (uses_left <= 0)
+		return STORE_ENROLL_USED_UP;
+
+	s = st->stmt[ST_TOKEN_TAKE];
+	if (bind_text(s, 1, token_id)) {
+		store_log(st, "take token use", token_id);
+		stmt_done(s);
+		return STORE_ENROLL_ERROR;
+	}
+	rc = stmt_run(st, ST_TOKEN_TAKE, "take token use", token_id);
+	if (rc < 0)
+		return STORE_ENROLL_ERROR;
+	return rc == 1 ? STORE_ENROLL_OK : STORE_ENROLL_USED_UP;
+}
+
+static int insert_node(struct store *st, const char *node_id, const char *name,
+		       const char *role, int64_t now, const char *cert_serial,
+		       const char *token_id)
+{
+	sqlite3_stmt *s = st->stmt[ST_NODE_INSERT];
+
+	if (bind_text(s, 1, node_id) || bind_text(s, 2, name) || bind_text(s, 3, role) ||
+	    bind_int(s, 4, now) || bind_text(s, 5, cert_serial) || bind_text(s, 6, token_id)) {
+		store_log(st, "insert node", node_id);
+		stmt_done(s);
+		return -1;
+	}
+	return stmt_run(st, ST_NODE_INSERT, "insert node", node_id) == 1 ? 0 : -1;
+}
+
+/*
+ * Runs in its own BEGIN IMMEDIATE transaction, or, inside a store_begin batch,
+ * in a savepoint, so a failed enrollment never takes a use and never undoes
+ * the rest of the batch.
+ */
+enum store_enroll_result store_enroll_node(struct store *st, const char *token_id,
+					   const char *secret_hash, int64_t now,
+					   const char *node_id, const char *name,
+					   const char *cert_serial,
+					   char *role_out, size_t role_size)
+{
+	char role[STORE_ROLE_MAX];
+	enum store_enroll_result res;
+	bool nested;
+
+	if (st == NULL || token_id == NULL || secret_hash == NULL || !id_ok(node_id) ||
+	    !str_fits(name, STORE_NAME_MAX) || !str_fits(cert_serial, STORE_ID_MAX) ||
+	    role_out == NULL || role_size == 0) {
+		log_error("store: enroll node: bad arguments");
+		return STORE_ENROLL_ERROR;
+	}
+	/* A token id or hash of the wrong shape names no token we could hold. */
+	if (!id_ok(token_id) || strnlen(secret_hash, STORE_HASH_LEN + 1) != STORE_HASH_LEN)
+		return STORE_ENROLL_UNKNOWN_TOKEN;
+
+	nested = !sqlite3_get_autocommit(st->db);
+	if (stmt_run(st, nested ? ST_SAVEPOINT : ST_BEGIN, "enroll node: begin", node_id) < 0)
+		return STORE_ENROLL_ERROR;
+
+	res = take_token(st, token_id, secret_hash, now, role, sizeof(role));
+	if (res != STORE_ENROLL_OK)
+		goto fail;
+	if (strlen(role) >= role_size) {
+		log_error("store: enroll node %s: role buffer too small", node_id);
+		res = STORE_ENROLL_ERROR;
+		goto fail;
+	}
+	if (insert_node(st, node_id, name, role, now, cert_serial, token_id) < 0) {
+		res = STORE_ENROLL_ERROR;
+		goto fail;
+	}
+	if (stmt_run(st, nested ? ST_RELEASE : ST_COMMIT, "enroll node: commit", node_id) < 0) {
+		res = STORE_ENROLL_ERROR;
+		goto fail;
+	}
+	memcpy(role_out, role, strlen(role) + 1);
+	return STORE_ENROLL_OK;
+
+fail:
+	if (nested) {
+		/* ROLLBACK TO keeps the savepoint open; RELEASE ends it. */
+		if (stmt_run(st, ST_ROLLBACK_TO, "enroll node: rollback", node_id) >= 0)
+			stmt_run(st, ST_RELEASE, "enroll node: rollback", node_id);
+	} else if (!sqlite3_get_autocommit(st->db)) {
+		stmt_run(st, ST_ROLLBACK, "enroll node: rollback", node_id);
+	}
+	return res;
+}
+
+/* ---- nodes ---- */
+
+int store_node_update_facts(struct store *st, const char *id, const char *name,
+			    const char *arch, const char *os, const char *kernel,
+			    int64_t cpus, int64_t mem_total, int64_t now)
+{
+	sqlite3_stmt *s;
+
+	if (st == NULL || !id_ok(id) || !str_fits(name, NODE_FIELD_SIZE(name)) ||
+	    !str_fits(arch, NODE_FIELD_SIZE(arch)) || !str_fits(os, NODE_FIELD_SIZE(os)) ||
+	    !str_fits(kernel, NODE_FIELD_SIZE(kernel)) || cpus < 0 || mem_total < 0) {
+		log_error("store: update node facts: bad arguments");
+		return -1;
+	}
+	s = st->stmt[ST_NODE_UPDATE_FACTS];
+	if (bind_text(s, 1, id) || bind_text(s, 2, name) || bind_text(s, 3, arch) ||
+	    bind_text(s, 4, os) || bind_text(s, 5, kernel) || bind_int(s, 6, cpus) ||
+	    bind_int(s, 7, mem_total) || bind_int(s, 8, now)) {
+		store_log(st, "update node facts", id);
+		stmt_done(s);
+		return -1;
+	}
+	return stmt_run(st, ST_NODE_UPDATE_FACTS, "update node facts", id) == 1 ? 0 : -1;
+}
+
+int store_node_touch(struct store *st, const char *id, int64_t now)
+{
+	sqlite3_stmt *s;
+
+	if (st == NULL || !id_ok(id)) {
+		log_error("store: touch node: bad arguments");
+		return -1;
+	}
+	s = st->stmt[ST_NODE_TOUCH];
+	if (bind_text(s, 1, id) || bind_int(s, 2, now)) {
+		store_log(st, "touch node", id);
+		stmt_done(s);
+		return -1;
+	}
+	return stmt_run(st, ST_NODE_TOUCH, "touch node", id) == 1 ? 0 : -1;
+}
+
+int store_node_set_serial(struct store *st, const char *id, const char *cert_serial)
+{
+	sqlite3_stmt *s;
+
+	if (st == NULL || !id_ok(id) || !str_fits(cert_serial, STORE_ID_MAX)) {
+		log_error("store: set node serial: bad arguments");
+		return -1;
+	}
+	s = st->stmt[ST_NODE_SET_SERIAL];
+	if (bind_text(s, 1, id) || bind_text(s, 2, cert_serial)) {
+		store_log(st, "set node serial", id);
+		stmt_done(s);
+		return -1;
+	}
+	return stmt_run(st, ST_NODE_SET_SERIAL, "set node serial", id) == 1 ? 0 : -1;
+}
+
+int store_node_get(struct store *st, const char *id, struct store_node *out)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (out != NULL)
+		memset(out, 0, sizeof(*out));
+	if (st == NULL || out == NULL || !id_ok(id)) {
+		log_error("store: get node: bad arguments");
+		return -1;
+	}
+	s = st->stmt[ST_NODE_GET];
+	if (bind_text(s, 1, id)) {
+		store_log(st, "get node", id);
+		stmt_done(s);
+		return -1;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		row_to_node(s, out);
+		stmt_done(s);
+		return 1;
+	}
+	if (rc != SQLITE_DONE)
+		store_log(st, "get node", id);
+	stmt_done(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * fn gets a copy of each row, so it may keep what it needs. It may call the
+ * other store functions, but not store_node_foreach (the walk owns the list
+ * statement; a nested call fails with -1), and whether rows it changes during
+ * the walk are seen again is unspecified: collect ids, act after the walk.
+ */
+int store_node_foreach(struct store *st, int (*fn)(const struct store_node *node, void *arg),
+		       void *arg)
+{
+	sqlite3_stmt *s;
+	struct store_node node;
+	int rc, ret = 0;
+
+	if (st == NULL || fn == NULL) {
+		log_error("store: list nodes: bad arguments");
+		return -1;
+	}
+	if (st->in_foreach) {
+		log_error("store: list nodes: called from a store_node_foreach callback");
+		return -1;
+	}
+	s = st->stmt[ST_NODE_LIST];
+	st->in_foreach = true;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		row_to_node(s, &node);
+		ret = fn(&node, arg);
+		if (ret != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_log(st, "list nodes", NULL);
+		ret = -1;
+	}
+	stmt_done(s);
+	st->in_foreach = false;
+	return ret;
+}
+
+int store_node_delete(struct store *st, const char *id)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (st == NULL || !id_ok(id)) {
+		log_error("store: delete node: bad arguments");
+		return -1;
+	}
+	s = st->stmt[ST_NODE_DELETE];
+	if (bind_text(s, 1, id)) {
+		store_log(st, "delete node", id);
+		stmt_done(s);
+		return -1;
+	}
+	rc = stmt_run(st, ST_NODE_DELETE, "delete node", id);
+	return rc < 0 ? -1 : rc > 0;
+}
+
+/* ---- batching ----
+ * One level only: store_begin inside an open batch fails. store_commit rolls
+ * the batch back when the commit fails, so the store is never left inside a
+ * half-finished transaction. store_rollback with no batch open is a no-op. */
+
+int store_begin(struct store *st)
+{
+	if (st == NULL)
+		return -1;
+	if (!sqlite3_get_autocommit(st->db)) {
+		log_error("store: begin: a transaction is already open");
+		return -1;
+	}
+	return stmt_run(st, ST_BEGIN, "begin", NULL) < 0 ? -1 : 0;
+}
+
+int store_commit(struct store *st)
+{
+	if (st == NULL)
+		return -1;
+	if (sqlite3_get_autocommit(st->db)) {
+		log_error("store: commit: no transaction is open");
+		return -1;
+	}
+	if (stmt_run(st, ST_COMMIT, "commit", NULL) < 0) {
+		if (!sqlite3_get_autocommit(st->db))
+			stmt_run(st, ST_ROLLBACK, "rollback", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+int store_rollback(struct store *st)
+{
+	if (st == NULL)
+		return -1;
+	if (sqlite3_get_autocommit(st->db))
+		return 0;
+	return stmt_run(st, ST_ROLLBACK, "rollback", NULL) < 0 ? -1 : 0;
+}

@@ -1,0 +1,87 @@
+/* store.h — the tower's repository: one sqlite database (WAL) with a schema
+ * version and migrations; every statement prepared once and reused. */
+#ifndef OC_STORE_H
+#define OC_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+#define STORE_ID_MAX 64
+#define STORE_NAME_MAX 256
+#define STORE_ROLE_MAX 64
+
+/* Opens (creating if needed) the database at path, sets WAL mode,
+ * foreign_keys on and a busy timeout, applies pending migrations inside a
+ * transaction, prepares the statements. Returns NULL with a reason in err.
+ * Refuses a database whose schema version is newer than this build knows. */
+struct store *store_open(const char *path, char *err, size_t err_size);
+void store_close(struct store *st);
+int store_schema_version(struct store *st);
+
+/* ---- join tokens: only the sha256 of the secret part is stored ---- */
+
+/* Stores a token: id is public (used for lookup), secret_hash is the hex
+ * sha256 of the secret part. uses >= 1. Returns 0 or -1. */
+int store_token_insert(struct store *st, const char *id, const char *secret_hash,
+		       const char *role, int64_t created_at, int64_t expires_at, int64_t uses);
+
+enum store_enroll_result {
+	STORE_ENROLL_OK = 0,
+	STORE_ENROLL_UNKNOWN_TOKEN,   /* no token with that id, or secret hash differs */
+	STORE_ENROLL_EXPIRED,
+	STORE_ENROLL_USED_UP,         /* uses left is 0 */
+	STORE_ENROLL_ERROR,           /* database error (logged) */
+};
+
+/* In one transaction: finds the token by id, compares secret_hash in
+ * constant time, checks expiry against now and uses left, takes one use, and
+ * inserts a node (id node_id, name, role taken from the token, created_at
+ * now, cert_serial). On success *role_out gets the token's role. */
+enum store_enroll_result store_enroll_node(struct store *st, const char *token_id,
+					   const char *secret_hash, int64_t now,
+					   const char *node_id, const char *name,
+					   const char *cert_serial,
+					   char *role_out, size_t role_size);
+
+/* ---- nodes ---- */
+
+struct store_node {
+	char id[STORE_ID_MAX];
+	char name[STORE_NAME_MAX];
+	char role[STORE_ROLE_MAX];
+	char arch[32];
+	char os[128];
+	char kernel[128];
+	char cert_serial[STORE_ID_MAX];
+	int64_t cpus;
+	int64_t mem_total;
+	int64_t created_at;
+	int64_t last_seen;     /* 0 when never connected */
+	bool deleted;          /* deleted nodes stay, so their certs are refused */
+};
+
+/* Facts from the agent's hello. Returns 0, or -1 (no such live node / error). */
+int store_node_update_facts(struct store *st, const char *id, const char *name,
+			    const char *arch, const char *os, const char *kernel,
+			    int64_t cpus, int64_t mem_total, int64_t now);
+int store_node_touch(struct store *st, const char *id, int64_t now);
+int store_node_set_serial(struct store *st, const char *id, const char *cert_serial);
+/* Returns 1 found (deleted ones too), 0 not found, -1 error. */
+int store_node_get(struct store *st, const char *id, struct store_node *out);
+/* Calls fn for each node that is not deleted, ordered by created_at then id.
+ * Stops early and returns fn's value when it is non-zero; else 0, -1 on error. */
+int store_node_foreach(struct store *st, int (*fn)(const struct store_node *node, void *arg),
+		       void *arg);
+/* Marks a node deleted (its certificate is refused from then on).
+ * Returns 1 done, 0 no such live node, -1 error. */
+int store_node_delete(struct store *st, const char *id);
+
+/* ---- batching ---- */
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+int store_rollback(struct store *st);
+
+#endif

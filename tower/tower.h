@@ -1,0 +1,26 @@
+/* tower.h — the running tower's shared context: the pieces a request handler
+ * needs (store, CA, agent hub) and how agents reach this tower. */
+#ifndef OC_TOWER_H
+#define OC_TOWER_H
+
+#include <stdint.h>
+
+struct event_base;
+struct store;
+struct ca;
+struct hub;
+
+struct tower {
+	struct event_base *base;
+	struct store *store;
+	struct ca *ca;
+	struct hub *hub;
+	char state_dir[4096];
+	char admin_token[65];
+	char join_host[256];     /* what agents dial, for join lines */
+	uint16_t agent_port;
+	uint16_t api_port;
+	int64_t started_at;
+};
+
+#endif
