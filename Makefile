@@ -5,7 +5,7 @@
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build build-asan test demo bench clean
+.PHONY: all deps build build-asan test demo demo-stop bench clean
 
 all: build
 
@@ -26,8 +26,11 @@ test: build build-asan
 demo: build
 	@bash scripts/demo.sh
 
+demo-stop:
+	@bash scripts/demo-stop.sh
+
 bench: build
 	@bash bench/run.sh
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan demo-state

@@ -17,10 +17,11 @@
  *      nothing may follow the map; keys are then sorted and duplicates refused;
  *   2. look up "t", then each field of that type's table, checking type,
  *      presence and range before anything is allocated or stored.
- * Allocations are bounded by the bytes: the key index takes 24 bytes per entry
- * (>= 2 bytes each), string/bin copies take their wire length + 1, string
- * lists and maps 8 or 16 bytes per item (>= 1 or 2 bytes each). The worst
- * case, a list of empty strings, costs one small malloc chunk per input byte.
+ * Allocations follow the bytes, never the declared counts: the key index
+ * (freed before returning) takes 24 bytes per entry of >= 2 bytes; string and
+ * bin copies take their wire length + 1; string lists and maps add 8 or 16
+ * bytes per item of >= 1 or 2 bytes. The worst case, a 1 MiB frame holding a
+ * list of empty strings, requests 9 MiB (about 40 MiB with malloc overhead).
  */
 #include "shared/msg.h"
 #include "shared/frame.h"
@@ -394,7 +395,9 @@ fail:
 
 /* ---- decoding: a bounds-checked cursor over msgpack bytes ---- */
 
-enum mp_kind { MP_NIL, MP_BOOL, MP_UINT, MP_NEG, MP_FLOAT, MP_STR, MP_BIN, MP_EXT, MP_ARRAY, MP_MAP };
+enum mp_kind {
+	MP_NIL, MP_BOOL, MP_UINT, MP_NEG, MP_FLOAT, MP_STR, MP_BIN, MP_EXT, MP_ARRAY, MP_MAP,
+};
 
 struct mp_item {
 	enum mp_kind kind;
@@ -424,8 +427,11 @@ static void quote_name(char *out, size_t size, const uint8_t *p, size_t len)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < len && i < MSG_NAME_SHOWN && n + 1 < size; i++)
-		out[n++] = (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\') ? (char)p[i] : '?';
+	for (size_t i = 0; i < len && i < MSG_NAME_SHOWN && n + 1 < size; i++) {
+		bool plain = p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\';
+
+		out[n++] = plain ? (char)p[i] : '?';
+	}
 	if (len > MSG_NAME_SHOWN)
 		for (int i = 0; i < 3 && n + 1 < size; i++)
 			out[n++] = '.';
@@ -757,13 +763,16 @@ static int dec_field(struct dec *d, const struct field *f, void *p)
 		break;
 	case FK_UINT:
 		if (it.kind == MP_NEG)
-			return dec_fail(d, "expected unsigned integer, got negative %" PRId64, it.i);
+			return dec_fail(d, "expected unsigned integer, got negative %" PRId64,
+					it.i);
 		if (it.kind != MP_UINT)
 			return dec_fail(d, "expected unsigned integer");
 		if (it.u < f->min)
-			return dec_fail(d, "%" PRIu64 " is below the minimum of %" PRIu64, it.u, f->min);
+			return dec_fail(d, "%" PRIu64 " is below the minimum of %" PRIu64,
+					it.u, f->min);
 		if (it.u > f->max)
-			return dec_fail(d, "%" PRIu64 " is over the maximum of %" PRIu64, it.u, f->max);
+			return dec_fail(d, "%" PRIu64 " is over the maximum of %" PRIu64,
+					it.u, f->max);
 		*(uint64_t *)p = it.u;
 		return 0;
 	case FK_INT:
@@ -774,7 +783,8 @@ static int dec_field(struct dec *d, const struct field *f, void *p)
 		if (it.kind != MP_UINT)
 			return dec_fail(d, "expected integer");
 		if (it.u > INT64_MAX)
-			return dec_fail(d, "%" PRIu64 " is out of range for a signed integer", it.u);
+			return dec_fail(d, "%" PRIu64 " is out of range for a signed integer",
+					it.u);
 		*(int64_t *)p = (int64_t)it.u;
 		return 0;
 	case FK_BIN: {

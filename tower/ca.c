@@ -177,29 +177,38 @@ static int ca_der_eku(const char *oid, size_t oid_len, unsigned char *buf, size_
 	return (int)len;
 }
 
+#define CA_OID(oid) oid, MBEDTLS_OID_SIZE(oid)
+
+static int ca_set_ext(mbedtls_x509write_cert *crt, const char *oid, size_t oid_len,
+		      const unsigned char *der, int len)
+{
+	if (len < 0 || mbedtls_x509write_crt_set_extension(crt, oid, oid_len, 0, der,
+							    (size_t)len) != 0)
+		return -1;
+	return 0;
+}
+
 static int ca_set_extensions(mbedtls_x509write_cert *crt, const struct ca_issue *is)
 {
-	unsigned char eku[32], *san = NULL, *start;
+	unsigned char eku[32], *san = NULL, *start = NULL;
+	unsigned int usage;
 	int len, ret = -1;
 
 	if (is->kind == CA_KIND_CA) {
+		usage = MBEDTLS_X509_KU_KEY_CERT_SIGN | MBEDTLS_X509_KU_CRL_SIGN;
 		if (mbedtls_x509write_crt_set_basic_constraints(crt, 1, 0) != 0 ||
-		    mbedtls_x509write_crt_set_key_usage(crt, MBEDTLS_X509_KU_KEY_CERT_SIGN |
-							     MBEDTLS_X509_KU_CRL_SIGN) != 0)
+		    mbedtls_x509write_crt_set_key_usage(crt, usage) != 0)
 			goto out;
 	} else {
+		usage = MBEDTLS_X509_KU_DIGITAL_SIGNATURE;
 		if (mbedtls_x509write_crt_set_basic_constraints(crt, 0, -1) != 0 ||
-		    mbedtls_x509write_crt_set_key_usage(crt, MBEDTLS_X509_KU_DIGITAL_SIGNATURE) != 0)
+		    mbedtls_x509write_crt_set_key_usage(crt, usage) != 0)
 			goto out;
 		if (is->kind == CA_KIND_SERVER)
-			len = ca_der_eku(MBEDTLS_OID_SERVER_AUTH, MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH),
-					 eku, sizeof(eku), &start);
+			len = ca_der_eku(CA_OID(MBEDTLS_OID_SERVER_AUTH), eku, sizeof(eku), &start);
 		else
-			len = ca_der_eku(MBEDTLS_OID_CLIENT_AUTH, MBEDTLS_OID_SIZE(MBEDTLS_OID_CLIENT_AUTH),
-					 eku, sizeof(eku), &start);
-		if (len < 0 || mbedtls_x509write_crt_set_extension(crt, MBEDTLS_OID_EXTENDED_KEY_USAGE,
-				MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE), 0, start,
-				(size_t)len) != 0)
+			len = ca_der_eku(CA_OID(MBEDTLS_OID_CLIENT_AUTH), eku, sizeof(eku), &start);
+		if (ca_set_ext(crt, CA_OID(MBEDTLS_OID_EXTENDED_KEY_USAGE), start, len) != 0)
 			goto out;
 	}
 	if (is->san_count > 0) {
@@ -207,9 +216,7 @@ static int ca_set_extensions(mbedtls_x509write_cert *crt, const struct ca_issue 
 		if (san == NULL)
 			goto out;
 		len = ca_der_san(is->sans, is->san_count, san, CA_SAN_DER_MAX, &start);
-		if (len < 0 || mbedtls_x509write_crt_set_extension(crt, MBEDTLS_OID_SUBJECT_ALT_NAME,
-				MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0, start,
-				(size_t)len) != 0)
+		if (ca_set_ext(crt, CA_OID(MBEDTLS_OID_SUBJECT_ALT_NAME), start, len) != 0)
 			goto out;
 	}
 	if (mbedtls_x509write_crt_set_subject_key_identifier(crt) != 0 ||
@@ -313,8 +320,8 @@ static int ca_check_key_mode(const char *path, char *err, size_t err_size)
 		return -1;
 	}
 	if ((st.st_mode & 077) != 0) {
-		snprintf(err, err_size, "%s: mode %04o is too open for a private key (chmod 600 it)",
-			 path, (unsigned int)(st.st_mode & 07777));
+		snprintf(err, err_size, "%s: mode %04o is too open for a private key "
+			 "(chmod 600 it)", path, (unsigned int)(st.st_mode & 07777));
 		return -1;
 	}
 	return 0;
@@ -414,7 +421,8 @@ static int ca_load_ca(struct ca *ca, const char *dir, char *err, size_t err_size
 	    ca_parse_pem_file(&ca->cert, pem_path, &ca->cert_pem, err, err_size) != 0)
 		return -1;
 	if (!ca_key_is_p256(&ca->cert.pk) || mbedtls_pk_check_pair(&ca->cert.pk, &ca->key) != 0) {
-		snprintf(err, err_size, "%s does not hold the public key of %s", pem_path, key_path);
+		snprintf(err, err_size, "%s does not hold the public key of %s", pem_path,
+			 key_path);
 		return -1;
 	}
 	if (!ca->cert.ca_istrue) {
@@ -449,13 +457,14 @@ static int ca_cert_has_san(const mbedtls_x509_crt *crt, const struct ca_san *san
 	if (!(crt->ext_types & MBEDTLS_X509_EXT_SUBJECT_ALT_NAME))
 		return 0;
 	for (cur = &crt->subject_alt_names; cur != NULL; cur = cur->next) {
-		if (cur->buf.tag != (MBEDTLS_ASN1_CONTEXT_SPECIFIC | san->type) ||
-		    cur->buf.len != san->len)
-			continue;
-		if (san->type == CA_SAN_DNS &&
-		    strncasecmp((const char *)cur->buf.p, (const char *)san->data, san->len) == 0)
-			return 1;
-		if (san->type == CA_SAN_IP && memcmp(cur->buf.p, san->data, san->len) == 0)
+		/* Primitive context tags [2] and [7] become CA_SAN_DNS and CA_SAN_IP. */
+		struct ca_san have = {
+			.type = cur->buf.tag ^ MBEDTLS_ASN1_CONTEXT_SPECIFIC,
+			.data = cur->buf.p,
+			.len = cur->buf.len,
+		};
+
+		if (ca_san_equal(&have, san))
 			return 1;
 	}
 	return 0;
@@ -503,7 +512,9 @@ static int ca_issue_server(struct ca *ca, const char *key_path, const char *pem_
 	is.issuer_key = &ca->key;
 	is.issuer_cn = issuer_cn;
 	is.not_before = now - CA_BACKDATE_S;
-	is.not_after = now + CA_SERVER_VALIDITY_S < ca_until ? now + CA_SERVER_VALIDITY_S : ca_until;
+	is.not_after = now + CA_SERVER_VALIDITY_S;
+	if (is.not_after > ca_until)
+		is.not_after = ca_until;
 	is.sans = sans;
 	is.san_count = count;
 	pem = ca_write_cert(&is, serial, sizeof(serial), err, err_size);
@@ -811,7 +822,9 @@ int ca_sign_csr(struct ca *ca, const char *csr_pem, size_t csr_len, const char *
 	is.issuer_cn = issuer_cn;
 	is.not_before = now - CA_BACKDATE_S;
 	/* A certificate cannot outlive the CA that vouches for it. */
-	is.not_after = now + validity_s < ca_until ? now + validity_s : ca_until;
+	is.not_after = now + validity_s;
+	if (is.not_after > ca_until)
+		is.not_after = ca_until;
 	*cert_pem = ca_write_cert(&is, serial_hex, serial_size, err, err_size);
 	if (*cert_pem == NULL)
 		goto fail;

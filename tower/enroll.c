@@ -35,8 +35,8 @@ int enroll_create_token(struct store *st, const char *role, int64_t ttl, int64_t
 		snprintf(err, err_size, "role must be 1-63 characters of a-z, 0-9 and '-'");
 		return -1;
 	}
-	if (ttl < 60 || ttl > 365LL * 86400) {
-		snprintf(err, err_size, "ttl must be between 1m and 365d");
+	if (ttl < 1 || ttl > 365LL * 86400) {
+		snprintf(err, err_size, "ttl must be between 1s and 365d");
 		return -1;
 	}
 	if (uses < 1 || uses > 1000000) {

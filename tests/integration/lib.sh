@@ -29,6 +29,8 @@ cleanup() {
 			tail -n 40 "$f" >&2
 		done
 	fi
+	# OC_KEEP_LOGS=DIR keeps the processes' logs for a look afterwards.
+	[ -n "${OC_KEEP_LOGS:-}" ] && cp "$T"/*.log "$OC_KEEP_LOGS"/ 2>/dev/null
 	rm -rf "$T"
 	exit $rc
 }

@@ -273,8 +273,8 @@ static void test_enroll_wrong_secret(void **state)
 	assert_int_equal(enroll(f, "tok1", near, T0 + 1, "node-1", NULL),
 			 STORE_ENROLL_UNKNOWN_TOKEN);
 	/* a prefix or an extension of the right hash is not the right hash */
-	near[0] = '\0';
-	strncat(near, hash_a, 63);
+	memcpy(near, hash_a, 63);
+	near[63] = '\0';
 	assert_int_equal(enroll(f, "tok1", near, T0 + 1, "node-1", NULL),
 			 STORE_ENROLL_UNKNOWN_TOKEN);
 	assert_int_equal(enroll(f, "tok1", "", T0 + 1, "node-1", NULL),
