@@ -44,3 +44,11 @@ if(OC_ASAN_DIR)
     set_tests_properties(fuzz/${name} PROPERTIES ENVIRONMENT "${OC_TEST_ENV}" TIMEOUT 600)
   endforeach()
 endif()
+
+# Role scripts tested with command shims (fake kubeadm, kubectl, ...).
+file(GLOB ROLE_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/roles/test_*.sh)
+foreach(src ${ROLE_TESTS})
+  get_filename_component(name ${src} NAME_WE)
+  add_test(NAME roles/${name} COMMAND bash ${src})
+  set_tests_properties(roles/${name} PROPERTIES ENVIRONMENT "${OC_TEST_ENV}" TIMEOUT 120)
+endforeach()
