@@ -2,6 +2,7 @@
  * certificate, hello/welcome, heartbeats, capped exponential backoff. */
 #include "agent/session.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,8 @@ struct session {
 	int attempt;
 	int heartbeat_s;
 	bool welcomed;
+	bool renewing;          /* a renew is on its way; one at a time */
+	bool cert_renewed;      /* reload agent.crt before the next connection */
 	int exit_status;
 };
 
@@ -81,9 +84,77 @@ static void send_heartbeat(struct session *s)
 		log_warn("cannot queue a heartbeat");
 }
 
+/* Renew once two thirds of the certificate's life have passed. */
+static void maybe_renew(struct session *s)
+{
+	int64_t from = pki_cert_not_before(&s->cert), to = pki_cert_not_after(&s->cert);
+	struct msg m = {.type = MSG_RENEW};
+
+	if (s->renewing || s->cert_renewed || s->link == NULL || util_now() < to - (to - from) / 3)
+		return;
+	m.u.renew.csr = pki_csr_create(&s->key, s->facts.hostname);
+	if (m.u.renew.csr == NULL)
+		return;
+	if (link_send(s->link, &m) == 0) {
+		s->renewing = true;
+		log_info("certificate expires at %lld: asking the tower for a new one", (long long)to);
+	}
+	free(m.u.renew.csr);
+}
+
+/* The new certificate must be for our key and from our CA; it is used
+ * from the next connection on. */
+static void handle_renewed(struct session *s, const struct msg_renewed *r)
+{
+	mbedtls_x509_crt cert;
+	char path[PATH_MAX + 16];
+	uint32_t flags = 0;
+
+	s->renewing = false;
+	mbedtls_x509_crt_init(&cert);
+	if (mbedtls_x509_crt_parse(&cert, (const unsigned char *)r->cert, strlen(r->cert) + 1) != 0 ||
+	    mbedtls_x509_crt_verify(&cert, &s->ca, NULL, NULL, &flags, NULL, NULL) != 0 ||
+	    mbedtls_pk_check_pair(&cert.pk, &s->key) != 0) {
+		log_warn("the tower sent a renewed certificate that is not ours, ignored");
+		goto out;
+	}
+	agent_config_path(&s->cfg, "agent.crt", path, sizeof(path));
+	if (util_write_file(path, r->cert, strlen(r->cert), 0600) != 0) {
+		log_error("cannot write %s: %s", path, strerror(errno));
+		goto out;
+	}
+	s->cert_renewed = true;
+	log_info("certificate renewed, valid until %lld", (long long)pki_cert_not_after(&cert));
+out:
+	mbedtls_x509_crt_free(&cert);
+}
+
+/* Swaps in the renewed certificate between connections. */
+static int reload_cert(struct session *s)
+{
+	char path[PATH_MAX + 16];
+	mbedtls_x509_crt cert;
+	struct tls_config *tls;
+
+	mbedtls_x509_crt_init(&cert);
+	agent_config_path(&s->cfg, "agent.crt", path, sizeof(path));
+	if (mbedtls_x509_crt_parse_file(&cert, path) != 0) {
+		mbedtls_x509_crt_free(&cert);
+		return -1;
+	}
+	tls_config_free(s->tls);
+	mbedtls_x509_crt_free(&s->cert);
+	s->cert = cert;
+	tls = tls_config_client(&s->ca, &s->cert, &s->key);
+	s->tls = tls;
+	s->cert_renewed = false;
+	return tls != NULL ? 0 : -1;
+}
+
 static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
 {
 	send_heartbeat(arg);
+	maybe_renew(arg);
 }
 
 static void session_on_ready(struct link *link, void *arg)
@@ -124,9 +195,14 @@ static void session_on_msg(struct link *link, const struct msg *m, void *arg)
 		tv.tv_sec = s->heartbeat_s;
 		tv.tv_usec = 0;
 		event_add(s->ev_heartbeat, &tv);
+		maybe_renew(s);
+		break;
+	case MSG_RENEWED:
+		handle_renewed(s, &m->u.renewed);
 		break;
 	case MSG_ERROR:
-		log_error("tower refused this node: %s", m->u.error.reason);
+		s->renewing = false;
+		log_error("tower says: %s", m->u.error.reason);
 		if (refusal_is_final(m->u.error.reason)) {
 			s->exit_status = SESSION_EXIT_REFUSED;
 			link_close(link, "refused");
@@ -149,6 +225,7 @@ static void session_on_close(struct link *link, const char *reason, void *arg)
 	else
 		log_warn("cannot reach the tower %s:%u: %s", s->cfg.tower_host, s->cfg.tower_port, reason);
 	s->welcomed = false;
+	s->renewing = false;
 	if (s->exit_status != 0) {
 		event_base_loopbreak(s->base);
 		return;
@@ -164,6 +241,12 @@ static const struct link_callbacks session_callbacks = {
 
 static void session_connect(struct session *s)
 {
+	if (s->cert_renewed && reload_cert(s) != 0) {
+		log_error("cannot load the renewed certificate");
+		s->exit_status = 1;
+		event_base_loopbreak(s->base);
+		return;
+	}
 	s->link = link_open(s->base, s->dns, s->cfg.tower_host, s->cfg.tower_port, s->tls,
 			    &session_callbacks, s);
 	if (s->link == NULL)

@@ -197,18 +197,28 @@ int pki_cert_serial_hex(const mbedtls_x509_crt *crt, char *out, size_t out_size)
 	return 0;
 }
 
-int64_t pki_cert_not_after(const mbedtls_x509_crt *crt)
+static int64_t x509_time_to_epoch(const mbedtls_x509_time *t)
 {
 	struct tm tm = {
-		.tm_year = crt->valid_to.year - 1900,
-		.tm_mon = crt->valid_to.mon - 1,
-		.tm_mday = crt->valid_to.day,
-		.tm_hour = crt->valid_to.hour,
-		.tm_min = crt->valid_to.min,
-		.tm_sec = crt->valid_to.sec,
+		.tm_year = t->year - 1900,
+		.tm_mon = t->mon - 1,
+		.tm_mday = t->day,
+		.tm_hour = t->hour,
+		.tm_min = t->min,
+		.tm_sec = t->sec,
 	};
 
 	return (int64_t)timegm(&tm);
+}
+
+int64_t pki_cert_not_after(const mbedtls_x509_crt *crt)
+{
+	return x509_time_to_epoch(&crt->valid_to);
+}
+
+int64_t pki_cert_not_before(const mbedtls_x509_crt *crt)
+{
+	return x509_time_to_epoch(&crt->valid_from);
 }
 
 char *pki_cert_pem(const mbedtls_x509_crt *crt)

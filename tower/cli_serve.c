@@ -7,6 +7,7 @@
 #include "shared/util.h"
 #include "tower/cli.h"
 #include "tower/daemon.h"
+#include "tower/enroll.h"
 
 static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -16,6 +17,7 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 		{"advertise", required_argument, NULL, 'A'},
 		{"heartbeat", required_argument, NULL, 'H'},
 		{"log-level", required_argument, NULL, 'l'},
+		{"cert-ttl", required_argument, NULL, 'c'},
 		{NULL, 0, NULL, 0},
 	};
 	struct daemon_options opt = {
@@ -23,6 +25,7 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 		.api_addr = "0.0.0.0:6125",
 		.agents_addr = "0.0.0.0:6126",
 		.heartbeat_s = 10,
+		.cert_ttl_s = ENROLL_CERT_VALIDITY,
 	};
 	enum oc_log_level level;
 	int64_t seconds;
@@ -37,6 +40,12 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 			if (util_parse_duration(optarg, &seconds) != 0 || seconds < 1 || seconds > 3600)
 				return cli_fail("--heartbeat: \"%s\" is not a duration from 1s to 1h", optarg);
 			opt.heartbeat_s = (int)seconds;
+			break;
+		case 'c':
+			if (util_parse_duration(optarg, &seconds) != 0 || seconds < 5 ||
+			    seconds > 825LL * 86400)
+				return cli_fail("--cert-ttl: \"%s\" is not a duration from 5s to 825d", optarg);
+			opt.cert_ttl_s = seconds;
 			break;
 		case 'l':
 			if (log_level_parse(optarg, &level) != 0)
@@ -55,7 +64,7 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 const struct cli_command cli_serve_entry = {
 	.name = "serve",
 	.usage = "[--api ADDR:PORT] [--agents ADDR:PORT] [--advertise HOST] [--heartbeat DUR] "
-		 "[--log-level LEVEL]",
+		 "[--cert-ttl DUR] [--log-level LEVEL]",
 	.summary = "run the tower (state in --state DIR; defaults :6125 api, :6126 agents)",
 	.exec = serve_exec,
 };

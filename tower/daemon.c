@@ -182,7 +182,7 @@ int daemon_run(const struct daemon_options *opt)
 	if (t.base == NULL)
 		goto out;
 	t.started_at = util_now();
-	t.hub = hub_new(t.base, t.store, t.ca, opt->heartbeat_s, err, sizeof(err));
+	t.hub = hub_new(t.base, t.store, t.ca, opt->heartbeat_s, opt->cert_ttl_s, err, sizeof(err));
 	if (t.hub == NULL) {
 		log_error("%s", err);
 		goto out;

@@ -3,12 +3,15 @@
 #ifndef OC_DAEMON_H
 #define OC_DAEMON_H
 
+#include <stdint.h>
+
 struct daemon_options {
 	const char *state_dir;
 	const char *api_addr;     /* "0.0.0.0:6125" */
 	const char *agents_addr;  /* "0.0.0.0:6126" */
 	const char *advertise;    /* host agents dial; NULL: guess */
 	int heartbeat_s;
+	int64_t cert_ttl_s;       /* node certificate lifetime */
 };
 
 /* Returns the process exit status. */

@@ -79,8 +79,8 @@ static int token_split(const char *token, char *id, char *secret)
 }
 
 int enroll_node(struct store *st, struct ca *ca, const char *token, const char *csr_pem,
-		const char *hostname, int64_t now, char *node_id_out, size_t node_id_size,
-		char **cert_pem, char *err, size_t err_size)
+		const char *hostname, int64_t now, int64_t validity_s, char *node_id_out,
+		size_t node_id_size, char **cert_pem, char *err, size_t err_size)
 {
 	char id[ENROLL_TOKEN_ID_HEX + 1], secret[ENROLL_TOKEN_SECRET_HEX + 1], hash[65];
 	char node_id[40], serial[48], role[STORE_ROLE_MAX];
@@ -98,7 +98,7 @@ int enroll_node(struct store *st, struct ca *ca, const char *token, const char *
 	}
 	memcpy(node_id, "n-", 2);
 	util_hex(node_raw, sizeof(node_raw), node_id + 2);
-	if (ca_sign_csr(ca, csr_pem, strlen(csr_pem) + 1, node_id, ENROLL_CERT_VALIDITY, &pem,
+	if (ca_sign_csr(ca, csr_pem, strlen(csr_pem) + 1, node_id, validity_s, &pem,
 			serial, sizeof(serial), err, err_size) != 0)
 		return -1;
 	util_sha256_hex(secret, strlen(secret), hash);

@@ -12,7 +12,7 @@ struct store;
 #define ENROLL_TOKEN_ID_HEX 12      /* public part: 6 random bytes */
 #define ENROLL_TOKEN_SECRET_HEX 32  /* secret part: 16 random bytes */
 #define ENROLL_TOKEN_LEN (ENROLL_TOKEN_ID_HEX + 1 + ENROLL_TOKEN_SECRET_HEX)
-#define ENROLL_CERT_VALIDITY (30 * 86400)
+#define ENROLL_CERT_VALIDITY (30 * 86400)   /* default; tower serve --cert-ttl */
 
 /* Makes a token "<id>.<secret>" for role, valid ttl seconds for uses
  * enrollments, and stores only the hash of its secret. token_out must hold
@@ -26,8 +26,8 @@ int enroll_create_token(struct store *st, const char *role, int64_t ttl, int64_t
  * Returns 0, or -1 with a one-line reason for the log and the agent in err
  * ("unknown token", "token expired", "token already used", "csr: ..."). */
 int enroll_node(struct store *st, struct ca *ca, const char *token, const char *csr_pem,
-		const char *hostname, int64_t now, char *node_id_out, size_t node_id_size,
-		char **cert_pem, char *err, size_t err_size);
+		const char *hostname, int64_t now, int64_t validity_s, char *node_id_out,
+		size_t node_id_size, char **cert_pem, char *err, size_t err_size);
 
 /* True when s looks like a role name: [a-z0-9-], 1..63 chars. */
 int enroll_role_valid(const char *role);

@@ -54,6 +54,7 @@ struct hub {
 	struct hub_conn *conns;
 	size_t ready_count;
 	int heartbeat_s;
+	int64_t cert_validity_s;
 };
 
 static void conn_set_unready(struct hub_conn *c)
@@ -138,7 +139,10 @@ static void conn_check_cert(struct hub_conn *c)
 		conn_refuse(c, "node deleted: certificate revoked");
 		return;
 	}
-	if (strcmp(node.cert_serial, serial) != 0) {
+	/* The previous serial stays good until the next renewal: a renewal
+	 * lost on its way to the agent must not lock the node out. */
+	if (strcmp(node.cert_serial, serial) != 0 &&
+	    (node.prev_serial[0] == '\0' || strcmp(node.prev_serial, serial) != 0)) {
 		log_warn("agent %s: rejected: node %s certificate %s superseded", c->peer, cn, serial);
 		conn_refuse(c, "certificate superseded: revoked");
 		return;
@@ -164,7 +168,7 @@ static void handle_enroll(struct hub_conn *c, const struct msg_enroll *e)
 	char *cert = NULL;
 
 	if (enroll_node(c->hub->store, c->hub->ca, e->token, e->csr, e->hostname, util_now(),
-			node_id, sizeof(node_id), &cert, err, sizeof(err)) != 0) {
+			c->hub->cert_validity_s, node_id, sizeof(node_id), &cert, err, sizeof(err)) != 0) {
 		log_warn("agent %s: enrollment refused: %s", c->peer, err);
 		conn_refuse(c, err);
 		return;
@@ -211,6 +215,31 @@ static void handle_hello(struct hub_conn *c, const struct msg_hello *h)
 	proto_send(c->tls, &reply);
 }
 
+static void handle_renew(struct hub_conn *c, const struct msg_renew *r)
+{
+	struct msg reply = {.type = MSG_RENEWED};
+	char serial[48], err[256];
+	char *cert = NULL;
+
+	if (ca_sign_csr(c->hub->ca, r->csr, strlen(r->csr) + 1, c->node_id, c->hub->cert_validity_s,
+			&cert, serial, sizeof(serial), err, sizeof(err)) != 0) {
+		log_warn("agent %s: renewal refused: %s", c->peer, err);
+		reply.type = MSG_ERROR;
+		reply.u.error.reason = err;
+		proto_send(c->tls, &reply);
+		return;
+	}
+	if (store_node_set_serial(c->hub->store, c->node_id, serial) != 0) {
+		free(cert);
+		conn_refuse(c, "internal error");
+		return;
+	}
+	log_info("agent %s: certificate renewed, serial %s", c->peer, serial);
+	reply.u.renewed.cert = cert;
+	proto_send(c->tls, &reply);
+	free(cert);
+}
+
 static void conn_handle(struct hub_conn *c, const struct msg *m)
 {
 	switch (c->state) {
@@ -234,6 +263,10 @@ static void conn_handle(struct hub_conn *c, const struct msg *m)
 	case HUB_CONN_READY:
 		if (m->type == MSG_HEARTBEAT) {
 			store_node_touch(c->hub->store, c->node_id, util_now());
+			return;
+		}
+		if (m->type == MSG_RENEW) {
+			handle_renew(c, &m->u.renew);
 			return;
 		}
 		log_warn("agent %s: unexpected \"%s\", closing", c->peer, msg_type_name(m->type));
@@ -324,7 +357,7 @@ static void hub_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct s
 }
 
 struct hub *hub_new(struct event_base *base, struct store *st, struct ca *ca,
-		    int heartbeat_s, char *err, size_t err_size)
+		    int heartbeat_s, int64_t cert_validity_s, char *err, size_t err_size)
 {
 	struct hub *hub = calloc(1, sizeof(*hub));
 
@@ -336,6 +369,7 @@ struct hub *hub_new(struct event_base *base, struct store *st, struct ca *ca,
 	hub->store = st;
 	hub->ca = ca;
 	hub->heartbeat_s = heartbeat_s;
+	hub->cert_validity_s = cert_validity_s;
 	hub->tls = tls_config_server(ca_server_chain(ca), ca_server_key(ca), ca_cert(ca));
 	if (hub->tls == NULL) {
 		snprintf(err, err_size, "cannot set up tls for agents");

@@ -12,8 +12,10 @@ struct ca;
 struct store;
 struct hub;
 
+/* heartbeat_s is what agents are told; cert_validity_s is the lifetime of
+ * the node certificates issued at enrollment and renewal. */
 struct hub *hub_new(struct event_base *base, struct store *st, struct ca *ca,
-		    int heartbeat_s, char *err, size_t err_size);
+		    int heartbeat_s, int64_t cert_validity_s, char *err, size_t err_size);
 void hub_free(struct hub *hub);
 /* Binds and listens; *bound_port gets the real port (for port 0). */
 int hub_listen(struct hub *hub, const char *host, uint16_t port, uint16_t *bound_port,

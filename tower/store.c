@@ -51,6 +51,9 @@ static const char *const store_migrations[] = {
 	"  token_id    TEXT REFERENCES tokens(id) ON DELETE SET NULL"
 	");"
 	"CREATE INDEX nodes_live_by_created ON nodes(created_at, id) WHERE deleted = 0;",
+	/* 2: a renewed node's previous certificate stays valid until the next
+	 * renewal, so a renewal lost in transit does not lock the node out */
+	"ALTER TABLE nodes ADD COLUMN prev_serial TEXT NOT NULL DEFAULT '';",
 };
 
 #define STORE_SCHEMA_VERSION ((int)OC_ARRAY_LEN(store_migrations))
@@ -76,7 +79,8 @@ enum store_stmt {
 };
 
 #define NODE_COLUMNS \
-	"id, name, role, arch, os, kernel, cert_serial, cpus, mem_total, created_at, last_seen, deleted"
+	"id, name, role, arch, os, kernel, cert_serial, cpus, mem_total, created_at, last_seen, deleted," \
+	" prev_serial"
 
 static const char *const store_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -95,7 +99,8 @@ static const char *const store_sql[ST_COUNT] = {
 				 " cpus = ?6, mem_total = ?7, last_seen = ?8"
 				 " WHERE id = ?1 AND deleted = 0",
 	[ST_NODE_TOUCH] = "UPDATE nodes SET last_seen = ?2 WHERE id = ?1 AND deleted = 0",
-	[ST_NODE_SET_SERIAL] = "UPDATE nodes SET cert_serial = ?2 WHERE id = ?1 AND deleted = 0",
+	[ST_NODE_SET_SERIAL] = "UPDATE nodes SET prev_serial = cert_serial, cert_serial = ?2"
+			       " WHERE id = ?1 AND deleted = 0",
 	[ST_NODE_GET] = "SELECT " NODE_COLUMNS " FROM nodes WHERE id = ?1",
 	[ST_NODE_LIST] = "SELECT " NODE_COLUMNS " FROM nodes WHERE deleted = 0 ORDER BY created_at, id",
 	[ST_NODE_DELETE] = "UPDATE nodes SET deleted = 1 WHERE id = ?1 AND deleted = 0",
@@ -222,6 +227,7 @@ static void row_to_node(sqlite3_stmt *s, struct store_node *n)
 	n->created_at = sqlite3_column_int64(s, 9);
 	n->last_seen = sqlite3_column_int64(s, 10);
 	n->deleted = sqlite3_column_int64(s, 11) != 0;
+	column_copy(s, 12, n->prev_serial, sizeof(n->prev_serial));
 }
 
 /* ---- open, migrate, close ---- */

@@ -56,6 +56,7 @@ struct store_node {
 	char os[128];
 	char kernel[128];
 	char cert_serial[STORE_ID_MAX];
+	char prev_serial[STORE_ID_MAX];   /* the one before the last renewal, or "" */
 	int64_t cpus;
 	int64_t mem_total;
 	int64_t created_at;
@@ -68,6 +69,7 @@ int store_node_update_facts(struct store *st, const char *id, const char *name,
 			    const char *arch, const char *os, const char *kernel,
 			    int64_t cpus, int64_t mem_total, int64_t now);
 int store_node_touch(struct store *st, const char *id, int64_t now);
+/* Records a renewed certificate; the current serial becomes the previous one. */
 int store_node_set_serial(struct store *st, const char *id, const char *cert_serial);
 /* Returns 1 found (deleted ones too), 0 not found, -1 error. */
 int store_node_get(struct store *st, const char *id, struct store_node *out);
