@@ -52,6 +52,10 @@ int agent_config_load(const char *state_dir, struct agent_config *cfg, char *err
 			if (strlen(val) >= sizeof(cfg->node_id))
 				goto bad;
 			snprintf(cfg->node_id, sizeof(cfg->node_id), "%s", val);
+		} else if (strcmp(key, "max_tasks") == 0) {
+			if (util_parse_int(val, 1, 256, &n) != 0)
+				goto bad;
+			cfg->max_tasks = (int)n;
 		} else if (strcmp(key, "heartbeat") == 0) {
 			if (util_parse_duration(val, &n) != 0 || n < 1 || n > 3600)
 				goto bad;
@@ -84,6 +88,8 @@ int agent_config_save(const struct agent_config *cfg, char *err, size_t err_size
 		     strchr(cfg->tower_host, ':') ? "]" : "", cfg->tower_port, cfg->node_id);
 	if (cfg->heartbeat_s > 0)
 		n += snprintf(text + n, sizeof(text) - (size_t)n, "heartbeat=%d\n", cfg->heartbeat_s);
+	if (cfg->max_tasks > 0)
+		n += snprintf(text + n, sizeof(text) - (size_t)n, "max_tasks=%d\n", cfg->max_tasks);
 	agent_config_path(cfg, "agent.conf", path, sizeof(path));
 	if (util_write_file(path, text, (size_t)n, 0600) != 0) {
 		snprintf(err, err_size, "cannot write %s: %s", path, strerror(errno));

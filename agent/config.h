@@ -15,6 +15,7 @@ struct agent_config {
 	uint16_t tower_port;
 	char node_id[64];
 	int heartbeat_s;      /* 0: the tower's choice */
+	int max_tasks;        /* tasks at once; 0: the default (4) */
 };
 
 /* Reads <state_dir>/agent.conf. Returns 0, or -1 with a reason in err. */

@@ -5,12 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 
 #include "agent/dial.h"
 #include "shared/frame.h"
 #include "shared/log.h"
+#include "shared/netaddr.h"
 #include "shared/proto.h"
 #include "shared/tls.h"
 #include "shared/pki.h"
@@ -65,8 +67,17 @@ static void link_on_tls_close(struct tls_conn *tls, const char *reason, void *ar
 	free(link);
 }
 
+static void link_on_drained(struct tls_conn *tls, void *arg)
+{
+	struct link *link = arg;
+
+	if (link->cb->on_drained != NULL)
+		link->cb->on_drained(link, link->arg);
+}
+
 static const struct tls_conn_callbacks link_tls_callbacks = {
 	.on_ready = link_on_ready,
+	.on_drained = link_on_drained,
 	.on_read = link_on_read,
 	.on_close = link_on_tls_close,
 };
@@ -138,4 +149,39 @@ void link_free(struct link *link)
 const mbedtls_x509_crt *link_peer_cert(struct link *link)
 {
 	return link->tls ? tls_conn_peer_cert(link->tls) : NULL;
+}
+
+int link_send_frame(struct link *link, const uint8_t *frame, size_t len)
+{
+	if (link->tls == NULL || link->closing)
+		return -1;
+	return tls_conn_write(link->tls, frame, len);
+}
+
+size_t link_pending(struct link *link)
+{
+	return link->tls ? tls_conn_pending(link->tls) : 0;
+}
+
+int link_local_ip(struct link *link, char *out, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char buf[96], *colon;
+
+	if (link->tls == NULL ||
+	    getsockname(tls_conn_fd(link->tls), (struct sockaddr *)&ss, &len) != 0)
+		return -1;
+	netaddr_format((struct sockaddr *)&ss, buf, sizeof(buf));
+	/* strip ":port" and the brackets of "[v6]" */
+	colon = strrchr(buf, ':');
+	if (colon != NULL)
+		*colon = '\0';
+	if (buf[0] == '[') {
+		buf[strlen(buf) - 1] = '\0';
+		snprintf(out, size, "%s", buf + 1);
+	} else {
+		snprintf(out, size, "%s", buf);
+	}
+	return 0;
 }

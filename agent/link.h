@@ -20,6 +20,8 @@ struct link_callbacks {
 	void (*on_msg)(struct link *link, const struct msg *m, void *arg);
 	/* Called exactly once; the link is freed right after. */
 	void (*on_close)(struct link *link, const char *reason, void *arg);
+	/* What was queued has gone out (see link_pending); optional. */
+	void (*on_drained)(struct link *link, void *arg);
 };
 
 /* The tls config is borrowed and must outlive the link. Returns NULL when
@@ -28,6 +30,12 @@ struct link *link_open(struct event_base *base, struct evdns_base *dns, const ch
 		       uint16_t port, struct tls_config *tls, const struct link_callbacks *cb,
 		       void *arg);
 int link_send(struct link *link, const struct msg *m);
+/* Queues an already encoded frame (header included). */
+int link_send_frame(struct link *link, const uint8_t *frame, size_t len);
+/* Bytes queued and not yet handed to the kernel. */
+size_t link_pending(struct link *link);
+/* This side's address of the connection ("10.0.0.5"), into out. 0 or -1. */
+int link_local_ip(struct link *link, char *out, size_t size);
 /* Flushes what is queued, then closes; on_close follows. */
 void link_close(struct link *link, const char *reason);
 /* Frees without calling on_close (for shutdown). */

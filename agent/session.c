@@ -14,6 +14,7 @@
 #include "agent/config.h"
 #include "agent/facts.h"
 #include "agent/link.h"
+#include "agent/worker.h"
 #include "shared/log.h"
 #include "shared/pki.h"
 #include "shared/tls.h"
@@ -35,6 +36,7 @@ struct session {
 	struct event *ev_retry;
 	struct event *ev_heartbeat;
 	struct facts facts;
+	struct worker *worker;
 	int attempt;
 	int heartbeat_s;
 	bool welcomed;
@@ -79,7 +81,7 @@ static void send_heartbeat(struct session *s)
 	struct msg m = {.type = MSG_HEARTBEAT};
 
 	facts_load(&m.u.heartbeat.uptime, &m.u.heartbeat.mem_free, &m.u.heartbeat.load1_milli);
-	m.u.heartbeat.running = 0;
+	m.u.heartbeat.running = s->worker ? worker_active(s->worker) : 0;
 	if (s->link != NULL && link_send(s->link, &m) != 0)
 		log_warn("cannot queue a heartbeat");
 }
@@ -182,6 +184,7 @@ static void session_on_msg(struct link *link, const struct msg *m, void *arg)
 {
 	struct session *s = arg;
 	struct timeval tv;
+	char ip[64];
 
 	switch (m->type) {
 	case MSG_WELCOME:
@@ -195,7 +198,16 @@ static void session_on_msg(struct link *link, const struct msg *m, void *arg)
 		tv.tv_sec = s->heartbeat_s;
 		tv.tv_usec = 0;
 		event_add(s->ev_heartbeat, &tv);
+		if (link_local_ip(link, ip, sizeof(ip)) != 0)
+			snprintf(ip, sizeof(ip), "127.0.0.1");
+		worker_connected(s->worker, m->u.welcome.node_id, ip);
 		maybe_renew(s);
+		break;
+	case MSG_TASK:
+	case MSG_CANCEL:
+	case MSG_TASK_ACK:
+		if (s->welcomed)
+			worker_handle(s->worker, m);
 		break;
 	case MSG_RENEWED:
 		handle_renewed(s, &m->u.renewed);
@@ -233,11 +245,40 @@ static void session_on_close(struct link *link, const char *reason, void *arg)
 	schedule_retry(s);
 }
 
+static void session_on_drained(struct link *link, void *arg)
+{
+	struct session *s = arg;
+
+	worker_drained(s->worker);
+}
+
 static const struct link_callbacks session_callbacks = {
 	.on_ready = session_on_ready,
+	.on_drained = session_on_drained,
 	.on_msg = session_on_msg,
 	.on_close = session_on_close,
 };
+
+static int link_send_msg(void *arg, const struct msg *m)
+{
+	struct session *s = arg;
+
+	return s->link != NULL && s->welcomed ? link_send(s->link, m) : -1;
+}
+
+static int link_send_raw(void *arg, const uint8_t *frame, size_t len)
+{
+	struct session *s = arg;
+
+	return s->link != NULL && s->welcomed ? link_send_frame(s->link, frame, len) : -1;
+}
+
+static size_t link_queued(void *arg)
+{
+	struct session *s = arg;
+
+	return s->link != NULL ? link_pending(s->link) : 0;
+}
 
 static void session_connect(struct session *s)
 {
@@ -290,6 +331,15 @@ struct session *session_new(struct event_base *base, struct evdns_base *dns,
 		goto fail;
 	}
 	facts_collect(&s->facts);
+	{
+		struct worker_link wl = {.send = link_send_msg, .send_frame = link_send_raw,
+					 .pending = link_queued, .arg = s};
+		s->worker = worker_new(base, cfg->state_dir,
+				       cfg->max_tasks > 0 ? (unsigned)cfg->max_tasks : 4, &wl,
+				       err, err_size);
+		if (s->worker == NULL)
+			goto fail;
+	}
 	return s;
 fail:
 	session_free(s);
@@ -311,6 +361,7 @@ void session_free(struct session *s)
 	if (s == NULL)
 		return;
 	link_free(s->link);
+	worker_free(s->worker);
 	if (s->ev_retry != NULL)
 		event_free(s->ev_retry);
 	if (s->ev_heartbeat != NULL)

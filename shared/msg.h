@@ -88,10 +88,13 @@ struct msg_renewed {
 };
 struct msg_task {
 	char *id;         /* required */
-	char *role;       /* required */
+	char *role;       /* required ("exec" for ad-hoc commands) */
 	char *step;       /* required */
-	char *bundle_hash;/* required, sha256 hex of bundle */
-	struct msg_bin bundle;   /* optional: bundle bytes (tar) */
+	char *bundle_hash;/* optional: sha256 hex of the role bundle; with it,
+			   * argv[0] is a path inside the unpacked bundle */
+	struct msg_bin bundle;   /* optional: bundle bytes (tar), when the agent may lack it */
+	struct msg_strlist argv; /* optional on the wire, needed to run: the command */
+	struct msg_strlist outputs; /* optional: output keys the role declares */
 	struct msg_strmap env;   /* optional */
 	struct msg_strlist mask; /* optional: values to print as *** */
 	uint64_t timeout;        /* required, seconds, >= 1 */

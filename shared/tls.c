@@ -58,6 +58,9 @@ struct tls_conn {
 	bool drained_armed;  /* pending went above low water since last on_drained */
 	int busy;
 	size_t low_water;
+	/* mbedtls must be called again with the same length after WANT_WRITE:
+	 * it then reports that length as written, whatever is passed. */
+	size_t write_retry_len;
 	char peer[96];
 	char reason[160];
 };
@@ -219,18 +222,21 @@ static int conn_flush(struct tls_conn *conn)
 
 		if (n > TLS_READ_CHUNK)
 			n = TLS_READ_CHUNK;
+		if (conn->write_retry_len != 0)
+			n = conn->write_retry_len;
 		p = evbuffer_pullup(conn->out, (ssize_t)n);
 		r = mbedtls_ssl_write(&conn->ssl, p, n);
 		if (r > 0) {
+			conn->write_retry_len = 0;
 			evbuffer_drain(conn->out, (size_t)r);
 			continue;
 		}
-		if (r == MBEDTLS_ERR_SSL_WANT_WRITE) {
-			event_add(conn->ev_write, NULL);
+		if (r == MBEDTLS_ERR_SSL_WANT_WRITE || r == MBEDTLS_ERR_SSL_WANT_READ) {
+			conn->write_retry_len = n;
+			if (r == MBEDTLS_ERR_SSL_WANT_WRITE)
+				event_add(conn->ev_write, NULL);
 			return 0;
 		}
-		if (r == MBEDTLS_ERR_SSL_WANT_READ)
-			return 0;
 		conn_fail_code(conn, "tls write", r);
 		return -1;
 	}
@@ -487,4 +493,9 @@ const char *tls_verify_reason(uint32_t flags, char *buf, size_t size)
 	else
 		snprintf(buf, size, "certificate ok");
 	return buf;
+}
+
+int tls_conn_fd(const struct tls_conn *conn)
+{
+	return conn->fd;
 }

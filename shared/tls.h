@@ -71,6 +71,7 @@ uint32_t tls_conn_verify_result(const struct tls_conn *conn);
 const char *tls_conn_peer_name(const struct tls_conn *conn);
 void tls_conn_set_peer_name(struct tls_conn *conn, const char *name);
 void *tls_conn_arg(const struct tls_conn *conn);
+int tls_conn_fd(const struct tls_conn *conn);
 /* Why certificate verification failed, as one short line, into buf. */
 const char *tls_verify_reason(uint32_t flags, char *buf, size_t size);
 

@@ -14,8 +14,10 @@
 #include "tower/ca.h"
 #include "tower/enroll.h"
 #include "tower/http.h"
+#include "tower/httpd.h"
 #include "tower/hub.h"
 #include "tower/store.h"
+#include "tower/tasks.h"
 #include "tower/tower.h"
 
 #define API_DEFAULT_TOKEN_TTL 3600
@@ -26,6 +28,7 @@ struct api_ctx {
 	const char *peer;
 	struct evbuffer *out;
 	bool keep_alive;
+	struct httpd_exchange *ex;
 };
 
 static void reply_json(struct api_ctx *ctx, int status, json_t *body)
@@ -208,6 +211,203 @@ out:
 	json_decref(body);
 }
 
+/* ---- ad-hoc runs: POST /v1/runs, GET /v1/runs/{id}[/events], tasks ---- */
+
+struct run_target {
+	json_t *nodes;      /* array of node ids */
+	const char *want_node, *want_role;
+	bool all;
+};
+
+static int collect_target(const struct store_node *n, void *arg)
+{
+	struct api_ctx *ctx = ((void **)arg)[0];
+	struct run_target *t = ((void **)arg)[1];
+
+	if (!hub_node_connected(ctx->tower->hub, n->id))
+		return 0;
+	if (t->all || (t->want_role && strcmp(n->role, t->want_role) == 0) ||
+	    (t->want_node && (strcmp(n->id, t->want_node) == 0 || strcmp(n->name, t->want_node) == 0)))
+		json_array_append_new(t->nodes, json_string(n->id));
+	return 0;
+}
+
+static void post_runs(struct api_ctx *ctx)
+{
+	json_t *body = body_object(ctx), *argv, *target, *v, *spec = NULL, *tasks = NULL;
+	struct run_target t = {0};
+	char run_id[24], task_id[40], err[160];
+	void *pass[2] = {ctx, &t};
+	int64_t timeout;
+	size_t i;
+
+	if (body == NULL)
+		return;
+	argv = json_object_get(body, "argv");
+	if (!json_is_array(argv) || json_array_size(argv) == 0 || json_array_size(argv) > 256) {
+		reply_error(ctx, 400, "field \"argv\" must be a non-empty array of strings", NULL);
+		goto out;
+	}
+	json_array_foreach(argv, i, v) {
+		if (!json_is_string(v) || (i == 0 && json_string_length(v) == 0)) {
+			reply_error(ctx, 400, "field \"argv\" must be a non-empty array of strings", NULL);
+			goto out;
+		}
+	}
+	if (field_duration(body, "timeout", 300, &timeout) != 0 || timeout < 1 || timeout > 86400) {
+		reply_error(ctx, 400, "field \"timeout\" must be 1s to 24h", NULL);
+		goto out;
+	}
+	target = json_object_get(body, "target");
+	t.want_node = json_string_value(json_object_get(target, "node"));
+	t.want_role = json_string_value(json_object_get(target, "role"));
+	t.all = json_is_true(json_object_get(target, "all"));
+	if (!json_is_object(target) || (t.all + (t.want_node != NULL) + (t.want_role != NULL)) != 1) {
+		reply_error(ctx, 400, "field \"target\" must be {\"node\": ID}, {\"role\": R} or {\"all\": true}",
+			    NULL);
+		goto out;
+	}
+	t.nodes = json_array();
+	store_node_foreach(ctx->tower->store, collect_target, pass);
+	if (json_array_size(t.nodes) == 0) {
+		reply_error(ctx, t.want_node ? 409 : 404,
+			    t.want_node ? "node is not connected or not known" : "no connected node matches",
+			    t.want_node ? t.want_node : t.want_role);
+		goto out;
+	}
+	spec = json_pack("{s:O, s:I}", "argv", argv, "timeout", (json_int_t)timeout);
+	tasks = json_array();
+	tasks_new_run_id(run_id, sizeof(run_id));
+	json_array_foreach(t.nodes, i, v) {
+		if (tasks_create(ctx->tower->tasks, run_id, json_string_value(v), "exec", "run", spec,
+				 task_id, err, sizeof(err)) != 0) {
+			reply_error(ctx, 500, err, NULL);
+			goto out;
+		}
+		json_array_append_new(tasks, json_pack("{s:s, s:O}", "task_id", task_id, "node_id", v));
+	}
+	log_info("api %s: run %s: %s on %zu node(s)", ctx->peer, run_id,
+		 json_string_value(json_array_get(argv, 0)), json_array_size(t.nodes));
+	reply_json(ctx, 202, json_pack("{s:s, s:O}", "run_id", run_id, "tasks", tasks));
+out:
+	json_decref(tasks);
+	json_decref(spec);
+	json_decref(t.nodes);
+	json_decref(body);
+}
+
+static void get_run(struct api_ctx *ctx, const char *run_id)
+{
+	json_t *tasks = tasks_run_json(ctx->tower->tasks, run_id);
+
+	if (tasks == NULL) {
+		reply_error(ctx, 404, "no such run", run_id);
+		return;
+	}
+	reply_json(ctx, 200, json_pack("{s:s, s:o}", "run_id", run_id, "tasks", tasks));
+}
+
+struct run_stream {
+	struct httpd_stream *stream;
+	struct tasks_watch *watch;
+};
+
+static void run_stream_event(void *arg, const char *event, json_t *data)
+{
+	struct run_stream *rs = arg;
+	char *text = json_dumps(data, JSON_COMPACT);
+	struct evbuffer *buf = evbuffer_new();
+
+	if (text != NULL && buf != NULL && http_write_sse_event(buf, event, text) == 0)
+		httpd_stream_write(rs->stream, evbuffer_pullup(buf, -1), evbuffer_get_length(buf));
+	free(text);
+	if (buf != NULL)
+		evbuffer_free(buf);
+	if (strcmp(event, "end") == 0) {
+		/* The watch ends itself after "end". */
+		rs->watch = NULL;
+		httpd_stream_end(rs->stream);
+		free(rs);
+	}
+}
+
+static void run_stream_gone(void *arg)
+{
+	struct run_stream *rs = arg;
+
+	tasks_unwatch(rs->watch);
+	free(rs);
+}
+
+static void get_run_events(struct api_ctx *ctx, const char *run_id)
+{
+	struct run_stream *rs;
+	json_t *tasks = tasks_run_json(ctx->tower->tasks, run_id);
+
+	if (tasks == NULL) {
+		reply_error(ctx, 404, "no such run", run_id);
+		return;
+	}
+	json_decref(tasks);
+	rs = calloc(1, sizeof(*rs));
+	if (rs == NULL) {
+		reply_error(ctx, 500, "out of memory", NULL);
+		return;
+	}
+	http_write_sse_start(ctx->out);
+	rs->stream = httpd_stream_begin(ctx->ex, run_stream_gone, rs);
+	if (rs->stream == NULL) {
+		free(rs);
+		ctx->ex->keep_alive = false;
+		return;
+	}
+	/* The replay may already end the run (and free rs). */
+	if (tasks_watch_run(ctx->tower->tasks, run_id, run_stream_event, rs, &rs->watch) != 0)
+		httpd_stream_end(rs->stream);
+}
+
+static void get_task(struct api_ctx *ctx, const char *task_id, bool log_only)
+{
+	struct store_task t;
+	char path[4200];
+	char *text;
+	size_t len = 0;
+
+	if (store_task_get(ctx->tower->store, task_id, &t) != 1) {
+		reply_error(ctx, 404, "no such task", task_id);
+		return;
+	}
+	if (!log_only) {
+		reply_json(ctx, 200, tasks_task_json(ctx->tower->tasks, &t));
+		store_task_clear(&t);
+		return;
+	}
+	store_task_clear(&t);
+	tasks_log_path(ctx->tower->tasks, task_id, path, sizeof(path));
+	text = util_read_file(path, 64 * 1024 * 1024, &len);
+	http_write_response(ctx->out, 200, "text/plain; charset=utf-8", text ? text : "", len,
+			    ctx->keep_alive);
+	free(text);
+}
+
+/* "/v1/runs/ID" -> ID, "/v1/runs/ID/events" -> ID + tail "events". */
+static bool path_id(const char *path, const char *prefix, char *id, size_t size, const char **tail)
+{
+	size_t plen = strlen(prefix), n;
+	const char *rest;
+
+	if (strncmp(path, prefix, plen) != 0 || path[plen] == '\0')
+		return false;
+	rest = path + plen;
+	n = strcspn(rest, "/");
+	if (n == 0 || n >= size)
+		return false;
+	memcpy(id, rest, n);
+	id[n] = '\0';
+	*tail = rest[n] == '/' ? rest + n + 1 : NULL;
+	return true;
+}
+
 static void get_metrics(struct api_ctx *ctx)
 {
 	char text[512];
@@ -229,11 +429,13 @@ static bool method_is(struct api_ctx *ctx, const char *method)
 	return strcmp(ctx->req->method, method) == 0;
 }
 
-void api_handle(void *arg, const struct http_request *req, const char *peer,
-		struct evbuffer *out, bool *keep_alive)
+void api_handle(void *arg, const struct http_request *req, struct httpd_exchange *ex)
 {
-	struct api_ctx ctx = {.tower = arg, .req = req, .peer = peer, .out = out,
-			      .keep_alive = *keep_alive};
+	struct api_ctx ctx = {.tower = arg, .req = req, .peer = ex->peer, .out = ex->out,
+			      .keep_alive = ex->keep_alive, .ex = ex};
+	const char *peer = ex->peer, *tail;
+	struct evbuffer *out = ex->out;
+	char id[STORE_ID_MAX];
 	const char *path = req->path;
 
 	log_debug("api %s: %s %s", peer, req->method, path);
@@ -270,6 +472,27 @@ void api_handle(void *arg, const struct http_request *req, const char *peer,
 			post_tokens(&ctx);
 		else
 			reply_error(&ctx, 405, "method not allowed", NULL);
+	} else if (strcmp(path, "/v1/runs") == 0) {
+		if (method_is(&ctx, "POST"))
+			post_runs(&ctx);
+		else
+			reply_error(&ctx, 405, "method not allowed", NULL);
+	} else if (path_id(path, "/v1/runs/", id, sizeof(id), &tail)) {
+		if (!method_is(&ctx, "GET"))
+			reply_error(&ctx, 405, "method not allowed", NULL);
+		else if (tail == NULL)
+			get_run(&ctx, id);
+		else if (strcmp(tail, "events") == 0)
+			get_run_events(&ctx, id);
+		else
+			reply_error(&ctx, 404, "no such path", path);
+	} else if (path_id(path, "/v1/tasks/", id, sizeof(id), &tail)) {
+		if (!method_is(&ctx, "GET"))
+			reply_error(&ctx, 405, "method not allowed", NULL);
+		else if (tail == NULL || strcmp(tail, "log") == 0)
+			get_task(&ctx, id, tail != NULL);
+		else
+			reply_error(&ctx, 404, "no such path", path);
 	} else if (strcmp(path, "/metrics") == 0) {
 		if (method_is(&ctx, "GET"))
 			get_metrics(&ctx);

@@ -9,7 +9,7 @@ struct evbuffer;
 struct http_request;
 
 /* An httpd_handler_fn; arg is the struct tower. */
-void api_handle(void *arg, const struct http_request *req, const char *peer,
-		struct evbuffer *out, bool *keep_alive);
+struct httpd_exchange;
+void api_handle(void *arg, const struct http_request *req, struct httpd_exchange *ex);
 
 #endif

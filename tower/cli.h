@@ -25,6 +25,8 @@ struct cli_command {
 extern const struct cli_command cli_serve_entry;
 extern const struct cli_command cli_token_entry;
 extern const struct cli_command cli_nodes_entry;
+extern const struct cli_command cli_run_entry;
+extern const struct cli_command cli_logs_entry;
 
 /* Prints "tower: <message>" on stderr; returns 1 for `return cli_fail(...)`. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,5 +1,9 @@
 /* cli_serve.c — `tower serve`: option parsing for the daemon (daemon.c). */
 #include <getopt.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -8,6 +12,28 @@
 #include "tower/cli.h"
 #include "tower/daemon.h"
 #include "tower/enroll.h"
+
+/* The roles next to the binary: the source tree for build/bin/tower, the
+ * package's share dir for /usr/bin/tower. */
+static const char *default_roles_dir(char *buf, size_t size)
+{
+	char exe[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	struct stat st;
+
+	if (n > 0) {
+		exe[n] = '\0';
+		slash = strrchr(exe, '/');
+		if (slash != NULL) {
+			*slash = '\0';
+			snprintf(buf, size, "%s/../../tower/roles", exe);
+			if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+				return buf;
+		}
+	}
+	snprintf(buf, size, "/usr/share/overcloud/roles");
+	return stat(buf, &st) == 0 && S_ISDIR(st.st_mode) ? buf : NULL;
+}
 
 static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -18,6 +44,7 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 		{"heartbeat", required_argument, NULL, 'H'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"cert-ttl", required_argument, NULL, 'c'},
+		{"roles", required_argument, NULL, 'r'},
 		{NULL, 0, NULL, 0},
 	};
 	struct daemon_options opt = {
@@ -27,6 +54,7 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 		.heartbeat_s = 10,
 		.cert_ttl_s = ENROLL_CERT_VALIDITY,
 	};
+	char roles_buf[PATH_MAX];
 	enum oc_log_level level;
 	int64_t seconds;
 	int c;
@@ -41,6 +69,7 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 				return cli_fail("--heartbeat: \"%s\" is not a duration from 1s to 1h", optarg);
 			opt.heartbeat_s = (int)seconds;
 			break;
+		case 'r': opt.roles_dir = optarg; break;
 		case 'c':
 			if (util_parse_duration(optarg, &seconds) != 0 || seconds < 5 ||
 			    seconds > 825LL * 86400)
@@ -58,13 +87,15 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	if (optind != argc)
 		return cli_usage(&cli_serve_entry);
+	if (opt.roles_dir == NULL)
+		opt.roles_dir = default_roles_dir(roles_buf, sizeof(roles_buf));
 	return daemon_run(&opt);
 }
 
 const struct cli_command cli_serve_entry = {
 	.name = "serve",
 	.usage = "[--api ADDR:PORT] [--agents ADDR:PORT] [--advertise HOST] [--heartbeat DUR] "
-		 "[--cert-ttl DUR] [--log-level LEVEL]",
+		 "[--cert-ttl DUR] [--roles DIR] [--log-level LEVEL]",
 	.summary = "run the tower (state in --state DIR; defaults :6125 api, :6126 agents)",
 	.exec = serve_exec,
 };

@@ -205,3 +205,108 @@ out:
 	free(reply.data);
 	return result;
 }
+
+struct sse_state {
+	client_event_fn on_event;
+	void *arg;
+	char *buf;           /* bytes of the event being read */
+	size_t len, cap;
+	bool stopped;
+	long status;
+	CURL *curl;
+};
+
+/* One SSE event is "event: X\ndata: {...}\n\n"; our server sends no other
+ * field and one data line per event. */
+static int sse_dispatch(struct sse_state *s, char *block)
+{
+	char *event = "message", *data = NULL, *line, *save = NULL;
+	json_t *json;
+	int rc;
+
+	for (line = strtok_r(block, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "event: ", 7) == 0)
+			event = line + 7;
+		else if (strncmp(line, "data: ", 6) == 0)
+			data = line + 6;
+	}
+	if (data == NULL)
+		return 0;
+	json = json_loads(data, 0, NULL);
+	if (json == NULL)
+		return 0;
+	rc = s->on_event(s->arg, event, json);
+	json_decref(json);
+	return rc;
+}
+
+static size_t on_sse(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct sse_state *s = arg;
+	size_t n = size * nmemb;
+	char *end;
+
+	if (s->stopped)
+		return 0;
+	curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &s->status);
+	if (s->len + n + 1 > s->cap) {
+		size_t cap = (s->len + n + 1) * 2;
+		char *bigger;
+		if (cap > CLIENT_MAX_REPLY || (bigger = realloc(s->buf, cap)) == NULL)
+			return 0;
+		s->buf = bigger;
+		s->cap = cap;
+	}
+	memcpy(s->buf + s->len, ptr, n);
+	s->len += n;
+	s->buf[s->len] = '\0';
+	if (s->status != 200)
+		return n;   /* an error body, read whole below */
+	while ((end = strstr(s->buf, "\n\n")) != NULL) {
+		size_t used = (size_t)(end - s->buf) + 2;
+		*end = '\0';
+		if (sse_dispatch(s, s->buf) != 0)
+			s->stopped = true;
+		memmove(s->buf, s->buf + used, s->len - used + 1);
+		s->len -= used;
+		if (s->stopped)
+			return 0;
+	}
+	return n;
+}
+
+int client_stream(struct client *cl, const char *path, client_event_fn on_event, void *arg,
+		  char *err, size_t err_size)
+{
+	struct sse_state s = {.on_event = on_event, .arg = arg, .curl = cl->curl};
+	struct curl_slist *headers = NULL;
+	char url[1024], curl_err[CURL_ERROR_SIZE] = "";
+	CURLcode rc;
+	int ret = -1;
+
+	snprintf(url, sizeof(url), "%s%s", cl->url, path);
+	curl_easy_reset(cl->curl);
+	curl_easy_setopt(cl->curl, CURLOPT_URL, url);
+	curl_easy_setopt(cl->curl, CURLOPT_ERRORBUFFER, curl_err);
+	curl_easy_setopt(cl->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(cl->curl, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(cl->curl, CURLOPT_WRITEFUNCTION, on_sse);
+	curl_easy_setopt(cl->curl, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(cl->curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	if (cl->ca_path[0] != '\0')
+		curl_easy_setopt(cl->curl, CURLOPT_CAINFO, cl->ca_path);
+	headers = curl_slist_append(headers, cl->auth_header);
+	headers = curl_slist_append(headers, "Accept: text/event-stream");
+	curl_easy_setopt(cl->curl, CURLOPT_HTTPHEADER, headers);
+	rc = curl_easy_perform(cl->curl);
+	curl_easy_getinfo(cl->curl, CURLINFO_RESPONSE_CODE, &s.status);
+	if (s.status != 0 && s.status != 200)
+		api_error_text(s.status, s.buf, err, err_size);
+	else if (rc != CURLE_OK && !s.stopped)
+		snprintf(err, err_size, "%s: %s", url, curl_err[0] ? curl_err : curl_easy_strerror(rc));
+	else
+		ret = 0;
+	curl_slist_free_all(headers);
+	free(s.buf);
+	return ret;
+}

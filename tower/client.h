@@ -22,4 +22,11 @@ void client_free(struct client *cl);
 json_t *client_call(struct client *cl, const char *method, const char *path, json_t *body,
 		    long *status, char *err, size_t err_size);
 
+/* Follows a Server-Sent Events stream at path, calling on_event for each
+ * event with its parsed JSON data, until the server closes it or on_event
+ * returns non-zero. Returns 0, or -1 with err. */
+typedef int (*client_event_fn)(void *arg, const char *event, json_t *data);
+int client_stream(struct client *cl, const char *path, client_event_fn on_event, void *arg,
+		  char *err, size_t err_size);
+
 #endif

@@ -25,7 +25,9 @@
 #include "tower/ca.h"
 #include "tower/httpd.h"
 #include "tower/hub.h"
+#include "tower/role.h"
 #include "tower/store.h"
+#include "tower/tasks.h"
 #include "tower/tower.h"
 
 static int path_join(char *out, size_t size, const char *dir, const char *name)
@@ -126,6 +128,11 @@ static int write_endpoint_file(struct tower *t, const char *api_host)
 	return rc;
 }
 
+static const struct hub_events tower_hub_events = {
+	.node_ready = tasks_on_node_ready,
+	.task_msg = tasks_on_task_msg,
+};
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct event_base *base = arg;
@@ -187,6 +194,21 @@ int daemon_run(const struct daemon_options *opt)
 		log_error("%s", err);
 		goto out;
 	}
+	t.tasks = tasks_new(t.store, t.hub, t.state_dir, TASKS_LOG_CAP_DEFAULT, err, sizeof(err));
+	if (t.tasks == NULL) {
+		log_error("%s", err);
+		goto out;
+	}
+	if (opt->roles_dir != NULL) {
+		t.roles = role_set_load(opt->roles_dir, err, sizeof(err));
+		if (t.roles == NULL) {
+			log_error("roles: %s", err);
+			goto out;
+		}
+		tasks_set_roles(t.tasks, t.roles);
+		log_info("loaded %zu role(s) from %s", role_set_count(t.roles), opt->roles_dir);
+	}
+	hub_set_events(t.hub, &tower_hub_events, t.tasks);
 	if (hub_listen(t.hub, agent_host, agent_port, &t.agent_port, err, sizeof(err)) != 0) {
 		log_error("agents: %s", err);
 		goto out;
@@ -223,6 +245,8 @@ out:
 	httpd_free(httpd);
 	tls_config_free(api_tls);
 	hub_free(t.hub);
+	tasks_free(t.tasks);
+	role_set_free(t.roles);
 	if (t.base != NULL)
 		event_base_free(t.base);
 	store_close(t.store);

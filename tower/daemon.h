@@ -12,6 +12,7 @@ struct daemon_options {
 	const char *advertise;    /* host agents dial; NULL: guess */
 	int heartbeat_s;
 	int64_t cert_ttl_s;       /* node certificate lifetime */
+	const char *roles_dir;    /* role bundles; NULL: none */
 };
 
 /* Returns the process exit status. */

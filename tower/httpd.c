@@ -22,10 +22,17 @@
 #define HTTPD_HANDSHAKE_TIMEOUT_MS 10000
 #define HTTPD_IDLE_TIMEOUT_S 60
 
+struct httpd_stream {
+	struct httpd_conn *conn;
+	void (*on_gone)(void *arg);
+	void *arg;
+};
+
 struct httpd_conn {
 	struct httpd *httpd;
 	struct tls_conn *tls;
 	struct event *idle;
+	struct httpd_stream *stream;   /* a response still going on */
 	char peer[96];
 	bool closing;
 	struct httpd_conn *prev, *next;
@@ -50,7 +57,59 @@ static void conn_close(struct httpd_conn *c, const char *why)
 
 static void conn_on_idle(evutil_socket_t fd, short what, void *arg)
 {
-	conn_close(arg, "idle");
+	struct httpd_conn *c = arg;
+
+	/* A stream is quiet between events; it is not idle. */
+	if (c->stream == NULL)
+		conn_close(c, "idle");
+}
+
+/* The client left or the server stops: tell the stream's owner once. */
+static void conn_drop_stream(struct httpd_conn *c)
+{
+	struct httpd_stream *s = c->stream;
+
+	if (s == NULL)
+		return;
+	c->stream = NULL;
+	if (s->on_gone != NULL)
+		s->on_gone(s->arg);
+	free(s);
+}
+
+struct httpd_stream *httpd_stream_begin(struct httpd_exchange *ex,
+					void (*on_gone)(void *arg), void *arg)
+{
+	struct httpd_conn *c = ex->conn;
+	struct httpd_stream *s;
+
+	if (c->stream != NULL || c->closing)
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return NULL;
+	s->conn = c;
+	s->on_gone = on_gone;
+	s->arg = arg;
+	c->stream = s;
+	/* The response head goes out before anything streamed after it. */
+	tls_conn_write(c->tls, evbuffer_pullup(ex->out, -1), evbuffer_get_length(ex->out));
+	evbuffer_drain(ex->out, evbuffer_get_length(ex->out));
+	return s;
+}
+
+int httpd_stream_write(struct httpd_stream *s, const void *data, size_t len)
+{
+	return tls_conn_write(s->conn->tls, data, len);
+}
+
+void httpd_stream_end(struct httpd_stream *s)
+{
+	struct httpd_conn *c = s->conn;
+
+	c->stream = NULL;
+	free(s);
+	conn_close(c, "stream ended");
 }
 
 /* Parses from a scratch copy: the parser writes into its buffer, and an
@@ -67,13 +126,14 @@ static void conn_on_read(struct tls_conn *tls, struct evbuffer *in, void *arg)
 		conn_close(c, "out of memory");
 		return;
 	}
-	while (!c->closing && evbuffer_get_length(in) > 0) {
+	/* Nothing more is read from a client we are streaming to. */
+	while (!c->closing && c->stream == NULL && evbuffer_get_length(in) > 0) {
 		size_t len = evbuffer_get_length(in), consumed = 0;
 		struct http_request req;
 		enum http_parse_status status;
 		int error_status = 400;
 		char err[160];
-		bool keep_alive;
+		struct httpd_exchange ex = {.peer = c->peer, .out = out, .conn = c};
 		char *scratch;
 
 		scratch = malloc(len + 1);
@@ -97,13 +157,13 @@ static void conn_on_read(struct tls_conn *tls, struct evbuffer *in, void *arg)
 			conn_close(c, "bad request");
 			break;
 		}
-		keep_alive = req.keep_alive;
-		c->httpd->handler(c->httpd->arg, &req, c->peer, out, &keep_alive);
+		ex.keep_alive = req.keep_alive;
+		c->httpd->handler(c->httpd->arg, &req, &ex);
 		free(scratch);
 		evbuffer_drain(in, consumed);
 		tls_conn_write(c->tls, evbuffer_pullup(out, -1), evbuffer_get_length(out));
 		evbuffer_drain(out, evbuffer_get_length(out));
-		if (!keep_alive)
+		if (!ex.keep_alive && c->stream == NULL)
 			conn_close(c, "request done");
 	}
 	evbuffer_free(out);
@@ -115,6 +175,7 @@ static void conn_on_close(struct tls_conn *tls, const char *reason, void *arg)
 	struct httpd *httpd = c->httpd;
 
 	log_debug("api %s: closed: %s", c->peer, reason);
+	conn_drop_stream(c);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -195,6 +256,7 @@ void httpd_free(struct httpd *httpd)
 	while (httpd->conns != NULL) {
 		struct httpd_conn *c = httpd->conns;
 		httpd->conns = c->next;
+		conn_drop_stream(c);
 		tls_conn_free(c->tls);
 		event_free(c->idle);
 		free(c);

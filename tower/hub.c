@@ -55,6 +55,8 @@ struct hub {
 	size_t ready_count;
 	int heartbeat_s;
 	int64_t cert_validity_s;
+	const struct hub_events *events;
+	void *events_arg;
 };
 
 static void conn_set_unready(struct hub_conn *c)
@@ -213,6 +215,14 @@ static void handle_hello(struct hub_conn *c, const struct msg_hello *h)
 	reply.u.welcome.heartbeat = (uint64_t)c->hub->heartbeat_s;
 	reply.u.welcome.time = util_now();
 	proto_send(c->tls, &reply);
+	if (c->hub->events != NULL && c->hub->events->node_ready != NULL)
+		c->hub->events->node_ready(c->hub->events_arg, c->node_id);
+}
+
+static bool is_task_msg(enum msg_type type)
+{
+	return type == MSG_TASK_ACCEPTED || type == MSG_TASK_LOG || type == MSG_TASK_PROGRESS ||
+	       type == MSG_TASK_DONE;
 }
 
 static void handle_renew(struct hub_conn *c, const struct msg_renew *r)
@@ -267,6 +277,10 @@ static void conn_handle(struct hub_conn *c, const struct msg *m)
 		}
 		if (m->type == MSG_RENEW) {
 			handle_renew(c, &m->u.renew);
+			return;
+		}
+		if (is_task_msg(m->type) && c->hub->events != NULL) {
+			c->hub->events->task_msg(c->hub->events_arg, c->node_id, m);
 			return;
 		}
 		log_warn("agent %s: unexpected \"%s\", closing", c->peer, msg_type_name(m->type));
@@ -426,4 +440,18 @@ void hub_disconnect_node(struct hub *hub, const char *node_id, const char *reaso
 			conn_refuse(c, reason);
 		}
 	}
+}
+
+void hub_set_events(struct hub *hub, const struct hub_events *ev, void *arg)
+{
+	hub->events = ev;
+	hub->events_arg = arg;
+}
+
+int hub_send(struct hub *hub, const char *node_id, const struct msg *m)
+{
+	for (struct hub_conn *c = hub->conns; c != NULL; c = c->next)
+		if (c->ready && strcmp(c->node_id, node_id) == 0)
+			return proto_send(c->tls, m);
+	return -1;
 }

@@ -21,6 +21,20 @@ void hub_free(struct hub *hub);
 int hub_listen(struct hub *hub, const char *host, uint16_t port, uint16_t *bound_port,
 	       char *err, size_t err_size);
 
+struct msg;
+
+/* What the rest of the tower hears from agents. */
+struct hub_events {
+	/* The node said hello: it can take work now. */
+	void (*node_ready)(void *arg, const char *node_id);
+	/* A task message from an authenticated node (node_id from its cert). */
+	void (*task_msg)(void *arg, const char *node_id, const struct msg *m);
+};
+void hub_set_events(struct hub *hub, const struct hub_events *ev, void *arg);
+/* Queues m for the node's current connection. Returns 0, or -1 when the node
+ * is not connected. */
+int hub_send(struct hub *hub, const char *node_id, const struct msg *m);
+
 bool hub_node_connected(struct hub *hub, const char *node_id);
 size_t hub_connected_count(struct hub *hub);
 /* Closes the node's connection, if any, logging reason. */

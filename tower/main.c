@@ -14,6 +14,8 @@ static const struct cli_command *const commands[] = {
 	&cli_serve_entry,
 	&cli_token_entry,
 	&cli_nodes_entry,
+	&cli_run_entry,
+	&cli_logs_entry,
 };
 
 int cli_fail(const char *fmt, ...)

@@ -54,6 +54,32 @@ static const char *const store_migrations[] = {
 	/* 2: a renewed node's previous certificate stays valid until the next
 	 * renewal, so a renewal lost in transit does not lock the node out */
 	"ALTER TABLE nodes ADD COLUMN prev_serial TEXT NOT NULL DEFAULT '';",
+	/* 3: tasks sent to agents, grouped by run (an ad-hoc command or a
+	 * workflow step), with their results */
+	"CREATE TABLE tasks ("
+	"  id           TEXT PRIMARY KEY NOT NULL,"
+	"  run_id       TEXT NOT NULL,"
+	"  node_id      TEXT NOT NULL REFERENCES nodes(id),"
+	"  role         TEXT NOT NULL,"
+	"  step         TEXT NOT NULL,"
+	"  spec         TEXT NOT NULL,"
+	"  state        TEXT NOT NULL DEFAULT 'pending' CHECK (state IN"
+	"               ('pending','sent','running','done','failed','timeout','cancelled')),"
+	"  exit_code    INTEGER NOT NULL DEFAULT 0,"
+	"  reason       TEXT NOT NULL DEFAULT '',"
+	"  outputs      TEXT NOT NULL DEFAULT '{}',"
+	"  progress     INTEGER NOT NULL DEFAULT 0,"
+	"  progress_msg TEXT NOT NULL DEFAULT '',"
+	"  log_bytes    INTEGER NOT NULL DEFAULT 0,"
+	"  log_seq      INTEGER NOT NULL DEFAULT -1,"
+	"  created_at   INTEGER NOT NULL,"
+	"  started_at   INTEGER NOT NULL DEFAULT 0,"
+	"  finished_at  INTEGER NOT NULL DEFAULT 0,"
+	"  duration_ms  INTEGER NOT NULL DEFAULT 0"
+	");"
+	"CREATE INDEX tasks_open_by_node ON tasks(node_id, created_at)"
+	"  WHERE state IN ('pending','sent','running');"
+	"CREATE INDEX tasks_by_run ON tasks(run_id, created_at);",
 };
 
 #define STORE_SCHEMA_VERSION ((int)OC_ARRAY_LEN(store_migrations))
@@ -75,12 +101,24 @@ enum store_stmt {
 	ST_NODE_GET,
 	ST_NODE_LIST,
 	ST_NODE_DELETE,
+	ST_TASK_INSERT,
+	ST_TASK_SET_STATE,
+	ST_TASK_PROGRESS,
+	ST_TASK_FINISH,
+	ST_TASK_ADD_LOG,
+	ST_TASK_GET,
+	ST_TASK_OPEN_FOR_NODE,
+	ST_TASK_BY_RUN,
 	ST_COUNT
 };
 
 #define NODE_COLUMNS \
 	"id, name, role, arch, os, kernel, cert_serial, cpus, mem_total, created_at, last_seen, deleted," \
 	" prev_serial"
+
+#define TASK_COLUMNS \
+	"id, run_id, node_id, role, step, spec, state, exit_code, reason, outputs, progress," \
+	" progress_msg, log_bytes, created_at, started_at, finished_at, duration_ms, log_seq"
 
 static const char *const store_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -104,6 +142,25 @@ static const char *const store_sql[ST_COUNT] = {
 	[ST_NODE_GET] = "SELECT " NODE_COLUMNS " FROM nodes WHERE id = ?1",
 	[ST_NODE_LIST] = "SELECT " NODE_COLUMNS " FROM nodes WHERE deleted = 0 ORDER BY created_at, id",
 	[ST_NODE_DELETE] = "UPDATE nodes SET deleted = 1 WHERE id = ?1 AND deleted = 0",
+	[ST_TASK_INSERT] = "INSERT INTO tasks (id, run_id, node_id, role, step, spec, created_at)"
+			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	/* Only forward: a late "accepted" never undoes a finished task. */
+	[ST_TASK_SET_STATE] = "UPDATE tasks SET state = ?2,"
+			      " started_at = CASE WHEN ?2 = 'running' AND started_at = 0 THEN ?3"
+			      " ELSE started_at END"
+			      " WHERE id = ?1 AND state IN ('pending','sent','running')",
+	[ST_TASK_PROGRESS] = "UPDATE tasks SET progress = ?2, progress_msg = ?3"
+			     " WHERE id = ?1 AND state IN ('pending','sent','running')",
+	[ST_TASK_FINISH] = "UPDATE tasks SET state = ?2, exit_code = ?3, duration_ms = ?4,"
+			   " reason = ?5, outputs = ?6, finished_at = ?7,"
+			   " progress = CASE WHEN ?2 = 'done' THEN 100 ELSE progress END"
+			   " WHERE id = ?1 AND state IN ('pending','sent','running')",
+	[ST_TASK_ADD_LOG] = "UPDATE tasks SET log_bytes = log_bytes + ?2, log_seq = ?3 WHERE id = ?1",
+	[ST_TASK_GET] = "SELECT " TASK_COLUMNS " FROM tasks WHERE id = ?1",
+	[ST_TASK_OPEN_FOR_NODE] = "SELECT " TASK_COLUMNS " FROM tasks WHERE node_id = ?1"
+				  " AND state IN ('pending','sent','running') ORDER BY created_at, rowid",
+	[ST_TASK_BY_RUN] = "SELECT " TASK_COLUMNS " FROM tasks WHERE run_id = ?1"
+			   " ORDER BY created_at, rowid",
 };
 
 struct store {
@@ -764,4 +821,212 @@ int store_rollback(struct store *st)
 	if (sqlite3_get_autocommit(st->db))
 		return 0;
 	return stmt_run(st, ST_ROLLBACK, "rollback", NULL) < 0 ? -1 : 0;
+}
+
+/* ---- tasks ---- */
+
+int store_task_insert(struct store *st, const char *id, const char *run_id, const char *node_id,
+		      const char *role, const char *step, const char *spec_json, int64_t now)
+{
+	sqlite3_stmt *s;
+
+	if (st == NULL || !id_ok(id) || !id_ok(run_id) || !id_ok(node_id) || role == NULL ||
+	    step == NULL || spec_json == NULL) {
+		log_error("store: insert task: bad arguments");
+		return -1;
+	}
+	s = st->stmt[ST_TASK_INSERT];
+	if (bind_text(s, 1, id) || bind_text(s, 2, run_id) || bind_text(s, 3, node_id) ||
+	    bind_text(s, 4, role) || bind_text(s, 5, step) || bind_text(s, 6, spec_json) ||
+	    bind_int(s, 7, now)) {
+		store_log(st, "insert task", id);
+		stmt_done(s);
+		return -1;
+	}
+	return stmt_run(st, ST_TASK_INSERT, "insert task", id) == 1 ? 0 : -1;
+}
+
+int store_task_set_state(struct store *st, const char *id, const char *state, int64_t now)
+{
+	sqlite3_stmt *s;
+
+	if (st == NULL || !id_ok(id) || state == NULL)
+		return -1;
+	s = st->stmt[ST_TASK_SET_STATE];
+	if (bind_text(s, 1, id) || bind_text(s, 2, state) || bind_int(s, 3, now)) {
+		store_log(st, "set task state", id);
+		stmt_done(s);
+		return -1;
+	}
+	return stmt_run(st, ST_TASK_SET_STATE, "set task state", id) < 0 ? -1 : 0;
+}
+
+int store_task_progress(struct store *st, const char *id, int64_t percent, const char *message)
+{
+	sqlite3_stmt *s;
+
+	if (st == NULL || !id_ok(id))
+		return -1;
+	s = st->stmt[ST_TASK_PROGRESS];
+	if (bind_text(s, 1, id) || bind_int(s, 2, percent) || bind_text(s, 3, message ? message : "")) {
+		store_log(st, "task progress", id);
+		stmt_done(s);
+		return -1;
+	}
+	return stmt_run(st, ST_TASK_PROGRESS, "task progress", id) < 0 ? -1 : 0;
+}
+
+int store_task_finish(struct store *st, const char *id, const char *state, int64_t exit_code,
+		      int64_t duration_ms, const char *reason, const char *outputs_json, int64_t now)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (st == NULL || !id_ok(id) || state == NULL)
+		return -1;
+	s = st->stmt[ST_TASK_FINISH];
+	if (bind_text(s, 1, id) || bind_text(s, 2, state) || bind_int(s, 3, exit_code) ||
+	    bind_int(s, 4, duration_ms) || bind_text(s, 5, reason ? reason : "") ||
+	    bind_text(s, 6, outputs_json ? outputs_json : "{}") || bind_int(s, 7, now)) {
+		store_log(st, "finish task", id);
+		stmt_done(s);
+		return -1;
+	}
+	rc = stmt_run(st, ST_TASK_FINISH, "finish task", id);
+	return rc < 0 ? -1 : rc > 0;
+}
+
+int store_task_add_log(struct store *st, const char *id, int64_t bytes, int64_t seq)
+{
+	sqlite3_stmt *s;
+
+	if (st == NULL || !id_ok(id))
+		return -1;
+	s = st->stmt[ST_TASK_ADD_LOG];
+	if (bind_text(s, 1, id) || bind_int(s, 2, bytes) || bind_int(s, 3, seq)) {
+		stmt_done(s);
+		return -1;
+	}
+	return stmt_run(st, ST_TASK_ADD_LOG, "task log size", id) < 0 ? -1 : 0;
+}
+
+static int row_to_task(sqlite3_stmt *s, struct store_task *t)
+{
+	memset(t, 0, sizeof(*t));
+	column_copy(s, 0, t->id, sizeof(t->id));
+	column_copy(s, 1, t->run_id, sizeof(t->run_id));
+	column_copy(s, 2, t->node_id, sizeof(t->node_id));
+	column_copy(s, 3, t->role, sizeof(t->role));
+	column_copy(s, 4, t->step, sizeof(t->step));
+	t->spec = strdup((const char *)sqlite3_column_text(s, 5) ?: "{}");
+	column_copy(s, 6, t->state, sizeof(t->state));
+	t->exit_code = sqlite3_column_int64(s, 7);
+	column_copy(s, 8, t->reason, sizeof(t->reason));
+	t->outputs = strdup((const char *)sqlite3_column_text(s, 9) ?: "{}");
+	t->progress = sqlite3_column_int64(s, 10);
+	column_copy(s, 11, t->progress_msg, sizeof(t->progress_msg));
+	t->log_bytes = sqlite3_column_int64(s, 12);
+	t->created_at = sqlite3_column_int64(s, 13);
+	t->started_at = sqlite3_column_int64(s, 14);
+	t->finished_at = sqlite3_column_int64(s, 15);
+	t->duration_ms = sqlite3_column_int64(s, 16);
+	t->log_seq = sqlite3_column_int64(s, 17);
+	if (t->spec == NULL || t->outputs == NULL) {
+		store_task_clear(t);
+		return -1;
+	}
+	return 0;
+}
+
+void store_task_clear(struct store_task *t)
+{
+	if (t == NULL)
+		return;
+	free(t->spec);
+	free(t->outputs);
+	t->spec = t->outputs = NULL;
+}
+
+int store_task_get(struct store *st, const char *id, struct store_task *out)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (st == NULL || !id_ok(id))
+		return -1;
+	s = st->stmt[ST_TASK_GET];
+	if (bind_text(s, 1, id)) {
+		stmt_done(s);
+		return -1;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		rc = row_to_task(s, out) == 0 ? 1 : -1;
+		stmt_done(s);
+		return rc;
+	}
+	if (rc != SQLITE_DONE)
+		store_log(st, "get task", id);
+	stmt_done(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Reads every matching row first, then calls fn: fn may use the store freely. */
+static int task_foreach(struct store *st, enum store_stmt which, const char *key,
+			int (*fn)(const struct store_task *task, void *arg), void *arg)
+{
+	sqlite3_stmt *s = st->stmt[which];
+	struct store_task *rows = NULL, *bigger;
+	size_t count = 0, cap = 0;
+	int rc, ret = 0;
+
+	if (bind_text(s, 1, key)) {
+		stmt_done(s);
+		return -1;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (count == cap) {
+			cap = cap ? cap * 2 : 16;
+			bigger = realloc(rows, cap * sizeof(*rows));
+			if (bigger == NULL) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			rows = bigger;
+		}
+		if (row_to_task(s, &rows[count]) != 0) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		count++;
+	}
+	if (rc != SQLITE_DONE) {
+		store_log(st, "list tasks", key);
+		ret = -1;
+	}
+	stmt_done(s);
+	for (size_t i = 0; i < count; i++) {
+		if (ret == 0)
+			ret = fn(&rows[i], arg);
+		store_task_clear(&rows[i]);
+	}
+	free(rows);
+	return ret;
+}
+
+int store_task_foreach_open(struct store *st, const char *node_id,
+			    int (*fn)(const struct store_task *task, void *arg), void *arg)
+{
+	if (st == NULL || !id_ok(node_id) || fn == NULL)
+		return -1;
+	return task_foreach(st, ST_TASK_OPEN_FOR_NODE, node_id, fn, arg);
+}
+
+int store_task_foreach_run(struct store *st, const char *run_id,
+			   int (*fn)(const struct store_task *task, void *arg), void *arg)
+{
+	if (st == NULL || !id_ok(run_id) || fn == NULL)
+		return -1;
+	return task_foreach(st, ST_TASK_BY_RUN, run_id, fn, arg);
 }

@@ -81,6 +81,48 @@ int store_node_foreach(struct store *st, int (*fn)(const struct store_node *node
  * Returns 1 done, 0 no such live node, -1 error. */
 int store_node_delete(struct store *st, const char *id);
 
+/* ---- tasks: work sent to agents, grouped by run ---- */
+
+struct store_task {
+	char id[STORE_ID_MAX];
+	char run_id[STORE_ID_MAX];
+	char node_id[STORE_ID_MAX];
+	char role[STORE_ROLE_MAX];
+	char step[STORE_ROLE_MAX];
+	char state[16];          /* pending sent running done failed timeout cancelled */
+	int64_t exit_code;
+	char reason[256];
+	int64_t progress;
+	char progress_msg[256];
+	int64_t log_bytes;
+	int64_t log_seq;         /* last log chunk stored, -1 before the first */
+	int64_t created_at, started_at, finished_at, duration_ms;
+	char *spec;              /* JSON the task message is built from; heap */
+	char *outputs;           /* JSON object; heap */
+};
+
+int store_task_insert(struct store *st, const char *id, const char *run_id, const char *node_id,
+		      const char *role, const char *step, const char *spec_json, int64_t now);
+/* Moves an open task to "sent" or "running"; finished tasks stay as they are. */
+int store_task_set_state(struct store *st, const char *id, const char *state, int64_t now);
+int store_task_progress(struct store *st, const char *id, int64_t percent, const char *message);
+/* Records the result once: returns 1 when this call finished the task, 0
+ * when it was already finished (a re-sent result), -1 on error. */
+int store_task_finish(struct store *st, const char *id, const char *state, int64_t exit_code,
+		      int64_t duration_ms, const char *reason, const char *outputs_json, int64_t now);
+/* Counts bytes more of log, through chunk seq. */
+int store_task_add_log(struct store *st, const char *id, int64_t bytes, int64_t seq);
+/* Returns 1 found, 0 not found, -1 error; store_task_clear frees the strings. */
+int store_task_get(struct store *st, const char *id, struct store_task *out);
+void store_task_clear(struct store_task *t);
+/* fn gets each task (pending, sent or running) of the node, oldest first, or
+ * each task of the run; it may call the store. Returns fn's non-zero value,
+ * 0, or -1 on error. */
+int store_task_foreach_open(struct store *st, const char *node_id,
+			    int (*fn)(const struct store_task *task, void *arg), void *arg);
+int store_task_foreach_run(struct store *st, const char *run_id,
+			   int (*fn)(const struct store_task *task, void *arg), void *arg);
+
 /* ---- batching ---- */
 int store_begin(struct store *st);
 int store_commit(struct store *st);

@@ -9,12 +9,16 @@ struct event_base;
 struct store;
 struct ca;
 struct hub;
+struct tasks;
+struct role_set;
 
 struct tower {
 	struct event_base *base;
 	struct store *store;
 	struct ca *ca;
 	struct hub *hub;
+	struct tasks *tasks;
+	struct role_set *roles;
 	char state_dir[4096];
 	char admin_token[65];
 	char join_host[256];     /* what agents dial, for join lines */

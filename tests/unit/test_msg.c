@@ -1004,7 +1004,7 @@ static void test_reject_missing_required(void **state)
 	static const char *const hello[] = {
 		"version", "hostname", "arch", "os", "kernel", "cpus", "mem_total",
 	};
-	static const char *const task[] = { "id", "role", "step", "bundle_hash", "timeout" };
+	static const char *const task[] = { "id", "role", "step", "timeout" };
 	static const char *const task_log[] = { "id", "stream", "seq", "data" };
 	static const char *const task_done[] = { "id", "status", "exit_code", "duration_ms" };
 	char want[64];

@@ -1,0 +1,521 @@
+/* worker.c — the agent's task manager: journal first, then act; bundles from
+ * the cache; processes through runner.c; each result sent until acknowledged.
+ *
+ * Journal files in <state>/journal, one set per task id:
+ *   <id>.run    accepted, maybe running (written before the process starts)
+ *   <id>.done   the encoded task.done frame (written before it is sent)
+ *   <id>.acked  the tower stored the result
+ *   <id>.log    the task.log frames sent so far (up to a cap), sent again
+ *               after a reconnect; the tower keeps each chunk once by seq
+ * A task id with any of .run, .done or .acked is never run again. */
+#include "agent/worker.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/runner.h"
+#include "shared/bundle.h"
+#include "shared/frame.h"
+#include "shared/log.h"
+#include "shared/msg.h"
+#include "shared/util.h"
+
+#define WORKER_PAUSE_BYTES (1024 * 1024)
+#define WORKER_ID_MAX 64
+#define WORKER_SPOOL_CAP (1024 * 1024)
+
+struct worker {
+	struct event_base *base;
+	struct runner *runner;
+	struct worker_link link;
+	char journal[PATH_MAX];
+	char work[PATH_MAX];
+	char bundles[PATH_MAX];
+	char node_id[64];
+	char node_ip[64];
+	bool paused;
+};
+
+static bool task_id_ok(const char *id)
+{
+	size_t len = id ? strlen(id) : 0;
+
+	if (len == 0 || len > WORKER_ID_MAX || id[0] == '.')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = id[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
+static void journal_path(struct worker *w, const char *id, const char *ext, char *out, size_t size)
+{
+	snprintf(out, size, "%s/%s.%s", w->journal, id, ext);
+}
+
+static bool journal_has(struct worker *w, const char *id, const char *ext)
+{
+	char path[PATH_MAX + 80];
+
+	journal_path(w, id, ext, path, sizeof(path));
+	return access(path, F_OK) == 0;
+}
+
+/* Encodes the result, stores it, then sends it: a crash between the two
+ * only means it is sent again, never lost. */
+static void finish_task(struct worker *w, const char *id, const char *status, int64_t exit_code,
+			uint64_t duration_ms, const char *reason, const struct msg_strmap *outputs)
+{
+	struct msg m = {.type = MSG_TASK_DONE};
+	char path[PATH_MAX + 80];
+	uint8_t *frame;
+	size_t len;
+
+	m.u.task_done.id = (char *)id;
+	m.u.task_done.status = (char *)status;
+	m.u.task_done.exit_code = exit_code;
+	m.u.task_done.duration_ms = duration_ms;
+	m.u.task_done.reason = (char *)reason;
+	if (outputs != NULL)
+		m.u.task_done.outputs = *outputs;
+	frame = msg_encode_frame(&m, FRAME_MAX_DEFAULT, &len);
+	if (frame == NULL) {
+		/* Outputs too large for one frame: report that instead. */
+		m.u.task_done.status = "failed";
+		m.u.task_done.reason = "outputs larger than a frame";
+		m.u.task_done.outputs.count = 0;
+		frame = msg_encode_frame(&m, FRAME_MAX_DEFAULT, &len);
+		if (frame == NULL)
+			return;
+	}
+	journal_path(w, id, "done", path, sizeof(path));
+	if (util_write_file(path, frame, len, 0600) != 0)
+		log_error("task %s: cannot journal its result: %s", id, strerror(errno));
+	journal_path(w, id, "run", path, sizeof(path));
+	unlink(path);
+	log_info("task %s: %s (exit %lld, %llu ms)%s%s", id, status, (long long)exit_code,
+		 (unsigned long long)duration_ms, reason ? ": " : "", reason ? reason : "");
+	w->link.send_frame(w->link.arg, frame, len);
+	free(frame);
+}
+
+static void resend_spool(struct worker *w, const char *id);
+
+static void resend_result(struct worker *w, const char *id)
+{
+	char path[PATH_MAX + 80];
+	uint8_t *frame;
+	size_t len;
+
+	resend_spool(w, id);
+
+	journal_path(w, id, "done", path, sizeof(path));
+	frame = (uint8_t *)util_read_file(path, FRAME_MAX_DEFAULT + FRAME_HEADER_LEN, &len);
+	if (frame == NULL)
+		return;
+	w->link.send_frame(w->link.arg, frame, len);
+	free(frame);
+}
+
+/* Keeps the output until the result is acknowledged, so output made while
+ * the tower is away (or lost in a dropped connection) reaches it later. */
+static void spool_log(struct worker *w, const char *id, const struct msg *m)
+{
+	char path[PATH_MAX + 80];
+	struct stat st;
+	uint8_t *frame;
+	size_t len;
+	int fd;
+
+	journal_path(w, id, "log", path, sizeof(path));
+	if (stat(path, &st) == 0 && st.st_size >= WORKER_SPOOL_CAP)
+		return;
+	frame = msg_encode_frame(m, FRAME_MAX_DEFAULT, &len);
+	if (frame == NULL)
+		return;
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		if (write(fd, frame, len) != (ssize_t)len)
+			log_warn("task %s: cannot keep its output: %s", id, strerror(errno));
+		close(fd);
+	}
+	free(frame);
+}
+
+static void resend_spool(struct worker *w, const char *id)
+{
+	char path[PATH_MAX + 80];
+	uint8_t *data;
+	size_t len;
+
+	journal_path(w, id, "log", path, sizeof(path));
+	data = (uint8_t *)util_read_file(path, WORKER_SPOOL_CAP + FRAME_MAX_DEFAULT, &len);
+	if (data == NULL)
+		return;
+	/* The file is whole frames back to back: send it as it is. */
+	w->link.send_frame(w->link.arg, data, len);
+	free(data);
+}
+
+/* ---- runner callbacks ---- */
+
+static void on_log(void *arg, const char *task_id, const char *stream, uint64_t seq,
+		   const uint8_t *data, size_t len)
+{
+	struct worker *w = arg;
+	struct msg m = {.type = MSG_TASK_LOG};
+
+	m.u.task_log.id = (char *)task_id;
+	m.u.task_log.stream = (char *)stream;
+	m.u.task_log.seq = seq;
+	m.u.task_log.data.data = (uint8_t *)data;
+	m.u.task_log.data.len = len;
+	spool_log(w, task_id, &m);
+	w->link.send(w->link.arg, &m);
+	if (!w->paused && w->link.pending(w->link.arg) > WORKER_PAUSE_BYTES) {
+		w->paused = true;
+		runner_set_paused(w->runner, true);
+	}
+}
+
+static void on_progress(void *arg, const char *task_id, unsigned percent, const char *message)
+{
+	struct worker *w = arg;
+	struct msg m = {.type = MSG_TASK_PROGRESS};
+
+	m.u.task_progress.id = (char *)task_id;
+	m.u.task_progress.percent = percent;
+	m.u.task_progress.message = (char *)message;
+	w->link.send(w->link.arg, &m);
+}
+
+static void on_done(void *arg, const char *task_id, const struct runner_result *res)
+{
+	struct worker *w = arg;
+	char path[PATH_MAX + 80];
+
+	finish_task(w, task_id, res->status, res->exit_code, res->duration_ms, res->reason,
+		    res->outputs);
+	snprintf(path, sizeof(path), "%s/%s", w->work, task_id);
+	util_remove_tree(path);
+}
+
+static const struct runner_callbacks worker_runner_callbacks = {
+	.on_log = on_log,
+	.on_progress = on_progress,
+	.on_done = on_done,
+};
+
+void worker_drained(struct worker *w)
+{
+	if (w->paused) {
+		w->paused = false;
+		runner_set_paused(w->runner, false);
+	}
+}
+
+/* ---- starting a task ---- */
+
+static void env_add(struct msg_kv *items, size_t *count, const char *key, const char *value)
+{
+	items[*count].key = (char *)key;
+	items[*count].value = (char *)(value ? value : "");
+	(*count)++;
+}
+
+/* The bundle dir for the task, or NULL with reason. Caller frees. */
+static char *task_bundle_dir(struct worker *w, const struct msg_task *t, char *err, size_t err_size)
+{
+	char *dir = bundle_cache_lookup(w->bundles, t->bundle_hash);
+
+	if (dir != NULL)
+		return dir;
+	if (t->bundle.len == 0) {
+		snprintf(err, err_size, "bundle %s is not cached and was not sent", t->bundle_hash);
+		return NULL;
+	}
+	return bundle_cache_store(w->bundles, t->bundle_hash, t->bundle.data, t->bundle.len, err,
+				  err_size);
+}
+
+static int start_task(struct worker *w, const struct msg_task *t, char *err, size_t err_size)
+{
+	char workdir[PATH_MAX + 80], script[PATH_MAX + 80], timeout[24];
+	const char **argv = NULL, **declared = NULL;
+	struct msg_kv *env = NULL;
+	struct msg_strmap envmap;
+	struct runner_spec spec;
+	char *bundle_dir = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	if (t->argv.count == 0) {
+		snprintf(err, err_size, "task has no command");
+		return -1;
+	}
+	if (t->bundle_hash != NULL && t->bundle_hash[0] != '\0') {
+		const char *rel = t->argv.items[0];
+		if (rel[0] == '/' || strstr(rel, "..") != NULL) {
+			snprintf(err, err_size, "script path \"%s\" leaves the role bundle", rel);
+			return -1;
+		}
+		bundle_dir = task_bundle_dir(w, t, err, err_size);
+		if (bundle_dir == NULL)
+			return -1;
+		snprintf(script, sizeof(script), "%s/%s", bundle_dir, rel);
+	}
+	argv = calloc(t->argv.count + 1, sizeof(*argv));
+	env = calloc(t->env.count + 8, sizeof(*env));
+	declared = calloc(t->outputs.count + 1, sizeof(*declared));
+	if (argv == NULL || env == NULL || declared == NULL) {
+		snprintf(err, err_size, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < t->argv.count; i++)
+		argv[i] = t->argv.items[i];
+	if (bundle_dir != NULL)
+		argv[0] = script;
+	for (size_t i = 0; i < t->outputs.count; i++)
+		declared[i] = t->outputs.items[i];
+	for (size_t i = 0; i < t->env.count; i++)
+		env_add(env, &n, t->env.items[i].key, t->env.items[i].value);
+	snprintf(timeout, sizeof(timeout), "%llu", (unsigned long long)t->timeout);
+	env_add(env, &n, "OVERCLOUD_ROLE", t->role);
+	env_add(env, &n, "OVERCLOUD_STEP", t->step);
+	env_add(env, &n, "OVERCLOUD_NODE_ID", w->node_id);
+	env_add(env, &n, "OVERCLOUD_NODE_IP", w->node_ip);
+	env_add(env, &n, "OVERCLOUD_TIMEOUT", timeout);
+	if (bundle_dir != NULL)
+		env_add(env, &n, "OVERCLOUD_ROLE_DIR", bundle_dir);
+	envmap.items = env;
+	envmap.count = n;
+	snprintf(workdir, sizeof(workdir), "%s/%s", w->work, t->id);
+	memset(&spec, 0, sizeof(spec));
+	spec.id = t->id;
+	spec.workdir = workdir;
+	spec.argv = argv;
+	spec.env = &envmap;
+	spec.mask = &t->mask;
+	spec.timeout_s = t->timeout;
+	spec.declared_outputs = t->outputs.count > 0 ? declared : NULL;
+	rc = runner_start(w->runner, &spec, err, err_size);
+out:
+	free(argv);
+	free(env);
+	free(declared);
+	free(bundle_dir);
+	return rc;
+}
+
+static void handle_task(struct worker *w, const struct msg_task *t)
+{
+	struct msg accepted = {.type = MSG_TASK_ACCEPTED};
+	char path[PATH_MAX + 80], err[512];
+
+	if (!task_id_ok(t->id)) {
+		log_warn("task with an unusable id refused");
+		return;
+	}
+	accepted.u.task_accepted.id = t->id;
+	/* Never twice: a known id gets its stored result, or is running. */
+	if (journal_has(w, t->id, "done")) {
+		log_info("task %s: already done, sending its result again", t->id);
+		resend_result(w, t->id);
+		return;
+	}
+	if (journal_has(w, t->id, "acked")) {
+		log_info("task %s: already done and acknowledged, ignored", t->id);
+		return;
+	}
+	if (journal_has(w, t->id, "run")) {
+		w->link.send(w->link.arg, &accepted);
+		return;
+	}
+	journal_path(w, t->id, "run", path, sizeof(path));
+	if (util_write_file(path, "accepted\n", 9, 0600) != 0) {
+		log_error("task %s: cannot journal it, not running it: %s", t->id, strerror(errno));
+		return;
+	}
+	w->link.send(w->link.arg, &accepted);
+	log_info("task %s: %s/%s accepted", t->id, t->role, t->step);
+	if (start_task(w, t, err, sizeof(err)) != 0)
+		finish_task(w, t->id, "failed", -1, 0, err, NULL);
+}
+
+static void handle_ack(struct worker *w, const char *id)
+{
+	char done[PATH_MAX + 80], acked[PATH_MAX + 80];
+
+	if (!task_id_ok(id))
+		return;
+	journal_path(w, id, "done", done, sizeof(done));
+	journal_path(w, id, "acked", acked, sizeof(acked));
+	if (util_write_file(acked, "", 0, 0600) == 0)
+		unlink(done);
+	journal_path(w, id, "log", done, sizeof(done));
+	unlink(done);
+}
+
+void worker_handle(struct worker *w, const struct msg *m)
+{
+	switch (m->type) {
+	case MSG_TASK:
+		handle_task(w, &m->u.task);
+		break;
+	case MSG_CANCEL:
+		if (runner_cancel(w->runner, m->u.cancel.id) != 0)
+			log_info("cancel for task %s, which is not running", m->u.cancel.id);
+		break;
+	case MSG_TASK_ACK:
+		handle_ack(w, m->u.task_ack.id);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Calls fn for each journal file with extension ext. */
+static void journal_each(struct worker *w, const char *ext,
+			 void (*fn)(struct worker *w, const char *id))
+{
+	DIR *d = opendir(w->journal);
+	struct dirent *e;
+	size_t elen = strlen(ext);
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		char id[WORKER_ID_MAX + 1];
+		size_t len = strlen(e->d_name);
+		if (len <= elen + 1 || len - elen - 1 > WORKER_ID_MAX ||
+		    strcmp(e->d_name + len - elen, ext) != 0 || e->d_name[len - elen - 1] != '.')
+			continue;
+		memcpy(id, e->d_name, len - elen - 1);
+		id[len - elen - 1] = '\0';
+		if (task_id_ok(id))
+			fn(w, id);
+	}
+	closedir(d);
+}
+
+void worker_connected(struct worker *w, const char *node_id, const char *node_ip)
+{
+	snprintf(w->node_id, sizeof(w->node_id), "%s", node_id);
+	snprintf(w->node_ip, sizeof(w->node_ip), "%s", node_ip);
+	journal_each(w, "run", resend_spool);
+	journal_each(w, "done", resend_result);
+}
+
+/* A process of a task that outlived its agent has OVERCLOUD_TASK_ID=<id>
+ * in its environment: find them all and kill their groups. */
+static void kill_orphans(const char *id)
+{
+	char want[WORKER_ID_MAX + 32], path[64];
+	DIR *proc = opendir("/proc");
+	struct dirent *e;
+	size_t wlen;
+
+	if (proc == NULL)
+		return;
+	wlen = (size_t)snprintf(want, sizeof(want), "OVERCLOUD_TASK_ID=%s", id) + 1;
+	while ((e = readdir(proc)) != NULL) {
+		char *env;
+		size_t len;
+		pid_t pid = (pid_t)atoi(e->d_name);
+
+		if (pid <= 1 || pid == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+		env = util_read_file(path, 1024 * 1024, &len);
+		if (env == NULL)
+			continue;
+		for (size_t off = 0; off < len; off += strlen(env + off) + 1) {
+			if (len - off >= wlen && memcmp(env + off, want, wlen) == 0) {
+				pid_t pgid = getpgid(pid);
+				log_info("task %s: killing process %d left from before the restart", id,
+					 (int)pid);
+				if (pgid > 1)
+					kill(-pgid, SIGKILL);
+				kill(pid, SIGKILL);
+				break;
+			}
+		}
+		free(env);
+	}
+	closedir(proc);
+}
+
+static void fail_interrupted(struct worker *w, const char *id)
+{
+	kill_orphans(id);
+	finish_task(w, id, "failed", -1, 0, "agent restarted", NULL);
+}
+
+static int send_nowhere(void *arg, const struct msg *m)
+{
+	return -1;
+}
+
+static int send_frame_nowhere(void *arg, const uint8_t *frame, size_t len)
+{
+	return -1;
+}
+
+struct worker *worker_new(struct event_base *base, const char *state_dir, unsigned max_running,
+			  const struct worker_link *link, char *err, size_t err_size)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+	struct worker_link offline = {.send = send_nowhere, .send_frame = send_frame_nowhere};
+
+	if (w == NULL) {
+		snprintf(err, err_size, "out of memory");
+		return NULL;
+	}
+	w->base = base;
+	snprintf(w->journal, sizeof(w->journal), "%s/journal", state_dir);
+	snprintf(w->work, sizeof(w->work), "%s/work", state_dir);
+	snprintf(w->bundles, sizeof(w->bundles), "%s/bundles", state_dir);
+	if (util_mkdir_p(w->journal, 0700) != 0 || util_mkdir_p(w->work, 0700) != 0 ||
+	    util_mkdir_p(w->bundles, 0700) != 0) {
+		snprintf(err, err_size, "cannot create the journal under %s: %s", state_dir,
+			 strerror(errno));
+		free(w);
+		return NULL;
+	}
+	/* Results of interrupted tasks are journaled now and sent on connect. */
+	w->link = offline;
+	journal_each(w, "run", fail_interrupted);
+	w->link = *link;
+	w->runner = runner_new(base, &worker_runner_callbacks, w, max_running,
+			       RUNNER_DEFAULT_GRACE_MS);
+	if (w->runner == NULL) {
+		snprintf(err, err_size, "cannot set up the task runner");
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void worker_free(struct worker *w)
+{
+	if (w == NULL)
+		return;
+	runner_free(w->runner);
+	free(w);
+}
+
+size_t worker_active(const struct worker *w)
+{
+	return runner_active(w->runner);
+}

@@ -1,0 +1,583 @@
+/* tasks.c — the tower's side of work on agents: persist, dispatch when the
+ * node is there, record logs/progress/results once, notify run watchers. */
+#include "tower/tasks.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shared/log.h"
+#include "shared/msg.h"
+#include "shared/util.h"
+#include "tower/hub.h"
+#include "tower/role.h"
+#include "tower/store.h"
+
+#define REPLAY_CHUNK 16384
+
+struct tasks_watch {
+	struct tasks *tk;
+	char run_id[STORE_ID_MAX];
+	tasks_watch_fn fn;
+	void *arg;
+	struct tasks_watch *prev, *next;
+};
+
+struct tasks {
+	struct store *st;
+	struct hub *hub;
+	const struct role_set *roles;
+	char log_dir[PATH_MAX];
+	int64_t log_cap;
+	struct tasks_watch *watches;
+};
+
+static bool state_is_final(const char *state)
+{
+	return strcmp(state, "done") == 0 || strcmp(state, "failed") == 0 ||
+	       strcmp(state, "timeout") == 0 || strcmp(state, "cancelled") == 0;
+}
+
+static void random_id(const char *prefix, size_t nbytes, char *out, size_t size)
+{
+	uint8_t raw[16];
+	char hex[33];
+
+	util_random(raw, nbytes);
+	util_hex(raw, nbytes, hex);
+	snprintf(out, size, "%s%s", prefix, hex);
+}
+
+void tasks_new_run_id(char *out, size_t size)
+{
+	random_id("r-", 6, out, size);
+}
+
+struct tasks *tasks_new(struct store *st, struct hub *hub, const char *state_dir,
+			int64_t log_cap, char *err, size_t err_size)
+{
+	struct tasks *tk = calloc(1, sizeof(*tk));
+
+	if (tk == NULL) {
+		snprintf(err, err_size, "out of memory");
+		return NULL;
+	}
+	tk->st = st;
+	tk->hub = hub;
+	tk->log_cap = log_cap;
+	snprintf(tk->log_dir, sizeof(tk->log_dir), "%s/logs", state_dir);
+	if (util_mkdir_p(tk->log_dir, 0700) != 0) {
+		snprintf(err, err_size, "cannot create %s: %s", tk->log_dir, strerror(errno));
+		free(tk);
+		return NULL;
+	}
+	return tk;
+}
+
+void tasks_free(struct tasks *tk)
+{
+	if (tk == NULL)
+		return;
+	while (tk->watches != NULL)
+		tasks_unwatch(tk->watches);
+	free(tk);
+}
+
+void tasks_set_roles(struct tasks *tk, const struct role_set *roles)
+{
+	tk->roles = roles;
+}
+
+void tasks_log_path(struct tasks *tk, const char *task_id, char *out, size_t size)
+{
+	snprintf(out, size, "%s/%s.log", tk->log_dir, task_id);
+}
+
+/* ---- sending ---- */
+
+static char **json_strlist(json_t *arr, size_t *count)
+{
+	char **items;
+	size_t i;
+	json_t *v;
+
+	*count = 0;
+	if (!json_is_array(arr) || json_array_size(arr) == 0)
+		return NULL;
+	items = calloc(json_array_size(arr), sizeof(*items));
+	if (items == NULL)
+		return NULL;
+	json_array_foreach(arr, i, v)
+		items[(*count)++] = (char *)(json_string_value(v) ?: "");
+	return items;
+}
+
+static struct msg_kv *json_strmap(json_t *obj, size_t *count)
+{
+	struct msg_kv *items;
+	const char *key;
+	json_t *v;
+
+	*count = 0;
+	if (!json_is_object(obj) || json_object_size(obj) == 0)
+		return NULL;
+	items = calloc(json_object_size(obj), sizeof(*items));
+	if (items == NULL)
+		return NULL;
+	json_object_foreach(obj, key, v) {
+		items[*count].key = (char *)key;
+		items[*count].value = (char *)(json_string_value(v) ?: "");
+		(*count)++;
+	}
+	return items;
+}
+
+/* Builds the task message from its stored spec and queues it for the node. */
+static int send_task(struct tasks *tk, const struct store_task *t)
+{
+	struct msg m = {.type = MSG_TASK};
+	struct msg_task *mt = &m.u.task;
+	json_t *spec = json_loads(t->spec, 0, NULL);
+	const char *hash;
+	int rc = -1;
+
+	if (spec == NULL) {
+		log_error("task %s: stored spec is not JSON", t->id);
+		return -1;
+	}
+	mt->id = (char *)t->id;
+	mt->role = (char *)t->role;
+	mt->step = (char *)t->step;
+	mt->timeout = (uint64_t)json_integer_value(json_object_get(spec, "timeout"));
+	mt->argv.items = json_strlist(json_object_get(spec, "argv"), &mt->argv.count);
+	mt->mask.items = json_strlist(json_object_get(spec, "mask"), &mt->mask.count);
+	mt->outputs.items = json_strlist(json_object_get(spec, "outputs"), &mt->outputs.count);
+	mt->env.items = json_strmap(json_object_get(spec, "env"), &mt->env.count);
+	hash = json_string_value(json_object_get(spec, "bundle_hash"));
+	if (hash != NULL && *hash != '\0') {
+		const struct role *role = tk->roles ? role_set_find(tk->roles, t->role) : NULL;
+
+		if (role == NULL || strcmp(role->bundle_hash, hash) != 0) {
+			log_error("task %s: bundle %s of role %s is not loaded", t->id, hash, t->role);
+			goto out;
+		}
+		mt->bundle_hash = (char *)hash;
+		mt->bundle.data = role->bundle;
+		mt->bundle.len = role->bundle_len;
+	}
+	rc = hub_send(tk->hub, t->node_id, &m);
+	if (rc == 0 && strcmp(t->state, "pending") == 0)
+		store_task_set_state(tk->st, t->id, "sent", util_now());
+out:
+	free(mt->argv.items);
+	free(mt->mask.items);
+	free(mt->outputs.items);
+	free(mt->env.items);
+	json_decref(spec);
+	return rc;
+}
+
+int tasks_create(struct tasks *tk, const char *run_id, const char *node_id, const char *role,
+		 const char *step, json_t *spec, char *task_id_out, char *err, size_t err_size)
+{
+	struct store_task t;
+	char *text;
+	int rc;
+
+	random_id("t-", 8, task_id_out, 40);
+	text = json_dumps(spec, JSON_COMPACT);
+	if (text == NULL) {
+		snprintf(err, err_size, "cannot encode the task");
+		return -1;
+	}
+	rc = store_task_insert(tk->st, task_id_out, run_id, node_id, role, step, text, util_now());
+	free(text);
+	if (rc != 0) {
+		snprintf(err, err_size, "cannot store the task");
+		return -1;
+	}
+	if (hub_node_connected(tk->hub, node_id) && store_task_get(tk->st, task_id_out, &t) == 1) {
+		send_task(tk, &t);
+		store_task_clear(&t);
+	}
+	return 0;
+}
+
+static int resend_one(const struct store_task *t, void *arg)
+{
+	send_task(arg, t);
+	return 0;
+}
+
+/* A connected node gets every open task again: the agent's journal knows
+ * which it already ran and answers with the stored result instead. */
+void tasks_on_node_ready(void *arg, const char *node_id)
+{
+	struct tasks *tk = arg;
+
+	store_task_foreach_open(tk->st, node_id, resend_one, tk);
+}
+
+/* ---- watchers ---- */
+
+static void publish(struct tasks *tk, const char *run_id, const char *event, json_t *data)
+{
+	struct tasks_watch *w, *next;
+
+	for (w = tk->watches; w != NULL; w = next) {
+		next = w->next;
+		if (strcmp(w->run_id, run_id) == 0)
+			w->fn(w->arg, event, data);
+	}
+	json_decref(data);
+}
+
+static int count_open(const struct store_task *t, void *arg)
+{
+	if (!state_is_final(t->state))
+		(*(size_t *)arg)++;
+	return 0;
+}
+
+static void end_watchers(struct tasks *tk, const char *run_id)
+{
+	struct tasks_watch *w, *next;
+	json_t *data = json_pack("{s:s}", "run_id", run_id);
+
+	for (w = tk->watches; w != NULL; w = next) {
+		next = w->next;
+		if (strcmp(w->run_id, run_id) != 0)
+			continue;
+		w->fn(w->arg, "end", data);
+		tasks_unwatch(w);
+	}
+	json_decref(data);
+}
+
+static void check_run_end(struct tasks *tk, const char *run_id)
+{
+	size_t open = 0;
+
+	if (store_task_foreach_run(tk->st, run_id, count_open, &open) == 0 && open == 0)
+		end_watchers(tk, run_id);
+}
+
+/* Output may be any bytes; JSON wants UTF-8. */
+static json_t *json_text(const uint8_t *data, size_t len)
+{
+	char *copy = malloc(len + 1);
+	json_t *s;
+
+	if (copy == NULL)
+		return json_string("");
+	for (size_t i = 0; i < len; i++)
+		copy[i] = data[i] == 0 ? '?' : (char)data[i];
+	copy[len] = '\0';
+	s = json_stringn(copy, len);
+	if (s == NULL) {
+		for (size_t i = 0; i < len; i++)
+			if ((unsigned char)copy[i] >= 0x80)
+				copy[i] = '?';
+		s = json_stringn(copy, len);
+	}
+	free(copy);
+	return s ? s : json_string("");
+}
+
+static void node_name(struct tasks *tk, const char *node_id, char *out, size_t size)
+{
+	struct store_node n;
+
+	if (store_node_get(tk->st, node_id, &n) == 1 && n.name[0] != '\0')
+		snprintf(out, size, "%s", n.name);
+	else
+		snprintf(out, size, "%s", node_id);
+}
+
+json_t *tasks_task_json(struct tasks *tk, const struct store_task *t)
+{
+	json_t *spec = json_loads(t->spec, 0, NULL), *outputs = json_loads(t->outputs, 0, NULL);
+	json_t *secret = json_object_get(spec, "secret_outputs"), *v;
+	char name[STORE_NAME_MAX];
+	json_t *obj;
+	size_t i;
+
+	if (!json_is_object(outputs)) {
+		json_decref(outputs);
+		outputs = json_object();
+	}
+	/* Secret values never leave the tower through the API. */
+	json_array_foreach(secret, i, v)
+		if (json_object_get(outputs, json_string_value(v) ?: "") != NULL)
+			json_object_set_new(outputs, json_string_value(v), json_string("***"));
+	node_name(tk, t->node_id, name, sizeof(name));
+	obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O?, s:I, s:s?, s:I, s:s, s:o, s:I,"
+			" s:I, s:I, s:I, s:I}",
+			"task_id", t->id, "run_id", t->run_id, "node_id", t->node_id, "node", name,
+			"role", t->role, "step", t->step, "state", t->state,
+			"argv", json_object_get(spec, "argv"),
+			"exit_code", (json_int_t)t->exit_code,
+			"reason", t->reason[0] ? t->reason : NULL,
+			"progress", (json_int_t)t->progress, "progress_message", t->progress_msg,
+			"outputs", outputs, "log_bytes", (json_int_t)t->log_bytes,
+			"created_at", (json_int_t)t->created_at, "started_at", (json_int_t)t->started_at,
+			"finished_at", (json_int_t)t->finished_at,
+			"duration_ms", (json_int_t)t->duration_ms);
+	json_decref(spec);
+	return obj;
+}
+
+static int append_task_json(const struct store_task *t, void *arg)
+{
+	void **pass = arg;
+
+	json_array_append_new(pass[1], tasks_task_json(pass[0], t));
+	return 0;
+}
+
+json_t *tasks_run_json(struct tasks *tk, const char *run_id)
+{
+	json_t *arr = json_array();
+	void *pass[2] = {tk, arr};
+
+	if (store_task_foreach_run(tk->st, run_id, append_task_json, pass) != 0 ||
+	    json_array_size(arr) == 0) {
+		json_decref(arr);
+		return NULL;
+	}
+	return arr;
+}
+
+struct replay {
+	struct tasks *tk;
+	struct tasks_watch *w;
+	size_t open;
+};
+
+static int replay_task(const struct store_task *t, void *arg)
+{
+	struct replay *r = arg;
+	char path[PATH_MAX + 64], name[STORE_NAME_MAX];
+	uint8_t buf[REPLAY_CHUNK];
+	ssize_t n;
+	int fd;
+
+	node_name(r->tk, t->node_id, name, sizeof(name));
+	tasks_log_path(r->tk, t->id, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0) {
+		json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:o}", "task_id", t->id, "node_id",
+					 t->node_id, "node", name, "stream", "stdout", "data",
+					 json_text(buf, (size_t)n));
+		r->w->fn(r->w->arg, "log", data);
+		json_decref(data);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (!state_is_final(t->state))
+		r->open++;
+	{
+		json_t *data = tasks_task_json(r->tk, t);
+		r->w->fn(r->w->arg, "task", data);
+		json_decref(data);
+	}
+	return 0;
+}
+
+int tasks_watch_run(struct tasks *tk, const char *run_id, tasks_watch_fn fn, void *arg,
+		    struct tasks_watch **out)
+{
+	struct tasks_watch *w = calloc(1, sizeof(*w));
+	struct replay r = {.tk = tk, .w = w};
+	json_t *runs;
+
+	*out = NULL;
+	if (w == NULL)
+		return -1;
+	runs = tasks_run_json(tk, run_id);
+	if (runs == NULL) {
+		free(w);
+		return -1;
+	}
+	json_decref(runs);
+	w->tk = tk;
+	w->fn = fn;
+	w->arg = arg;
+	snprintf(w->run_id, sizeof(w->run_id), "%s", run_id);
+	store_task_foreach_run(tk->st, run_id, replay_task, &r);
+	if (r.open == 0) {
+		json_t *data = json_pack("{s:s}", "run_id", run_id);
+		fn(arg, "end", data);
+		json_decref(data);
+		free(w);
+		return 0;
+	}
+	w->next = tk->watches;
+	if (tk->watches != NULL)
+		tk->watches->prev = w;
+	tk->watches = w;
+	*out = w;
+	return 0;
+}
+
+void tasks_unwatch(struct tasks_watch *w)
+{
+	struct tasks *tk;
+
+	if (w == NULL)
+		return;
+	tk = w->tk;
+	if (w->prev != NULL)
+		w->prev->next = w->next;
+	else
+		tk->watches = w->next;
+	if (w->next != NULL)
+		w->next->prev = w->prev;
+	free(w);
+}
+
+/* ---- what agents report ---- */
+
+static void store_log_chunk(struct tasks *tk, const struct store_task *t, const struct msg_task_log *l)
+{
+	char path[PATH_MAX + 64], name[STORE_NAME_MAX];
+	static const char marker[] = "\n[log truncated: over the tower's per-task cap]\n";
+	size_t len = l->data.len;
+	bool truncate = false;
+	int fd;
+
+	/* Chunks come again after a reconnect; each is stored once. */
+	if ((int64_t)l->seq <= t->log_seq)
+		return;
+	/* Past the cap only the marker is written, once: log_bytes then
+	 * stays at cap + 1. */
+	if (t->log_bytes > tk->log_cap) {
+		store_task_add_log(tk->st, t->id, 0, (int64_t)l->seq);
+		return;
+	}
+	if ((int64_t)len >= tk->log_cap - t->log_bytes) {
+		len = (size_t)(tk->log_cap - t->log_bytes);
+		truncate = true;
+	}
+	tasks_log_path(tk, t->id, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		log_error("task %s: cannot open %s: %s", t->id, path, strerror(errno));
+		return;
+	}
+	if (write(fd, l->data.data, len) != (ssize_t)len ||
+	    (truncate && write(fd, marker, sizeof(marker) - 1) < 0))
+		log_error("task %s: cannot write its log: %s", t->id, strerror(errno));
+	close(fd);
+	store_task_add_log(tk->st, t->id, (int64_t)len + (truncate ? 1 : 0), (int64_t)l->seq);
+	if (truncate)
+		log_warn("task %s: log over %lld bytes, the rest is dropped", t->id,
+			 (long long)tk->log_cap);
+	node_name(tk, t->node_id, name, sizeof(name));
+	publish(tk, t->run_id, "log",
+		json_pack("{s:s, s:s, s:s, s:s, s:o}", "task_id", t->id, "node_id", t->node_id,
+			  "node", name, "stream", l->stream, "data", json_text(l->data.data, len)));
+}
+
+static json_t *outputs_json(const struct msg_strmap *outputs)
+{
+	json_t *obj = json_object();
+
+	for (size_t i = 0; i < outputs->count; i++)
+		json_object_set_new(obj, outputs->items[i].key,
+				    json_text((const uint8_t *)outputs->items[i].value,
+					      strlen(outputs->items[i].value)));
+	return obj;
+}
+
+static void record_done(struct tasks *tk, const struct store_task *t, const struct msg_task_done *d)
+{
+	struct msg ack = {.type = MSG_TASK_ACK};
+	static const char *const states[] = {"done", "failed", "timeout", "cancelled"};
+	const char *state = "failed";
+	json_t *outputs = outputs_json(&d->outputs);
+	char *text = json_dumps(outputs, JSON_COMPACT);
+	int rc;
+
+	for (size_t i = 0; i < OC_ARRAY_LEN(states); i++)
+		if (strcmp(d->status, states[i]) == 0)
+			state = states[i];
+	rc = store_task_finish(tk->st, t->id, state, d->exit_code, (int64_t)d->duration_ms,
+			       d->reason, text, util_now());
+	free(text);
+	json_decref(outputs);
+	if (rc < 0)
+		return;   /* not stored: no ack, the agent sends it again */
+	ack.u.task_ack.id = (char *)t->id;
+	hub_send(tk->hub, t->node_id, &ack);
+	if (rc == 0) {
+		log_info("task %s: result sent again by the agent, already recorded", t->id);
+		return;
+	}
+	log_info("task %s on %s: %s, exit %lld, %llu ms", t->id, t->node_id, state,
+		 (long long)d->exit_code, (unsigned long long)d->duration_ms);
+	{
+		struct store_task now;
+		if (store_task_get(tk->st, t->id, &now) == 1) {
+			publish(tk, t->run_id, "task", tasks_task_json(tk, &now));
+			store_task_clear(&now);
+		}
+	}
+	check_run_end(tk, t->run_id);
+}
+
+void tasks_on_task_msg(void *arg, const char *node_id, const struct msg *m)
+{
+	struct tasks *tk = arg;
+	const char *id = m->u.task_accepted.id;   /* id comes first in every task message */
+	struct store_task t;
+	char name[STORE_NAME_MAX];
+
+	switch (m->type) {
+	case MSG_TASK_LOG: id = m->u.task_log.id; break;
+	case MSG_TASK_PROGRESS: id = m->u.task_progress.id; break;
+	case MSG_TASK_DONE: id = m->u.task_done.id; break;
+	default: break;
+	}
+	/* A node may only speak about its own tasks. */
+	if (store_task_get(tk->st, id, &t) != 1 || strcmp(t.node_id, node_id) != 0) {
+		log_warn("agent %s: \"%s\" for task %s that is not its own, ignored", node_id,
+			 msg_type_name(m->type), id);
+		store_task_clear(&t);
+		return;
+	}
+	switch (m->type) {
+	case MSG_TASK_ACCEPTED:
+		if (!state_is_final(t.state)) {
+			store_task_set_state(tk->st, t.id, "running", util_now());
+			snprintf(t.state, sizeof(t.state), "running");
+			publish(tk, t.run_id, "task", tasks_task_json(tk, &t));
+		}
+		break;
+	case MSG_TASK_LOG:
+		if (!state_is_final(t.state))
+			store_log_chunk(tk, &t, &m->u.task_log);
+		break;
+	case MSG_TASK_PROGRESS:
+		if (!state_is_final(t.state)) {
+			store_task_progress(tk->st, t.id, (int64_t)m->u.task_progress.percent,
+					    m->u.task_progress.message);
+			node_name(tk, node_id, name, sizeof(name));
+			publish(tk, t.run_id, "progress",
+				json_pack("{s:s, s:s, s:I, s:s}", "task_id", t.id, "node", name,
+					  "percent", (json_int_t)m->u.task_progress.percent, "message",
+					  m->u.task_progress.message ?: ""));
+		}
+		break;
+	case MSG_TASK_DONE:
+		record_done(tk, &t, &m->u.task_done);
+		break;
+	default:
+		break;
+	}
+	store_task_clear(&t);
+}

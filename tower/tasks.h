@@ -1,0 +1,61 @@
+/* tasks.h — the tower's side of work on agents: creates tasks (persisted
+ * first), sends them when their node is connected, stores logs, progress and
+ * results exactly once, and tells watchers what happens. */
+#ifndef OC_TASKS_H
+#define OC_TASKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct hub;
+struct msg;
+struct store;
+struct store_task;
+struct role_set;
+struct tasks;
+struct tasks_watch;
+
+#define TASKS_LOG_CAP_DEFAULT (16 * 1024 * 1024)
+
+/* Logs go to <state_dir>/logs/<task>.log, at most log_cap bytes each. */
+struct tasks *tasks_new(struct store *st, struct hub *hub, const char *state_dir,
+			int64_t log_cap, char *err, size_t err_size);
+void tasks_free(struct tasks *tk);
+/* Roles whose bundles go with role tasks (borrowed; may be NULL). */
+void tasks_set_roles(struct tasks *tk, const struct role_set *roles);
+
+/* spec: {"argv": [..], "timeout": s, "env": {..}, "mask": [..],
+ * "bundle_hash": "..", "outputs": [..], "secret_outputs": [..]}.
+ * Persists the task, then sends it if the node is connected. task_id_out
+ * gets 40 bytes. Returns 0 or -1 with err. */
+int tasks_create(struct tasks *tk, const char *run_id, const char *node_id, const char *role,
+		 const char *step, json_t *spec, char *task_id_out, char *err, size_t err_size);
+/* A fresh run id ("r-" + hex) into out (>= 20 bytes). */
+void tasks_new_run_id(char *out, size_t size);
+
+/* For the hub (see hub_events). */
+void tasks_on_node_ready(void *tk, const char *node_id);
+void tasks_on_task_msg(void *tk, const char *node_id, const struct msg *m);
+
+/* A task as the API shows it: no secret output values. Caller decrefs. */
+json_t *tasks_task_json(struct tasks *tk, const struct store_task *t);
+/* All tasks of a run as an array, NULL when the run is unknown. */
+json_t *tasks_run_json(struct tasks *tk, const char *run_id);
+/* The log file path of a task into out. */
+void tasks_log_path(struct tasks *tk, const char *task_id, char *out, size_t size);
+
+/* Watches a run: fn gets ("log", {task_id, node_id, node, stream, data}),
+ * ("progress", {task_id, node, percent, message}), ("task", task json) and
+ * finally ("end", {"run_id"}) once every task of the run is finished; after
+ * "end" the watch is gone (fn must not unwatch it). The current state is
+ * replayed first (logs so far, tasks), so nothing is missed; *out is NULL
+ * when the run had already ended. fn must not call tasks_unwatch. Returns 0,
+ * or -1 when the run is unknown. */
+typedef void (*tasks_watch_fn)(void *arg, const char *event, json_t *data);
+int tasks_watch_run(struct tasks *tk, const char *run_id, tasks_watch_fn fn, void *arg,
+		    struct tasks_watch **out);
+void tasks_unwatch(struct tasks_watch *w);
+
+#endif
