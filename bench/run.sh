@@ -40,5 +40,53 @@ rss_kb=$(awk '/^VmRSS/ { print $2 }' "/proc/$apid/status")
 rss=$(awk -v k="$rss_kb" 'BEGIN { printf "%.2f", k / 1024 }')
 row "agent idle RSS after enrollment (MiB)" "$rss" "<= 2" "$(verdict "$rss" 2)"
 
+# --- no-op task round trip on one agent (tower sends -> agent done) ---
+API="https://127.0.0.1:$(jq -r .api_port "$T/tower/endpoint.json")"
+api() { curl -sS --cacert "$T/tower/ca.pem" -H "Authorization: Bearer $(cat "$T/tower/admin.token")" "$@"; }
+node=$(sed -n 's/^node_id=//p' "$T/agent/agent.conf")
+# wait_run RUN: polls until every task of the run is finished (bounded).
+wait_run() {
+	for _ in $(seq 1 600); do
+		api "$API/v1/runs/$1" | jq -e '[.tasks[].state] | all(. == "done" or . == "failed")' \
+			>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "run $1 did not finish" >&2
+	return 1
+}
+: >"$T/rtt"
+for _ in $(seq 1 200); do
+	run=$(api -X POST "$API/v1/runs" -d "{\"argv\": [\"true\"], \"target\": {\"node\": \"$node\"}}" | jq -r .run_id)
+	wait_run "$run"
+	api "$API/v1/runs/$run" | jq -r '.tasks[0].roundtrip_ms' >>"$T/rtt"
+done
+sort -n "$T/rtt" >"$T/rtt.sorted"
+p50=$(awk '{ a[NR] = $1 } END { print a[int(NR * 0.50 + 0.5)] }' "$T/rtt.sorted")
+p99=$(awk '{ a[NR] = $1 } END { print a[int(NR * 0.99 + 0.5)] }' "$T/rtt.sorted")
+row "no-op task round trip p50, 1 agent (ms)" "$p50" "-" "(200 tasks)"
+row "no-op task round trip p99, 1 agent (ms)" "$p99" "<= 10" "$(verdict "$p99" 10)"
+
+# --- fan-out of a no-op to 100 agent processes ---
+token=$("$BIN/tower" --state "$T/tower" token create --role bench --uses 100 -o json | jq -r .token)
+hash=$("$BIN/tower" --state "$T/tower" token create --role probe -o json | jq -r .join | sed 's/.*--ca-hash //')
+port=$(jq -r .agent_port "$T/tower/endpoint.json")
+for i in $(seq 1 100); do
+	"$BIN/overcloud-agent" join --tower "127.0.0.1:$port" --token "$token" --ca-hash "$hash" \
+		--state "$T/fan/$i" >"$T/fan-$i.log" 2>&1 &
+	PIDS+=($!)
+done
+for _ in $(seq 1 600); do
+	[ "$("$BIN/tower" --state "$T/tower" nodes -o json | jq '[.[] | select(.state == "connected")] | length')" -ge 101 ] && break
+	sleep 0.1
+done
+run=$(api -X POST "$API/v1/runs" -d '{"argv": ["true"], "target": {"role": "bench"}}' | jq -r .run_id)
+wait_run "$run"
+api "$API/v1/runs/$run" >"$T/fan.json"
+count=$(jq '.tasks | length' "$T/fan.json")
+# from the first task created to the last result recorded, on the tower's clock
+fan=$(jq '(.tasks | map(.finished_ms) | max) - (.tasks | map(.created_ms) | min)' "$T/fan.json")
+done_count=$(jq '[.tasks[] | select(.state == "done")] | length' "$T/fan.json")
+row "no-op fan-out to $count agent processes (ms)" "$fan" "<= 300" "$(verdict "$fan" 300) ($done_count done)"
+
 printf '\n%-44s %14s   %-10s %s\n' "figure" "measured" "goal" "verdict"
 printf '%s\n' "${ROWS[@]}"

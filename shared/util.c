@@ -274,6 +274,14 @@ int64_t util_now(void)
 	return (int64_t)time(NULL);
 }
 
+int64_t util_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int64_t util_monotonic_ms(void)
 {
 	struct timespec ts;

@@ -38,6 +38,7 @@ int util_remove_tree(const char *path);
 
 /* Seconds since the epoch, and a monotonic clock in milliseconds. */
 int64_t util_now(void);
+int64_t util_now_ms(void);
 int64_t util_monotonic_ms(void);
 
 #endif

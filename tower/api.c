@@ -234,7 +234,8 @@ static int collect_target(const struct store_node *n, void *arg)
 
 static void post_runs(struct api_ctx *ctx)
 {
-	json_t *body = body_object(ctx), *argv, *target, *v, *spec = NULL, *tasks = NULL;
+	json_t *body = body_object(ctx), *argv, *step, *target, *v, *spec = NULL, *tasks = NULL;
+	const char *role = NULL, *step_name = NULL;
 	struct run_target t = {0};
 	char run_id[24], task_id[40], err[160];
 	void *pass[2] = {ctx, &t};
@@ -244,19 +245,41 @@ static void post_runs(struct api_ctx *ctx)
 	if (body == NULL)
 		return;
 	argv = json_object_get(body, "argv");
-	if (!json_is_array(argv) || json_array_size(argv) == 0 || json_array_size(argv) > 256) {
-		reply_error(ctx, 400, "field \"argv\" must be a non-empty array of strings", NULL);
+	step = json_object_get(body, "role_step");
+	if ((argv == NULL) == (step == NULL)) {
+		reply_error(ctx, 400, "give either \"argv\" (a command) or \"role_step\"", NULL);
 		goto out;
-	}
-	json_array_foreach(argv, i, v) {
-		if (!json_is_string(v) || (i == 0 && json_string_length(v) == 0)) {
-			reply_error(ctx, 400, "field \"argv\" must be a non-empty array of strings", NULL);
-			goto out;
-		}
 	}
 	if (field_duration(body, "timeout", 300, &timeout) != 0 || timeout < 1 || timeout > 86400) {
 		reply_error(ctx, 400, "field \"timeout\" must be 1s to 24h", NULL);
 		goto out;
+	}
+	if (step != NULL) {
+		role = json_string_value(json_object_get(step, "role"));
+		step_name = json_string_value(json_object_get(step, "step"));
+		if (role == NULL || step_name == NULL) {
+			reply_error(ctx, 400, "field \"role_step\" needs \"role\" and \"step\"", NULL);
+			goto out;
+		}
+		spec = tasks_role_spec(ctx->tower->tasks, role, step_name,
+				       json_object_get(step, "inputs"), err, sizeof(err));
+		if (spec == NULL) {
+			reply_error(ctx, 400, err, NULL);
+			goto out;
+		}
+		argv = json_object_get(spec, "argv");
+	} else {
+		if (!json_is_array(argv) || json_array_size(argv) == 0 || json_array_size(argv) > 256) {
+			reply_error(ctx, 400, "field \"argv\" must be a non-empty array of strings", NULL);
+			goto out;
+		}
+		json_array_foreach(argv, i, v) {
+			if (!json_is_string(v) || (i == 0 && json_string_length(v) == 0)) {
+				reply_error(ctx, 400, "field \"argv\" must be a non-empty array of strings",
+					    NULL);
+				goto out;
+			}
+		}
 	}
 	target = json_object_get(body, "target");
 	t.want_node = json_string_value(json_object_get(target, "node"));
@@ -275,11 +298,13 @@ static void post_runs(struct api_ctx *ctx)
 			    t.want_node ? t.want_node : t.want_role);
 		goto out;
 	}
-	spec = json_pack("{s:O, s:I}", "argv", argv, "timeout", (json_int_t)timeout);
+	if (spec == NULL)
+		spec = json_pack("{s:O, s:I}", "argv", argv, "timeout", (json_int_t)timeout);
 	tasks = json_array();
 	tasks_new_run_id(run_id, sizeof(run_id));
 	json_array_foreach(t.nodes, i, v) {
-		if (tasks_create(ctx->tower->tasks, run_id, json_string_value(v), "exec", "run", spec,
+		if (tasks_create(ctx->tower->tasks, run_id, json_string_value(v), role ? role : "exec",
+				 step_name ? step_name : "run", spec,
 				 task_id, err, sizeof(err)) != 0) {
 			reply_error(ctx, 500, err, NULL);
 			goto out;

@@ -700,6 +700,48 @@ static int parse_role(const struct load *ld, struct role *role, struct fy_node *
 	return 0;
 }
 
+/* 1-based line of the first byte that is not well-formed UTF-8 (RFC 3629:
+ * no overlongs, surrogates or code points past U+10FFFF), or 0. YAML must be
+ * Unicode, and libfyaml 0.7.12 loops forever on some invalid bytes after a
+ * '%' directive, so they never reach it. */
+static int utf8_bad_line(const unsigned char *s, size_t len)
+{
+	int line = 1;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n;
+		uint32_t cp;
+
+		if (c < 0x80) {
+			line += c == '\n';
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3, cp = c & 0x07;
+		else
+			return line;
+		if (len - i - 1 < n)
+			return line;
+		for (size_t k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return line;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return line;
+		i += n + 1;
+	}
+	return 0;
+}
+
 static void diag_discard(struct fy_diag *diag, void *user, const char *buf, size_t len)
 {
 }
@@ -777,6 +819,7 @@ struct role *role_load(const char *roles_dir, const char *name, char *err, size_
 	struct fy_diag *diag = NULL;
 	struct role *role = NULL;
 	char *text = NULL;
+	int bad_line;
 	size_t len;
 
 	if (snprintf(dir, sizeof(dir), "%s/%s", roles_dir, name) >= (int)sizeof(dir) ||
@@ -800,6 +843,11 @@ struct role *role_load(const char *roles_dir, const char *name, char *err, size_
 	}
 	if (memchr(text, '\0', len) != NULL) {
 		load_err(&ld, 0, "not valid YAML: NUL byte in the file");
+		goto fail;
+	}
+	bad_line = utf8_bad_line((const unsigned char *)text, len);
+	if (bad_line > 0) {
+		load_err(&ld, bad_line, "not valid YAML: not UTF-8");
 		goto fail;
 	}
 	fyd = parse_yaml(&ld, text, len, &fyp, &diag);

@@ -75,7 +75,9 @@ static const char *const store_migrations[] = {
 	"  created_at   INTEGER NOT NULL,"
 	"  started_at   INTEGER NOT NULL DEFAULT 0,"
 	"  finished_at  INTEGER NOT NULL DEFAULT 0,"
-	"  duration_ms  INTEGER NOT NULL DEFAULT 0"
+	"  duration_ms  INTEGER NOT NULL DEFAULT 0,"
+	"  created_ms   INTEGER NOT NULL DEFAULT 0,"
+	"  finished_ms  INTEGER NOT NULL DEFAULT 0"
 	");"
 	"CREATE INDEX tasks_open_by_node ON tasks(node_id, created_at)"
 	"  WHERE state IN ('pending','sent','running');"
@@ -118,7 +120,8 @@ enum store_stmt {
 
 #define TASK_COLUMNS \
 	"id, run_id, node_id, role, step, spec, state, exit_code, reason, outputs, progress," \
-	" progress_msg, log_bytes, created_at, started_at, finished_at, duration_ms, log_seq"
+	" progress_msg, log_bytes, created_at, started_at, finished_at, duration_ms, log_seq," \
+	" created_ms, finished_ms"
 
 static const char *const store_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -142,8 +145,8 @@ static const char *const store_sql[ST_COUNT] = {
 	[ST_NODE_GET] = "SELECT " NODE_COLUMNS " FROM nodes WHERE id = ?1",
 	[ST_NODE_LIST] = "SELECT " NODE_COLUMNS " FROM nodes WHERE deleted = 0 ORDER BY created_at, id",
 	[ST_NODE_DELETE] = "UPDATE nodes SET deleted = 1 WHERE id = ?1 AND deleted = 0",
-	[ST_TASK_INSERT] = "INSERT INTO tasks (id, run_id, node_id, role, step, spec, created_at)"
-			   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_TASK_INSERT] = "INSERT INTO tasks (id, run_id, node_id, role, step, spec, created_at,"
+			   " created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7 / 1000, ?7)",
 	/* Only forward: a late "accepted" never undoes a finished task. */
 	[ST_TASK_SET_STATE] = "UPDATE tasks SET state = ?2,"
 			      " started_at = CASE WHEN ?2 = 'running' AND started_at = 0 THEN ?3"
@@ -152,7 +155,7 @@ static const char *const store_sql[ST_COUNT] = {
 	[ST_TASK_PROGRESS] = "UPDATE tasks SET progress = ?2, progress_msg = ?3"
 			     " WHERE id = ?1 AND state IN ('pending','sent','running')",
 	[ST_TASK_FINISH] = "UPDATE tasks SET state = ?2, exit_code = ?3, duration_ms = ?4,"
-			   " reason = ?5, outputs = ?6, finished_at = ?7,"
+			   " reason = ?5, outputs = ?6, finished_at = ?7 / 1000, finished_ms = ?7,"
 			   " progress = CASE WHEN ?2 = 'done' THEN 100 ELSE progress END"
 			   " WHERE id = ?1 AND state IN ('pending','sent','running')",
 	[ST_TASK_ADD_LOG] = "UPDATE tasks SET log_bytes = log_bytes + ?2, log_seq = ?3 WHERE id = ?1",
@@ -931,6 +934,8 @@ static int row_to_task(sqlite3_stmt *s, struct store_task *t)
 	t->finished_at = sqlite3_column_int64(s, 15);
 	t->duration_ms = sqlite3_column_int64(s, 16);
 	t->log_seq = sqlite3_column_int64(s, 17);
+	t->created_ms = sqlite3_column_int64(s, 18);
+	t->finished_ms = sqlite3_column_int64(s, 19);
 	if (t->spec == NULL || t->outputs == NULL) {
 		store_task_clear(t);
 		return -1;

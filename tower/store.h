@@ -97,19 +97,21 @@ struct store_task {
 	int64_t log_bytes;
 	int64_t log_seq;         /* last log chunk stored, -1 before the first */
 	int64_t created_at, started_at, finished_at, duration_ms;
+	int64_t created_ms, finished_ms;   /* wall clock, ms: the tower's round trip */
 	char *spec;              /* JSON the task message is built from; heap */
 	char *outputs;           /* JSON object; heap */
 };
 
+/* now_ms: wall clock in milliseconds. */
 int store_task_insert(struct store *st, const char *id, const char *run_id, const char *node_id,
-		      const char *role, const char *step, const char *spec_json, int64_t now);
+		      const char *role, const char *step, const char *spec_json, int64_t now_ms);
 /* Moves an open task to "sent" or "running"; finished tasks stay as they are. */
 int store_task_set_state(struct store *st, const char *id, const char *state, int64_t now);
 int store_task_progress(struct store *st, const char *id, int64_t percent, const char *message);
 /* Records the result once: returns 1 when this call finished the task, 0
  * when it was already finished (a re-sent result), -1 on error. */
 int store_task_finish(struct store *st, const char *id, const char *state, int64_t exit_code,
-		      int64_t duration_ms, const char *reason, const char *outputs_json, int64_t now);
+		      int64_t duration_ms, const char *reason, const char *outputs_json, int64_t now_ms);
 /* Counts bytes more of log, through chunk seq. */
 int store_task_add_log(struct store *st, const char *id, int64_t bytes, int64_t seq);
 /* Returns 1 found, 0 not found, -1 error; store_task_clear frees the strings. */

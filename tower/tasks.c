@@ -181,6 +181,81 @@ out:
 	return rc;
 }
 
+json_t *tasks_role_spec(struct tasks *tk, const char *role_name, const char *step_name,
+			json_t *inputs, char *err, size_t err_size)
+{
+	const struct role *role = tk->roles ? role_set_find(tk->roles, role_name) : NULL;
+	const struct role_step *step;
+	json_t *env, *mask, *outputs, *secret, *v;
+	const char *key;
+
+	if (role == NULL) {
+		snprintf(err, err_size, "unknown role \"%s\"", role_name);
+		return NULL;
+	}
+	step = role_find_step(role, step_name);
+	if (step == NULL) {
+		snprintf(err, err_size, "role %s has no step \"%s\"", role_name, step_name);
+		return NULL;
+	}
+	if (inputs != NULL && !json_is_object(inputs)) {
+		snprintf(err, err_size, "inputs must be an object of strings");
+		return NULL;
+	}
+	json_object_foreach(inputs, key, v) {
+		if (role_find_input(role, key) == NULL) {
+			snprintf(err, err_size, "unknown input \"%s\" for role %s", key, role_name);
+			return NULL;
+		}
+		if (!json_is_string(v)) {
+			snprintf(err, err_size, "input \"%s\" must be a string", key);
+			return NULL;
+		}
+	}
+	env = json_object();
+	mask = json_array();
+	outputs = json_array();
+	secret = json_array();
+	for (size_t i = 0; i < role->input_count; i++) {
+		const struct role_input *in = &role->inputs[i];
+		const char *value = json_string_value(json_object_get(inputs, in->name));
+		char name[128];
+
+		if (value == NULL)
+			value = in->default_value;
+		if (value == NULL && in->required) {
+			snprintf(err, err_size, "missing input \"%s\" for role %s", in->name, role_name);
+			goto fail;
+		}
+		if (value == NULL)
+			continue;
+		snprintf(name, sizeof(name), "INPUT_%s", in->name);
+		for (char *p = name; *p; p++)
+			if (*p >= 'a' && *p <= 'z')
+				*p = (char)(*p - 'a' + 'A');
+			else if (*p == '-')
+				*p = '_';
+		json_object_set_new(env, name, json_string(value));
+		if (in->secret && *value != '\0')
+			json_array_append_new(mask, json_string(value));
+	}
+	for (size_t i = 0; i < role->output_count; i++) {
+		json_array_append_new(outputs, json_string(role->outputs[i].name));
+		if (role->outputs[i].secret)
+			json_array_append_new(secret, json_string(role->outputs[i].name));
+	}
+	return json_pack("{s:[s], s:I, s:o, s:o, s:o, s:o, s:s}", "argv", step->script,
+			 "timeout", (json_int_t)step->timeout_s, "env", env, "mask", mask,
+			 "outputs", outputs, "secret_outputs", secret,
+			 "bundle_hash", role->bundle_hash);
+fail:
+	json_decref(env);
+	json_decref(mask);
+	json_decref(outputs);
+	json_decref(secret);
+	return NULL;
+}
+
 int tasks_create(struct tasks *tk, const char *run_id, const char *node_id, const char *role,
 		 const char *step, json_t *spec, char *task_id_out, char *err, size_t err_size)
 {
@@ -194,7 +269,7 @@ int tasks_create(struct tasks *tk, const char *run_id, const char *node_id, cons
 		snprintf(err, err_size, "cannot encode the task");
 		return -1;
 	}
-	rc = store_task_insert(tk->st, task_id_out, run_id, node_id, role, step, text, util_now());
+	rc = store_task_insert(tk->st, task_id_out, run_id, node_id, role, step, text, util_now_ms());
 	free(text);
 	if (rc != 0) {
 		snprintf(err, err_size, "cannot store the task");
@@ -316,7 +391,7 @@ json_t *tasks_task_json(struct tasks *tk, const struct store_task *t)
 			json_object_set_new(outputs, json_string_value(v), json_string("***"));
 	node_name(tk, t->node_id, name, sizeof(name));
 	obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O?, s:I, s:s?, s:I, s:s, s:o, s:I,"
-			" s:I, s:I, s:I, s:I}",
+			" s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			"task_id", t->id, "run_id", t->run_id, "node_id", t->node_id, "node", name,
 			"role", t->role, "step", t->step, "state", t->state,
 			"argv", json_object_get(spec, "argv"),
@@ -326,7 +401,9 @@ json_t *tasks_task_json(struct tasks *tk, const struct store_task *t)
 			"outputs", outputs, "log_bytes", (json_int_t)t->log_bytes,
 			"created_at", (json_int_t)t->created_at, "started_at", (json_int_t)t->started_at,
 			"finished_at", (json_int_t)t->finished_at,
-			"duration_ms", (json_int_t)t->duration_ms);
+			"duration_ms", (json_int_t)t->duration_ms,
+			"roundtrip_ms", (json_int_t)(t->finished_ms ? t->finished_ms - t->created_ms : 0),
+			"created_ms", (json_int_t)t->created_ms, "finished_ms", (json_int_t)t->finished_ms);
 	json_decref(spec);
 	return obj;
 }
@@ -494,6 +571,57 @@ static json_t *outputs_json(const struct msg_strmap *outputs)
 	return obj;
 }
 
+/* Secret values (inputs, and outputs now that they are known) are replaced
+ * by *** in the stored log, in case a script printed them. */
+static void mask_stored_log(struct tasks *tk, const struct store_task *t,
+			    const struct msg_strmap *outputs)
+{
+	json_t *spec = json_loads(t->spec, 0, NULL), *v;
+	char path[PATH_MAX + 64];
+	const char *values[64];
+	size_t count = 0, i, len;
+	char *text, *out = NULL;
+	size_t out_len = 0;
+	FILE *mem;
+
+	json_array_foreach(json_object_get(spec, "mask"), i, v)
+		if (count < OC_ARRAY_LEN(values) && json_string_length(v) > 0)
+			values[count++] = json_string_value(v);
+	json_array_foreach(json_object_get(spec, "secret_outputs"), i, v)
+		for (size_t k = 0; k < outputs->count && count < OC_ARRAY_LEN(values); k++)
+			if (strcmp(outputs->items[k].key, json_string_value(v) ?: "") == 0 &&
+			    outputs->items[k].value[0] != '\0')
+				values[count++] = outputs->items[k].value;
+	tasks_log_path(tk, t->id, path, sizeof(path));
+	text = count ? util_read_file(path, (size_t)tk->log_cap + 4096, &len) : NULL;
+	if (text == NULL)
+		goto out;
+	mem = open_memstream(&out, &out_len);
+	if (mem == NULL)
+		goto out;
+	for (size_t pos = 0; pos < len;) {
+		size_t hit = 0;
+		for (size_t k = 0; k < count && hit == 0; k++) {
+			size_t vl = strlen(values[k]);
+			if (vl <= len - pos && memcmp(text + pos, values[k], vl) == 0)
+				hit = vl;
+		}
+		if (hit) {
+			fputs("***", mem);
+			pos += hit;
+		} else {
+			fputc(text[pos++], mem);
+		}
+	}
+	fclose(mem);
+	if (out_len != len || memcmp(out, text, len) != 0)
+		util_write_file(path, out, out_len, 0600);
+out:
+	free(out);
+	free(text);
+	json_decref(spec);
+}
+
 static void record_done(struct tasks *tk, const struct store_task *t, const struct msg_task_done *d)
 {
 	struct msg ack = {.type = MSG_TASK_ACK};
@@ -507,7 +635,7 @@ static void record_done(struct tasks *tk, const struct store_task *t, const stru
 		if (strcmp(d->status, states[i]) == 0)
 			state = states[i];
 	rc = store_task_finish(tk->st, t->id, state, d->exit_code, (int64_t)d->duration_ms,
-			       d->reason, text, util_now());
+			       d->reason, text, util_now_ms());
 	free(text);
 	json_decref(outputs);
 	if (rc < 0)
@@ -518,6 +646,7 @@ static void record_done(struct tasks *tk, const struct store_task *t, const stru
 		log_info("task %s: result sent again by the agent, already recorded", t->id);
 		return;
 	}
+	mask_stored_log(tk, t, &d->outputs);
 	log_info("task %s on %s: %s, exit %lld, %llu ms", t->id, t->node_id, state,
 		 (long long)d->exit_code, (unsigned long long)d->duration_ms);
 	{

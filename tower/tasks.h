@@ -32,6 +32,13 @@ void tasks_set_roles(struct tasks *tk, const struct role_set *roles);
  * gets 40 bytes. Returns 0 or -1 with err. */
 int tasks_create(struct tasks *tk, const char *run_id, const char *node_id, const char *role,
 		 const char *step, json_t *spec, char *task_id_out, char *err, size_t err_size);
+/* The spec of one step of a loaded role with the given inputs (a JSON object
+ * of strings): script, timeout, INPUT_* environment, masks for secret
+ * inputs, declared and secret outputs, bundle hash. Returns NULL with a
+ * reason in err (unknown role/step/input, missing or non-string input). */
+json_t *tasks_role_spec(struct tasks *tk, const char *role, const char *step, json_t *inputs,
+			char *err, size_t err_size);
+
 /* A fresh run id ("r-" + hex) into out (>= 20 bytes). */
 void tasks_new_run_id(char *out, size_t size);
 

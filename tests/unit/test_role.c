@@ -487,6 +487,18 @@ static void test_document_shape(void **state)
 	gen_error(f, "name: gen\nname: gen\n" STEPS, 2, "not valid YAML: duplicate key");
 	gen_error(f, "name: gen\n\"time\\nout\": 5m\n" STEPS, 2, "unknown key \"time?out\"");
 	gen_error(f, "name: gen\ndescription: \"a\\0b\"\n" STEPS, 2, "description holds a NUL byte");
+	/* libfyaml 0.7.12 never returns on this one: it must not get it. */
+	gen_error(f, "%\xff\nname: gen\n" STEPS, 1, "not valid YAML: not UTF-8");
+	gen_error(f, "name: gen\ndescription: caf\xc3\xa9 \xc0\xafx\n" STEPS, 2,
+		  "not valid YAML: not UTF-8");
+	gen_error(f, "name: gen\ndescription: \xed\xa0\x80\n" STEPS, 2, "not valid YAML: not UTF-8");
+	write_role(f, "gen", "name: gen\ndescription: caf\xc3\xa9 \xf0\x9f\x9a\x80\n" STEPS);
+	{
+		struct role *role = load_ok(f->gen, "gen");
+
+		assert_string_equal(role->description, "caf\xc3\xa9 \xf0\x9f\x9a\x80");
+		role_free(role);
+	}
 }
 
 /* libfyaml must not print to stderr: the error string is the only report. */

@@ -65,6 +65,11 @@ struct ctx {
 	uint64_t bytes;
 	bool bytes_bad;
 	uint64_t checksum;
+	/* on_done of chain_after starts chain_id (re-entrant runner_start) */
+	const char *chain_after;
+	const char *chain_id;
+	const char *const *chain_argv;
+	size_t active_in_done;
 };
 
 /* ---- helpers ---- */
@@ -190,6 +195,16 @@ static void on_done(void *arg, const char *id, const struct runner_result *res)
 		t->outputs.items[i].value = strdup(res->outputs->items[i].value);
 	}
 	c->ndone++;
+	if (c->chain_after != NULL && strcmp(id, c->chain_after) == 0) {
+		struct runner_spec spec = { .id = c->chain_id, .workdir = c->dir,
+					    .argv = c->chain_argv, .timeout_s = 5 };
+		char err[256];
+
+		c->active_in_done = runner_active(c->r);
+		if (runner_start(c->r, &spec, err, sizeof(err)) != 0)
+			fail_msg("runner_start from on_done: %s", err);
+		seen(c, c->chain_id);
+	}
 }
 
 static const struct runner_callbacks callbacks = { on_log, on_progress, on_done };
@@ -704,9 +719,13 @@ static void test_timeout_kills_group(void **state)
 	snprintf(path, sizeof(path), "%s/pids", workdir);
 	n = read_pids(path, pids, 8);
 	assert_int_equal(n, 4);
-	for (int i = 0; i < n; i++)
-		if (!wait_pid_dead(pids[i], 3000))
+	for (int i = 0; i < n; i++) {
+		if (!wait_pid_dead(pids[i], 3000)) {
+			for (int j = 0; j < n; j++)
+				kill(pids[j], SIGKILL);
 			fail_msg("pid %d of the timed-out task still alive", (int)pids[i]);
+		}
+	}
 }
 
 static void test_cancel(void **state)
@@ -768,14 +787,17 @@ static void test_escaped_grandchild_does_not_hang(void **state)
 	struct seen_task *t;
 	char workdir[512], path[600];
 	pid_t pid = 0;
+	bool ok;
 
 	start_script(c, "escape", "setsid sleep 30 &\necho $! > escaped\necho bye\n", NULL);
-	t = wait_done(c, "escape", 6000);
+	ok = run_until(c, task_done, "escape", 6000);
 	workdir_of(c, "escape", workdir, sizeof(workdir));
 	snprintf(path, sizeof(path), "%s/escaped", workdir);
 	assert_int_equal(read_pids(path, &pid, 1), 1);
 	assert_true(pid > 1);
-	kill(pid, SIGKILL);
+	kill(pid, SIGKILL); /* it left our group: ours to clean up */
+	assert_true(ok);
+	t = seen(c, "escape");
 	assert_string_equal(t->status, "done");
 	assert_string_equal(t->out, "bye\n");
 	assert_true(t->duration_ms >= 1500 && t->duration_ms < 4000);
@@ -787,6 +809,8 @@ static void test_free_kills_running(void **state)
 	const struct out_has started = { "orphan", "started" };
 	char workdir[512], path[600];
 	pid_t pids[2] = { 0, 0 }, rc;
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	int64_t deadline;
 	int status;
 
 	start_script(c, "orphan", "echo $$ > pids\nsleep 1000 & echo $! >> pids\necho started\nwait\n",
@@ -799,7 +823,11 @@ static void test_free_kills_running(void **state)
 	snprintf(path, sizeof(path), "%s/pids", workdir);
 	assert_int_equal(read_pids(path, pids, 2), 2);
 	/* runner_free reaps the leader if it died in time; if not, we do. */
-	rc = waitpid(pids[0], &status, 0);
+	deadline = util_monotonic_ms() + 3000;
+	while ((rc = waitpid(pids[0], &status, WNOHANG)) == 0 && util_monotonic_ms() < deadline)
+		nanosleep(&ts, NULL);
+	if (rc == 0)
+		fail_msg("leader %d still alive after runner_free", (int)pids[0]);
 	if (rc == pids[0])
 		assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	else
@@ -819,6 +847,8 @@ static void test_exec_failures(void **state)
 	const char *argv_noexec[] = { noexec, NULL };
 	const char *argv_nopath[] = { "overcloud-no-such-command", NULL };
 	const char *argv_sh[] = { "sh", "-c", "echo via path", NULL };
+	char blocked[512], path[512], err[256];
+	struct runner_spec spec = { .id = "nodir", .argv = argv_sh, .timeout_s = 5 };
 	struct seen_task *t;
 
 	snprintf(missing, sizeof(missing), "%s/does-not-exist.sh", c->dir);
@@ -849,6 +879,38 @@ static void test_exec_failures(void **state)
 	t = wait_done(c, "after", 5000);
 	assert_string_equal(t->status, "done");
 	assert_string_equal(t->out, "via path\n");
+
+	/* A work dir that cannot be made fails the task, through on_done. */
+	snprintf(blocked, sizeof(blocked), "%s/a-file/work", c->dir);
+	write_script(c, "a-file", "", 0600, path, sizeof(path));
+	spec.workdir = blocked;
+	assert_int_equal(runner_start(c->r, &spec, err, sizeof(err)), 0);
+	assert_false(seen(c, "nodir")->done);
+	t = wait_done(c, "nodir", 5000);
+	assert_string_equal(t->status, "failed");
+	snprintf(want, sizeof(want), "cannot create work dir %s: Not a directory", blocked);
+	assert_string_equal(t->reason, want);
+	assert_int_equal(runner_active(c->r), 0);
+}
+
+static void test_start_from_on_done(void **state)
+{
+	struct ctx *c = *state;
+	const char *argv_b[] = { "sh", "-c", "echo second", NULL };
+	struct seen_task *t;
+	int two = 2;
+
+	c->chain_after = "chain-a";
+	c->chain_id = "chain-b";
+	c->chain_argv = argv_b;
+	start_script(c, "chain-a", "echo first\n", NULL);
+	assert_true(run_until(c, done_count, &two, 5000));
+	/* The finished task no longer counts while its on_done runs. */
+	assert_int_equal(c->active_in_done, 0);
+	t = seen(c, "chain-b");
+	assert_string_equal(t->status, "done");
+	assert_string_equal(t->out, "second\n");
+	assert_int_equal(runner_active(c->r), 0);
 }
 
 static void test_bad_specs(void **state)
@@ -1127,6 +1189,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_escaped_grandchild_does_not_hang, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_kills_running, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_start_from_on_done, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_specs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrency_limit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_child_environment, setup, teardown),

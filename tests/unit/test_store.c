@@ -29,6 +29,7 @@ struct fixture {
 
 #define T0 1700000000
 #define HOUR 3600
+#define SCHEMA_NOW 3   /* migrations this build knows */
 
 static char hash_a[65], hash_b[65];
 
@@ -113,10 +114,10 @@ static void test_fresh_open_creates_schema(void **state)
 	sqlite3 *db;
 	sqlite3_stmt *s;
 
-	assert_int_equal(store_schema_version(f->st), 1);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+	assert_int_equal(store_schema_version(f->st), SCHEMA_NOW);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), SCHEMA_NOW);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name IN "
-					  "('tokens', 'nodes', 'nodes_live_by_created')"), 3);
+					  "('tokens', 'nodes', 'nodes_live_by_created', 'tasks')"), 4);
 	/* WAL is a property of the file, visible to any connection. */
 	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
@@ -129,6 +130,76 @@ static void test_fresh_open_creates_schema(void **state)
 	assert_int_equal(sb.st_mode & 0777, 0600);
 }
 
+/* A database written by the first release (schema 1) is migrated in place
+ * and keeps its rows. */
+static void test_migrates_schema_1(void **state)
+{
+	struct fixture *f = *state;
+	struct store_node n;
+	sqlite3 *db;
+	char err[256] = "";
+
+	store_close(f->st);
+	f->st = NULL;
+	unlink(f->path);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+		"CREATE TABLE tokens (id TEXT PRIMARY KEY NOT NULL, secret_hash TEXT NOT NULL,"
+		" role TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+		" uses_left INTEGER NOT NULL CHECK (uses_left >= 0));"
+		"CREATE TABLE nodes (id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL DEFAULT '',"
+		" role TEXT NOT NULL DEFAULT '', arch TEXT NOT NULL DEFAULT '', os TEXT NOT NULL DEFAULT '',"
+		" kernel TEXT NOT NULL DEFAULT '', cpus INTEGER NOT NULL DEFAULT 0,"
+		" mem_total INTEGER NOT NULL DEFAULT 0, cert_serial TEXT NOT NULL DEFAULT '',"
+		" created_at INTEGER NOT NULL, last_seen INTEGER NOT NULL DEFAULT 0,"
+		" deleted INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),"
+		" token_id TEXT REFERENCES tokens(id) ON DELETE SET NULL);"
+		"CREATE INDEX nodes_live_by_created ON nodes(created_at, id) WHERE deleted = 0;"
+		"INSERT INTO nodes (id, name, role, cert_serial, created_at) VALUES"
+		" ('n-old', 'pi-01', 'edge-worker', 'abcd', 1);"
+		"PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	f->st = store_open(f->path, err, sizeof(err));
+	if (f->st == NULL)
+		fail_msg("store_open: %s", err);
+	assert_int_equal(store_schema_version(f->st), SCHEMA_NOW);
+	assert_int_equal(store_node_get(f->st, "n-old", &n), 1);
+	assert_string_equal(n.name, "pi-01");
+	assert_string_equal(n.cert_serial, "abcd");
+	assert_string_equal(n.prev_serial, "");
+	/* renewal keeps the old serial as the previous one */
+	assert_int_equal(store_node_set_serial(f->st, "n-old", "ef01"), 0);
+	assert_int_equal(store_node_get(f->st, "n-old", &n), 1);
+	assert_string_equal(n.cert_serial, "ef01");
+	assert_string_equal(n.prev_serial, "abcd");
+}
+
+/* A task's result is recorded once; a result sent again changes nothing. */
+static void test_task_finishes_once(void **state)
+{
+	struct fixture *f = *state;
+	struct store_task t;
+
+	assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1), 0);
+	assert_int_equal(enroll(f, "tok1", hash_a, T0 + 1, "node-1", NULL), STORE_ENROLL_OK);
+	assert_int_equal(store_task_insert(f->st, "t-1", "r-1", "node-1", "exec", "run",
+					   "{\"argv\":[\"true\"]}", 5000), 0);
+	assert_int_equal(store_task_set_state(f->st, "t-1", "running", 6), 0);
+	assert_int_equal(store_task_finish(f->st, "t-1", "done", 0, 12, NULL, "{\"k\":\"v\"}", 7000), 1);
+	assert_int_equal(store_task_finish(f->st, "t-1", "failed", 1, 99, "late", "{}", 8000), 0);
+	/* a late "accepted" does not reopen it */
+	assert_int_equal(store_task_set_state(f->st, "t-1", "running", 9), 0);
+	assert_int_equal(store_task_get(f->st, "t-1", &t), 1);
+	assert_string_equal(t.state, "done");
+	assert_int_equal(t.duration_ms, 12);
+	assert_string_equal(t.outputs, "{\"k\":\"v\"}");
+	assert_int_equal(t.finished_ms - t.created_ms, 2000);
+	store_task_clear(&t);
+	/* a task for a node that does not exist is refused */
+	assert_int_equal(store_task_insert(f->st, "t-2", "r-1", "node-x", "exec", "run", "{}", 1), -1);
+	assert_int_equal(store_task_get(f->st, "t-2", &t), 0);
+}
+
 static void test_reopen_keeps_data_and_version(void **state)
 {
 	struct fixture *f = *state;
@@ -137,7 +208,7 @@ static void test_reopen_keeps_data_and_version(void **state)
 	assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 2), 0);
 	assert_int_equal(enroll(f, "tok1", hash_a, T0 + 1, "node-1", NULL), STORE_ENROLL_OK);
 	reopen(f);
-	assert_int_equal(store_schema_version(f->st), 1);
+	assert_int_equal(store_schema_version(f->st), SCHEMA_NOW);
 	assert_int_equal(store_node_get(f->st, "node-1", &n), 1);
 	assert_string_equal(n.role, "worker");
 	/* the token survived too, with one use left */
@@ -735,6 +806,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_fresh_open_creates_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_data_and_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrates_schema_1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_task_finishes_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_insert_bad_input, setup, teardown),
