@@ -343,7 +343,9 @@ static void handle_task(struct worker *w, const struct msg_task *t)
 		return;
 	}
 	journal_path(w, t->id, "run", path, sizeof(path));
-	if (util_write_file(path, "accepted\n", 9, 0600) != 0) {
+	/* Not synced: after a power loss the node restarts anyway, and a task
+	 * that never finished may then run again; its result is synced. */
+	if (util_write_file_nosync(path, "accepted\n", 9, 0600) != 0) {
 		log_error("task %s: cannot journal it, not running it: %s", t->id, strerror(errno));
 		return;
 	}
@@ -361,7 +363,7 @@ static void handle_ack(struct worker *w, const char *id)
 		return;
 	journal_path(w, id, "done", done, sizeof(done));
 	journal_path(w, id, "acked", acked, sizeof(acked));
-	if (util_write_file(acked, "", 0, 0600) == 0)
+	if (util_write_file_nosync(acked, "", 0, 0600) == 0)
 		unlink(done);
 	journal_path(w, id, "log", done, sizeof(done));
 	unlink(done);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,7 +134,7 @@ int util_consttime_cmp(const void *a, const void *b, size_t len)
 	return diff != 0;
 }
 
-int util_write_file(const char *path, const void *data, size_t len, mode_t mode)
+static int write_file(const char *path, const void *data, size_t len, mode_t mode, bool durable)
 {
 	char tmp[PATH_MAX];
 	const uint8_t *p = data;
@@ -158,7 +159,7 @@ int util_write_file(const char *path, const void *data, size_t len, mode_t mode)
 		p += n;
 		len -= (size_t)n;
 	}
-	if (fsync(fd) != 0)
+	if (durable && fsync(fd) != 0)
 		goto fail;
 	if (close(fd) != 0) {
 		fd = -1;
@@ -175,6 +176,16 @@ fail:
 	unlink(tmp);
 	errno = saved;
 	return -1;
+}
+
+int util_write_file(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return write_file(path, data, len, mode, true);
+}
+
+int util_write_file_nosync(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return write_file(path, data, len, mode, false);
 }
 
 char *util_read_file(const char *path, size_t max, size_t *len)

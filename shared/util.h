@@ -28,6 +28,9 @@ int util_consttime_cmp(const void *a, const void *b, size_t len);
 /* Writes via a temporary file + fsync + rename so a crash never leaves a
  * half-written file. Returns 0, or -1 with errno set. */
 int util_write_file(const char *path, const void *data, size_t len, mode_t mode);
+/* The same without fsync: atomic, and safe when this process dies, but not
+ * when the machine loses power. For markers that are cheap to lose. */
+int util_write_file_nosync(const char *path, const void *data, size_t len, mode_t mode);
 /* Reads a whole file of at most max bytes, NUL-terminated; caller frees.
  * Returns NULL with errno set (EFBIG when larger than max). */
 char *util_read_file(const char *path, size_t max, size_t *len);

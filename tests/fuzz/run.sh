@@ -10,4 +10,4 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/corpus"
 [ -d "$seed" ] && cp -r "$seed/." "$work/corpus/"
 cd "$work"
-"$bin" -max_total_time="$seconds" -rss_limit_mb=1024 -max_len=65536 -print_final_stats=1 corpus 2>&1 | tail -n 25
+"$bin" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=1024 -max_len=65536 -print_final_stats=1 corpus 2>&1 | tail -n 25
