@@ -30,6 +30,11 @@ struct join {
 	char hostname[256];
 	int status;             /* 0 ok, -1 failed, 1 still running */
 	char err[512];
+	struct evdns_base *dns;
+	struct tls_config *tls;
+	struct event *ev_retry;
+	int64_t give_up_ms;     /* a tower that is not up yet is retried until then */
+	int attempt;
 };
 
 static void __attribute__((format(printf, 3, 4)))
@@ -152,10 +157,26 @@ static void join_on_msg(struct link *link, const struct msg *m, void *arg)
 	link_close(link, "enrolled");
 }
 
+/* Nodes often boot before their tower is reachable: a tower that cannot be
+ * reached is tried again with backoff; a tower that refuses is final. */
 static void join_on_close(struct link *link, const char *reason, void *arg)
 {
 	struct join *j = arg;
+	int ms = 500;
+	uint32_t r = 0;
 
+	if (j->status == 1 && util_monotonic_ms() < j->give_up_ms) {
+		for (int i = 0; i < j->attempt && ms < 15000; i++)
+			ms *= 2;
+		util_random(&r, sizeof(r));
+		ms = ms / 2 + (int)(r % (uint32_t)(ms / 2 + 1));
+		j->attempt++;
+		log_warn("cannot reach the tower %s: %s; trying again in %d.%03ds", j->opt->tower,
+			 reason, ms / 1000, ms % 1000);
+		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+		event_add(j->ev_retry, &tv);
+		return;
+	}
 	if (j->status == 1) {
 		j->status = -1;
 		snprintf(j->err, sizeof(j->err), "tower %s: %s", j->opt->tower, reason);
@@ -168,6 +189,18 @@ static const struct link_callbacks join_callbacks = {
 	.on_msg = join_on_msg,
 	.on_close = join_on_close,
 };
+
+static void join_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct join *j = arg;
+
+	if (link_open(j->base, j->dns, j->cfg->tower_host, j->cfg->tower_port, j->tls,
+		      &join_callbacks, j) == NULL) {
+		j->status = -1;
+		snprintf(j->err, sizeof(j->err), "cannot start connecting to %s", j->opt->tower);
+		event_base_loopbreak(j->base);
+	}
+}
 
 static int check_options(const struct join_options *opt, struct agent_config *cfg,
 			 char *err, size_t err_size)
@@ -232,7 +265,12 @@ int join_run(struct event_base *base, struct evdns_base *dns, const struct join_
 		snprintf(err, err_size, "cannot prepare the enrollment request");
 		goto out;
 	}
-	if (link_open(base, dns, cfg->tower_host, cfg->tower_port, tls, &join_callbacks, &j) == NULL) {
+	j.dns = dns;
+	j.tls = tls;
+	j.give_up_ms = util_monotonic_ms() + opt->retry_for_s * 1000;
+	j.ev_retry = event_new(base, -1, 0, join_retry, &j);
+	if (j.ev_retry == NULL ||
+	    link_open(base, dns, cfg->tower_host, cfg->tower_port, tls, &join_callbacks, &j) == NULL) {
 		snprintf(err, err_size, "cannot start connecting to %s", opt->tower);
 		goto out;
 	}
@@ -243,6 +281,8 @@ int join_run(struct event_base *base, struct evdns_base *dns, const struct join_
 	}
 	rc = 0;
 out:
+	if (j.ev_retry != NULL)
+		event_free(j.ev_retry);
 	free(j.csr);
 	tls_config_free(tls);
 	mbedtls_x509_crt_free(&j.ca_file);

@@ -4,6 +4,7 @@
 #define OC_JOIN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct event_base;
 struct evdns_base;
@@ -15,6 +16,7 @@ struct join_options {
 	const char *ca_file;     /* either this ... */
 	const char *ca_hash;     /* ... or "sha256:<hex>" of the CA's public key */
 	const char *state_dir;
+	int64_t retry_for_s;     /* keep trying an unreachable tower this long */
 };
 
 /* Runs the loop until enrolled or refused. On success cfg describes the

@@ -14,12 +14,13 @@
 #include "agent/join.h"
 #include "agent/session.h"
 #include "shared/log.h"
+#include "shared/util.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"usage: overcloud-agent join --tower HOST:PORT --token T (--ca FILE | --ca-hash sha256:HEX)\n"
-		"                            [--state DIR] [--no-run] [--log-level LEVEL]\n"
+		"                            [--state DIR] [--no-run] [--retry-for DUR] [--log-level LEVEL]\n"
 		"       overcloud-agent run [--state DIR] [--log-level LEVEL]\n"
 		"       overcloud-agent --version\n"
 		"\nThe state dir (default " AGENT_DEFAULT_STATE ") holds the node key, its certificate,\n"
@@ -60,9 +61,11 @@ int main(int argc, char **argv)
 		{"state", required_argument, NULL, 's'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"no-run", no_argument, NULL, 'n'},
+		{"retry-for", required_argument, NULL, 'R'},
 		{NULL, 0, NULL, 0},
 	};
-	struct join_options jo = {.state_dir = AGENT_DEFAULT_STATE};
+	struct join_options jo = {.state_dir = AGENT_DEFAULT_STATE, .retry_for_s = 600};
+	int64_t seconds;
 	struct agent_config cfg;
 	struct event_base *base = NULL;
 	struct evdns_base *dns = NULL;
@@ -91,6 +94,13 @@ int main(int argc, char **argv)
 		case 'h': jo.ca_hash = optarg; break;
 		case 's': jo.state_dir = optarg; break;
 		case 'n': no_run = true; break;
+		case 'R':
+			if (util_parse_duration(optarg, &seconds) != 0) {
+				fprintf(stderr, "overcloud-agent: --retry-for takes a duration like 10m\n");
+				return 2;
+			}
+			jo.retry_for_s = seconds;
+			break;
 		case 'l':
 			if (log_level_parse(optarg, &level) != 0) {
 				fprintf(stderr, "overcloud-agent: --log-level takes error, warn, info or debug\n");

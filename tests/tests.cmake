@@ -52,3 +52,13 @@ foreach(src ${ROLE_TESTS})
   add_test(NAME roles/${name} COMMAND bash ${src})
   set_tests_properties(roles/${name} PROPERTIES ENVIRONMENT "${OC_TEST_ENV}" TIMEOUT 120)
 endforeach()
+
+# Tests that make local-provider nodes share the host's bridge and netns
+# names: one at a time.
+foreach(name test_overcloud test_workflow test_local_provider)
+  foreach(prefix integration asan/integration)
+    if(TEST ${prefix}/${name})
+      set_tests_properties(${prefix}/${name} PROPERTIES RESOURCE_LOCK local_provider)
+    endif()
+  endforeach()
+endforeach()

@@ -18,6 +18,7 @@
 #include "tower/hub.h"
 #include "tower/store.h"
 #include "tower/tasks.h"
+#include "tower/workflow.h"
 #include "tower/tower.h"
 
 #define API_DEFAULT_TOKEN_TTL 3600
@@ -433,6 +434,228 @@ static bool path_id(const char *path, const char *prefix, char *id, size_t size,
 	return true;
 }
 
+static bool method_is(struct api_ctx *ctx, const char *method)
+{
+	return strcmp(ctx->req->method, method) == 0;
+}
+
+/* ---- OverClouds: /v1/overclouds and the seed's /overclouds ---- */
+
+#define API_MAX_NUMBER 1000
+
+/* "number" may be an integer or, as the seed sends it, a numeric string. */
+static int field_number(json_t *v, int64_t *out)
+{
+	if (json_is_integer(v))
+		*out = json_integer_value(v);
+	else if (!json_is_string(v) ||
+		 util_parse_int(json_string_value(v), INT64_MIN, INT64_MAX, out) != 0)
+		return -1;
+	return *out >= 1 && *out <= API_MAX_NUMBER ? 0 : -1;
+}
+
+static void post_overclouds(struct api_ctx *ctx)
+{
+	static const char *const known[] = {"provider", "number", "size", "pattern"};
+	json_t *body = body_object(ctx), *v;
+	const char *key, *provider, *size, *pattern;
+	char id[32], err[256];
+	int64_t number;
+	bool ok;
+
+	if (body == NULL)
+		return;
+	json_object_foreach(body, key, v) {
+		ok = false;
+		for (size_t i = 0; i < OC_ARRAY_LEN(known); i++)
+			ok |= strcmp(key, known[i]) == 0;
+		if (!ok) {
+			snprintf(err, sizeof(err), "unknown field \"%.64s\"", key);
+			reply_error(ctx, 400, err, NULL);
+			goto out;
+		}
+	}
+	provider = json_string_value(json_object_get(body, "provider"));
+	if (provider == NULL || !workflow_has_provider(provider)) {
+		reply_error(ctx, 400, "field \"provider\" must name a provider", "known: local");
+		goto out;
+	}
+	if (field_number(json_object_get(body, "number"), &number) != 0) {
+		reply_error(ctx, 400, "field \"number\" must be a whole number from 1 to 1000", NULL);
+		goto out;
+	}
+	v = json_object_get(body, "size");
+	if (v != NULL && (!json_is_string(v) || json_string_length(v) > 63)) {
+		reply_error(ctx, 400, "field \"size\" must be a flavor or instance type name", NULL);
+		goto out;
+	}
+	size = json_string_value(v) ?: "";
+	v = json_object_get(body, "pattern");
+	if (v != NULL && !json_is_string(v)) {
+		reply_error(ctx, 400, "field \"pattern\" must be a pattern name", NULL);
+		goto out;
+	}
+	pattern = json_string_value(v) ?: "k8s";
+	if (!workflow_has_pattern(ctx->tower->workflow, pattern)) {
+		reply_error(ctx, 400, "field \"pattern\": unknown pattern", pattern);
+		goto out;
+	}
+	if (workflow_create(ctx->tower->workflow, pattern, provider, number, size, id, err,
+			    sizeof(err)) != 0) {
+		reply_error(ctx, strncmp(err, "field", 5) == 0 ? 400 : 500, err, NULL);
+		goto out;
+	}
+	log_info("api %s: overcloud %s requested (%s, %s, %lld)", ctx->peer, id, pattern, provider,
+		 (long long)number);
+	reply_json(ctx, 202, json_pack("{s:s, s:s}", "overcloud_id", id, "status", "creating"));
+out:
+	json_decref(body);
+}
+
+static void delete_overcloud(struct api_ctx *ctx, const char *id)
+{
+	char err[256];
+	int rc = workflow_delete(ctx->tower->workflow, id, err, sizeof(err));
+
+	if (rc == -1)
+		reply_error(ctx, 404, "no such overcloud", id);
+	else if (rc == -2)
+		reply_error(ctx, 409, err, id);
+	else
+		reply_json(ctx, 202, json_pack("{s:s, s:s}", "overcloud_id", id, "status", "deleting"));
+}
+
+/* The seed's DELETE /overclouds carries the id in a JSON body. */
+static void delete_overcloud_v0(struct api_ctx *ctx)
+{
+	json_t *body = body_object(ctx);
+	const char *id;
+
+	if (body == NULL)
+		return;
+	id = json_string_value(json_object_get(body, "overcloud_id"));
+	if (id == NULL || strlen(id) >= STORE_ID_MAX)
+		reply_error(ctx, 400, "field \"overcloud_id\" must name an overcloud", NULL);
+	else
+		delete_overcloud(ctx, id);
+	json_decref(body);
+}
+
+static void get_overcloud(struct api_ctx *ctx, const char *id)
+{
+	json_t *obj = workflow_overcloud_json(ctx->tower->workflow, id);
+
+	if (obj == NULL)
+		reply_error(ctx, 404, "no such overcloud", id);
+	else
+		reply_json(ctx, 200, obj);
+}
+
+struct oc_stream {
+	struct httpd_stream *stream;
+	struct workflow_watch *watch;
+	bool ended;
+	bool replaying;
+};
+
+static void oc_stream_event(void *arg, const char *event, json_t *oc)
+{
+	struct oc_stream *os = arg;
+	char *text = json_dumps(oc, JSON_COMPACT);
+	struct evbuffer *buf = evbuffer_new();
+
+	if (text != NULL && buf != NULL && http_write_sse_event(buf, event, text) == 0)
+		httpd_stream_write(os->stream, evbuffer_pullup(buf, -1), evbuffer_get_length(buf));
+	free(text);
+	if (buf != NULL)
+		evbuffer_free(buf);
+	if (strcmp(event, "end") == 0) {
+		os->watch = NULL;
+		os->ended = true;
+		httpd_stream_end(os->stream);
+		if (!os->replaying)
+			free(os);
+	}
+}
+
+static void oc_stream_gone(void *arg)
+{
+	struct oc_stream *os = arg;
+
+	workflow_unwatch(os->watch);
+	free(os);
+}
+
+static void get_overcloud_events(struct api_ctx *ctx, const char *id)
+{
+	struct oc_stream *os;
+	json_t *obj = workflow_overcloud_json(ctx->tower->workflow, id);
+
+	if (obj == NULL) {
+		reply_error(ctx, 404, "no such overcloud", id);
+		return;
+	}
+	json_decref(obj);
+	os = calloc(1, sizeof(*os));
+	if (os == NULL) {
+		reply_error(ctx, 500, "out of memory", NULL);
+		return;
+	}
+	http_write_sse_start(ctx->out);
+	os->stream = httpd_stream_begin(ctx->ex, oc_stream_gone, os);
+	if (os->stream == NULL) {
+		free(os);
+		ctx->ex->keep_alive = false;
+		return;
+	}
+	os->replaying = true;
+	if (workflow_watch(ctx->tower->workflow, id, oc_stream_event, os, &os->watch) != 0) {
+		httpd_stream_end(os->stream);
+		os->ended = true;
+	}
+	os->replaying = false;
+	if (os->ended)
+		free(os);   /* ended during the replay: on_gone will not come */
+}
+
+static void route_overclouds(struct api_ctx *ctx, const char *path)
+{
+	char id[STORE_ID_MAX];
+	const char *tail;
+
+	if (strcmp(path, "/v1/overclouds") == 0 || strcmp(path, "/overclouds") == 0) {
+		if (method_is(ctx, "POST"))
+			post_overclouds(ctx);
+		else if (method_is(ctx, "GET"))
+			reply_json(ctx, 200, workflow_list_json(ctx->tower->workflow));
+		else if (method_is(ctx, "DELETE") && path[1] == 'o')
+			delete_overcloud_v0(ctx);
+		else
+			reply_error(ctx, 405, "method not allowed", NULL);
+		return;
+	}
+	if (!path_id(path, "/v1/overclouds/", id, sizeof(id), &tail)) {
+		reply_error(ctx, 404, "no such path", path);
+		return;
+	}
+	if (tail == NULL && method_is(ctx, "GET"))
+		get_overcloud(ctx, id);
+	else if (tail == NULL && method_is(ctx, "DELETE"))
+		delete_overcloud(ctx, id);
+	else if (tail != NULL && strcmp(tail, "events") == 0 && method_is(ctx, "GET"))
+		get_overcloud_events(ctx, id);
+	else if (tail != NULL && strcmp(tail, "runs") == 0 && method_is(ctx, "GET")) {
+		json_t *runs = workflow_runs_json(ctx->tower->workflow, id);
+		if (runs == NULL)
+			reply_error(ctx, 404, "no such overcloud", id);
+		else
+			reply_json(ctx, 200, runs);
+	} else if (tail == NULL || strcmp(tail, "events") == 0 || strcmp(tail, "runs") == 0)
+		reply_error(ctx, 405, "method not allowed", NULL);
+	else
+		reply_error(ctx, 404, "no such path", path);
+}
+
 static void get_metrics(struct api_ctx *ctx)
 {
 	char text[512];
@@ -447,11 +670,6 @@ static void get_metrics(struct api_ctx *ctx)
 
 	http_write_response(ctx->out, 200, "text/plain; version=0.0.4", text, (size_t)n,
 			    ctx->keep_alive);
-}
-
-static bool method_is(struct api_ctx *ctx, const char *method)
-{
-	return strcmp(ctx->req->method, method) == 0;
 }
 
 void api_handle(void *arg, const struct http_request *req, struct httpd_exchange *ex)
@@ -518,6 +736,8 @@ void api_handle(void *arg, const struct http_request *req, struct httpd_exchange
 			get_task(&ctx, id, tail != NULL);
 		else
 			reply_error(&ctx, 404, "no such path", path);
+	} else if (strncmp(path, "/v1/overclouds", 14) == 0 || strcmp(path, "/overclouds") == 0) {
+		route_overclouds(&ctx, path);
 	} else if (strcmp(path, "/metrics") == 0) {
 		if (method_is(&ctx, "GET"))
 			get_metrics(&ctx);

@@ -27,6 +27,11 @@ extern const struct cli_command cli_token_entry;
 extern const struct cli_command cli_nodes_entry;
 extern const struct cli_command cli_run_entry;
 extern const struct cli_command cli_logs_entry;
+extern const struct cli_command cli_create_entry;
+extern const struct cli_command cli_list_entry;
+extern const struct cli_command cli_show_entry;
+extern const struct cli_command cli_watch_entry;
+extern const struct cli_command cli_delete_entry;
 
 /* Prints "tower: <message>" on stderr; returns 1 for `return cli_fail(...)`. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -34,6 +39,10 @@ int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_usage(const struct cli_command *cmd);
 /* Opens the API client for ctx, or prints why not and returns NULL. */
 struct client *cli_client(struct cli_ctx *ctx);
+/* Follows an OverCloud's events until it ends; prints progress (or, with
+ * -o json, {"overcloud_id","status"} at the end). Returns the exit status:
+ * non-zero when it ended failed. */
+int cli_follow_overcloud(struct cli_ctx *ctx, struct client *cl, const char *id);
 /* Prints v as indented JSON on stdout. */
 void cli_print_json(json_t *v);
 

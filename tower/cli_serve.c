@@ -13,9 +13,9 @@
 #include "tower/daemon.h"
 #include "tower/enroll.h"
 
-/* The roles next to the binary: the source tree for build/bin/tower, the
- * package's share dir for /usr/bin/tower. */
-static const char *default_roles_dir(char *buf, size_t size)
+/* Data next to the binary: the source tree for build/bin/tower, the
+ * package's share dir for /usr/bin/tower. what is "roles" or "patterns". */
+static const char *default_data_dir(const char *what, char *buf, size_t size)
 {
 	char exe[PATH_MAX], *slash;
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -26,12 +26,12 @@ static const char *default_roles_dir(char *buf, size_t size)
 		slash = strrchr(exe, '/');
 		if (slash != NULL) {
 			*slash = '\0';
-			snprintf(buf, size, "%s/../../tower/roles", exe);
+			snprintf(buf, size, "%s/../../tower/%s", exe, what);
 			if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
 				return buf;
 		}
 	}
-	snprintf(buf, size, "/usr/share/overcloud/roles");
+	snprintf(buf, size, "/usr/share/overcloud/%s", what);
 	return stat(buf, &st) == 0 && S_ISDIR(st.st_mode) ? buf : NULL;
 }
 
@@ -45,6 +45,7 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 		{"log-level", required_argument, NULL, 'l'},
 		{"cert-ttl", required_argument, NULL, 'c'},
 		{"roles", required_argument, NULL, 'r'},
+		{"patterns", required_argument, NULL, 'p'},
 		{NULL, 0, NULL, 0},
 	};
 	struct daemon_options opt = {
@@ -54,7 +55,7 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 		.heartbeat_s = 10,
 		.cert_ttl_s = ENROLL_CERT_VALIDITY,
 	};
-	char roles_buf[PATH_MAX];
+	char roles_buf[PATH_MAX], patterns_buf[PATH_MAX];
 	enum oc_log_level level;
 	int64_t seconds;
 	int c;
@@ -70,6 +71,7 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 			opt.heartbeat_s = (int)seconds;
 			break;
 		case 'r': opt.roles_dir = optarg; break;
+		case 'p': opt.patterns_dir = optarg; break;
 		case 'c':
 			if (util_parse_duration(optarg, &seconds) != 0 || seconds < 5 ||
 			    seconds > 825LL * 86400)
@@ -88,14 +90,16 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 	if (optind != argc)
 		return cli_usage(&cli_serve_entry);
 	if (opt.roles_dir == NULL)
-		opt.roles_dir = default_roles_dir(roles_buf, sizeof(roles_buf));
+		opt.roles_dir = default_data_dir("roles", roles_buf, sizeof(roles_buf));
+	if (opt.patterns_dir == NULL)
+		opt.patterns_dir = default_data_dir("patterns", patterns_buf, sizeof(patterns_buf));
 	return daemon_run(&opt);
 }
 
 const struct cli_command cli_serve_entry = {
 	.name = "serve",
 	.usage = "[--api ADDR:PORT] [--agents ADDR:PORT] [--advertise HOST] [--heartbeat DUR] "
-		 "[--cert-ttl DUR] [--roles DIR] [--log-level LEVEL]",
+		 "[--cert-ttl DUR] [--roles DIR] [--patterns DIR] [--log-level LEVEL]",
 	.summary = "run the tower (state in --state DIR; defaults :6125 api, :6126 agents)",
 	.exec = serve_exec,
 };

@@ -28,6 +28,7 @@
 #include "tower/role.h"
 #include "tower/store.h"
 #include "tower/tasks.h"
+#include "tower/workflow.h"
 #include "tower/tower.h"
 
 static int path_join(char *out, size_t size, const char *dir, const char *name)
@@ -128,9 +129,27 @@ static int write_endpoint_file(struct tower *t, const char *api_host)
 	return rc;
 }
 
+/* A node that says hello may have tasks waiting, and may be what an
+ * OverCloud's enroll step waits for. */
+static void on_node_ready(void *arg, const char *node_id)
+{
+	struct tower *t = arg;
+
+	tasks_on_node_ready(t->tasks, node_id);
+	if (t->workflow != NULL)
+		workflow_on_node_ready(t->workflow, node_id);
+}
+
+static void on_task_msg(void *arg, const char *node_id, const struct msg *m)
+{
+	struct tower *t = arg;
+
+	tasks_on_task_msg(t->tasks, node_id, m);
+}
+
 static const struct hub_events tower_hub_events = {
-	.node_ready = tasks_on_node_ready,
-	.task_msg = tasks_on_task_msg,
+	.node_ready = on_node_ready,
+	.task_msg = on_task_msg,
 };
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -208,7 +227,7 @@ int daemon_run(const struct daemon_options *opt)
 		tasks_set_roles(t.tasks, t.roles);
 		log_info("loaded %zu role(s) from %s", role_set_count(t.roles), opt->roles_dir);
 	}
-	hub_set_events(t.hub, &tower_hub_events, t.tasks);
+	hub_set_events(t.hub, &tower_hub_events, &t);
 	if (hub_listen(t.hub, agent_host, agent_port, &t.agent_port, err, sizeof(err)) != 0) {
 		log_error("agents: %s", err);
 		goto out;
@@ -219,6 +238,12 @@ int daemon_run(const struct daemon_options *opt)
 		log_error("cannot set up the api server");
 		goto out;
 	}
+	t.workflow = workflow_new(&t, opt->patterns_dir, err, sizeof(err));
+	if (t.workflow == NULL) {
+		log_error("patterns: %s", err);
+		goto out;
+	}
+	tasks_set_done_hook(t.tasks, workflow_on_run_done, t.workflow);
 	if (httpd_listen(httpd, api_host, api_port, &t.api_port, err, sizeof(err)) != 0) {
 		log_error("api: %s", err);
 		goto out;
@@ -243,6 +268,7 @@ out:
 	if (ev_term != NULL)
 		event_free(ev_term);
 	httpd_free(httpd);
+	workflow_free(t.workflow);
 	tls_config_free(api_tls);
 	hub_free(t.hub);
 	tasks_free(t.tasks);

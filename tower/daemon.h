@@ -13,6 +13,7 @@ struct daemon_options {
 	int heartbeat_s;
 	int64_t cert_ttl_s;       /* node certificate lifetime */
 	const char *roles_dir;    /* role bundles; NULL: none */
+	const char *patterns_dir; /* OverCloud patterns; NULL: none */
 };
 
 /* Returns the process exit status. */

@@ -12,10 +12,15 @@
 
 static const struct cli_command *const commands[] = {
 	&cli_serve_entry,
+	&cli_create_entry,
+	&cli_list_entry,
+	&cli_show_entry,
+	&cli_watch_entry,
+	&cli_logs_entry,
+	&cli_delete_entry,
 	&cli_token_entry,
 	&cli_nodes_entry,
 	&cli_run_entry,
-	&cli_logs_entry,
 };
 
 int cli_fail(const char *fmt, ...)

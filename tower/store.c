@@ -82,6 +82,46 @@ static const char *const store_migrations[] = {
 	"CREATE INDEX tasks_open_by_node ON tasks(node_id, created_at)"
 	"  WHERE state IN ('pending','sent','running');"
 	"CREATE INDEX tasks_by_run ON tasks(run_id, created_at);",
+	/* 4: OverClouds, their nodes and the steps of their workflows */
+	"CREATE TABLE overclouds ("
+	"  id         TEXT PRIMARY KEY NOT NULL,"
+	"  pattern    TEXT NOT NULL,"
+	"  provider   TEXT NOT NULL,"
+	"  number     INTEGER NOT NULL,"
+	"  size       TEXT NOT NULL DEFAULT '',"
+	"  status     TEXT NOT NULL CHECK (status IN"
+	"             ('creating','ready','failed','deleting','deleted')),"
+	"  error      TEXT NOT NULL DEFAULT '',"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	");"
+	"CREATE TABLE oc_nodes ("
+	"  overcloud_id TEXT NOT NULL REFERENCES overclouds(id),"
+	"  name         TEXT NOT NULL,"
+	"  grp          TEXT NOT NULL,"
+	"  idx          INTEGER NOT NULL,"
+	"  token_id     TEXT NOT NULL DEFAULT '',"
+	"  handle       TEXT NOT NULL DEFAULT '',"
+	"  address      TEXT NOT NULL DEFAULT '',"
+	"  state        TEXT NOT NULL DEFAULT 'pending' CHECK (state IN"
+	"               ('pending','created','released')),"
+	"  PRIMARY KEY (overcloud_id, name)"
+	");"
+	"CREATE TABLE oc_steps ("
+	"  overcloud_id TEXT NOT NULL REFERENCES overclouds(id),"
+	"  dag          TEXT NOT NULL CHECK (dag IN ('create','destroy')),"
+	"  name         TEXT NOT NULL,"
+	"  ord          INTEGER NOT NULL,"
+	"  state        TEXT NOT NULL DEFAULT 'pending' CHECK (state IN"
+	"               ('pending','running','done','failed','skipped')),"
+	"  attempts     INTEGER NOT NULL DEFAULT 0,"
+	"  run_id       TEXT NOT NULL DEFAULT '',"
+	"  error        TEXT NOT NULL DEFAULT '',"
+	"  retry_at_ms  INTEGER NOT NULL DEFAULT 0,"
+	"  started_ms   INTEGER NOT NULL DEFAULT 0,"
+	"  finished_ms  INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (overcloud_id, dag, name)"
+	");",
 };
 
 #define STORE_SCHEMA_VERSION ((int)OC_ARRAY_LEN(store_migrations))
@@ -111,6 +151,16 @@ enum store_stmt {
 	ST_TASK_GET,
 	ST_TASK_OPEN_FOR_NODE,
 	ST_TASK_BY_RUN,
+	ST_OC_INSERT,
+	ST_OC_SET_STATUS,
+	ST_OC_GET,
+	ST_OC_LIST,
+	ST_OCN_INSERT,
+	ST_OCN_UPDATE,
+	ST_OCN_LIST,
+	ST_OCS_INSERT,
+	ST_OCS_UPDATE,
+	ST_OCS_LIST,
 	ST_COUNT
 };
 
@@ -122,6 +172,8 @@ enum store_stmt {
 	"id, run_id, node_id, role, step, spec, state, exit_code, reason, outputs, progress," \
 	" progress_msg, log_bytes, created_at, started_at, finished_at, duration_ms, log_seq," \
 	" created_ms, finished_ms"
+
+#define OC_COLUMNS "id, pattern, provider, number, size, status, error, created_at, updated_at"
 
 static const char *const store_sql[ST_COUNT] = {
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
@@ -164,6 +216,25 @@ static const char *const store_sql[ST_COUNT] = {
 				  " AND state IN ('pending','sent','running') ORDER BY created_at, rowid",
 	[ST_TASK_BY_RUN] = "SELECT " TASK_COLUMNS " FROM tasks WHERE run_id = ?1"
 			   " ORDER BY created_at, rowid",
+	[ST_OC_INSERT] = "INSERT INTO overclouds (id, pattern, provider, number, size, status,"
+			 " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 'creating', ?6, ?6)",
+	[ST_OC_SET_STATUS] = "UPDATE overclouds SET status = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
+	[ST_OC_GET] = "SELECT " OC_COLUMNS " FROM overclouds WHERE id = ?1",
+	[ST_OC_LIST] = "SELECT " OC_COLUMNS " FROM overclouds ORDER BY created_at, id",
+	[ST_OCN_INSERT] = "INSERT INTO oc_nodes (overcloud_id, name, grp, idx) VALUES (?1, ?2, ?3, ?4)",
+	[ST_OCN_UPDATE] = "UPDATE oc_nodes SET token_id = ?3, handle = ?4, address = ?5, state = ?6"
+			  " WHERE overcloud_id = ?1 AND name = ?2",
+	[ST_OCN_LIST] = "SELECT name, grp, idx, token_id, handle, address, state,"
+			" COALESCE((SELECT id FROM nodes WHERE nodes.token_id = oc_nodes.token_id"
+			" AND oc_nodes.token_id != '' AND deleted = 0), '')"
+			" FROM oc_nodes WHERE overcloud_id = ?1 ORDER BY grp = 'post' DESC, grp, idx",
+	[ST_OCS_INSERT] = "INSERT OR IGNORE INTO oc_steps (overcloud_id, dag, name, ord)"
+			  " VALUES (?1, ?2, ?3, ?4)",
+	[ST_OCS_UPDATE] = "UPDATE oc_steps SET state = ?4, attempts = ?5, run_id = ?6, error = ?7,"
+			  " retry_at_ms = ?8, started_ms = ?9, finished_ms = ?10"
+			  " WHERE overcloud_id = ?1 AND dag = ?2 AND name = ?3",
+	[ST_OCS_LIST] = "SELECT dag, name, state, attempts, run_id, error, retry_at_ms, started_ms,"
+			" finished_ms FROM oc_steps WHERE overcloud_id = ?1 ORDER BY dag = 'destroy', ord",
 };
 
 struct store {
@@ -1034,4 +1105,203 @@ int store_task_foreach_run(struct store *st, const char *run_id,
 	if (st == NULL || !id_ok(run_id) || fn == NULL)
 		return -1;
 	return task_foreach(st, ST_TASK_BY_RUN, run_id, fn, arg);
+}
+
+/* ---- overclouds ---- */
+
+/* Binds "s" (text), "i" (int64) arguments in order. */
+static int bind_all(sqlite3_stmt *s, const char *types, va_list ap)
+{
+	for (int i = 0; types[i]; i++) {
+		int rc = types[i] == 's' ? bind_text(s, i + 1, va_arg(ap, const char *))
+					 : bind_int(s, i + 1, va_arg(ap, int64_t));
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Runs a statement that returns no rows. Returns rows changed or -1. */
+static int run_bound(struct store *st, enum store_stmt which, const char *what, const char *types, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, types);
+	rc = bind_all(st->stmt[which], types, ap);
+	va_end(ap);
+	if (rc != 0) {
+		store_log(st, what, NULL);
+		stmt_done(st->stmt[which]);
+		return -1;
+	}
+	return stmt_run(st, which, what, NULL);
+}
+
+int store_oc_insert(struct store *st, const char *id, const char *pattern, const char *provider,
+		    int64_t number, const char *size, int64_t now)
+{
+	return run_bound(st, ST_OC_INSERT, "insert overcloud", "sssisi", id, pattern, provider,
+			 number, size ? size : "", now) == 1 ? 0 : -1;
+}
+
+int store_oc_set_status(struct store *st, const char *id, const char *status, const char *error,
+			int64_t now)
+{
+	return run_bound(st, ST_OC_SET_STATUS, "overcloud status", "sssi", id, status,
+			 error ? error : "", now) < 0 ? -1 : 0;
+}
+
+static void row_to_oc(sqlite3_stmt *s, struct store_overcloud *oc)
+{
+	memset(oc, 0, sizeof(*oc));
+	column_copy(s, 0, oc->id, sizeof(oc->id));
+	column_copy(s, 1, oc->pattern, sizeof(oc->pattern));
+	column_copy(s, 2, oc->provider, sizeof(oc->provider));
+	oc->number = sqlite3_column_int64(s, 3);
+	column_copy(s, 4, oc->size, sizeof(oc->size));
+	column_copy(s, 5, oc->status, sizeof(oc->status));
+	column_copy(s, 6, oc->error, sizeof(oc->error));
+	oc->created_at = sqlite3_column_int64(s, 7);
+	oc->updated_at = sqlite3_column_int64(s, 8);
+}
+
+int store_oc_get(struct store *st, const char *id, struct store_overcloud *out)
+{
+	sqlite3_stmt *s = st->stmt[ST_OC_GET];
+	int rc;
+
+	if (!id_ok(id) || bind_text(s, 1, id)) {
+		stmt_done(s);
+		return id_ok(id) ? -1 : 0;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		row_to_oc(s, out);
+	else if (rc != SQLITE_DONE)
+		store_log(st, "get overcloud", id);
+	stmt_done(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Collects rows first, so fn may use the store. */
+int store_oc_foreach(struct store *st, int (*fn)(const struct store_overcloud *oc, void *arg),
+		     void *arg)
+{
+	sqlite3_stmt *s = st->stmt[ST_OC_LIST];
+	struct store_overcloud *rows = NULL, *bigger;
+	size_t count = 0, cap = 0;
+	int rc, ret = 0;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (count == cap) {
+			cap = cap ? cap * 2 : 16;
+			bigger = realloc(rows, cap * sizeof(*rows));
+			if (bigger == NULL) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			rows = bigger;
+		}
+		row_to_oc(s, &rows[count++]);
+	}
+	if (rc != SQLITE_DONE) {
+		store_log(st, "list overclouds", NULL);
+		ret = -1;
+	}
+	stmt_done(s);
+	for (size_t i = 0; i < count && ret == 0; i++)
+		ret = fn(&rows[i], arg);
+	free(rows);
+	return ret;
+}
+
+int store_ocn_insert(struct store *st, const char *oc_id, const char *name, const char *group,
+		     int64_t idx)
+{
+	return run_bound(st, ST_OCN_INSERT, "insert overcloud node", "sssi", oc_id, name, group,
+			 idx) == 1 ? 0 : -1;
+}
+
+int store_ocn_update(struct store *st, const char *oc_id, const struct store_oc_node *n)
+{
+	return run_bound(st, ST_OCN_UPDATE, "update overcloud node", "ssssss", oc_id, n->name,
+			 n->token_id, n->handle, n->address, n->state) < 0 ? -1 : 0;
+}
+
+/* Returns the number of nodes (at most max) or -1. */
+int store_ocn_list(struct store *st, const char *oc_id, struct store_oc_node *out, size_t max)
+{
+	sqlite3_stmt *s = st->stmt[ST_OCN_LIST];
+	size_t count = 0;
+	int rc;
+
+	if (bind_text(s, 1, oc_id)) {
+		stmt_done(s);
+		return -1;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && count < max) {
+		struct store_oc_node *n = &out[count++];
+		memset(n, 0, sizeof(*n));
+		column_copy(s, 0, n->name, sizeof(n->name));
+		column_copy(s, 1, n->group, sizeof(n->group));
+		n->idx = sqlite3_column_int64(s, 2);
+		column_copy(s, 3, n->token_id, sizeof(n->token_id));
+		column_copy(s, 4, n->handle, sizeof(n->handle));
+		column_copy(s, 5, n->address, sizeof(n->address));
+		column_copy(s, 6, n->state, sizeof(n->state));
+		column_copy(s, 7, n->node_id, sizeof(n->node_id));
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		store_log(st, "list overcloud nodes", oc_id);
+		stmt_done(s);
+		return -1;
+	}
+	stmt_done(s);
+	return (int)count;
+}
+
+int store_ocs_insert(struct store *st, const char *oc_id, const char *dag, const char *name,
+		     int64_t ord)
+{
+	return run_bound(st, ST_OCS_INSERT, "insert step", "sssi", oc_id, dag, name, ord) < 0 ? -1 : 0;
+}
+
+int store_ocs_update(struct store *st, const char *oc_id, const struct store_oc_step *step)
+{
+	return run_bound(st, ST_OCS_UPDATE, "update step", "ssssissiii", oc_id, step->dag,
+			 step->name, step->state, step->attempts, step->run_id, step->error,
+			 step->retry_at_ms, step->started_ms, step->finished_ms) < 0 ? -1 : 0;
+}
+
+int store_ocs_list(struct store *st, const char *oc_id, struct store_oc_step *out, size_t max)
+{
+	sqlite3_stmt *s = st->stmt[ST_OCS_LIST];
+	size_t count = 0;
+	int rc;
+
+	if (bind_text(s, 1, oc_id)) {
+		stmt_done(s);
+		return -1;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && count < max) {
+		struct store_oc_step *x = &out[count++];
+		memset(x, 0, sizeof(*x));
+		column_copy(s, 0, x->dag, sizeof(x->dag));
+		column_copy(s, 1, x->name, sizeof(x->name));
+		column_copy(s, 2, x->state, sizeof(x->state));
+		x->attempts = sqlite3_column_int64(s, 3);
+		column_copy(s, 4, x->run_id, sizeof(x->run_id));
+		column_copy(s, 5, x->error, sizeof(x->error));
+		x->retry_at_ms = sqlite3_column_int64(s, 6);
+		x->started_ms = sqlite3_column_int64(s, 7);
+		x->finished_ms = sqlite3_column_int64(s, 8);
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		store_log(st, "list steps", oc_id);
+		stmt_done(s);
+		return -1;
+	}
+	stmt_done(s);
+	return (int)count;
 }

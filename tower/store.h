@@ -125,6 +125,59 @@ int store_task_foreach_open(struct store *st, const char *node_id,
 int store_task_foreach_run(struct store *st, const char *run_id,
 			   int (*fn)(const struct store_task *task, void *arg), void *arg);
 
+/* ---- overclouds: the repository of every OverCloud ---- */
+
+struct store_overcloud {
+	char id[STORE_ID_MAX];
+	char pattern[STORE_ROLE_MAX];
+	char provider[STORE_ROLE_MAX];
+	int64_t number;
+	char size[STORE_ROLE_MAX];
+	char status[16];          /* creating ready failed deleting deleted */
+	char error[512];
+	int64_t created_at, updated_at;
+};
+
+struct store_oc_node {
+	char name[STORE_ID_MAX];
+	char group[STORE_ROLE_MAX];
+	int64_t idx;
+	char token_id[STORE_ID_MAX];
+	char handle[256];
+	char address[64];
+	char state[16];           /* pending created released */
+	char node_id[STORE_ID_MAX]; /* the enrolled node (via its token), "" before */
+};
+
+struct store_oc_step {
+	char dag[16];             /* create destroy */
+	char name[STORE_ROLE_MAX];
+	char state[16];           /* pending running done failed skipped */
+	int64_t attempts;
+	char run_id[STORE_ID_MAX];
+	char error[512];
+	int64_t retry_at_ms, started_ms, finished_ms;
+};
+
+int store_oc_insert(struct store *st, const char *id, const char *pattern, const char *provider,
+		    int64_t number, const char *size, int64_t now);
+int store_oc_set_status(struct store *st, const char *id, const char *status, const char *error,
+			int64_t now);
+/* 1 found, 0 not, -1 error. */
+int store_oc_get(struct store *st, const char *id, struct store_overcloud *out);
+int store_oc_foreach(struct store *st, int (*fn)(const struct store_overcloud *oc, void *arg),
+		     void *arg);
+int store_ocn_insert(struct store *st, const char *oc_id, const char *name, const char *group,
+		     int64_t idx);
+int store_ocn_update(struct store *st, const char *oc_id, const struct store_oc_node *n);
+/* Fills out[] (post group first); returns the count, or -1. */
+int store_ocn_list(struct store *st, const char *oc_id, struct store_oc_node *out, size_t max);
+/* Inserting a step that exists is a no-op. */
+int store_ocs_insert(struct store *st, const char *oc_id, const char *dag, const char *name,
+		     int64_t ord);
+int store_ocs_update(struct store *st, const char *oc_id, const struct store_oc_step *step);
+int store_ocs_list(struct store *st, const char *oc_id, struct store_oc_step *out, size_t max);
+
 /* ---- batching ---- */
 int store_begin(struct store *st);
 int store_commit(struct store *st);

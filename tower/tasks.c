@@ -34,7 +34,15 @@ struct tasks {
 	char log_dir[PATH_MAX];
 	int64_t log_cap;
 	struct tasks_watch *watches;
+	void (*done_hook)(void *arg, const char *run_id);
+	void *done_arg;
 };
+
+void tasks_set_done_hook(struct tasks *tk, void (*fn)(void *arg, const char *run_id), void *arg)
+{
+	tk->done_hook = fn;
+	tk->done_arg = arg;
+}
 
 static bool state_is_final(const char *state)
 {
@@ -657,6 +665,8 @@ static void record_done(struct tasks *tk, const struct store_task *t, const stru
 		}
 	}
 	check_run_end(tk, t->run_id);
+	if (tk->done_hook != NULL)
+		tk->done_hook(tk->done_arg, t->run_id);
 }
 
 void tasks_on_task_msg(void *arg, const char *node_id, const struct msg *m)

@@ -42,6 +42,9 @@ json_t *tasks_role_spec(struct tasks *tk, const char *role, const char *step, js
 /* A fresh run id ("r-" + hex) into out (>= 20 bytes). */
 void tasks_new_run_id(char *out, size_t size);
 
+/* Called after a task of run_id has finished (its result is stored). */
+void tasks_set_done_hook(struct tasks *tk, void (*fn)(void *arg, const char *run_id), void *arg);
+
 /* For the hub (see hub_events). */
 void tasks_on_node_ready(void *tk, const char *node_id);
 void tasks_on_task_msg(void *tk, const char *node_id, const struct msg *m);

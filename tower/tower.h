@@ -10,6 +10,7 @@ struct store;
 struct ca;
 struct hub;
 struct tasks;
+struct workflow;
 struct role_set;
 
 struct tower {
@@ -18,6 +19,7 @@ struct tower {
 	struct ca *ca;
 	struct hub *hub;
 	struct tasks *tasks;
+	struct workflow *workflow;
 	struct role_set *roles;
 	char state_dir[4096];
 	char admin_token[65];

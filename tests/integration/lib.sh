@@ -10,6 +10,10 @@ AGENT="$OC_BIN/overcloud-agent"
 WAIT_SCALE=1
 [ "${OC_SANITIZED:-0}" = 1 ] && WAIT_SCALE=4
 
+REPO=${OC_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+# The shipped roles and patterns, unless a test names others (later wins).
+DATA_DIRS=(--roles "$REPO/tower/roles" --patterns "$REPO/tower/patterns")
+
 T=$(mktemp -d /tmp/oc-test.XXXXXX)
 PIDS=()
 
@@ -21,6 +25,7 @@ cleanup() {
 	for pid in "${PIDS[@]}"; do
 		wait "$pid" 2>/dev/null || true
 	done
+	cleanup_local_nodes
 	if [ $rc -ne 0 ]; then
 		echo "--- test failed (rc=$rc); logs:" >&2
 		for f in "$T"/*.log; do
@@ -68,7 +73,7 @@ start_tower() {
 	local state="$T/$name"
 	rm -f "$state/endpoint.json"
 	"$TOWER" serve --state "$state" --api 127.0.0.1:0 --agents 127.0.0.1:0 \
-		--heartbeat 1s --advertise 127.0.0.1 "$@" >>"$T/$name.log" 2>&1 &
+		--heartbeat 1s --advertise 127.0.0.1 "${DATA_DIRS[@]}" "$@" >>"$T/$name.log" 2>&1 &
 	local pid=$!
 	PIDS+=("$pid")
 	eval "TOWER_PID_$name=$pid"
@@ -78,15 +83,17 @@ start_tower() {
 	eval "AGENT_PORT_$name=$(jq -r .agent_port "$state/endpoint.json")"
 }
 
-# restart_tower_same_ports NAME: starts it again on the ports it had.
+# restart_tower_same_ports NAME [ARGS...]: starts it again on the ports it
+# had (ARGS after the defaults, so they win).
 restart_tower_same_ports() {
 	local name=$1 api agents
+	shift
 	api=$(eval echo "\$API_PORT_$name")
 	agents=$(eval echo "\$AGENT_PORT_$name")
 	local state="$T/$name"
 	rm -f "$state/endpoint.json"
 	"$TOWER" serve --state "$state" --api "127.0.0.1:$api" --agents "127.0.0.1:$agents" \
-		--heartbeat 1s --advertise 127.0.0.1 >>"$T/$name.log" 2>&1 &
+		--heartbeat 1s --advertise 127.0.0.1 "${DATA_DIRS[@]}" "$@" >>"$T/$name.log" 2>&1 &
 	local pid=$!
 	PIDS+=("$pid")
 	eval "TOWER_PID_$name=$pid"
@@ -156,4 +163,36 @@ log_has() {
 stop_pid() {
 	kill "$1" 2>/dev/null || true
 	wait "$1" 2>/dev/null || true
+}
+
+# oc_field NAME ID JQ: a field of an OverCloud as the API shows it.
+oc_field() {
+	tower_cli "$1" show "$2" -o json | jq -r "$3"
+}
+
+oc_status_is() {
+	[ "$(oc_field "$1" "$2" .status)" = "$3" ]
+}
+
+# leftovers ID: what an OverCloud could leave behind on this machine.
+leftovers() {
+	local id=$1
+	pgrep -af "overcloud-agent.*/local/$id/" || true
+	ip netns list 2>/dev/null | grep -E "^oc-${id: -6}-" || true
+	[ -d "$T/t/local/$id" ] && echo "dir $T/t/local/$id"
+	true
+}
+
+# Whatever a failed test's OverClouds left: their agents and namespaces.
+cleanup_local_nodes() {
+	local d id
+	pkill -9 -f "overcloud-agent.*$T/" 2>/dev/null || true
+	for d in "$T"/*/local/oc-*; do
+		[ -d "$d" ] || continue
+		id=$(basename "$d")
+		for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^oc-${id: -6}-"); do
+			ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+			ip netns del "$ns" 2>/dev/null || true
+		done
+	done
 }

@@ -1,0 +1,57 @@
+/* cli_delete.c — `tower delete ID`: starts the destroy workflow and, unless
+ * --detach, follows it until everything is released. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tower/cli.h"
+#include "tower/client.h"
+
+static int delete_exec(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"detach", no_argument, NULL, 'd'},
+		{NULL, 0, NULL, 0},
+	};
+	char path[160], err[512];
+	bool detach = false;
+	struct client *cl;
+	json_t *reply;
+	long status;
+	int c, rc = 0;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if (c != 'd')
+			return cli_usage(&cli_delete_entry);
+		detach = true;
+	}
+	if (optind + 1 != argc || strlen(argv[optind]) > 64 || strchr(argv[optind], '/'))
+		return cli_usage(&cli_delete_entry);
+	cl = cli_client(ctx);
+	if (cl == NULL)
+		return 1;
+	snprintf(path, sizeof(path), "/v1/overclouds/%s", argv[optind]);
+	reply = client_call(cl, "DELETE", path, NULL, &status, err, sizeof(err));
+	if (reply == NULL) {
+		client_free(cl);
+		return cli_fail("delete: %s", err);
+	}
+	if (detach) {
+		if (ctx->json)
+			cli_print_json(reply);
+		else
+			printf("deleting %s\n", argv[optind]);
+	} else {
+		rc = cli_follow_overcloud(ctx, cl, argv[optind]);
+	}
+	json_decref(reply);
+	client_free(cl);
+	return rc;
+}
+
+const struct cli_command cli_delete_entry = {
+	.name = "delete",
+	.usage = "ID [--detach]",
+	.summary = "destroy an OverCloud and release its nodes",
+	.exec = delete_exec,
+};

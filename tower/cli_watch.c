@@ -1,0 +1,78 @@
+/* cli_watch.c — `tower watch ID`: follows an OverCloud until it is ready,
+ * failed or deleted; exits non-zero when it ends failed. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tower/cli.h"
+#include "tower/client.h"
+#include "tower/progress.h"
+
+struct watch_state {
+	struct progress *progress;
+	bool json;
+	json_t *last;
+};
+
+static int on_oc_event(void *arg, const char *event, json_t *oc)
+{
+	struct watch_state *ws = arg;
+
+	json_decref(ws->last);
+	ws->last = json_incref(oc);
+	if (!ws->json)
+		progress_update(ws->progress, oc);
+	return strcmp(event, "end") == 0;
+}
+
+int cli_follow_overcloud(struct cli_ctx *ctx, struct client *cl, const char *id)
+{
+	struct watch_state ws = {.json = ctx->json};
+	const char *status;
+	char path[160], err[512];
+	int rc;
+
+	ws.progress = progress_new(stdout);
+	snprintf(path, sizeof(path), "/v1/overclouds/%s/events", id);
+	if (client_stream(cl, path, on_oc_event, &ws, err, sizeof(err)) != 0) {
+		progress_free(ws.progress);
+		json_decref(ws.last);
+		return cli_fail("watch: %s", err);
+	}
+	status = json_string_value(json_object_get(ws.last, "status")) ?: "unknown";
+	if (ctx->json) {
+		json_t *out = json_pack("{s:s, s:s}", "overcloud_id", id, "status", status);
+		cli_print_json(out);
+		json_decref(out);
+	} else if (strcmp(status, "failed") == 0) {
+		fprintf(stderr, "tower: overcloud %s failed: %s\n", id,
+			json_string_value(json_object_get(ws.last, "error")) ?: "see tower show");
+	}
+	rc = strcmp(status, "failed") == 0 ? 1 : 0;
+	if (strcmp(status, "ready") && strcmp(status, "deleted") && strcmp(status, "failed"))
+		rc = cli_fail("watch: the tower closed the stream while %s was %s", id, status);
+	progress_free(ws.progress);
+	json_decref(ws.last);
+	return rc;
+}
+
+static int watch_exec(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct client *cl;
+	int rc;
+
+	if (argc != 2 || strlen(argv[1]) > 64 || strchr(argv[1], '/'))
+		return cli_usage(&cli_watch_entry);
+	cl = cli_client(ctx);
+	if (cl == NULL)
+		return 1;
+	rc = cli_follow_overcloud(ctx, cl, argv[1]);
+	client_free(cl);
+	return rc;
+}
+
+const struct cli_command cli_watch_entry = {
+	.name = "watch",
+	.usage = "ID",
+	.summary = "follow an OverCloud's steps until it is ready, failed or deleted",
+	.exec = watch_exec,
+};

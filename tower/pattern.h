@@ -1,0 +1,75 @@
+/* pattern.h — OverCloud templates loaded from tower/patterns/<name>.yaml:
+ * node groups plus the create and destroy DAGs of steps. Checked at load:
+ * unknown keys, roles, steps, groups, requires and cycles, with file:line. */
+#ifndef OC_PATTERN_H
+#define OC_PATTERN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct role_set;
+
+/* A group of nodes; count is fixed, or the request's "number". */
+struct pattern_group {
+	char *name;             /* [a-z0-9-] */
+	int64_t count;          /* fixed count, when !from_request */
+	bool from_request;      /* count: number */
+	char *role;             /* the node role its agents enroll with (token role) */
+};
+
+/* An input value: a literal, or a template with ${{ ... }} references:
+ *   ${{ steps.<step>.outputs.<key> }}   output of a step that ran on one node
+ *   ${{ groups.<group>.address }}        address of the group's first node
+ *   ${{ groups.<group>.addresses }}      space-separated addresses of the group
+ *   ${{ overcloud.id }}, ${{ overcloud.number }}, ${{ overcloud.size }} */
+struct pattern_input {
+	char *name;
+	char *value;
+};
+
+struct pattern_step {
+	char *name;             /* unique within its DAG, [a-z0-9-] */
+	char *role;             /* role name, or NULL for a tower action */
+	char *role_step;        /* step of the role ("apply", "remove"), default "apply" */
+	char *action;           /* tower-side: "acquire", "enroll", "release", "record"; or NULL */
+	char *on;               /* group name or "all"; NULL for tower actions */
+	char **requires;        /* names of steps in the same DAG */
+	size_t require_count;
+	struct pattern_input *inputs;
+	size_t input_count;
+	int64_t retries;        /* default: the role step's */
+	int64_t timeout_s;      /* default: the role step's */
+	int line;               /* where it is defined, for messages */
+};
+
+struct pattern {
+	char *name;             /* file name without .yaml */
+	char *description;
+	struct pattern_group *groups;
+	size_t group_count;
+	struct pattern_step *create;   /* in file order; requires form a DAG */
+	size_t create_count;
+	struct pattern_step *destroy;
+	size_t destroy_count;
+};
+
+/* Loads and checks one pattern file against roles (every role and role
+ * step it names must exist there). Returns NULL with "PATH:LINE: reason". */
+struct pattern *pattern_load(const char *path, const struct role_set *roles, char *err,
+			     size_t err_size);
+void pattern_free(struct pattern *p);
+const struct pattern_group *pattern_find_group(const struct pattern *p, const char *name);
+const struct pattern_step *pattern_find_step(const struct pattern_step *steps, size_t count,
+					     const char *name);
+
+/* Every .yaml file in dir, sorted by name; NULL with err naming the first bad file. */
+struct pattern_set;
+struct pattern_set *pattern_set_load(const char *dir, const struct role_set *roles, char *err,
+				     size_t err_size);
+void pattern_set_free(struct pattern_set *set);
+const struct pattern *pattern_set_find(const struct pattern_set *set, const char *name);
+size_t pattern_set_count(const struct pattern_set *set);
+const struct pattern *pattern_set_at(const struct pattern_set *set, size_t i);
+
+#endif

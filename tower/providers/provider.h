@@ -1,0 +1,61 @@
+/* provider.h — the UnderCloud seen by the tower: a small vtable that makes
+ * VMs (or local agent processes) for an OverCloud and removes them again.
+ * Calls may block (cloud APIs); the workflow runs them off the event loop. */
+#ifndef OC_PROVIDER_H
+#define OC_PROVIDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROVIDER_HANDLE_MAX 256
+#define PROVIDER_ADDR_MAX 64
+
+/* What every provider needs to know about the tower. */
+struct provider_env {
+	const char *state_dir;        /* the tower's state dir */
+	const char *tower_host;       /* what agents dial (the join host) */
+	uint16_t tower_port;          /* agent port */
+	const char *ca_pem;           /* the tower's CA certificate */
+	const char *ca_pin;           /* "sha256:..." */
+	const char *agent_binary;     /* path of overcloud-agent for local nodes */
+};
+
+/* One node to make. join_token is single-use and minted for this node. */
+struct provider_node_request {
+	const char *overcloud_id;
+	const char *name;             /* unique per overcloud, e.g. "oc1-cluster-2" */
+	const char *group;
+	const char *size;             /* flavor / instance type; may be NULL */
+	const char *join_token;
+	const char *user_data;        /* rendered cloud-init, or NULL where unused */
+};
+
+/* What the provider made: handle is its own id (pid dir, server id, instance
+ * id), kept by the tower to destroy the node later. */
+struct provider_node {
+	char handle[PROVIDER_HANDLE_MAX];
+	char address[PROVIDER_ADDR_MAX];  /* the node's IP, as far as the provider knows */
+};
+
+struct provider_ops {
+	const char *name;             /* "local", "openstack", "aws" */
+	/* Returns a context or NULL with err. */
+	void *(*open)(const struct provider_env *env, char *err, size_t err_size);
+	void (*close)(void *ctx);
+	/* Makes one node; blocking. On failure nothing of it is left. */
+	int (*create_node)(void *ctx, const struct provider_node_request *req,
+			   struct provider_node *out, char *err, size_t err_size);
+	/* Removes a node and everything made for it; blocking, idempotent (an
+	 * unknown or already removed handle is success). */
+	int (*destroy_node)(void *ctx, const char *overcloud_id, const struct provider_node *node,
+			    char *err, size_t err_size);
+};
+
+extern const struct provider_ops provider_local;
+
+/* "local" -> &provider_local, ...; NULL when unknown (case-insensitive, so
+ * the seed's "OpenStack" and "Amazon" spellings work too). */
+const struct provider_ops *provider_find(const char *name);
+
+#endif

@@ -1,0 +1,1043 @@
+/* workflow.c — runs each OverCloud's create and destroy DAGs: steps start
+ * when what they require is done; every change is in sqlite before it is
+ * acted on, so a restarted tower picks up where it was. Patterns say what
+ * the steps are (pattern.c), tasks.c runs role steps on agents, providers
+ * make and release the nodes. */
+#include "tower/workflow.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "shared/log.h"
+#include "shared/util.h"
+#include "tower/ca.h"
+#include "tower/enroll.h"
+#include "tower/hub.h"
+#include "tower/pattern.h"
+#include "tower/providers/provider.h"
+#include "tower/role.h"
+#include "tower/store.h"
+#include "tower/tasks.h"
+#include "tower/tower.h"
+
+#define TICK_MS 250
+#define ENROLL_TIMEOUT_MS (10 * 60 * 1000)
+#define RETRY_FIRST_MS 1000
+#define RETRY_CAP_MS 30000
+#define MAX_STEPS 128
+
+struct workflow_watch {
+	struct workflow *wf;
+	char id[STORE_ID_MAX];
+	workflow_watch_fn fn;
+	void *arg;
+	struct workflow_watch *prev, *next;
+};
+
+struct provider_slot {
+	const struct provider_ops *ops;
+	void *ctx;
+};
+
+struct workflow {
+	struct tower *t;
+	struct pattern_set *patterns;
+	struct event *tick;
+	struct workflow_watch *watches;
+	struct provider_slot providers[4];
+	size_t provider_count;
+	char agent_binary[PATH_MAX];
+	bool advancing;
+};
+
+/* Everything about one OverCloud the engine looks at, read fresh. */
+struct oc_view {
+	struct store_overcloud oc;
+	const struct pattern *pattern;
+	struct store_oc_node *nodes;
+	int node_count;
+	struct store_oc_step steps[MAX_STEPS];
+	int step_count;
+};
+
+static const char *const final_task_states[] = {"done", "failed", "timeout", "cancelled"};
+
+static bool is_final_task_state(const char *s)
+{
+	for (size_t i = 0; i < OC_ARRAY_LEN(final_task_states); i++)
+		if (strcmp(s, final_task_states[i]) == 0)
+			return true;
+	return false;
+}
+
+static bool step_final(const char *state)
+{
+	return strcmp(state, "done") == 0 || strcmp(state, "failed") == 0 ||
+	       strcmp(state, "skipped") == 0;
+}
+
+bool workflow_has_provider(const char *name)
+{
+	return provider_find(name) != NULL;
+}
+
+bool workflow_has_pattern(struct workflow *wf, const char *name)
+{
+	return wf->patterns != NULL && pattern_set_find(wf->patterns, name) != NULL;
+}
+
+/* ---- reading an OverCloud ---- */
+
+static void view_free(struct oc_view *v)
+{
+	free(v->nodes);
+	v->nodes = NULL;
+}
+
+static int view_load(struct workflow *wf, const char *id, struct oc_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	if (store_oc_get(wf->t->store, id, &v->oc) != 1)
+		return -1;
+	v->pattern = wf->patterns ? pattern_set_find(wf->patterns, v->oc.pattern) : NULL;
+	v->nodes = calloc(WORKFLOW_MAX_NODES, sizeof(*v->nodes));
+	if (v->nodes == NULL)
+		return -1;
+	v->node_count = store_ocn_list(wf->t->store, id, v->nodes, WORKFLOW_MAX_NODES);
+	v->step_count = store_ocs_list(wf->t->store, id, v->steps, MAX_STEPS);
+	if (v->node_count < 0 || v->step_count < 0) {
+		view_free(v);
+		return -1;
+	}
+	return 0;
+}
+
+static struct store_oc_step *view_step(struct oc_view *v, const char *dag, const char *name)
+{
+	for (int i = 0; i < v->step_count; i++)
+		if (strcmp(v->steps[i].dag, dag) == 0 && strcmp(v->steps[i].name, name) == 0)
+			return &v->steps[i];
+	return NULL;
+}
+
+static const struct pattern_step *dag_steps(const struct pattern *p, const char *dag, size_t *count)
+{
+	if (strcmp(dag, "create") == 0) {
+		*count = p->create_count;
+		return p->create;
+	}
+	*count = p->destroy_count;
+	return p->destroy;
+}
+
+/* ---- watchers ---- */
+
+static json_t *overcloud_json(struct workflow *wf, struct oc_view *v);
+
+static void notify(struct workflow *wf, const char *id)
+{
+	struct workflow_watch *w, *next;
+	struct oc_view v;
+	json_t *obj;
+	bool end;
+
+	if (wf->watches == NULL || view_load(wf, id, &v) != 0)
+		return;
+	obj = overcloud_json(wf, &v);
+	end = strcmp(v.oc.status, "ready") == 0 || strcmp(v.oc.status, "failed") == 0 ||
+	      strcmp(v.oc.status, "deleted") == 0;
+	view_free(&v);
+	for (w = wf->watches; w != NULL; w = next) {
+		next = w->next;
+		if (strcmp(w->id, id) != 0)
+			continue;
+		w->fn(w->arg, "overcloud", obj);
+		if (end) {
+			w->fn(w->arg, "end", obj);
+			workflow_unwatch(w);
+		}
+	}
+	json_decref(obj);
+}
+
+int workflow_watch(struct workflow *wf, const char *id, workflow_watch_fn fn, void *arg,
+		   struct workflow_watch **out)
+{
+	struct workflow_watch *w;
+	struct oc_view v;
+	json_t *obj;
+	bool end;
+
+	*out = NULL;
+	if (view_load(wf, id, &v) != 0)
+		return -1;
+	obj = overcloud_json(wf, &v);
+	end = strcmp(v.oc.status, "ready") == 0 || strcmp(v.oc.status, "failed") == 0 ||
+	      strcmp(v.oc.status, "deleted") == 0;
+	view_free(&v);
+	fn(arg, "overcloud", obj);
+	if (end) {
+		fn(arg, "end", obj);
+		json_decref(obj);
+		return 0;
+	}
+	json_decref(obj);
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return -1;
+	w->wf = wf;
+	w->fn = fn;
+	w->arg = arg;
+	snprintf(w->id, sizeof(w->id), "%s", id);
+	w->next = wf->watches;
+	if (wf->watches != NULL)
+		wf->watches->prev = w;
+	wf->watches = w;
+	*out = w;
+	return 0;
+}
+
+void workflow_unwatch(struct workflow_watch *w)
+{
+	if (w == NULL)
+		return;
+	if (w->prev != NULL)
+		w->prev->next = w->next;
+	else
+		w->wf->watches = w->next;
+	if (w->next != NULL)
+		w->next->prev = w->prev;
+	free(w);
+}
+
+/* ---- providers ---- */
+
+static struct provider_slot *provider_for(struct workflow *wf, const char *name, char *err,
+					  size_t err_size)
+{
+	const struct provider_ops *ops = provider_find(name);
+	struct provider_env env;
+	void *ctx;
+
+	if (ops == NULL) {
+		snprintf(err, err_size, "unknown provider \"%s\"", name);
+		return NULL;
+	}
+	for (size_t i = 0; i < wf->provider_count; i++)
+		if (wf->providers[i].ops == ops)
+			return &wf->providers[i];
+	if (wf->provider_count == OC_ARRAY_LEN(wf->providers)) {
+		snprintf(err, err_size, "too many providers");
+		return NULL;
+	}
+	memset(&env, 0, sizeof(env));
+	env.state_dir = wf->t->state_dir;
+	env.tower_host = wf->t->join_host;
+	env.tower_port = wf->t->agent_port;
+	env.ca_pem = ca_cert_pem(wf->t->ca);
+	env.ca_pin = ca_pin(wf->t->ca);
+	env.agent_binary = wf->agent_binary;
+	ctx = ops->open(&env, err, err_size);
+	if (ctx == NULL)
+		return NULL;
+	wf->providers[wf->provider_count].ops = ops;
+	wf->providers[wf->provider_count].ctx = ctx;
+	return &wf->providers[wf->provider_count++];
+}
+
+/* ---- step bookkeeping ---- */
+
+static void step_save(struct workflow *wf, struct oc_view *v, struct store_oc_step *s)
+{
+	if (store_ocs_update(wf->t->store, v->oc.id, s) != 0)
+		log_error("overcloud %s: cannot record step %s", v->oc.id, s->name);
+}
+
+static void step_finish(struct workflow *wf, struct oc_view *v, struct store_oc_step *s,
+			const char *state, const char *error)
+{
+	snprintf(s->state, sizeof(s->state), "%s", state);
+	snprintf(s->error, sizeof(s->error), "%s", error ? error : "");
+	s->finished_ms = util_now_ms();
+	step_save(wf, v, s);
+	if (strcmp(state, "done") == 0)
+		log_info("overcloud %s: step %s done", v->oc.id, s->name);
+	else
+		log_warn("overcloud %s: step %s %s%s%s", v->oc.id, s->name, state,
+			 error ? ": " : "", error ? error : "");
+}
+
+static int64_t retry_delay_ms(int64_t attempts)
+{
+	int64_t d = RETRY_FIRST_MS;
+
+	for (int64_t i = 1; i < attempts && d < RETRY_CAP_MS; i++)
+		d *= 2;
+	return d > RETRY_CAP_MS ? RETRY_CAP_MS : d;
+}
+
+/* ---- templates: ${{ steps.X.outputs.K }}, ${{ groups.G.address[es] }}, ... ---- */
+
+struct first_output {
+	const char *key;
+	char *value;
+};
+
+static int take_output(const struct store_task *t, void *arg)
+{
+	struct first_output *fo = arg;
+	json_t *outputs = json_loads(t->outputs, 0, NULL);
+	const char *v = json_string_value(json_object_get(outputs, fo->key));
+
+	if (v != NULL && fo->value == NULL)
+		fo->value = strdup(v);
+	json_decref(outputs);
+	return fo->value != NULL;
+}
+
+static char *resolve_ref(struct workflow *wf, struct oc_view *v, const char *dag, const char *ref,
+			 char *err, size_t err_size)
+{
+	char a[64], b[64], c[64], d[64];
+	int n = sscanf(ref, " %63[a-z0-9_-].%63[a-z0-9_-].%63[a-z0-9_-].%63[a-z0-9_-] ", a, b, c, d);
+
+	if (n >= 2 && strcmp(a, "overcloud") == 0) {
+		char num[32];
+		if (strcmp(b, "id") == 0)
+			return strdup(v->oc.id);
+		if (strcmp(b, "size") == 0)
+			return strdup(v->oc.size);
+		if (strcmp(b, "number") == 0) {
+			snprintf(num, sizeof(num), "%lld", (long long)v->oc.number);
+			return strdup(num);
+		}
+	}
+	if (n == 3 && strcmp(a, "groups") == 0) {
+		char *out = calloc(1, (size_t)v->node_count * 64 + 1);
+		if (out == NULL)
+			return NULL;
+		for (int i = 0; i < v->node_count; i++) {
+			if (strcmp(v->nodes[i].group, b) != 0)
+				continue;
+			if (out[0] != '\0') {
+				if (strcmp(c, "address") == 0)
+					break;
+				strcat(out, " ");
+			}
+			strcat(out, v->nodes[i].address);
+		}
+		return out;
+	}
+	if (n == 4 && strcmp(a, "steps") == 0 && strcmp(c, "outputs") == 0) {
+		struct store_oc_step *s = view_step(v, dag, b);
+		struct first_output fo = {.key = d};
+		if (s == NULL || s->run_id[0] == '\0') {
+			snprintf(err, err_size, "step %s has no outputs yet", b);
+			return NULL;
+		}
+		store_task_foreach_run(wf->t->store, s->run_id, take_output, &fo);
+		if (fo.value == NULL)
+			snprintf(err, err_size, "step %s did not output \"%s\"", b, d);
+		return fo.value;
+	}
+	snprintf(err, err_size, "cannot resolve ${{ %s }}", ref);
+	return NULL;
+}
+
+/* Expands every ${{ ... }} in text. Returns a heap string or NULL + err. */
+static char *expand(struct workflow *wf, struct oc_view *v, const char *dag, const char *text,
+		    char *err, size_t err_size)
+{
+	char *out = NULL, *ref;
+	size_t len = 0;
+	FILE *mem = open_memstream(&out, &len);
+	const char *p = text, *open, *close;
+
+	if (mem == NULL)
+		return NULL;
+	while ((open = strstr(p, "${{")) != NULL) {
+		char *value;
+		fwrite(p, 1, (size_t)(open - p), mem);
+		close = strstr(open, "}}");
+		if (close == NULL) {
+			snprintf(err, err_size, "unterminated ${{ in \"%s\"", text);
+			goto fail;
+		}
+		ref = strndup(open + 3, (size_t)(close - open - 3));
+		value = ref ? resolve_ref(wf, v, dag, ref, err, err_size) : NULL;
+		free(ref);
+		if (value == NULL)
+			goto fail;
+		fputs(value, mem);
+		free(value);
+		p = close + 2;
+	}
+	fputs(p, mem);
+	fclose(mem);
+	return out;
+fail:
+	fclose(mem);
+	free(out);
+	return NULL;
+}
+
+/* ---- starting steps ---- */
+
+static bool node_in_target(const struct store_oc_node *n, const char *on)
+{
+	return strcmp(on, "all") == 0 || strcmp(n->group, on) == 0;
+}
+
+static void start_role_step(struct workflow *wf, struct oc_view *v, const struct pattern_step *def,
+			    struct store_oc_step *s, const char *dag)
+{
+	char err[512], task_id[40], name[40];
+	json_t *inputs = json_object(), *spec = NULL;
+	size_t targets = 0;
+
+	for (size_t i = 0; i < def->input_count; i++) {
+		char *value = expand(wf, v, dag, def->inputs[i].value, err, sizeof(err));
+		if (value == NULL) {
+			step_finish(wf, v, s, "failed", err);
+			goto out;
+		}
+		json_object_set_new(inputs, def->inputs[i].name, json_string(value));
+		free(value);
+	}
+	spec = tasks_role_spec(wf->t->tasks, def->role, def->role_step ? def->role_step : "apply",
+			       inputs, err, sizeof(err));
+	if (spec == NULL) {
+		step_finish(wf, v, s, "failed", err);
+		goto out;
+	}
+	if (def->timeout_s > 0)
+		json_object_set_new(spec, "timeout", json_integer(def->timeout_s));
+	/* The run id is recorded before any task exists: after a crash the
+	 * same run is filled in, never a second one started. */
+	if (s->run_id[0] == '\0') {
+		tasks_new_run_id(name, sizeof(name));
+		snprintf(s->run_id, sizeof(s->run_id), "%s", name);
+		step_save(wf, v, s);
+	}
+	for (int i = 0; i < v->node_count; i++) {
+		const struct store_oc_node *n = &v->nodes[i];
+		if (!node_in_target(n, def->on) || n->node_id[0] == '\0')
+			continue;
+		if (tasks_create(wf->t->tasks, s->run_id, n->node_id, def->role,
+				 def->role_step ? def->role_step : "apply", spec, task_id, err,
+				 sizeof(err)) != 0) {
+			step_finish(wf, v, s, "failed", err);
+			goto out;
+		}
+		targets++;
+	}
+	if (targets == 0) {
+		/* Destroying what was never built: nothing to undo here. */
+		step_finish(wf, v, s, strcmp(dag, "destroy") == 0 ? "done" : "failed",
+			    strcmp(dag, "destroy") == 0 ? NULL : "no enrolled node in the target group");
+		goto out;
+	}
+	log_info("overcloud %s: step %s: %s/%s on %zu node(s), run %s", v->oc.id, s->name, def->role,
+		 def->role_step ? def->role_step : "apply", targets, s->run_id);
+out:
+	json_decref(spec);
+	json_decref(inputs);
+}
+
+static void do_acquire(struct workflow *wf, struct oc_view *v, struct store_oc_step *s)
+{
+	char err[512], token[ENROLL_TOKEN_LEN + 1];
+	struct provider_slot *prov = provider_for(wf, v->oc.provider, err, sizeof(err));
+
+	if (prov == NULL) {
+		step_finish(wf, v, s, "failed", err);
+		return;
+	}
+	for (int i = 0; i < v->node_count; i++) {
+		struct store_oc_node *n = &v->nodes[i];
+		const struct pattern_group *g = pattern_find_group(v->pattern, n->group);
+		struct provider_node_request req = {0};
+		struct provider_node made;
+
+		if (strcmp(n->state, "pending") != 0)
+			continue;
+		if (enroll_create_token(wf->t->store, g && g->role ? g->role : n->group, 3600, 1, token,
+					err, sizeof(err)) != 0) {
+			step_finish(wf, v, s, "failed", err);
+			return;
+		}
+		memcpy(n->token_id, token, ENROLL_TOKEN_ID_HEX);
+		n->token_id[ENROLL_TOKEN_ID_HEX] = '\0';
+		store_ocn_update(wf->t->store, v->oc.id, n);
+		req.overcloud_id = v->oc.id;
+		req.name = n->name;
+		req.group = n->group;
+		req.size = v->oc.size;
+		req.join_token = token;
+		memset(&made, 0, sizeof(made));
+		if (prov->ops->create_node(prov->ctx, &req, &made, err, sizeof(err)) != 0) {
+			explicit_bzero(token, sizeof(token));
+			step_finish(wf, v, s, "failed", err);
+			return;
+		}
+		explicit_bzero(token, sizeof(token));
+		snprintf(n->handle, sizeof(n->handle), "%s", made.handle);
+		snprintf(n->address, sizeof(n->address), "%s", made.address);
+		snprintf(n->state, sizeof(n->state), "created");
+		store_ocn_update(wf->t->store, v->oc.id, n);
+		log_info("overcloud %s: node %s made at %s", v->oc.id, n->name, made.address);
+	}
+	step_finish(wf, v, s, "done", NULL);
+}
+
+/* Done once every made node's agent has enrolled and is connected. */
+static void check_enroll(struct workflow *wf, struct oc_view *v, struct store_oc_step *s)
+{
+	char missing[256] = "";
+
+	for (int i = 0; i < v->node_count; i++) {
+		const struct store_oc_node *n = &v->nodes[i];
+		if (n->node_id[0] != '\0' && hub_node_connected(wf->t->hub, n->node_id))
+			continue;
+		if (strlen(missing) + strlen(n->name) + 2 < sizeof(missing))
+			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), "%s%s",
+				 missing[0] ? " " : "", n->name);
+	}
+	if (missing[0] == '\0') {
+		step_finish(wf, v, s, "done", NULL);
+		return;
+	}
+	if (util_now_ms() - s->started_ms > ENROLL_TIMEOUT_MS) {
+		char err[400];
+		snprintf(err, sizeof(err), "nodes never connected: %s", missing);
+		step_finish(wf, v, s, "failed", err);
+	}
+}
+
+static void do_release(struct workflow *wf, struct oc_view *v, struct store_oc_step *s)
+{
+	char err[512], first_err[512] = "";
+	struct provider_slot *prov = provider_for(wf, v->oc.provider, err, sizeof(err));
+
+	for (int i = 0; i < v->node_count; i++) {
+		struct store_oc_node *n = &v->nodes[i];
+		struct provider_node made;
+
+		if (n->node_id[0] != '\0') {
+			/* Its certificate dies with it. */
+			store_node_delete(wf->t->store, n->node_id);
+			hub_disconnect_node(wf->t->hub, n->node_id, "node released");
+		}
+		if (strcmp(n->state, "released") == 0)
+			continue;
+		if (strcmp(n->state, "created") == 0 || n->token_id[0] != '\0') {
+			memset(&made, 0, sizeof(made));
+			snprintf(made.handle, sizeof(made.handle), "%s", n->handle);
+			snprintf(made.address, sizeof(made.address), "%s", n->address);
+			if (prov == NULL ||
+			    prov->ops->destroy_node(prov->ctx, v->oc.id, &made, err, sizeof(err)) != 0) {
+				if (first_err[0] == '\0')
+					snprintf(first_err, sizeof(first_err), "%s: %s", n->name,
+						 prov ? err : "provider unavailable");
+				continue;
+			}
+		}
+		snprintf(n->state, sizeof(n->state), "released");
+		store_ocn_update(wf->t->store, v->oc.id, n);
+	}
+	step_finish(wf, v, s, first_err[0] ? "failed" : "done", first_err[0] ? first_err : NULL);
+}
+
+static void start_step(struct workflow *wf, struct oc_view *v, const struct pattern_step *def,
+		       struct store_oc_step *s, const char *dag)
+{
+	snprintf(s->state, sizeof(s->state), "running");
+	s->attempts++;
+	s->started_ms = util_now_ms();
+	s->retry_at_ms = 0;
+	if (def->role != NULL)
+		s->run_id[0] = '\0';
+	step_save(wf, v, s);
+	log_info("overcloud %s: step %s started (attempt %lld)", v->oc.id, s->name,
+		 (long long)s->attempts);
+	if (def->action == NULL)
+		start_role_step(wf, v, def, s, dag);
+	else if (strcmp(def->action, "acquire") == 0)
+		do_acquire(wf, v, s);
+	else if (strcmp(def->action, "enroll") == 0)
+		check_enroll(wf, v, s);
+	else if (strcmp(def->action, "release") == 0)
+		do_release(wf, v, s);
+	else
+		step_finish(wf, v, s, "done", NULL);   /* record: the state is already recorded */
+}
+
+/* ---- following running steps ---- */
+
+struct run_summary {
+	size_t total, open, failed;
+	char first_error[400];
+};
+
+static int summarize_task(const struct store_task *t, void *arg)
+{
+	struct run_summary *rs = arg;
+
+	rs->total++;
+	if (!is_final_task_state(t->state)) {
+		rs->open++;
+	} else if (strcmp(t->state, "done") != 0) {
+		rs->failed++;
+		if (rs->first_error[0] == '\0')
+			snprintf(rs->first_error, sizeof(rs->first_error), "node %s: %s%s%s", t->node_id,
+				 t->state, t->reason[0] ? ": " : "", t->reason);
+	}
+	return 0;
+}
+
+static int64_t step_retries(struct workflow *wf, const struct pattern_step *def)
+{
+	const struct role *role;
+	const struct role_step *rs;
+
+	if (def->retries >= 0)
+		return def->retries;
+	role = wf->t->roles ? role_set_find(wf->t->roles, def->role) : NULL;
+	rs = role ? role_find_step(role, def->role_step ? def->role_step : "apply") : NULL;
+	return rs ? rs->retries : 0;
+}
+
+static void follow_step(struct workflow *wf, struct oc_view *v, const struct pattern_step *def,
+			struct store_oc_step *s, const char *dag)
+{
+	struct run_summary rs;
+
+	if (def->action != NULL) {
+		if (strcmp(def->action, "enroll") == 0)
+			check_enroll(wf, v, s);
+		else if (strcmp(def->action, "acquire") == 0)
+			do_acquire(wf, v, s);     /* interrupted: finish the nodes not made yet */
+		else if (strcmp(def->action, "release") == 0)
+			do_release(wf, v, s);
+		else
+			step_finish(wf, v, s, "done", NULL);
+		return;
+	}
+	memset(&rs, 0, sizeof(rs));
+	if (s->run_id[0] != '\0')
+		store_task_foreach_run(wf->t->store, s->run_id, summarize_task, &rs);
+	if (rs.total == 0) {
+		/* Interrupted before its tasks were stored: make them now. */
+		start_role_step(wf, v, def, s, dag);
+		return;
+	}
+	if (rs.open > 0)
+		return;
+	if (rs.failed == 0) {
+		step_finish(wf, v, s, "done", NULL);
+		return;
+	}
+	if (s->attempts <= step_retries(wf, def)) {
+		snprintf(s->state, sizeof(s->state), "pending");
+		snprintf(s->error, sizeof(s->error), "%s", rs.first_error);
+		s->retry_at_ms = util_now_ms() + retry_delay_ms(s->attempts);
+		step_save(wf, v, s);
+		log_warn("overcloud %s: step %s failed (%s), retrying in %lld ms", v->oc.id, s->name,
+			 rs.first_error, (long long)(s->retry_at_ms - util_now_ms()));
+		return;
+	}
+	step_finish(wf, v, s, "failed", rs.first_error);
+}
+
+/* ---- the engine ---- */
+
+/* One pass over the current DAG. Returns true when something changed. */
+static bool advance_once(struct workflow *wf, const char *id)
+{
+	struct oc_view v;
+	const struct pattern_step *defs;
+	const char *dag;
+	size_t count;
+	bool changed = false, all_final = true, any_failed = false;
+	char first_error[512] = "";
+	int64_t now = util_now_ms();
+
+	if (view_load(wf, id, &v) != 0)
+		return false;
+	if (strcmp(v.oc.status, "creating") != 0 && strcmp(v.oc.status, "deleting") != 0)
+		goto out;
+	if (v.pattern == NULL) {
+		store_oc_set_status(wf->t->store, id, "failed", "its pattern is no longer loaded",
+				    util_now());
+		changed = true;
+		goto out;
+	}
+	dag = strcmp(v.oc.status, "creating") == 0 ? "create" : "destroy";
+	defs = dag_steps(v.pattern, dag, &count);
+	for (size_t i = 0; i < count; i++) {
+		const struct pattern_step *def = &defs[i];
+		struct store_oc_step *s = view_step(&v, dag, def->name), before;
+		bool ready = true, blocked = false;
+
+		if (s == NULL)
+			continue;
+		before = *s;
+		if (strcmp(s->state, "running") == 0) {
+			follow_step(wf, &v, def, s, dag);
+		} else if (strcmp(s->state, "pending") == 0 && s->retry_at_ms <= now) {
+			for (size_t r = 0; r < def->require_count; r++) {
+				struct store_oc_step *dep = view_step(&v, dag, def->requires[r]);
+				if (dep == NULL || !step_final(dep->state))
+					ready = false;
+				else if (strcmp(dep->state, "done") != 0)
+					blocked = true;
+			}
+			/* A failed create step stops what depends on it; destroy is
+			 * best effort, so everything still gets released. */
+			if (ready && blocked && strcmp(dag, "create") == 0) {
+				snprintf(s->state, sizeof(s->state), "skipped");
+				snprintf(s->error, sizeof(s->error), "a step it requires did not finish");
+				step_save(wf, &v, s);
+			} else if (ready) {
+				start_step(wf, &v, def, s, dag);
+			}
+		}
+		if (memcmp(&before, s, sizeof(before)) != 0)
+			changed = true;
+		if (!step_final(s->state))
+			all_final = false;
+		if (strcmp(s->state, "failed") == 0) {
+			any_failed = true;
+			if (first_error[0] == '\0')
+				snprintf(first_error, sizeof(first_error), "step %s: %s", s->name, s->error);
+		}
+	}
+	if (all_final) {
+		const char *status;
+		if (strcmp(dag, "create") == 0)
+			status = any_failed ? "failed" : "ready";
+		else {
+			const struct store_oc_step *rel = view_step(&v, dag, "release");
+			status = (rel == NULL || strcmp(rel->state, "done") == 0) ? "deleted" : "failed";
+		}
+		store_oc_set_status(wf->t->store, id, status, any_failed ? first_error : "", util_now());
+		log_info("overcloud %s: %s%s%s", id, status, any_failed ? " — " : "",
+			 any_failed ? first_error : "");
+		changed = true;
+	}
+out:
+	view_free(&v);
+	return changed;
+}
+
+static void advance(struct workflow *wf, const char *id)
+{
+	/* A finished step can make others ready at once. */
+	for (int i = 0; i < 64 && advance_once(wf, id); i++)
+		notify(wf, id);
+}
+
+static int advance_active(const struct store_overcloud *oc, void *arg)
+{
+	if (strcmp(oc->status, "creating") == 0 || strcmp(oc->status, "deleting") == 0)
+		advance(arg, oc->id);
+	return 0;
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct workflow *wf = arg;
+
+	if (wf->advancing)
+		return;
+	wf->advancing = true;
+	store_oc_foreach(wf->t->store, advance_active, wf);
+	wf->advancing = false;
+}
+
+void workflow_on_run_done(void *arg, const char *run_id)
+{
+	on_tick(-1, 0, arg);
+}
+
+void workflow_on_node_ready(struct workflow *wf, const char *node_id)
+{
+	on_tick(-1, 0, wf);
+}
+
+/* ---- requests ---- */
+
+int workflow_create(struct workflow *wf, const char *pattern_name, const char *provider,
+		    int64_t number, const char *size, char *id_out, char *err, size_t err_size)
+{
+	const struct pattern *p = wf->patterns ? pattern_set_find(wf->patterns, pattern_name) : NULL;
+	uint8_t raw[4];
+	char hex[9], name[STORE_ID_MAX];
+	int64_t now = util_now(), total = 0;
+
+	if (p == NULL) {
+		snprintf(err, err_size, "field \"pattern\": unknown pattern \"%s\"", pattern_name);
+		return -1;
+	}
+	if (provider_find(provider) == NULL) {
+		snprintf(err, err_size, "field \"provider\": unknown provider \"%s\"", provider);
+		return -1;
+	}
+	for (size_t g = 0; g < p->group_count; g++)
+		total += p->groups[g].from_request ? number : p->groups[g].count;
+	if (total >= WORKFLOW_MAX_NODES) {
+		snprintf(err, err_size, "field \"number\": %lld nodes in all is over %d", (long long)total,
+			 WORKFLOW_MAX_NODES - 1);
+		return -1;
+	}
+	util_random(raw, sizeof(raw));
+	util_hex(raw, sizeof(raw), hex);
+	snprintf(id_out, 32, "oc-%s", hex);
+	if (store_begin(wf->t->store) != 0) {
+		snprintf(err, err_size, "database busy");
+		return -1;
+	}
+	if (store_oc_insert(wf->t->store, id_out, p->name, provider_find(provider)->name, number,
+			    size, now) != 0)
+		goto fail;
+	for (size_t g = 0; g < p->group_count; g++) {
+		int64_t count = p->groups[g].from_request ? number : p->groups[g].count;
+		for (int64_t i = 0; i < count; i++) {
+			snprintf(name, sizeof(name), "%s-%s-%lld", id_out, p->groups[g].name, (long long)i);
+			if (store_ocn_insert(wf->t->store, id_out, name, p->groups[g].name, i) != 0)
+				goto fail;
+		}
+	}
+	for (size_t i = 0; i < p->create_count; i++)
+		if (store_ocs_insert(wf->t->store, id_out, "create", p->create[i].name, (int64_t)i) != 0)
+			goto fail;
+	if (store_commit(wf->t->store) != 0)
+		goto fail_nolock;
+	log_info("overcloud %s: creating (%s, %s, %lld node(s))", id_out, p->name, provider,
+		 (long long)total);
+	advance(wf, id_out);
+	return 0;
+fail:
+	store_rollback(wf->t->store);
+fail_nolock:
+	snprintf(err, err_size, "cannot record the overcloud");
+	return -1;
+}
+
+int workflow_delete(struct workflow *wf, const char *id, char *err, size_t err_size)
+{
+	struct store_overcloud oc;
+	const struct pattern *p;
+
+	if (store_oc_get(wf->t->store, id, &oc) != 1) {
+		snprintf(err, err_size, "no such overcloud");
+		return -1;
+	}
+	if (strcmp(oc.status, "deleted") == 0 || strcmp(oc.status, "deleting") == 0) {
+		snprintf(err, err_size, "overcloud is already %s", oc.status);
+		return -2;
+	}
+	p = wf->patterns ? pattern_set_find(wf->patterns, oc.pattern) : NULL;
+	if (p == NULL) {
+		snprintf(err, err_size, "its pattern %s is not loaded", oc.pattern);
+		return -2;
+	}
+	if (store_begin(wf->t->store) != 0) {
+		snprintf(err, err_size, "database busy");
+		return -2;
+	}
+	for (size_t i = 0; i < p->destroy_count; i++)
+		store_ocs_insert(wf->t->store, id, "destroy", p->destroy[i].name, (int64_t)i);
+	store_oc_set_status(wf->t->store, id, "deleting", "", util_now());
+	if (store_commit(wf->t->store) != 0) {
+		snprintf(err, err_size, "cannot record the deletion");
+		return -2;
+	}
+	log_info("overcloud %s: deleting (was %s)", id, oc.status);
+	advance(wf, id);
+	notify(wf, id);
+	return 0;
+}
+
+/* ---- API objects ---- */
+
+struct step_progress {
+	int64_t sum;
+	size_t count;
+	json_t *nodes;
+	struct workflow *wf;
+};
+
+static int add_task_progress(const struct store_task *t, void *arg)
+{
+	struct step_progress *sp = arg;
+	struct store_node n;
+
+	sp->sum += strcmp(t->state, "done") == 0 ? 100 : t->progress;
+	sp->count++;
+	if (store_node_get(sp->wf->t->store, t->node_id, &n) == 1)
+		json_array_append_new(sp->nodes, json_string(n.name));
+	return 0;
+}
+
+static json_t *overcloud_json(struct workflow *wf, struct oc_view *v)
+{
+	json_t *nodes = json_array(), *steps = json_array(), *cluster = json_array();
+	json_t *post = json_null();
+	int64_t now = util_now_ms();
+
+	for (int i = 0; i < v->node_count; i++) {
+		const struct store_oc_node *n = &v->nodes[i];
+		json_array_append_new(nodes, json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "name", n->name,
+			"group", n->group, "node_id", n->node_id, "address", n->address,
+			"state", n->state,
+			"connected", n->node_id[0] && hub_node_connected(wf->t->hub, n->node_id)));
+		if (n->address[0] == '\0' || strcmp(n->state, "released") == 0)
+			continue;
+		if (strcmp(n->group, "post") == 0 && json_is_null(post))
+			post = json_string(n->address);
+		else if (strcmp(n->group, "post") != 0)
+			json_array_append_new(cluster, json_string(n->address));
+	}
+	for (int i = 0; i < v->step_count; i++) {
+		const struct store_oc_step *s = &v->steps[i];
+		struct step_progress sp = {.nodes = json_array(), .wf = wf};
+		int64_t end = s->finished_ms ? s->finished_ms : now;
+
+		if (s->run_id[0] != '\0')
+			store_task_foreach_run(wf->t->store, s->run_id, add_task_progress, &sp);
+		json_array_append_new(steps, json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:s?, s:s?, s:I}",
+			"dag", s->dag, "name", s->name, "state", s->state,
+			"attempts", (json_int_t)s->attempts,
+			"progress", (json_int_t)(strcmp(s->state, "done") == 0 ? 100
+						 : sp.count ? sp.sum / (int64_t)sp.count : 0),
+			"nodes", sp.nodes, "error", s->error[0] ? s->error : NULL,
+			"run_id", s->run_id[0] ? s->run_id : NULL,
+			"elapsed_ms", (json_int_t)(s->started_ms ? end - s->started_ms : 0)));
+	}
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s?, s:I, s:I, s:o, s:o, s:o, s:o}",
+			 "overcloud_id", v->oc.id, "status", v->oc.status, "pattern", v->oc.pattern,
+			 "provider", v->oc.provider, "number", (json_int_t)v->oc.number,
+			 "size", v->oc.size, "error", v->oc.error[0] ? v->oc.error : NULL,
+			 "created_at", (json_int_t)v->oc.created_at,
+			 "updated_at", (json_int_t)v->oc.updated_at,
+			 "devops_post", post, "logical_cluster", cluster, "nodes", nodes,
+			 "steps", steps);
+}
+
+json_t *workflow_overcloud_json(struct workflow *wf, const char *id)
+{
+	struct oc_view v;
+	json_t *obj;
+
+	if (view_load(wf, id, &v) != 0)
+		return NULL;
+	obj = overcloud_json(wf, &v);
+	view_free(&v);
+	return obj;
+}
+
+static int list_one(const struct store_overcloud *oc, void *arg)
+{
+	void **pass = arg;
+	json_t *obj = workflow_overcloud_json(pass[0], oc->id);
+
+	if (obj != NULL)
+		json_array_append_new(pass[1], obj);
+	return 0;
+}
+
+json_t *workflow_list_json(struct workflow *wf)
+{
+	json_t *arr = json_array();
+	void *pass[2] = {wf, arr};
+
+	store_oc_foreach(wf->t->store, list_one, pass);
+	return arr;
+}
+
+json_t *workflow_runs_json(struct workflow *wf, const char *id)
+{
+	struct oc_view v;
+	json_t *arr;
+
+	if (view_load(wf, id, &v) != 0)
+		return NULL;
+	arr = json_array();
+	for (int i = 0; i < v.step_count; i++)
+		if (v.steps[i].run_id[0] != '\0')
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "dag", v.steps[i].dag,
+							     "step", v.steps[i].name, "run_id",
+							     v.steps[i].run_id));
+	view_free(&v);
+	return arr;
+}
+
+/* ---- life ---- */
+
+static void find_agent_binary(char *out, size_t size)
+{
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	snprintf(out, size, "/usr/bin/overcloud-agent");
+	if (n <= 0)
+		return;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (slash == NULL)
+		return;
+	*slash = '\0';
+	snprintf(out, size, "%s/overcloud-agent", exe);
+	if (access(out, X_OK) != 0)
+		snprintf(out, size, "/usr/bin/overcloud-agent");
+}
+
+struct workflow *workflow_new(struct tower *t, const char *patterns_dir, char *err,
+			      size_t err_size)
+{
+	struct workflow *wf = calloc(1, sizeof(*wf));
+	struct timeval tv = {0, TICK_MS * 1000};
+
+	if (wf == NULL) {
+		snprintf(err, err_size, "out of memory");
+		return NULL;
+	}
+	wf->t = t;
+	find_agent_binary(wf->agent_binary, sizeof(wf->agent_binary));
+	if (patterns_dir != NULL) {
+		wf->patterns = pattern_set_load(patterns_dir, t->roles, err, err_size);
+		if (wf->patterns == NULL) {
+			free(wf);
+			return NULL;
+		}
+	}
+	wf->tick = event_new(t->base, -1, EV_PERSIST, on_tick, wf);
+	if (wf->tick == NULL || event_add(wf->tick, &tv) != 0) {
+		snprintf(err, err_size, "cannot start the workflow timer");
+		workflow_free(wf);
+		return NULL;
+	}
+	return wf;
+}
+
+void workflow_free(struct workflow *wf)
+{
+	if (wf == NULL)
+		return;
+	while (wf->watches != NULL)
+		workflow_unwatch(wf->watches);
+	if (wf->tick != NULL)
+		event_free(wf->tick);
+	for (size_t i = 0; i < wf->provider_count; i++)
+		wf->providers[i].ops->close(wf->providers[i].ctx);
+	pattern_set_free(wf->patterns);
+	free(wf);
+}

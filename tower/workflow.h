@@ -1,0 +1,55 @@
+/* workflow.h — the OverCloud lifecycle: a create and a destroy DAG per
+ * OverCloud (from its pattern), steps started as soon as what they require
+ * is done, every state change in sqlite first, resumed after a restart. */
+#ifndef OC_WORKFLOW_H
+#define OC_WORKFLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct tower;
+struct workflow;
+struct workflow_watch;
+
+#define WORKFLOW_MAX_NODES 1001
+
+/* Loads the patterns from patterns_dir (checked against t->roles) and
+ * resumes every OverCloud that was creating or deleting. */
+struct workflow *workflow_new(struct tower *t, const char *patterns_dir, char *err,
+			      size_t err_size);
+void workflow_free(struct workflow *wf);
+
+/* Starts creating an OverCloud. Returns 0 with its id in id_out (>= 32
+ * bytes), or -1 with a reason naming the field in err. */
+int workflow_create(struct workflow *wf, const char *pattern, const char *provider,
+		    int64_t number, const char *size, char *id_out, char *err, size_t err_size);
+/* Starts destroying it (whatever state it is in). Returns 0, -1 unknown id,
+ * -2 already deleted or deleting (err says which). */
+int workflow_delete(struct workflow *wf, const char *id, char *err, size_t err_size);
+
+/* The API object of one OverCloud, or NULL when unknown. */
+json_t *workflow_overcloud_json(struct workflow *wf, const char *id);
+/* Every OverCloud, as an array of those objects. */
+json_t *workflow_list_json(struct workflow *wf);
+/* The run ids of an OverCloud's steps ([{"dag","step","run_id"}]), for logs. */
+json_t *workflow_runs_json(struct workflow *wf, const char *id);
+bool workflow_has_pattern(struct workflow *wf, const char *name);
+bool workflow_has_provider(const char *name);
+
+/* fn gets the whole OverCloud object after every change; "end" once it is
+ * ready, failed or deleted (then the watch is gone). Replays the current
+ * state first. Returns 0, or -1 when the id is unknown; *out is NULL when
+ * it had already ended. */
+typedef void (*workflow_watch_fn)(void *arg, const char *event, json_t *oc);
+int workflow_watch(struct workflow *wf, const char *id, workflow_watch_fn fn, void *arg,
+		   struct workflow_watch **out);
+void workflow_unwatch(struct workflow_watch *w);
+
+/* Hooks for the tasks module and the hub. */
+void workflow_on_run_done(void *wf, const char *run_id);
+void workflow_on_node_ready(struct workflow *wf, const char *node_id);
+
+#endif
