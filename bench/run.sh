@@ -88,5 +88,32 @@ fan=$(jq '(.tasks | map(.finished_ms) | max) - (.tasks | map(.created_ms) | min)
 done_count=$(jq '[.tasks[] | select(.state == "done")] | length' "$T/fan.json")
 row "no-op fan-out to $count agent processes (ms)" "$fan" "<= 300" "$(verdict "$fan" 300) ($done_count done)"
 
+# --- OverCloud create + delete, 1 post + 3 clusters, no-op pattern ---
+"$BIN/tower" serve --state "$T/wf" --api 127.0.0.1:0 --agents 0.0.0.0:0 --advertise 127.0.0.1 \
+	--heartbeat 5s --roles bench/roles --patterns bench/patterns >"$T/wf.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 100); do [ -s "$T/wf/endpoint.json" ] && break; sleep 0.1; done
+WF=("$BIN/tower" --state "$T/wf")
+t0=$(date +%s%N)
+id=$("${WF[@]}" create --provider local --number 3 --pattern noop -o json | jq -r .overcloud_id)
+t1=$(date +%s%N)
+"${WF[@]}" show "$id" -o json >"$T/oc.json"
+[ "$(jq -r .status "$T/oc.json")" = ready ] || { echo "noop overcloud: $(jq -r .status "$T/oc.json")"; tail "$T/wf.log"; }
+# engine overhead: each role step's wall time minus its slowest task's own time
+overhead=$(for run in $(jq -r '.steps[] | select(.run_id) | .run_id' "$T/oc.json"); do
+	step_ms=$(jq --arg r "$run" '.steps[] | select(.run_id == $r) | .elapsed_ms' "$T/oc.json")
+	task_ms=$(curl -sS --cacert "$T/wf/ca.pem" -H "Authorization: Bearer $(cat "$T/wf/admin.token")" \
+		"https://127.0.0.1:$(jq -r .api_port "$T/wf/endpoint.json")/v1/runs/$run" |
+		jq '[.tasks[].duration_ms] | max')
+	echo $((step_ms - task_ms))
+done | awk '{ s += $1; n++ } END { printf "%.1f", n ? s / n : 0 }')
+"${WF[@]}" delete "$id" -o json >/dev/null
+t2=$(date +%s%N)
+create_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
+delete_s=$(awk -v a="$t1" -v b="$t2" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')
+row "create 1+3 nodes, no-op pattern, end to end (s)" "$create_s" "<= 2" "$(verdict "$create_s" 2)"
+row "delete 1+3 nodes, no-op pattern, end to end (s)" "$delete_s" "<= 1" "$(verdict "$delete_s" 1)"
+row "engine overhead per step (ms)" "$overhead" "<= 5" "$(verdict "$overhead" 5)"
+
 printf '\n%-44s %14s   %-10s %s\n' "figure" "measured" "goal" "verdict"
 printf '%s\n' "${ROWS[@]}"

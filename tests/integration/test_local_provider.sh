@@ -3,8 +3,8 @@
 # 1 post + 3 cluster nodes in their own network namespaces on ocbr0 that enroll, connect
 # from 10.213.x.y, outlive their creator and a kill -9 of the tower, and leave nothing behind.
 #
-# The workflow engine that will call the provider is not there yet, so the provider
-# is driven through the tool mode of the unit test binary (tests/unit/test_provider_local.c,
+# The provider is driven directly, not through the workflow (test_overcloud.sh does
+# that), by the tool mode of the unit test binary (tests/unit/test_provider_local.c,
 # built next to bin/ as ../tests/test_provider_local): every create and destroy is a new
 # process, so destroy works from the handle alone, as after a tower restart.
 . "$(dirname "$0")/lib.sh"
@@ -108,7 +108,10 @@ net_clean() {
 	(
 		flock -w 60 8 || { echo "provider lock busy" >&2; exit 1; }
 		alloc=/run/overcloud/local-net.alloc
-		slots=$(awk '{print $1}' "$alloc" 2>/dev/null | sort -n | tr '\n' ' ')
+		# a line whose namespace is gone is stale; the next create reclaims it
+		slots=$(while read -r slot ns _; do
+			[ -e "/run/netns/$ns" ] && echo "$slot"
+		done <"$alloc" 2>/dev/null | sort -n | tr '\n' ' ')
 		links=$(ip -o link show | sed -n 's/^[0-9]*: ocv\([0-9]*\)[@:].*/\1/p' | sort -n | tr '\n' ' ')
 		[ "$slots" = "$links" ] || { echo "slots [$slots], veths [$links]" >&2; exit 1; }
 		if [ -z "$slots" ]; then

@@ -1,6 +1,8 @@
-/* test_provider_local.c — the local provider's contract with a fake agent: the exact join
- * command, files and modes, a daemon that outlives its parent, destroy that leaves nothing
- * and spares reused pids; as root also a namespace node. provider_find's names.
+/* test_provider_local.c — the local provider with a fake agent: the exact join command,
+ * files, a daemon that outlives its parent, destroy that leaves nothing; provider_find. */
+
+/* Destroy also spares reused pids, refuses foreign handles and, as root, clears
+ * a namespace node with the processes left in it.
  *
  * The loopback tests set OC_LOCAL_NO_NETNS=1 (the provider's switch that forces
  * loopback mode even as root). The netns test runs only as root; other tests
@@ -8,9 +10,9 @@
  * the host's consistency under the provider's lock, not an empty host.
  *
  * `test_provider_local tool STATE HOST PORT AGENT create OC NAME TOKEN` and
- * `... destroy OC HANDLE` drive the provider for that integration test (the
- * workflow engine, its real caller, is not there yet): create prints
- * "<handle>\t<address>". The CA is read from STATE/ca.pem (a tower state dir). */
+ * `... destroy OC HANDLE` drive the provider directly for that integration
+ * test: create prints "<handle>\t<address>". The CA is read from STATE/ca.pem
+ * (a tower state dir, which is also the provider's). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -641,8 +643,16 @@ static void assert_net_consistent(void)
 	for (line = alloc ? strtok_r(alloc, "\n", &save) : NULL; line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		int slot = atoi(line);
+		char ns[64], path[128];
+
 		if (strstr(line, fx.tmp) != NULL)
 			fail_msg("slot of this test left: %s", line);
+		/* a line whose namespace is gone is stale: the next create reclaims it */
+		if (sscanf(line, "%*d %63s", ns) != 1)
+			fail_msg("malformed slot line: %s", line);
+		snprintf(path, sizeof(path), "/run/netns/%s", ns);
+		if (!exists(path))
+			continue;
 		if (slot >= 0 && slot < 256)
 			slot_used[slot] = true;
 		slots++;
@@ -664,6 +674,20 @@ static void assert_net_consistent(void)
 	close(lock);
 }
 
+static void append_alloc_line(const char *line)
+{
+	int lock = open("/run/overcloud/local-net.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd;
+
+	assert_true(lock >= 0);
+	assert_int_equal(flock(lock, LOCK_EX), 0);
+	fd = open("/run/overcloud/local-net.alloc", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, line, strlen(line)), (ssize_t)strlen(line));
+	close(fd);
+	close(lock);
+}
+
 static void test_netns(void **state)
 {
 	struct provider_node a, b;
@@ -681,8 +705,13 @@ static void test_netns(void **state)
 
 	create_ok(ctx, "oc1-ns-1", &a);
 	fx.ns_nodes[0] = a;
+	/* a slot whose namespace someone deleted by hand is reclaimed by the next create */
+	append_alloc_line("60000 oc-stale0-60000 /nonexistent/local/oc-stale0/n1\n");
 	create_ok(ctx, "oc1-ns-2", &b);
 	fx.ns_nodes[1] = b;
+	assert_non_null(text = read_text("/run/overcloud/local-net.alloc"));
+	assert_null(strstr(text, "oc-stale0"));
+	free(text);
 	node_dir(dir, sizeof(dir), "oc1-ns-1");
 	assert_non_null(colon = strchr(a.handle, ':'));
 	snprintf(ns_a, sizeof(ns_a), "%.*s", (int)(colon - a.handle), a.handle);

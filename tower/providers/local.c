@@ -1,6 +1,8 @@
-/* local.c — the `local` provider: every node is a real overcloud-agent daemon on this host,
- * in its own network namespace on bridge ocbr0 as root, on loopback otherwise.
- * Owns node dirs, agent processes, namespaces, veths, ocbr0 and 10.213/16; not the tower.
+/* local.c — the `local` provider: each node is an overcloud-agent daemon on this host.
+ * Owns node dirs, agent processes, netns, veths, ocbr0 and 10.213/16; not the tower. */
+
+/* As root each node gets its own network namespace on bridge ocbr0; otherwise
+ * (or with OC_LOCAL_NO_NETNS=1) the agents run on loopback.
  *
  * Layout and names:
  *   <state_dir>/local/<overcloud id>/<node name>/   node dir, 0700
@@ -14,8 +16,11 @@
  * The agent is started as `<agent> join --tower H:P --token T --ca <dir>/ca.pem
  * --state <dir>/state`, the same configuration cloud-init carries, double-forked
  * into its own session so it outlives the tower; with a namespace it dials the
- * bridge address 10.213.0.1 (the tower must listen there, e.g. on 0.0.0.0).
- * OC_LOCAL_NO_NETNS=1 forces loopback mode even as root.
+ * bridge address 10.213.0.1 (the tower must listen there, e.g. on 0.0.0.0)
+ * and has its own UTS namespace whose host name is the node name.
+ * Its environment is PATH and HOME only (plus sanitizer/loader variables):
+ * no credential of the tower's environment reaches a node. The token is in its
+ * argv like in the join line cloud-init runs; it is single-use and never logged.
  *
  * The handle is "<netns>:<node dir>" ("host:<node dir>" on loopback): all that
  * destroy needs, also after a tower restart. */
@@ -78,7 +83,7 @@ struct local_ctx {
 };
 
 /* What the grandchild needs between fork and exec: all prepared before fork,
- * because the tower has threads and only async-signal-safe calls are allowed. */
+ * because the tower may have threads: only async-signal-safe calls are allowed. */
 struct spawn_plan {
 	char *const *argv;
 	char *const *envp;
@@ -657,27 +662,44 @@ static bool alloc_parse(char *line, int *slot, char **netns, char **dir)
 	return true;
 }
 
-/* Takes the lowest free slot for dir and names its netns. Lock held. */
+/* Takes the lowest free slot for dir and names its netns. Lock held, so no
+ * create or teardown is half-way: a line whose namespace and veth are both
+ * gone is stale (someone deleted the namespace by hand) and is reclaimed. */
 static int alloc_take(const char *oc_id, const char *dir, int *slot_out, char *netns,
 		      size_t netns_size, char *err, size_t err_size)
 {
 	unsigned char *used = calloc(LOCAL_SLOTS, 1);
-	char *text = NULL, *line, *save = NULL, *copy = NULL, *grown = NULL, sid[LOCAL_SHORT_ID + 1];
-	char ifname[16];
+	char *text = NULL, *out = NULL, *line, *save = NULL, sid[LOCAL_SHORT_ID + 1], ifname[16];
+	size_t out_size, out_len = 0;
 	int slot = -1, rc = -1;
-	size_t need;
 
-	if (used == NULL || (text = alloc_read(err, err_size)) == NULL ||
-	    (copy = strdup(text)) == NULL) {
-		if (used == NULL || (text != NULL && copy == NULL))
-			snprintf(err, err_size, "out of memory");
-		goto fail;
-	}
-	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	if (used == NULL)
+		goto nomem;
+	if ((text = alloc_read(err, err_size)) == NULL)
+		goto out;
+	out_size = strlen(text) + strlen(dir) + LOCAL_NETNS_MAX + 32;
+	if ((out = malloc(out_size)) == NULL)
+		goto nomem;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *copy = strdup(line), *ns, *d;
 		int s;
-		char *ns, *d;
-		if (alloc_parse(line, &s, &ns, &d))
-			used[s] = 1;
+
+		if (copy == NULL)
+			goto nomem;
+		if (!alloc_parse(copy, &s, &ns, &d)) {
+			log_warn("local provider: dropping a malformed line of " LOCAL_ALLOC_FILE);
+			free(copy);
+			continue;
+		}
+		snprintf(ifname, sizeof(ifname), "ocv%d", s);
+		if (!netns_exists(ns) && !link_exists(ifname)) {
+			log_warn("local provider: namespace %s vanished, reclaiming its address slot", ns);
+			free(copy);
+			continue;
+		}
+		used[s] = 1;
+		free(copy);
+		out_len += (size_t)snprintf(out + out_len, out_size - out_len, "%s\n", line);
 	}
 	for (int s = 0; s < LOCAL_SLOTS && slot < 0; s++) {
 		snprintf(ifname, sizeof(ifname), "ocv%d", s);
@@ -686,23 +708,20 @@ static int alloc_take(const char *oc_id, const char *dir, int *slot_out, char *n
 	}
 	if (slot < 0) {
 		snprintf(err, err_size, "no free address in " LOCAL_NET_PREFIX ".0.0/16");
-		goto fail;
+		goto out;
 	}
 	short_id(oc_id, sid);
 	snprintf(netns, netns_size, "oc-%s-%d", sid, slot);
-	need = strlen(text) + strlen(netns) + strlen(dir) + 32;
-	if ((grown = malloc(need)) == NULL) {
-		snprintf(err, err_size, "out of memory");
-		goto fail;
-	}
-	snprintf(grown, need, "%s%d %s %s\n", text, slot, netns, dir);
-	if (alloc_write(grown, err, err_size) != 0)
-		goto fail;
+	snprintf(out + out_len, out_size - out_len, "%d %s %s\n", slot, netns, dir);
+	if (alloc_write(out, err, err_size) != 0)
+		goto out;
 	*slot_out = slot;
 	rc = 0;
-fail:
-	free(grown);
-	free(copy);
+	goto out;
+nomem:
+	snprintf(err, err_size, "out of memory");
+out:
+	free(out);
 	free(text);
 	free(used);
 	return rc;
