@@ -495,7 +495,7 @@ static void post_overclouds(struct api_ctx *ctx)
 		reply_error(ctx, 400, "field \"pattern\" must be a pattern name", NULL);
 		goto out;
 	}
-	pattern = json_string_value(v) ?: "k8s";
+	pattern = json_string_value(v) ?: ctx->tower->default_pattern;
 	if (!workflow_has_pattern(ctx->tower->workflow, pattern)) {
 		reply_error(ctx, 400, "field \"pattern\": unknown pattern", pattern);
 		goto out;

@@ -46,6 +46,7 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 		{"cert-ttl", required_argument, NULL, 'c'},
 		{"roles", required_argument, NULL, 'r'},
 		{"patterns", required_argument, NULL, 'p'},
+		{"default-pattern", required_argument, NULL, 'P'},
 		{NULL, 0, NULL, 0},
 	};
 	struct daemon_options opt = {
@@ -72,6 +73,7 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 			break;
 		case 'r': opt.roles_dir = optarg; break;
 		case 'p': opt.patterns_dir = optarg; break;
+		case 'P': opt.default_pattern = optarg; break;
 		case 'c':
 			if (util_parse_duration(optarg, &seconds) != 0 || seconds < 5 ||
 			    seconds > 825LL * 86400)
@@ -99,7 +101,8 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 const struct cli_command cli_serve_entry = {
 	.name = "serve",
 	.usage = "[--api ADDR:PORT] [--agents ADDR:PORT] [--advertise HOST] [--heartbeat DUR] "
-		 "[--cert-ttl DUR] [--roles DIR] [--patterns DIR] [--log-level LEVEL]",
+		 "[--cert-ttl DUR] [--roles DIR] [--patterns DIR] [--default-pattern NAME]\n"
+		 "                   [--log-level LEVEL]",
 	.summary = "run the tower (state in --state DIR; defaults :6125 api, :6126 agents)",
 	.exec = serve_exec,
 };

@@ -173,6 +173,8 @@ int daemon_run(const struct daemon_options *opt)
 	int status = 1;
 
 	memset(&t, 0, sizeof(t));
+	snprintf(t.default_pattern, sizeof(t.default_pattern), "%s",
+		 opt->default_pattern ? opt->default_pattern : "k8s");
 	if (listen_addr("--api", opt->api_addr, api_host, sizeof(api_host), &api_port) != 0 ||
 	    listen_addr("--agents", opt->agents_addr, agent_host, sizeof(agent_host), &agent_port) != 0)
 		return 2;

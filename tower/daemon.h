@@ -14,6 +14,7 @@ struct daemon_options {
 	int64_t cert_ttl_s;       /* node certificate lifetime */
 	const char *roles_dir;    /* role bundles; NULL: none */
 	const char *patterns_dir; /* OverCloud patterns; NULL: none */
+	const char *default_pattern; /* for requests that name none */
 };
 
 /* Returns the process exit status. */

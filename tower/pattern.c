@@ -37,31 +37,21 @@
  * Every refusal is one line, "PATH:LINE: reason". */
 #include "tower/pattern.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
-
-#include <libfyaml.h>
 
 #include "shared/util.h"
 #include "tower/role.h"
+#include "tower/yamldoc.h"
 
-#define PATTERN_YAML_MAX (1024 * 1024)
-#define PATTERN_NAME_MAX 64
 #define PATTERN_SET_MAX 1024
 #define MAX_GROUPS 64
 #define MAX_STEPS 256
 #define MAX_INPUTS 64
 #define MAX_COUNT 1000
-#define MAX_RETRIES 10
-#define MAX_TIMEOUT_S (24 * 3600)
 #define ACTION_TIMEOUT_S (30 * 60)
 #define REF_MAX 256
 
@@ -69,11 +59,9 @@ static const char *const actions[] = {"acquire", "enroll", "release", "record"};
 
 /* What every check needs to say where it failed. */
 struct load {
-	const char *file;
+	struct yamldoc doc;
 	const struct role_set *roles;
 	struct pattern *p;
-	char *err;
-	size_t err_size;
 };
 
 /* Lines and nodes of one step kept while its DAG is checked. */
@@ -90,237 +78,6 @@ struct pattern_set {
 	size_t count;
 };
 
-/* Errors quote names and values from the file: keep them one line. */
-static void one_line(char *s)
-{
-	for (; s != NULL && *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-}
-
-static void __attribute__((format(printf, 3, 4)))
-load_err(const struct load *ld, int line, const char *fmt, ...)
-{
-	char reason[1024];
-	va_list ap;
-
-	if (ld->err == NULL || ld->err_size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
-	va_end(ap);
-	if (line > 0)
-		snprintf(ld->err, ld->err_size, "%s:%d: %s", ld->file, line, reason);
-	else
-		snprintf(ld->err, ld->err_size, "%s: %s", ld->file, reason);
-	one_line(ld->err);
-}
-
-/* ---- YAML helpers, as in role.c ---- */
-
-/* 1-based line where a node starts. Collections have no token of their own
- * in libfyaml 0.7, so they take their first child's line; empty ones (and
- * empty scalars) fall back to the caller's line, usually the key's. */
-static int node_line(struct fy_node *fyn, int fallback)
-{
-	struct fy_node_pair *pair;
-	struct fy_token *tok;
-	void *it = NULL;
-
-	if (fyn == NULL)
-		return fallback;
-	switch (fy_node_get_type(fyn)) {
-	case FYNT_SCALAR:
-		tok = fy_node_get_scalar_token(fyn);
-		if (tok == NULL || fy_token_start_mark(tok) == NULL)
-			return fallback;
-		return fy_token_start_mark(tok)->line + 1;
-	case FYNT_MAPPING:
-		pair = fy_node_mapping_iterate(fyn, &it);
-		return pair != NULL ? node_line(fy_node_pair_key(pair), fallback) : fallback;
-	case FYNT_SEQUENCE:
-		return node_line(fy_node_sequence_iterate(fyn, &it), fallback);
-	}
-	return fallback;
-}
-
-static const char *node_kind(struct fy_node *fyn)
-{
-	if (fyn == NULL)
-		return "nothing";
-	if (fy_node_is_alias(fyn))
-		return "an alias";
-	switch (fy_node_get_type(fyn)) {
-	case FYNT_SCALAR:
-		return "a scalar";
-	case FYNT_SEQUENCE:
-		return "a list";
-	case FYNT_MAPPING:
-		return "a mapping";
-	}
-	return "something else";
-}
-
-static bool is_null_scalar(struct fy_node *fyn)
-{
-	size_t len;
-	const char *s = fy_node_get_scalar(fyn, &len);
-
-	if (fy_node_get_style(fyn) != FYNS_PLAIN)
-		return false;
-	return s == NULL || len == 0 || (len == 1 && s[0] == '~') ||
-	       (len == 4 && (memcmp(s, "null", 4) == 0 || memcmp(s, "Null", 4) == 0 ||
-			     memcmp(s, "NULL", 4) == 0));
-}
-
-static bool is_null(struct fy_node *fyn)
-{
-	return fyn == NULL || (fy_node_is_scalar(fyn) && !fy_node_is_alias(fyn) &&
-			       is_null_scalar(fyn));
-}
-
-/* A scalar value as a heap string. what names it in messages. */
-static char *get_string(const struct load *ld, struct fy_node *fyn, int line, const char *what)
-{
-	const char *s;
-	char *copy;
-	size_t len;
-
-	line = node_line(fyn, line);
-	if (is_null(fyn)) {
-		load_err(ld, line, "%s has no value (write \"\" for an empty string)", what);
-		return NULL;
-	}
-	if (!fy_node_is_scalar(fyn) || fy_node_is_alias(fyn)) {
-		load_err(ld, line, "%s must be a scalar, not %s", what, node_kind(fyn));
-		return NULL;
-	}
-	s = fy_node_get_scalar(fyn, &len);
-	if (s == NULL || memchr(s, '\0', len) != NULL) {
-		load_err(ld, line, "%s holds a NUL byte", what);
-		return NULL;
-	}
-	copy = strndup(s, len);
-	if (copy == NULL)
-		load_err(ld, line, "out of memory");
-	return copy;
-}
-
-/* Names: 1..64 bytes of [a-z0-9-]. */
-static bool name_ok(const char *s)
-{
-	size_t len = strlen(s);
-
-	if (len == 0 || len > PATTERN_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-'))
-			return false;
-	return true;
-}
-
-static char *get_name(const struct load *ld, struct fy_node *fyn, int line, const char *what)
-{
-	char *s = get_string(ld, fyn, line, what);
-
-	if (s != NULL && !name_ok(s)) {
-		load_err(ld, node_line(fyn, line), "%s \"%s\" must be 1 to %d of [a-z0-9-]", what, s,
-			 PATTERN_NAME_MAX);
-		free(s);
-		return NULL;
-	}
-	return s;
-}
-
-/* The key of a pair, which must be a plain string; *line gets its line. */
-static const char *pair_key(const struct load *ld, struct fy_node_pair *pair, int parent_line,
-			    int *line)
-{
-	struct fy_node *key = fy_node_pair_key(pair);
-	const char *s;
-	size_t len;
-
-	*line = node_line(key, parent_line);
-	if (key == NULL || !fy_node_is_scalar(key) || fy_node_is_alias(key)) {
-		load_err(ld, *line, "keys must be plain strings, not %s", node_kind(key));
-		return NULL;
-	}
-	s = fy_node_get_scalar0(key);
-	fy_node_get_scalar(key, &len);
-	if (s == NULL || strlen(s) != len) {
-		load_err(ld, *line, "key holds a NUL byte");
-		return NULL;
-	}
-	return s;
-}
-
-static int expect_type(const struct load *ld, struct fy_node *fyn, enum fy_node_type type,
-		       int line, const char *what)
-{
-	static const char *const names[] = {
-		[FYNT_SCALAR] = "a scalar", [FYNT_SEQUENCE] = "a list", [FYNT_MAPPING] = "a mapping"};
-
-	if (fyn != NULL && !fy_node_is_alias(fyn) && fy_node_get_type(fyn) == type)
-		return 0;
-	load_err(ld, line, "%s must be %s, not %s", what, names[type], node_kind(fyn));
-	return -1;
-}
-
-/* The pair under key want in map, or NULL. */
-static struct fy_node_pair *find_pair(struct fy_node *map, const char *want)
-{
-	struct fy_node_pair *pair;
-	void *it = NULL;
-
-	while ((pair = fy_node_mapping_iterate(map, &it)) != NULL) {
-		struct fy_node *key = fy_node_pair_key(pair);
-
-		if (key != NULL && fy_node_is_scalar(key) && !fy_node_is_alias(key) &&
-		    strcmp(fy_node_get_scalar0(key), want) == 0)
-			return pair;
-	}
-	return NULL;
-}
-
-static int get_timeout(const struct load *ld, struct fy_node *fyn, int line, const char *what,
-		       int64_t *out)
-{
-	char *s = get_string(ld, fyn, line, what);
-	int64_t v;
-	int rc = -1;
-
-	if (s == NULL)
-		return -1;
-	line = node_line(fyn, line);
-	if (util_parse_duration(s, &v) != 0)
-		load_err(ld, line, "%s \"%s\" is not a duration (like 90s, 15m, 1h)", what, s);
-	else if (v <= 0 || v > MAX_TIMEOUT_S)
-		load_err(ld, line, "%s \"%s\" must be more than 0 and at most 24h", what, s);
-	else {
-		*out = v;
-		rc = 0;
-	}
-	free(s);
-	return rc;
-}
-
-static int get_retries(const struct load *ld, struct fy_node *fyn, int line, const char *what,
-		       int64_t *out)
-{
-	char *s = get_string(ld, fyn, line, what);
-	int rc = 0;
-
-	if (s == NULL)
-		return -1;
-	if (util_parse_int(s, 0, MAX_RETRIES, out) != 0) {
-		load_err(ld, node_line(fyn, line), "%s \"%s\" must be a whole number from 0 to %d",
-			 what, s, MAX_RETRIES);
-		rc = -1;
-	}
-	free(s);
-	return rc;
-}
-
 /* ---- groups ---- */
 
 static int parse_group(const struct load *ld, struct pattern_group *g, struct fy_node *map,
@@ -332,10 +89,10 @@ static int parse_group(const struct load *ld, struct pattern_group *g, struct fy
 	int kline;
 
 	snprintf(what, sizeof(what), "group \"%s\"", g->name);
-	if (expect_type(ld, map, FYNT_MAPPING, line, what) != 0)
+	if (yamldoc_expect_type(&ld->doc, map, FYNT_MAPPING, line, what) != 0)
 		return -1;
 	while ((pair = fy_node_mapping_iterate(map, &it)) != NULL) {
-		const char *key = pair_key(ld, pair, line, &kline);
+		const char *key = yamldoc_pair_key(&ld->doc, pair, line, &kline);
 		struct fy_node *val = fy_node_pair_value(pair);
 		char *s;
 
@@ -343,16 +100,16 @@ static int parse_group(const struct load *ld, struct pattern_group *g, struct fy
 			return -1;
 		snprintf(what, sizeof(what), "group \"%s\": %s", g->name, key);
 		if (strcmp(key, "count") == 0) {
-			s = get_string(ld, val, kline, what);
+			s = yamldoc_get_string(&ld->doc, val, kline, what);
 			if (s == NULL)
 				return -1;
 			if (strcmp(s, "number") == 0) {
 				g->from_request = true;
 				g->count = 0;
 			} else if (util_parse_int(s, 1, MAX_COUNT, &g->count) != 0) {
-				load_err(ld, node_line(val, kline),
-					 "group \"%s\": count \"%s\" must be a whole number from 1 to %d, or number",
-					 g->name, s, MAX_COUNT);
+				yamldoc_err(&ld->doc, yamldoc_node_line(val, kline),
+					    "group \"%s\": count \"%s\" must be a whole number from 1 to %d, or number",
+					    g->name, s, MAX_COUNT);
 				free(s);
 				return -1;
 			} else {
@@ -361,20 +118,21 @@ static int parse_group(const struct load *ld, struct pattern_group *g, struct fy
 			free(s);
 		} else if (strcmp(key, "role") == 0) {
 			free(g->role);
-			g->role = get_name(ld, val, kline, what);
+			g->role = yamldoc_get_name(&ld->doc, val, kline, what, "-");
 			if (g->role == NULL)
 				return -1;
 		} else {
-			load_err(ld, kline, "group \"%s\": unknown key \"%s\"", g->name, key);
+			yamldoc_err(&ld->doc, kline, "group \"%s\": unknown key \"%s\"", g->name,
+				    key);
 			return -1;
 		}
 	}
 	if (g->count == 0 && !g->from_request) {
-		load_err(ld, line, "group \"%s\": missing key \"count\"", g->name);
+		yamldoc_err(&ld->doc, line, "group \"%s\": missing key \"count\"", g->name);
 		return -1;
 	}
 	if (g->role == NULL) {
-		load_err(ld, line, "group \"%s\": missing key \"role\"", g->name);
+		yamldoc_err(&ld->doc, line, "group \"%s\": missing key \"role\"", g->name);
 		return -1;
 	}
 	return 0;
@@ -386,45 +144,47 @@ static int parse_groups(const struct load *ld, struct pattern *p, struct fy_node
 	void *it = NULL;
 	size_t n;
 
-	if (expect_type(ld, map, FYNT_MAPPING, line, "groups") != 0)
+	if (yamldoc_expect_type(&ld->doc, map, FYNT_MAPPING, line, "groups") != 0)
 		return -1;
 	n = (size_t)fy_node_mapping_item_count(map);
 	if (n == 0) {
-		load_err(ld, line, "groups is empty: the pattern would have no nodes");
+		yamldoc_err(&ld->doc, line, "groups is empty: the pattern would have no nodes");
 		return -1;
 	}
 	if (n > MAX_GROUPS) {
-		load_err(ld, line, "more than %d groups", MAX_GROUPS);
+		yamldoc_err(&ld->doc, line, "more than %d groups", MAX_GROUPS);
 		return -1;
 	}
 	p->groups = calloc(n, sizeof(*p->groups));
 	if (p->groups == NULL) {
-		load_err(ld, line, "out of memory");
+		yamldoc_err(&ld->doc, line, "out of memory");
 		return -1;
 	}
 	while ((pair = fy_node_mapping_iterate(map, &it)) != NULL) {
 		struct pattern_group *g = &p->groups[p->group_count];
 		int kline;
-		const char *key = pair_key(ld, pair, line, &kline);
+		const char *key = yamldoc_pair_key(&ld->doc, pair, line, &kline);
 
 		if (key == NULL)
 			return -1;
-		if (!name_ok(key)) {
-			load_err(ld, kline, "group name \"%s\" must be 1 to %d of [a-z0-9-]", key,
-				 PATTERN_NAME_MAX);
+		if (!yamldoc_name_ok(key, "-")) {
+			yamldoc_err(&ld->doc, kline,
+				    "group name \"%s\" must be 1 to %d of [a-z0-9-]", key,
+				    YAMLDOC_NAME_MAX);
 			return -1;
 		}
 		if (strcmp(key, "all") == 0) {
-			load_err(ld, kline, "group name \"all\" is reserved (on: all means every node)");
+			yamldoc_err(&ld->doc, kline,
+				    "group name \"all\" is reserved (on: all means every node)");
 			return -1;
 		}
 		if (pattern_find_group(p, key) != NULL) {
-			load_err(ld, kline, "duplicate group \"%s\"", key);
+			yamldoc_err(&ld->doc, kline, "duplicate group \"%s\"", key);
 			return -1;
 		}
 		g->name = strdup(key);
 		if (g->name == NULL) {
-			load_err(ld, kline, "out of memory");
+			yamldoc_err(&ld->doc, kline, "out of memory");
 			return -1;
 		}
 		p->group_count++;
@@ -453,30 +213,31 @@ static int parse_requires(const struct load *ld, struct pattern_step *st, struct
 	size_t n;
 
 	snprintf(what, sizeof(what), "step \"%s\": requires", st->name);
-	if (expect_type(ld, seq, FYNT_SEQUENCE, line, what) != 0)
+	if (yamldoc_expect_type(&ld->doc, seq, FYNT_SEQUENCE, line, what) != 0)
 		return -1;
 	n = (size_t)fy_node_sequence_item_count(seq);
 	if (n > MAX_STEPS) {
-		load_err(ld, line, "step \"%s\": requires more than %d steps", st->name, MAX_STEPS);
+		yamldoc_err(&ld->doc, line, "step \"%s\": requires more than %d steps", st->name,
+			    MAX_STEPS);
 		return -1;
 	}
 	st->requires = calloc(n > 0 ? n : 1, sizeof(*st->requires));
 	m->require_lines = calloc(n > 0 ? n : 1, sizeof(*m->require_lines));
 	if (st->requires == NULL || m->require_lines == NULL) {
-		load_err(ld, line, "out of memory");
+		yamldoc_err(&ld->doc, line, "out of memory");
 		return -1;
 	}
 	snprintf(what, sizeof(what), "step \"%s\": required step", st->name);
 	while ((item = fy_node_sequence_iterate(seq, &it)) != NULL) {
-		int iline = node_line(item, line);
-		char *name = get_name(ld, item, line, what);
+		int iline = yamldoc_node_line(item, line);
+		char *name = yamldoc_get_name(&ld->doc, item, line, what, "-");
 
 		if (name == NULL)
 			return -1;
 		for (size_t i = 0; i < st->require_count; i++) {
 			if (strcmp(st->requires[i], name) == 0) {
-				load_err(ld, iline, "step \"%s\": requires \"%s\" twice", st->name,
-					 name);
+				yamldoc_err(&ld->doc, iline, "step \"%s\": requires \"%s\" twice",
+					    st->name, name);
 				free(name);
 				return -1;
 			}
@@ -496,45 +257,46 @@ static int parse_inputs(const struct load *ld, struct pattern_step *st, struct s
 	size_t n;
 
 	snprintf(what, sizeof(what), "step \"%s\": inputs", st->name);
-	if (expect_type(ld, map, FYNT_MAPPING, line, what) != 0)
+	if (yamldoc_expect_type(&ld->doc, map, FYNT_MAPPING, line, what) != 0)
 		return -1;
 	n = (size_t)fy_node_mapping_item_count(map);
 	if (n > MAX_INPUTS) {
-		load_err(ld, line, "step \"%s\": more than %d inputs", st->name, MAX_INPUTS);
+		yamldoc_err(&ld->doc, line, "step \"%s\": more than %d inputs", st->name,
+			    MAX_INPUTS);
 		return -1;
 	}
 	st->inputs = calloc(n > 0 ? n : 1, sizeof(*st->inputs));
 	m->input_lines = calloc(n > 0 ? n : 1, sizeof(*m->input_lines));
 	if (st->inputs == NULL || m->input_lines == NULL) {
-		load_err(ld, line, "out of memory");
+		yamldoc_err(&ld->doc, line, "out of memory");
 		return -1;
 	}
 	while ((pair = fy_node_mapping_iterate(map, &it)) != NULL) {
 		struct pattern_input *in = &st->inputs[st->input_count];
 		int kline;
-		const char *key = pair_key(ld, pair, line, &kline);
+		const char *key = yamldoc_pair_key(&ld->doc, pair, line, &kline);
 		struct fy_node *val = fy_node_pair_value(pair);
 
 		if (key == NULL)
 			return -1;
 		for (size_t i = 0; i < st->input_count; i++) {
 			if (strcmp(st->inputs[i].name, key) == 0) {
-				load_err(ld, kline, "step \"%s\": duplicate input \"%s\"", st->name,
-					 key);
+				yamldoc_err(&ld->doc, kline, "step \"%s\": duplicate input \"%s\"",
+					    st->name, key);
 				return -1;
 			}
 		}
 		in->name = strdup(key);
 		if (in->name == NULL) {
-			load_err(ld, kline, "out of memory");
+			yamldoc_err(&ld->doc, kline, "out of memory");
 			return -1;
 		}
 		st->input_count++;
 		snprintf(what, sizeof(what), "step \"%s\": input \"%s\"", st->name, key);
-		in->value = get_string(ld, val, kline, what);
+		in->value = yamldoc_get_string(&ld->doc, val, kline, what);
 		if (in->value == NULL)
 			return -1;
-		m->input_lines[st->input_count - 1] = node_line(val, kline);
+		m->input_lines[st->input_count - 1] = yamldoc_node_line(val, kline);
 	}
 	return 0;
 }
@@ -548,30 +310,32 @@ static int check_step(const struct load *ld, struct pattern_step *st, struct ste
 	const struct role *role;
 
 	if (st->role != NULL && st->action != NULL) {
-		load_err(ld, line, "step \"%s\": has both role and action; a step is one or the other",
-			 st->name);
+		yamldoc_err(&ld->doc, line,
+			    "step \"%s\": has both role and action; a step is one or the other",
+			    st->name);
 		return -1;
 	}
 	if (st->role == NULL && st->action == NULL) {
-		load_err(ld, line, "step \"%s\": needs a role (with on) or an action", st->name);
+		yamldoc_err(&ld->doc, line, "step \"%s\": needs a role (with on) or an action",
+			    st->name);
 		return -1;
 	}
 	if (st->action != NULL) {
 		if (st->on != NULL) {
-			load_err(ld, m->on_line,
-				 "step \"%s\": action %s runs on the tower; \"on\" is only for role steps",
-				 st->name, st->action);
+			yamldoc_err(&ld->doc, m->on_line,
+				    "step \"%s\": action %s runs on the tower; \"on\" is only for role steps",
+				    st->name, st->action);
 			return -1;
 		}
 		if (st->role_step != NULL) {
-			load_err(ld, m->step_line,
-				 "step \"%s\": \"step\" is only for role steps, not action %s",
-				 st->name, st->action);
+			yamldoc_err(&ld->doc, m->step_line,
+				    "step \"%s\": \"step\" is only for role steps, not action %s",
+				    st->name, st->action);
 			return -1;
 		}
 		if (m->inputs_line > 0) {
-			load_err(ld, m->inputs_line, "step \"%s\": action %s takes no inputs",
-				 st->name, st->action);
+			yamldoc_err(&ld->doc, m->inputs_line,
+				    "step \"%s\": action %s takes no inputs", st->name, st->action);
 			return -1;
 		}
 		if (!m->has_retries)
@@ -582,35 +346,39 @@ static int check_step(const struct load *ld, struct pattern_step *st, struct ste
 	}
 	role = role_set_find(ld->roles, st->role);
 	if (role == NULL) {
-		load_err(ld, m->role_line, "step \"%s\": unknown role \"%s\"", st->name, st->role);
+		yamldoc_err(&ld->doc, m->role_line, "step \"%s\": unknown role \"%s\"", st->name,
+			    st->role);
 		return -1;
 	}
 	if (st->role_step == NULL) {
 		st->role_step = strdup("apply");
 		if (st->role_step == NULL) {
-			load_err(ld, line, "out of memory");
+			yamldoc_err(&ld->doc, line, "out of memory");
 			return -1;
 		}
 		m->step_line = m->role_line;
 	}
 	rs = role_find_step(role, st->role_step);
 	if (rs == NULL) {
-		load_err(ld, m->step_line, "step \"%s\": role %s has no step \"%s\"", st->name,
-			 st->role, st->role_step);
+		yamldoc_err(&ld->doc, m->step_line, "step \"%s\": role %s has no step \"%s\"",
+			    st->name, st->role, st->role_step);
 		return -1;
 	}
 	if (st->on == NULL) {
-		load_err(ld, line, "step \"%s\": missing key \"on\" (a group, or all)", st->name);
+		yamldoc_err(&ld->doc, line, "step \"%s\": missing key \"on\" (a group, or all)",
+			    st->name);
 		return -1;
 	}
 	if (strcmp(st->on, "all") != 0 && pattern_find_group(ld->p, st->on) == NULL) {
-		load_err(ld, m->on_line, "step \"%s\": on: unknown group \"%s\"", st->name, st->on);
+		yamldoc_err(&ld->doc, m->on_line, "step \"%s\": on: unknown group \"%s\"", st->name,
+			    st->on);
 		return -1;
 	}
 	for (size_t i = 0; i < st->input_count; i++) {
 		if (role_find_input(role, st->inputs[i].name) == NULL) {
-			load_err(ld, m->input_lines[i], "step \"%s\": role %s has no input \"%s\"",
-				 st->name, st->role, st->inputs[i].name);
+			yamldoc_err(&ld->doc, m->input_lines[i],
+				    "step \"%s\": role %s has no input \"%s\"", st->name, st->role,
+				    st->inputs[i].name);
 			return -1;
 		}
 	}
@@ -621,8 +389,8 @@ static int check_step(const struct load *ld, struct pattern_step *st, struct ste
 		for (size_t k = 0; k < st->input_count && !given; k++)
 			given = strcmp(st->inputs[k].name, ri->name) == 0;
 		if (!given && ri->required && ri->default_value == NULL) {
-			load_err(ld, line, "step \"%s\": role %s needs input \"%s\"", st->name,
-				 st->role, ri->name);
+			yamldoc_err(&ld->doc, line, "step \"%s\": role %s needs input \"%s\"",
+				    st->name, st->role, ri->name);
 			return -1;
 		}
 	}
@@ -644,27 +412,30 @@ static int parse_step(const struct load *ld, struct pattern_step *steps, size_t 
 	int kline;
 
 	st->line = line;
-	if (expect_type(ld, map, FYNT_MAPPING, line, "a step") != 0)
+	if (yamldoc_expect_type(&ld->doc, map, FYNT_MAPPING, line, "a step") != 0)
 		return -1;
-	pair = find_pair(map, "name");
+	pair = yamldoc_find_pair(map, "name");
 	if (pair == NULL) {
-		load_err(ld, line, "a step in %s has no name", dag);
+		yamldoc_err(&ld->doc, line, "a step in %s has no name", dag);
 		return -1;
 	}
-	m->name_line = node_line(fy_node_pair_value(pair), node_line(fy_node_pair_key(pair), line));
-	st->name = get_name(ld, fy_node_pair_value(pair), m->name_line, "step name");
+	m->name_line = yamldoc_node_line(fy_node_pair_value(pair),
+					 yamldoc_node_line(fy_node_pair_key(pair), line));
+	st->name = yamldoc_get_name(&ld->doc, fy_node_pair_value(pair), m->name_line, "step name",
+				    "-");
 	if (st->name == NULL)
 		return -1;
 	prev = pattern_find_step(steps, index, st->name);
 	if (prev != NULL) {
-		load_err(ld, m->name_line, "duplicate step \"%s\" in %s (first at line %d)",
-			 st->name, dag, prev->line);
+		yamldoc_err(&ld->doc, m->name_line,
+			    "duplicate step \"%s\" in %s (first at line %d)", st->name, dag,
+			    prev->line);
 		return -1;
 	}
 	while ((pair = fy_node_mapping_iterate(map, &it)) != NULL) {
-		const char *key = pair_key(ld, pair, line, &kline);
+		const char *key = yamldoc_pair_key(&ld->doc, pair, line, &kline);
 		struct fy_node *val = fy_node_pair_value(pair);
-		int vline = node_line(val, kline);
+		int vline = yamldoc_node_line(val, kline);
 
 		if (key == NULL)
 			return -1;
@@ -673,31 +444,31 @@ static int parse_step(const struct load *ld, struct pattern_step *steps, size_t 
 			continue;
 		} else if (strcmp(key, "role") == 0) {
 			free(st->role);
-			st->role = get_name(ld, val, kline, what);
+			st->role = yamldoc_get_name(&ld->doc, val, kline, what, "-");
 			m->role_line = vline;
 			if (st->role == NULL)
 				return -1;
 		} else if (strcmp(key, "step") == 0) {
 			free(st->role_step);
-			st->role_step = get_string(ld, val, kline, what);
+			st->role_step = yamldoc_get_string(&ld->doc, val, kline, what);
 			m->step_line = vline;
 			if (st->role_step == NULL)
 				return -1;
 		} else if (strcmp(key, "action") == 0) {
 			free(st->action);
-			st->action = get_string(ld, val, kline, what);
+			st->action = yamldoc_get_string(&ld->doc, val, kline, what);
 			m->action_line = vline;
 			if (st->action == NULL)
 				return -1;
 			if (!is_action(st->action)) {
-				load_err(ld, vline,
-					 "step \"%s\": unknown action \"%s\" (acquire, enroll, release or record)",
-					 st->name, st->action);
+				yamldoc_err(&ld->doc, vline,
+					    "step \"%s\": unknown action \"%s\" (acquire, enroll, release or record)",
+					    st->name, st->action);
 				return -1;
 			}
 		} else if (strcmp(key, "on") == 0) {
 			free(st->on);
-			st->on = get_name(ld, val, kline, what);
+			st->on = yamldoc_get_name(&ld->doc, val, kline, what, "-");
 			m->on_line = vline;
 			if (st->on == NULL)
 				return -1;
@@ -709,29 +480,30 @@ static int parse_step(const struct load *ld, struct pattern_step *steps, size_t 
 			if (parse_inputs(ld, st, m, val, kline) != 0)
 				return -1;
 		} else if (strcmp(key, "retries") == 0) {
-			if (get_retries(ld, val, kline, what, &st->retries) != 0)
+			if (yamldoc_get_retries(&ld->doc, val, kline, what, &st->retries) != 0)
 				return -1;
 			m->has_retries = true;
 		} else if (strcmp(key, "timeout") == 0) {
-			if (get_timeout(ld, val, kline, what, &st->timeout_s) != 0)
+			if (yamldoc_get_timeout(&ld->doc, val, kline, what, &st->timeout_s) != 0)
 				return -1;
 			m->has_timeout = true;
 		} else {
-			load_err(ld, kline, "step \"%s\": unknown key \"%s\"", st->name, key);
+			yamldoc_err(&ld->doc, kline, "step \"%s\": unknown key \"%s\"", st->name,
+				    key);
 			return -1;
 		}
 	}
 	if (st->requires == NULL) {
 		st->requires = calloc(1, sizeof(*st->requires));
 		if (st->requires == NULL) {
-			load_err(ld, line, "out of memory");
+			yamldoc_err(&ld->doc, line, "out of memory");
 			return -1;
 		}
 	}
 	if (st->inputs == NULL) {
 		st->inputs = calloc(1, sizeof(*st->inputs));
 		if (st->inputs == NULL) {
-			load_err(ld, line, "out of memory");
+			yamldoc_err(&ld->doc, line, "out of memory");
 			return -1;
 		}
 	}
@@ -749,16 +521,16 @@ static int resolve_requires(const struct load *ld, struct pattern_step *steps, s
 		meta[i].require_idx = calloc(st->require_count > 0 ? st->require_count : 1,
 					     sizeof(*meta[i].require_idx));
 		if (meta[i].require_idx == NULL) {
-			load_err(ld, st->line, "out of memory");
+			yamldoc_err(&ld->doc, st->line, "out of memory");
 			return -1;
 		}
 		for (size_t r = 0; r < st->require_count; r++) {
 			const struct pattern_step *dep = pattern_find_step(steps, n, st->requires[r]);
 
 			if (dep == NULL) {
-				load_err(ld, meta[i].require_lines[r],
-					 "step \"%s\": requires unknown step \"%s\" (not in %s)",
-					 st->name, st->requires[r], dag);
+				yamldoc_err(&ld->doc, meta[i].require_lines[r],
+					    "step \"%s\": requires unknown step \"%s\" (not in %s)",
+					    st->name, st->requires[r], dag);
 				return -1;
 			}
 			meta[i].require_idx[r] = (size_t)(dep - steps);
@@ -793,7 +565,7 @@ static int visit(const struct load *ld, struct pattern_step *steps, struct step_
 							steps[stack[k]].name);
 			if (off < sizeof(path))
 				snprintf(path + off, sizeof(path) - off, "%s", steps[v].name);
-			load_err(ld, steps[v].line, "cycle: %s", path);
+			yamldoc_err(&ld->doc, steps[v].line, "cycle: %s", path);
 			return -1;
 		}
 		if (color[v] == WHITE &&
@@ -815,7 +587,7 @@ static bool *dag_closure(const struct load *ld, struct pattern_step *steps, size
 	size_t norder = 0;
 
 	if (stack == NULL || order == NULL || color == NULL || reach == NULL) {
-		load_err(ld, 0, "out of memory");
+		yamldoc_err(&ld->doc, 0, "out of memory");
 		goto fail;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -885,35 +657,37 @@ static int check_ref(const struct load *ld, struct pattern_step *steps, size_t n
 	if (np == 4 && strcmp(parts[0], "steps") == 0 && strcmp(parts[2], "outputs") == 0) {
 		dep = pattern_find_step(steps, n, parts[1]);
 		if (dep == NULL) {
-			load_err(ld, line, "step \"%s\": input \"%s\": %s: no step \"%s\" in %s",
-				 st->name, in->name, shown, parts[1], dag);
+			yamldoc_err(&ld->doc, line,
+				    "step \"%s\": input \"%s\": %s: no step \"%s\" in %s", st->name,
+				    in->name, shown, parts[1], dag);
 			return -1;
 		}
 		if (!reach[i * n + (size_t)(dep - steps)]) {
-			load_err(ld, line,
-				 "step \"%s\": input \"%s\": %s: step \"%s\" is not required by \"%s\" (directly or through other steps), so its outputs may not exist yet",
-				 st->name, in->name, shown, dep->name, st->name);
+			yamldoc_err(&ld->doc, line,
+				    "step \"%s\": input \"%s\": %s: step \"%s\" is not required by \"%s\" (directly or through other steps), so its outputs may not exist yet",
+				    st->name, in->name, shown, dep->name, st->name);
 			return -1;
 		}
 		if (dep->role == NULL) {
-			load_err(ld, line,
-				 "step \"%s\": input \"%s\": %s: step \"%s\" is tower action %s, which has no outputs",
-				 st->name, in->name, shown, dep->name, dep->action);
+			yamldoc_err(&ld->doc, line,
+				    "step \"%s\": input \"%s\": %s: step \"%s\" is tower action %s, which has no outputs",
+				    st->name, in->name, shown, dep->name, dep->action);
 			return -1;
 		}
 		role = role_set_find(ld->roles, dep->role);
 		if (role_find_output(role, parts[3]) == NULL) {
-			load_err(ld, line,
-				 "step \"%s\": input \"%s\": %s: role %s (step \"%s\") has no output \"%s\"",
-				 st->name, in->name, shown, dep->role, dep->name, parts[3]);
+			yamldoc_err(&ld->doc, line,
+				    "step \"%s\": input \"%s\": %s: role %s (step \"%s\") has no output \"%s\"",
+				    st->name, in->name, shown, dep->role, dep->name, parts[3]);
 			return -1;
 		}
 		g = pattern_find_group(ld->p, dep->on);
 		if (g == NULL || g->from_request || g->count != 1) {
-			load_err(ld, line,
-				 "step \"%s\": input \"%s\": %s: step \"%s\" runs on %s%s%s, not on a group of one node, so it has no single output",
-				 st->name, in->name, shown, dep->name, g == NULL ? "all" : "group \"",
-				 g == NULL ? "" : g->name, g == NULL ? "" : "\"");
+			yamldoc_err(&ld->doc, line,
+				    "step \"%s\": input \"%s\": %s: step \"%s\" runs on %s%s%s, not on a group of one node, so it has no single output",
+				    st->name, in->name, shown, dep->name,
+				    g == NULL ? "all" : "group \"", g == NULL ? "" : g->name,
+				    g == NULL ? "" : "\"");
 			return -1;
 		}
 		return 0;
@@ -921,8 +695,9 @@ static int check_ref(const struct load *ld, struct pattern_step *steps, size_t n
 	if (np == 3 && strcmp(parts[0], "groups") == 0 &&
 	    (strcmp(parts[2], "address") == 0 || strcmp(parts[2], "addresses") == 0)) {
 		if (pattern_find_group(ld->p, parts[1]) == NULL) {
-			load_err(ld, line, "step \"%s\": input \"%s\": %s: no group \"%s\"", st->name,
-				 in->name, shown, parts[1]);
+			yamldoc_err(&ld->doc, line,
+				    "step \"%s\": input \"%s\": %s: no group \"%s\"", st->name,
+				    in->name, shown, parts[1]);
 			return -1;
 		}
 		return 0;
@@ -931,9 +706,9 @@ static int check_ref(const struct load *ld, struct pattern_step *steps, size_t n
 	    (strcmp(parts[1], "id") == 0 || strcmp(parts[1], "number") == 0 ||
 	     strcmp(parts[1], "size") == 0))
 		return 0;
-	load_err(ld, line,
-		 "step \"%s\": input \"%s\": %s is not a reference (steps.STEP.outputs.KEY, groups.GROUP.address, groups.GROUP.addresses, overcloud.id, overcloud.number or overcloud.size)",
-		 st->name, in->name, shown);
+	yamldoc_err(&ld->doc, line,
+		    "step \"%s\": input \"%s\": %s is not a reference (steps.STEP.outputs.KEY, groups.GROUP.address, groups.GROUP.addresses, overcloud.id, overcloud.number or overcloud.size)",
+		    st->name, in->name, shown);
 	return -1;
 }
 
@@ -954,8 +729,9 @@ static int check_template(const struct load *ld, struct pattern_step *steps, siz
 	while ((open = strstr(s, "${{")) != NULL) {
 		close = strstr(open + 3, "}}");
 		if (close == NULL) {
-			load_err(ld, line, "step \"%s\": input \"%s\": \"${{\" without a closing \"}}\"",
-				 steps[i].name, in->name);
+			yamldoc_err(&ld->doc, line,
+				    "step \"%s\": input \"%s\": \"${{\" without a closing \"}}\"",
+				    steps[i].name, in->name);
 			return -1;
 		}
 		a = open + 3;
@@ -965,15 +741,16 @@ static int check_template(const struct load *ld, struct pattern_step *steps, siz
 		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
 			b--;
 		if (a == b || (size_t)(b - a) > REF_MAX) {
-			load_err(ld, line, "step \"%s\": input \"%s\": %s reference between ${{ and }}",
-				 steps[i].name, in->name, a == b ? "an empty" : "an over-long");
+			yamldoc_err(&ld->doc, line,
+				    "step \"%s\": input \"%s\": %s reference between ${{ and }}",
+				    steps[i].name, in->name, a == b ? "an empty" : "an over-long");
 			return -1;
 		}
 		for (const char *c = a; c < b; c++) {
 			if (!ref_char_ok(*c)) {
-				load_err(ld, line,
-					 "step \"%s\": input \"%s\": reference \"%.*s\" holds a character other than [A-Za-z0-9_.-]",
-					 steps[i].name, in->name, (int)(b - a), a);
+				yamldoc_err(&ld->doc, line,
+					    "step \"%s\": input \"%s\": reference \"%.*s\" holds a character other than [A-Za-z0-9_.-]",
+					    steps[i].name, in->name, (int)(b - a), a);
 				return -1;
 			}
 		}
@@ -1019,27 +796,28 @@ static int parse_dag(const struct load *ld, struct fy_node *seq, int line, const
 	size_t n;
 	int rc = -1;
 
-	if (expect_type(ld, seq, FYNT_SEQUENCE, line, dag) != 0)
+	if (yamldoc_expect_type(&ld->doc, seq, FYNT_SEQUENCE, line, dag) != 0)
 		return -1;
 	n = (size_t)fy_node_sequence_item_count(seq);
 	if (n == 0) {
-		load_err(ld, line, "%s is empty", dag);
+		yamldoc_err(&ld->doc, line, "%s is empty", dag);
 		return -1;
 	}
 	if (n > MAX_STEPS) {
-		load_err(ld, line, "%s has more than %d steps", dag, MAX_STEPS);
+		yamldoc_err(&ld->doc, line, "%s has more than %d steps", dag, MAX_STEPS);
 		return -1;
 	}
 	*steps_out = steps = calloc(n, sizeof(*steps));
 	meta = calloc(n, sizeof(*meta));
 	if (steps == NULL || meta == NULL) {
-		load_err(ld, line, "out of memory");
+		yamldoc_err(&ld->doc, line, "out of memory");
 		goto out;
 	}
 	while ((item = fy_node_sequence_iterate(seq, &it)) != NULL) {
 		size_t i = (*count_out)++;
 
-		if (parse_step(ld, steps, i, &meta[i], item, node_line(item, line), dag) != 0)
+		if (parse_step(ld, steps, i, &meta[i], item, yamldoc_node_line(item, line),
+			       dag) != 0)
 			goto out;
 	}
 	if (resolve_requires(ld, steps, n, meta, dag) != 0)
@@ -1067,23 +845,24 @@ out:
 static int parse_pattern(const struct load *ld, struct pattern *p, struct fy_node *root)
 {
 	struct fy_node *groups = NULL, *create = NULL, *destroy = NULL;
-	int line, root_line = node_line(root, 1), gline = 0, cline = 0, dline = 0;
+	int line, root_line = yamldoc_node_line(root, 1), gline = 0, cline = 0, dline = 0;
 	struct fy_node_pair *pair;
 	void *it = NULL;
 
 	if (root == NULL || fy_node_is_alias(root) || !fy_node_is_mapping(root)) {
-		load_err(ld, root_line, "the file must hold a mapping, not %s", node_kind(root));
+		yamldoc_err(&ld->doc, root_line, "the file must hold a mapping, not %s",
+			    yamldoc_node_kind(root));
 		return -1;
 	}
 	while ((pair = fy_node_mapping_iterate(root, &it)) != NULL) {
-		const char *key = pair_key(ld, pair, root_line, &line);
+		const char *key = yamldoc_pair_key(&ld->doc, pair, root_line, &line);
 		struct fy_node *val = fy_node_pair_value(pair);
 
 		if (key == NULL)
 			return -1;
 		if (strcmp(key, "description") == 0) {
 			free(p->description);
-			p->description = get_string(ld, val, line, "description");
+			p->description = yamldoc_get_string(&ld->doc, val, line, "description");
 			if (p->description == NULL)
 				return -1;
 		} else if (strcmp(key, "groups") == 0) {
@@ -1096,145 +875,37 @@ static int parse_pattern(const struct load *ld, struct pattern *p, struct fy_nod
 			destroy = val;
 			dline = line;
 		} else {
-			load_err(ld, line, "unknown key \"%s\"", key);
+			yamldoc_err(&ld->doc, line, "unknown key \"%s\"", key);
 			return -1;
 		}
 	}
 	/* Groups first: steps name them, wherever they are written. */
 	if (gline == 0) {
-		load_err(ld, root_line, "missing key \"groups\"");
+		yamldoc_err(&ld->doc, root_line, "missing key \"groups\"");
 		return -1;
 	}
 	if (parse_groups(ld, p, groups, gline) != 0)
 		return -1;
 	if (cline == 0) {
-		load_err(ld, root_line, "missing key \"create\"");
+		yamldoc_err(&ld->doc, root_line, "missing key \"create\"");
 		return -1;
 	}
 	if (parse_dag(ld, create, cline, "create", &p->create, &p->create_count) != 0)
 		return -1;
 	if (dline == 0) {
-		load_err(ld, root_line, "missing key \"destroy\"");
+		yamldoc_err(&ld->doc, root_line, "missing key \"destroy\"");
 		return -1;
 	}
 	if (parse_dag(ld, destroy, dline, "destroy", &p->destroy, &p->destroy_count) != 0)
 		return -1;
 	if (p->description == NULL && (p->description = strdup("")) == NULL) {
-		load_err(ld, 0, "out of memory");
+		yamldoc_err(&ld->doc, 0, "out of memory");
 		return -1;
 	}
 	return 0;
 }
 
 /* ---- files ---- */
-
-/* 1-based line of the first byte that is not well-formed UTF-8 (RFC 3629),
- * or 0. libfyaml 0.7.12 loops forever on some invalid bytes after a '%'
- * directive, so they never reach it (as in role.c). */
-static int utf8_bad_line(const unsigned char *s, size_t len)
-{
-	int line = 1;
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t n;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			line += c == '\n';
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			n = 1, cp = c & 0x1f;
-		else if (c >= 0xe0 && c <= 0xef)
-			n = 2, cp = c & 0x0f;
-		else if (c >= 0xf0 && c <= 0xf4)
-			n = 3, cp = c & 0x07;
-		else
-			return line;
-		if (len - i - 1 < n)
-			return line;
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return line;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return line;
-		i += n + 1;
-	}
-	return 0;
-}
-
-static void diag_discard(struct fy_diag *diag, void *user, const char *buf, size_t len)
-{
-}
-
-/* Parses text as exactly one YAML document. libfyaml's messages are
- * collected, never printed; the first one becomes our error line. */
-static struct fy_document *parse_yaml(const struct load *ld, const char *text, size_t len,
-				      struct fy_parser **parser_out, struct fy_diag **diag_out)
-{
-	struct fy_parse_cfg pcfg = {.flags = FYPCF_QUIET};
-	struct fy_diag_error *derr;
-	struct fy_diag_cfg dcfg;
-	struct fy_document *fyd = NULL, *extra;
-	struct fy_parser *fyp = NULL;
-	struct fy_diag *diag;
-	void *it = NULL;
-
-	fy_diag_cfg_default(&dcfg);
-	dcfg.fp = NULL;
-	dcfg.output_fn = diag_discard;
-	dcfg.colorize = false;
-	diag = fy_diag_create(&dcfg);
-	if (diag == NULL) {
-		load_err(ld, 0, "out of memory");
-		return NULL;
-	}
-	/* Collected errors are freed by fy_diag_destroy, not by the last
-	 * fy_diag_unref: callers destroy it once the parser is gone. */
-	fy_diag_set_collect_errors(diag, true);
-	pcfg.diag = diag;
-	fyp = fy_parser_create(&pcfg);
-	if (fyp == NULL || fy_parser_set_string(fyp, text, len) != 0) {
-		load_err(ld, 0, "out of memory");
-		goto fail;
-	}
-	fyd = fy_parse_load_document(fyp);
-	if (fyd != NULL) {
-		extra = fy_parse_load_document(fyp);
-		if (extra != NULL) {
-			load_err(ld, node_line(fy_document_root(extra), 0),
-				 "more than one YAML document");
-			fy_parse_document_destroy(fyp, extra);
-			goto fail;
-		}
-	}
-	derr = fy_diag_errors_iterate(diag, &it);
-	if (derr != NULL) {
-		load_err(ld, derr->line > 0 ? derr->line : 0, "not valid YAML: %s",
-			 derr->msg != NULL ? derr->msg : "parse error");
-		goto fail;
-	}
-	if (fyd == NULL) {
-		load_err(ld, 1, "empty file, expected a mapping");
-		goto fail;
-	}
-	*parser_out = fyp;
-	*diag_out = diag;
-	return fyd;
-fail:
-	if (fyd != NULL)
-		fy_parse_document_destroy(fyp, fyd);
-	if (fyp != NULL)
-		fy_parser_destroy(fyp);
-	fy_diag_destroy(diag);
-	return NULL;
-}
 
 /* The pattern's name: the file name without ".yaml"; NULL when not valid. */
 static char *name_from_path(const char *path)
@@ -1248,7 +919,7 @@ static char *name_from_path(const char *path)
 	if (len <= 5 || strcmp(base + len - 5, ".yaml") != 0)
 		return NULL;
 	name = strndup(base, len - 5);
-	if (name != NULL && !name_ok(name)) {
+	if (name != NULL && !yamldoc_name_ok(name, "-")) {
 		free(name);
 		return NULL;
 	}
@@ -1258,62 +929,35 @@ static char *name_from_path(const char *path)
 struct pattern *pattern_load(const char *path, const struct role_set *roles, char *err,
 			     size_t err_size)
 {
-	struct load ld = {.file = path, .roles = roles, .err = err, .err_size = err_size};
-	struct fy_document *fyd = NULL;
-	struct fy_parser *fyp = NULL;
-	struct fy_diag *diag = NULL;
+	struct load ld = {.doc = {.file = path, .err = err, .err_size = err_size}, .roles = roles};
+	struct yamldoc_file *yf = NULL;
 	struct pattern *p = NULL;
-	char *text = NULL;
-	int bad_line;
-	size_t len;
 
 	if (err != NULL && err_size > 0)
 		err[0] = '\0';
 	p = calloc(1, sizeof(*p));
 	if (p == NULL) {
-		load_err(&ld, 0, "out of memory");
+		yamldoc_err(&ld.doc, 0, "out of memory");
 		return NULL;
 	}
 	ld.p = p;
 	p->name = name_from_path(path);
 	if (p->name == NULL) {
-		load_err(&ld, 0, "the file name must be NAME.yaml with NAME 1 to %d of [a-z0-9-]",
-			 PATTERN_NAME_MAX);
+		yamldoc_err(&ld.doc, 0,
+			    "the file name must be NAME.yaml with NAME 1 to %d of [a-z0-9-]",
+			    YAMLDOC_NAME_MAX);
 		goto fail;
 	}
-	text = util_read_file(path, PATTERN_YAML_MAX, &len);
-	if (text == NULL) {
-		load_err(&ld, 0, "%s", errno == EFBIG ? "file over 1 MiB" : strerror(errno));
+	yf = yamldoc_load(&ld.doc);
+	if (yf == NULL)
 		goto fail;
-	}
-	if (memchr(text, '\0', len) != NULL) {
-		load_err(&ld, 0, "not valid YAML: NUL byte in the file");
+	if (parse_pattern(&ld, p, yamldoc_root(yf)) != 0)
 		goto fail;
-	}
-	bad_line = utf8_bad_line((const unsigned char *)text, len);
-	if (bad_line > 0) {
-		load_err(&ld, bad_line, "not valid YAML: not UTF-8");
-		goto fail;
-	}
-	fyd = parse_yaml(&ld, text, len, &fyp, &diag);
-	if (fyd == NULL)
-		goto fail;
-	if (parse_pattern(&ld, p, fy_document_root(fyd)) != 0)
-		goto fail;
-	fy_parse_document_destroy(fyp, fyd);
-	fy_parser_destroy(fyp);
-	fy_diag_destroy(diag);
-	free(text);
+	yamldoc_free(yf);
 	return p;
 fail:
 	pattern_free(p);
-	if (fyd != NULL)
-		fy_parse_document_destroy(fyp, fyd);
-	if (fyp != NULL)
-		fy_parser_destroy(fyp);
-	if (diag != NULL)
-		fy_diag_destroy(diag);
-	free(text);
+	yamldoc_free(yf);
 	return NULL;
 }
 
@@ -1352,74 +996,15 @@ const struct pattern_step *pattern_find_step(const struct pattern_step *steps, s
 
 /* ---- sets ---- */
 
-static int name_cmp(const void *a, const void *b)
+/* The *.yaml regular files of a patterns directory. */
+static bool is_pattern_file(int dfd, const char *name)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
+	size_t len = strlen(name);
+	struct stat st;
 
-static void free_names(char **names, size_t n)
-{
-	for (size_t i = 0; names != NULL && i < n; i++)
-		free(names[i]);
-	free(names);
-}
-
-/* The *.yaml regular files of dir, sorted. */
-static char **list_patterns(const char *dir, size_t *count, char *err, size_t err_size)
-{
-	char **names = NULL, **bigger;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	DIR *d;
-
-	d = opendir(dir);
-	if (d == NULL) {
-		snprintf(err, err_size, "%s: %s", dir, strerror(errno));
-		return NULL;
-	}
-	while ((errno = 0, de = readdir(d)) != NULL) {
-		size_t len = strlen(de->d_name);
-		struct stat st;
-
-		if (de->d_name[0] == '.' || len <= 5 || strcmp(de->d_name + len - 5, ".yaml") != 0)
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode))
-			continue;
-		if (n == PATTERN_SET_MAX) {
-			snprintf(err, err_size, "%s: more than %d patterns", dir, PATTERN_SET_MAX);
-			goto fail;
-		}
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			bigger = realloc(names, cap * sizeof(*names));
-			if (bigger == NULL)
-				goto nomem;
-			names = bigger;
-		}
-		names[n] = strdup(de->d_name);
-		if (names[n] == NULL)
-			goto nomem;
-		n++;
-	}
-	if (errno != 0) {
-		snprintf(err, err_size, "%s: %s", dir, strerror(errno));
-		goto fail;
-	}
-	closedir(d);
-	if (n > 0)
-		qsort(names, n, sizeof(*names), name_cmp);
-	*count = n;
-	if (names == NULL && (names = calloc(1, sizeof(*names))) == NULL) {
-		snprintf(err, err_size, "out of memory");
-		return NULL;
-	}
-	return names;
-nomem:
-	snprintf(err, err_size, "out of memory");
-fail:
-	closedir(d);
-	free_names(names, n);
-	return NULL;
+	if (len <= 5 || strcmp(name + len - 5, ".yaml") != 0)
+		return false;
+	return fstatat(dfd, name, &st, 0) == 0 && S_ISREG(st.st_mode);
 }
 
 struct pattern_set *pattern_set_load(const char *dir, const struct role_set *roles, char *err,
@@ -1429,7 +1014,7 @@ struct pattern_set *pattern_set_load(const char *dir, const struct role_set *rol
 	size_t n = 0;
 	char **names;
 
-	names = list_patterns(dir, &n, err, err_size);
+	names = yamldoc_list(dir, is_pattern_file, PATTERN_SET_MAX, "patterns", &n, err, err_size);
 	if (names == NULL)
 		return NULL;
 	set = calloc(1, sizeof(*set));
@@ -1449,13 +1034,13 @@ struct pattern_set *pattern_set_load(const char *dir, const struct role_set *rol
 			goto fail;
 		set->count++;
 	}
-	free_names(names, n);
+	yamldoc_free_names(names, n);
 	return set;
 fail:
 	if (err_size > 0)
-		one_line(err);
+		yamldoc_one_line(err);
 	pattern_set_free(set);
-	free_names(names, n);
+	yamldoc_free_names(names, n);
 	return NULL;
 }
 

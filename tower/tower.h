@@ -24,6 +24,7 @@ struct tower {
 	char state_dir[4096];
 	char admin_token[65];
 	char join_host[256];     /* what agents dial, for join lines */
+	char default_pattern[64];/* for requests that name none (the seed's) */
 	uint16_t agent_port;
 	uint16_t api_port;
 	int64_t started_at;
