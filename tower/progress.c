@@ -112,11 +112,6 @@ static void print_changes(struct progress *p, json_t *oc)
 	const char *status = json_string_value(json_object_get(oc, "status")) ?: "?";
 	size_t i;
 
-	if (strcmp(status, p->status) != 0) {
-		fprintf(p->out, "overcloud %s: %s\n",
-			json_string_value(json_object_get(oc, "overcloud_id")) ?: "?", status);
-		snprintf(p->status, sizeof(p->status), "%s", status);
-	}
 	json_array_foreach(steps, i, s) {
 		const char *state = json_string_value(json_object_get(s, "state")) ?: "?";
 		long long pct = (long long)json_integer_value(json_object_get(s, "progress"));
@@ -148,6 +143,11 @@ static void print_changes(struct progress *p, json_t *oc)
 			err && strcmp(state, "done") ? " — " : "", err && strcmp(state, "done") ? err : "");
 		snprintf(seen->state, sizeof(seen->state), "%s", state);
 		seen->progress = pct;
+	}
+	if (strcmp(status, p->status) != 0) {
+		fprintf(p->out, "overcloud %s: %s\n",
+			json_string_value(json_object_get(oc, "overcloud_id")) ?: "?", status);
+		snprintf(p->status, sizeof(p->status), "%s", status);
 	}
 	fflush(p->out);
 }
