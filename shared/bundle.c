@@ -340,7 +340,9 @@ int bundle_pack_dir(const char *dir, uint8_t **out, size_t *out_len, char *err, 
 	}
 	if (pack_walk(top, "", &list, err, err_size) != 0)
 		goto fail;
-	qsort(list.v, list.n, sizeof(*list.v), entry_cmp);
+	/* An empty directory has no list at all (qsort wants a non-NULL base). */
+	if (list.n > 1)
+		qsort(list.v, list.n, sizeof(*list.v), entry_cmp);
 	/* Sizes were checked while walking, so this is the whole archive. */
 	buf = calloc(1, list.total);
 	if (buf == NULL) {

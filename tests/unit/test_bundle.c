@@ -154,6 +154,22 @@ static void pack_ok(const char *dir, uint8_t **out, size_t *len)
 		fail_msg("bundle_pack_dir: %s", err);
 }
 
+/* An empty role dir packs to just the end-of-archive blocks and back. */
+static void test_pack_empty_dir(void **state)
+{
+	struct fixture *f = *state;
+	char err[256] = "";
+	uint8_t *tar;
+	size_t len;
+
+	pack_ok(f->src, &tar, &len);
+	assert_int_equal(len % 512, 0);
+	if (bundle_unpack(tar, len, f->dest, err, sizeof(err)) != 0)
+		fail_msg("bundle_unpack: %s", err);
+	free(tar);
+	expect_dir(f->dest, ".", 0700);
+}
+
 static void test_pack_unpack_roundtrip(void **state)
 {
 	struct fixture *f = *state;
@@ -860,6 +876,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 		T(test_pack_unpack_roundtrip),
+		T(test_pack_empty_dir),
 		T(test_long_path_roundtrip),
 		T(test_pack_deterministic),
 		T(test_pack_refuses_symlink),
