@@ -2,7 +2,7 @@
 # Runs one libFuzzer target for a bounded time over a scratch copy of its seed
 # corpus (tests/fuzz/corpus/<name>), so the checked-in corpus stays as it is.
 set -euo pipefail
-bin=$1 seconds=$2
+bin=$(realpath "$1") seconds=$2
 name=$(basename "$bin")
 seed="$(dirname "$0")/corpus/$name"
 work=$(mktemp -d)
