@@ -151,6 +151,7 @@ enum store_stmt {
 	ST_TASK_GET,
 	ST_TASK_OPEN_FOR_NODE,
 	ST_TASK_BY_RUN,
+	ST_TASK_COUNT_OPEN,
 	ST_OC_INSERT,
 	ST_OC_SET_STATUS,
 	ST_OC_GET,
@@ -216,6 +217,8 @@ static const char *const store_sql[ST_COUNT] = {
 				  " AND state IN ('pending','sent','running') ORDER BY created_at, rowid",
 	[ST_TASK_BY_RUN] = "SELECT " TASK_COLUMNS " FROM tasks WHERE run_id = ?1"
 			   " ORDER BY created_at, rowid",
+	[ST_TASK_COUNT_OPEN] = "SELECT count(*) FROM tasks WHERE run_id = ?1"
+			       " AND state IN ('pending','sent','running')",
 	[ST_OC_INSERT] = "INSERT INTO overclouds (id, pattern, provider, number, size, status,"
 			 " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 'creating', ?6, ?6)",
 	[ST_OC_SET_STATUS] = "UPDATE overclouds SET status = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
@@ -1304,4 +1307,21 @@ int store_ocs_list(struct store *st, const char *oc_id, struct store_oc_step *ou
 	}
 	stmt_done(s);
 	return (int)count;
+}
+
+int64_t store_task_count_open(struct store *st, const char *run_id)
+{
+	sqlite3_stmt *s = st->stmt[ST_TASK_COUNT_OPEN];
+	int64_t n = -1;
+
+	if (!id_ok(run_id) || bind_text(s, 1, run_id)) {
+		stmt_done(s);
+		return -1;
+	}
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	else
+		store_log(st, "count open tasks", run_id);
+	stmt_done(s);
+	return n;
 }

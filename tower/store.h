@@ -124,6 +124,8 @@ int store_task_foreach_open(struct store *st, const char *node_id,
 			    int (*fn)(const struct store_task *task, void *arg), void *arg);
 int store_task_foreach_run(struct store *st, const char *run_id,
 			   int (*fn)(const struct store_task *task, void *arg), void *arg);
+/* Tasks of the run not finished yet, or -1. */
+int64_t store_task_count_open(struct store *st, const char *run_id);
 
 /* ---- overclouds: the repository of every OverCloud ---- */
 

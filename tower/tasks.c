@@ -319,13 +319,6 @@ static void publish(struct tasks *tk, const char *run_id, const char *event, jso
 	json_decref(data);
 }
 
-static int count_open(const struct store_task *t, void *arg)
-{
-	if (!state_is_final(t->state))
-		(*(size_t *)arg)++;
-	return 0;
-}
-
 static void end_watchers(struct tasks *tk, const char *run_id)
 {
 	struct tasks_watch *w, *next;
@@ -343,9 +336,7 @@ static void end_watchers(struct tasks *tk, const char *run_id)
 
 static void check_run_end(struct tasks *tk, const char *run_id)
 {
-	size_t open = 0;
-
-	if (store_task_foreach_run(tk->st, run_id, count_open, &open) == 0 && open == 0)
+	if (store_task_count_open(tk->st, run_id) == 0)
 		end_watchers(tk, run_id);
 }
 
