@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libmbedtls-dev libevent-dev libmsgpack-dev libsqlite3-dev libjansson-dev
   libcurl4-openssl-dev libfyaml-dev libcmocka-dev
-  iproute2 curl jq procps psmisc file sqlite3 openssl xxd
+  iproute2 curl jq procps psmisc file sqlite3 openssl xxd bsdutils
 )
 
 missing=()

@@ -30,6 +30,9 @@ fi
 [ "$(tower_cli t nodes -o json | jq '[.[] | select(.state == "connected")] | length')" = 4 ] ||
 	fail "nodes not connected"
 tower_cli t logs "$id" --step cluster-join | grep -q . || fail "no logs for cluster-join"
+# On a terminal the steps are a table drawn in colour (script(1) gives a tty).
+env -u CI script -qec "$TOWER --state $T/t watch $id" /dev/null >"$T/tty.out" 2>&1 || fail "watch on a tty"
+grep -q $'\033\[32mdone' "$T/tty.out" && grep -q "STEP" "$T/tty.out" || fail "no table on a tty: $(head -c 300 "$T/tty.out")"
 pass "create: 1 post + 3 clusters ready, addresses $(jq -c '[.nodes[].address]' <<<"$oc")"
 
 tower_cli t delete "$id" >"$T/delete.out" 2>&1 || fail "delete failed: $(cat "$T/delete.out")"
