@@ -7,7 +7,9 @@
  *   <id>.acked  the tower stored the result
  *   <id>.log    the task.log frames sent so far (up to a cap), sent again
  *               after a reconnect; the tower keeps each chunk once by seq
- * A task id with any of .run, .done or .acked is never run again. */
+ * A task id with any of .run, .done or .acked is never run again. The tower
+ * never sends a task again once it has stored its result, so .acked markers
+ * are only kept for a week (WORKER_ACKED_KEEP_S), then dropped at start. */
 #include "agent/worker.h"
 
 #include <dirent.h>
@@ -31,6 +33,7 @@
 #define WORKER_PAUSE_BYTES (1024 * 1024)
 #define WORKER_ID_MAX 64
 #define WORKER_SPOOL_CAP (1024 * 1024)
+#define WORKER_ACKED_KEEP_S (7 * 86400)
 
 struct worker {
 	struct event_base *base;
@@ -458,6 +461,16 @@ static void kill_orphans(const char *id)
 	closedir(proc);
 }
 
+static void drop_old_ack(struct worker *w, const char *id)
+{
+	char path[PATH_MAX + 80];
+	struct stat st;
+
+	journal_path(w, id, "acked", path, sizeof(path));
+	if (stat(path, &st) == 0 && st.st_mtime < util_now() - WORKER_ACKED_KEEP_S)
+		unlink(path);
+}
+
 static void fail_interrupted(struct worker *w, const char *id)
 {
 	kill_orphans(id);
@@ -498,6 +511,7 @@ struct worker *worker_new(struct event_base *base, const char *state_dir, unsign
 	/* Results of interrupted tasks are journaled now and sent on connect. */
 	w->link = offline;
 	journal_each(w, "run", fail_interrupted);
+	journal_each(w, "acked", drop_old_ack);
 	w->link = *link;
 	w->runner = runner_new(base, &worker_runner_callbacks, w, max_running,
 			       RUNNER_DEFAULT_GRACE_MS);

@@ -58,3 +58,13 @@ wait_until "result acknowledged" 30 test -e "$T/a/journal/$tid2.acked" || fail "
 api "$API/v1/tasks/$tid2/log" | grep -q finished || fail "log of task 2"
 pass "result of a task finished while the tower was away arrived once, with its output; task ran once"
 
+
+# 3. acknowledged results older than a week are forgotten at start; newer stay
+stop_pid "$AGENT_PID_a"
+touch -d '8 days ago' "$T/a/journal/$tid2.acked"
+: >"$T/a/journal/t-recent.acked"
+run_agent a
+wait_until "agent back" 30 node_is t "$id" connected || fail "agent did not come back"
+[ ! -e "$T/a/journal/$tid2.acked" ] || fail "a week-old ack marker was kept"
+[ -e "$T/a/journal/t-recent.acked" ] || fail "a fresh ack marker was dropped"
+pass "old acknowledgement markers are dropped, fresh ones kept"
