@@ -106,10 +106,17 @@ static int view_load(struct workflow *wf, const char *id, struct oc_view *v)
 	if (store_oc_get(wf->t->store, id, &v->oc) != 1)
 		return -1;
 	v->pattern = wf->patterns ? pattern_set_find(wf->patterns, v->oc.pattern) : NULL;
-	v->nodes = calloc(WORKFLOW_MAX_NODES, sizeof(*v->nodes));
-	if (v->nodes == NULL)
-		return -1;
-	v->node_count = store_ocn_list(wf->t->store, id, v->nodes, WORKFLOW_MAX_NODES);
+	/* Sized for the usual few nodes; grown when it comes back full. Every
+	 * event reads the view, so a huge zeroed block each time would cost. */
+	for (size_t cap = 32;; cap *= 4) {
+		free(v->nodes);
+		v->nodes = calloc(cap, sizeof(*v->nodes));
+		if (v->nodes == NULL)
+			return -1;
+		v->node_count = store_ocn_list(wf->t->store, id, v->nodes, cap);
+		if (v->node_count < (int)cap || cap >= WORKFLOW_MAX_NODES)
+			break;
+	}
 	v->step_count = store_ocs_list(wf->t->store, id, v->steps, MAX_STEPS);
 	if (v->node_count < 0 || v->step_count < 0) {
 		view_free(v);
