@@ -221,26 +221,6 @@ int64_t pki_cert_not_before(const mbedtls_x509_crt *crt)
 	return x509_time_to_epoch(&crt->valid_from);
 }
 
-char *pki_cert_pem(const mbedtls_x509_crt *crt)
-{
-	static const char begin[] = "-----BEGIN CERTIFICATE-----\n";
-	static const char end[] = "-----END CERTIFICATE-----\n";
-	unsigned char *buf;
-	size_t size = 0, olen;
-
-	if (crt->raw.p == NULL || crt->raw.len == 0)
-		return NULL;
-	/* A first call with no buffer reports the size needed. */
-	mbedtls_pem_write_buffer(begin, end, crt->raw.p, crt->raw.len, NULL, 0, &size);
-	if (size == 0 || (buf = malloc(size)) == NULL)
-		return NULL;
-	if (mbedtls_pem_write_buffer(begin, end, crt->raw.p, crt->raw.len, buf, size, &olen) != 0) {
-		free(buf);
-		return NULL;
-	}
-	return (char *)buf;
-}
-
 const char *pki_strerror(int code, char *buf, size_t size)
 {
 #if defined(MBEDTLS_ERROR_C)

@@ -39,8 +39,6 @@ int pki_cert_serial_hex(const mbedtls_x509_crt *crt, char *out, size_t out_size)
 /* Seconds since the epoch when crt stops being valid. */
 int64_t pki_cert_not_after(const mbedtls_x509_crt *crt);
 int64_t pki_cert_not_before(const mbedtls_x509_crt *crt);
-/* Whole-file PEM of a certificate chain (first cert only), heap; caller frees. */
-char *pki_cert_pem(const mbedtls_x509_crt *crt);
 /* mbedtls error code as a short text into buf; returns buf. */
 const char *pki_strerror(int code, char *buf, size_t size);
 

@@ -55,9 +55,8 @@ struct tls_conn {
 	bool reading;
 	bool notified;       /* on_close called (or freed by the owner) */
 	bool dead;           /* free once no callback is running */
-	bool drained_armed;  /* pending went above low water since last on_drained */
+	bool drained_armed;  /* something was queued since the last on_drained */
 	int busy;
-	size_t low_water;
 	/* mbedtls must be called again with the same length after WANT_WRITE:
 	 * it then reports that length as written, whatever is passed. */
 	size_t write_retry_len;
@@ -240,7 +239,7 @@ static int conn_flush(struct tls_conn *conn)
 		conn_fail_code(conn, "tls write", r);
 		return -1;
 	}
-	if (conn->drained_armed && evbuffer_get_length(conn->out) <= conn->low_water) {
+	if (conn->drained_armed && evbuffer_get_length(conn->out) == 0) {
 		conn->drained_armed = false;
 		if (conn->cb->on_drained != NULL && conn->state == TLS_OPEN)
 			conn->cb->on_drained(conn, conn->arg);
@@ -401,7 +400,7 @@ int tls_conn_write(struct tls_conn *conn, const void *data, size_t len)
 		return -1;
 	if (evbuffer_add(conn->out, data, len) != 0)
 		return -1;
-	if (evbuffer_get_length(conn->out) > conn->low_water)
+	if (evbuffer_get_length(conn->out) > 0)
 		conn->drained_armed = true;
 	/* Sent from the loop, never from inside the caller's stack. */
 	if (conn->state == TLS_OPEN)
@@ -436,21 +435,6 @@ void tls_conn_close_after_flush(struct tls_conn *conn, const char *reason)
 	event_active(conn->ev_write, EV_WRITE, 0);
 }
 
-void tls_conn_set_reading(struct tls_conn *conn, bool enabled)
-{
-	if (conn->dead || conn->reading == enabled)
-		return;
-	conn->reading = enabled;
-	/* Records mbedtls already holds would not wake the socket event. */
-	if (enabled && conn->state == TLS_OPEN)
-		event_active(conn->ev_read, EV_READ, 0);
-}
-
-void tls_conn_set_low_water(struct tls_conn *conn, size_t low_water)
-{
-	conn->low_water = low_water;
-}
-
 const mbedtls_x509_crt *tls_conn_peer_cert(const struct tls_conn *conn)
 {
 	return mbedtls_ssl_get_peer_cert(&conn->ssl);
@@ -469,11 +453,6 @@ const char *tls_conn_peer_name(const struct tls_conn *conn)
 void tls_conn_set_peer_name(struct tls_conn *conn, const char *name)
 {
 	snprintf(conn->peer, sizeof(conn->peer), "%s", name);
-}
-
-void *tls_conn_arg(const struct tls_conn *conn)
-{
-	return conn->arg;
 }
 
 const char *tls_verify_reason(uint32_t flags, char *buf, size_t size)

@@ -34,7 +34,7 @@ struct tls_conn_callbacks {
 	void (*on_ready)(struct tls_conn *conn, void *arg);
 	/* New plaintext was appended to in. */
 	void (*on_read)(struct tls_conn *conn, struct evbuffer *in, void *arg);
-	/* The output buffer has drained below the low-water mark (optional). */
+	/* Everything queued has been handed to the kernel (optional). */
 	void (*on_drained)(struct tls_conn *conn, void *arg);
 	/* The connection is gone (peer closed, error, timeout, or
 	 * tls_conn_close_after_flush finished). reason is one lower-case line.
@@ -60,17 +60,12 @@ size_t tls_conn_pending(const struct tls_conn *conn);
 /* Sends what is queued, then close_notify, then closes and calls on_close
  * with reason. Nothing more is read. */
 void tls_conn_close_after_flush(struct tls_conn *conn, const char *reason);
-/* Stops / resumes reading from the peer (backpressure). */
-void tls_conn_set_reading(struct tls_conn *conn, bool enabled);
-/* Calls on_drained when pending drops to at most low_water (default 0). */
-void tls_conn_set_low_water(struct tls_conn *conn, size_t low_water);
 
 const mbedtls_x509_crt *tls_conn_peer_cert(const struct tls_conn *conn);
 uint32_t tls_conn_verify_result(const struct tls_conn *conn);
 /* "1.2.3.4:5678" of the peer, for log lines. */
 const char *tls_conn_peer_name(const struct tls_conn *conn);
 void tls_conn_set_peer_name(struct tls_conn *conn, const char *name);
-void *tls_conn_arg(const struct tls_conn *conn);
 int tls_conn_fd(const struct tls_conn *conn);
 /* Why certificate verification failed, as one short line, into buf. */
 const char *tls_verify_reason(uint32_t flags, char *buf, size_t size);
