@@ -47,6 +47,7 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 		{"roles", required_argument, NULL, 'r'},
 		{"patterns", required_argument, NULL, 'p'},
 		{"default-pattern", required_argument, NULL, 'P'},
+		{"config", required_argument, NULL, 'C'},
 		{NULL, 0, NULL, 0},
 	};
 	struct daemon_options opt = {
@@ -55,6 +56,8 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 		.agents_addr = "0.0.0.0:6126",
 		.heartbeat_s = 10,
 		.cert_ttl_s = ENROLL_CERT_VALIDITY,
+		.config_path = "/etc/overcloud/tower.conf",
+		.config_missing_ok = 1,
 	};
 	char roles_buf[PATH_MAX], patterns_buf[PATH_MAX];
 	enum oc_log_level level;
@@ -74,6 +77,10 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 		case 'r': opt.roles_dir = optarg; break;
 		case 'p': opt.patterns_dir = optarg; break;
 		case 'P': opt.default_pattern = optarg; break;
+		case 'C':
+			opt.config_path = optarg;
+			opt.config_missing_ok = 0;
+			break;
 		case 'c':
 			if (util_parse_duration(optarg, &seconds) != 0 || seconds < 5 ||
 			    seconds > 825LL * 86400)
@@ -102,7 +109,7 @@ const struct cli_command cli_serve_entry = {
 	.name = "serve",
 	.usage = "[--api ADDR:PORT] [--agents ADDR:PORT] [--advertise HOST] [--heartbeat DUR] "
 		 "[--cert-ttl DUR] [--roles DIR] [--patterns DIR] [--default-pattern NAME]\n"
-		 "                   [--log-level LEVEL]",
+		 "                   [--config FILE] [--log-level LEVEL]",
 	.summary = "run the tower (state in --state DIR; defaults :6125 api, :6126 agents)",
 	.exec = serve_exec,
 };

@@ -1,6 +1,7 @@
 /* daemon.c — `tower serve`: state dir (CA, admin token, database), the agent
  * hub and the API listener on one event loop, clean exit on a signal. */
 #include "tower/daemon.h"
+#include "tower/config.h"
 
 #include <errno.h>
 #include <ifaddrs.h>
@@ -206,6 +207,13 @@ int daemon_run(const struct daemon_options *opt)
 		log_error("database %s: %s", path, err);
 		goto out;
 	}
+	t.config = config_load(opt->config_path, opt->config_missing_ok, err, sizeof(err));
+	if (t.config == NULL) {
+		log_error("config: %s", err);
+		goto out;
+	}
+	if (config_count(t.config) > 0)
+		log_info("loaded %zu setting(s) from %s", config_count(t.config), opt->config_path);
 	t.base = event_base_new();
 	if (t.base == NULL)
 		goto out;
@@ -275,6 +283,7 @@ out:
 	hub_free(t.hub);
 	tasks_free(t.tasks);
 	role_set_free(t.roles);
+	config_free(t.config);
 	if (t.base != NULL)
 		event_base_free(t.base);
 	store_close(t.store);

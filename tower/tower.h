@@ -12,6 +12,7 @@ struct hub;
 struct tasks;
 struct workflow;
 struct role_set;
+struct config;
 
 struct tower {
 	struct event_base *base;
@@ -21,6 +22,7 @@ struct tower {
 	struct tasks *tasks;
 	struct workflow *workflow;
 	struct role_set *roles;
+	struct config *config;    /* tower.conf; never NULL once running */
 	char state_dir[4096];
 	char admin_token[65];
 	char join_host[256];     /* what agents dial, for join lines */

@@ -250,6 +250,7 @@ static struct provider_slot *provider_for(struct workflow *wf, const char *name,
 	env.ca_pem = ca_cert_pem(wf->t->ca);
 	env.ca_pin = ca_pin(wf->t->ca);
 	env.agent_binary = wf->agent_binary;
+	env.config = wf->t->config;
 	ctx = ops->open(&env, err, err_size);
 	if (ctx == NULL)
 		return NULL;

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct config;
+
 #define PROVIDER_HANDLE_MAX 256
 #define PROVIDER_ADDR_MAX 64
 
@@ -19,6 +21,7 @@ struct provider_env {
 	const char *ca_pem;           /* the tower's CA certificate */
 	const char *ca_pin;           /* "sha256:..." */
 	const char *agent_binary;     /* path of overcloud-agent for local nodes */
+	const struct config *config;  /* tower.conf: the provider reads its own [section] */
 };
 
 /* One node to make. join_token is single-use and minted for this node. */
