@@ -1,6 +1,7 @@
 /* provider.h — the UnderCloud seen by the tower: a small vtable that makes
  * VMs (or local agent processes) for an OverCloud and removes them again.
- * Calls may block (cloud APIs); the workflow runs them off the event loop. */
+ * Calls may block (cloud APIs) and may come from several threads at once for
+ * one context: an implementation guards its own shared state. */
 #ifndef OC_PROVIDER_H
 #define OC_PROVIDER_H
 
