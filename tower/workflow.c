@@ -6,6 +6,7 @@
 #include "tower/workflow.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "tower/ca.h"
 #include "tower/enroll.h"
 #include "tower/hub.h"
+#include "tower/jobs.h"
 #include "tower/pattern.h"
 #include "tower/providers/provider.h"
 #include "tower/role.h"
@@ -31,6 +33,7 @@
 #define RETRY_FIRST_MS 1000
 #define RETRY_CAP_MS 30000
 #define MAX_STEPS 128
+#define PROVIDER_THREADS 8   /* nodes made or released at once */
 
 struct workflow_watch {
 	struct workflow *wf;
@@ -54,6 +57,9 @@ struct workflow {
 	size_t provider_count;
 	char agent_binary[PATH_MAX];
 	bool advancing;
+	bool closing;
+	struct jobs *jobs;            /* provider calls */
+	struct oc_calls *calls;       /* per OverCloud, while its calls are out */
 };
 
 /* Everything about one OverCloud the engine looks at, read fresh. */
@@ -458,50 +464,294 @@ out:
 	json_decref(inputs);
 }
 
+/* ---- provider calls, off the event loop ---- */
+
+/* Per OverCloud: the provider calls of its acquire or release step that are
+ * still out, and the first failure among those that came back. */
+struct oc_calls {
+	char oc_id[STORE_ID_MAX];
+	bool releasing;               /* which step the counters are for */
+	bool release_started;
+	bool rolled_back;
+	int in_flight;
+	int failed;
+	char first_error[512];
+	struct oc_calls *next;
+};
+
+/* One create_node or destroy_node call and everything it needs, so the
+ * pool thread touches nothing the event loop owns. */
+struct node_call {
+	struct workflow *wf;
+	const struct provider_ops *ops;
+	void *ctx;
+	bool create;
+	char oc_id[STORE_ID_MAX];
+	char name[STORE_ID_MAX];
+	char group[STORE_ROLE_MAX];
+	char size[STORE_ROLE_MAX];
+	char token[ENROLL_TOKEN_LEN + 1];
+	char *user_data;
+	struct provider_node made;    /* in for destroy, out for create */
+	int rc;
+	char err[512];
+};
+
+static struct oc_calls *oc_calls_find(struct workflow *wf, const char *oc_id)
+{
+	for (struct oc_calls *oc = wf->calls; oc != NULL; oc = oc->next)
+		if (strcmp(oc->oc_id, oc_id) == 0)
+			return oc;
+	return NULL;
+}
+
+static struct oc_calls *oc_calls_get(struct workflow *wf, const char *oc_id)
+{
+	struct oc_calls *oc = oc_calls_find(wf, oc_id);
+
+	if (oc != NULL)
+		return oc;
+	oc = calloc(1, sizeof(*oc));
+	if (oc == NULL)
+		return NULL;
+	snprintf(oc->oc_id, sizeof(oc->oc_id), "%s", oc_id);
+	oc->next = wf->calls;
+	wf->calls = oc;
+	return oc;
+}
+
+static void oc_calls_drop(struct workflow *wf, const char *oc_id)
+{
+	for (struct oc_calls **p = &wf->calls; *p != NULL; p = &(*p)->next) {
+		if (strcmp((*p)->oc_id, oc_id) == 0) {
+			struct oc_calls *gone = *p;
+			*p = gone->next;
+			free(gone);
+			return;
+		}
+	}
+}
+
+static void oc_calls_fail(struct oc_calls *oc, const char *node, const char *reason)
+{
+	oc->failed++;
+	if (oc->first_error[0] == '\0')
+		snprintf(oc->first_error, sizeof(oc->first_error), "%s: %s", node, reason);
+}
+
+static void node_call_free(struct node_call *c)
+{
+	explicit_bzero(c->token, sizeof(c->token));
+	if (c->user_data != NULL) {
+		/* It carries the join token too. */
+		explicit_bzero(c->user_data, strlen(c->user_data));
+		free(c->user_data);
+	}
+	free(c);
+}
+
+static void node_call_work(void *arg)
+{
+	struct node_call *c = arg;
+
+	if (c->create) {
+		struct provider_node_request req = {
+			.overcloud_id = c->oc_id,
+			.name = c->name,
+			.group = c->group,
+			.size = c->size[0] ? c->size : NULL,
+			.join_token = c->token,
+			.user_data = c->user_data,
+		};
+		c->rc = c->ops->create_node(c->ctx, &req, &c->made, c->err, sizeof(c->err));
+	} else {
+		c->rc = c->ops->destroy_node(c->ctx, c->oc_id, &c->made, c->err, sizeof(c->err));
+	}
+}
+
+static void advance(struct workflow *wf, const char *id);
+
+/* Back on the loop: the node's row is read again (its agent may have
+ * enrolled while the call was out) and only the provider's fields change. */
+static void node_call_done(void *arg, bool ran)
+{
+	struct node_call *c = arg;
+	struct workflow *wf = c->wf;
+	struct oc_calls *oc = oc_calls_find(wf, c->oc_id);
+	char oc_id[STORE_ID_MAX];
+	struct oc_view v;
+
+	if (ran && c->rc == 0 && view_load(wf, c->oc_id, &v) == 0) {
+		for (int i = 0; i < v.node_count; i++) {
+			struct store_oc_node *n = &v.nodes[i];
+			if (strcmp(n->name, c->name) != 0)
+				continue;
+			if (c->create) {
+				snprintf(n->handle, sizeof(n->handle), "%s", c->made.handle);
+				snprintf(n->address, sizeof(n->address), "%s", c->made.address);
+				snprintf(n->state, sizeof(n->state), "created");
+				log_info("overcloud %s: node %s made at %s", c->oc_id, c->name,
+					 c->made.address);
+			} else {
+				snprintf(n->state, sizeof(n->state), "released");
+			}
+			store_ocn_update(wf->t->store, c->oc_id, n);
+		}
+		view_free(&v);
+	} else if (oc != NULL) {
+		oc_calls_fail(oc, c->name, ran ? c->err : "the tower stopped first");
+	}
+	if (oc != NULL)
+		oc->in_flight--;
+	snprintf(oc_id, sizeof(oc_id), "%s", c->oc_id);
+	node_call_free(c);
+	if (ran && !wf->closing && !wf->advancing) {
+		wf->advancing = true;
+		advance(wf, oc_id);
+		wf->advancing = false;
+	}
+}
+
+static struct node_call *node_call_new(struct workflow *wf, struct provider_slot *prov,
+				       const char *oc_id, const struct store_oc_node *n, bool create)
+{
+	struct node_call *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->wf = wf;
+	c->ops = prov->ops;
+	c->ctx = prov->ctx;
+	c->create = create;
+	snprintf(c->oc_id, sizeof(c->oc_id), "%s", oc_id);
+	snprintf(c->name, sizeof(c->name), "%s", n->name);
+	snprintf(c->group, sizeof(c->group), "%s", n->group);
+	snprintf(c->made.handle, sizeof(c->made.handle), "%s", n->handle);
+	snprintf(c->made.address, sizeof(c->made.address), "%s", n->address);
+	return c;
+}
+
+static int node_call_submit(struct workflow *wf, struct oc_calls *oc, struct node_call *c)
+{
+	if (jobs_submit(wf->jobs, node_call_work, node_call_done, c) != 0) {
+		oc_calls_fail(oc, c->name, "out of memory");
+		node_call_free(c);
+		return -1;
+	}
+	oc->in_flight++;
+	return 0;
+}
+
+/* Starts destroy_node for every node that has something to destroy; nodes
+ * never made are marked released at once. Returns the calls started. */
+static int release_nodes(struct workflow *wf, struct oc_view *v, struct provider_slot *prov,
+			 struct oc_calls *oc, const char *prov_err)
+{
+	int started = 0;
+
+	for (int i = 0; i < v->node_count; i++) {
+		struct store_oc_node *n = &v->nodes[i];
+		struct node_call *c;
+
+		if (n->node_id[0] != '\0') {
+			/* Its certificate dies with it; and no later step may
+			 * wait for an agent that is gone. */
+			store_node_delete(wf->t->store, n->node_id);
+			hub_disconnect_node(wf->t->hub, n->node_id, "node released");
+			n->node_id[0] = '\0';
+			store_ocn_update(wf->t->store, v->oc.id, n);
+		}
+		if (strcmp(n->state, "released") == 0)
+			continue;
+		if (strcmp(n->state, "created") != 0 && n->token_id[0] == '\0') {
+			snprintf(n->state, sizeof(n->state), "released");
+			store_ocn_update(wf->t->store, v->oc.id, n);
+			continue;
+		}
+		if (prov == NULL) {
+			oc_calls_fail(oc, n->name, prov_err);
+			continue;
+		}
+		c = node_call_new(wf, prov, v->oc.id, n, false);
+		if (c == NULL) {
+			oc_calls_fail(oc, n->name, "out of memory");
+			continue;
+		}
+		if (node_call_submit(wf, oc, c) == 0)
+			started++;
+	}
+	return started;
+}
+
+/* Makes every node still pending, all at once on the provider threads. A
+ * failure releases what was made (no half-built OverCloud keeps a VM) and
+ * the step fails with the provider's reason. Runs again on every pass
+ * until the calls are back. */
 static void do_acquire(struct workflow *wf, struct oc_view *v, struct store_oc_step *s)
 {
 	char err[512], token[ENROLL_TOKEN_LEN + 1];
 	struct provider_slot *prov = provider_for(wf, v->oc.provider, err, sizeof(err));
+	struct oc_calls *oc;
 
 	if (prov == NULL) {
 		step_finish(wf, v, s, "failed", err);
 		return;
 	}
+	oc = oc_calls_get(wf, v->oc.id);
+	if (oc == NULL) {
+		step_finish(wf, v, s, "failed", "out of memory");
+		return;
+	}
+	if (oc->in_flight > 0)
+		return;
+	if (oc->failed > 0) {
+		if (!oc->rolled_back) {
+			oc->rolled_back = true;
+			log_warn("overcloud %s: %s; releasing the nodes already made", v->oc.id,
+				 oc->first_error);
+			if (release_nodes(wf, v, prov, oc, err) > 0)
+				return;
+		}
+		step_finish(wf, v, s, "failed", oc->first_error);
+		oc_calls_drop(wf, v->oc.id);
+		return;
+	}
 	for (int i = 0; i < v->node_count; i++) {
 		struct store_oc_node *n = &v->nodes[i];
 		const struct pattern_group *g = pattern_find_group(v->pattern, n->group);
-		struct provider_node_request req = {0};
-		struct provider_node made;
+		struct node_call *c;
 
 		if (strcmp(n->state, "pending") != 0)
 			continue;
 		if (enroll_create_token(wf->t->store, g && g->role ? g->role : n->group, 3600, 1, token,
 					err, sizeof(err)) != 0) {
-			step_finish(wf, v, s, "failed", err);
-			return;
+			oc_calls_fail(oc, n->name, err);
+			break;
 		}
+		/* Recorded first: a node whose call is lost in a crash is made
+		 * again with a new token, and the old one is released. */
 		memcpy(n->token_id, token, ENROLL_TOKEN_ID_HEX);
 		n->token_id[ENROLL_TOKEN_ID_HEX] = '\0';
 		store_ocn_update(wf->t->store, v->oc.id, n);
-		req.overcloud_id = v->oc.id;
-		req.name = n->name;
-		req.group = n->group;
-		req.size = v->oc.size;
-		req.join_token = token;
-		memset(&made, 0, sizeof(made));
-		if (prov->ops->create_node(prov->ctx, &req, &made, err, sizeof(err)) != 0) {
+		c = node_call_new(wf, prov, v->oc.id, n, true);
+		if (c == NULL) {
 			explicit_bzero(token, sizeof(token));
-			step_finish(wf, v, s, "failed", err);
-			return;
+			oc_calls_fail(oc, n->name, "out of memory");
+			break;
 		}
+		memcpy(c->token, token, sizeof(token));
 		explicit_bzero(token, sizeof(token));
-		snprintf(n->handle, sizeof(n->handle), "%s", made.handle);
-		snprintf(n->address, sizeof(n->address), "%s", made.address);
-		snprintf(n->state, sizeof(n->state), "created");
-		store_ocn_update(wf->t->store, v->oc.id, n);
-		log_info("overcloud %s: node %s made at %s", v->oc.id, n->name, made.address);
+		snprintf(c->size, sizeof(c->size), "%s", v->oc.size);
+		node_call_submit(wf, oc, c);
+	}
+	if (oc->in_flight > 0)
+		return;
+	if (oc->failed > 0) {
+		do_acquire(wf, v, s);   /* nothing out: roll back now */
+		return;
 	}
 	step_finish(wf, v, s, "done", NULL);
+	oc_calls_drop(wf, v->oc.id);
 }
 
 /* Done once every made node's agent has enrolled and is connected. */
@@ -528,38 +778,33 @@ static void check_enroll(struct workflow *wf, struct oc_view *v, struct store_oc
 	}
 }
 
+/* Releases every node, all at once on the provider threads; best effort:
+ * one failure does not keep the others. */
 static void do_release(struct workflow *wf, struct oc_view *v, struct store_oc_step *s)
 {
-	char err[512], first_err[512] = "";
+	char err[512];
 	struct provider_slot *prov = provider_for(wf, v->oc.provider, err, sizeof(err));
+	struct oc_calls *oc = oc_calls_get(wf, v->oc.id);
 
-	for (int i = 0; i < v->node_count; i++) {
-		struct store_oc_node *n = &v->nodes[i];
-		struct provider_node made;
-
-		if (n->node_id[0] != '\0') {
-			/* Its certificate dies with it. */
-			store_node_delete(wf->t->store, n->node_id);
-			hub_disconnect_node(wf->t->hub, n->node_id, "node released");
-		}
-		if (strcmp(n->state, "released") == 0)
-			continue;
-		if (strcmp(n->state, "created") == 0 || n->token_id[0] != '\0') {
-			memset(&made, 0, sizeof(made));
-			snprintf(made.handle, sizeof(made.handle), "%s", n->handle);
-			snprintf(made.address, sizeof(made.address), "%s", n->address);
-			if (prov == NULL ||
-			    prov->ops->destroy_node(prov->ctx, v->oc.id, &made, err, sizeof(err)) != 0) {
-				if (first_err[0] == '\0')
-					snprintf(first_err, sizeof(first_err), "%s: %s", n->name,
-						 prov ? err : "provider unavailable");
-				continue;
-			}
-		}
-		snprintf(n->state, sizeof(n->state), "released");
-		store_ocn_update(wf->t->store, v->oc.id, n);
+	if (oc == NULL) {
+		step_finish(wf, v, s, "failed", "out of memory");
+		return;
 	}
-	step_finish(wf, v, s, first_err[0] ? "failed" : "done", first_err[0] ? first_err : NULL);
+	if (oc->in_flight > 0)
+		return;   /* a create still out (deleted while creating), or our own calls */
+	if (!oc->releasing) {
+		/* Whatever an interrupted acquire counted is not this step's. */
+		memset(oc, 0, offsetof(struct oc_calls, next));
+		snprintf(oc->oc_id, sizeof(oc->oc_id), "%s", v->oc.id);
+		oc->releasing = true;
+	}
+	if (!oc->release_started) {
+		oc->release_started = true;
+		if (release_nodes(wf, v, prov, oc, err) > 0)
+			return;
+	}
+	step_finish(wf, v, s, oc->failed ? "failed" : "done", oc->failed ? oc->first_error : NULL);
+	oc_calls_drop(wf, v->oc.id);
 }
 
 static void start_step(struct workflow *wf, struct oc_view *v, const struct pattern_step *def,
@@ -1027,6 +1272,11 @@ struct workflow *workflow_new(struct tower *t, const char *patterns_dir, char *e
 			return NULL;
 		}
 	}
+	wf->jobs = jobs_new(t->base, PROVIDER_THREADS, err, err_size);
+	if (wf->jobs == NULL) {
+		workflow_free(wf);
+		return NULL;
+	}
 	wf->tick = event_new(t->base, -1, EV_PERSIST, on_tick, wf);
 	if (wf->tick == NULL || event_add(wf->tick, &tv) != 0) {
 		snprintf(err, err_size, "cannot start the workflow timer");
@@ -1044,6 +1294,12 @@ void workflow_free(struct workflow *wf)
 		workflow_unwatch(wf->watches);
 	if (wf->tick != NULL)
 		event_free(wf->tick);
+	/* Calls still out are waited for: their results are recorded, so a
+	 * restart does not make those nodes again. */
+	wf->closing = true;
+	jobs_free(wf->jobs);
+	while (wf->calls != NULL)
+		oc_calls_drop(wf, wf->calls->oc_id);
 	for (size_t i = 0; i < wf->provider_count; i++)
 		wf->providers[i].ops->close(wf->providers[i].ctx);
 	pattern_set_free(wf->patterns);
