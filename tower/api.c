@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/buffer.h>
 #include <jansson.h>
@@ -454,42 +455,138 @@ static int field_number(json_t *v, int64_t *out)
 	return *out >= 1 && *out <= API_MAX_NUMBER ? 0 : -1;
 }
 
+/* "size": optional flavor or instance type name. */
+static int field_size(json_t *v, char *out, size_t out_size)
+{
+	if (v == NULL) {
+		out[0] = '\0';
+		return 0;
+	}
+	if (!json_is_string(v) || json_string_length(v) >= out_size)
+		return -1;
+	snprintf(out, out_size, "%s", json_string_value(v));
+	return 0;
+}
+
+/* One provider's object of a heterogeneous request, as the seed's v1 API
+ * has it: {"number": "2", "size": "m1.small", "post": "no"}. */
+static int parse_part(const char *name, json_t *obj, struct workflow_part *part, char *err,
+		      size_t err_size)
+{
+	static const char *const known[] = {"number", "size", "post"};
+	json_t *v;
+	const char *key;
+
+	if (!json_is_object(obj)) {
+		snprintf(err, err_size, "field \"%.32s\" must be an object with number, size, post", name);
+		return -1;
+	}
+	json_object_foreach(obj, key, v) {
+		bool ok = false;
+		for (size_t i = 0; i < OC_ARRAY_LEN(known); i++)
+			ok |= strcmp(key, known[i]) == 0;
+		if (!ok) {
+			snprintf(err, err_size, "field \"%.32s.%.32s\" is not known", name, key);
+			return -1;
+		}
+	}
+	memset(part, 0, sizeof(*part));
+	snprintf(part->provider, sizeof(part->provider), "%s", name);
+	v = json_object_get(obj, "number");
+	/* A provider that only hosts the post may leave number out or 0. */
+	if (v == NULL || (json_is_string(v) && strcmp(json_string_value(v), "0") == 0) ||
+	    (json_is_integer(v) && json_integer_value(v) == 0))
+		part->number = 0;
+	else if (field_number(v, &part->number) != 0) {
+		snprintf(err, err_size, "field \"%.32s.number\" must be a whole number from 0 to %d",
+			 name, API_MAX_NUMBER);
+		return -1;
+	}
+	if (field_size(json_object_get(obj, "size"), part->size, sizeof(part->size)) != 0) {
+		snprintf(err, err_size, "field \"%.32s.size\" must be a flavor or instance type name",
+			 name);
+		return -1;
+	}
+	v = json_object_get(obj, "post");
+	if (v == NULL || json_is_false(v) ||
+	    (json_is_string(v) && strcasecmp(json_string_value(v), "no") == 0))
+		part->post = false;
+	else if (json_is_true(v) || (json_is_string(v) && strcasecmp(json_string_value(v), "yes") == 0))
+		part->post = true;
+	else {
+		snprintf(err, err_size, "field \"%.32s.post\" must be \"yes\" or \"no\"", name);
+		return -1;
+	}
+	return 0;
+}
+
 static void post_overclouds(struct api_ctx *ctx)
 {
 	static const char *const known[] = {"provider", "number", "size", "pattern"};
+	struct workflow_part parts[WORKFLOW_MAX_PARTS];
+	size_t part_count = 0;
 	json_t *body = body_object(ctx), *v;
-	const char *key, *provider, *size, *pattern;
+	const char *key, *provider, *pattern;
 	char id[32], err[256];
-	int64_t number;
-	bool ok;
+	bool ok, mixed;
 
 	if (body == NULL)
 		return;
+	provider = json_string_value(json_object_get(body, "provider"));
+	if (provider == NULL ||
+	    (!workflow_has_provider(provider) && strcasecmp(provider, WORKFLOW_HETEROGENEOUS) != 0)) {
+		reply_error(ctx, 400, "field \"provider\" must name a provider",
+			    "known: local, openstack, aws, heterogeneous");
+		goto out;
+	}
+	mixed = strcasecmp(provider, WORKFLOW_HETEROGENEOUS) == 0;
 	json_object_foreach(body, key, v) {
 		ok = false;
 		for (size_t i = 0; i < OC_ARRAY_LEN(known); i++)
 			ok |= strcmp(key, known[i]) == 0;
-		if (!ok) {
+		if (ok)
+			continue;
+		if (!mixed || !workflow_has_provider(key)) {
 			snprintf(err, sizeof(err), "unknown field \"%.64s\"", key);
 			reply_error(ctx, 400, err, NULL);
 			goto out;
 		}
+		if (part_count == WORKFLOW_MAX_PARTS) {
+			reply_error(ctx, 400, "too many providers", NULL);
+			goto out;
+		}
+		if (parse_part(key, v, &parts[part_count], err, sizeof(err)) != 0) {
+			reply_error(ctx, 400, err, NULL);
+			goto out;
+		}
+		part_count++;
 	}
-	provider = json_string_value(json_object_get(body, "provider"));
-	if (provider == NULL || !workflow_has_provider(provider)) {
-		reply_error(ctx, 400, "field \"provider\" must name a provider", "known: local");
-		goto out;
+	if (mixed) {
+		if (part_count < 1) {
+			reply_error(ctx, 400, "a heterogeneous overcloud names its providers",
+				    "e.g. {\"provider\": \"heterogeneous\", \"OpenStack\": {\"number\": \"2\", "
+				    "\"post\": \"no\"}, \"Amazon\": {\"number\": \"1\", \"post\": \"yes\"}}");
+			goto out;
+		}
+		if (json_object_get(body, "number") != NULL || json_object_get(body, "size") != NULL) {
+			reply_error(ctx, 400, "a heterogeneous overcloud gives number and size per provider",
+				    NULL);
+			goto out;
+		}
+	} else {
+		memset(&parts[0], 0, sizeof(parts[0]));
+		snprintf(parts[0].provider, sizeof(parts[0].provider), "%s", provider);
+		parts[0].post = true;
+		part_count = 1;
+		if (field_number(json_object_get(body, "number"), &parts[0].number) != 0) {
+			reply_error(ctx, 400, "field \"number\" must be a whole number from 1 to 1000", NULL);
+			goto out;
+		}
+		if (field_size(json_object_get(body, "size"), parts[0].size, sizeof(parts[0].size)) != 0) {
+			reply_error(ctx, 400, "field \"size\" must be a flavor or instance type name", NULL);
+			goto out;
+		}
 	}
-	if (field_number(json_object_get(body, "number"), &number) != 0) {
-		reply_error(ctx, 400, "field \"number\" must be a whole number from 1 to 1000", NULL);
-		goto out;
-	}
-	v = json_object_get(body, "size");
-	if (v != NULL && (!json_is_string(v) || json_string_length(v) > 63)) {
-		reply_error(ctx, 400, "field \"size\" must be a flavor or instance type name", NULL);
-		goto out;
-	}
-	size = json_string_value(v) ?: "";
 	v = json_object_get(body, "pattern");
 	if (v != NULL && !json_is_string(v)) {
 		reply_error(ctx, 400, "field \"pattern\" must be a pattern name", NULL);
@@ -500,13 +597,13 @@ static void post_overclouds(struct api_ctx *ctx)
 		reply_error(ctx, 400, "field \"pattern\": unknown pattern", pattern);
 		goto out;
 	}
-	if (workflow_create(ctx->tower->workflow, pattern, provider, number, size, id, err,
+	if (workflow_create(ctx->tower->workflow, pattern, parts, part_count, id, err,
 			    sizeof(err)) != 0) {
 		reply_error(ctx, strncmp(err, "field", 5) == 0 ? 400 : 500, err, NULL);
 		goto out;
 	}
-	log_info("api %s: overcloud %s requested (%s, %s, %lld)", ctx->peer, id, pattern, provider,
-		 (long long)number);
+	log_info("api %s: overcloud %s requested (%s, %s, %zu part(s))", ctx->peer, id, pattern,
+		 provider, part_count);
 	reply_json(ctx, 202, json_pack("{s:s, s:s}", "overcloud_id", id, "status", "creating"));
 out:
 	json_decref(body);

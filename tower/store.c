@@ -122,6 +122,9 @@ static const char *const store_migrations[] = {
 	"  finished_ms  INTEGER NOT NULL DEFAULT 0,"
 	"  PRIMARY KEY (overcloud_id, dag, name)"
 	");",
+	/* 5: a heterogeneous OverCloud's nodes each name their provider and size */
+	"ALTER TABLE oc_nodes ADD COLUMN provider TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE oc_nodes ADD COLUMN size TEXT NOT NULL DEFAULT '';",
 };
 
 #define STORE_SCHEMA_VERSION ((int)OC_ARRAY_LEN(store_migrations))
@@ -224,12 +227,13 @@ static const char *const store_sql[ST_COUNT] = {
 	[ST_OC_SET_STATUS] = "UPDATE overclouds SET status = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
 	[ST_OC_GET] = "SELECT " OC_COLUMNS " FROM overclouds WHERE id = ?1",
 	[ST_OC_LIST] = "SELECT " OC_COLUMNS " FROM overclouds ORDER BY created_at, id",
-	[ST_OCN_INSERT] = "INSERT INTO oc_nodes (overcloud_id, name, grp, idx) VALUES (?1, ?2, ?3, ?4)",
+	[ST_OCN_INSERT] = "INSERT INTO oc_nodes (overcloud_id, name, grp, idx, provider, size)"
+			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_OCN_UPDATE] = "UPDATE oc_nodes SET token_id = ?3, handle = ?4, address = ?5, state = ?6"
 			  " WHERE overcloud_id = ?1 AND name = ?2",
 	[ST_OCN_LIST] = "SELECT name, grp, idx, token_id, handle, address, state,"
 			" COALESCE((SELECT id FROM nodes WHERE nodes.token_id = oc_nodes.token_id"
-			" AND oc_nodes.token_id != '' AND deleted = 0), '')"
+			" AND oc_nodes.token_id != '' AND deleted = 0), ''), provider, size"
 			" FROM oc_nodes WHERE overcloud_id = ?1 ORDER BY grp = 'post' DESC, grp, idx",
 	[ST_OCS_INSERT] = "INSERT OR IGNORE INTO oc_steps (overcloud_id, dag, name, ord)"
 			  " VALUES (?1, ?2, ?3, ?4)",
@@ -1220,10 +1224,10 @@ int store_oc_foreach(struct store *st, int (*fn)(const struct store_overcloud *o
 }
 
 int store_ocn_insert(struct store *st, const char *oc_id, const char *name, const char *group,
-		     int64_t idx)
+		     int64_t idx, const char *provider, const char *size)
 {
-	return run_bound(st, ST_OCN_INSERT, "insert overcloud node", "sssi", oc_id, name, group,
-			 idx) == 1 ? 0 : -1;
+	return run_bound(st, ST_OCN_INSERT, "insert overcloud node", "sssiss", oc_id, name, group,
+			 idx, provider, size) == 1 ? 0 : -1;
 }
 
 int store_ocn_update(struct store *st, const char *oc_id, const struct store_oc_node *n)
@@ -1254,6 +1258,8 @@ int store_ocn_list(struct store *st, const char *oc_id, struct store_oc_node *ou
 		column_copy(s, 5, n->address, sizeof(n->address));
 		column_copy(s, 6, n->state, sizeof(n->state));
 		column_copy(s, 7, n->node_id, sizeof(n->node_id));
+		column_copy(s, 8, n->provider, sizeof(n->provider));
+		column_copy(s, 9, n->size, sizeof(n->size));
 	}
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		store_log(st, "list overcloud nodes", oc_id);

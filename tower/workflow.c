@@ -642,24 +642,30 @@ static int node_call_submit(struct workflow *wf, struct oc_calls *oc, struct nod
 	return 0;
 }
 
+/* The provider that makes node n (its own in a heterogeneous OverCloud). */
+static struct provider_slot *node_provider(struct workflow *wf, const struct oc_view *v,
+					   const struct store_oc_node *n, char *err, size_t err_size)
+{
+	return provider_for(wf, n->provider[0] ? n->provider : v->oc.provider, err, err_size);
+}
+
 /* Starts destroy_node for every node that has something to destroy; nodes
  * never made are marked released at once. Returns the calls started. */
-static int release_nodes(struct workflow *wf, struct oc_view *v, struct provider_slot *prov,
-			 struct oc_calls *oc, const char *prov_err)
+static int release_nodes(struct workflow *wf, struct oc_view *v, struct oc_calls *oc)
 {
 	int started = 0;
 
 	for (int i = 0; i < v->node_count; i++) {
 		struct store_oc_node *n = &v->nodes[i];
+		struct provider_slot *prov;
 		struct node_call *c;
+		char prov_err[256];
 
 		if (n->node_id[0] != '\0') {
-			/* Its certificate dies with it; and no later step may
-			 * wait for an agent that is gone. */
+			/* Its certificate dies with it (and with the node row,
+			 * its oc_nodes.node_id reads empty from now on). */
 			store_node_delete(wf->t->store, n->node_id);
 			hub_disconnect_node(wf->t->hub, n->node_id, "node released");
-			n->node_id[0] = '\0';
-			store_ocn_update(wf->t->store, v->oc.id, n);
 		}
 		if (strcmp(n->state, "released") == 0)
 			continue;
@@ -668,6 +674,7 @@ static int release_nodes(struct workflow *wf, struct oc_view *v, struct provider
 			store_ocn_update(wf->t->store, v->oc.id, n);
 			continue;
 		}
+		prov = node_provider(wf, v, n, prov_err, sizeof(prov_err));
 		if (prov == NULL) {
 			oc_calls_fail(oc, n->name, prov_err);
 			continue;
@@ -690,13 +697,8 @@ static int release_nodes(struct workflow *wf, struct oc_view *v, struct provider
 static void do_acquire(struct workflow *wf, struct oc_view *v, struct store_oc_step *s)
 {
 	char err[512], token[ENROLL_TOKEN_LEN + 1];
-	struct provider_slot *prov = provider_for(wf, v->oc.provider, err, sizeof(err));
 	struct oc_calls *oc;
 
-	if (prov == NULL) {
-		step_finish(wf, v, s, "failed", err);
-		return;
-	}
 	oc = oc_calls_get(wf, v->oc.id);
 	if (oc == NULL) {
 		step_finish(wf, v, s, "failed", "out of memory");
@@ -709,7 +711,7 @@ static void do_acquire(struct workflow *wf, struct oc_view *v, struct store_oc_s
 			oc->rolled_back = true;
 			log_warn("overcloud %s: %s; releasing the nodes already made", v->oc.id,
 				 oc->first_error);
-			if (release_nodes(wf, v, prov, oc, err) > 0)
+			if (release_nodes(wf, v, oc) > 0)
 				return;
 		}
 		step_finish(wf, v, s, "failed", oc->first_error);
@@ -719,10 +721,16 @@ static void do_acquire(struct workflow *wf, struct oc_view *v, struct store_oc_s
 	for (int i = 0; i < v->node_count; i++) {
 		struct store_oc_node *n = &v->nodes[i];
 		const struct pattern_group *g = pattern_find_group(v->pattern, n->group);
+		struct provider_slot *prov;
 		struct node_call *c;
 
 		if (strcmp(n->state, "pending") != 0)
 			continue;
+		prov = node_provider(wf, v, n, err, sizeof(err));
+		if (prov == NULL) {
+			oc_calls_fail(oc, n->name, err);
+			break;
+		}
 		if (enroll_create_token(wf->t->store, g && g->role ? g->role : n->group, 3600, 1, token,
 					err, sizeof(err)) != 0) {
 			oc_calls_fail(oc, n->name, err);
@@ -741,7 +749,7 @@ static void do_acquire(struct workflow *wf, struct oc_view *v, struct store_oc_s
 		}
 		memcpy(c->token, token, sizeof(token));
 		explicit_bzero(token, sizeof(token));
-		snprintf(c->size, sizeof(c->size), "%s", v->oc.size);
+		snprintf(c->size, sizeof(c->size), "%s", n->size[0] ? n->size : v->oc.size);
 		node_call_submit(wf, oc, c);
 	}
 	if (oc->in_flight > 0)
@@ -782,8 +790,6 @@ static void check_enroll(struct workflow *wf, struct oc_view *v, struct store_oc
  * one failure does not keep the others. */
 static void do_release(struct workflow *wf, struct oc_view *v, struct store_oc_step *s)
 {
-	char err[512];
-	struct provider_slot *prov = provider_for(wf, v->oc.provider, err, sizeof(err));
 	struct oc_calls *oc = oc_calls_get(wf, v->oc.id);
 
 	if (oc == NULL) {
@@ -800,7 +806,7 @@ static void do_release(struct workflow *wf, struct oc_view *v, struct store_oc_s
 	}
 	if (!oc->release_started) {
 		oc->release_started = true;
-		if (release_nodes(wf, v, prov, oc, err) > 0)
+		if (release_nodes(wf, v, oc) > 0)
 			return;
 	}
 	step_finish(wf, v, s, oc->failed ? "failed" : "done", oc->failed ? oc->first_error : NULL);
@@ -1026,22 +1032,74 @@ void workflow_on_node_ready(struct workflow *wf, const char *node_id)
 
 /* ---- requests ---- */
 
-int workflow_create(struct workflow *wf, const char *pattern_name, const char *provider,
-		    int64_t number, const char *size, char *id_out, char *err, size_t err_size)
+/* The part a node of group g, the i-th sized by the request, belongs to. */
+static const struct workflow_part *part_for(const struct pattern_group *g, int64_t i,
+					    const struct workflow_part *parts, size_t part_count)
+{
+	if (!g->from_request) {
+		for (size_t k = 0; k < part_count; k++)
+			if (parts[k].post)
+				return &parts[k];
+		return &parts[0];
+	}
+	for (size_t k = 0; k < part_count; k++) {
+		if (i < parts[k].number)
+			return &parts[k];
+		i -= parts[k].number;
+	}
+	return &parts[part_count - 1];
+}
+
+static int check_parts(const struct workflow_part *parts, size_t part_count, int64_t *number,
+		       char *err, size_t err_size)
+{
+	int posts = 0;
+
+	*number = 0;
+	if (part_count < 1 || part_count > WORKFLOW_MAX_PARTS) {
+		snprintf(err, err_size, "field \"provider\": 1 to %d providers", WORKFLOW_MAX_PARTS);
+		return -1;
+	}
+	for (size_t k = 0; k < part_count; k++) {
+		if (provider_find(parts[k].provider) == NULL) {
+			snprintf(err, err_size, "field \"provider\": unknown provider \"%s\"",
+				 parts[k].provider);
+			return -1;
+		}
+		for (size_t j = 0; j < k; j++)
+			if (provider_find(parts[j].provider) == provider_find(parts[k].provider)) {
+				snprintf(err, err_size, "field \"%s\": provider named twice",
+					 parts[k].provider);
+				return -1;
+			}
+		*number += parts[k].number;
+		posts += parts[k].post;
+	}
+	if (posts != 1) {
+		snprintf(err, err_size, "field \"post\": exactly one provider must host the post "
+			 "(\"post\": \"yes\"), %d do", posts);
+		return -1;
+	}
+	return 0;
+}
+
+int workflow_create(struct workflow *wf, const char *pattern_name, const struct workflow_part *parts,
+		    size_t part_count, char *id_out, char *err, size_t err_size)
 {
 	const struct pattern *p = wf->patterns ? pattern_set_find(wf->patterns, pattern_name) : NULL;
 	uint8_t raw[4];
 	char hex[9], name[STORE_ID_MAX];
-	int64_t now = util_now(), total = 0;
+	const char *provider;
+	int64_t now = util_now(), total = 0, number;
+	bool mixed = part_count > 1;
 
 	if (p == NULL) {
 		snprintf(err, err_size, "field \"pattern\": unknown pattern \"%s\"", pattern_name);
 		return -1;
 	}
-	if (provider_find(provider) == NULL) {
-		snprintf(err, err_size, "field \"provider\": unknown provider \"%s\"", provider);
+	if (check_parts(parts, part_count, &number, err, err_size) != 0)
 		return -1;
-	}
+	provider = mixed ? WORKFLOW_HETEROGENEOUS : provider_find(parts[0].provider)->name;
 	for (size_t g = 0; g < p->group_count; g++)
 		total += p->groups[g].from_request ? number : p->groups[g].count;
 	if (total >= WORKFLOW_MAX_NODES) {
@@ -1056,14 +1114,17 @@ int workflow_create(struct workflow *wf, const char *pattern_name, const char *p
 		snprintf(err, err_size, "database busy");
 		return -1;
 	}
-	if (store_oc_insert(wf->t->store, id_out, p->name, provider_find(provider)->name, number,
-			    size, now) != 0)
+	if (store_oc_insert(wf->t->store, id_out, p->name, provider, number,
+			    mixed ? "" : parts[0].size, now) != 0)
 		goto fail;
 	for (size_t g = 0; g < p->group_count; g++) {
 		int64_t count = p->groups[g].from_request ? number : p->groups[g].count;
 		for (int64_t i = 0; i < count; i++) {
+			const struct workflow_part *part = part_for(&p->groups[g], i, parts, part_count);
 			snprintf(name, sizeof(name), "%s-%s-%lld", id_out, p->groups[g].name, (long long)i);
-			if (store_ocn_insert(wf->t->store, id_out, name, p->groups[g].name, i) != 0)
+			if (store_ocn_insert(wf->t->store, id_out, name, p->groups[g].name, i,
+					     mixed ? provider_find(part->provider)->name : "",
+					     mixed ? part->size : "") != 0)
 				goto fail;
 		}
 	}
@@ -1147,9 +1208,9 @@ static json_t *overcloud_json(struct workflow *wf, struct oc_view *v)
 
 	for (int i = 0; i < v->node_count; i++) {
 		const struct store_oc_node *n = &v->nodes[i];
-		json_array_append_new(nodes, json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "name", n->name,
-			"group", n->group, "node_id", n->node_id, "address", n->address,
-			"state", n->state,
+		json_array_append_new(nodes, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "name", n->name,
+			"group", n->group, "provider", n->provider[0] ? n->provider : v->oc.provider,
+			"node_id", n->node_id, "address", n->address, "state", n->state,
 			"connected", n->node_id[0] && hub_node_connected(wf->t->hub, n->node_id)));
 		if (n->address[0] == '\0' || strcmp(n->state, "released") == 0)
 			continue;
