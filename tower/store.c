@@ -123,8 +123,8 @@ static const char *const store_migrations[] = {
 	"  PRIMARY KEY (overcloud_id, dag, name)"
 	");",
 	/* 5: a heterogeneous OverCloud's nodes each name their provider and size */
-	"ALTER TABLE oc_nodes ADD COLUMN provider TEXT NOT NULL DEFAULT '';"
-	"ALTER TABLE oc_nodes ADD COLUMN size TEXT NOT NULL DEFAULT '';",
+	("ALTER TABLE oc_nodes ADD COLUMN provider TEXT NOT NULL DEFAULT '';"
+	 "ALTER TABLE oc_nodes ADD COLUMN size TEXT NOT NULL DEFAULT '';"),
 };
 
 #define STORE_SCHEMA_VERSION ((int)OC_ARRAY_LEN(store_migrations))
