@@ -124,7 +124,8 @@ static const char *const store_migrations[] = {
 	");",
 	/* 5: a heterogeneous OverCloud's nodes each name their provider and size */
 	("ALTER TABLE oc_nodes ADD COLUMN provider TEXT NOT NULL DEFAULT '';"
-	 "ALTER TABLE oc_nodes ADD COLUMN size TEXT NOT NULL DEFAULT '';"),
+	 "ALTER TABLE oc_nodes ADD COLUMN size TEXT NOT NULL DEFAULT '';"
+	 "CREATE INDEX oc_steps_by_run ON oc_steps(run_id) WHERE run_id != '';"),
 };
 
 #define STORE_SCHEMA_VERSION ((int)OC_ARRAY_LEN(store_migrations))
@@ -165,6 +166,7 @@ enum store_stmt {
 	ST_OCS_INSERT,
 	ST_OCS_UPDATE,
 	ST_OCS_LIST,
+	ST_OCS_FIND_RUN,
 	ST_COUNT
 };
 
@@ -240,6 +242,8 @@ static const char *const store_sql[ST_COUNT] = {
 	[ST_OCS_UPDATE] = "UPDATE oc_steps SET state = ?4, attempts = ?5, run_id = ?6, error = ?7,"
 			  " retry_at_ms = ?8, started_ms = ?9, finished_ms = ?10"
 			  " WHERE overcloud_id = ?1 AND dag = ?2 AND name = ?3",
+	[ST_OCS_FIND_RUN] = "SELECT overcloud_id FROM oc_steps WHERE run_id = ?1 AND run_id != ''"
+			    " LIMIT 1",
 	[ST_OCS_LIST] = "SELECT dag, name, state, attempts, run_id, error, retry_at_ms, started_ms,"
 			" finished_ms FROM oc_steps WHERE overcloud_id = ?1 ORDER BY dag = 'destroy', ord",
 };
@@ -1331,6 +1335,27 @@ int store_ocs_list(struct store *st, const char *oc_id, struct store_oc_step *ou
 	}
 	stmt_done(s);
 	return (int)count;
+}
+
+int store_ocs_find_run(struct store *st, const char *run_id, char *oc_id, size_t oc_id_size)
+{
+	sqlite3_stmt *s = st->stmt[ST_OCS_FIND_RUN];
+	int rc, found = 0;
+
+	if (bind_text(s, 1, run_id)) {
+		stmt_done(s);
+		return -1;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		column_copy(s, 0, oc_id, oc_id_size);
+		found = 1;
+	} else if (rc != SQLITE_DONE) {
+		store_log(st, "find the step of a run", run_id);
+		found = -1;
+	}
+	stmt_done(s);
+	return found;
 }
 
 int64_t store_task_count_open(struct store *st, const char *run_id)

@@ -181,6 +181,8 @@ int store_ocs_insert(struct store *st, const char *oc_id, const char *dag, const
 		     int64_t ord);
 int store_ocs_update(struct store *st, const char *oc_id, const struct store_oc_step *step);
 int store_ocs_list(struct store *st, const char *oc_id, struct store_oc_step *out, size_t max);
+/* The OverCloud whose step ran run_id: 1 found, 0 none (an ad-hoc run), -1 error. */
+int store_ocs_find_run(struct store *st, const char *run_id, char *oc_id, size_t oc_id_size);
 
 /* ---- batching ---- */
 int store_begin(struct store *st);

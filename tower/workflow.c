@@ -108,7 +108,13 @@ static void view_free(struct oc_view *v)
 
 static int view_load(struct workflow *wf, const char *id, struct oc_view *v)
 {
-	memset(v, 0, sizeof(*v));
+	/* Not the whole struct: its step array is ~90 KB and the store fills
+	 * every entry it returns. */
+	memset(&v->oc, 0, sizeof(v->oc));
+	v->pattern = NULL;
+	v->nodes = NULL;
+	v->node_count = 0;
+	v->step_count = 0;
 	if (store_oc_get(wf->t->store, id, &v->oc) != 1)
 		return -1;
 	v->pattern = wf->patterns ? pattern_set_find(wf->patterns, v->oc.pattern) : NULL;
@@ -1022,7 +1028,15 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 void workflow_on_run_done(void *arg, const char *run_id)
 {
-	on_tick(-1, 0, arg);
+	struct workflow *wf = arg;
+	char oc_id[STORE_ID_MAX];
+
+	/* Only the OverCloud that waits for this run; ad-hoc runs have none. */
+	if (wf->advancing || store_ocs_find_run(wf->t->store, run_id, oc_id, sizeof(oc_id)) != 1)
+		return;
+	wf->advancing = true;
+	advance(wf, oc_id);
+	wf->advancing = false;
 }
 
 void workflow_on_node_ready(struct workflow *wf, const char *node_id)
