@@ -17,6 +17,7 @@
 #include "shared/log.h"
 #include "shared/util.h"
 #include "tower/ca.h"
+#include "tower/config.h"
 #include "tower/enroll.h"
 #include "tower/hub.h"
 #include "tower/pattern.h"
@@ -25,6 +26,7 @@
 #include "tower/store.h"
 #include "tower/tasks.h"
 #include "tower/tower.h"
+#include "tower/userdata.h"
 
 #define TICK_MS 250
 #define ENROLL_TIMEOUT_MS (10 * 60 * 1000)
@@ -460,8 +462,10 @@ out:
 
 static void do_acquire(struct workflow *wf, struct oc_view *v, struct store_oc_step *s)
 {
-	char err[512], token[ENROLL_TOKEN_LEN + 1];
+	char err[512], token[ENROLL_TOKEN_LEN + 1], *user_data = NULL;
 	struct provider_slot *prov = provider_for(wf, v->oc.provider, err, sizeof(err));
+	size_t user_data_len = 0;
+	int rc;
 
 	if (prov == NULL) {
 		step_finish(wf, v, s, "failed", err);
@@ -472,11 +476,11 @@ static void do_acquire(struct workflow *wf, struct oc_view *v, struct store_oc_s
 		const struct pattern_group *g = pattern_find_group(v->pattern, n->group);
 		struct provider_node_request req = {0};
 		struct provider_node made;
+		const char *role = g && g->role ? g->role : n->group;
 
 		if (strcmp(n->state, "pending") != 0)
 			continue;
-		if (enroll_create_token(wf->t->store, g && g->role ? g->role : n->group, 3600, 1, token,
-					err, sizeof(err)) != 0) {
+		if (enroll_create_token(wf->t->store, role, 3600, 1, token, err, sizeof(err)) != 0) {
 			step_finish(wf, v, s, "failed", err);
 			return;
 		}
@@ -488,13 +492,30 @@ static void do_acquire(struct workflow *wf, struct oc_view *v, struct store_oc_s
 		req.group = n->group;
 		req.size = v->oc.size;
 		req.join_token = token;
+		if (prov->ops->wants_user_data) {
+			/* tower.conf [provider] arch = aarch64 for ARM instance types. */
+			const char *arch = config_get(wf->t->config, prov->ops->name, "arch");
+			user_data = userdata_for_tower(wf->t, token, role, arch ? arch : "x86_64", n->name,
+						       &user_data_len, err, sizeof(err));
+			if (user_data == NULL) {
+				explicit_bzero(token, sizeof(token));
+				step_finish(wf, v, s, "failed", err);
+				return;
+			}
+			req.user_data = user_data;
+		}
 		memset(&made, 0, sizeof(made));
-		if (prov->ops->create_node(prov->ctx, &req, &made, err, sizeof(err)) != 0) {
-			explicit_bzero(token, sizeof(token));
+		rc = prov->ops->create_node(prov->ctx, &req, &made, err, sizeof(err));
+		explicit_bzero(token, sizeof(token));
+		if (user_data != NULL) {
+			explicit_bzero(user_data, user_data_len);
+			free(user_data);
+			user_data = NULL;
+		}
+		if (rc != 0) {
 			step_finish(wf, v, s, "failed", err);
 			return;
 		}
-		explicit_bzero(token, sizeof(token));
 		snprintf(n->handle, sizeof(n->handle), "%s", made.handle);
 		snprintf(n->address, sizeof(n->address), "%s", made.address);
 		snprintf(n->state, sizeof(n->state), "created");
@@ -1048,4 +1069,16 @@ void workflow_free(struct workflow *wf)
 		wf->providers[i].ops->close(wf->providers[i].ctx);
 	pattern_set_free(wf->patterns);
 	free(wf);
+}
+
+/* A role some pattern gives a group: nodes of it may be made. */
+bool workflow_has_group_role(struct workflow *wf, const char *role)
+{
+	for (size_t i = 0; wf->patterns != NULL && i < pattern_set_count(wf->patterns); i++) {
+		const struct pattern *p = pattern_set_at(wf->patterns, i);
+		for (size_t j = 0; j < p->group_count; j++)
+			if (p->groups[j].role != NULL && strcmp(p->groups[j].role, role) == 0)
+				return true;
+	}
+	return false;
 }
