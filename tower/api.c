@@ -2,6 +2,8 @@
  * Every failure is a JSON {"error","detail"} with a 4xx/5xx status. */
 #include "tower/api.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,17 +14,21 @@
 
 #include "shared/log.h"
 #include "shared/util.h"
+#include "tower/artifacts.h"
 #include "tower/ca.h"
 #include "tower/enroll.h"
 #include "tower/http.h"
 #include "tower/httpd.h"
 #include "tower/hub.h"
+#include "tower/role.h"
 #include "tower/store.h"
 #include "tower/tasks.h"
+#include "tower/userdata.h"
 #include "tower/workflow.h"
 #include "tower/tower.h"
 
 #define API_DEFAULT_TOKEN_TTL 3600
+#define API_USERDATA_TOKEN_TTL 3600   /* the token inside a rendered user-data */
 
 struct api_ctx {
 	struct tower *tower;
@@ -753,6 +759,106 @@ static void route_overclouds(struct api_ctx *ctx, const char *path)
 		reply_error(ctx, 404, "no such path", path);
 }
 
+/* ---- nodes that boot: the agent binary and the cloud-init user-data ---- */
+
+/* Public like ca.pem: a booting node has no admin token, and the binary is
+ * no secret. The node checks the bytes against the sha256 in its
+ * user-data; the header lets anyone else check the transfer. */
+static void get_agent_artifact(struct api_ctx *ctx, const char *arch)
+{
+	char err[512], sha256_hex[65];
+	unsigned char *data;
+	size_t len = 0;
+
+	if (!artifacts_arch_known(arch)) {
+		reply_error(ctx, 404, "no agent for this architecture", "known: x86_64, aarch64, armv7");
+		return;
+	}
+	data = artifacts_agent_read(ctx->tower->artifacts, arch, &len, sha256_hex, err, sizeof(err));
+	if (data == NULL) {
+		bool missing = errno == ENOENT;
+		log_warn("api %s: agent for %s: %s", ctx->peer, arch, err);
+		reply_error(ctx, missing ? 404 : 500,
+			    missing ? "no agent binary for this architecture on this tower"
+				    : "cannot read the agent binary", arch);
+		return;
+	}
+	http_write_response_with(ctx->out, 200, "application/octet-stream", "X-Checksum-Sha256",
+				 sha256_hex, data, len, ctx->keep_alive);
+	log_info("api %s: agent for %s sent (%zu bytes, sha256 %.12s...)", ctx->peer, arch, len,
+		 sha256_hex);
+	free(data);
+}
+
+/* {"role", "arch"} -> the user-data (text/yaml) of a new node, with a fresh
+ * single-use token that expires in an hour. */
+static void post_userdata(struct api_ctx *ctx)
+{
+	struct tower *t = ctx->tower;
+	json_t *body = body_object(ctx), *v;
+	const struct role *role = NULL;
+	const char *key, *role_name, *arch = "x86_64";
+	char err[512], path[PATH_MAX], sha256_hex[65], token[ENROLL_TOKEN_LEN + 1];
+	char *text = NULL;
+	size_t len = 0;
+
+	if (body == NULL)
+		return;
+	json_object_foreach(body, key, v) {
+		if (strcmp(key, "role") != 0 && strcmp(key, "arch") != 0) {
+			snprintf(err, sizeof(err), "unknown field \"%.64s\" (known: role, arch)", key);
+			reply_error(ctx, 400, err, NULL);
+			goto out;
+		}
+	}
+	role_name = json_string_value(json_object_get(body, "role"));
+	if (role_name == NULL || !enroll_role_valid(role_name)) {
+		reply_error(ctx, 400, "field \"role\" must be a role name (a-z, 0-9, '-')", NULL);
+		goto out;
+	}
+	role = t->roles ? role_set_find(t->roles, role_name) : NULL;
+	if (role == NULL && (t->workflow == NULL || !workflow_has_group_role(t->workflow, role_name))) {
+		reply_error(ctx, 400, "field \"role\": no such role", role_name);
+		goto out;
+	}
+	v = json_object_get(body, "arch");
+	if (v != NULL && !json_is_null(v))
+		arch = json_string_value(v);
+	if (arch == NULL || !artifacts_arch_known(arch)) {
+		reply_error(ctx, 400, "field \"arch\" must be x86_64, aarch64 or armv7", NULL);
+		goto out;
+	}
+	if (role != NULL && !role_supports_arch(role, arch)) {
+		snprintf(err, sizeof(err), "role %s does not run on %s", role_name, arch);
+		reply_error(ctx, 400, err, NULL);
+		goto out;
+	}
+	/* Before a token is made for nothing: the node could not get its agent. */
+	if (artifacts_agent_sha256(t->artifacts, arch, path, sha256_hex, err, sizeof(err)) != 0) {
+		reply_error(ctx, 409, err, NULL);
+		goto out;
+	}
+	if (enroll_create_token(t->store, role_name, API_USERDATA_TOKEN_TTL, 1, token, err,
+				sizeof(err)) != 0) {
+		reply_error(ctx, 500, err, NULL);
+		goto out;
+	}
+	text = userdata_for_tower(t, token, role_name, arch, NULL, &len, err, sizeof(err));
+	if (text == NULL) {
+		log_error("api %s: user-data for %s/%s: %s", ctx->peer, role_name, arch, err);
+		reply_error(ctx, 500, "cannot render the user-data", err);
+		goto out;
+	}
+	log_info("api %s: user-data for role %s on %s with token %.*s... (%zu bytes)", ctx->peer,
+		 role_name, arch, ENROLL_TOKEN_ID_HEX, token, len);
+	http_write_response(ctx->out, 200, "text/yaml; charset=utf-8", text, len, ctx->keep_alive);
+	explicit_bzero(text, len);
+out:
+	explicit_bzero(token, sizeof(token));
+	free(text);
+	json_decref(body);
+}
+
 static void get_metrics(struct api_ctx *ctx)
 {
 	char text[512];
@@ -790,6 +896,17 @@ void api_handle(void *arg, const struct http_request *req, struct httpd_exchange
 					    strlen(ca_cert_pem(ctx.tower->ca)), ctx.keep_alive);
 		return;
 	}
+	/* Public too: what a booting node downloads before it has any identity. */
+	if (strncmp(path, "/v1/artifacts/", 14) == 0) {
+		if (strncmp(path, "/v1/artifacts/agent/", 20) != 0 || path[20] == '\0' ||
+		    strchr(path + 20, '/') != NULL)
+			reply_error(&ctx, 404, "no such path", path);
+		else if (!method_is(&ctx, "GET"))
+			reply_error(&ctx, 405, "method not allowed", NULL);
+		else
+			get_agent_artifact(&ctx, path + 20);
+		return;
+	}
 	if (!api_authorized(&ctx)) {
 		log_info("api %s: %s %s: missing or wrong bearer token", peer, req->method, path);
 		reply_error(&ctx, 401, "missing or wrong bearer token",
@@ -810,6 +927,11 @@ void api_handle(void *arg, const struct http_request *req, struct httpd_exchange
 	} else if (strcmp(path, "/v1/tokens") == 0) {
 		if (method_is(&ctx, "POST"))
 			post_tokens(&ctx);
+		else
+			reply_error(&ctx, 405, "method not allowed", NULL);
+	} else if (strcmp(path, "/v1/userdata") == 0) {
+		if (method_is(&ctx, "POST"))
+			post_userdata(&ctx);
 		else
 			reply_error(&ctx, 405, "method not allowed", NULL);
 	} else if (strcmp(path, "/v1/runs") == 0) {

@@ -18,6 +18,7 @@
 #include "shared/log.h"
 #include "shared/util.h"
 #include "tower/ca.h"
+#include "tower/config.h"
 #include "tower/enroll.h"
 #include "tower/hub.h"
 #include "tower/jobs.h"
@@ -27,6 +28,7 @@
 #include "tower/store.h"
 #include "tower/tasks.h"
 #include "tower/tower.h"
+#include "tower/userdata.h"
 
 #define TICK_MS 250
 #define ENROLL_TIMEOUT_MS (10 * 60 * 1000)
@@ -727,6 +729,7 @@ static void do_acquire(struct workflow *wf, struct oc_view *v, struct store_oc_s
 	for (int i = 0; i < v->node_count; i++) {
 		struct store_oc_node *n = &v->nodes[i];
 		const struct pattern_group *g = pattern_find_group(v->pattern, n->group);
+		const char *role = g && g->role ? g->role : n->group;
 		struct provider_slot *prov;
 		struct node_call *c;
 
@@ -737,8 +740,7 @@ static void do_acquire(struct workflow *wf, struct oc_view *v, struct store_oc_s
 			oc_calls_fail(oc, n->name, err);
 			break;
 		}
-		if (enroll_create_token(wf->t->store, g && g->role ? g->role : n->group, 3600, 1, token,
-					err, sizeof(err)) != 0) {
+		if (enroll_create_token(wf->t->store, role, 3600, 1, token, err, sizeof(err)) != 0) {
 			oc_calls_fail(oc, n->name, err);
 			break;
 		}
@@ -756,6 +758,18 @@ static void do_acquire(struct workflow *wf, struct oc_view *v, struct store_oc_s
 		memcpy(c->token, token, sizeof(token));
 		explicit_bzero(token, sizeof(token));
 		snprintf(c->size, sizeof(c->size), "%s", n->size[0] ? n->size : v->oc.size);
+		if (prov->ops->wants_user_data) {
+			/* tower.conf [provider] arch = aarch64 for ARM instance types. */
+			const char *arch = config_get(wf->t->config, prov->ops->name, "arch");
+			size_t user_data_len = 0;
+			c->user_data = userdata_for_tower(wf->t, c->token, role, arch ? arch : "x86_64",
+							  n->name, &user_data_len, err, sizeof(err));
+			if (c->user_data == NULL) {
+				oc_calls_fail(oc, n->name, err);
+				node_call_free(c);
+				break;
+			}
+		}
 		node_call_submit(wf, oc, c);
 	}
 	if (oc->in_flight > 0)
@@ -1379,4 +1393,16 @@ void workflow_free(struct workflow *wf)
 		wf->providers[i].ops->close(wf->providers[i].ctx);
 	pattern_set_free(wf->patterns);
 	free(wf);
+}
+
+/* A role some pattern gives a group: nodes of it may be made. */
+bool workflow_has_group_role(struct workflow *wf, const char *role)
+{
+	for (size_t i = 0; wf->patterns != NULL && i < pattern_set_count(wf->patterns); i++) {
+		const struct pattern *p = pattern_set_at(wf->patterns, i);
+		for (size_t j = 0; j < p->group_count; j++)
+			if (p->groups[j].role != NULL && strcmp(p->groups[j].role, role) == 0)
+				return true;
+	}
+	return false;
 }

@@ -52,6 +52,8 @@ json_t *workflow_list_json(struct workflow *wf);
 json_t *workflow_runs_json(struct workflow *wf, const char *id);
 bool workflow_has_pattern(struct workflow *wf, const char *name);
 bool workflow_has_provider(const char *name);
+/* Whether some pattern's group has this role. */
+bool workflow_has_group_role(struct workflow *wf, const char *role);
 
 /* fn gets the whole OverCloud object after every change; "end" once it is
  * ready, failed or deleted (then the watch is gone). Replays the current
