@@ -759,7 +759,9 @@ static void do_acquire(struct workflow *wf, struct oc_view *v, struct store_oc_s
 		explicit_bzero(token, sizeof(token));
 		snprintf(c->size, sizeof(c->size), "%s", n->size[0] ? n->size : v->oc.size);
 		if (prov->ops->wants_user_data) {
-			/* tower.conf [provider] arch = aarch64 for ARM instance types. */
+			/* cloud-init user-data (userdata_render, with this tower's
+			 * endpoints); tower.conf [provider] arch = aarch64 for ARM
+			 * instance types. */
 			const char *arch = config_get(wf->t->config, prov->ops->name, "arch");
 			size_t user_data_len = 0;
 			c->user_data = userdata_for_tower(wf->t, c->token, role, arch ? arch : "x86_64",
