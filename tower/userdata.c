@@ -93,7 +93,8 @@ static void host_port(char *out, size_t size, const char *host, uint16_t port)
 }
 
 /* /etc/overcloud/join.conf: what the install script needs (see
- * USERDATA-CONTRACT.md), one "key = value" per line. */
+ * USERDATA-CONTRACT.md), one "key = value" per line and nothing else, so
+ * that the simplest reader of it works. */
 static void build_join_conf(struct render *r)
 {
 	const struct userdata_params *p = r->p;
@@ -102,7 +103,6 @@ static void build_join_conf(struct render *r)
 	host_port(tower, sizeof(tower), p->tower_host, p->agent_port);
 	host_port(api, sizeof(api), p->tower_host, p->api_port);
 	snprintf(r->join_conf, sizeof(r->join_conf),
-		 "# overcloud: how this node joins its tower (the token is single-use)\n"
 		 "tower = %s\napi = %s\ntoken = %s\nca_hash = %s\nrole = %s\narch = %s\n"
 		 "agent_sha256 = %s\n%s%s%s",
 		 tower, api, p->join_token, p->ca_pin, p->role, p->arch, p->agent_sha256,

@@ -110,6 +110,21 @@ static const char *field(struct fy_node *f, const char *key)
 	return v;
 }
 
+/* Only "key = value" lines: what the contract promises a reader of it. */
+static bool conf_lines_ok(const char *conf)
+{
+	const char *line = conf, *nl;
+
+	for (; *line != '\0'; line = nl + 1) {
+		const char *eq = strstr(line, " = ");
+		nl = strchr(line, '\n');
+		if (nl == NULL || eq == NULL || eq > nl || eq == line || eq + 3 == nl ||
+		    strcspn(line, " ") != (size_t)(eq - line) || memchr(eq + 3, ' ', nl - eq - 3))
+			return false;
+	}
+	return true;
+}
+
 static char *render(const struct userdata_params *p, char *err, size_t err_size)
 {
 	size_t len = 0;
@@ -148,7 +163,8 @@ static void test_shipped_template(void **state)
 	assert_string_equal(field(f, "permissions"), "0600");
 	assert_string_equal(field(f, "owner"), "root:root");
 	conf = field(f, "content");
-	assert_non_null(strstr(conf, "\ntower = 10.0.0.5:6126\n"));
+	assert_true(conf_lines_ok(conf));
+	assert_true(strncmp(conf, "tower = 10.0.0.5:6126\n", 22) == 0);
 	assert_non_null(strstr(conf, "\napi = 10.0.0.5:6125\n"));
 	assert_non_null(strstr(conf, "\ntoken = 16c7a5eb0712.db74020eb6f0967311805efa2097bd65\n"));
 	assert_non_null(strstr(conf, "\nca_hash = sha256:276cc95bf9c5"));
