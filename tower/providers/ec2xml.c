@@ -593,7 +593,7 @@ int ec2xml_describe_instance(const char *body, size_t len, const char *id,
 	for (int res = ec2xml_path(x, 0, "reservationSet/item"); rc == 0 && res >= 0;
 	     res = ec2xml_next(x, res)) {
 		for (int it = ec2xml_path(x, res, "instancesSet/item"); it >= 0; it = ec2xml_next(x, it)) {
-			if (strcmp(ec2xml_text(x, ec2xml_child(x, it, "instanceId")), id) != 0)
+			if (id != NULL && strcmp(ec2xml_text(x, ec2xml_child(x, it, "instanceId")), id) != 0)
 				continue;
 			rc = read_instance(x, it, "instanceState/name", out, err, err_size) == 0 ? 1 : -1;
 			break;

@@ -54,8 +54,9 @@ struct ec2_instance {
 int ec2xml_run_instances(const char *body, size_t len, struct ec2_instance *out, char *err,
 			 size_t err_size);
 
-/* DescribeInstancesResponse: the instance id among its reservations.
- * Returns 1 when found (out filled), 0 when absent, -1 on a bad document. */
+/* DescribeInstancesResponse: the instance id (NULL: the first one) among its
+ * reservations. Returns 1 when found (out filled), 0 when absent, -1 on a bad
+ * document. */
 int ec2xml_describe_instance(const char *body, size_t len, const char *id,
 			     struct ec2_instance *out, char *err, size_t err_size);
 
