@@ -120,6 +120,12 @@ live_is() {
 	[ "$(live_count "$1")" = "$2" ]
 }
 
+# no_agents_of NAME: no agent process runs in a "VM" of fake NAME (the
+# bracket keeps pgrep from matching a shell that carries the pattern).
+no_agents_of() {
+	! pgrep -f "[o]vercloud-agent.*$T/$1/vms/" >/dev/null
+}
+
 # ---- 1. the fake rejects what EC2 rejects ----
 start_fake f1
 probe() {
@@ -256,7 +262,7 @@ else
 	export AWS_CA_BUNDLE="$T/ec2-ca.pem"   # the tower trusts the private CA through it
 	sed -i '/^ca_bundle/d' "$CE"
 	AWS_ACCESS_KEY_ID=$KEY_ID AWS_SECRET_ACCESS_KEY=$SECRET AWS_SESSION_TOKEN=$SESSION \
-		start_tower t --config "$CE" --patterns "$HERE/patterns"
+		start_tower t --config "$CE" --roles "$HERE/roles" --patterns "$HERE/patterns"
 	tower_cli t create --provider aws --number 2 --pattern noop >"$T/create.out" 2>&1 ||
 		fail "create failed: $(tail -n 20 "$T/create.out")"
 	id=$(grep -o 'oc-[0-9a-f]*' "$T/create.out" | head -n 1)
@@ -272,8 +278,8 @@ else
 	tower_cli t delete "$id" >"$T/delete.out" 2>&1 || fail "delete failed: $(tail -n 20 "$T/delete.out")"
 	oc_status_is t "$id" deleted || fail "status after delete: $(oc_field t "$id" .status)"
 	live_is e2e 0 || fail "instances left: $(cat "$T/e2e/inventory.json")"
-	wait_until "agents of the instances to be gone" 20 bash -c "! pgrep -f 'overcloud-agent.*$T/e2e/vms' >/dev/null" ||
-		fail "agents left: $(pgrep -af "overcloud-agent.*$T/e2e/vms")"
+	wait_until "agents of the instances to be gone" 20 no_agents_of e2e ||
+		fail "agents left: $(pgrep -af "[o]vercloud-agent.*$T/e2e/vms/")"
 	pass "workflow: delete -> every instance terminated, no agent left"
 
 	# Quota: the 3rd launch is refused. The provider fails that node; the
@@ -285,7 +291,7 @@ else
 	CQ=$(conf quota "boot_timeout = 60s")
 	sed -i '/^ca_bundle/d' "$CQ"
 	AWS_ACCESS_KEY_ID=$KEY_ID AWS_SECRET_ACCESS_KEY=$SECRET AWS_SESSION_TOKEN=$SESSION \
-		start_tower q --config "$CQ" --patterns "$HERE/patterns"
+		start_tower q --config "$CQ" --roles "$HERE/roles" --patterns "$HERE/patterns"
 	if tower_cli q create --provider Amazon --number 2 --pattern noop >"$T/quota.out" 2>&1; then
 		fail "create beyond the instance limit succeeded"
 	fi
@@ -300,8 +306,7 @@ else
 	pass "quota: InstanceLimitExceeded on the 3rd launch -> failed with EC2's reason, first two terminated (rollback)"
 	tower_cli q delete "$qid" >"$T/qdelete.out" 2>&1 || true
 	live_is quota 0 || fail "instances after delete: $(cat "$T/quota/inventory.json")"
-	wait_until "quota agents to be gone" 20 bash -c "! pgrep -f 'overcloud-agent.*$T/quota/vms' >/dev/null" ||
-		fail "agents left"
+	wait_until "quota agents to be gone" 20 no_agents_of quota || fail "agents left"
 	pass "quota: after tower delete the fake's inventory holds no live instance, no agent left"
 	curl -sS --cacert "$T/q/ca.pem" -H "Authorization: Bearer $(cat "$T/q/admin.token")" \
 		"https://127.0.0.1:$API_PORT_q/v1/overclouds" >"$T/api-list.json"
