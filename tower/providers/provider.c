@@ -6,9 +6,20 @@
 
 #include "shared/util.h"
 
+extern const struct provider_ops provider_aws;
+
 static const struct provider_ops *const providers[] = {
 	&provider_local,
-	/* openstack and aws come later */
+	&provider_aws,
+	/* openstack comes later */
+};
+
+/* The seed's v1 API spells the clouds its own way. */
+static const struct {
+	const char *alias;
+	const struct provider_ops *ops;
+} aliases[] = {
+	{"amazon", &provider_aws},
 };
 
 const struct provider_ops *provider_find(const char *name)
@@ -18,5 +29,8 @@ const struct provider_ops *provider_find(const char *name)
 	for (size_t i = 0; i < OC_ARRAY_LEN(providers); i++)
 		if (strcasecmp(name, providers[i]->name) == 0)
 			return providers[i];
+	for (size_t i = 0; i < OC_ARRAY_LEN(aliases); i++)
+		if (strcasecmp(name, aliases[i].alias) == 0)
+			return aliases[i].ops;
 	return NULL;
 }
