@@ -25,7 +25,11 @@ build-asan: deps
 agents: build
 	@bash packaging/agents.sh
 
-test: build build-asan agents
+# .debs in build/packages/ (overcloud-tower, overcloud-agent), lintian-clean.
+package: agents
+	@bash packaging/package.sh
+
+test: build build-asan package
 	@cd build && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 demo: build
@@ -34,7 +38,7 @@ demo: build
 demo-stop:
 	@bash scripts/demo-stop.sh
 
-bench: build
+bench: agents
 	@bash bench/run.sh
 
 clean:
