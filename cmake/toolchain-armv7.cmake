@@ -26,3 +26,12 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+
+# A dynamically linked program (the tower, when cross-built for a package)
+# links shared libraries whose own dependencies the linker looks up here.
+set(CMAKE_EXE_LINKER_FLAGS_INIT
+    "-Wl,-rpath-link,${OC_SYSROOT}/usr/lib/arm-linux-gnueabihf:${OC_SYSROOT}/lib/arm-linux-gnueabihf")
+# Headers of the sysroot's -dev packages, multiarch ones (curl) included.
+set(CMAKE_C_FLAGS_INIT "-isystem ${OC_SYSROOT}/usr/include/arm-linux-gnueabihf -isystem ${OC_SYSROOT}/usr/include")
+# Nothing cross-built runs from the build tree: no RUNPATH into the sysroot.
+set(CMAKE_SKIP_RPATH ON CACHE BOOL "no RUNPATH in cross-built programs" FORCE)

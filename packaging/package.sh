@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # package.sh — `make package`: Debian packages of overcloud in build/packages/,
 # built with dpkg-deb from what `make build` / `make agents` made:
-#   overcloud-tower  amd64 (+ arm64 when build/cross-tower-aarch64 has a tower)
+#   overcloud-tower  amd64, arm64 (the arm64 tower is cross-built here, in
+#                    build/cross-tower-aarch64, against a sysroot of Debian's
+#                    arm64 -dev packages and their libraries' dependencies)
 #       /usr/bin/tower, the unit overcloud-tower.service, /etc/overcloud/tower.conf
 #       (conffile), state in /var/lib/overcloud owned by the system user
 #       `overcloud` (made in postinst), the three static agents the tower
@@ -25,6 +27,22 @@ for f in build/bin/tower build/agents/overcloud-agent-x86_64 build/agents/overcl
 	build/agents/overcloud-agent-armv7; do
 	[ -f "$f" ] || { echo "package: $f missing (make build agents)" >&2; exit 1; }
 done
+
+# --- the arm64 tower: cross-built like the agents, but linked dynamically
+# against Debian's arm64 libraries, which the package then depends on ---
+TOWER_DEV_PACKAGES=(libsqlite3-dev libjansson-dev libcurl4-openssl-dev libfyaml-dev libmbedtls-dev
+	libevent-dev libmsgpack-dev)
+TOWER_LIBRARIES="libsqlite3-0 libjansson4 libcurl4 libfyaml0 libmbedtls14 libmbedx509-1 libmbedcrypto7
+	libevent-core-2.1-7 libevent-extra-2.1-7 libmsgpackc2"
+SYSROOT_DEPS_OF=$TOWER_LIBRARIES bash "$PKG/sysroot.sh" arm64 build/sysroot/arm64-tower \
+	"${TOWER_DEV_PACKAGES[@]}"
+if [ ! -f build/cross-tower-aarch64/CMakeCache.txt ]; then
+	cmake -S . -B build/cross-tower-aarch64 -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/toolchain-aarch64.cmake" \
+		-DOC_SYSROOT="$PWD/build/sysroot/arm64-tower" -DOC_TESTS=OFF \
+		-DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fi
+cmake --build build/cross-tower-aarch64 -j "$(nproc)" --target tower -- --no-print-directory >/dev/null
+
 rm -rf "$OUT"
 mkdir -p "$OUT" "$STAGE"
 
@@ -122,11 +140,7 @@ shlibdeps() {
 }
 tower_depends="$(shlibdeps), adduser"
 
-towers=("amd64:build/bin/tower:strip")
-if [ -x build/cross-tower-aarch64/bin/tower ]; then
-	towers+=("arm64:build/cross-tower-aarch64/bin/tower:aarch64-linux-gnu-strip")
-fi
-for target in "${towers[@]}"; do
+for target in amd64:build/bin/tower:strip arm64:build/cross-tower-aarch64/bin/tower:aarch64-linux-gnu-strip; do
 	IFS=: read -r deb bin strip <<<"$target"
 	root="$STAGE/overcloud-tower_$deb"
 	install -d -m 0755 "$root/usr/bin" "$root/lib/systemd/system" "$root/etc/overcloud" \

@@ -4,10 +4,11 @@
 #
 #   packaging/sysroot.sh DEB_ARCH DIR PACKAGE...
 #
-# DEB_ARCH is a Debian architecture (arm64, armhf). Each PACKAGE (and, with
-# SYSROOT_RECURSE=1, everything it depends on) is fetched with
-# `apt-get download` and unpacked with `dpkg -x` into DIR; nothing is
-# installed. The C library itself comes from Debian's cross packages
+# DEB_ARCH is a Debian architecture (arm64, armhf). Each PACKAGE, and each
+# package named in SYSROOT_DEPS_OF together with everything it depends on
+# (for linking against shared libraries, whose own dependencies the linker
+# must see), is fetched with `apt-get download` and unpacked with `dpkg -x`
+# into DIR; nothing is installed. The C library itself comes from Debian's cross packages
 # (libc6-dev-<arch>-cross, installed by deps.sh with the cross compilers).
 #
 # Idempotent and quiet when DIR already holds this exact package set; never
@@ -26,7 +27,7 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 
 # The stamp records what DIR was made from; same list and versions -> done.
-want="$arch ${*} $(dpkg-query -W -f='${Version}' libc6 2>/dev/null || true)"
+want="$arch ${*} deps-of: ${SYSROOT_DEPS_OF:-} $(dpkg-query -W -f='${Version}' libc6 2>/dev/null || true)"
 if [ -f "$dir/.sysroot-stamp" ] && [ "$(cat "$dir/.sysroot-stamp")" = "$want" ]; then
 	exit 0
 fi
@@ -48,15 +49,16 @@ if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
 	refresh_lists
 fi
 
-# packages_of PKG...: the names to download, with their dependencies if asked.
+# packages_of PKG...: the named packages, plus the dependency closure of
+# SYSROOT_DEPS_OF (only packages of DEB_ARCH; the cross compiler brings libc).
 packages_of() {
-	if [ "${SYSROOT_RECURSE:-0}" = 1 ]; then
+	printf '%s\n' "${@/%/:$arch}"
+	if [ -n "${SYSROOT_DEPS_OF:-}" ]; then
+		# shellcheck disable=SC2086
 		apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
-			--no-breaks --no-replaces --no-enhances --no-pre-depends \
-			"${@/%/:$arch}" 2>/dev/null |
-			sed -n 's/^\([a-z0-9][^ <>]*\)$/\1/p' | grep ":$arch\$" | sort -u
-	else
-		printf '%s\n' "${@/%/:$arch}"
+			--no-breaks --no-replaces --no-enhances \
+			$(printf '%s:'"$arch"' ' $SYSROOT_DEPS_OF) 2>/dev/null |
+			sed -n 's/^\([a-z0-9][^ <>]*\)$/\1/p' | grep ":$arch\$"
 	fi
 }
 
@@ -64,7 +66,7 @@ rm -rf "$dir" "$dir.debs"
 mkdir -p "$dir" "$dir.debs"
 dir=$(cd "$dir" && pwd)
 debs="$dir.debs"
-mapfile -t pkgs < <(packages_of "$@")
+mapfile -t pkgs < <(packages_of "$@" | sort -u)
 # An architecture added by someone else may still lack lists: update once.
 if ! (cd "$debs" && apt-get download -qq "${pkgs[@]}" >/dev/null 2>"$debs/err"); then
 	echo "sysroot: refreshing package lists for $arch"

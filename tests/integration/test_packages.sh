@@ -167,3 +167,35 @@ ls /var/lib/systemd/deb-systemd-helper-enabled/ 2>/dev/null | grep -q overcloud 
 getent passwd overcloud >/dev/null && fail "purge left the user overcloud"
 getent group overcloud >/dev/null && fail "purge left the group overcloud"
 pass "dpkg --purge removes every file, the state, the units' state and the system user"
+
+# The arm64 tower package, unpacked (this machine is amd64): its tower runs
+# under qemu-aarch64-static with Debian's arm64 libraries (the sysroot that
+# `make package` linked it against), and enrolls the aarch64 agent that the
+# same package serves to nodes, also under qemu.
+ARM64_DEB="$PKGDIR/overcloud-tower_${version}_arm64.deb"
+ARM64_LIBS=${OC_ARM64_SYSROOT:-$REPO/build/sysroot/arm64-tower}
+[ -f "$ARM64_DEB" ] || fail "$ARM64_DEB missing: run 'make package'"
+[ -d "$ARM64_LIBS/lib/aarch64-linux-gnu" ] || fail "$ARM64_LIBS missing: run 'make package'"
+[ "$(dpkg-deb -f "$ARM64_DEB" Architecture)" = arm64 ] || fail "arm64 package architecture"
+[ "$(dpkg-deb -f "$ARM64_DEB" Depends)" = "$(dpkg-deb -f "$TOWER_DEB" Depends)" ] ||
+	fail "arm64 and amd64 towers depend on different packages"
+dpkg-deb -x "$ARM64_DEB" "$T/arm64"
+file -b "$T/arm64/usr/bin/tower" | grep -q "ARM aarch64" || fail "arm64 tower: $(file -b "$T/arm64/usr/bin/tower")"
+TOWER64=(qemu-aarch64-static -L "$ARM64_LIBS" "$T/arm64/usr/bin/tower")
+"${TOWER64[@]}" serve --state "$T/t64" --api 127.0.0.1:0 --agents 127.0.0.1:0 --advertise 127.0.0.1 \
+	--heartbeat 1s --roles "$T/arm64/usr/share/overcloud/roles" \
+	--patterns "$T/arm64/usr/share/overcloud/patterns" >>"$T/t64.log" 2>&1 &
+PIDS+=($!)
+wait_until "arm64 tower up" 120 test -s "$T/t64/endpoint.json" || fail "the arm64 tower did not start"
+join=$("${TOWER64[@]}" --state "$T/t64" token create --role edge-worker -o json | jq -r .join)
+# shellcheck disable=SC2086
+qemu-aarch64-static "$T/arm64/usr/lib/overcloud/agents/overcloud-agent-aarch64" ${join#overcloud-agent } \
+	--state "$T/a64" >>"$T/a64.log" 2>&1 &
+PIDS+=($!)
+wait_until "aarch64 agent enrolled with the arm64 tower" 120 test -s "$T/a64/agent.conf" ||
+	fail "the aarch64 agent did not enroll with the arm64 tower"
+id=$(sed -n 's/^node_id=//p' "$T/a64/agent.conf")
+wait_until "aarch64 agent connected to the arm64 tower" 120 sh -c \
+	"$(printf '%q ' "${TOWER64[@]}") --state $T/t64 nodes -o json | jq -e '.[] | select(.id == \"$id\" and .state == \"connected\" and .arch == \"aarch64\")'" ||
+	fail "the aarch64 agent never showed as connected on the arm64 tower"
+pass "arm64 tower package: its tower (qemu, Debian arm64 libraries) enrolled its aarch64 agent"
