@@ -7,13 +7,14 @@
 #include <limits.h>
 #include <stdio.h>
 
-/* Reads an optionally signed decimal number after optional white space, as
- * strtoul/strtol do for %u/%d. Returns 0, -1 on a matching failure (no
- * digits) or -2 on an input failure (the input ended first). */
+/* Reads an optionally signed decimal number after optional white space,
+ * giving what strtoul (%u) or strtol (%d) give, overflow included. Returns 0,
+ * -1 on a matching failure (no digits) or -2 on an input failure (the input
+ * ended first). */
 static int scan_number(const char **sp, int is_signed, unsigned long *out)
 {
 	const char *s = *sp;
-	int negative = 0;
+	int negative = 0, overflow = 0;
 	unsigned long v = 0;
 	int digits = 0;
 
@@ -25,13 +26,22 @@ static int scan_number(const char **sp, int is_signed, unsigned long *out)
 		negative = *s++ == '-';
 	for (; *s >= '0' && *s <= '9'; s++, digits++) {
 		unsigned d = (unsigned)(*s - '0');
-		/* strtoul saturates on overflow; so do we. */
-		v = v > (ULONG_MAX - d) / 10 ? ULONG_MAX : v * 10 + d;
+		if (v > (ULONG_MAX - d) / 10)
+			overflow = 1;
+		else
+			v = v * 10 + d;
 	}
 	if (digits == 0)
 		return -1;
-	if (negative)
-		v = is_signed ? (unsigned long)-(long)v : -v;
+	if (!is_signed) {
+		/* strtoul: ULONG_MAX on overflow, whatever the sign; else negated */
+		v = overflow ? ULONG_MAX : negative ? -v : v;
+	} else if (negative) {
+		/* strtol: LONG_MIN below the range; else -v, in two's complement */
+		v = overflow || v > (unsigned long)LONG_MAX + 1 ? (unsigned long)LONG_MIN : 0UL - v;
+	} else {
+		v = overflow || v > (unsigned long)LONG_MAX ? (unsigned long)LONG_MAX : v;
+	}
 	*out = v;
 	*sp = s;
 	return 0;

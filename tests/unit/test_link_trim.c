@@ -104,6 +104,9 @@ static void test_scan_matches_sscanf_on_ipv4_literals(void **state)
 		"-0.0.0.0", "01.002.0003.00004", "4294967295.1.1.1", "4294967296.1.1.1",
 		"99999999999999999999999.1.1.1", "1.2.3.4 ", "1.2.3.4.5", "10.0.0.1\n",
 		"::1", "fe80::1", "1.2.3.-4", "1.2.3.+4", "1 .2.3.4", "\t1.2.3.4",
+		/* found by fuzz_link_trim: overflow with a minus sign */
+		"-99999999999929999991.-9011.-1", "-18446744073709551616.1.1.1",
+		"-18446744073709551615.1.1.1", "18446744073709551615.1.1.1",
 	};
 #define IPV4_FORMAT "%u.%u.%u.%u%c"
 
@@ -130,6 +133,16 @@ static void test_scan_other_directives(void **state)
 	assert_int_equal(d, -42);
 	assert_int_equal(c, 'x');
 	assert_int_equal(ours("5%", "%d%%", &d), 1);
+	/* strtol's range: LONG_MIN / LONG_MAX on overflow, then cut to int */
+	static const char *const ints[] = {"-9223372036854775808", "-9223372036854775809",
+					   "9223372036854775807", "9223372036854775808",
+					   "-99999999999999999999", "-2147483649", "-0"};
+	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+		int want = 7, got = 7;
+		assert_int_equal(sscanf(ints[i], "%d", &want), 1);
+		assert_int_equal(ours(ints[i], "%d", &got), 1);
+		assert_int_equal(got, want);
+	}
 	/* a directive it does not know stops the scan */
 	assert_int_equal(ours("1.5", "%f", &d), 0);
 }
