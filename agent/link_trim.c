@@ -11,7 +11,6 @@
 #include <netdb.h>
 #include <stdarg.h>
 #include <stddef.h>
-
 #include <time.h>
 
 #include <mbedtls/certs.h>
@@ -75,7 +74,8 @@ int mbedtls_ssl_handshake_server_step(mbedtls_ssl_context *ssl)
 /* --- glibc's time zone code (tzset, tzfile: TZ parsing, zoneinfo reading)
  * and, through its TZ parser, the scanf engine below. The agent, mbedtls
  * (certificate validity) and libevent only ever ask for UTC: gmtime_r and
- * timegm are calendar arithmetic (agent/utc.c, unit-tested against glibc's).
+ * timegm are calendar arithmetic (agent/utc.c; tests/unit/test_link_trim.c
+ * and tests/fuzz/fuzz_link_trim.c compare it with glibc's).
  * glibc's gmtime_r would differ only under a "right/" zone with leap
  * seconds, which no certificate or log line wants. */
 struct tm *gmtime_r(const time_t *t, struct tm *tm)
@@ -89,12 +89,12 @@ time_t timegm(struct tm *tm)
 }
 
 /* --- glibc's scanf engine (about 80 KB: vfscanf plus the float, long double
- * and _Float128 parsers it carries). Its only caller in the agent is
- * libevent's evutil_inet_pton, which reads an IPv4 literal with
+ * and _Float128 parsers it carries). With tzset gone, its only caller in the
+ * agent is libevent's evutil_inet_pton, which reads an IPv4 literal with
  * sscanf(src, "%u.%u.%u.%u%c", ...). The agent's build renames that one
  * reference in its copy of libevent_core.a (objcopy --redefine-sym, see
  * CMakeLists.txt), so no other code is affected; agent/scan.c does what
- * glibc's sscanf does for that format. Every tower address the tests use is
+ * glibc's sscanf does for that format (same tests as utc.c). Every tower address the tests use is
  * an IPv4 literal, so each join and reconnect goes through here. */
 int oc_evutil_sscanf(const char *s, const char *fmt, ...);
 
