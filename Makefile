@@ -5,7 +5,7 @@
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build build-asan test demo demo-stop bench clean
+.PHONY: all deps build build-asan agents package test demo demo-stop bench clean
 
 all: build
 
@@ -20,7 +20,16 @@ build-asan: deps
 	@CC=clang cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DOC_SANITIZE=ON -DOC_FUZZ=ON >/dev/null
 	@cmake --build build-asan -j $(JOBS) -- --no-print-directory
 
-test: build build-asan
+# Static agents for x86_64, aarch64 and armv7 in build/agents/ (stripped); the
+# two ARM ones are cross-built against a sysroot of Debian arm64/armhf packages.
+agents: build
+	@bash packaging/agents.sh
+
+# .debs in build/packages/ (overcloud-tower, overcloud-agent), lintian-clean.
+package: agents
+	@bash packaging/package.sh
+
+test: build build-asan package
 	@cd build && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
 
 demo: build
@@ -29,7 +38,7 @@ demo: build
 demo-stop:
 	@bash scripts/demo-stop.sh
 
-bench: build
+bench: agents
 	@bash bench/run.sh
 
 clean:
