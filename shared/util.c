@@ -104,6 +104,17 @@ int util_random(void *buf, size_t len)
 	return 0;
 }
 
+int util_hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 void util_hex(const void *data, size_t len, char *out)
 {
 	static const char digits[] = "0123456789abcdef";

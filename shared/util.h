@@ -20,6 +20,8 @@ int util_parse_hostport(const char *text, char *host, size_t host_size, uint16_t
 int util_random(void *buf, size_t len);
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */
 void util_hex(const void *data, size_t len, char *out);
+/* The value of one hex digit (either case), or -1. */
+int util_hex_digit(int c);
 /* sha256 of data as 64 hex chars + NUL. */
 void util_sha256_hex(const void *data, size_t len, char out[65]);
 /* Compares two equal-length buffers in constant time; 0 when equal. */

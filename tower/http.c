@@ -2,6 +2,8 @@
  * responses into evbuffers. Owns framing and syntax; routing and TLS live elsewhere. */
 #include "tower/http.h"
 
+#include "shared/util.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -90,17 +92,6 @@ static bool is_tchar(unsigned char c)
 	return c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL;
 }
 
-static int hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool span_equals_ci(const char *s, size_t n, const char *lit)
 {
 	return strlen(lit) == n && strncasecmp(s, lit, n) == 0;
@@ -140,8 +131,8 @@ static int decode_path(const char *p, size_t n, struct http_request *req,
 			if (n - i < 3)
 				return fail(400, error_status, err, err_size,
 					    "truncated percent escape in path");
-			hi = hex_value((unsigned char)p[i + 1]);
-			lo = hex_value((unsigned char)p[i + 2]);
+			hi = util_hex_digit((unsigned char)p[i + 1]);
+			lo = util_hex_digit((unsigned char)p[i + 2]);
 			if (hi < 0 || lo < 0)
 				return fail(400, error_status, err, err_size,
 					    "invalid percent escape in path");

@@ -117,17 +117,6 @@ char *sigv4_uri_encode(const char *s, size_t len, bool keep_slash)
 	return sb_take(&b);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decodes s[0..len) into a new string; a '%' not followed by two hex
  * digits stays a literal '%'. Caller frees. */
 static char *uri_decode(const char *s, size_t len, size_t *out_len)
@@ -138,8 +127,8 @@ static char *uri_decode(const char *s, size_t len, size_t *out_len)
 	if (out == NULL)
 		return NULL;
 	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			out[n++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+		if (s[i] == '%' && i + 2 < len && util_hex_digit((unsigned char)s[i + 1]) >= 0 && util_hex_digit((unsigned char)s[i + 2]) >= 0) {
+			out[n++] = (char)(util_hex_digit((unsigned char)s[i + 1]) * 16 + util_hex_digit((unsigned char)s[i + 2]));
 			i += 2;
 		} else {
 			out[n++] = s[i];
