@@ -92,8 +92,10 @@ static int on_run_event(void *arg, const char *event, json_t *data)
 	    strcmp(state, "cancelled"))
 		return 0;
 	code = (int)json_integer_value(json_object_get(data, "exit_code"));
-	if (strcmp(state, "done") != 0 && code == 0)
-		code = 1;
+	/* A task that did not finish has no real status (the tower reports -1
+	 * when the node never answered): exit like timeout(1) does, or 1. */
+	if (strcmp(state, "done") != 0 && code <= 0)
+		code = strcmp(state, "timeout") == 0 ? 124 : 1;
 	if (code > v->worst)
 		v->worst = code;
 	v->finished++;

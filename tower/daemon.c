@@ -231,7 +231,7 @@ int daemon_run(const struct daemon_options *opt)
 		goto out;
 	}
 	t.tasks = tasks_new(t.store, t.hub, t.state_dir, TASKS_LOG_CAP_DEFAULT, err, sizeof(err));
-	if (t.tasks == NULL) {
+	if (t.tasks == NULL || tasks_start_sweeper(t.tasks, t.base) != 0) {
 		log_error("%s", err);
 		goto out;
 	}

@@ -154,6 +154,7 @@ enum store_stmt {
 	ST_TASK_ADD_LOG,
 	ST_TASK_GET,
 	ST_TASK_OPEN_FOR_NODE,
+	ST_TASK_OPEN_OLDER,
 	ST_TASK_BY_RUN,
 	ST_TASK_COUNT_OPEN,
 	ST_OC_INSERT,
@@ -220,6 +221,8 @@ static const char *const store_sql[ST_COUNT] = {
 	[ST_TASK_GET] = "SELECT " TASK_COLUMNS " FROM tasks WHERE id = ?1",
 	[ST_TASK_OPEN_FOR_NODE] = "SELECT " TASK_COLUMNS " FROM tasks WHERE node_id = ?1"
 				  " AND state IN ('pending','sent','running') ORDER BY created_at, rowid",
+	[ST_TASK_OPEN_OLDER] = "SELECT " TASK_COLUMNS " FROM tasks WHERE state IN ('pending','sent','running')"
+			       " AND created_ms < CAST(?1 AS INTEGER) ORDER BY created_at, rowid",
 	[ST_TASK_BY_RUN] = "SELECT " TASK_COLUMNS " FROM tasks WHERE run_id = ?1"
 			   " ORDER BY created_at, rowid",
 	[ST_TASK_COUNT_OPEN] = "SELECT count(*) FROM tasks WHERE run_id = ?1"
@@ -1126,6 +1129,17 @@ int store_task_foreach_open(struct store *st, const char *node_id,
 	if (st == NULL || !id_ok(node_id) || fn == NULL)
 		return -1;
 	return task_foreach(st, ST_TASK_OPEN_FOR_NODE, node_id, fn, arg);
+}
+
+int store_task_foreach_open_before(struct store *st, int64_t created_before_ms,
+				   int (*fn)(const struct store_task *task, void *arg), void *arg)
+{
+	char key[24];
+
+	if (st == NULL || fn == NULL)
+		return -1;
+	snprintf(key, sizeof(key), "%lld", (long long)created_before_ms);
+	return task_foreach(st, ST_TASK_OPEN_OLDER, key, fn, arg);
 }
 
 int store_task_foreach_run(struct store *st, const char *run_id,

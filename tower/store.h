@@ -122,6 +122,9 @@ void store_task_clear(struct store_task *t);
  * 0, or -1 on error. */
 int store_task_foreach_open(struct store *st, const char *node_id,
 			    int (*fn)(const struct store_task *task, void *arg), void *arg);
+/* Every unfinished task created before created_before_ms, oldest first. */
+int store_task_foreach_open_before(struct store *st, int64_t created_before_ms,
+				   int (*fn)(const struct store_task *task, void *arg), void *arg);
 int store_task_foreach_run(struct store *st, const char *run_id,
 			   int (*fn)(const struct store_task *task, void *arg), void *arg);
 /* Tasks of the run not finished yet, or -1. */

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "shared/log.h"
 #include "shared/msg.h"
 #include "shared/util.h"
@@ -36,6 +38,7 @@ struct tasks {
 	struct tasks_watch *watches;
 	void (*done_hook)(void *arg, const char *run_id);
 	void *done_arg;
+	struct event *late_ev;        /* gives up on tasks whose node never answers */
 };
 
 void tasks_set_done_hook(struct tasks *tk, void (*fn)(void *arg, const char *run_id), void *arg)
@@ -92,6 +95,8 @@ void tasks_free(struct tasks *tk)
 		return;
 	while (tk->watches != NULL)
 		tasks_unwatch(tk->watches);
+	if (tk->late_ev != NULL)
+		event_free(tk->late_ev);
 	free(tk);
 }
 
@@ -710,4 +715,57 @@ void tasks_on_task_msg(void *arg, const char *node_id, const struct msg *m)
 		break;
 	}
 	store_task_clear(&t);
+}
+
+/* ---- tasks whose node never answers ---- */
+
+/* A node that died, or whose network did, never reports; without a limit
+ * a destroy step would wait for it forever and its VMs never be released.
+ * A task still open TASKS_LATE_GRACE_S after its own timeout ran out is
+ * ended "timeout" here (and cancelled on the node, should it come back). */
+#define TASKS_LATE_GRACE_S 30
+#define TASKS_LATE_SWEEP_S 5
+
+static int end_if_late(const struct store_task *t, void *arg)
+{
+	struct tasks *tk = arg;
+	json_t *spec = json_loads(t->spec, 0, NULL);
+	int64_t timeout_s = json_integer_value(json_object_get(spec, "timeout"));
+	struct msg cancel = {.type = MSG_CANCEL};
+	struct msg_task_done d = {0};
+	char reason[200];
+
+	json_decref(spec);
+	if (timeout_s <= 0)
+		timeout_s = 3600;
+	if (util_now_ms() < t->created_ms + (timeout_s + TASKS_LATE_GRACE_S) * 1000)
+		return 0;
+	snprintf(reason, sizeof(reason), "no result from node %s within the %llds timeout "
+		 "and %ds more (node down or unreachable)", t->node_id, (long long)timeout_s,
+		 TASKS_LATE_GRACE_S);
+	log_warn("task %s: %s", t->id, reason);
+	cancel.u.cancel.id = (char *)t->id;
+	hub_send(tk->hub, t->node_id, &cancel);
+	d.id = (char *)t->id;
+	d.status = "timeout";
+	d.exit_code = -1;
+	d.reason = reason;
+	record_done(tk, t, &d);
+	return 0;
+}
+
+static void on_late_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct tasks *tk = arg;
+
+	store_task_foreach_open_before(tk->st, util_now_ms() - TASKS_LATE_GRACE_S * 1000,
+				       end_if_late, tk);
+}
+
+int tasks_start_sweeper(struct tasks *tk, struct event_base *base)
+{
+	struct timeval every = {TASKS_LATE_SWEEP_S, 0};
+
+	tk->late_ev = event_new(base, -1, EV_PERSIST, on_late_sweep, tk);
+	return tk->late_ev != NULL && event_add(tk->late_ev, &every) == 0 ? 0 : -1;
 }

@@ -15,6 +15,7 @@ struct store;
 struct store_task;
 struct role_set;
 struct tasks;
+struct event_base;
 struct tasks_watch;
 
 #define TASKS_LOG_CAP_DEFAULT (16 * 1024 * 1024)
@@ -25,6 +26,9 @@ struct tasks *tasks_new(struct store *st, struct hub *hub, const char *state_dir
 void tasks_free(struct tasks *tk);
 /* Roles whose bundles go with role tasks (borrowed; may be NULL). */
 void tasks_set_roles(struct tasks *tk, const struct role_set *roles);
+/* Every 5 s, ends as "timeout" the tasks whose node has not answered 30 s
+ * past their own timeout (a dead node must not hold up a destroy). */
+int tasks_start_sweeper(struct tasks *tk, struct event_base *base);
 
 /* spec: {"argv": [..], "timeout": s, "env": {..}, "mask": [..],
  * "bundle_hash": "..", "outputs": [..], "secret_outputs": [..]}.
