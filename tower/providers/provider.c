@@ -6,9 +6,12 @@
 
 #include "shared/util.h"
 
+extern const struct provider_ops provider_openstack;   /* openstack.c */
+
 static const struct provider_ops *const providers[] = {
 	&provider_local,
-	/* openstack and aws come later */
+	&provider_openstack,
+	/* aws comes later */
 };
 
 const struct provider_ops *provider_find(const char *name)
