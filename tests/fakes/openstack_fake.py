@@ -274,7 +274,10 @@ def check_user_data(b64):
             content = base64.b64decode(content).decode("utf-8")
         elif enc not in ("", "text/plain"):
             raise ValueError(f"write_files {wf['path']}: unexpected encoding {enc}")
-        files[wf["path"]] = (content, str(wf.get("permissions", "")))
+        perms = wf.get("permissions", "")
+        if isinstance(perms, int):   # an unquoted 0600 is octal to YAML 1.1
+            perms = "0%o" % perms
+        files[wf["path"]] = (content, str(perms))
     for need in ("/etc/overcloud/join.conf", "/etc/overcloud/ca.pem"):
         if need not in files:
             raise ValueError(f"write_files has no {need}")

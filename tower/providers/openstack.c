@@ -16,7 +16,18 @@
  *   Neutron      (catalog type "network"): GET /v2.0/networks?name= (or ?id=),
  *                for the same reason.
  * Settings come from [openstack] in tower.conf; the clouds' standard OS_*
- * environment variables override them. The handle of a node is its server id.
+ * environment variables override them:
+ *   auth_url (OS_AUTH_URL; "/v3" is added when missing), username
+ *   (OS_USERNAME), password (OS_PASSWORD), project_name (OS_PROJECT_NAME),
+ *   user_domain_name / project_domain_name (OS_USER_DOMAIN_NAME /
+ *   OS_PROJECT_DOMAIN_NAME, default "Default"), region_name (OS_REGION_NAME,
+ *   default: any), interface (OS_INTERFACE, default public), cacert
+ *   (OS_CACERT: a private CA), image and network (name or id, required),
+ *   flavor (name or id, used when a create gives no size), boot_timeout
+ *   (600s), delete_timeout (300s), poll_interval_ms (2000).
+ * The handle of a node is its server id; servers carry the metadata
+ * overcloud_id, overcloud_node and overcloud_group, and a destroy refuses a
+ * server whose overcloud_id is not the one it was asked about.
  *
  * Secrets: the password and the tokens never go into a log line or an error;
  * every message from the cloud is scrubbed (osp_scrub) and has the password
@@ -1202,18 +1213,6 @@ out:
 	return rc;
 }
 
-static bool handle_ok(const char *h)
-{
-	size_t len = strlen(h);
-
-	if (len == 0 || len >= OSP_ID_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!isalnum((unsigned char)h[i]) && h[i] != '-' && h[i] != '_' && h[i] != '.')
-			return false;
-	return true;
-}
-
 static int os_destroy_node(void *arg, const char *overcloud_id, const struct provider_node *node,
 			   char *err, size_t err_size)
 {
@@ -1225,7 +1224,7 @@ static int os_destroy_node(void *arg, const char *overcloud_id, const struct pro
 	/* A node whose create failed has no server: nothing to remove. */
 	if (node->handle[0] == '\0')
 		return 0;
-	if (!handle_ok(node->handle)) {
+	if (!osp_id_ok(node->handle)) {
 		snprintf(err, err_size, "openstack: \"%.64s\" is not a server id", node->handle);
 		return -1;
 	}

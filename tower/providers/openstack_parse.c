@@ -36,7 +36,7 @@ static json_t *load(const char *body, size_t len, char *err, size_t err_size)
 }
 
 /* Ids end up in URL paths and handles: a conservative alphabet. */
-static bool id_ok(const char *s)
+int osp_id_ok(const char *s)
 {
 	size_t len = strlen(s);
 
@@ -65,7 +65,7 @@ static int copy_id(const json_t *obj, const char *what, char *id, size_t id_size
 		snprintf(err, err_size, "%s has no string \"id\"", what);
 		return -1;
 	}
-	if (!id_ok(v) || strlen(v) >= id_size) {
+	if (!osp_id_ok(v) || strlen(v) >= id_size) {
 		snprintf(err, err_size, "%s id is not a plain id (1-%d of A-Z a-z 0-9 . _ -)", what,
 			 OSP_ID_MAX - 1);
 		return -1;
@@ -429,7 +429,7 @@ static void next_marker(const json_t *links, char *marker, size_t marker_size)
 			return;
 		memcpy(buf, m, n);
 		buf[n] = '\0';
-		if (id_ok(buf))
+		if (osp_id_ok(buf))
 			snprintf(marker, marker_size, "%s", buf);
 		return;
 	}

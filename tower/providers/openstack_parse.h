@@ -86,6 +86,10 @@ void osp_error_message(const char *body, size_t len, char *out, size_t out_size)
  * service echoes back) becomes "[elided]". In place. */
 void osp_scrub(char *msg);
 
+/* True for an id this module hands out: 1 to OSP_ID_MAX - 1 characters of
+ * A-Z a-z 0-9 . _ - (safe in a URL path and as a node handle). */
+int osp_id_ok(const char *s);
+
 /* True for the 8-4-4-4-12 hex form of ids (images, networks). */
 int osp_is_uuid(const char *s);
 
