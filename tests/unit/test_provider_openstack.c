@@ -441,6 +441,15 @@ static void test_scrub(void **state)
 	snprintf(m, sizeof(m), "gAAAAABl_%060d-x==", 7);
 	osp_scrub(m);
 	assert_string_equal(m, "[elided]");
+	snprintf(m, sizeof(m), "I2Nsb3Vk+%060d/x==", 7);
+	osp_scrub(m);
+	assert_string_equal(m, "[elided]");
+	/* a URL path with an id: neither alphabet has a long run in it */
+	snprintf(m, sizeof(m), "GET https://n:8774/v2.1/servers/6f5a5c8e-3e3c-4d7e-9a0a-1c2b3d4e5f60/"
+		 "os-interface: timeout");
+	osp_scrub(m);
+	assert_string_equal(m, "GET https://n:8774/v2.1/servers/6f5a5c8e-3e3c-4d7e-9a0a-1c2b3d4e5f60/"
+			    "os-interface: timeout");
 	snprintf(m, sizeof(m), "\x01\x7f\ttoken\r\n");
 	osp_scrub(m);
 	assert_string_equal(m, "   token  ");

@@ -535,22 +535,40 @@ out:
 
 /* ---- errors ---- */
 
+/* The longest stretch of s[0, n) in alnum + extra. */
+static size_t longest_in(const char *s, size_t n, const char *extra)
+{
+	size_t best = 0, run = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		run = isalnum(c) || strchr(extra, c) != NULL ? run + 1 : 0;
+		if (run > best)
+			best = run;
+	}
+	return best;
+}
+
+/* Works on stretches of base64 or base64url characters; one with 40 or more
+ * in a row of either alphabet alone goes. The two apart, so that a path with
+ * a UUID in it ("servers/1f2c...-...") is not taken for either. Never grows
+ * msg: the marker is shorter than what it replaces. */
 void osp_scrub(char *msg)
 {
+	static const char elided[] = "[elided]";
 	size_t len = strlen(msg), run = 0, w = 0;
 
 	for (size_t i = 0; i <= len; i++) {
 		unsigned char c = (unsigned char)msg[i];
-		bool b64 = isalnum(c) || c == '+' || c == '/' || c == '=' || c == '-' || c == '_';
 
-		if (i < len && b64) {
+		if (i < len && (isalnum(c) || strchr("+/=-_", c) != NULL)) {
 			run++;
 			continue;
 		}
-		/* the run msg[i - run, i) is copied, or replaced when long */
-		if (run >= OSP_SCRUB_RUN) {
-			static const char elided[] = "[elided]";
-			memcpy(msg + w, elided, sizeof(elided) - 1);  /* 8 <= run: fits */
+		/* the stretch msg[i - run, i) is kept, or replaced */
+		if (longest_in(msg + i - run, run, "+/=") >= OSP_SCRUB_RUN ||
+		    longest_in(msg + i - run, run, "-_=") >= OSP_SCRUB_RUN) {
+			memcpy(msg + w, elided, sizeof(elided) - 1);
 			w += sizeof(elided) - 1;
 		} else {
 			memmove(msg + w, msg + i - run, run);

@@ -82,8 +82,9 @@ int osp_parse_image(const char *body, size_t len, char *id, size_t id_size, char
 void osp_error_message(const char *body, size_t len, char *out, size_t out_size);
 
 /* Makes a message from the cloud safe to log: control bytes become spaces, and
- * every run of 40 or more base64/base64url characters (tokens, user-data a
- * service echoes back) becomes "[elided]". In place. */
+ * every run of 40 or more characters of the base64 or of the base64url
+ * alphabet (tokens, user-data a service echoes back) becomes "[elided]". In
+ * place. */
 void osp_scrub(char *msg);
 
 /* True for an id this module hands out: 1 to OSP_ID_MAX - 1 characters of
