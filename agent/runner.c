@@ -397,8 +397,9 @@ static void child_close_from(int lowfd)
 		close((int)fd);
 }
 
-/* Between fork and exec: async-signal-safe calls only, everything it needs
- * was prepared by the parent. fd 3 carries a report if exec fails. */
+/* Between vfork and exec: async-signal-safe calls only, no writes to memory
+ * the parent owns; everything it needs was prepared by the parent. fd 3
+ * carries a report if exec fails. */
 static _Noreturn void child_run(const struct runner_task *t, int out_w, int err_w, int rep_w)
 {
 	struct sigaction sa;
@@ -563,16 +564,11 @@ static void defer_cb(evutil_socket_t fd, short what, void *arg)
 	task_finish(arg);
 }
 
-/* An empty file the script can append to; an old one is emptied so a retry
- * in the same work dir does not see the last attempt's lines. */
-static int touch_empty(const char *path)
+/* The script creates these files when it writes to them; ones left by an
+ * earlier attempt in the same work dir must not count for this one. */
+static int remove_stale(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
-
-	if (fd < 0)
-		return -1;
-	close(fd);
-	return 0;
+	return unlink(path) == 0 || errno == ENOENT ? 0 : -1;
 }
 
 /* Takes fd over, even on failure. */
@@ -615,8 +611,8 @@ static int task_launch(struct runner_task *t)
 			 t->workdir, strerror(errno));
 		goto fail;
 	}
-	if (touch_empty(t->output_path) != 0 || touch_empty(t->progress_path) != 0) {
-		snprintf(t->fail_reason, sizeof(t->fail_reason), "cannot create files in %s: %s",
+	if (remove_stale(t->output_path) != 0 || remove_stale(t->progress_path) != 0) {
+		snprintf(t->fail_reason, sizeof(t->fail_reason), "cannot clean files in %s: %s",
 			 t->workdir, strerror(errno));
 		goto fail;
 	}
@@ -645,7 +641,11 @@ static int task_launch(struct runner_task *t)
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
 	t->start_ms = util_monotonic_ms();
-	pid = fork();
+	/* vfork, not fork: copying the page tables and then taking a
+	 * copy-on-write fault (and a TLB shootdown) on every page the agent
+	 * touches was most of a no-op task's cost. child_run only uses its own
+	 * stack and what the parent prepared, and always execs or _exits. */
+	pid = vfork();
 	if (pid == 0)
 		child_run(t, out[1], err[1], rep[1]);
 	saved = errno;

@@ -8,7 +8,7 @@ packages=(
   libmbedtls-dev libevent-dev libmsgpack-dev libsqlite3-dev libjansson-dev
   libcurl4-openssl-dev libfyaml-dev libcmocka-dev
   iproute2 curl jq procps psmisc file sqlite3 openssl xxd bsdutils
-  python3 python3-yaml
+  cloud-init python3 python3-jsonschema python3-yaml
 )
 
 missing=()

@@ -2,26 +2,33 @@
  * Every failure is a JSON {"error","detail"} with a 4xx/5xx status. */
 #include "tower/api.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/buffer.h>
 #include <jansson.h>
 
 #include "shared/log.h"
 #include "shared/util.h"
+#include "tower/artifacts.h"
 #include "tower/ca.h"
 #include "tower/enroll.h"
 #include "tower/http.h"
 #include "tower/httpd.h"
 #include "tower/hub.h"
+#include "tower/role.h"
 #include "tower/store.h"
 #include "tower/tasks.h"
+#include "tower/userdata.h"
 #include "tower/workflow.h"
 #include "tower/tower.h"
 
 #define API_DEFAULT_TOKEN_TTL 3600
+#define API_USERDATA_TOKEN_TTL 3600   /* the token inside a rendered user-data */
 
 struct api_ctx {
 	struct tower *tower;
@@ -454,42 +461,138 @@ static int field_number(json_t *v, int64_t *out)
 	return *out >= 1 && *out <= API_MAX_NUMBER ? 0 : -1;
 }
 
+/* "size": optional flavor or instance type name. */
+static int field_size(json_t *v, char *out, size_t out_size)
+{
+	if (v == NULL) {
+		out[0] = '\0';
+		return 0;
+	}
+	if (!json_is_string(v) || json_string_length(v) >= out_size)
+		return -1;
+	snprintf(out, out_size, "%s", json_string_value(v));
+	return 0;
+}
+
+/* One provider's object of a heterogeneous request, as the seed's v1 API
+ * has it: {"number": "2", "size": "m1.small", "post": "no"}. */
+static int parse_part(const char *name, json_t *obj, struct workflow_part *part, char *err,
+		      size_t err_size)
+{
+	static const char *const known[] = {"number", "size", "post"};
+	json_t *v;
+	const char *key;
+
+	if (!json_is_object(obj)) {
+		snprintf(err, err_size, "field \"%.32s\" must be an object with number, size, post", name);
+		return -1;
+	}
+	json_object_foreach(obj, key, v) {
+		bool ok = false;
+		for (size_t i = 0; i < OC_ARRAY_LEN(known); i++)
+			ok |= strcmp(key, known[i]) == 0;
+		if (!ok) {
+			snprintf(err, err_size, "field \"%.32s.%.32s\" is not known", name, key);
+			return -1;
+		}
+	}
+	memset(part, 0, sizeof(*part));
+	snprintf(part->provider, sizeof(part->provider), "%s", name);
+	v = json_object_get(obj, "number");
+	/* A provider that only hosts the post may leave number out or 0. */
+	if (v == NULL || (json_is_string(v) && strcmp(json_string_value(v), "0") == 0) ||
+	    (json_is_integer(v) && json_integer_value(v) == 0))
+		part->number = 0;
+	else if (field_number(v, &part->number) != 0) {
+		snprintf(err, err_size, "field \"%.32s.number\" must be a whole number from 0 to %d",
+			 name, API_MAX_NUMBER);
+		return -1;
+	}
+	if (field_size(json_object_get(obj, "size"), part->size, sizeof(part->size)) != 0) {
+		snprintf(err, err_size, "field \"%.32s.size\" must be a flavor or instance type name",
+			 name);
+		return -1;
+	}
+	v = json_object_get(obj, "post");
+	if (v == NULL || json_is_false(v) ||
+	    (json_is_string(v) && strcasecmp(json_string_value(v), "no") == 0))
+		part->post = false;
+	else if (json_is_true(v) || (json_is_string(v) && strcasecmp(json_string_value(v), "yes") == 0))
+		part->post = true;
+	else {
+		snprintf(err, err_size, "field \"%.32s.post\" must be \"yes\" or \"no\"", name);
+		return -1;
+	}
+	return 0;
+}
+
 static void post_overclouds(struct api_ctx *ctx)
 {
 	static const char *const known[] = {"provider", "number", "size", "pattern"};
+	struct workflow_part parts[WORKFLOW_MAX_PARTS];
+	size_t part_count = 0;
 	json_t *body = body_object(ctx), *v;
-	const char *key, *provider, *size, *pattern;
+	const char *key, *provider, *pattern;
 	char id[32], err[256];
-	int64_t number;
-	bool ok;
+	bool ok, mixed;
 
 	if (body == NULL)
 		return;
+	provider = json_string_value(json_object_get(body, "provider"));
+	if (provider == NULL ||
+	    (!workflow_has_provider(provider) && strcasecmp(provider, WORKFLOW_HETEROGENEOUS) != 0)) {
+		reply_error(ctx, 400, "field \"provider\" must name a provider",
+			    "known: local, openstack, aws, heterogeneous");
+		goto out;
+	}
+	mixed = strcasecmp(provider, WORKFLOW_HETEROGENEOUS) == 0;
 	json_object_foreach(body, key, v) {
 		ok = false;
 		for (size_t i = 0; i < OC_ARRAY_LEN(known); i++)
 			ok |= strcmp(key, known[i]) == 0;
-		if (!ok) {
+		if (ok)
+			continue;
+		if (!mixed || !workflow_has_provider(key)) {
 			snprintf(err, sizeof(err), "unknown field \"%.64s\"", key);
 			reply_error(ctx, 400, err, NULL);
 			goto out;
 		}
+		if (part_count == WORKFLOW_MAX_PARTS) {
+			reply_error(ctx, 400, "too many providers", NULL);
+			goto out;
+		}
+		if (parse_part(key, v, &parts[part_count], err, sizeof(err)) != 0) {
+			reply_error(ctx, 400, err, NULL);
+			goto out;
+		}
+		part_count++;
 	}
-	provider = json_string_value(json_object_get(body, "provider"));
-	if (provider == NULL || !workflow_has_provider(provider)) {
-		reply_error(ctx, 400, "field \"provider\" must name a provider", "known: local");
-		goto out;
+	if (mixed) {
+		if (part_count < 1) {
+			reply_error(ctx, 400, "a heterogeneous overcloud names its providers",
+				    "e.g. {\"provider\": \"heterogeneous\", \"OpenStack\": {\"number\": \"2\", "
+				    "\"post\": \"no\"}, \"Amazon\": {\"number\": \"1\", \"post\": \"yes\"}}");
+			goto out;
+		}
+		if (json_object_get(body, "number") != NULL || json_object_get(body, "size") != NULL) {
+			reply_error(ctx, 400, "a heterogeneous overcloud gives number and size per provider",
+				    NULL);
+			goto out;
+		}
+	} else {
+		memset(&parts[0], 0, sizeof(parts[0]));
+		snprintf(parts[0].provider, sizeof(parts[0].provider), "%s", provider);
+		parts[0].post = true;
+		part_count = 1;
+		if (field_number(json_object_get(body, "number"), &parts[0].number) != 0) {
+			reply_error(ctx, 400, "field \"number\" must be a whole number from 1 to 1000", NULL);
+			goto out;
+		}
+		if (field_size(json_object_get(body, "size"), parts[0].size, sizeof(parts[0].size)) != 0) {
+			reply_error(ctx, 400, "field \"size\" must be a flavor or instance type name", NULL);
+			goto out;
+		}
 	}
-	if (field_number(json_object_get(body, "number"), &number) != 0) {
-		reply_error(ctx, 400, "field \"number\" must be a whole number from 1 to 1000", NULL);
-		goto out;
-	}
-	v = json_object_get(body, "size");
-	if (v != NULL && (!json_is_string(v) || json_string_length(v) > 63)) {
-		reply_error(ctx, 400, "field \"size\" must be a flavor or instance type name", NULL);
-		goto out;
-	}
-	size = json_string_value(v) ?: "";
 	v = json_object_get(body, "pattern");
 	if (v != NULL && !json_is_string(v)) {
 		reply_error(ctx, 400, "field \"pattern\" must be a pattern name", NULL);
@@ -500,13 +603,13 @@ static void post_overclouds(struct api_ctx *ctx)
 		reply_error(ctx, 400, "field \"pattern\": unknown pattern", pattern);
 		goto out;
 	}
-	if (workflow_create(ctx->tower->workflow, pattern, provider, number, size, id, err,
+	if (workflow_create(ctx->tower->workflow, pattern, parts, part_count, id, err,
 			    sizeof(err)) != 0) {
 		reply_error(ctx, strncmp(err, "field", 5) == 0 ? 400 : 500, err, NULL);
 		goto out;
 	}
-	log_info("api %s: overcloud %s requested (%s, %s, %lld)", ctx->peer, id, pattern, provider,
-		 (long long)number);
+	log_info("api %s: overcloud %s requested (%s, %s, %zu part(s))", ctx->peer, id, pattern,
+		 provider, part_count);
 	reply_json(ctx, 202, json_pack("{s:s, s:s}", "overcloud_id", id, "status", "creating"));
 out:
 	json_decref(body);
@@ -656,6 +759,106 @@ static void route_overclouds(struct api_ctx *ctx, const char *path)
 		reply_error(ctx, 404, "no such path", path);
 }
 
+/* ---- nodes that boot: the agent binary and the cloud-init user-data ---- */
+
+/* Public like ca.pem: a booting node has no admin token, and the binary is
+ * no secret. The node checks the bytes against the sha256 in its
+ * user-data; the header lets anyone else check the transfer. */
+static void get_agent_artifact(struct api_ctx *ctx, const char *arch)
+{
+	char err[512], sha256_hex[65];
+	unsigned char *data;
+	size_t len = 0;
+
+	if (!artifacts_arch_known(arch)) {
+		reply_error(ctx, 404, "no agent for this architecture", "known: x86_64, aarch64, armv7");
+		return;
+	}
+	data = artifacts_agent_read(ctx->tower->artifacts, arch, &len, sha256_hex, err, sizeof(err));
+	if (data == NULL) {
+		bool missing = errno == ENOENT;
+		log_warn("api %s: agent for %s: %s", ctx->peer, arch, err);
+		reply_error(ctx, missing ? 404 : 500,
+			    missing ? "no agent binary for this architecture on this tower"
+				    : "cannot read the agent binary", arch);
+		return;
+	}
+	http_write_response_with(ctx->out, 200, "application/octet-stream", "X-Checksum-Sha256",
+				 sha256_hex, data, len, ctx->keep_alive);
+	log_info("api %s: agent for %s sent (%zu bytes, sha256 %.12s...)", ctx->peer, arch, len,
+		 sha256_hex);
+	free(data);
+}
+
+/* {"role", "arch"} -> the user-data (text/yaml) of a new node, with a fresh
+ * single-use token that expires in an hour. */
+static void post_userdata(struct api_ctx *ctx)
+{
+	struct tower *t = ctx->tower;
+	json_t *body = body_object(ctx), *v;
+	const struct role *role = NULL;
+	const char *key, *role_name, *arch = "x86_64";
+	char err[512], path[PATH_MAX], sha256_hex[65], token[ENROLL_TOKEN_LEN + 1];
+	char *text = NULL;
+	size_t len = 0;
+
+	if (body == NULL)
+		return;
+	json_object_foreach(body, key, v) {
+		if (strcmp(key, "role") != 0 && strcmp(key, "arch") != 0) {
+			snprintf(err, sizeof(err), "unknown field \"%.64s\" (known: role, arch)", key);
+			reply_error(ctx, 400, err, NULL);
+			goto out;
+		}
+	}
+	role_name = json_string_value(json_object_get(body, "role"));
+	if (role_name == NULL || !enroll_role_valid(role_name)) {
+		reply_error(ctx, 400, "field \"role\" must be a role name (a-z, 0-9, '-')", NULL);
+		goto out;
+	}
+	role = t->roles ? role_set_find(t->roles, role_name) : NULL;
+	if (role == NULL && (t->workflow == NULL || !workflow_has_group_role(t->workflow, role_name))) {
+		reply_error(ctx, 400, "field \"role\": no such role", role_name);
+		goto out;
+	}
+	v = json_object_get(body, "arch");
+	if (v != NULL && !json_is_null(v))
+		arch = json_string_value(v);
+	if (arch == NULL || !artifacts_arch_known(arch)) {
+		reply_error(ctx, 400, "field \"arch\" must be x86_64, aarch64 or armv7", NULL);
+		goto out;
+	}
+	if (role != NULL && !role_supports_arch(role, arch)) {
+		snprintf(err, sizeof(err), "role %s does not run on %s", role_name, arch);
+		reply_error(ctx, 400, err, NULL);
+		goto out;
+	}
+	/* Before a token is made for nothing: the node could not get its agent. */
+	if (artifacts_agent_sha256(t->artifacts, arch, path, sha256_hex, err, sizeof(err)) != 0) {
+		reply_error(ctx, 409, err, NULL);
+		goto out;
+	}
+	if (enroll_create_token(t->store, role_name, API_USERDATA_TOKEN_TTL, 1, token, err,
+				sizeof(err)) != 0) {
+		reply_error(ctx, 500, err, NULL);
+		goto out;
+	}
+	text = userdata_for_tower(t, token, role_name, arch, NULL, &len, err, sizeof(err));
+	if (text == NULL) {
+		log_error("api %s: user-data for %s/%s: %s", ctx->peer, role_name, arch, err);
+		reply_error(ctx, 500, "cannot render the user-data", err);
+		goto out;
+	}
+	log_info("api %s: user-data for role %s on %s with token %.*s... (%zu bytes)", ctx->peer,
+		 role_name, arch, ENROLL_TOKEN_ID_HEX, token, len);
+	http_write_response(ctx->out, 200, "text/yaml; charset=utf-8", text, len, ctx->keep_alive);
+	explicit_bzero(text, len);
+out:
+	explicit_bzero(token, sizeof(token));
+	free(text);
+	json_decref(body);
+}
+
 static void get_metrics(struct api_ctx *ctx)
 {
 	char text[512];
@@ -693,6 +896,17 @@ void api_handle(void *arg, const struct http_request *req, struct httpd_exchange
 					    strlen(ca_cert_pem(ctx.tower->ca)), ctx.keep_alive);
 		return;
 	}
+	/* Public too: what a booting node downloads before it has any identity. */
+	if (strncmp(path, "/v1/artifacts/", 14) == 0) {
+		if (strncmp(path, "/v1/artifacts/agent/", 20) != 0 || path[20] == '\0' ||
+		    strchr(path + 20, '/') != NULL)
+			reply_error(&ctx, 404, "no such path", path);
+		else if (!method_is(&ctx, "GET"))
+			reply_error(&ctx, 405, "method not allowed", NULL);
+		else
+			get_agent_artifact(&ctx, path + 20);
+		return;
+	}
 	if (!api_authorized(&ctx)) {
 		log_info("api %s: %s %s: missing or wrong bearer token", peer, req->method, path);
 		reply_error(&ctx, 401, "missing or wrong bearer token",
@@ -713,6 +927,11 @@ void api_handle(void *arg, const struct http_request *req, struct httpd_exchange
 	} else if (strcmp(path, "/v1/tokens") == 0) {
 		if (method_is(&ctx, "POST"))
 			post_tokens(&ctx);
+		else
+			reply_error(&ctx, 405, "method not allowed", NULL);
+	} else if (strcmp(path, "/v1/userdata") == 0) {
+		if (method_is(&ctx, "POST"))
+			post_userdata(&ctx);
 		else
 			reply_error(&ctx, 405, "method not allowed", NULL);
 	} else if (strcmp(path, "/v1/runs") == 0) {

@@ -32,6 +32,7 @@ extern const struct cli_command cli_list_entry;
 extern const struct cli_command cli_show_entry;
 extern const struct cli_command cli_watch_entry;
 extern const struct cli_command cli_delete_entry;
+extern const struct cli_command cli_userdata_entry;
 
 /* Prints "tower: <message>" on stderr; returns 1 for `return cli_fail(...)`. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -4,9 +4,39 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <stdlib.h>
+
 #include "shared/util.h"
 #include "tower/cli.h"
 #include "tower/client.h"
+
+/* --part PROVIDER:N[:SIZE][:post] — one provider's share of a heterogeneous
+ * OverCloud, as the seed's {"Amazon": {"number", "size", "post"}}. */
+static int add_part(json_t *req, const char *spec)
+{
+	char copy[160], *fields[4] = {0}, *save = NULL, *tok;
+	int64_t number;
+	size_t n = 0;
+	bool post = false;
+
+	if (strlen(spec) >= sizeof(copy))
+		return cli_fail("--part: \"%.40s...\" is too long", spec);
+	snprintf(copy, sizeof(copy), "%s", spec);
+	for (tok = strtok_r(copy, ":", &save); tok != NULL && n < 4; tok = strtok_r(NULL, ":", &save))
+		fields[n++] = tok;
+	if (tok != NULL || n < 2 || util_parse_int(fields[1], 0, 1000, &number) != 0)
+		return cli_fail("--part: \"%s\" is not PROVIDER:N[:SIZE][:post]", spec);
+	if (n >= 3 && strcmp(fields[n - 1], "post") == 0) {
+		post = true;
+		n--;
+	}
+	if (n > 3)
+		return cli_fail("--part: \"%s\" is not PROVIDER:N[:SIZE][:post]", spec);
+	json_object_set_new(req, fields[0], json_pack("{s:I, s:s, s:s?}", "number", (json_int_t)number,
+						     "post", post ? "yes" : "no",
+						     "size", n == 3 ? fields[2] : NULL));
+	return 0;
+}
 
 static int create_exec(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -16,8 +46,10 @@ static int create_exec(struct cli_ctx *ctx, int argc, char **argv)
 		{"size", required_argument, NULL, 's'},
 		{"pattern", required_argument, NULL, 't'},
 		{"detach", no_argument, NULL, 'd'},
+		{"part", required_argument, NULL, 'P'},
 		{NULL, 0, NULL, 0},
 	};
+	json_t *parts = json_object();
 	const char *provider = NULL, *size = NULL, *pattern = "k8s";
 	int64_t number = -1;
 	bool detach = false;
@@ -33,23 +65,42 @@ static int create_exec(struct cli_ctx *ctx, int argc, char **argv)
 		case 's': size = optarg; break;
 		case 't': pattern = optarg; break;
 		case 'd': detach = true; break;
+		case 'P':
+			if (add_part(parts, optarg) != 0) {
+				json_decref(parts);
+				return 1;
+			}
+			break;
 		case 'n':
 			if (util_parse_int(optarg, 1, 1000, &number) != 0)
 				return cli_fail("--number: \"%s\" is not a whole number from 1 to 1000", optarg);
 			break;
 		default:
+			json_decref(parts);
 			return cli_usage(&cli_create_entry);
 		}
 	}
-	if (provider == NULL || number < 0 || optind != argc)
+	/* Parts make it heterogeneous; then number and size are per part. */
+	if (json_object_size(parts) > 0 && provider == NULL)
+		provider = "heterogeneous";
+	if (provider == NULL || optind != argc ||
+	    (json_object_size(parts) == 0 && number < 0) ||
+	    (json_object_size(parts) > 0 && (number >= 0 || size != NULL))) {
+		json_decref(parts);
 		return cli_usage(&cli_create_entry);
+	}
 	cl = cli_client(ctx);
-	if (cl == NULL)
+	if (cl == NULL) {
+		json_decref(parts);
 		return 1;
-	req = json_pack("{s:s, s:I, s:s}", "provider", provider, "number", (json_int_t)number,
-			"pattern", pattern);
+	}
+	req = json_pack("{s:s, s:s}", "provider", provider, "pattern", pattern);
+	if (number >= 0)
+		json_object_set_new(req, "number", json_integer(number));
 	if (size != NULL)
 		json_object_set_new(req, "size", json_string(size));
+	json_object_update(req, parts);
+	json_decref(parts);
 	reply = client_call(cl, "POST", "/v1/overclouds", req, &status, err, sizeof(err));
 	json_decref(req);
 	if (reply == NULL) {
@@ -72,7 +123,8 @@ static int create_exec(struct cli_ctx *ctx, int argc, char **argv)
 
 const struct cli_command cli_create_entry = {
 	.name = "create",
-	.usage = "--provider P --number N [--size S] [--pattern NAME] [--detach]",
+	.usage = "--provider P --number N [--size S] [--pattern NAME] [--detach]\n"
+		 "                   | --part PROVIDER:N[:SIZE][:post] ... (heterogeneous)",
 	.summary = "create an OverCloud (pattern k8s by default) and follow its progress",
 	.exec = create_exec,
 };

@@ -13,9 +13,10 @@
 #include "tower/daemon.h"
 #include "tower/enroll.h"
 
-/* Data next to the binary: the source tree for build/bin/tower, the
- * package's share dir for /usr/bin/tower. what is "roles" or "patterns". */
-static const char *default_data_dir(const char *what, char *buf, size_t size)
+/* Data next to the binary: the source tree for build/bin/tower (src is the
+ * dir there, "tower/roles"), the package's share dir for /usr/bin/tower
+ * (what is the name there, "roles"). */
+static const char *default_data_dir(const char *src, const char *what, char *buf, size_t size)
 {
 	char exe[PATH_MAX], *slash;
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -26,7 +27,7 @@ static const char *default_data_dir(const char *what, char *buf, size_t size)
 		slash = strrchr(exe, '/');
 		if (slash != NULL) {
 			*slash = '\0';
-			snprintf(buf, size, "%s/../../tower/%s", exe, what);
+			snprintf(buf, size, "%s/../../%s", exe, src);
 			if (stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
 				return buf;
 		}
@@ -48,6 +49,8 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 		{"patterns", required_argument, NULL, 'p'},
 		{"default-pattern", required_argument, NULL, 'P'},
 		{"config", required_argument, NULL, 'C'},
+		{"artifacts", required_argument, NULL, 'x'},
+		{"cloud-init", required_argument, NULL, 'i'},
 		{NULL, 0, NULL, 0},
 	};
 	struct daemon_options opt = {
@@ -59,7 +62,7 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 		.config_path = "/etc/overcloud/tower.conf",
 		.config_missing_ok = 1,
 	};
-	char roles_buf[PATH_MAX], patterns_buf[PATH_MAX];
+	char roles_buf[PATH_MAX], patterns_buf[PATH_MAX], cloud_init_buf[PATH_MAX];
 	enum oc_log_level level;
 	int64_t seconds;
 	int c;
@@ -77,6 +80,8 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 		case 'r': opt.roles_dir = optarg; break;
 		case 'p': opt.patterns_dir = optarg; break;
 		case 'P': opt.default_pattern = optarg; break;
+		case 'x': opt.artifacts_dir = optarg; break;
+		case 'i': opt.cloud_init_dir = optarg; break;
 		case 'C':
 			opt.config_path = optarg;
 			opt.config_missing_ok = 0;
@@ -99,9 +104,13 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 	if (optind != argc)
 		return cli_usage(&cli_serve_entry);
 	if (opt.roles_dir == NULL)
-		opt.roles_dir = default_data_dir("roles", roles_buf, sizeof(roles_buf));
+		opt.roles_dir = default_data_dir("tower/roles", "roles", roles_buf, sizeof(roles_buf));
 	if (opt.patterns_dir == NULL)
-		opt.patterns_dir = default_data_dir("patterns", patterns_buf, sizeof(patterns_buf));
+		opt.patterns_dir = default_data_dir("tower/patterns", "patterns", patterns_buf,
+						    sizeof(patterns_buf));
+	if (opt.cloud_init_dir == NULL)
+		opt.cloud_init_dir = default_data_dir("cloud-init", "cloud-init", cloud_init_buf,
+						      sizeof(cloud_init_buf));
 	return daemon_run(&opt);
 }
 
@@ -109,7 +118,7 @@ const struct cli_command cli_serve_entry = {
 	.name = "serve",
 	.usage = "[--api ADDR:PORT] [--agents ADDR:PORT] [--advertise HOST] [--heartbeat DUR] "
 		 "[--cert-ttl DUR] [--roles DIR] [--patterns DIR] [--default-pattern NAME]\n"
-		 "                   [--config FILE] [--log-level LEVEL]",
+		 "                   [--config FILE] [--artifacts DIR] [--cloud-init DIR] [--log-level LEVEL]",
 	.summary = "run the tower (state in --state DIR; defaults :6125 api, :6126 agents)",
 	.exec = serve_exec,
 };

@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "shared/util.h"
 #include "tower/cli.h"
@@ -59,10 +60,14 @@ static int token_exec(struct cli_ctx *ctx, int argc, char **argv)
 		cli_print_json(out);
 		json_decref(out);
 	} else {
-		printf("token: %s\n", json_string_value(json_object_get(reply, "token")));
-		printf("role:  %s, %lld use(s), expires in %s\n", role, (long long)uses, ttl);
-		printf("\nOn the new node, run:\n\n  %s\n",
+		/* Two lines, the second the whole command for the new node (a Pi
+		 * owner pastes it as it is); the reminder is for people only. */
+		printf("token: %s\n%s\n", json_string_value(json_object_get(reply, "token")),
 		       json_string_value(json_object_get(reply, "join")));
+		fflush(stdout);
+		if (isatty(STDOUT_FILENO))
+			fprintf(stderr, "(role %s, %lld use(s), expires in %s: run the line above on "
+				"the new node)\n", role, (long long)uses, ttl);
 	}
 	json_decref(reply);
 	return 0;

@@ -23,6 +23,7 @@
 #include "shared/tls.h"
 #include "shared/util.h"
 #include "tower/api.h"
+#include "tower/artifacts.h"
 #include "tower/ca.h"
 #include "tower/httpd.h"
 #include "tower/hub.h"
@@ -214,6 +215,12 @@ int daemon_run(const struct daemon_options *opt)
 	}
 	if (config_count(t.config) > 0)
 		log_info("loaded %zu setting(s) from %s", config_count(t.config), opt->config_path);
+	t.artifacts = artifacts_new(opt->artifacts_dir);
+	if (t.artifacts == NULL)
+		goto out;
+	t.cloud_init_dir = opt->cloud_init_dir;
+	if (t.cloud_init_dir == NULL)
+		log_warn("no cloud-init templates found (--cloud-init DIR): nodes cannot get user-data");
 	t.base = event_base_new();
 	if (t.base == NULL)
 		goto out;
@@ -284,6 +291,7 @@ out:
 	tasks_free(t.tasks);
 	role_set_free(t.roles);
 	config_free(t.config);
+	artifacts_free(t.artifacts);
 	if (t.base != NULL)
 		event_base_free(t.base);
 	store_close(t.store);

@@ -15,6 +15,8 @@ struct daemon_options {
 	const char *roles_dir;    /* role bundles; NULL: none */
 	const char *patterns_dir; /* OverCloud patterns; NULL: none */
 	const char *default_pattern; /* for requests that name none */
+	const char *artifacts_dir;  /* agent binaries per arch; NULL: only the defaults */
+	const char *cloud_init_dir; /* user-data templates; NULL: none */
 	const char *config_path;  /* INI file with provider sections */
 	int config_missing_ok;    /* the default path may be absent */
 };

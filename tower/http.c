@@ -451,14 +451,25 @@ static bool has_crlf(const char *s)
 int http_write_response(struct evbuffer *out, int status, const char *content_type,
 			const void *body, size_t body_len, bool keep_alive)
 {
+	return http_write_response_with(out, status, content_type, NULL, NULL, body, body_len,
+					keep_alive);
+}
+
+int http_write_response_with(struct evbuffer *out, int status, const char *content_type,
+			     const char *header, const char *value, const void *body,
+			     size_t body_len, bool keep_alive)
+{
 	if (status < 100 || status > 999 || has_crlf(content_type) ||
-	    (body == NULL && body_len > 0))
+	    (body == NULL && body_len > 0) || has_crlf(header) || has_crlf(value) ||
+	    (header == NULL) != (value == NULL))
 		return -1;
 	if (evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status,
 				http_status_text(status)) < 0)
 		return -1;
 	if (content_type && evbuffer_add_printf(out, "Content-Type: %s\r\n",
 						content_type) < 0)
+		return -1;
+	if (header && evbuffer_add_printf(out, "%s: %s\r\n", header, value) < 0)
 		return -1;
 	if (evbuffer_add_printf(out, "Content-Length: %zu\r\n"
 				"Connection: %s\r\n"

@@ -53,6 +53,10 @@ const char *http_header_get(const struct http_request *req, const char *name);
  * Connection (keep-alive or close), Cache-Control: no-store, then the body. */
 int http_write_response(struct evbuffer *out, int status, const char *content_type,
 			const void *body, size_t body_len, bool keep_alive);
+/* The same with one more header "header: value" (both NULL for none). */
+int http_write_response_with(struct evbuffer *out, int status, const char *content_type,
+			     const char *header, const char *value, const void *body,
+			     size_t body_len, bool keep_alive);
 /* Appends a JSON error response: {"error": message, "detail": detail-or-null}. */
 int http_write_error(struct evbuffer *out, int status, const char *message,
 		     const char *detail, bool keep_alive);

@@ -21,6 +21,7 @@ static const struct cli_command *const commands[] = {
 	&cli_token_entry,
 	&cli_nodes_entry,
 	&cli_run_entry,
+	&cli_userdata_entry,
 };
 
 int cli_fail(const char *fmt, ...)

@@ -122,6 +122,10 @@ static const char *const store_migrations[] = {
 	"  finished_ms  INTEGER NOT NULL DEFAULT 0,"
 	"  PRIMARY KEY (overcloud_id, dag, name)"
 	");",
+	/* 5: a heterogeneous OverCloud's nodes each name their provider and size */
+	("ALTER TABLE oc_nodes ADD COLUMN provider TEXT NOT NULL DEFAULT '';"
+	 "ALTER TABLE oc_nodes ADD COLUMN size TEXT NOT NULL DEFAULT '';"
+	 "CREATE INDEX oc_steps_by_run ON oc_steps(run_id) WHERE run_id != '';"),
 };
 
 #define STORE_SCHEMA_VERSION ((int)OC_ARRAY_LEN(store_migrations))
@@ -162,6 +166,7 @@ enum store_stmt {
 	ST_OCS_INSERT,
 	ST_OCS_UPDATE,
 	ST_OCS_LIST,
+	ST_OCS_FIND_RUN,
 	ST_COUNT
 };
 
@@ -224,18 +229,21 @@ static const char *const store_sql[ST_COUNT] = {
 	[ST_OC_SET_STATUS] = "UPDATE overclouds SET status = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
 	[ST_OC_GET] = "SELECT " OC_COLUMNS " FROM overclouds WHERE id = ?1",
 	[ST_OC_LIST] = "SELECT " OC_COLUMNS " FROM overclouds ORDER BY created_at, id",
-	[ST_OCN_INSERT] = "INSERT INTO oc_nodes (overcloud_id, name, grp, idx) VALUES (?1, ?2, ?3, ?4)",
+	[ST_OCN_INSERT] = "INSERT INTO oc_nodes (overcloud_id, name, grp, idx, provider, size)"
+			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_OCN_UPDATE] = "UPDATE oc_nodes SET token_id = ?3, handle = ?4, address = ?5, state = ?6"
 			  " WHERE overcloud_id = ?1 AND name = ?2",
 	[ST_OCN_LIST] = "SELECT name, grp, idx, token_id, handle, address, state,"
 			" COALESCE((SELECT id FROM nodes WHERE nodes.token_id = oc_nodes.token_id"
-			" AND oc_nodes.token_id != '' AND deleted = 0), '')"
+			" AND oc_nodes.token_id != '' AND deleted = 0), ''), provider, size"
 			" FROM oc_nodes WHERE overcloud_id = ?1 ORDER BY grp = 'post' DESC, grp, idx",
 	[ST_OCS_INSERT] = "INSERT OR IGNORE INTO oc_steps (overcloud_id, dag, name, ord)"
 			  " VALUES (?1, ?2, ?3, ?4)",
 	[ST_OCS_UPDATE] = "UPDATE oc_steps SET state = ?4, attempts = ?5, run_id = ?6, error = ?7,"
 			  " retry_at_ms = ?8, started_ms = ?9, finished_ms = ?10"
 			  " WHERE overcloud_id = ?1 AND dag = ?2 AND name = ?3",
+	[ST_OCS_FIND_RUN] = "SELECT overcloud_id FROM oc_steps WHERE run_id = ?1 AND run_id != ''"
+			    " LIMIT 1",
 	[ST_OCS_LIST] = "SELECT dag, name, state, attempts, run_id, error, retry_at_ms, started_ms,"
 			" finished_ms FROM oc_steps WHERE overcloud_id = ?1 ORDER BY dag = 'destroy', ord",
 };
@@ -477,10 +485,28 @@ static int precreate(const char *path, char *err, size_t err_size)
 	return 0;
 }
 
+/* Every write to a table with a CHECK (x IN (...)) opens a small temporary
+ * b-tree, and by default each gets a fresh 20-page bulk allocation whose
+ * first touch cost ~10% of the tower's CPU (page faults are dear on VMs).
+ * Without a configured page-cache buffer sqlite takes pages one by one
+ * from malloc, which reuses freed memory. Only possible before sqlite
+ * initialises, so the first store_open does it; later calls are no-ops. */
+static void store_tune_sqlite(void)
+{
+	static int done;
+
+	if (!done) {
+		done = 1;
+		sqlite3_config(SQLITE_CONFIG_PAGECACHE, (void *)0, 0, 0);
+	}
+}
+
 struct store *store_open(const char *path, char *err, size_t err_size)
 {
 	struct store *st = NULL;
 	int fk = 0;
+
+	store_tune_sqlite();
 
 	if (path == NULL || path[0] == '\0') {
 		set_err(err, err_size, "no database path");
@@ -1220,10 +1246,10 @@ int store_oc_foreach(struct store *st, int (*fn)(const struct store_overcloud *o
 }
 
 int store_ocn_insert(struct store *st, const char *oc_id, const char *name, const char *group,
-		     int64_t idx)
+		     int64_t idx, const char *provider, const char *size)
 {
-	return run_bound(st, ST_OCN_INSERT, "insert overcloud node", "sssi", oc_id, name, group,
-			 idx) == 1 ? 0 : -1;
+	return run_bound(st, ST_OCN_INSERT, "insert overcloud node", "sssiss", oc_id, name, group,
+			 idx, provider, size) == 1 ? 0 : -1;
 }
 
 int store_ocn_update(struct store *st, const char *oc_id, const struct store_oc_node *n)
@@ -1254,6 +1280,8 @@ int store_ocn_list(struct store *st, const char *oc_id, struct store_oc_node *ou
 		column_copy(s, 5, n->address, sizeof(n->address));
 		column_copy(s, 6, n->state, sizeof(n->state));
 		column_copy(s, 7, n->node_id, sizeof(n->node_id));
+		column_copy(s, 8, n->provider, sizeof(n->provider));
+		column_copy(s, 9, n->size, sizeof(n->size));
 	}
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		store_log(st, "list overcloud nodes", oc_id);
@@ -1307,6 +1335,27 @@ int store_ocs_list(struct store *st, const char *oc_id, struct store_oc_step *ou
 	}
 	stmt_done(s);
 	return (int)count;
+}
+
+int store_ocs_find_run(struct store *st, const char *run_id, char *oc_id, size_t oc_id_size)
+{
+	sqlite3_stmt *s = st->stmt[ST_OCS_FIND_RUN];
+	int rc, found = 0;
+
+	if (bind_text(s, 1, run_id)) {
+		stmt_done(s);
+		return -1;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		column_copy(s, 0, oc_id, oc_id_size);
+		found = 1;
+	} else if (rc != SQLITE_DONE) {
+		store_log(st, "find the step of a run", run_id);
+		found = -1;
+	}
+	stmt_done(s);
+	return found;
 }
 
 int64_t store_task_count_open(struct store *st, const char *run_id)

@@ -149,6 +149,8 @@ struct store_oc_node {
 	char address[64];
 	char state[16];           /* pending created released */
 	char node_id[STORE_ID_MAX]; /* the enrolled node (via its token), "" before */
+	char provider[32];        /* "" = the OverCloud's own */
+	char size[STORE_ROLE_MAX];/* "" = the OverCloud's own */
 };
 
 struct store_oc_step {
@@ -170,7 +172,7 @@ int store_oc_get(struct store *st, const char *id, struct store_overcloud *out);
 int store_oc_foreach(struct store *st, int (*fn)(const struct store_overcloud *oc, void *arg),
 		     void *arg);
 int store_ocn_insert(struct store *st, const char *oc_id, const char *name, const char *group,
-		     int64_t idx);
+		     int64_t idx, const char *provider, const char *size);
 int store_ocn_update(struct store *st, const char *oc_id, const struct store_oc_node *n);
 /* Fills out[] (post group first); returns the count, or -1. */
 int store_ocn_list(struct store *st, const char *oc_id, struct store_oc_node *out, size_t max);
@@ -179,6 +181,8 @@ int store_ocs_insert(struct store *st, const char *oc_id, const char *dag, const
 		     int64_t ord);
 int store_ocs_update(struct store *st, const char *oc_id, const struct store_oc_step *step);
 int store_ocs_list(struct store *st, const char *oc_id, struct store_oc_step *out, size_t max);
+/* The OverCloud whose step ran run_id: 1 found, 0 none (an ad-hoc run), -1 error. */
+int store_ocs_find_run(struct store *st, const char *run_id, char *oc_id, size_t oc_id_size);
 
 /* ---- batching ---- */
 int store_begin(struct store *st);

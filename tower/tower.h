@@ -13,6 +13,7 @@ struct tasks;
 struct workflow;
 struct role_set;
 struct config;
+struct artifacts;
 
 struct tower {
 	struct event_base *base;
@@ -23,6 +24,8 @@ struct tower {
 	struct workflow *workflow;
 	struct role_set *roles;
 	struct config *config;    /* tower.conf; never NULL once running */
+	struct artifacts *artifacts;  /* agent binaries for booting nodes */
+	const char *cloud_init_dir;   /* user-data templates; NULL: none found */
 	char state_dir[4096];
 	char admin_token[65];
 	char join_host[256];     /* what agents dial, for join lines */

@@ -6,6 +6,7 @@
 #include "tower/workflow.h"
 
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,20 +18,24 @@
 #include "shared/log.h"
 #include "shared/util.h"
 #include "tower/ca.h"
+#include "tower/config.h"
 #include "tower/enroll.h"
 #include "tower/hub.h"
+#include "tower/jobs.h"
 #include "tower/pattern.h"
 #include "tower/providers/provider.h"
 #include "tower/role.h"
 #include "tower/store.h"
 #include "tower/tasks.h"
 #include "tower/tower.h"
+#include "tower/userdata.h"
 
 #define TICK_MS 250
 #define ENROLL_TIMEOUT_MS (10 * 60 * 1000)
 #define RETRY_FIRST_MS 1000
 #define RETRY_CAP_MS 30000
 #define MAX_STEPS 128
+#define PROVIDER_THREADS 8   /* nodes made or released at once */
 
 struct workflow_watch {
 	struct workflow *wf;
@@ -54,6 +59,9 @@ struct workflow {
 	size_t provider_count;
 	char agent_binary[PATH_MAX];
 	bool advancing;
+	bool closing;
+	struct jobs *jobs;            /* provider calls */
+	struct oc_calls *calls;       /* per OverCloud, while its calls are out */
 };
 
 /* Everything about one OverCloud the engine looks at, read fresh. */
@@ -102,7 +110,13 @@ static void view_free(struct oc_view *v)
 
 static int view_load(struct workflow *wf, const char *id, struct oc_view *v)
 {
-	memset(v, 0, sizeof(*v));
+	/* Not the whole struct: its step array is ~90 KB and the store fills
+	 * every entry it returns. */
+	memset(&v->oc, 0, sizeof(v->oc));
+	v->pattern = NULL;
+	v->nodes = NULL;
+	v->node_count = 0;
+	v->step_count = 0;
 	if (store_oc_get(wf->t->store, id, &v->oc) != 1)
 		return -1;
 	v->pattern = wf->patterns ? pattern_set_find(wf->patterns, v->oc.pattern) : NULL;
@@ -458,50 +472,316 @@ out:
 	json_decref(inputs);
 }
 
+/* ---- provider calls, off the event loop ---- */
+
+/* Per OverCloud: the provider calls of its acquire or release step that are
+ * still out, and the first failure among those that came back. */
+struct oc_calls {
+	char oc_id[STORE_ID_MAX];
+	bool releasing;               /* which step the counters are for */
+	bool release_started;
+	bool rolled_back;
+	int in_flight;
+	int failed;
+	char first_error[512];
+	struct oc_calls *next;
+};
+
+/* One create_node or destroy_node call and everything it needs, so the
+ * pool thread touches nothing the event loop owns. */
+struct node_call {
+	struct workflow *wf;
+	const struct provider_ops *ops;
+	void *ctx;
+	bool create;
+	char oc_id[STORE_ID_MAX];
+	char name[STORE_ID_MAX];
+	char group[STORE_ROLE_MAX];
+	char size[STORE_ROLE_MAX];
+	char token[ENROLL_TOKEN_LEN + 1];
+	char *user_data;
+	struct provider_node made;    /* in for destroy, out for create */
+	int rc;
+	char err[512];
+};
+
+static struct oc_calls *oc_calls_find(struct workflow *wf, const char *oc_id)
+{
+	for (struct oc_calls *oc = wf->calls; oc != NULL; oc = oc->next)
+		if (strcmp(oc->oc_id, oc_id) == 0)
+			return oc;
+	return NULL;
+}
+
+static struct oc_calls *oc_calls_get(struct workflow *wf, const char *oc_id)
+{
+	struct oc_calls *oc = oc_calls_find(wf, oc_id);
+
+	if (oc != NULL)
+		return oc;
+	oc = calloc(1, sizeof(*oc));
+	if (oc == NULL)
+		return NULL;
+	snprintf(oc->oc_id, sizeof(oc->oc_id), "%s", oc_id);
+	oc->next = wf->calls;
+	wf->calls = oc;
+	return oc;
+}
+
+static void oc_calls_drop(struct workflow *wf, const char *oc_id)
+{
+	for (struct oc_calls **p = &wf->calls; *p != NULL; p = &(*p)->next) {
+		if (strcmp((*p)->oc_id, oc_id) == 0) {
+			struct oc_calls *gone = *p;
+			*p = gone->next;
+			free(gone);
+			return;
+		}
+	}
+}
+
+static void oc_calls_fail(struct oc_calls *oc, const char *node, const char *reason)
+{
+	oc->failed++;
+	if (oc->first_error[0] == '\0')
+		snprintf(oc->first_error, sizeof(oc->first_error), "%s: %s", node, reason);
+}
+
+static void node_call_free(struct node_call *c)
+{
+	explicit_bzero(c->token, sizeof(c->token));
+	if (c->user_data != NULL) {
+		/* It carries the join token too. */
+		explicit_bzero(c->user_data, strlen(c->user_data));
+		free(c->user_data);
+	}
+	free(c);
+}
+
+static void node_call_work(void *arg)
+{
+	struct node_call *c = arg;
+
+	if (c->create) {
+		struct provider_node_request req = {
+			.overcloud_id = c->oc_id,
+			.name = c->name,
+			.group = c->group,
+			.size = c->size[0] ? c->size : NULL,
+			.join_token = c->token,
+			.user_data = c->user_data,
+		};
+		c->rc = c->ops->create_node(c->ctx, &req, &c->made, c->err, sizeof(c->err));
+	} else {
+		c->rc = c->ops->destroy_node(c->ctx, c->oc_id, &c->made, c->err, sizeof(c->err));
+	}
+}
+
+static void advance(struct workflow *wf, const char *id);
+
+/* Back on the loop: the node's row is read again (its agent may have
+ * enrolled while the call was out) and only the provider's fields change. */
+static void node_call_done(void *arg, bool ran)
+{
+	struct node_call *c = arg;
+	struct workflow *wf = c->wf;
+	struct oc_calls *oc = oc_calls_find(wf, c->oc_id);
+	char oc_id[STORE_ID_MAX];
+	struct oc_view v;
+
+	if (ran && c->rc == 0 && view_load(wf, c->oc_id, &v) == 0) {
+		for (int i = 0; i < v.node_count; i++) {
+			struct store_oc_node *n = &v.nodes[i];
+			if (strcmp(n->name, c->name) != 0)
+				continue;
+			if (c->create) {
+				snprintf(n->handle, sizeof(n->handle), "%s", c->made.handle);
+				snprintf(n->address, sizeof(n->address), "%s", c->made.address);
+				snprintf(n->state, sizeof(n->state), "created");
+				log_info("overcloud %s: node %s made at %s", c->oc_id, c->name,
+					 c->made.address);
+			} else {
+				snprintf(n->state, sizeof(n->state), "released");
+			}
+			store_ocn_update(wf->t->store, c->oc_id, n);
+		}
+		view_free(&v);
+	} else if (oc != NULL) {
+		oc_calls_fail(oc, c->name, ran ? c->err : "the tower stopped first");
+	}
+	if (oc != NULL)
+		oc->in_flight--;
+	snprintf(oc_id, sizeof(oc_id), "%s", c->oc_id);
+	node_call_free(c);
+	if (ran && !wf->closing && !wf->advancing) {
+		wf->advancing = true;
+		advance(wf, oc_id);
+		wf->advancing = false;
+	}
+}
+
+static struct node_call *node_call_new(struct workflow *wf, struct provider_slot *prov,
+				       const char *oc_id, const struct store_oc_node *n, bool create)
+{
+	struct node_call *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->wf = wf;
+	c->ops = prov->ops;
+	c->ctx = prov->ctx;
+	c->create = create;
+	snprintf(c->oc_id, sizeof(c->oc_id), "%s", oc_id);
+	snprintf(c->name, sizeof(c->name), "%s", n->name);
+	snprintf(c->group, sizeof(c->group), "%s", n->group);
+	snprintf(c->made.handle, sizeof(c->made.handle), "%s", n->handle);
+	snprintf(c->made.address, sizeof(c->made.address), "%s", n->address);
+	return c;
+}
+
+static int node_call_submit(struct workflow *wf, struct oc_calls *oc, struct node_call *c)
+{
+	if (jobs_submit(wf->jobs, node_call_work, node_call_done, c) != 0) {
+		oc_calls_fail(oc, c->name, "out of memory");
+		node_call_free(c);
+		return -1;
+	}
+	oc->in_flight++;
+	return 0;
+}
+
+/* The provider that makes node n (its own in a heterogeneous OverCloud). */
+static struct provider_slot *node_provider(struct workflow *wf, const struct oc_view *v,
+					   const struct store_oc_node *n, char *err, size_t err_size)
+{
+	return provider_for(wf, n->provider[0] ? n->provider : v->oc.provider, err, err_size);
+}
+
+/* Starts destroy_node for every node that has something to destroy; nodes
+ * never made are marked released at once. Returns the calls started. */
+static int release_nodes(struct workflow *wf, struct oc_view *v, struct oc_calls *oc)
+{
+	int started = 0;
+
+	for (int i = 0; i < v->node_count; i++) {
+		struct store_oc_node *n = &v->nodes[i];
+		struct provider_slot *prov;
+		struct node_call *c;
+		char prov_err[256];
+
+		if (n->node_id[0] != '\0') {
+			/* Its certificate dies with it (and with the node row,
+			 * its oc_nodes.node_id reads empty from now on). */
+			store_node_delete(wf->t->store, n->node_id);
+			hub_disconnect_node(wf->t->hub, n->node_id, "node released");
+		}
+		if (strcmp(n->state, "released") == 0)
+			continue;
+		if (strcmp(n->state, "created") != 0 && n->token_id[0] == '\0') {
+			snprintf(n->state, sizeof(n->state), "released");
+			store_ocn_update(wf->t->store, v->oc.id, n);
+			continue;
+		}
+		prov = node_provider(wf, v, n, prov_err, sizeof(prov_err));
+		if (prov == NULL) {
+			oc_calls_fail(oc, n->name, prov_err);
+			continue;
+		}
+		c = node_call_new(wf, prov, v->oc.id, n, false);
+		if (c == NULL) {
+			oc_calls_fail(oc, n->name, "out of memory");
+			continue;
+		}
+		if (node_call_submit(wf, oc, c) == 0)
+			started++;
+	}
+	return started;
+}
+
+/* Makes every node still pending, all at once on the provider threads. A
+ * failure releases what was made (no half-built OverCloud keeps a VM) and
+ * the step fails with the provider's reason. Runs again on every pass
+ * until the calls are back. */
 static void do_acquire(struct workflow *wf, struct oc_view *v, struct store_oc_step *s)
 {
 	char err[512], token[ENROLL_TOKEN_LEN + 1];
-	struct provider_slot *prov = provider_for(wf, v->oc.provider, err, sizeof(err));
+	struct oc_calls *oc;
 
-	if (prov == NULL) {
-		step_finish(wf, v, s, "failed", err);
+	oc = oc_calls_get(wf, v->oc.id);
+	if (oc == NULL) {
+		step_finish(wf, v, s, "failed", "out of memory");
+		return;
+	}
+	if (oc->in_flight > 0)
+		return;
+	if (oc->failed > 0) {
+		if (!oc->rolled_back) {
+			oc->rolled_back = true;
+			log_warn("overcloud %s: %s; releasing the nodes already made", v->oc.id,
+				 oc->first_error);
+			if (release_nodes(wf, v, oc) > 0)
+				return;
+		}
+		step_finish(wf, v, s, "failed", oc->first_error);
+		oc_calls_drop(wf, v->oc.id);
 		return;
 	}
 	for (int i = 0; i < v->node_count; i++) {
 		struct store_oc_node *n = &v->nodes[i];
 		const struct pattern_group *g = pattern_find_group(v->pattern, n->group);
-		struct provider_node_request req = {0};
-		struct provider_node made;
+		const char *role = g && g->role ? g->role : n->group;
+		struct provider_slot *prov;
+		struct node_call *c;
 
 		if (strcmp(n->state, "pending") != 0)
 			continue;
-		if (enroll_create_token(wf->t->store, g && g->role ? g->role : n->group, 3600, 1, token,
-					err, sizeof(err)) != 0) {
-			step_finish(wf, v, s, "failed", err);
-			return;
+		prov = node_provider(wf, v, n, err, sizeof(err));
+		if (prov == NULL) {
+			oc_calls_fail(oc, n->name, err);
+			break;
 		}
+		if (enroll_create_token(wf->t->store, role, 3600, 1, token, err, sizeof(err)) != 0) {
+			oc_calls_fail(oc, n->name, err);
+			break;
+		}
+		/* Recorded first: a node whose call is lost in a crash is made
+		 * again with a new token, and the old one is released. */
 		memcpy(n->token_id, token, ENROLL_TOKEN_ID_HEX);
 		n->token_id[ENROLL_TOKEN_ID_HEX] = '\0';
 		store_ocn_update(wf->t->store, v->oc.id, n);
-		req.overcloud_id = v->oc.id;
-		req.name = n->name;
-		req.group = n->group;
-		req.size = v->oc.size;
-		req.join_token = token;
-		memset(&made, 0, sizeof(made));
-		if (prov->ops->create_node(prov->ctx, &req, &made, err, sizeof(err)) != 0) {
+		c = node_call_new(wf, prov, v->oc.id, n, true);
+		if (c == NULL) {
 			explicit_bzero(token, sizeof(token));
-			step_finish(wf, v, s, "failed", err);
-			return;
+			oc_calls_fail(oc, n->name, "out of memory");
+			break;
 		}
+		memcpy(c->token, token, sizeof(token));
 		explicit_bzero(token, sizeof(token));
-		snprintf(n->handle, sizeof(n->handle), "%s", made.handle);
-		snprintf(n->address, sizeof(n->address), "%s", made.address);
-		snprintf(n->state, sizeof(n->state), "created");
-		store_ocn_update(wf->t->store, v->oc.id, n);
-		log_info("overcloud %s: node %s made at %s", v->oc.id, n->name, made.address);
+		snprintf(c->size, sizeof(c->size), "%s", n->size[0] ? n->size : v->oc.size);
+		if (prov->ops->wants_user_data) {
+			/* cloud-init user-data (userdata_render, with this tower's
+			 * endpoints); tower.conf [provider] arch = aarch64 for ARM
+			 * instance types. */
+			const char *arch = config_get(wf->t->config, prov->ops->name, "arch");
+			size_t user_data_len = 0;
+			c->user_data = userdata_for_tower(wf->t, c->token, role, arch ? arch : "x86_64",
+							  n->name, &user_data_len, err, sizeof(err));
+			if (c->user_data == NULL) {
+				oc_calls_fail(oc, n->name, err);
+				node_call_free(c);
+				break;
+			}
+		}
+		node_call_submit(wf, oc, c);
+	}
+	if (oc->in_flight > 0)
+		return;
+	if (oc->failed > 0) {
+		do_acquire(wf, v, s);   /* nothing out: roll back now */
+		return;
 	}
 	step_finish(wf, v, s, "done", NULL);
+	oc_calls_drop(wf, v->oc.id);
 }
 
 /* Done once every made node's agent has enrolled and is connected. */
@@ -528,38 +808,31 @@ static void check_enroll(struct workflow *wf, struct oc_view *v, struct store_oc
 	}
 }
 
+/* Releases every node, all at once on the provider threads; best effort:
+ * one failure does not keep the others. */
 static void do_release(struct workflow *wf, struct oc_view *v, struct store_oc_step *s)
 {
-	char err[512], first_err[512] = "";
-	struct provider_slot *prov = provider_for(wf, v->oc.provider, err, sizeof(err));
+	struct oc_calls *oc = oc_calls_get(wf, v->oc.id);
 
-	for (int i = 0; i < v->node_count; i++) {
-		struct store_oc_node *n = &v->nodes[i];
-		struct provider_node made;
-
-		if (n->node_id[0] != '\0') {
-			/* Its certificate dies with it. */
-			store_node_delete(wf->t->store, n->node_id);
-			hub_disconnect_node(wf->t->hub, n->node_id, "node released");
-		}
-		if (strcmp(n->state, "released") == 0)
-			continue;
-		if (strcmp(n->state, "created") == 0 || n->token_id[0] != '\0') {
-			memset(&made, 0, sizeof(made));
-			snprintf(made.handle, sizeof(made.handle), "%s", n->handle);
-			snprintf(made.address, sizeof(made.address), "%s", n->address);
-			if (prov == NULL ||
-			    prov->ops->destroy_node(prov->ctx, v->oc.id, &made, err, sizeof(err)) != 0) {
-				if (first_err[0] == '\0')
-					snprintf(first_err, sizeof(first_err), "%s: %s", n->name,
-						 prov ? err : "provider unavailable");
-				continue;
-			}
-		}
-		snprintf(n->state, sizeof(n->state), "released");
-		store_ocn_update(wf->t->store, v->oc.id, n);
+	if (oc == NULL) {
+		step_finish(wf, v, s, "failed", "out of memory");
+		return;
 	}
-	step_finish(wf, v, s, first_err[0] ? "failed" : "done", first_err[0] ? first_err : NULL);
+	if (oc->in_flight > 0)
+		return;   /* a create still out (deleted while creating), or our own calls */
+	if (!oc->releasing) {
+		/* Whatever an interrupted acquire counted is not this step's. */
+		memset(oc, 0, offsetof(struct oc_calls, next));
+		snprintf(oc->oc_id, sizeof(oc->oc_id), "%s", v->oc.id);
+		oc->releasing = true;
+	}
+	if (!oc->release_started) {
+		oc->release_started = true;
+		if (release_nodes(wf, v, oc) > 0)
+			return;
+	}
+	step_finish(wf, v, s, oc->failed ? "failed" : "done", oc->failed ? oc->first_error : NULL);
+	oc_calls_drop(wf, v->oc.id);
 }
 
 static void start_step(struct workflow *wf, struct oc_view *v, const struct pattern_step *def,
@@ -771,7 +1044,15 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 
 void workflow_on_run_done(void *arg, const char *run_id)
 {
-	on_tick(-1, 0, arg);
+	struct workflow *wf = arg;
+	char oc_id[STORE_ID_MAX];
+
+	/* Only the OverCloud that waits for this run; ad-hoc runs have none. */
+	if (wf->advancing || store_ocs_find_run(wf->t->store, run_id, oc_id, sizeof(oc_id)) != 1)
+		return;
+	wf->advancing = true;
+	advance(wf, oc_id);
+	wf->advancing = false;
 }
 
 void workflow_on_node_ready(struct workflow *wf, const char *node_id)
@@ -781,22 +1062,74 @@ void workflow_on_node_ready(struct workflow *wf, const char *node_id)
 
 /* ---- requests ---- */
 
-int workflow_create(struct workflow *wf, const char *pattern_name, const char *provider,
-		    int64_t number, const char *size, char *id_out, char *err, size_t err_size)
+/* The part a node of group g, the i-th sized by the request, belongs to. */
+static const struct workflow_part *part_for(const struct pattern_group *g, int64_t i,
+					    const struct workflow_part *parts, size_t part_count)
+{
+	if (!g->from_request) {
+		for (size_t k = 0; k < part_count; k++)
+			if (parts[k].post)
+				return &parts[k];
+		return &parts[0];
+	}
+	for (size_t k = 0; k < part_count; k++) {
+		if (i < parts[k].number)
+			return &parts[k];
+		i -= parts[k].number;
+	}
+	return &parts[part_count - 1];
+}
+
+static int check_parts(const struct workflow_part *parts, size_t part_count, int64_t *number,
+		       char *err, size_t err_size)
+{
+	int posts = 0;
+
+	*number = 0;
+	if (part_count < 1 || part_count > WORKFLOW_MAX_PARTS) {
+		snprintf(err, err_size, "field \"provider\": 1 to %d providers", WORKFLOW_MAX_PARTS);
+		return -1;
+	}
+	for (size_t k = 0; k < part_count; k++) {
+		if (provider_find(parts[k].provider) == NULL) {
+			snprintf(err, err_size, "field \"provider\": unknown provider \"%s\"",
+				 parts[k].provider);
+			return -1;
+		}
+		for (size_t j = 0; j < k; j++)
+			if (provider_find(parts[j].provider) == provider_find(parts[k].provider)) {
+				snprintf(err, err_size, "field \"%s\": provider named twice",
+					 parts[k].provider);
+				return -1;
+			}
+		*number += parts[k].number;
+		posts += parts[k].post;
+	}
+	if (posts != 1) {
+		snprintf(err, err_size, "field \"post\": exactly one provider must host the post "
+			 "(\"post\": \"yes\"), %d do", posts);
+		return -1;
+	}
+	return 0;
+}
+
+int workflow_create(struct workflow *wf, const char *pattern_name, const struct workflow_part *parts,
+		    size_t part_count, char *id_out, char *err, size_t err_size)
 {
 	const struct pattern *p = wf->patterns ? pattern_set_find(wf->patterns, pattern_name) : NULL;
 	uint8_t raw[4];
 	char hex[9], name[STORE_ID_MAX];
-	int64_t now = util_now(), total = 0;
+	const char *provider;
+	int64_t now = util_now(), total = 0, number;
+	bool mixed = part_count > 1;
 
 	if (p == NULL) {
 		snprintf(err, err_size, "field \"pattern\": unknown pattern \"%s\"", pattern_name);
 		return -1;
 	}
-	if (provider_find(provider) == NULL) {
-		snprintf(err, err_size, "field \"provider\": unknown provider \"%s\"", provider);
+	if (check_parts(parts, part_count, &number, err, err_size) != 0)
 		return -1;
-	}
+	provider = mixed ? WORKFLOW_HETEROGENEOUS : provider_find(parts[0].provider)->name;
 	for (size_t g = 0; g < p->group_count; g++)
 		total += p->groups[g].from_request ? number : p->groups[g].count;
 	if (total >= WORKFLOW_MAX_NODES) {
@@ -811,14 +1144,17 @@ int workflow_create(struct workflow *wf, const char *pattern_name, const char *p
 		snprintf(err, err_size, "database busy");
 		return -1;
 	}
-	if (store_oc_insert(wf->t->store, id_out, p->name, provider_find(provider)->name, number,
-			    size, now) != 0)
+	if (store_oc_insert(wf->t->store, id_out, p->name, provider, number,
+			    mixed ? "" : parts[0].size, now) != 0)
 		goto fail;
 	for (size_t g = 0; g < p->group_count; g++) {
 		int64_t count = p->groups[g].from_request ? number : p->groups[g].count;
 		for (int64_t i = 0; i < count; i++) {
+			const struct workflow_part *part = part_for(&p->groups[g], i, parts, part_count);
 			snprintf(name, sizeof(name), "%s-%s-%lld", id_out, p->groups[g].name, (long long)i);
-			if (store_ocn_insert(wf->t->store, id_out, name, p->groups[g].name, i) != 0)
+			if (store_ocn_insert(wf->t->store, id_out, name, p->groups[g].name, i,
+					     mixed ? provider_find(part->provider)->name : "",
+					     mixed ? part->size : "") != 0)
 				goto fail;
 		}
 	}
@@ -902,9 +1238,9 @@ static json_t *overcloud_json(struct workflow *wf, struct oc_view *v)
 
 	for (int i = 0; i < v->node_count; i++) {
 		const struct store_oc_node *n = &v->nodes[i];
-		json_array_append_new(nodes, json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "name", n->name,
-			"group", n->group, "node_id", n->node_id, "address", n->address,
-			"state", n->state,
+		json_array_append_new(nodes, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "name", n->name,
+			"group", n->group, "provider", n->provider[0] ? n->provider : v->oc.provider,
+			"node_id", n->node_id, "address", n->address, "state", n->state,
 			"connected", n->node_id[0] && hub_node_connected(wf->t->hub, n->node_id)));
 		if (n->address[0] == '\0' || strcmp(n->state, "released") == 0)
 			continue;
@@ -1027,6 +1363,11 @@ struct workflow *workflow_new(struct tower *t, const char *patterns_dir, char *e
 			return NULL;
 		}
 	}
+	wf->jobs = jobs_new(t->base, PROVIDER_THREADS, err, err_size);
+	if (wf->jobs == NULL) {
+		workflow_free(wf);
+		return NULL;
+	}
 	wf->tick = event_new(t->base, -1, EV_PERSIST, on_tick, wf);
 	if (wf->tick == NULL || event_add(wf->tick, &tv) != 0) {
 		snprintf(err, err_size, "cannot start the workflow timer");
@@ -1044,8 +1385,26 @@ void workflow_free(struct workflow *wf)
 		workflow_unwatch(wf->watches);
 	if (wf->tick != NULL)
 		event_free(wf->tick);
+	/* Calls still out are waited for: their results are recorded, so a
+	 * restart does not make those nodes again. */
+	wf->closing = true;
+	jobs_free(wf->jobs);
+	while (wf->calls != NULL)
+		oc_calls_drop(wf, wf->calls->oc_id);
 	for (size_t i = 0; i < wf->provider_count; i++)
 		wf->providers[i].ops->close(wf->providers[i].ctx);
 	pattern_set_free(wf->patterns);
 	free(wf);
+}
+
+/* A role some pattern gives a group: nodes of it may be made. */
+bool workflow_has_group_role(struct workflow *wf, const char *role)
+{
+	for (size_t i = 0; wf->patterns != NULL && i < pattern_set_count(wf->patterns); i++) {
+		const struct pattern *p = pattern_set_at(wf->patterns, i);
+		for (size_t j = 0; j < p->group_count; j++)
+			if (p->groups[j].role != NULL && strcmp(p->groups[j].role, role) == 0)
+				return true;
+	}
+	return false;
 }

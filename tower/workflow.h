@@ -22,10 +22,24 @@ struct workflow *workflow_new(struct tower *t, const char *patterns_dir, char *e
 			      size_t err_size);
 void workflow_free(struct workflow *wf);
 
+#define WORKFLOW_MAX_PARTS 8
+#define WORKFLOW_HETEROGENEOUS "heterogeneous"
+
+/* One provider's share of an OverCloud: `number` nodes of the groups sized
+ * by the request, of this size; the part with post also gets the groups of
+ * fixed size (the post). One part is a plain OverCloud; several are the
+ * seed's "heterogeneous" one. */
+struct workflow_part {
+	char provider[32];
+	int64_t number;
+	char size[64];
+	bool post;
+};
+
 /* Starts creating an OverCloud. Returns 0 with its id in id_out (>= 32
  * bytes), or -1 with a reason naming the field in err. */
-int workflow_create(struct workflow *wf, const char *pattern, const char *provider,
-		    int64_t number, const char *size, char *id_out, char *err, size_t err_size);
+int workflow_create(struct workflow *wf, const char *pattern, const struct workflow_part *parts,
+		    size_t part_count, char *id_out, char *err, size_t err_size);
 /* Starts destroying it (whatever state it is in). Returns 0, -1 unknown id,
  * -2 already deleted or deleting (err says which). */
 int workflow_delete(struct workflow *wf, const char *id, char *err, size_t err_size);
@@ -38,6 +52,8 @@ json_t *workflow_list_json(struct workflow *wf);
 json_t *workflow_runs_json(struct workflow *wf, const char *id);
 bool workflow_has_pattern(struct workflow *wf, const char *name);
 bool workflow_has_provider(const char *name);
+/* Whether some pattern's group has this role. */
+bool workflow_has_group_role(struct workflow *wf, const char *role);
 
 /* fn gets the whole OverCloud object after every change; "end" once it is
  * ready, failed or deleted (then the watch is gone). Replays the current

@@ -72,6 +72,15 @@ bad '{"provider": "nimbus", "number": 1, "pattern": "demo"}' provider
 bad '{"provider": "local", "number": 1, "pattern": "nope"}' pattern
 bad '{"provider": "local", "number": 1, "pattern": "demo", "colour": "red"}' colour
 bad '{"provider": "local", "number": 1, ' JSON
+# The seed's heterogeneous form: number, size and post per provider.
+bad '{"provider": "heterogeneous"}' heterogeneous
+bad '{"provider": "heterogeneous", "local": {"number": "1", "post": "no"}}' post
+bad '{"provider": "heterogeneous", "local": {"number": "1", "post": "maybe"}}' local.post
+bad '{"provider": "heterogeneous", "local": {"number": "x", "post": "yes"}}' local.number
+bad '{"provider": "heterogeneous", "local": {"number": "1", "post": "yes", "disk": 1}}' local.disk
+bad '{"provider": "heterogeneous", "nimbus": {"number": "1", "post": "yes"}}' nimbus
+bad '{"provider": "heterogeneous", "local": {"number": "1", "post": "yes"}, "number": 2}' number
+bad '{"provider": "local", "number": 1, "local": {"number": "1"}}' 'unknown field'
 head -c $((1024 * 1024 + 100)) /dev/zero | tr '\0' ' ' >"$T/big.json"
 code=$(api -o /dev/null -w '%{http_code}' -X POST --data-binary @"$T/big.json" "$API/v1/overclouds")
 [ "$code" = 413 ] || fail "body over 1 MiB: $code"

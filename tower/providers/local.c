@@ -807,15 +807,14 @@ static int net_teardown(const struct local_ctx *c, const char *netns, char *err,
 	int slot = netns_slot(netns), rc = 0;
 
 	snprintf(ifname, sizeof(ifname), "ocv%d", slot);
-	if (netns_exists(netns) && run_ip(c, err, err_size, "netns", "del", netns, NULL) != 0)
-		rc = -1;
-	/* The kernel dismantles the namespace in the background, eth0 and with
-	 * it its peer ocv<slot>: wait for that before looking at the bridge. */
-	for (int64_t deadline = util_monotonic_ms() + LOCAL_KILL_MS;
-	     link_exists(ifname) && util_monotonic_ms() < deadline;)
-		sleep_ms(20);
+	/* The veth first: deleting one end takes the namespace's eth0 with it
+	 * at once, whereas the kernel dismantles a deleted namespace in the
+	 * background, seconds later when it is busy, and we would have to wait
+	 * for that before the slot and the bridge are free. */
 	if (link_exists(ifname) && run_ip(c, err, err_size, "link", "del", ifname, NULL) != 0 &&
 	    link_exists(ifname))
+		rc = -1;
+	if (netns_exists(netns) && run_ip(c, err, err_size, "netns", "del", netns, NULL) != 0)
 		rc = -1;
 	if (rc == 0 && alloc_release(netns, err, err_size) != 0)
 		rc = -1;
