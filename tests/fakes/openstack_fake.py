@@ -212,7 +212,8 @@ class Cloud:
             if sid in self.servers and not self.servers[sid]["deleting"]:
                 self.servers[sid]["proc"] = p
                 self.servers[sid]["vmdir"] = vmdir
-                self.note(f"server {sid}: agent started (pid {p.pid}, role {join['role']})")
+                self.note(f"server {sid}: user_data {len(ud)} bytes base64; agent started "
+                          f"(pid {p.pid}, role {join['role']})")
                 return
         stop_proc(p)
         shutil.rmtree(vmdir, ignore_errors=True)
