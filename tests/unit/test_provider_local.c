@@ -288,8 +288,10 @@ static void test_find(void **state)
 	assert_null(provider_find("localx"));
 	assert_null(provider_find(""));
 	assert_null(provider_find(NULL));
-	/* not written yet */
-	assert_null(provider_find("openstack"));
+	/* the clouds: tested in test_provider_openstack.c and test_provider_aws.c */
+	assert_non_null(provider_find("OpenStack"));
+	assert_non_null(provider_find("aws"));
+	assert_ptr_equal(provider_find("Amazon"), provider_find("aws"));
 }
 
 /* ---- open / close ---- */

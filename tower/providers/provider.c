@@ -6,12 +6,13 @@
 
 #include "shared/util.h"
 
-extern const struct provider_ops provider_aws;
+extern const struct provider_ops provider_aws;         /* aws.c */
+extern const struct provider_ops provider_openstack;   /* openstack.c */
 
 static const struct provider_ops *const providers[] = {
 	&provider_local,
+	&provider_openstack,
 	&provider_aws,
-	/* openstack comes later */
 };
 
 /* The seed's v1 API spells the clouds its own way. */
