@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -533,6 +534,49 @@ static void on_sigterm(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(sw->base);
 }
 
+/* Keys and CSRs for agents [from, to), on a thread of their own. */
+struct keygen_part {
+	struct agent *agents;
+	unsigned from, to;
+	int failed;
+};
+
+static void *keygen_run(void *arg)
+{
+	struct keygen_part *p = arg;
+
+	for (unsigned i = p->from; i < p->to && !p->failed; i++) {
+		struct agent *a = &p->agents[i];
+		char cn[32];
+
+		snprintf(cn, sizeof(cn), "swarm-%05u", i);
+		if (pki_key_generate(&a->key) != 0 || (a->csr = pki_csr_create(&a->key, cn)) == NULL)
+			p->failed = 1;
+	}
+	return NULL;
+}
+
+/* One thread per CPU: only set-up, before the event loop runs. */
+static void make_keys(struct agent *agents, unsigned n)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned k = cpus > 1 ? (unsigned)(cpus > 8 ? 8 : cpus) : 1;
+	struct keygen_part parts[8];
+	pthread_t threads[8];
+
+	pki_rng();   /* seeded once, before the threads share it */
+	for (unsigned t = 0; t < k; t++) {
+		parts[t] = (struct keygen_part){agents, n * t / k, n * (t + 1) / k, 0};
+		if (pthread_create(&threads[t], NULL, keygen_run, &parts[t]) != 0)
+			fatal("cannot start a key generation thread");
+	}
+	for (unsigned t = 0; t < k; t++) {
+		pthread_join(threads[t], NULL);
+		if (parts[t].failed)
+			fatal("cannot make a key and csr");
+	}
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
@@ -620,7 +664,6 @@ int main(int argc, char **argv)
 	t0 = wall_ms();
 	for (unsigned i = 0, t = 0, left = counts[0]; i < sw.n; i++, left--) {
 		struct agent *a = &sw.agents[i];
-		char cn[32];
 
 		if (left == 0)
 			left = counts[++t];
@@ -629,14 +672,12 @@ int main(int argc, char **argv)
 		a->token = tokens[t];
 		mbedtls_pk_init(&a->key);
 		mbedtls_x509_crt_init(&a->cert);
-		snprintf(cn, sizeof(cn), "swarm-%05u", i);
-		if (pki_key_generate(&a->key) != 0 || (a->csr = pki_csr_create(&a->key, cn)) == NULL)
-			fatal("agent %u: cannot make a key and csr", i);
 		a->ev_retry = event_new(sw.base, -1, 0, on_retry, a);
 		a->ev_heartbeat = event_new(sw.base, -1, EV_PERSIST, send_heartbeat, a);
 		if (a->ev_retry == NULL || a->ev_heartbeat == NULL)
 			fatal("out of memory");
 	}
+	make_keys(sw.agents, sw.n);
 	sw.prepare_ms = wall_ms() - t0;
 	printf("made %u keys and csrs in %.2f s\n", sw.n, sw.prepare_ms / 1000.0);
 	fflush(stdout);

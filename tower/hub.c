@@ -756,6 +756,12 @@ void hub_free(struct hub *hub)
 	/* Workers first: then every connection, wherever it is, is ours. */
 	if (hub->workers != NULL)
 		workers_stop(hub->workers);
+	/* Agents learn at once that the tower is going, and start their
+	 * backoff now rather than after thousands of TLS contexts are freed
+	 * (mbedtls wipes 32 KiB of buffers each). */
+	for (struct hub_conn *c = hub->conns; c != NULL; c = c->next)
+		if (c->tls != NULL)
+			shutdown(tls_conn_fd(c->tls), SHUT_RDWR);
 	while (hub->conns != NULL) {
 		struct hub_conn *c = hub->conns;
 		hub->conns = c->next;
