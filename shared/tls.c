@@ -135,18 +135,6 @@ void tls_config_session_tickets(struct tls_config *cfg, mbedtls_ssl_ticket_write
 	mbedtls_ssl_conf_session_tickets_cb(&cfg->conf, write, parse, arg);
 }
 
-int tls_config_max_fragment(struct tls_config *cfg, unsigned len)
-{
-	unsigned char code = len == 512 ? MBEDTLS_SSL_MAX_FRAG_LEN_512 :
-			     len == 1024 ? MBEDTLS_SSL_MAX_FRAG_LEN_1024 :
-			     len == 2048 ? MBEDTLS_SSL_MAX_FRAG_LEN_2048 :
-			     len == 4096 ? MBEDTLS_SSL_MAX_FRAG_LEN_4096 : MBEDTLS_SSL_MAX_FRAG_LEN_NONE;
-
-	if (code == MBEDTLS_SSL_MAX_FRAG_LEN_NONE)
-		return -1;
-	return mbedtls_ssl_conf_max_frag_len(&cfg->conf, code) == 0 ? 0 : -1;
-}
-
 void tls_config_free(struct tls_config *cfg)
 {
 	if (cfg == NULL)

@@ -33,8 +33,6 @@ void tls_config_free(struct tls_config *cfg);
  * tower/ticket.c), so a reconnecting client skips the public-key work. */
 void tls_config_session_tickets(struct tls_config *cfg, mbedtls_ssl_ticket_write_t *write,
 				mbedtls_ssl_ticket_parse_t *parse, void *arg);
-/* Client: ask for at most len-byte records (512, 1024, 2048 or 4096). */
-int tls_config_max_fragment(struct tls_config *cfg, unsigned len);
 
 struct tls_conn_callbacks {
 	/* Handshake finished. */
