@@ -30,7 +30,15 @@ struct link {
 	char host[256];
 	uint16_t port;
 	bool closing;
+	uint8_t *session;       /* offered on the handshake, then dropped */
+	size_t session_len;
 };
+
+static void link_destroy(struct link *link)
+{
+	free(link->session);
+	free(link);
+}
 
 static void link_on_ready(struct tls_conn *tls, void *arg)
 {
@@ -64,7 +72,7 @@ static void link_on_tls_close(struct tls_conn *tls, const char *reason, void *ar
 
 	link->tls = NULL;
 	link->cb->on_close(link, reason, link->arg);
-	free(link);
+	link_destroy(link);
 }
 
 static void link_on_drained(struct tls_conn *tls, void *arg)
@@ -89,15 +97,22 @@ static void link_on_dialed(int fd, const char *err, void *arg)
 	link->dial = NULL;
 	if (fd < 0) {
 		link->cb->on_close(link, err, link->arg);
-		free(link);
+		link_destroy(link);
 		return;
 	}
 	link->tls = tls_conn_new(link->base, fd, link->tls_cfg, false, PKI_TOWER_NAME,
 				 LINK_HANDSHAKE_TIMEOUT_MS, &link_tls_callbacks, link);
 	if (link->tls == NULL) {
 		link->cb->on_close(link, "cannot set up tls", link->arg);
-		free(link);
+		link_destroy(link);
+		return;
 	}
+	/* A session the tower no longer knows just means a full handshake. */
+	if (link->session != NULL &&
+	    tls_conn_offer_session(link->tls, link->session, link->session_len) != 0)
+		log_warn("tower %s:%u: saved tls session unusable, ignored", link->host, link->port);
+	free(link->session);
+	link->session = NULL;
 }
 
 struct link *link_open(struct event_base *base, struct evdns_base *dns, const char *host,
@@ -122,6 +137,24 @@ struct link *link_open(struct event_base *base, struct evdns_base *dns, const ch
 	return link;
 }
 
+int link_offer_session(struct link *link, const uint8_t *data, size_t len)
+{
+	if (link->tls != NULL || len == 0)
+		return -1;
+	free(link->session);
+	link->session = malloc(len);
+	if (link->session == NULL)
+		return -1;
+	memcpy(link->session, data, len);
+	link->session_len = len;
+	return 0;
+}
+
+uint8_t *link_save_session(struct link *link, size_t *len)
+{
+	return link->tls != NULL ? tls_conn_save_session(link->tls, len) : NULL;
+}
+
 int link_send(struct link *link, const struct msg *m)
 {
 	if (link->tls == NULL || link->closing)
@@ -143,7 +176,7 @@ void link_free(struct link *link)
 		return;
 	dial_cancel(link->dial);
 	tls_conn_free(link->tls);
-	free(link);
+	link_destroy(link);
 }
 
 const mbedtls_x509_crt *link_peer_cert(struct link *link)

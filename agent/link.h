@@ -3,6 +3,7 @@
 #ifndef OC_LINK_H
 #define OC_LINK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <mbedtls/x509_crt.h>
@@ -29,6 +30,11 @@ struct link_callbacks {
 struct link *link_open(struct event_base *base, struct evdns_base *dns, const char *host,
 		       uint16_t port, struct tls_config *tls, const struct link_callbacks *cb,
 		       void *arg);
+/* Before the connection is up: offer this saved TLS session (copied) for
+ * resumption. 0 or -1. */
+int link_offer_session(struct link *link, const uint8_t *data, size_t len);
+/* Once ready: the TLS session, serialized (heap, caller frees), or NULL. */
+uint8_t *link_save_session(struct link *link, size_t *len);
 int link_send(struct link *link, const struct msg *m);
 /* Queues an already encoded frame (header included). */
 int link_send_frame(struct link *link, const uint8_t *frame, size_t len);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <mbedtls/pk.h>
@@ -43,7 +44,43 @@ struct session {
 	bool renewing;          /* a renew is on its way; one at a time */
 	bool cert_renewed;      /* reload agent.crt before the next connection */
 	int exit_status;
+	/* The last TLS session, offered on reconnect so the tower can resume it
+	 * without public-key work; kept in <state>/tls.session (0600) too, so a
+	 * restarted agent resumes as well. */
+	uint8_t *tls_session;
+	size_t tls_session_len;
 };
+
+#define SESSION_FILE "tls.session"
+#define SESSION_FILE_MAX 16384
+
+static void forget_tls_session(struct session *s)
+{
+	char path[PATH_MAX + 16];
+
+	free(s->tls_session);
+	s->tls_session = NULL;
+	s->tls_session_len = 0;
+	agent_config_path(&s->cfg, SESSION_FILE, path, sizeof(path));
+	unlink(path);
+}
+
+/* After the welcome: the tower may have sent a fresh ticket. */
+static void keep_tls_session(struct session *s, struct link *link)
+{
+	char path[PATH_MAX + 16];
+	size_t len = 0;
+	uint8_t *data = link_save_session(link, &len);
+
+	if (data == NULL)
+		return;
+	free(s->tls_session);
+	s->tls_session = data;
+	s->tls_session_len = len;
+	agent_config_path(&s->cfg, SESSION_FILE, path, sizeof(path));
+	if (util_write_file_nosync(path, data, len, 0600) != 0)
+		log_warn("cannot write %s: %s", path, strerror(errno));
+}
 
 /* Full jitter over an exponential window, so a fleet that lost the tower at
  * the same moment does not come back at the same moment. */
@@ -147,6 +184,8 @@ static int reload_cert(struct session *s)
 	tls_config_free(s->tls);
 	mbedtls_x509_crt_free(&s->cert);
 	s->cert = cert;
+	/* The saved session names the old certificate. */
+	forget_tls_session(s);
 	tls = tls_config_client(&s->ca, &s->cert, &s->key);
 	s->tls = tls;
 	s->cert_renewed = false;
@@ -201,6 +240,7 @@ static void session_on_msg(struct link *link, const struct msg *m, void *arg)
 		if (link_local_ip(link, ip, sizeof(ip)) != 0)
 			snprintf(ip, sizeof(ip), "127.0.0.1");
 		worker_connected(s->worker, m->u.welcome.node_id, ip);
+		keep_tls_session(s, link);
 		maybe_renew(s);
 		break;
 	case MSG_TASK:
@@ -290,8 +330,12 @@ static void session_connect(struct session *s)
 	}
 	s->link = link_open(s->base, s->dns, s->cfg.tower_host, s->cfg.tower_port, s->tls,
 			    &session_callbacks, s);
-	if (s->link == NULL)
+	if (s->link == NULL) {
 		schedule_retry(s);
+		return;
+	}
+	if (s->tls_session != NULL)
+		link_offer_session(s->link, s->tls_session, s->tls_session_len);
 }
 
 struct session *session_new(struct event_base *base, struct evdns_base *dns,
@@ -324,6 +368,8 @@ struct session *session_new(struct event_base *base, struct evdns_base *dns,
 		goto fail;
 	}
 	s->tls = tls_config_client(&s->ca, &s->cert, &s->key);
+	agent_config_path(cfg, SESSION_FILE, path, sizeof(path));
+	s->tls_session = (uint8_t *)util_read_file(path, SESSION_FILE_MAX, &s->tls_session_len);
 	s->ev_retry = event_new(base, -1, 0, on_retry, s);
 	s->ev_heartbeat = event_new(base, -1, EV_PERSIST, on_heartbeat, s);
 	if (s->tls == NULL || s->ev_retry == NULL || s->ev_heartbeat == NULL) {
@@ -370,5 +416,6 @@ void session_free(struct session *s)
 	mbedtls_x509_crt_free(&s->ca);
 	mbedtls_x509_crt_free(&s->cert);
 	mbedtls_pk_free(&s->key);
+	free(s->tls_session);
 	free(s);
 }

@@ -14,7 +14,7 @@ cleanup() {
 trap cleanup EXIT
 
 ROWS=()
-row() { ROWS+=("$(printf '%-44s %14s   %-10s %s' "$1" "$2" "$3" "$4")"); }
+row() { ROWS+=("$(printf '%-50s %14s   %-10s %s' "$1" "$2" "$3" "$4")"); }
 verdict() { awk -v v="$1" -v g="$2" 'BEGIN { print (v <= g) ? "met" : "NOT MET" }'; }
 
 # --- agent binary sizes (stripped, as `make agents` ships them) ---
@@ -119,5 +119,26 @@ row "create 1+3 nodes, no-op pattern, end to end (s)" "$create_s" "<= 2" "$(verd
 row "delete 1+3 nodes, no-op pattern, end to end (s)" "$delete_s" "<= 1" "$(verdict "$delete_s" 1)"
 row "engine overhead per step (ms)" "$overhead" "<= 5" "$(verdict "$overhead" 5)"
 
-printf '\n%-44s %14s   %-10s %s\n' "figure" "measured" "goal" "verdict"
+# The rows above leave a tower and 101 agents idling: stop them, the
+# scale figures below want the machine.
+for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+PIDS=()
+
+# --- scale: bench/swarm, SWARM_N simulated agents on one tower ---
+SWARM_N=${SWARM_N:-10000}
+SWARM_FAN=${SWARM_FAN:-1000}
+bash bench/swarm-run.sh "$BIN" "$T/swarm" "$SWARM_N" "$SWARM_FAN" >"$T/swarm.rows"
+while IFS='|' read -r name value goal verdict; do
+	row "$name" "$value" "$goal" "$verdict"
+done <"$T/swarm.rows"
+
+# --- peer comparison: the same no-op on 50 nodes, Ansible vs tower ---
+bash packaging/bench-deps.sh >&2
+bash bench/ansible-vs-tower.sh "$BIN" "$T/peer" 50 >"$T/peer.rows"
+while IFS='|' read -r name value goal verdict; do
+	row "$name" "$value" "$goal" "$verdict"
+done <"$T/peer.rows"
+
+printf '\n%-50s %14s   %-10s %s\n' "figure" "measured" "goal" "verdict"
 printf '%s\n' "${ROWS[@]}"

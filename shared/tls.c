@@ -56,6 +56,9 @@ struct tls_conn {
 	bool notified;       /* on_close called (or freed by the owner) */
 	bool dead;           /* free once no callback is running */
 	bool drained_armed;  /* something was queued since the last on_drained */
+	bool releasing;      /* tls_conn_release: let go of the loop when idle */
+	void (*release_fn)(struct tls_conn *conn, void *arg);
+	void *release_arg;
 	int busy;
 	/* mbedtls must be called again with the same length after WANT_WRITE:
 	 * it then reports that length as written, whatever is passed. */
@@ -126,6 +129,12 @@ struct tls_config *tls_config_client(mbedtls_x509_crt *ca, mbedtls_x509_crt *own
 	return cfg;
 }
 
+void tls_config_session_tickets(struct tls_config *cfg, mbedtls_ssl_ticket_write_t *write,
+				mbedtls_ssl_ticket_parse_t *parse, void *arg)
+{
+	mbedtls_ssl_conf_session_tickets_cb(&cfg->conf, write, parse, arg);
+}
+
 void tls_config_free(struct tls_config *cfg)
 {
 	if (cfg == NULL)
@@ -162,14 +171,11 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
 	return MBEDTLS_ERR_NET_RECV_FAILED;
 }
 
+static void conn_events_free(struct tls_conn *conn);
+
 static void conn_destroy(struct tls_conn *conn)
 {
-	if (conn->ev_read != NULL)
-		event_free(conn->ev_read);
-	if (conn->ev_write != NULL)
-		event_free(conn->ev_write);
-	if (conn->ev_timer != NULL)
-		event_free(conn->ev_timer);
+	conn_events_free(conn);
 	if (conn->in != NULL)
 		evbuffer_free(conn->in);
 	if (conn->out != NULL)
@@ -180,6 +186,27 @@ static void conn_destroy(struct tls_conn *conn)
 	free(conn);
 }
 
+static void conn_events_del(struct tls_conn *conn)
+{
+	if (conn->ev_read != NULL)
+		event_del(conn->ev_read);
+	if (conn->ev_write != NULL)
+		event_del(conn->ev_write);
+	if (conn->ev_timer != NULL)
+		event_del(conn->ev_timer);
+}
+
+static void conn_events_free(struct tls_conn *conn)
+{
+	if (conn->ev_read != NULL)
+		event_free(conn->ev_read);
+	if (conn->ev_write != NULL)
+		event_free(conn->ev_write);
+	if (conn->ev_timer != NULL)
+		event_free(conn->ev_timer);
+	conn->ev_read = conn->ev_write = conn->ev_timer = NULL;
+}
+
 /* Reports the end once; the memory goes when the outermost callback returns. */
 static void conn_finish(struct tls_conn *conn, const char *reason)
 {
@@ -187,9 +214,7 @@ static void conn_finish(struct tls_conn *conn, const char *reason)
 		return;
 	conn->notified = true;
 	conn->dead = true;
-	event_del(conn->ev_read);
-	event_del(conn->ev_write);
-	event_del(conn->ev_timer);
+	conn_events_del(conn);
 	if (conn->cb->on_close != NULL)
 		conn->cb->on_close(conn, reason, conn->arg);
 }
@@ -300,7 +325,7 @@ static void conn_step(struct tls_conn *conn)
 		event_del(conn->ev_timer);
 		if (conn->cb->on_ready != NULL)
 			conn->cb->on_ready(conn, conn->arg);
-		if (conn->dead)
+		if (conn->dead || conn->releasing)
 			return;
 	}
 	if (conn_flush(conn) != 0 || conn->dead)
@@ -333,6 +358,12 @@ static void conn_event(evutil_socket_t fd, short what, void *arg)
 	conn->busy--;
 	if (conn->dead && conn->busy == 0)
 		conn_destroy(conn);
+	else if (conn->releasing && conn->busy == 0) {
+		/* Nothing of this loop may stay attached to the conn. */
+		conn_events_free(conn);
+		conn->releasing = false;
+		conn->release_fn(conn, conn->release_arg);
+	}
 }
 
 struct tls_conn *tls_conn_new(struct event_base *base, int fd, struct tls_config *cfg,
@@ -387,11 +418,8 @@ void tls_conn_free(struct tls_conn *conn)
 	conn->dead = true;
 	if (conn->busy == 0)
 		conn_destroy(conn);
-	else {
-		event_del(conn->ev_read);
-		event_del(conn->ev_write);
-		event_del(conn->ev_timer);
-	}
+	else
+		conn_events_del(conn);
 }
 
 int tls_conn_write(struct tls_conn *conn, const void *data, size_t len)
@@ -403,7 +431,7 @@ int tls_conn_write(struct tls_conn *conn, const void *data, size_t len)
 	if (evbuffer_get_length(conn->out) > 0)
 		conn->drained_armed = true;
 	/* Sent from the loop, never from inside the caller's stack. */
-	if (conn->state == TLS_OPEN)
+	if (conn->state == TLS_OPEN && conn->ev_write != NULL)
 		event_active(conn->ev_write, EV_WRITE, 0);
 	return 0;
 }
@@ -477,4 +505,66 @@ const char *tls_verify_reason(uint32_t flags, char *buf, size_t size)
 int tls_conn_fd(const struct tls_conn *conn)
 {
 	return conn->fd;
+}
+
+uint8_t *tls_conn_save_session(const struct tls_conn *conn, size_t *len)
+{
+	mbedtls_ssl_session session;
+	uint8_t *buf = NULL;
+	size_t need = 0;
+
+	mbedtls_ssl_session_init(&session);
+	if (mbedtls_ssl_get_session(&conn->ssl, &session) != 0)
+		goto out;
+	if (mbedtls_ssl_session_save(&session, NULL, 0, &need) !=
+	    MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL || need == 0)
+		goto out;
+	buf = malloc(need);
+	if (buf != NULL && mbedtls_ssl_session_save(&session, buf, need, len) != 0) {
+		free(buf);
+		buf = NULL;
+	}
+out:
+	mbedtls_ssl_session_free(&session);
+	return buf;
+}
+
+int tls_conn_offer_session(struct tls_conn *conn, const uint8_t *data, size_t len)
+{
+	mbedtls_ssl_session session;
+	int rc = -1;
+
+	mbedtls_ssl_session_init(&session);
+	if (mbedtls_ssl_session_load(&session, data, len) == 0 &&
+	    mbedtls_ssl_set_session(&conn->ssl, &session) == 0)
+		rc = 0;
+	mbedtls_ssl_session_free(&session);
+	return rc;
+}
+
+void tls_conn_release(struct tls_conn *conn, void (*fn)(struct tls_conn *conn, void *arg),
+		      void *arg)
+{
+	conn->releasing = true;
+	conn->release_fn = fn;
+	conn->release_arg = arg;
+	conn_events_del(conn);
+}
+
+int tls_conn_adopt(struct tls_conn *conn, struct event_base *base,
+		   const struct tls_conn_callbacks *cb, void *arg)
+{
+	conn->cb = cb;
+	conn->arg = arg;
+	conn->ev_read = event_new(base, conn->fd, EV_READ | EV_PERSIST, conn_event, conn);
+	conn->ev_write = event_new(base, conn->fd, EV_WRITE, conn_event, conn);
+	conn->ev_timer = event_new(base, -1, 0, conn_event, conn);
+	if (conn->ev_read == NULL || conn->ev_write == NULL || conn->ev_timer == NULL) {
+		conn_events_free(conn);
+		return -1;
+	}
+	event_add(conn->ev_read, NULL);
+	/* Flushes what was queued and reads what mbedtls already holds. */
+	event_active(conn->ev_write, EV_WRITE, 0);
+	return 0;
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include <mbedtls/pk.h>
+#include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
 struct event_base;
@@ -28,6 +29,10 @@ struct tls_config *tls_config_server(mbedtls_x509_crt *chain, mbedtls_pk_context
 struct tls_config *tls_config_client(mbedtls_x509_crt *ca, mbedtls_x509_crt *own_cert,
 				     mbedtls_pk_context *own_key);
 void tls_config_free(struct tls_config *cfg);
+/* Server: issue and accept session tickets sealed by write/parse (see
+ * tower/ticket.c), so a reconnecting client skips the public-key work. */
+void tls_config_session_tickets(struct tls_config *cfg, mbedtls_ssl_ticket_write_t *write,
+				mbedtls_ssl_ticket_parse_t *parse, void *arg);
 
 struct tls_conn_callbacks {
 	/* Handshake finished. */
@@ -67,6 +72,25 @@ uint32_t tls_conn_verify_result(const struct tls_conn *conn);
 const char *tls_conn_peer_name(const struct tls_conn *conn);
 void tls_conn_set_peer_name(struct tls_conn *conn, const char *name);
 int tls_conn_fd(const struct tls_conn *conn);
+
+/* Client: the session of an open connection, serialized for a later
+ * tls_conn_offer_session (a heap buffer the caller frees), or NULL. */
+uint8_t *tls_conn_save_session(const struct tls_conn *conn, size_t *len);
+/* Client, right after tls_conn_new: offer a saved session so the server may
+ * resume it (abbreviated handshake). A session it does not take costs only a
+ * full handshake. Returns 0, or -1 when the bytes are no session. */
+int tls_conn_offer_session(struct tls_conn *conn, const uint8_t *data, size_t len);
+
+/* Moving a connection to another thread's loop. Called from on_ready: once
+ * the callback has returned, the connection lets go of its loop and fn runs
+ * (still on the old loop's thread). Until tls_conn_adopt nothing may touch
+ * the connection except tls_conn_free. */
+void tls_conn_release(struct tls_conn *conn, void (*fn)(struct tls_conn *conn, void *arg),
+		      void *arg);
+/* Continues a released connection on base (call on base's thread) with new
+ * callbacks; input that arrived meanwhile is read from the loop. 0 or -1. */
+int tls_conn_adopt(struct tls_conn *conn, struct event_base *base,
+		   const struct tls_conn_callbacks *cb, void *arg);
 /* Why certificate verification failed, as one short line, into buf. */
 const char *tls_verify_reason(uint32_t flags, char *buf, size_t size);
 

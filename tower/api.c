@@ -861,15 +861,19 @@ out:
 
 static void get_metrics(struct api_ctx *ctx)
 {
-	char text[512];
+	char text[1024];
 	int n = snprintf(text, sizeof(text),
 			 "# HELP overcloud_agents_connected Agents connected now.\n"
 			 "# TYPE overcloud_agents_connected gauge\n"
 			 "overcloud_agents_connected %zu\n"
 			 "# HELP overcloud_tower_start_time_seconds When the tower started.\n"
 			 "# TYPE overcloud_tower_start_time_seconds gauge\n"
-			 "overcloud_tower_start_time_seconds %lld\n",
-			 hub_connected_count(ctx->tower->hub), (long long)ctx->tower->started_at);
+			 "overcloud_tower_start_time_seconds %lld\n"
+			 "# HELP overcloud_agent_tls_resumed_total Agent TLS sessions resumed from a ticket.\n"
+			 "# TYPE overcloud_agent_tls_resumed_total counter\n"
+			 "overcloud_agent_tls_resumed_total %llu\n",
+			 hub_connected_count(ctx->tower->hub), (long long)ctx->tower->started_at,
+			 (unsigned long long)hub_sessions_resumed(ctx->tower->hub));
 
 	http_write_response(ctx->out, 200, "text/plain; version=0.0.4", text, (size_t)n,
 			    ctx->keep_alive);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@
 #include "tower/role.h"
 #include "tower/store.h"
 #include "tower/tasks.h"
+#include "tower/ticket.h"
 #include "tower/workflow.h"
 #include "tower/tower.h"
 
@@ -154,6 +156,22 @@ static const struct hub_events tower_hub_events = {
 	.task_msg = on_task_msg,
 };
 
+/* Ticket keys seal for this long, and a ticket lives as long. */
+#define TICKET_ROTATE_S (12 * 3600)
+
+/* Every agent holds a socket: the soft limit (often 1024) goes up to the
+ * hard one, which the operator sets. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		log_warn("cannot raise the open file limit: %s", strerror(errno));
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct event_base *base = arg;
@@ -168,6 +186,7 @@ int daemon_run(const struct daemon_options *opt)
 	struct tls_config *api_tls = NULL;
 	struct httpd *httpd = NULL;
 	struct event *ev_int = NULL, *ev_term = NULL;
+	struct ticket_keys *tickets = NULL;
 	char api_host[256], agent_host[256], path[PATH_MAX + 64], err[256];
 	uint16_t api_port, agent_port;
 	const char *sans[2];
@@ -221,6 +240,13 @@ int daemon_run(const struct daemon_options *opt)
 	t.cloud_init_dir = opt->cloud_init_dir;
 	if (t.cloud_init_dir == NULL)
 		log_warn("no cloud-init templates found (--cloud-init DIR): nodes cannot get user-data");
+	path_join(path, sizeof(path), t.state_dir, "tickets.key");
+	tickets = ticket_keys_open(path, TICKET_ROTATE_S, err, sizeof(err));
+	if (tickets == NULL) {
+		log_error("session tickets: %s", err);
+		goto out;
+	}
+	raise_fd_limit();
 	t.base = event_base_new();
 	if (t.base == NULL)
 		goto out;
@@ -244,6 +270,7 @@ int daemon_run(const struct daemon_options *opt)
 		tasks_set_roles(t.tasks, t.roles);
 		log_info("loaded %zu role(s) from %s", role_set_count(t.roles), opt->roles_dir);
 	}
+	hub_use_tickets(t.hub, tickets);
 	hub_set_events(t.hub, &tower_hub_events, &t);
 	if (hub_listen(t.hub, agent_host, agent_port, &t.agent_port, err, sizeof(err)) != 0) {
 		log_error("agents: %s", err);
@@ -295,6 +322,7 @@ out:
 	if (t.base != NULL)
 		event_base_free(t.base);
 	store_close(t.store);
+	ticket_keys_free(tickets);
 	ca_free(t.ca);
 	return status;
 }

@@ -78,16 +78,14 @@ static int token_split(const char *token, char *id, char *secret)
 	return 0;
 }
 
-int enroll_node(struct store *st, struct ca *ca, const char *token, const char *csr_pem,
-		const char *hostname, int64_t now, int64_t validity_s, char *node_id_out,
-		size_t node_id_size, char **cert_pem, char *err, size_t err_size)
+int enroll_sign(struct ca *ca, const char *token, const char *csr_pem, int64_t validity_s,
+		struct enroll_issue *out, char *err, size_t err_size)
 {
-	char id[ENROLL_TOKEN_ID_HEX + 1], secret[ENROLL_TOKEN_SECRET_HEX + 1], hash[65];
-	char node_id[40], serial[48], role[STORE_ROLE_MAX];
+	char id[ENROLL_TOKEN_ID_HEX + 1], secret[ENROLL_TOKEN_SECRET_HEX + 1];
 	uint8_t node_raw[8];
-	char *pem = NULL;
 
-	*cert_pem = NULL;
+	memset(out, 0, sizeof(*out));
+	/* Shape only: a token that cannot be ours costs no signature. */
 	if (token_split(token, id, secret) != 0) {
 		snprintf(err, err_size, "unknown token");
 		return -1;
@@ -96,32 +94,61 @@ int enroll_node(struct store *st, struct ca *ca, const char *token, const char *
 		snprintf(err, err_size, "no random bytes from the kernel");
 		return -1;
 	}
-	memcpy(node_id, "n-", 2);
-	util_hex(node_raw, sizeof(node_raw), node_id + 2);
-	if (ca_sign_csr(ca, csr_pem, strlen(csr_pem) + 1, node_id, validity_s, &pem,
-			serial, sizeof(serial), err, err_size) != 0)
+	memcpy(out->node_id, "n-", 2);
+	util_hex(node_raw, sizeof(node_raw), out->node_id + 2);
+	return ca_sign_csr(ca, csr_pem, strlen(csr_pem) + 1, out->node_id, validity_s,
+			   &out->cert_pem, out->serial, sizeof(out->serial), err, err_size);
+}
+
+int enroll_record(struct store *st, const char *token, const char *hostname, int64_t now,
+		  const struct enroll_issue *is, char *err, size_t err_size)
+{
+	char id[ENROLL_TOKEN_ID_HEX + 1], secret[ENROLL_TOKEN_SECRET_HEX + 1], hash[65];
+	char role[STORE_ROLE_MAX];
+
+	if (token_split(token, id, secret) != 0) {
+		snprintf(err, err_size, "unknown token");
 		return -1;
+	}
 	util_sha256_hex(secret, strlen(secret), hash);
-	switch (store_enroll_node(st, id, hash, now, node_id, hostname, serial, role, sizeof(role))) {
+	switch (store_enroll_node(st, id, hash, now, is->node_id, hostname, is->serial, role,
+				  sizeof(role))) {
 	case STORE_ENROLL_OK:
-		break;
+		return 0;
 	case STORE_ENROLL_UNKNOWN_TOKEN:
 		snprintf(err, err_size, "unknown token");
-		goto fail;
+		return -1;
 	case STORE_ENROLL_EXPIRED:
 		snprintf(err, err_size, "token expired");
-		goto fail;
+		return -1;
 	case STORE_ENROLL_USED_UP:
 		snprintf(err, err_size, "token already used");
-		goto fail;
+		return -1;
 	default:
 		snprintf(err, err_size, "internal error while enrolling");
-		goto fail;
+		return -1;
 	}
-	snprintf(node_id_out, node_id_size, "%s", node_id);
-	*cert_pem = pem;
+}
+
+void enroll_issue_clear(struct enroll_issue *is)
+{
+	free(is->cert_pem);
+	memset(is, 0, sizeof(*is));
+}
+
+int enroll_node(struct store *st, struct ca *ca, const char *token, const char *csr_pem,
+		const char *hostname, int64_t now, int64_t validity_s, char *node_id_out,
+		size_t node_id_size, char **cert_pem, char *err, size_t err_size)
+{
+	struct enroll_issue is;
+
+	*cert_pem = NULL;
+	if (enroll_sign(ca, token, csr_pem, validity_s, &is, err, err_size) != 0 ||
+	    enroll_record(st, token, hostname, now, &is, err, err_size) != 0) {
+		enroll_issue_clear(&is);
+		return -1;
+	}
+	snprintf(node_id_out, node_id_size, "%s", is.node_id);
+	*cert_pem = is.cert_pem;
 	return 0;
-fail:
-	free(pem);
-	return -1;
 }

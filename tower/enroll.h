@@ -29,6 +29,22 @@ int enroll_node(struct store *st, struct ca *ca, const char *token, const char *
 		const char *hostname, int64_t now, int64_t validity_s, char *node_id_out,
 		size_t node_id_size, char **cert_pem, char *err, size_t err_size);
 
+/* enroll_node in two halves, so the CPU-heavy one can run off the loop. */
+struct enroll_issue {
+	char node_id[40];
+	char serial[48];
+	char *cert_pem;     /* heap; freed by enroll_issue_clear */
+};
+/* Safe on any thread (touches only the CA): refuses a token of the wrong
+ * shape, picks the node id and signs the CSR. 0, or -1 with err. */
+int enroll_sign(struct ca *ca, const char *token, const char *csr_pem, int64_t validity_s,
+		struct enroll_issue *out, char *err, size_t err_size);
+/* On the store's thread: takes a use of the token and records the node the
+ * issue names. 0, or -1 with err as enroll_node's. */
+int enroll_record(struct store *st, const char *token, const char *hostname, int64_t now,
+		  const struct enroll_issue *is, char *err, size_t err_size);
+void enroll_issue_clear(struct enroll_issue *is);
+
 /* True when s looks like a role name: [a-z0-9-], 1..63 chars. */
 int enroll_role_valid(const char *role);
 

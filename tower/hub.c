@@ -1,5 +1,7 @@
 /* hub.c — the tower's side of the agent protocol: one TLS connection per
- * agent, enrollment for those without a certificate, hello/heartbeat after. */
+ * agent, enrollment for those without a certificate, hello/heartbeat after.
+ * Handshakes and CSR signing run on worker threads (workers.c); everything
+ * else, and every store write, on the main loop. */
 #include "tower/hub.h"
 
 #include <errno.h>
@@ -11,6 +13,7 @@
 
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <mbedtls/ecdsa.h>
 
 #include "shared/frame.h"
 #include "shared/log.h"
@@ -23,26 +26,44 @@
 #include "tower/ca.h"
 #include "tower/enroll.h"
 #include "tower/store.h"
+#include "tower/ticket.h"
+#include "tower/workers.h"
 
 #define HUB_HANDSHAKE_TIMEOUT_MS 10000
+/* last_seen is written for all heartbeats of this period in one transaction. */
+#define HUB_TOUCH_FLUSH_MS 1000
+#define HUB_TABLE_MIN 1024
 
 enum hub_conn_state {
-	HUB_CONN_HANDSHAKE,
+	HUB_CONN_HANDSHAKE,    /* on a worker thread: the main loop keeps off */
 	HUB_CONN_ENROLL,       /* no client certificate: only "enroll" is accepted */
+	HUB_CONN_SIGNING,      /* the CSR is being signed on a worker thread */
 	HUB_CONN_AWAIT_HELLO,  /* certificate checked, waiting for "hello" */
 	HUB_CONN_READY,
 	HUB_CONN_CLOSING,
 };
+
+struct hub_sign_job;
 
 struct hub_conn {
 	struct hub *hub;
 	struct tls_conn *tls;
 	struct event *idle;
 	enum hub_conn_state state;
-	bool ready;            /* counted in hub->ready_count */
+	bool ready;            /* counted in hub->ready_count, in the node table */
+	int fd;                /* until the worker wraps it in tls */
+	struct hub_sign_job *job;
 	char node_id[STORE_ID_MAX];
 	char peer[96];
+	char close_reason[128];/* a handshake's end, carried back from the worker */
 	struct hub_conn *prev, *next;
+	struct hub_conn *table_next;
+};
+
+/* A heartbeat's last_seen, waiting for the next batched write. */
+struct hub_touch {
+	char node_id[STORE_ID_MAX];
+	int64_t when;
 };
 
 struct hub {
@@ -53,11 +74,126 @@ struct hub {
 	struct evconnlistener *listener;
 	struct hub_conn *conns;
 	size_t ready_count;
+	/* ready connections by node id: chained hash table, grown at load 1 */
+	struct hub_conn **table;
+	size_t table_size;
+	struct workers *workers;
+	struct hub_touch *touches;
+	size_t touch_count, touch_cap;
+	struct event *touch_flush;
+	const struct timeval *idle_common;
+	struct ticket_keys *tickets;
 	int heartbeat_s;
 	int64_t cert_validity_s;
 	const struct hub_events *events;
 	void *events_arg;
 };
+
+static size_t node_hash(const char *id)
+{
+	size_t h = 1469598103934665603ull;
+
+	while (*id)
+		h = (h ^ (unsigned char)*id++) * 1099511628211ull;
+	return h;
+}
+
+static struct hub_conn **table_slot(struct hub *hub, const char *node_id)
+{
+	struct hub_conn **p = &hub->table[node_hash(node_id) & (hub->table_size - 1)];
+
+	while (*p != NULL && strcmp((*p)->node_id, node_id) != 0)
+		p = &(*p)->table_next;
+	return p;
+}
+
+static struct hub_conn *table_find(struct hub *hub, const char *node_id)
+{
+	return hub->table_size ? *table_slot(hub, node_id) : NULL;
+}
+
+static void table_grow(struct hub *hub)
+{
+	size_t size = hub->table_size ? hub->table_size * 2 : HUB_TABLE_MIN;
+	struct hub_conn **old = hub->table, **fresh = calloc(size, sizeof(*fresh));
+	size_t old_size = hub->table_size;
+
+	if (fresh == NULL)
+		return;   /* longer chains, still correct */
+	hub->table = fresh;
+	hub->table_size = size;
+	for (size_t i = 0; i < old_size; i++) {
+		struct hub_conn *c = old[i], *next;
+		for (; c != NULL; c = next) {
+			next = c->table_next;
+			c->table_next = fresh[node_hash(c->node_id) & (size - 1)];
+			fresh[node_hash(c->node_id) & (size - 1)] = c;
+		}
+	}
+	free(old);
+}
+
+/* Only one ready connection per node: drop_older_conns runs first. */
+static void table_insert(struct hub *hub, struct hub_conn *c)
+{
+	size_t i;
+
+	if (hub->ready_count + 1 > hub->table_size)
+		table_grow(hub);
+	i = node_hash(c->node_id) & (hub->table_size - 1);
+	c->table_next = hub->table[i];
+	hub->table[i] = c;
+}
+
+static void table_remove(struct hub *hub, struct hub_conn *c)
+{
+	struct hub_conn **p = &hub->table[node_hash(c->node_id) & (hub->table_size - 1)];
+
+	while (*p != NULL && *p != c)
+		p = &(*p)->table_next;
+	if (*p == c)
+		*p = c->table_next;
+	c->table_next = NULL;
+}
+
+/* Heartbeats only move last_seen: they wait and go in one transaction. */
+static void touch_later(struct hub *hub, const char *node_id)
+{
+	struct timeval tv = {HUB_TOUCH_FLUSH_MS / 1000, (HUB_TOUCH_FLUSH_MS % 1000) * 1000};
+
+	if (hub->touch_count == hub->touch_cap) {
+		size_t cap = hub->touch_cap ? hub->touch_cap * 2 : 256;
+		struct hub_touch *more = realloc(hub->touches, cap * sizeof(*more));
+		if (more == NULL) {
+			store_node_touch(hub->store, node_id, util_now());
+			return;
+		}
+		hub->touches = more;
+		hub->touch_cap = cap;
+	}
+	snprintf(hub->touches[hub->touch_count].node_id, STORE_ID_MAX, "%s", node_id);
+	hub->touches[hub->touch_count++].when = util_now();
+	if (!event_pending(hub->touch_flush, EV_TIMEOUT, NULL))
+		event_add(hub->touch_flush, &tv);
+}
+
+static void touch_flush(evutil_socket_t fd, short what, void *arg)
+{
+	struct hub *hub = arg;
+	bool batch = store_begin(hub->store) == 0;
+
+	for (size_t i = 0; i < hub->touch_count; i++)
+		store_node_touch(hub->store, hub->touches[i].node_id, hub->touches[i].when);
+	if (batch && store_commit(hub->store) != 0)
+		log_warn("hub: cannot store last_seen of %zu node(s)", hub->touch_count);
+	hub->touch_count = 0;
+	/* A burst's buffer is not kept for ever. */
+	if (hub->touch_cap > 4096) {
+		free(hub->touches);
+		hub->touches = NULL;
+		hub->touch_cap = 0;
+	}
+}
 
 static void conn_set_unready(struct hub_conn *c)
 {
@@ -65,13 +201,15 @@ static void conn_set_unready(struct hub_conn *c)
 		return;
 	c->ready = false;
 	c->hub->ready_count--;
-	store_node_touch(c->hub->store, c->node_id, util_now());
+	table_remove(c->hub, c);
+	touch_later(c->hub, c->node_id);
 }
 
 static void conn_close(struct hub_conn *c, const char *why)
 {
 	conn_set_unready(c);
-	if (c->state == HUB_CONN_CLOSING)
+	/* A handshake belongs to its worker until it comes back. */
+	if (c->state == HUB_CONN_CLOSING || c->state == HUB_CONN_HANDSHAKE)
 		return;
 	c->state = HUB_CONN_CLOSING;
 	tls_conn_close_after_flush(c->tls, why);
@@ -90,11 +228,12 @@ static void conn_refuse(struct hub_conn *c, const char *reason)
 static void conn_arm_idle(struct hub_conn *c)
 {
 	/* Three missed heartbeats and the agent is gone. */
-	struct timeval tv = {c->hub->heartbeat_s * 3 + 5, 0};
+	struct timeval tv = {30, 0};
 
-	if (c->state == HUB_CONN_ENROLL)
-		tv.tv_sec = 30;
-	event_add(c->idle, &tv);
+	if (c->state == HUB_CONN_ENROLL || c->state == HUB_CONN_SIGNING)
+		event_add(c->idle, &tv);
+	else
+		event_add(c->idle, c->hub->idle_common);
 }
 
 static void conn_on_idle(evutil_socket_t fd, short what, void *arg)
@@ -118,6 +257,10 @@ static void conn_check_cert(struct hub_conn *c)
 		return;
 	}
 	flags = tls_conn_verify_result(c->tls);
+	/* A resumed session carries the first handshake's verdict: the
+	 * certificate may have expired since. */
+	if (flags == 0 && pki_cert_not_after(crt) < util_now())
+		flags = MBEDTLS_X509_BADCERT_EXPIRED;
 	if (flags != 0) {
 		log_warn("agent %s: rejected: %s", c->peer, tls_verify_reason(flags, why, sizeof(why)));
 		conn_refuse(c, why);
@@ -163,36 +306,104 @@ static void conn_on_ready(struct tls_conn *tls, void *arg)
 		conn_arm_idle(c);
 }
 
-static void handle_enroll(struct hub_conn *c, const struct msg_enroll *e)
-{
-	struct msg reply = {.type = MSG_ENROLLED};
-	char node_id[40], err[256];
-	char *cert = NULL;
+/* An enrollment on its way through a worker: the CSR is signed there, the
+ * token is taken and the node recorded back on the main loop. */
+struct hub_sign_job {
+	struct hub *hub;
+	struct hub_conn *c;     /* NULL once the connection is gone */
+	char *token, *csr, *hostname;
+	struct enroll_issue issue;
+	int rc;
+	char err[256];
+};
 
-	if (enroll_node(c->hub->store, c->hub->ca, e->token, e->csr, e->hostname, util_now(),
-			c->hub->cert_validity_s, node_id, sizeof(node_id), &cert, err, sizeof(err)) != 0) {
-		log_warn("agent %s: enrollment refused: %s", c->peer, err);
-		conn_refuse(c, err);
-		return;
+static void sign_job_free(struct hub_sign_job *job)
+{
+	free(job->token);
+	free(job->csr);
+	free(job->hostname);
+	enroll_issue_clear(&job->issue);
+	free(job);
+}
+
+static void sign_drop(struct event_base *base, void *arg)
+{
+	sign_job_free(arg);
+}
+
+static void sign_done(struct event_base *base, void *arg)
+{
+	struct hub_sign_job *job = arg;
+	struct hub_conn *c = job->c;
+	struct msg reply = {.type = MSG_ENROLLED};
+
+	if (c == NULL)
+		goto out;
+	c->job = NULL;
+	if (c->state != HUB_CONN_SIGNING)
+		goto out;   /* closing already (idle timeout) */
+	if (job->rc == 0)
+		job->rc = enroll_record(c->hub->store, job->token, job->hostname, util_now(),
+					&job->issue, job->err, sizeof(job->err));
+	if (job->rc != 0) {
+		log_warn("agent %s: enrollment refused: %s", c->peer, job->err);
+		c->state = HUB_CONN_ENROLL;
+		conn_refuse(c, job->err);
+		goto out;
 	}
-	log_info("agent %s: enrolled as node %s (%s)", c->peer, node_id, e->hostname);
-	reply.u.enrolled.node_id = node_id;
-	reply.u.enrolled.cert = cert;
+	log_info("agent %s: enrolled as node %s (%s)", c->peer, job->issue.node_id, job->hostname);
+	reply.u.enrolled.node_id = job->issue.node_id;
+	reply.u.enrolled.cert = job->issue.cert_pem;
 	reply.u.enrolled.ca = (char *)ca_cert_pem(c->hub->ca);
 	proto_send(c->tls, &reply);
-	free(cert);
+	c->state = HUB_CONN_ENROLL;
 	conn_close(c, "enrolled");
+out:
+	sign_job_free(job);
+}
+
+static void sign_run(struct event_base *base, void *arg)
+{
+	struct hub_sign_job *job = arg;
+
+	job->rc = enroll_sign(job->hub->ca, job->token, job->csr, job->hub->cert_validity_s,
+			      &job->issue, job->err, sizeof(job->err));
+	if (workers_return(job->hub->workers, sign_done, sign_drop, job) != 0)
+		sign_job_free(job);   /* the agent times out and tries again */
+}
+
+static void handle_enroll(struct hub_conn *c, const struct msg_enroll *e)
+{
+	struct hub_sign_job *job = calloc(1, sizeof(*job));
+
+	if (job == NULL || (job->token = strdup(e->token)) == NULL ||
+	    (job->csr = strdup(e->csr)) == NULL || (job->hostname = strdup(e->hostname)) == NULL) {
+		if (job != NULL)
+			sign_job_free(job);
+		conn_refuse(c, "internal error");
+		return;
+	}
+	job->hub = c->hub;
+	job->c = c;
+	c->job = job;
+	c->state = HUB_CONN_SIGNING;
+	if (workers_submit(c->hub->workers, sign_run, sign_drop, job) != 0) {
+		c->job = NULL;
+		sign_job_free(job);
+		c->state = HUB_CONN_ENROLL;
+		conn_refuse(c, "internal error");
+	}
 }
 
 /* Newest connection wins: an agent that reconnects before the tower noticed
  * the old one is gone must not be refused. */
 static void drop_older_conns(struct hub_conn *c)
 {
-	for (struct hub_conn *o = c->hub->conns; o != NULL; o = o->next) {
-		if (o != c && o->ready && strcmp(o->node_id, c->node_id) == 0) {
-			log_info("agent %s: replaced by a newer connection", o->peer);
-			conn_close(o, "replaced by a newer connection");
-		}
+	struct hub_conn *o = table_find(c->hub, c->node_id);
+
+	if (o != NULL && o != c) {
+		log_info("agent %s: replaced by a newer connection", o->peer);
+		conn_close(o, "replaced by a newer connection");
 	}
 }
 
@@ -209,6 +420,7 @@ static void handle_hello(struct hub_conn *c, const struct msg_hello *h)
 	drop_older_conns(c);
 	c->state = HUB_CONN_READY;
 	c->ready = true;
+	table_insert(c->hub, c);
 	c->hub->ready_count++;
 	log_info("agent %s: connected (%s, %s, %s)", c->peer, h->hostname, h->arch, h->version);
 	reply.u.welcome.node_id = c->node_id;
@@ -262,6 +474,10 @@ static void conn_handle(struct hub_conn *c, const struct msg *m)
 			conn_refuse(c, "client certificate required");
 		}
 		return;
+	case HUB_CONN_SIGNING:
+		log_warn("agent %s: \"%s\" while enrolling, closing", c->peer, msg_type_name(m->type));
+		conn_close(c, "one enrollment per connection");
+		return;
 	case HUB_CONN_AWAIT_HELLO:
 		if (m->type == MSG_HELLO)
 			handle_hello(c, &m->u.hello);
@@ -272,7 +488,7 @@ static void conn_handle(struct hub_conn *c, const struct msg *m)
 		return;
 	case HUB_CONN_READY:
 		if (m->type == MSG_HEARTBEAT) {
-			store_node_touch(c->hub->store, c->node_id, util_now());
+			touch_later(c->hub, c->node_id);
 			return;
 		}
 		if (m->type == MSG_RENEW) {
@@ -311,16 +527,10 @@ static void conn_on_read(struct tls_conn *tls, struct evbuffer *in, void *arg)
 	}
 }
 
-static void conn_on_close(struct tls_conn *tls, const char *reason, void *arg)
+static void conn_unlink_free(struct hub_conn *c)
 {
-	struct hub_conn *c = arg;
 	struct hub *hub = c->hub;
 
-	if (c->node_id[0] != '\0')
-		log_info("agent %s: disconnected: %s", c->peer, reason);
-	else
-		log_info("agent %s: connection closed: %s", c->peer, reason);
-	conn_set_unready(c);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -331,11 +541,94 @@ static void conn_on_close(struct tls_conn *tls, const char *reason, void *arg)
 	free(c);
 }
 
+static void conn_on_close(struct tls_conn *tls, const char *reason, void *arg)
+{
+	struct hub_conn *c = arg;
+
+	if (c->node_id[0] != '\0')
+		log_info("agent %s: disconnected: %s", c->peer, reason);
+	else
+		log_info("agent %s: connection closed: %s", c->peer, reason);
+	conn_set_unready(c);
+	if (c->job != NULL)
+		c->job->c = NULL;
+	conn_unlink_free(c);
+}
+
 static const struct tls_conn_callbacks hub_tls_callbacks = {
 	.on_ready = conn_on_ready,
 	.on_read = conn_on_read,
 	.on_close = conn_on_close,
 };
+
+/* ---- handshakes on a worker thread ----
+ * Only the worker touches c->tls until the connection comes back through
+ * workers_return; the main loop only keeps c in its list meanwhile. */
+
+static void hs_back(struct event_base *base, void *arg)
+{
+	struct hub_conn *c = arg;
+
+	c->state = HUB_CONN_ENROLL;   /* anything but HANDSHAKE; set for real below */
+	if (tls_conn_adopt(c->tls, base, &hub_tls_callbacks, c) != 0) {
+		log_warn("agent %s: cannot take over the connection, closing", c->peer);
+		tls_conn_free(c->tls);
+		conn_unlink_free(c);
+		return;
+	}
+	conn_on_ready(c->tls, c);
+}
+
+static void hs_failed(struct event_base *base, void *arg)
+{
+	struct hub_conn *c = arg;
+
+	log_info("agent %s: connection closed: %s", c->peer, c->close_reason);
+	conn_unlink_free(c);
+}
+
+static void hs_released(struct tls_conn *tls, void *arg)
+{
+	struct hub_conn *c = arg;
+
+	/* At teardown the main loop frees c and its tls itself. */
+	workers_return(c->hub->workers, hs_back, NULL, c);
+}
+
+static void hs_on_ready(struct tls_conn *tls, void *arg)
+{
+	tls_conn_release(tls, hs_released, arg);
+}
+
+static void hs_on_close(struct tls_conn *tls, const char *reason, void *arg)
+{
+	struct hub_conn *c = arg;
+
+	c->tls = NULL;   /* tls.c frees it when this returns */
+	snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
+	workers_return(c->hub->workers, hs_failed, NULL, c);
+}
+
+static const struct tls_conn_callbacks hub_hs_callbacks = {
+	.on_ready = hs_on_ready,
+	.on_close = hs_on_close,
+};
+
+static void hs_start(struct event_base *base, void *arg)
+{
+	struct hub_conn *c = arg;
+	int fd = c->fd;
+
+	c->fd = -1;
+	c->tls = tls_conn_new(base, fd, c->hub->tls, true, NULL, HUB_HANDSHAKE_TIMEOUT_MS,
+			      &hub_hs_callbacks, c);
+	if (c->tls == NULL) {
+		snprintf(c->close_reason, sizeof(c->close_reason), "cannot set up tls");
+		workers_return(c->hub->workers, hs_failed, NULL, c);
+		return;
+	}
+	tls_conn_set_peer_name(c->tls, c->peer);
+}
 
 static void hub_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 			  int salen, void *arg)
@@ -348,6 +641,8 @@ static void hub_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct s
 		return;
 	}
 	c->hub = hub;
+	c->fd = fd;
+	c->state = HUB_CONN_HANDSHAKE;
 	netaddr_format(sa, c->peer, sizeof(c->peer));
 	c->idle = event_new(hub->base, -1, 0, conn_on_idle, c);
 	if (c->idle == NULL) {
@@ -355,19 +650,43 @@ static void hub_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct s
 		free(c);
 		return;
 	}
-	c->tls = tls_conn_new(hub->base, fd, hub->tls, true, NULL, HUB_HANDSHAKE_TIMEOUT_MS,
-			      &hub_tls_callbacks, c);
-	if (c->tls == NULL) {
-		log_warn("agent %s: cannot set up tls, closing", c->peer);
-		event_free(c->idle);
-		free(c);
-		return;
-	}
-	tls_conn_set_peer_name(c->tls, c->peer);
 	c->next = hub->conns;
 	if (hub->conns != NULL)
 		hub->conns->prev = c;
 	hub->conns = c;
+	if (workers_submit(hub->workers, hs_start, NULL, c) != 0) {
+		close(fd);
+		conn_unlink_free(c);
+	}
+}
+
+/* mbedtls builds a key's point table on its first use and keeps it in the
+ * key: done here once, before worker threads read the keys concurrently. */
+static int warm_up_keys(struct ca *ca)
+{
+	mbedtls_pk_context key;
+	unsigned char hash[32] = {0}, sig[MBEDTLS_ECDSA_MAX_LEN];
+	char *csr = NULL, *cert = NULL, serial[48], err[128];
+	size_t sig_len;
+	uint32_t flags;
+	int rc = -1;
+
+	mbedtls_pk_init(&key);
+	if (mbedtls_pk_sign(ca_server_key(ca), MBEDTLS_MD_SHA256, hash, sizeof(hash), sig, &sig_len,
+			    mbedtls_ctr_drbg_random, pki_rng()) != 0)
+		goto out;
+	/* the CA key signs, the CA certificate's key verifies */
+	if (pki_key_generate(&key) != 0 || (csr = pki_csr_create(&key, "warm-up")) == NULL ||
+	    ca_sign_csr(ca, csr, strlen(csr) + 1, "warm-up", 60, &cert, serial, sizeof(serial), err,
+			sizeof(err)) != 0)
+		goto out;
+	mbedtls_x509_crt_verify(ca_server_chain(ca), ca_cert(ca), NULL, NULL, &flags, NULL, NULL);
+	rc = 0;
+out:
+	free(csr);
+	free(cert);
+	mbedtls_pk_free(&key);
+	return rc;
 }
 
 struct hub *hub_new(struct event_base *base, struct store *st, struct ca *ca,
@@ -390,7 +709,34 @@ struct hub *hub_new(struct event_base *base, struct store *st, struct ca *ca,
 		free(hub);
 		return NULL;
 	}
+	{
+		struct timeval tv = {heartbeat_s * 3 + 5, 0};
+		/* Every ready connection has the same idle timeout: one queue,
+		 * not a heap of ten thousand timers. */
+		hub->idle_common = event_base_init_common_timeout(base, &tv);
+	}
+	hub->touch_flush = event_new(base, -1, 0, touch_flush, hub);
+	/* The lazily built tables of the long-lived keys must exist before
+	 * several threads read them at once. */
+	if (hub->idle_common == NULL || hub->touch_flush == NULL || warm_up_keys(ca) != 0 ||
+	    (hub->workers = workers_new(base, 0, err, err_size)) == NULL) {
+		if (err[0] == '\0')
+			snprintf(err, err_size, "cannot set up the agent hub");
+		hub_free(hub);
+		return NULL;
+	}
 	return hub;
+}
+
+void hub_use_tickets(struct hub *hub, struct ticket_keys *tk)
+{
+	hub->tickets = tk;
+	ticket_keys_attach(tk, hub->tls);
+}
+
+uint64_t hub_sessions_resumed(struct hub *hub)
+{
+	return hub->tickets != NULL ? ticket_keys_opened(hub->tickets) : 0;
 }
 
 int hub_listen(struct hub *hub, const char *host, uint16_t port, uint16_t *bound_port,
@@ -407,23 +753,42 @@ void hub_free(struct hub *hub)
 		return;
 	if (hub->listener != NULL)
 		evconnlistener_free(hub->listener);
+	/* Workers first: then every connection, wherever it is, is ours. */
+	if (hub->workers != NULL)
+		workers_stop(hub->workers);
+	/* Agents learn at once that the tower is going, and start their
+	 * backoff now rather than after thousands of TLS contexts are freed
+	 * (mbedtls wipes 32 KiB of buffers each). */
+	for (struct hub_conn *c = hub->conns; c != NULL; c = c->next)
+		if (c->tls != NULL)
+			shutdown(tls_conn_fd(c->tls), SHUT_RDWR);
 	while (hub->conns != NULL) {
 		struct hub_conn *c = hub->conns;
 		hub->conns = c->next;
+		if (c->job != NULL)
+			c->job->c = NULL;
 		tls_conn_free(c->tls);
+		if (c->fd >= 0 && c->state == HUB_CONN_HANDSHAKE && c->tls == NULL)
+			close(c->fd);
 		event_free(c->idle);
 		free(c);
 	}
+	/* Jobs still queued are dropped here (sign jobs free themselves). */
+	workers_free(hub->workers);
+	if (hub->touch_flush != NULL) {
+		if (hub->touch_count > 0)
+			touch_flush(-1, 0, hub);
+		event_free(hub->touch_flush);
+	}
+	free(hub->touches);
+	free(hub->table);
 	tls_config_free(hub->tls);
 	free(hub);
 }
 
 bool hub_node_connected(struct hub *hub, const char *node_id)
 {
-	for (struct hub_conn *c = hub->conns; c != NULL; c = c->next)
-		if (c->ready && strcmp(c->node_id, node_id) == 0)
-			return true;
-	return false;
+	return table_find(hub, node_id) != NULL;
 }
 
 size_t hub_connected_count(struct hub *hub)
@@ -435,7 +800,7 @@ void hub_disconnect_node(struct hub *hub, const char *node_id, const char *reaso
 {
 	for (struct hub_conn *c = hub->conns; c != NULL; c = c->next) {
 		if (c->node_id[0] != '\0' && strcmp(c->node_id, node_id) == 0 &&
-		    c->state != HUB_CONN_CLOSING) {
+		    c->state != HUB_CONN_CLOSING && c->state != HUB_CONN_HANDSHAKE) {
 			log_info("agent %s: closing: %s", c->peer, reason);
 			conn_refuse(c, reason);
 		}
@@ -450,8 +815,7 @@ void hub_set_events(struct hub *hub, const struct hub_events *ev, void *arg)
 
 int hub_send(struct hub *hub, const char *node_id, const struct msg *m)
 {
-	for (struct hub_conn *c = hub->conns; c != NULL; c = c->next)
-		if (c->ready && strcmp(c->node_id, node_id) == 0)
-			return proto_send(c->tls, m);
-	return -1;
+	struct hub_conn *c = table_find(hub, node_id);
+
+	return c != NULL ? proto_send(c->tls, m) : -1;
 }

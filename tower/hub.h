@@ -17,6 +17,12 @@ struct hub;
 struct hub *hub_new(struct event_base *base, struct store *st, struct ca *ca,
 		    int heartbeat_s, int64_t cert_validity_s, char *err, size_t err_size);
 void hub_free(struct hub *hub);
+struct ticket_keys;
+/* Agents get session tickets sealed by tk (which must outlive the hub), so
+ * they reconnect without a full handshake, across tower restarts too. */
+void hub_use_tickets(struct hub *hub, struct ticket_keys *tk);
+/* Agent TLS sessions resumed from a ticket since start. */
+uint64_t hub_sessions_resumed(struct hub *hub);
 /* Binds and listens; *bound_port gets the real port (for port 0). */
 int hub_listen(struct hub *hub, const char *host, uint16_t port, uint16_t *bound_port,
 	       char *err, size_t err_size);

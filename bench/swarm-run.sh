@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# swarm-run.sh BIN DIR N FAN: the scale figures of `make bench` with
+# bench/swarm: enrollment of N fresh agents, steady state of N connected
+# agents (tower CPU and RSS), a no-op fan-out to FAN of them, and the
+# reconnect storm after a tower restart. Prints "figure|value|goal|verdict"
+# rows on stdout, progress on stderr. Loopback only; stops what it starts.
+set -euo pipefail
+BIN=$1 D=$2 N=$3 FAN=$4
+HEARTBEAT=10
+STEADY_S=${SWARM_STEADY_S:-30}
+mkdir -p "$D"
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+# Each agent is a socket on both sides.
+ulimit -n "$(ulimit -Hn)"
+say() { echo "swarm-run: $*" >&2; }
+verdict() { awk -v v="$1" -v g="$2" 'BEGIN { print (v <= g) ? "met" : "NOT MET" }'; }
+out() { echo "$1|$2|$3|$4"; }
+
+start_tower() {
+	"$BIN/tower" serve --state "$D/tower" --api "127.0.0.1:${1:-0}" --agents "127.0.0.1:${2:-0}" \
+		--advertise 127.0.0.1 --heartbeat "${HEARTBEAT}s" >>"$D/tower.log" 2>&1 &
+	TOWER_PID=$!
+	PIDS+=("$TOWER_PID")
+	for _ in $(seq 1 300); do [ -s "$D/tower/endpoint.json" ] && return 0; sleep 0.1; done
+	say "tower did not start"; tail "$D/tower.log" >&2; exit 1
+}
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+status() { jq -r "$1" "$D/status.json" 2>/dev/null || echo 0; }
+connected_nodes() {
+	"$BIN/tower" --state "$D/tower" nodes -o json | jq '[.[] | select(.state == "connected")] | length'
+}
+
+start_tower
+API_PORT=$(jq -r .api_port "$D/tower/endpoint.json")
+AGENT_PORT=$(jq -r .agent_port "$D/tower/endpoint.json")
+fan_token=$("$BIN/tower" --state "$D/tower" token create --role swarm-fan --uses "$FAN" -o json | jq -r .token)
+rest_token=$("$BIN/tower" --state "$D/tower" token create --role swarm --uses "$((N - FAN))" -o json | jq -r .token)
+
+# --- enrollment: keys and CSRs are made first (each node's own CPU in real
+# life); the clock runs from the first connection to the last certificate.
+say "$N agents: making keys, enrolling, connecting"
+"$BIN/swarm" --tower "127.0.0.1:$AGENT_PORT" --ca "$D/tower/ca.pem" --token "$fan_token:$FAN" \
+	--token "$rest_token:$((N - FAN))" --status "$D/status.json" >"$D/swarm.out" 2>"$D/swarm.err" &
+SWARM_PID=$!
+PIDS+=("$SWARM_PID")
+# Tower CPU over the enrollment, sampled when the swarm reports it done: a
+# figure the other load on the machine does not move much.
+enroll_ticks=""
+t_ticks0=$(cpu_ticks "$TOWER_PID")
+for _ in $(seq 1 24000); do
+	if [ -z "$enroll_ticks" ] && grep -q '^enrolled' "$D/swarm.out"; then
+		enroll_ticks=$(($(cpu_ticks "$TOWER_PID") - t_ticks0))
+	fi
+	grep -q '^connected' "$D/swarm.out" && break
+	kill -0 "$SWARM_PID" 2>/dev/null || { say "swarm died"; tail "$D/swarm.err" >&2; exit 1; }
+	sleep 0.05
+done
+grep -q '^connected' "$D/swarm.out" || { say "agents did not all connect"; cat "$D/status.json" >&2; exit 1; }
+cat "$D/swarm.out" >&2
+enroll_s=$(awk -v ms="$(status .enroll_ms)" 'BEGIN { printf "%.1f", ms / 1000 }')
+connect_s=$(awk -v ms="$(status .connect_ms)" 'BEGIN { printf "%.1f", ms / 1000 }')
+out "enroll $N fresh agents, CSR signing incl. (s)" "$enroll_s" "<= 60" "$(verdict "$enroll_s" 60)"
+per_enroll=$(awk -v t="${enroll_ticks:-0}" -v hz="$(getconf CLK_TCK)" -v n="$N" 'BEGIN { printf "%.1f", 1000 * t / hz / n }')
+out "tower CPU per enrollment, both cores (ms)" "$per_enroll" "-" "(handshake + CSR check + signing)"
+out "first mTLS connect of $N agents (s)" "$connect_s" "-" "(full handshakes)"
+
+# --- steady state: everyone connected, heartbeats every 10 s ---
+seen=$(connected_nodes)
+[ "$seen" -eq "$N" ] || say "tower lists $seen of $N connected"
+sleep 5
+hz=$(getconf CLK_TCK)
+c0=$(cpu_ticks "$TOWER_PID"); t0=$(date +%s%N)
+sleep "$STEADY_S"
+c1=$(cpu_ticks "$TOWER_PID"); t1=$(date +%s%N)
+cpu=$(awk -v c="$((c1 - c0))" -v hz="$hz" -v ns="$((t1 - t0))" 'BEGIN { printf "%.1f", 100 * c / hz / (ns / 1e9) }')
+rss_kb=$(awk '/^VmRSS/ { print $2 }' "/proc/$TOWER_PID/status")
+rss=$(awk -v k="$rss_kb" 'BEGIN { printf "%.0f", k / 1024 }')
+out "tower CPU, $N agents, ${HEARTBEAT}s heartbeat (% of a core)" "$cpu" "<= 25" "$(verdict "$cpu" 25) (${STEADY_S}s window)"
+out "tower RSS, $N agents connected (MiB)" "$rss" "<= 1024" "$(verdict "$rss" 1024)"
+swarm_rss=$(awk -v k="$(status .rss_kb)" 'BEGIN { printf "%.0f", k / 1024 }')
+out "swarm RSS, $N simulated agents (MiB)" "$swarm_rss" "-" "(the simulator)"
+
+# --- fan-out: a no-op to FAN of them, first task created -> last result ---
+"$BIN/tower" --state "$D/tower" run --role swarm-fan -o json -- true >"$D/fan.json" || true
+fan_done=$(jq '[.tasks[] | select(.state == "done")] | length' "$D/fan.json")
+fan_ms=$(jq '(.tasks | map(.finished_ms) | max) - (.tasks | map(.created_ms) | min)' "$D/fan.json")
+out "no-op fan-out to $FAN of $N agents (ms)" "$fan_ms" "<= 1000" "$(verdict "$fan_ms" 1000) ($fan_done done)"
+
+# --- reconnect storm: restart the tower, clock until all are back ---
+kill "$TOWER_PID"
+wait "$TOWER_PID" 2>/dev/null || true
+rm -f "$D/tower/endpoint.json"
+restart_ms=$(date +%s%3N)
+start_tower "$API_PORT" "$AGENT_PORT"
+back=0
+for _ in $(seq 1 1200); do
+	back=$(status .all_connected_at_ms)
+	[ "$back" -gt "$restart_ms" ] && break
+	sleep 0.1
+done
+if [ "$back" -gt "$restart_ms" ]; then
+	storm=$(awk -v ms="$((back - restart_ms))" 'BEGIN { printf "%.1f", ms / 1000 }')
+else
+	storm=">120"
+fi
+resumed=$(curl -sS --cacert "$D/tower/ca.pem" -H "Authorization: Bearer $(cat "$D/tower/admin.token")" \
+	"https://127.0.0.1:$API_PORT/metrics" | awk '/^overcloud_agent_tls_resumed_total/ { print $2 }')
+seen=$(connected_nodes)
+out "reconnect storm, $N agents after restart (s)" "$storm" "<= 15" \
+	"$(verdict "${storm#>}" 15) ($seen listed connected, $resumed resumed)"
