@@ -1077,50 +1077,67 @@ static bool read_full(int fd, void *buf, size_t len)
 }
 
 /* Starts the agent detached from the tower (double fork, own session), so it
- * neither dies nor becomes a zombie with it. Returns its pid or -1 with err. */
+ * neither dies nor becomes a zombie with it. Returns its pid or -1 with err.
+ * The grandchild's pid and an exec failure come back on two pipes: on one
+ * they raced, and a failure read as a pid garbled the error. */
 static pid_t spawn_daemon(const struct spawn_plan *p, char *err, size_t err_size)
 {
 	struct spawn_failure f;
-	int pipefd[2], status;
+	int pid_pipe[2], fail_pipe[2], status;
 	pid_t child, pid = -1;
+	bool got_pid;
 
-	if (pipe2(pipefd, O_CLOEXEC) != 0) {
+	if (pipe2(pid_pipe, O_CLOEXEC) != 0) {
 		snprintf(err, err_size, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	if (pipe2(fail_pipe, O_CLOEXEC) != 0) {
+		snprintf(err, err_size, "pipe: %s", strerror(errno));
+		close(pid_pipe[0]);
+		close(pid_pipe[1]);
 		return -1;
 	}
 	child = fork();
 	if (child < 0) {
 		snprintf(err, err_size, "fork: %s", strerror(errno));
-		close(pipefd[0]);
-		close(pipefd[1]);
+		close(pid_pipe[0]);
+		close(pid_pipe[1]);
+		close(fail_pipe[0]);
+		close(fail_pipe[1]);
 		return -1;
 	}
 	if (child == 0) {
 		pid_t grandchild;
 		ssize_t n;
 
-		close(pipefd[0]);
+		close(pid_pipe[0]);
+		close(fail_pipe[0]);
 		grandchild = fork();
-		if (grandchild == 0)
-			spawn_exec(p, pipefd[1]);
+		if (grandchild == 0) {
+			close(pid_pipe[1]);
+			spawn_exec(p, fail_pipe[1]);
+		}
 		if (grandchild < 0)
-			spawn_fail(pipefd[1], 0);
-		n = write(pipefd[1], &grandchild, sizeof(grandchild));
+			spawn_fail(fail_pipe[1], 0);
+		close(fail_pipe[1]);
+		n = write(pid_pipe[1], &grandchild, sizeof(grandchild));
 		_exit(n == sizeof(grandchild) ? 0 : 1);
 	}
-	close(pipefd[1]);
-	/* the first record is the grandchild's pid, or a fork failure; after it
-	 * end of file means exec worked (the pipe is close-on-exec) */
-	if (!read_full(pipefd[0], &pid, sizeof(pid))) {
-		snprintf(err, err_size, "cannot start the agent");
-		pid = -1;
-	} else if (read_full(pipefd[0], &f, sizeof(f))) {
+	close(pid_pipe[1]);
+	close(fail_pipe[1]);
+	/* end of file on the failure pipe means exec worked (close-on-exec) */
+	got_pid = read_full(pid_pipe[0], &pid, sizeof(pid));
+	if (read_full(fail_pipe[0], &f, sizeof(f))) {
 		snprintf(err, err_size, "cannot start %s: %s: %s", p->argv[0],
 			 spawn_steps[f.step >= 0 && f.step < (int)OC_ARRAY_LEN(spawn_steps) ? f.step : 7],
 			 strerror(f.err));
 		pid = -1;
+	} else if (!got_pid) {
+		snprintf(err, err_size, "cannot start the agent");
+		pid = -1;
 	}
-	close(pipefd[0]);
+	close(pid_pipe[0]);
+	close(fail_pipe[0]);
 	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
 		;
 	return pid;
