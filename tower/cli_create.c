@@ -32,7 +32,7 @@ static int add_part(json_t *req, const char *spec)
 	}
 	if (n > 3)
 		return cli_fail("--part: \"%s\" is not PROVIDER:N[:SIZE][:post]", spec);
-	json_object_set_new(req, fields[0], json_pack("{s:I, s:s, s:s?}", "number", (json_int_t)number,
+	json_object_set_new(req, fields[0], json_pack("{s:I, s:s, s:s*}", "number", (json_int_t)number,
 						     "post", post ? "yes" : "no",
 						     "size", n == 3 ? fields[2] : NULL));
 	return 0;

@@ -81,6 +81,13 @@ bad '{"provider": "heterogeneous", "local": {"number": "1", "post": "yes", "disk
 bad '{"provider": "heterogeneous", "nimbus": {"number": "1", "post": "yes"}}' nimbus
 bad '{"provider": "heterogeneous", "local": {"number": "1", "post": "yes"}, "number": 2}' number
 bad '{"provider": "local", "number": 1, "local": {"number": "1"}}' 'unknown field'
+# The CLI's form of it: --part PROVIDER:N[:SIZE][:post], one-line errors.
+tower_cli t create --part local:x --pattern demo 2>"$T/part.err" && fail "--part local:x accepted"
+grep -qx 'tower: --part: "local:x" is not PROVIDER:N\[:SIZE\]\[:post\]' "$T/part.err" ||
+	fail "--part error: $(cat "$T/part.err")"
+tower_cli t create --part local:1 --pattern demo 2>"$T/part.err" && fail "--part without a post accepted"
+grep -q 'field "post": exactly one provider must host the post' "$T/part.err" ||
+	fail "--part without post: $(cat "$T/part.err")"
 head -c $((1024 * 1024 + 100)) /dev/zero | tr '\0' ' ' >"$T/big.json"
 code=$(api -o /dev/null -w '%{http_code}' -X POST --data-binary @"$T/big.json" "$API/v1/overclouds")
 [ "$code" = 413 ] || fail "body over 1 MiB: $code"
