@@ -108,6 +108,10 @@ struct runner {
 	bool paused;
 	uint8_t chunk[RUNNER_LOG_CHUNK]; /* masked bytes on their way to on_log */
 	size_t chunk_len;
+	/* Signals the agent catches or ignores, which a child resets before
+	 * exec; found at the first launch, after main.c and libevent set them. */
+	int custom_signals[NSIG];
+	int custom_signal_count;     /* -1 until found */
 };
 
 static void task_finish(struct runner_task *t);
@@ -408,8 +412,10 @@ static _Noreturn void child_run(const struct runner_task *t, int out_w, int err_
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
-	for (int sig = 1; sig < NSIG; sig++)
-		sigaction(sig, &sa, NULL);
+	/* exec resets caught signals but keeps ignored ones; and a handler
+	 * must not run here, in the parent's memory, once signals unblock. */
+	for (int i = 0; i < t->r->custom_signal_count; i++)
+		sigaction(t->r->custom_signals[i], &sa, NULL);
 	setpgid(0, 0);
 
 	/* Above 2 first, so the dup2 calls below cannot clobber each other. */
@@ -595,6 +601,16 @@ static void stream_release(struct runner_stream *s)
 	s->buf = NULL;
 }
 
+static void find_custom_signals(struct runner *r)
+{
+	struct sigaction sa;
+
+	r->custom_signal_count = 0;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL)
+			r->custom_signals[r->custom_signal_count++] = sig;
+}
+
 /* Forks and execs t. Returns 0, or -1 with t->fail_reason set. */
 static int task_launch(struct runner_task *t)
 {
@@ -606,15 +622,17 @@ static int task_launch(struct runner_task *t)
 	pid_t pid;
 	int saved, rc;
 
-	if (util_mkdir_p(t->workdir, 0700) != 0) {
-		snprintf(t->fail_reason, sizeof(t->fail_reason), "cannot create work dir %s: %s",
-			 t->workdir, strerror(errno));
-		goto fail;
-	}
-	if (remove_stale(t->output_path) != 0 || remove_stale(t->progress_path) != 0) {
-		snprintf(t->fail_reason, sizeof(t->fail_reason), "cannot clean files in %s: %s",
-			 t->workdir, strerror(errno));
-		goto fail;
+	if (mkdir(t->workdir, 0700) != 0) {
+		if (errno != EEXIST && util_mkdir_p(t->workdir, 0700) != 0) {
+			snprintf(t->fail_reason, sizeof(t->fail_reason), "cannot create work dir %s: %s",
+				 t->workdir, strerror(errno));
+			goto fail;
+		}
+		if (remove_stale(t->output_path) != 0 || remove_stale(t->progress_path) != 0) {
+			snprintf(t->fail_reason, sizeof(t->fail_reason), "cannot clean files in %s: %s",
+				 t->workdir, strerror(errno));
+			goto fail;
+		}
 	}
 	if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 || pipe2(rep, O_CLOEXEC) != 0 ||
 	    fcntl(out[0], F_SETFL, O_NONBLOCK) != 0 || fcntl(err[0], F_SETFL, O_NONBLOCK) != 0 ||
@@ -640,6 +658,8 @@ static int task_launch(struct runner_task *t)
 	/* No handler may run in the child before it resets them all. */
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, &old);
+	if (r->custom_signal_count < 0)
+		find_custom_signals(r);
 	t->start_ms = util_monotonic_ms();
 	/* vfork, not fork: copying the page tables and then taking a
 	 * copy-on-write fault (and a TLB shootdown) on every page the agent
@@ -1085,6 +1105,7 @@ struct runner *runner_new(struct event_base *base, const struct runner_callbacks
 		r->cb = *cb;
 	r->arg = arg;
 	r->max_running = max_running > 0 ? max_running : 1;
+	r->custom_signal_count = -1;
 	r->grace_ms = grace_ms >= 0 ? grace_ms : RUNNER_DEFAULT_GRACE_MS;
 	r->sigchld_ev = evsignal_new(base, SIGCHLD, sigchld_cb, r);
 	if (r->sigchld_ev == NULL || event_add(r->sigchld_ev, NULL) != 0)

@@ -1,16 +1,13 @@
 /* worker.c — the agent's task manager: journal first, then act; bundles from
  * the cache; processes through runner.c; each result sent until acknowledged.
  *
- * Journal files in <state>/journal, one set per task id:
- *   <id>.run    accepted, maybe running (written before the process starts)
- *   <id>.done   the encoded task.done frame (written before it is sent)
- *   (markers are renamed into place atomically, without fsync)
- *   <id>.acked  the tower stored the result
- *   <id>.log    the task.log frames sent so far (up to a cap), sent again
- *               after a reconnect; the tower keeps each chunk once by seq
- * A task id with any of .run, .done or .acked is never run again. The tower
- * never sends a task again once it has stored its result, so .acked markers
- * are only kept for a week (WORKER_ACKED_KEEP_S), then dropped at start. */
+ * journal.c records each task id's state (accepted, result, acknowledged) in
+ * <state>/journal/tasks.journal before the worker acts on it. A task id the
+ * journal knows is never run again: a stored result is sent again instead.
+ * Records are not synced: after a power loss a task whose result was not
+ * stored reads as "agent restarted", as for any task the loss cut off.
+ * <state>/journal/<id>.log keeps the task.log frames sent so far (up to a
+ * cap), sent again after a reconnect; the tower keeps each chunk once by seq. */
 #include "agent/worker.h"
 
 #include <dirent.h>
@@ -24,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/journal.h"
 #include "agent/runner.h"
 #include "shared/bundle.h"
 #include "shared/frame.h"
@@ -32,15 +30,14 @@
 #include "shared/util.h"
 
 #define WORKER_PAUSE_BYTES (1024 * 1024)
-#define WORKER_ID_MAX 64
 #define WORKER_SPOOL_CAP (1024 * 1024)
-#define WORKER_ACKED_KEEP_S (7 * 86400)
 
 struct worker {
 	struct event_base *base;
 	struct runner *runner;
 	struct worker_link link;
-	char journal[PATH_MAX];
+	struct journal *journal;
+	char journal_dir[PATH_MAX];
 	char work[PATH_MAX];
 	char bundles[PATH_MAX];
 	char node_id[64];
@@ -48,32 +45,9 @@ struct worker {
 	bool paused;
 };
 
-static bool task_id_ok(const char *id)
-{
-	size_t len = id ? strlen(id) : 0;
-
-	if (len == 0 || len > WORKER_ID_MAX || id[0] == '.')
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = id[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_' || c == '.'))
-			return false;
-	}
-	return true;
-}
-
 static void journal_path(struct worker *w, const char *id, const char *ext, char *out, size_t size)
 {
-	snprintf(out, size, "%s/%s.%s", w->journal, id, ext);
-}
-
-static bool journal_has(struct worker *w, const char *id, const char *ext)
-{
-	char path[PATH_MAX + 80];
-
-	journal_path(w, id, ext, path, sizeof(path));
-	return access(path, F_OK) == 0;
+	snprintf(out, size, "%s/%s.%s", w->journal_dir, id, ext);
 }
 
 /* Encodes the result, stores it, then sends it: a crash between the two
@@ -82,7 +56,6 @@ static void finish_task(struct worker *w, const char *id, const char *status, in
 			uint64_t duration_ms, const char *reason, const struct msg_strmap *outputs)
 {
 	struct msg m = {.type = MSG_TASK_DONE};
-	char path[PATH_MAX + 80];
 	uint8_t *frame;
 	size_t len;
 
@@ -103,32 +76,24 @@ static void finish_task(struct worker *w, const char *id, const char *status, in
 		if (frame == NULL)
 			return;
 	}
-	journal_path(w, id, "done", path, sizeof(path));
-	/* Atomic but not synced, like .run: an fsync here cost more than the
-	 * rest of a short task. After a power loss a result the tower never
-	 * stored reads as "agent restarted", as for any task the loss cut off. */
-	if (util_write_file_nosync(path, frame, len, 0600) != 0)
+	if (journal_mark_done(w->journal, id, frame, len) != 0)
 		log_error("task %s: cannot journal its result: %s", id, strerror(errno));
-	journal_path(w, id, "run", path, sizeof(path));
-	unlink(path);
 	log_info("task %s: %s (exit %lld, %llu ms)%s%s", id, status, (long long)exit_code,
 		 (unsigned long long)duration_ms, reason ? ": " : "", reason ? reason : "");
 	w->link.send_frame(w->link.arg, frame, len);
 	free(frame);
 }
 
-static void resend_spool(struct worker *w, const char *id);
+static void resend_spool(void *arg, const char *id);
 
-static void resend_result(struct worker *w, const char *id)
+static void resend_result(void *arg, const char *id)
 {
-	char path[PATH_MAX + 80];
+	struct worker *w = arg;
 	uint8_t *frame;
 	size_t len;
 
 	resend_spool(w, id);
-
-	journal_path(w, id, "done", path, sizeof(path));
-	frame = (uint8_t *)util_read_file(path, FRAME_MAX_DEFAULT + FRAME_HEADER_LEN, &len);
+	frame = journal_result(w->journal, id, &len);
 	if (frame == NULL)
 		return;
 	w->link.send_frame(w->link.arg, frame, len);
@@ -160,8 +125,9 @@ static void spool_log(struct worker *w, const char *id, const struct msg *m)
 	free(frame);
 }
 
-static void resend_spool(struct worker *w, const char *id)
+static void resend_spool(void *arg, const char *id)
 {
+	struct worker *w = arg;
 	char path[PATH_MAX + 80];
 	uint8_t *data;
 	size_t len;
@@ -207,15 +173,25 @@ static void on_progress(void *arg, const char *task_id, unsigned percent, const 
 	w->link.send(w->link.arg, &m);
 }
 
+/* One emptied work dir is kept as <work>/.spare and renamed for the next
+ * task: making a directory allocates an inode, and on ext4 after many
+ * deletions that scan was a good part of a short task's cost. */
+static void spare_path(struct worker *w, char *out, size_t size)
+{
+	snprintf(out, size, "%s/.spare", w->work);
+}
+
 static void on_done(void *arg, const char *task_id, const struct runner_result *res)
 {
 	struct worker *w = arg;
-	char path[PATH_MAX + 80];
+	char path[PATH_MAX + 80], spare[PATH_MAX + 16];
 
 	finish_task(w, task_id, res->status, res->exit_code, res->duration_ms, res->reason,
 		    res->outputs);
 	snprintf(path, sizeof(path), "%s/%s", w->work, task_id);
-	util_remove_tree(path);
+	spare_path(w, spare, sizeof(spare));
+	if (util_clear_dir(path) != 0 || rename(path, spare) != 0)
+		util_remove_tree(path);
 }
 
 static const struct runner_callbacks worker_runner_callbacks = {
@@ -308,6 +284,12 @@ static int start_task(struct worker *w, const struct msg_task *t, char *err, siz
 	envmap.items = env;
 	envmap.count = n;
 	snprintf(workdir, sizeof(workdir), "%s/%s", w->work, t->id);
+	{
+		char spare[PATH_MAX + 16];
+		spare_path(w, spare, sizeof(spare));
+		if (rename(spare, workdir) != 0 && errno != ENOENT)
+			log_warn("task %s: cannot reuse %s: %s", t->id, spare, strerror(errno));
+	}
 	memset(&spec, 0, sizeof(spec));
 	spec.id = t->id;
 	spec.workdir = workdir;
@@ -328,31 +310,29 @@ out:
 static void handle_task(struct worker *w, const struct msg_task *t)
 {
 	struct msg accepted = {.type = MSG_TASK_ACCEPTED};
-	char path[PATH_MAX + 80], err[512];
+	char err[512];
 
-	if (!task_id_ok(t->id)) {
+	if (!journal_id_ok(t->id)) {
 		log_warn("task with an unusable id refused");
 		return;
 	}
 	accepted.u.task_accepted.id = t->id;
 	/* Never twice: a known id gets its stored result, or is running. */
-	if (journal_has(w, t->id, "done")) {
+	switch (journal_state(w->journal, t->id)) {
+	case JOURNAL_DONE:
 		log_info("task %s: already done, sending its result again", t->id);
 		resend_result(w, t->id);
 		return;
-	}
-	if (journal_has(w, t->id, "acked")) {
+	case JOURNAL_ACKED:
 		log_info("task %s: already done and acknowledged, ignored", t->id);
 		return;
-	}
-	if (journal_has(w, t->id, "run")) {
+	case JOURNAL_RUNNING:
 		w->link.send(w->link.arg, &accepted);
 		return;
+	case JOURNAL_UNKNOWN:
+		break;
 	}
-	journal_path(w, t->id, "run", path, sizeof(path));
-	/* Not synced: after a power loss the node restarts anyway, and a task
-	 * that never finished may then run again; its result is synced. */
-	if (util_write_file_nosync(path, "accepted\n", 9, 0600) != 0) {
+	if (journal_mark_running(w->journal, t->id) != 0) {
 		log_error("task %s: cannot journal it, not running it: %s", t->id, strerror(errno));
 		return;
 	}
@@ -364,16 +344,14 @@ static void handle_task(struct worker *w, const struct msg_task *t)
 
 static void handle_ack(struct worker *w, const char *id)
 {
-	char done[PATH_MAX + 80], acked[PATH_MAX + 80];
+	char path[PATH_MAX + 80];
 
-	if (!task_id_ok(id))
+	if (journal_state(w->journal, id) != JOURNAL_DONE)
 		return;
-	journal_path(w, id, "done", done, sizeof(done));
-	journal_path(w, id, "acked", acked, sizeof(acked));
-	if (util_write_file_nosync(acked, "", 0, 0600) == 0)
-		unlink(done);
-	journal_path(w, id, "log", done, sizeof(done));
-	unlink(done);
+	if (journal_mark_acked(w->journal, id, util_now()) != 0)
+		log_warn("task %s: cannot journal its acknowledgement: %s", id, strerror(errno));
+	journal_path(w, id, "log", path, sizeof(path));
+	unlink(path);
 }
 
 void worker_handle(struct worker *w, const struct msg *m)
@@ -394,43 +372,19 @@ void worker_handle(struct worker *w, const struct msg *m)
 	}
 }
 
-/* Calls fn for each journal file with extension ext. */
-static void journal_each(struct worker *w, const char *ext,
-			 void (*fn)(struct worker *w, const char *id))
-{
-	DIR *d = opendir(w->journal);
-	struct dirent *e;
-	size_t elen = strlen(ext);
-
-	if (d == NULL)
-		return;
-	while ((e = readdir(d)) != NULL) {
-		char id[WORKER_ID_MAX + 1];
-		size_t len = strlen(e->d_name);
-		if (len <= elen + 1 || len - elen - 1 > WORKER_ID_MAX ||
-		    strcmp(e->d_name + len - elen, ext) != 0 || e->d_name[len - elen - 1] != '.')
-			continue;
-		memcpy(id, e->d_name, len - elen - 1);
-		id[len - elen - 1] = '\0';
-		if (task_id_ok(id))
-			fn(w, id);
-	}
-	closedir(d);
-}
-
 void worker_connected(struct worker *w, const char *node_id, const char *node_ip)
 {
 	snprintf(w->node_id, sizeof(w->node_id), "%s", node_id);
 	snprintf(w->node_ip, sizeof(w->node_ip), "%s", node_ip);
-	journal_each(w, "run", resend_spool);
-	journal_each(w, "done", resend_result);
+	journal_each(w->journal, JOURNAL_RUNNING, resend_spool, w);
+	journal_each(w->journal, JOURNAL_DONE, resend_result, w);
 }
 
 /* A process of a task that outlived its agent has OVERCLOUD_TASK_ID=<id>
  * in its environment: find them all and kill their groups. */
 static void kill_orphans(const char *id)
 {
-	char want[WORKER_ID_MAX + 32], path[64];
+	char want[JOURNAL_ID_MAX + 32], path[64];
 	DIR *proc = opendir("/proc");
 	struct dirent *e;
 	size_t wlen;
@@ -465,18 +419,10 @@ static void kill_orphans(const char *id)
 	closedir(proc);
 }
 
-static void drop_old_ack(struct worker *w, const char *id)
+static void fail_interrupted(void *arg, const char *id)
 {
-	char path[PATH_MAX + 80];
-	struct stat st;
+	struct worker *w = arg;
 
-	journal_path(w, id, "acked", path, sizeof(path));
-	if (stat(path, &st) == 0 && st.st_mtime < util_now() - WORKER_ACKED_KEEP_S)
-		unlink(path);
-}
-
-static void fail_interrupted(struct worker *w, const char *id)
-{
 	kill_orphans(id);
 	finish_task(w, id, "failed", -1, 0, "agent restarted", NULL);
 }
@@ -502,25 +448,30 @@ struct worker *worker_new(struct event_base *base, const char *state_dir, unsign
 		return NULL;
 	}
 	w->base = base;
-	snprintf(w->journal, sizeof(w->journal), "%s/journal", state_dir);
+	snprintf(w->journal_dir, sizeof(w->journal_dir), "%s/journal", state_dir);
 	snprintf(w->work, sizeof(w->work), "%s/work", state_dir);
 	snprintf(w->bundles, sizeof(w->bundles), "%s/bundles", state_dir);
-	if (util_mkdir_p(w->journal, 0700) != 0 || util_mkdir_p(w->work, 0700) != 0 ||
+	if (util_mkdir_p(w->work, 0700) != 0 ||
 	    util_mkdir_p(w->bundles, 0700) != 0) {
 		snprintf(err, err_size, "cannot create the journal under %s: %s", state_dir,
 			 strerror(errno));
 		free(w);
 		return NULL;
 	}
+	w->journal = journal_open(w->journal_dir, util_now(), err, err_size);
+	if (w->journal == NULL) {
+		free(w);
+		return NULL;
+	}
 	/* Results of interrupted tasks are journaled now and sent on connect. */
 	w->link = offline;
-	journal_each(w, "run", fail_interrupted);
-	journal_each(w, "acked", drop_old_ack);
+	journal_each(w->journal, JOURNAL_RUNNING, fail_interrupted, w);
 	w->link = *link;
 	w->runner = runner_new(base, &worker_runner_callbacks, w, max_running,
 			       RUNNER_DEFAULT_GRACE_MS);
 	if (w->runner == NULL) {
 		snprintf(err, err_size, "cannot set up the task runner");
+		journal_free(w->journal);
 		free(w);
 		return NULL;
 	}
@@ -532,6 +483,7 @@ void worker_free(struct worker *w)
 	if (w == NULL)
 		return;
 	runner_free(w->runner);
+	journal_free(w->journal);
 	free(w);
 }
 

@@ -267,6 +267,12 @@ int util_mkdir_p(const char *path, mode_t mode)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	/* Mostly only the last component is missing: one call, not one per
+	 * component of the path. */
+	if (mkdir(path, mode) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
 	memcpy(buf, path, len + 1);
 	for (char *p = buf + 1; *p; p++) {
 		if (*p != '/')
@@ -289,6 +295,16 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 int util_remove_tree(const char *path)
 {
 	return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static int remove_below(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return ftw->level == 0 ? 0 : remove(path);
+}
+
+int util_clear_dir(const char *path)
+{
+	return nftw(path, remove_below, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 int64_t util_now(void)

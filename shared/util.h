@@ -40,6 +40,8 @@ char *util_read_file(const char *path, size_t max, size_t *len);
 int util_mkdir_p(const char *path, mode_t mode);
 /* rm -rf of a directory tree. Returns 0 or -1. */
 int util_remove_tree(const char *path);
+/* Removes everything inside the directory path, not path itself. */
+int util_clear_dir(const char *path);
 
 /* Seconds since the epoch, and a monotonic clock in milliseconds. */
 int64_t util_now(void);
