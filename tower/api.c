@@ -245,10 +245,11 @@ static void post_runs(struct api_ctx *ctx)
 	json_t *body = body_object(ctx), *argv, *step, *target, *v, *spec = NULL, *tasks = NULL;
 	const char *role = NULL, *step_name = NULL;
 	struct run_target t = {0};
-	char run_id[24], task_id[40], err[160];
+	char run_id[24], err[160], (*task_ids)[TASKS_ID_SIZE] = NULL;
+	const char **node_ids = NULL;
 	void *pass[2] = {ctx, &t};
 	int64_t timeout;
-	size_t i;
+	size_t i, count;
 
 	if (body == NULL)
 		return;
@@ -310,19 +311,28 @@ static void post_runs(struct api_ctx *ctx)
 		spec = json_pack("{s:O, s:I}", "argv", argv, "timeout", (json_int_t)timeout);
 	tasks = json_array();
 	tasks_new_run_id(run_id, sizeof(run_id));
-	json_array_foreach(t.nodes, i, v) {
-		if (tasks_create(ctx->tower->tasks, run_id, json_string_value(v), role ? role : "exec",
-				 step_name ? step_name : "run", spec,
-				 task_id, err, sizeof(err)) != 0) {
-			reply_error(ctx, 500, err, NULL);
-			goto out;
-		}
-		json_array_append_new(tasks, json_pack("{s:s, s:O}", "task_id", task_id, "node_id", v));
+	count = json_array_size(t.nodes);
+	node_ids = calloc(count, sizeof(*node_ids));
+	task_ids = calloc(count, sizeof(*task_ids));
+	if (node_ids == NULL || task_ids == NULL) {
+		reply_error(ctx, 500, "out of memory", NULL);
+		goto out;
 	}
+	json_array_foreach(t.nodes, i, v)
+		node_ids[i] = json_string_value(v);
+	if (tasks_create_run(ctx->tower->tasks, run_id, node_ids, count, role ? role : "exec",
+			     step_name ? step_name : "run", spec, task_ids, err, sizeof(err)) != 0) {
+		reply_error(ctx, 500, err, NULL);
+		goto out;
+	}
+	json_array_foreach(t.nodes, i, v)
+		json_array_append_new(tasks, json_pack("{s:s, s:O}", "task_id", task_ids[i], "node_id", v));
 	log_info("api %s: run %s: %s on %zu node(s)", ctx->peer, run_id,
 		 json_string_value(json_array_get(argv, 0)), json_array_size(t.nodes));
 	reply_json(ctx, 202, json_pack("{s:s, s:O}", "run_id", run_id, "tasks", tasks));
 out:
+	free(node_ids);
+	free(task_ids);
 	json_decref(tasks);
 	json_decref(spec);
 	json_decref(t.nodes);

@@ -183,8 +183,6 @@ static int send_task(struct tasks *tk, const struct store_task *t)
 		mt->bundle.len = role->bundle_len;
 	}
 	rc = hub_send(tk->hub, t->node_id, &m);
-	if (rc == 0 && strcmp(t->state, "pending") == 0)
-		store_task_set_state(tk->st, t->id, "sent", util_now());
 out:
 	free(mt->argv.items);
 	free(mt->mask.items);
@@ -269,35 +267,81 @@ fail:
 	return NULL;
 }
 
-int tasks_create(struct tasks *tk, const char *run_id, const char *node_id, const char *role,
-		 const char *step, json_t *spec, char *task_id_out, char *err, size_t err_size)
-{
-	struct store_task t;
-	char *text;
-	int rc;
+struct pending_sends {
+	struct tasks *tk;
+	char (*ids)[STORE_ID_MAX];
+	size_t count, cap;
+};
 
-	random_id("t-", 8, task_id_out, 40);
-	text = json_dumps(spec, JSON_COMPACT);
+/* Sends one open task if its node is connected; a "pending" one is listed
+ * to be marked "sent". */
+static int send_if_connected(const struct store_task *t, void *arg)
+{
+	struct pending_sends *ps = arg;
+
+	if (state_is_final(t->state) || !hub_node_connected(ps->tk->hub, t->node_id) || send_task(ps->tk, t) != 0 ||
+	    strcmp(t->state, "pending") != 0)
+		return 0;
+	if (ps->count == ps->cap) {
+		size_t cap = ps->cap ? ps->cap * 2 : 16;
+		char (*grown)[STORE_ID_MAX] = realloc(ps->ids, cap * sizeof(*grown));
+		if (grown == NULL)
+			return 0;   /* stays "pending" in the list: only a label */
+		ps->ids = grown;
+		ps->cap = cap;
+	}
+	snprintf(ps->ids[ps->count++], STORE_ID_MAX, "%s", t->id);
+	return 0;
+}
+
+/* "sent" is written after the fact, all in one transaction: it only tells
+ * the operator the node has it; a task is re-sent while it is open anyway. */
+static void mark_sent(struct tasks *tk, struct pending_sends *ps)
+{
+	bool batch = ps->count > 1 && store_begin(tk->st) == 0;
+	int64_t now = util_now();
+
+	for (size_t i = 0; i < ps->count; i++)
+		store_task_set_state(tk->st, ps->ids[i], "sent", now);
+	if (batch && store_commit(tk->st) != 0)
+		log_warn("tasks: cannot record %zu task(s) as sent", ps->count);
+	free(ps->ids);
+}
+
+int tasks_create_run(struct tasks *tk, const char *run_id, const char *const *node_ids,
+		     size_t count, const char *role, const char *step, json_t *spec,
+		     char (*task_ids_out)[TASKS_ID_SIZE], char *err, size_t err_size)
+{
+	struct pending_sends ps = {.tk = tk};
+	char *text = json_dumps(spec, JSON_COMPACT);
+	bool batch;
+	int64_t now = util_now_ms();
+	size_t i;
+
 	if (text == NULL) {
 		snprintf(err, err_size, "cannot encode the task");
 		return -1;
 	}
-	rc = store_task_insert(tk->st, task_id_out, run_id, node_id, role, step, text, util_now_ms());
+	/* All or none: a run resumed after a crash is either whole or empty. */
+	batch = store_begin(tk->st) == 0;
+	for (i = 0; i < count; i++) {
+		char id[TASKS_ID_SIZE];
+
+		random_id("t-", 8, id, sizeof(id));
+		if (store_task_insert(tk->st, id, run_id, node_ids[i], role, step, text, now) != 0)
+			break;
+		if (task_ids_out != NULL)
+			memcpy(task_ids_out[i], id, sizeof(id));
+	}
 	free(text);
-	if (rc != 0) {
-		snprintf(err, err_size, "cannot store the task");
+	if (i < count || (batch && store_commit(tk->st) != 0)) {
+		if (batch)
+			store_rollback(tk->st);
+		snprintf(err, err_size, "cannot store the tasks");
 		return -1;
 	}
-	if (hub_node_connected(tk->hub, node_id) && store_task_get(tk->st, task_id_out, &t) == 1) {
-		send_task(tk, &t);
-		store_task_clear(&t);
-	}
-	return 0;
-}
-
-static int resend_one(const struct store_task *t, void *arg)
-{
-	send_task(arg, t);
+	store_task_foreach_run(tk->st, run_id, send_if_connected, &ps);
+	mark_sent(tk, &ps);
 	return 0;
 }
 
@@ -306,11 +350,22 @@ static int resend_one(const struct store_task *t, void *arg)
 void tasks_on_node_ready(void *arg, const char *node_id)
 {
 	struct tasks *tk = arg;
+	struct pending_sends ps = {.tk = tk};
 
-	store_task_foreach_open(tk->st, node_id, resend_one, tk);
+	store_task_foreach_open(tk->st, node_id, send_if_connected, &ps);
+	mark_sent(tk, &ps);
 }
 
 /* ---- watchers ---- */
+
+/* Building an event costs a JSON document: only for runs someone follows. */
+static bool has_watchers(struct tasks *tk, const char *run_id)
+{
+	for (struct tasks_watch *w = tk->watches; w != NULL; w = w->next)
+		if (strcmp(w->run_id, run_id) == 0)
+			return true;
+	return false;
+}
 
 static void publish(struct tasks *tk, const char *run_id, const char *event, json_t *data)
 {
@@ -337,12 +392,6 @@ static void end_watchers(struct tasks *tk, const char *run_id)
 		tasks_unwatch(w);
 	}
 	json_decref(data);
-}
-
-static void check_run_end(struct tasks *tk, const char *run_id)
-{
-	if (store_task_count_open(tk->st, run_id) == 0)
-		end_watchers(tk, run_id);
 }
 
 /* Output may be any bytes; JSON wants UTF-8. */
@@ -558,6 +607,8 @@ static void store_log_chunk(struct tasks *tk, const struct store_task *t, const 
 	if (truncate)
 		log_warn("task %s: log over %lld bytes, the rest is dropped", t->id,
 			 (long long)tk->log_cap);
+	if (!has_watchers(tk, t->run_id))
+		return;
 	node_name(tk, t->node_id, name, sizeof(name));
 	publish(tk, t->run_id, "log",
 		json_pack("{s:s, s:s, s:s, s:s, s:o}", "task_id", t->id, "node_id", t->node_id,
@@ -626,9 +677,19 @@ out:
 	json_decref(spec);
 }
 
-static void record_done(struct tasks *tk, const struct store_task *t, const struct msg_task_done *d)
+/* What a result changes, decided inside the message's transaction and
+ * acted on only after its commit. */
+struct done_effects {
+	bool ack;                /* the result is stored: the agent may forget it */
+	bool first;              /* stored now, not an agent's repeat */
+	bool have_now;
+	bool run_ended;
+	struct store_task now;   /* the task as stored */
+};
+
+static void record_done(struct tasks *tk, const struct store_task *t, const struct msg_task_done *d,
+			struct done_effects *fx)
 {
-	struct msg ack = {.type = MSG_TASK_ACK};
 	static const char *const states[] = {"done", "failed", "timeout", "cancelled"};
 	const char *state = "failed";
 	json_t *outputs = outputs_json(&d->outputs);
@@ -644,23 +705,35 @@ static void record_done(struct tasks *tk, const struct store_task *t, const stru
 	json_decref(outputs);
 	if (rc < 0)
 		return;   /* not stored: no ack, the agent sends it again */
-	ack.u.task_ack.id = (char *)t->id;
-	hub_send(tk->hub, t->node_id, &ack);
-	if (rc == 0) {
-		log_info("task %s: result sent again by the agent, already recorded", t->id);
+	fx->ack = true;
+	if (rc == 0)
 		return;
-	}
 	mask_stored_log(tk, t, &d->outputs);
+	fx->first = true;
+	fx->have_now = store_task_get(tk->st, t->id, &fx->now) == 1;
+	fx->run_ended = store_task_count_open(tk->st, t->run_id) == 0;
 	log_info("task %s on %s: %s, exit %lld, %llu ms", t->id, t->node_id, state,
 		 (long long)d->exit_code, (unsigned long long)d->duration_ms);
-	{
-		struct store_task now;
-		if (store_task_get(tk->st, t->id, &now) == 1) {
-			publish(tk, t->run_id, "task", tasks_task_json(tk, &now));
-			store_task_clear(&now);
-		}
+}
+
+static void act_on_done(struct tasks *tk, const struct store_task *t, struct done_effects *fx)
+{
+	struct msg ack = {.type = MSG_TASK_ACK};
+
+	if (fx->ack) {
+		ack.u.task_ack.id = (char *)t->id;
+		hub_send(tk->hub, t->node_id, &ack);
 	}
-	check_run_end(tk, t->run_id);
+	if (fx->ack && !fx->first)
+		log_info("task %s: result sent again by the agent, already recorded", t->id);
+	if (!fx->first)
+		return;
+	if (fx->have_now && has_watchers(tk, t->run_id))
+		publish(tk, t->run_id, "task", tasks_task_json(tk, &fx->now));
+	if (fx->have_now)
+		store_task_clear(&fx->now);
+	if (fx->run_ended)
+		end_watchers(tk, t->run_id);
 	if (tk->done_hook != NULL)
 		tk->done_hook(tk->done_arg, t->run_id);
 }
@@ -669,6 +742,8 @@ void tasks_on_task_msg(void *arg, const char *node_id, const struct msg *m)
 {
 	struct tasks *tk = arg;
 	const char *id = m->u.task_accepted.id;   /* id comes first in every task message */
+	struct done_effects fx = {0};
+	bool batch, started = false;
 	struct store_task t;
 	char name[STORE_NAME_MAX];
 
@@ -678,8 +753,13 @@ void tasks_on_task_msg(void *arg, const char *node_id, const struct msg *m)
 	case MSG_TASK_DONE: id = m->u.task_done.id; break;
 	default: break;
 	}
+	/* One transaction per message: its reads and writes commit at once,
+	 * and nothing is acted on (ack, watchers, workflow) before that. */
+	batch = store_begin(tk->st) == 0;
 	/* A node may only speak about its own tasks. */
 	if (store_task_get(tk->st, id, &t) != 1 || strcmp(t.node_id, node_id) != 0) {
+		if (batch)
+			store_rollback(tk->st);
 		log_warn("agent %s: \"%s\" for task %s that is not its own, ignored", node_id,
 			 msg_type_name(m->type), id);
 		store_task_clear(&t);
@@ -690,7 +770,7 @@ void tasks_on_task_msg(void *arg, const char *node_id, const struct msg *m)
 		if (!state_is_final(t.state)) {
 			store_task_set_state(tk->st, t.id, "running", util_now());
 			snprintf(t.state, sizeof(t.state), "running");
-			publish(tk, t.run_id, "task", tasks_task_json(tk, &t));
+			started = true;
 		}
 		break;
 	case MSG_TASK_LOG:
@@ -698,22 +778,34 @@ void tasks_on_task_msg(void *arg, const char *node_id, const struct msg *m)
 			store_log_chunk(tk, &t, &m->u.task_log);
 		break;
 	case MSG_TASK_PROGRESS:
-		if (!state_is_final(t.state)) {
+		if (!state_is_final(t.state))
 			store_task_progress(tk->st, t.id, (int64_t)m->u.task_progress.percent,
 					    m->u.task_progress.message);
-			node_name(tk, node_id, name, sizeof(name));
-			publish(tk, t.run_id, "progress",
-				json_pack("{s:s, s:s, s:I, s:s}", "task_id", t.id, "node", name,
-					  "percent", (json_int_t)m->u.task_progress.percent, "message",
-					  m->u.task_progress.message ?: ""));
-		}
 		break;
 	case MSG_TASK_DONE:
-		record_done(tk, &t, &m->u.task_done);
+		record_done(tk, &t, &m->u.task_done, &fx);
 		break;
 	default:
 		break;
 	}
+	if (batch && store_commit(tk->st) != 0) {
+		log_error("task %s: cannot store what its agent reported", t.id);
+		if (fx.have_now)
+			store_task_clear(&fx.now);
+		store_task_clear(&t);
+		return;   /* no ack: the agent sends the result again */
+	}
+	if (started && has_watchers(tk, t.run_id))
+		publish(tk, t.run_id, "task", tasks_task_json(tk, &t));
+	if (m->type == MSG_TASK_PROGRESS && !state_is_final(t.state) && has_watchers(tk, t.run_id)) {
+		node_name(tk, node_id, name, sizeof(name));
+		publish(tk, t.run_id, "progress",
+			json_pack("{s:s, s:s, s:I, s:s}", "task_id", t.id, "node", name, "percent",
+				  (json_int_t)m->u.task_progress.percent, "message",
+				  m->u.task_progress.message ?: ""));
+	}
+	if (m->type == MSG_TASK_DONE)
+		act_on_done(tk, &t, &fx);
 	store_task_clear(&t);
 }
 
@@ -733,6 +825,7 @@ static int end_if_late(const struct store_task *t, void *arg)
 	int64_t timeout_s = json_integer_value(json_object_get(spec, "timeout"));
 	struct msg cancel = {.type = MSG_CANCEL};
 	struct msg_task_done d = {0};
+	struct done_effects fx = {0};
 	char reason[200];
 
 	json_decref(spec);
@@ -750,7 +843,9 @@ static int end_if_late(const struct store_task *t, void *arg)
 	d.status = "timeout";
 	d.exit_code = -1;
 	d.reason = reason;
-	record_done(tk, t, &d);
+	record_done(tk, t, &d, &fx);
+	fx.ack = false;   /* nothing to acknowledge: the node never answered */
+	act_on_done(tk, t, &fx);
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #ifndef OC_TASKS_H
 #define OC_TASKS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,12 +31,17 @@ void tasks_set_roles(struct tasks *tk, const struct role_set *roles);
  * past their own timeout (a dead node must not hold up a destroy). */
 int tasks_start_sweeper(struct tasks *tk, struct event_base *base);
 
+#define TASKS_ID_SIZE 40
+
 /* spec: {"argv": [..], "timeout": s, "env": {..}, "mask": [..],
  * "bundle_hash": "..", "outputs": [..], "secret_outputs": [..]}.
- * Persists the task, then sends it if the node is connected. task_id_out
- * gets 40 bytes. Returns 0 or -1 with err. */
-int tasks_create(struct tasks *tk, const char *run_id, const char *node_id, const char *role,
-		 const char *step, json_t *spec, char *task_id_out, char *err, size_t err_size);
+ * Persists one task of run_id per node in node_ids, all in one transaction
+ * (so call it outside one), then sends those whose node is connected.
+ * task_ids_out (may be NULL) gets count ids. Returns 0, or -1 with err and
+ * nothing stored. */
+int tasks_create_run(struct tasks *tk, const char *run_id, const char *const *node_ids,
+		     size_t count, const char *role, const char *step, json_t *spec,
+		     char (*task_ids_out)[TASKS_ID_SIZE], char *err, size_t err_size);
 /* The spec of one step of a loaded role with the given inputs (a JSON object
  * of strings): script, timeout, INPUT_* environment, masks for secret
  * inputs, declared and secret outputs, bundle hash. Returns NULL with a

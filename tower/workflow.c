@@ -419,8 +419,9 @@ static bool node_in_target(const struct store_oc_node *n, const char *on)
 static void start_role_step(struct workflow *wf, struct oc_view *v, const struct pattern_step *def,
 			    struct store_oc_step *s, const char *dag)
 {
-	char err[512], task_id[40], name[40];
+	char err[512], name[40];
 	json_t *inputs = json_object(), *spec = NULL;
+	const char **node_ids = NULL;
 	size_t targets = 0;
 
 	for (size_t i = 0; i < def->input_count; i++) {
@@ -447,17 +448,22 @@ static void start_role_step(struct workflow *wf, struct oc_view *v, const struct
 		snprintf(s->run_id, sizeof(s->run_id), "%s", name);
 		step_save(wf, v, s);
 	}
+	node_ids = calloc((size_t)v->node_count + 1, sizeof(*node_ids));
+	if (node_ids == NULL) {
+		step_finish(wf, v, s, "failed", "out of memory");
+		goto out;
+	}
 	for (int i = 0; i < v->node_count; i++) {
 		const struct store_oc_node *n = &v->nodes[i];
-		if (!node_in_target(n, def->on) || n->node_id[0] == '\0')
-			continue;
-		if (tasks_create(wf->t->tasks, s->run_id, n->node_id, def->role,
-				 def->role_step ? def->role_step : "apply", spec, task_id, err,
-				 sizeof(err)) != 0) {
-			step_finish(wf, v, s, "failed", err);
-			goto out;
-		}
-		targets++;
+		if (node_in_target(n, def->on) && n->node_id[0] != '\0')
+			node_ids[targets++] = n->node_id;
+	}
+	if (targets > 0 &&
+	    tasks_create_run(wf->t->tasks, s->run_id, node_ids, targets, def->role,
+			     def->role_step ? def->role_step : "apply", spec, NULL, err,
+			     sizeof(err)) != 0) {
+		step_finish(wf, v, s, "failed", err);
+		goto out;
 	}
 	if (targets == 0) {
 		/* Destroying what was never built: nothing to undo here. */
@@ -468,6 +474,7 @@ static void start_role_step(struct workflow *wf, struct oc_view *v, const struct
 	log_info("overcloud %s: step %s: %s/%s on %zu node(s), run %s", v->oc.id, s->name, def->role,
 		 def->role_step ? def->role_step : "apply", targets, s->run_id);
 out:
+	free(node_ids);
 	json_decref(spec);
 	json_decref(inputs);
 }
