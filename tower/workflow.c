@@ -1347,7 +1347,8 @@ static int find_node(struct workflow *wf, const char *ref, struct store_node *ou
 {
 	struct node_lookup nl = {.want = ref};
 
-	if (store_node_get(wf->t->store, ref, out) == 1 && !out->deleted)
+	if (strlen(ref) < STORE_ID_MAX && store_node_get(wf->t->store, ref, out) == 1 &&
+	    !out->deleted)
 		return 0;
 	if (store_node_foreach(wf->t->store, match_node_name, &nl) != 0) {
 		snprintf(err, err_size, "cannot read the nodes");

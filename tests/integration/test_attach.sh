@@ -166,6 +166,18 @@ id2=$(oc_create demo 1)
 tower_cli t attach "$id2" "$edge" >"$T/attach2.out" 2>&1 || fail "attach again: $(cat "$T/attach2.out")"
 [ "$(oc_field t "$id2" '.nodes[] | select(.group == "attached") | .node_id')" = "$edge" ] ||
 	fail "not attached to $id2"
-tower_cli t delete "$id2" >/dev/null || fail "delete $id2"
-node_is t "$edge" connected || fail "edge node gone after the second delete"
-pass "after delete the edge node is free: attached to $id2, which was deleted too"
+pass "after delete the edge node is free: attached to $id2"
+
+# delete while an attach runs: the attach stops (its open steps skipped),
+# destroy undoes both nodes, which stay enrolled.
+tower_cli t attach "$id2" "$edge2" --detach >/dev/null || fail "attach e2 to $id2"
+tower_cli t delete "$id2" >"$T/delete2.out" 2>&1 || fail "delete while attaching: $(cat "$T/delete2.out")"
+oc=$(tower_cli t show "$id2" -o json)
+[ "$(jq -r .status <<<"$oc")" = deleted ] || fail "status: $(jq -c '{status, error}' <<<"$oc")"
+[ "$(jq '[.steps[] | select(.state == "pending" or .state == "running")] | length' <<<"$oc")" = 0 ] ||
+	fail "steps left open: $(jq -c '.steps' <<<"$oc")"
+[ "$(jq -r '.steps[] | select(.dag == "destroy" and .name == "edge-leave") | .nodes | length' <<<"$oc")" = 2 ] ||
+	fail "edge-leave did not run on both: $(jq -c '.steps' <<<"$oc")"
+[ -z "$(leftovers "$id2")" ] || fail "left behind: $(leftovers "$id2")"
+node_is t "$edge" connected && node_is t "$edge2" connected || fail "an edge node is gone after the delete"
+pass "delete during an attach: deleted, no step left open, both edge nodes left and stay enrolled"
