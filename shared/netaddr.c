@@ -9,21 +9,30 @@
 #include <string.h>
 #include <sys/socket.h>
 
-void netaddr_format(const struct sockaddr *sa, char *out, size_t size)
+void netaddr_format_host(const struct sockaddr *sa, char *out, size_t size)
 {
 	char host[INET6_ADDRSTRLEN] = "?";
 
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		snprintf(out, size, "%s:%u", host, ntohs(in->sin_port));
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		snprintf(out, size, "[%s]:%u", host, ntohs(in6->sin6_port));
-	} else {
-		snprintf(out, size, "unknown");
-	}
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, host, sizeof(host));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, host, sizeof(host));
+	else
+		snprintf(host, sizeof(host), "unknown");
+	snprintf(out, size, "%s", host);
+}
+
+void netaddr_format(const struct sockaddr *sa, char *out, size_t size)
+{
+	char host[INET6_ADDRSTRLEN + 8];
+
+	netaddr_format_host(sa, host, sizeof(host));
+	if (sa->sa_family == AF_INET)
+		snprintf(out, size, "%s:%u", host, ntohs(((const struct sockaddr_in *)sa)->sin_port));
+	else if (sa->sa_family == AF_INET6)
+		snprintf(out, size, "[%s]:%u", host, ntohs(((const struct sockaddr_in6 *)sa)->sin6_port));
+	else
+		snprintf(out, size, "%s", host);
 }
 
 struct evconnlistener *netaddr_listen(struct event_base *base, const char *host, uint16_t port,

@@ -13,6 +13,8 @@ struct event_base;
 
 /* "1.2.3.4:56" or "[::1]:56". */
 void netaddr_format(const struct sockaddr *sa, char *out, size_t size);
+/* The address alone: "1.2.3.4" or "::1" ("unknown" for other families). */
+void netaddr_format_host(const struct sockaddr *sa, char *out, size_t size);
 /* Listens on host (an IP literal) and port; *bound_port gets the real port.
  * Returns NULL with a reason in err. */
 struct evconnlistener *netaddr_listen(struct event_base *base, const char *host, uint16_t port,

@@ -625,15 +625,25 @@ out:
 	json_decref(body);
 }
 
+static int refusal_status(int refusal)
+{
+	switch (refusal) {
+	case WORKFLOW_NOT_FOUND: return 404;
+	case WORKFLOW_CONFLICT: return 409;
+	case WORKFLOW_BAD_REQUEST: return 400;
+	default: return 500;
+	}
+}
+
 static void delete_overcloud(struct api_ctx *ctx, const char *id)
 {
 	char err[256];
 	int rc = workflow_delete(ctx->tower->workflow, id, err, sizeof(err));
 
-	if (rc == -1)
+	if (rc == WORKFLOW_NOT_FOUND)
 		reply_error(ctx, 404, "no such overcloud", id);
-	else if (rc == -2)
-		reply_error(ctx, 409, err, id);
+	else if (rc != 0)
+		reply_error(ctx, refusal_status(rc), err, id);
 	else
 		reply_json(ctx, 202, json_pack("{s:s, s:s}", "overcloud_id", id, "status", "deleting"));
 }
@@ -651,6 +661,43 @@ static void delete_overcloud_v0(struct api_ctx *ctx)
 		reply_error(ctx, 400, "field \"overcloud_id\" must name an overcloud", NULL);
 	else
 		delete_overcloud(ctx, id);
+	json_decref(body);
+}
+
+/* POST /v1/overclouds/{id}/nodes {"node": ID or name}: tower attach. */
+static void post_overcloud_nodes(struct api_ctx *ctx, const char *id)
+{
+	json_t *body = body_object(ctx), *v;
+	const char *key, *node;
+	char node_id[STORE_ID_MAX], err[512];
+	int rc;
+
+	if (body == NULL)
+		return;
+	json_object_foreach(body, key, v) {
+		if (strcmp(key, "node") != 0) {
+			snprintf(err, sizeof(err), "unknown field \"%.64s\"", key);
+			reply_error(ctx, 400, err, "the body is {\"node\": ID or name}");
+			goto out;
+		}
+	}
+	node = json_string_value(json_object_get(body, "node"));
+	if (node == NULL || node[0] == '\0' || strlen(node) >= STORE_NAME_MAX) {
+		reply_error(ctx, 400, "field \"node\" must name an enrolled node (its id or name)", NULL);
+		goto out;
+	}
+	rc = workflow_attach(ctx->tower->workflow, id, node, node_id, sizeof(node_id), err,
+			     sizeof(err));
+	if (rc != 0) {
+		/* Every other reason names the node or the OverCloud itself. */
+		reply_error(ctx, refusal_status(rc), err,
+			    strcmp(err, "no such overcloud") == 0 ? id : NULL);
+		goto out;
+	}
+	log_info("api %s: node %s attached to overcloud %s", ctx->peer, node_id, id);
+	reply_json(ctx, 202, json_pack("{s:s, s:s, s:s}", "overcloud_id", id, "node", node_id,
+				       "status", "ready"));
+out:
 	json_decref(body);
 }
 
@@ -757,13 +804,16 @@ static void route_overclouds(struct api_ctx *ctx, const char *path)
 		delete_overcloud(ctx, id);
 	else if (tail != NULL && strcmp(tail, "events") == 0 && method_is(ctx, "GET"))
 		get_overcloud_events(ctx, id);
+	else if (tail != NULL && strcmp(tail, "nodes") == 0 && method_is(ctx, "POST"))
+		post_overcloud_nodes(ctx, id);
 	else if (tail != NULL && strcmp(tail, "runs") == 0 && method_is(ctx, "GET")) {
 		json_t *runs = workflow_runs_json(ctx->tower->workflow, id);
 		if (runs == NULL)
 			reply_error(ctx, 404, "no such overcloud", id);
 		else
 			reply_json(ctx, 200, runs);
-	} else if (tail == NULL || strcmp(tail, "events") == 0 || strcmp(tail, "runs") == 0)
+	} else if (tail == NULL || strcmp(tail, "events") == 0 || strcmp(tail, "runs") == 0 ||
+		   strcmp(tail, "nodes") == 0)
 		reply_error(ctx, 405, "method not allowed", NULL);
 	else
 		reply_error(ctx, 404, "no such path", path);

@@ -32,6 +32,7 @@ extern const struct cli_command cli_list_entry;
 extern const struct cli_command cli_show_entry;
 extern const struct cli_command cli_watch_entry;
 extern const struct cli_command cli_delete_entry;
+extern const struct cli_command cli_attach_entry;
 extern const struct cli_command cli_userdata_entry;
 
 /* Prints "tower: <message>" on stderr; returns 1 for `return cli_fail(...)`. */
@@ -40,10 +41,17 @@ int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_usage(const struct cli_command *cmd);
 /* Opens the API client for ctx, or prints why not and returns NULL. */
 struct client *cli_client(struct cli_ctx *ctx);
-/* Follows an OverCloud's events until it ends; prints progress (or, with
- * -o json, {"overcloud_id","status"} at the end). Returns the exit status:
- * non-zero when it ended failed. */
+/* Follows an OverCloud's events until it ends (ready with no attach
+ * running, failed or deleted); prints progress (or, with -o json,
+ * {"overcloud_id","status"} at the end). Returns the exit status: non-zero
+ * when it ended failed. */
 int cli_follow_overcloud(struct cli_ctx *ctx, struct client *cl, const char *id);
+/* Once the tower took a request that starts a workflow (reply: its 202
+ * body, with "overcloud_id"): with detach, prints the reply (-o json) or
+ * detached_line; else follows the OverCloud like cli_follow_overcloud, -o
+ * json printing the reply with the final status. Returns the exit status. */
+int cli_after_start(struct cli_ctx *ctx, struct client *cl, json_t *reply, bool detach,
+		    const char *detached_line);
 /* Prints v as indented JSON on stdout. */
 void cli_print_json(json_t *v);
 

@@ -107,15 +107,8 @@ static int create_exec(struct cli_ctx *ctx, int argc, char **argv)
 		client_free(cl);
 		return cli_fail("create: %s", err);
 	}
-	if (detach) {
-		if (ctx->json)
-			cli_print_json(reply);
-		else
-			printf("%s\n", json_string_value(json_object_get(reply, "overcloud_id")));
-		rc = 0;
-	} else {
-		rc = cli_follow_overcloud(ctx, cl, json_string_value(json_object_get(reply, "overcloud_id")));
-	}
+	rc = cli_after_start(ctx, cl, reply, detach,
+			     json_string_value(json_object_get(reply, "overcloud_id")) ?: "");
 	json_decref(reply);
 	client_free(cl);
 	return rc;

@@ -13,12 +13,12 @@ static int delete_exec(struct cli_ctx *ctx, int argc, char **argv)
 		{"detach", no_argument, NULL, 'd'},
 		{NULL, 0, NULL, 0},
 	};
-	char path[160], err[512];
+	char path[160], err[512], line[96];
 	bool detach = false;
 	struct client *cl;
 	json_t *reply;
 	long status;
-	int c, rc = 0;
+	int c, rc;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		if (c != 'd')
@@ -36,14 +36,8 @@ static int delete_exec(struct cli_ctx *ctx, int argc, char **argv)
 		client_free(cl);
 		return cli_fail("delete: %s", err);
 	}
-	if (detach) {
-		if (ctx->json)
-			cli_print_json(reply);
-		else
-			printf("deleting %s\n", argv[optind]);
-	} else {
-		rc = cli_follow_overcloud(ctx, cl, argv[optind]);
-	}
+	snprintf(line, sizeof(line), "deleting %s", argv[optind]);
+	rc = cli_after_start(ctx, cl, reply, detach, line);
 	json_decref(reply);
 	client_free(cl);
 	return rc;

@@ -65,10 +65,13 @@ static int show_exec(struct cli_ctx *ctx, int argc, char **argv)
 		return 0;
 	}
 	progress_print_table(stdout, oc);
-	printf("\n  %-28s %-8s %-16s %-20s %s\n", "NODE", "GROUP", "ADDRESS", "NODE ID", "STATE");
+	printf("\n  %-28s %-8s %-12s %-16s %-20s %s\n", "NODE", "GROUP", "ROLE", "ADDRESS",
+	       "NODE ID", "STATE");
 	json_array_foreach(json_object_get(oc, "nodes"), i, n)
-		printf("  %-28s %-8s %-16s %-20s %s%s\n", json_string_value(json_object_get(n, "name")),
+		printf("  %-28s %-8s %-12s %-16s %-20s %s%s\n",
+		       json_string_value(json_object_get(n, "name")),
 		       json_string_value(json_object_get(n, "group")),
+		       json_string_value(json_object_get(n, "role")) ?: "",
 		       json_string_value(json_object_get(n, "address")),
 		       json_string_value(json_object_get(n, "node_id")),
 		       json_string_value(json_object_get(n, "state")),

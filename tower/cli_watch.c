@@ -1,5 +1,6 @@
-/* cli_watch.c — `tower watch ID`: follows an OverCloud until it is ready,
- * failed or deleted; exits non-zero when it ends failed. */
+/* cli_watch.c — `tower watch ID`: follows an OverCloud until it is ready
+ * (and not attaching), failed or deleted; exits non-zero when it ends
+ * failed. Also how create, delete and attach follow what they started. */
 #include <stdio.h>
 #include <string.h>
 
@@ -24,11 +25,14 @@ static int on_oc_event(void *arg, const char *event, json_t *oc)
 	return strcmp(event, "end") == 0;
 }
 
-int cli_follow_overcloud(struct cli_ctx *ctx, struct client *cl, const char *id)
+/* Follows id to its end; with -o json prints result (or {"overcloud_id"})
+ * with the final status. */
+static int follow(struct cli_ctx *ctx, struct client *cl, const char *id, json_t *result)
 {
 	struct watch_state ws = {.json = ctx->json};
 	const char *status;
 	char path[160], err[512];
+	bool attaching;
 	int rc;
 
 	ws.progress = progress_new(stdout);
@@ -39,8 +43,10 @@ int cli_follow_overcloud(struct cli_ctx *ctx, struct client *cl, const char *id)
 		return cli_fail("watch: %s", err);
 	}
 	status = json_string_value(json_object_get(ws.last, "status")) ?: "unknown";
+	attaching = json_is_true(json_object_get(ws.last, "attaching"));
 	if (ctx->json) {
-		json_t *out = json_pack("{s:s, s:s}", "overcloud_id", id, "status", status);
+		json_t *out = result ? json_copy(result) : json_pack("{s:s}", "overcloud_id", id);
+		json_object_set_new(out, "status", json_string(status));
 		cli_print_json(out);
 		json_decref(out);
 	} else if (strcmp(status, "failed") == 0) {
@@ -48,11 +54,34 @@ int cli_follow_overcloud(struct cli_ctx *ctx, struct client *cl, const char *id)
 			json_string_value(json_object_get(ws.last, "error")) ?: "see tower show");
 	}
 	rc = strcmp(status, "failed") == 0 ? 1 : 0;
-	if (strcmp(status, "ready") && strcmp(status, "deleted") && strcmp(status, "failed"))
-		rc = cli_fail("watch: the tower closed the stream while %s was %s", id, status);
+	if ((strcmp(status, "ready") && strcmp(status, "deleted") && strcmp(status, "failed")) ||
+	    attaching)
+		rc = cli_fail("watch: the tower closed the stream while %s was %s%s", id, status,
+			      attaching ? ", attaching" : "");
 	progress_free(ws.progress);
 	json_decref(ws.last);
 	return rc;
+}
+
+int cli_follow_overcloud(struct cli_ctx *ctx, struct client *cl, const char *id)
+{
+	return follow(ctx, cl, id, NULL);
+}
+
+int cli_after_start(struct cli_ctx *ctx, struct client *cl, json_t *reply, bool detach,
+		    const char *detached_line)
+{
+	const char *id = json_string_value(json_object_get(reply, "overcloud_id"));
+
+	if (id == NULL)
+		return cli_fail("the tower's reply names no overcloud");
+	if (!detach)
+		return follow(ctx, cl, id, reply);
+	if (ctx->json)
+		cli_print_json(reply);
+	else
+		printf("%s\n", detached_line);
+	return 0;
 }
 
 static int watch_exec(struct cli_ctx *ctx, int argc, char **argv)
@@ -73,6 +102,6 @@ static int watch_exec(struct cli_ctx *ctx, int argc, char **argv)
 const struct cli_command cli_watch_entry = {
 	.name = "watch",
 	.usage = "ID",
-	.summary = "follow an OverCloud's steps until it is ready, failed or deleted",
+	.summary = "follow an OverCloud's steps until it is ready (nothing attaching), failed or deleted",
 	.exec = watch_exec,
 };

@@ -791,6 +791,19 @@ bool hub_node_connected(struct hub *hub, const char *node_id)
 	return table_find(hub, node_id) != NULL;
 }
 
+int hub_node_address(struct hub *hub, const char *node_id, char *out, size_t size)
+{
+	struct hub_conn *c = table_find(hub, node_id);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (c == NULL || c->tls == NULL ||
+	    getpeername(tls_conn_fd(c->tls), (struct sockaddr *)&ss, &len) != 0)
+		return -1;
+	netaddr_format_host((struct sockaddr *)&ss, out, size);
+	return 0;
+}
+
 size_t hub_connected_count(struct hub *hub)
 {
 	return hub->ready_count;

@@ -42,6 +42,9 @@ void hub_set_events(struct hub *hub, const struct hub_events *ev, void *arg);
 int hub_send(struct hub *hub, const char *node_id, const struct msg *m);
 
 bool hub_node_connected(struct hub *hub, const char *node_id);
+/* The address the node's connection comes from ("10.0.0.7"; behind NAT the
+ * NAT's). Returns 0, or -1 when the node is not connected. */
+int hub_node_address(struct hub *hub, const char *node_id, char *out, size_t size);
 size_t hub_connected_count(struct hub *hub);
 /* Closes the node's connection, if any, logging reason. */
 void hub_disconnect_node(struct hub *hub, const char *node_id, const char *reason);

@@ -18,6 +18,7 @@ static const struct cli_command *const commands[] = {
 	&cli_watch_entry,
 	&cli_logs_entry,
 	&cli_delete_entry,
+	&cli_attach_entry,
 	&cli_token_entry,
 	&cli_nodes_entry,
 	&cli_run_entry,

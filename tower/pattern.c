@@ -1,5 +1,6 @@
 /* pattern.c — loads and checks tower/patterns/<name>.yaml: node groups and the
- * create/destroy DAGs. Owns the schema and its errors; running DAGs is workflow.c's.
+ * create/destroy/attach DAGs. Owns the schema and its errors; running DAGs is
+ * workflow.c's.
  *
  * The format (tower/patterns/README.md says the same, with examples):
  *
@@ -10,15 +11,21 @@
  *                                                role the group's agents enroll with
  *   create:  [step, ...]                         required, 1..256 steps
  *   destroy: [step, ...]                         required, 1..256 steps
+ *   attach:  [step, ...]                         optional, 1..256 steps: runs
+ *                                                when `tower attach` adds an
+ *                                                enrolled node to the OverCloud
  *
  *   step:
  *     name: [a-z0-9-]        required, unique within its DAG
  *     role: R                a role of the role set ...
  *     step: apply            ... and one of its steps (default apply)
- *     on: <group> | all      required with role, refused with action
+ *     on: <group> | all      required with role, refused with action;
+ *        | attached          in attach the node(s) being attached, in destroy
+ *                            every attached node (not in create); an attach
+ *                            DAG has at least one role step on attached
  *     action: A              or a tower-side action: acquire, enroll, release,
  *                            record (no step, on or inputs); exactly one of
- *                            role and action
+ *                            role and action; attach takes record only
  *     requires: [step, ...]  steps of the same DAG; no cycles
  *     inputs: {name: value}  names the role declares; every required role
  *                            input without a default must be given
@@ -30,7 +37,8 @@
  *                       requires, directly or through other steps; K is an
  *                       output S's role declares; S runs on a group of a
  *                       fixed count of 1 (its output is one node's)
- *   groups.G.address    the first node of group G; G a declared group
+ *   groups.G.address    the first node of group G; G a declared group, or
+ *                       attached in attach and destroy
  *   groups.G.addresses  all of G's addresses, space-separated
  *   overcloud.id, overcloud.number, overcloud.size
  * Anything else between ${{ and }}, or a ${{ without }}, is refused.
@@ -178,6 +186,12 @@ static int parse_groups(const struct load *ld, struct pattern *p, struct fy_node
 				    "group name \"all\" is reserved (on: all means every node)");
 			return -1;
 		}
+		if (strcmp(key, PATTERN_ATTACHED) == 0) {
+			yamldoc_err(&ld->doc, kline,
+				    "group name \"" PATTERN_ATTACHED "\" is reserved (on: "
+				    PATTERN_ATTACHED " means the nodes tower attach adds)");
+			return -1;
+		}
 		if (pattern_find_group(p, key) != NULL) {
 			yamldoc_err(&ld->doc, kline, "duplicate group \"%s\"", key);
 			return -1;
@@ -304,7 +318,7 @@ static int parse_inputs(const struct load *ld, struct pattern_step *st, struct s
 /* The checks of one step that need nothing but the step, the groups and
  * the roles; references between steps wait for the whole DAG. */
 static int check_step(const struct load *ld, struct pattern_step *st, struct step_meta *m,
-		      int line)
+		      int line, const char *dag)
 {
 	const struct role_step *rs;
 	const struct role *role;
@@ -338,6 +352,13 @@ static int check_step(const struct load *ld, struct pattern_step *st, struct ste
 				    "step \"%s\": action %s takes no inputs", st->name, st->action);
 			return -1;
 		}
+		/* An attach neither makes nor gives back the provider's nodes. */
+		if (strcmp(dag, "attach") == 0 && strcmp(st->action, "record") != 0) {
+			yamldoc_err(&ld->doc, m->action_line,
+				    "step \"%s\": action %s has no place in attach (only record)",
+				    st->name, st->action);
+			return -1;
+		}
 		if (!m->has_retries)
 			st->retries = 0;
 		if (!m->has_timeout)
@@ -369,7 +390,14 @@ static int check_step(const struct load *ld, struct pattern_step *st, struct ste
 			    st->name);
 		return -1;
 	}
-	if (strcmp(st->on, "all") != 0 && pattern_find_group(ld->p, st->on) == NULL) {
+	if (strcmp(st->on, PATTERN_ATTACHED) == 0) {
+		if (strcmp(dag, "create") == 0) {
+			yamldoc_err(&ld->doc, m->on_line,
+				    "step \"%s\": on: " PATTERN_ATTACHED " is for attach and destroy steps "
+				    "(no node is attached while the OverCloud is created)", st->name);
+			return -1;
+		}
+	} else if (strcmp(st->on, "all") != 0 && pattern_find_group(ld->p, st->on) == NULL) {
 		yamldoc_err(&ld->doc, m->on_line, "step \"%s\": on: unknown group \"%s\"", st->name,
 			    st->on);
 		return -1;
@@ -507,7 +535,7 @@ static int parse_step(const struct load *ld, struct pattern_step *steps, size_t 
 			return -1;
 		}
 	}
-	return check_step(ld, st, m, line);
+	return check_step(ld, st, m, line, dag);
 }
 
 /* ---- the DAG: requires, cycles, references ---- */
@@ -686,7 +714,7 @@ static int check_ref(const struct load *ld, struct pattern_step *steps, size_t n
 			yamldoc_err(&ld->doc, line,
 				    "step \"%s\": input \"%s\": %s: step \"%s\" runs on %s%s%s, not on a group of one node, so it has no single output",
 				    st->name, in->name, shown, dep->name,
-				    g == NULL ? "all" : "group \"", g == NULL ? "" : g->name,
+				    g == NULL ? dep->on : "group \"", g == NULL ? "" : g->name,
 				    g == NULL ? "" : "\"");
 			return -1;
 		}
@@ -694,7 +722,14 @@ static int check_ref(const struct load *ld, struct pattern_step *steps, size_t n
 	}
 	if (np == 3 && strcmp(parts[0], "groups") == 0 &&
 	    (strcmp(parts[2], "address") == 0 || strcmp(parts[2], "addresses") == 0)) {
-		if (pattern_find_group(ld->p, parts[1]) == NULL) {
+		if (strcmp(parts[1], PATTERN_ATTACHED) == 0 && strcmp(dag, "create") == 0) {
+			yamldoc_err(&ld->doc, line,
+				    "step \"%s\": input \"%s\": %s: " PATTERN_ATTACHED " is for attach and destroy steps",
+				    st->name, in->name, shown);
+			return -1;
+		}
+		if (strcmp(parts[1], PATTERN_ATTACHED) != 0 &&
+		    pattern_find_group(ld->p, parts[1]) == NULL) {
 			yamldoc_err(&ld->doc, line,
 				    "step \"%s\": input \"%s\": %s: no group \"%s\"", st->name,
 				    in->name, shown, parts[1]);
@@ -842,10 +877,23 @@ out:
 	return rc;
 }
 
+/* The optional attach DAG: what `tower attach` runs for the node it adds. */
+static int parse_attach(const struct load *ld, struct pattern *p, struct fy_node *seq, int line)
+{
+	if (parse_dag(ld, seq, line, "attach", &p->attach, &p->attach_count) != 0)
+		return -1;
+	for (size_t i = 0; i < p->attach_count; i++)
+		if (p->attach[i].on != NULL && strcmp(p->attach[i].on, PATTERN_ATTACHED) == 0)
+			return 0;
+	yamldoc_err(&ld->doc, line,
+		    "attach: no step runs on " PATTERN_ATTACHED ", so the attached node would get no work");
+	return -1;
+}
+
 static int parse_pattern(const struct load *ld, struct pattern *p, struct fy_node *root)
 {
-	struct fy_node *groups = NULL, *create = NULL, *destroy = NULL;
-	int line, root_line = yamldoc_node_line(root, 1), gline = 0, cline = 0, dline = 0;
+	struct fy_node *groups = NULL, *create = NULL, *destroy = NULL, *attach = NULL;
+	int line, root_line = yamldoc_node_line(root, 1), gline = 0, cline = 0, dline = 0, aline = 0;
 	struct fy_node_pair *pair;
 	void *it = NULL;
 
@@ -874,6 +922,9 @@ static int parse_pattern(const struct load *ld, struct pattern *p, struct fy_nod
 		} else if (strcmp(key, "destroy") == 0) {
 			destroy = val;
 			dline = line;
+		} else if (strcmp(key, "attach") == 0) {
+			attach = val;
+			aline = line;
 		} else {
 			yamldoc_err(&ld->doc, line, "unknown key \"%s\"", key);
 			return -1;
@@ -897,6 +948,8 @@ static int parse_pattern(const struct load *ld, struct pattern *p, struct fy_nod
 		return -1;
 	}
 	if (parse_dag(ld, destroy, dline, "destroy", &p->destroy, &p->destroy_count) != 0)
+		return -1;
+	if (aline != 0 && parse_attach(ld, p, attach, aline) != 0)
 		return -1;
 	if (p->description == NULL && (p->description = strdup("")) == NULL) {
 		yamldoc_err(&ld->doc, 0, "out of memory");
@@ -974,6 +1027,7 @@ void pattern_free(struct pattern *p)
 	free(p->groups);
 	free_steps(p->create, p->create_count);
 	free_steps(p->destroy, p->destroy_count);
+	free_steps(p->attach, p->attach_count);
 	free(p);
 }
 

@@ -1,6 +1,7 @@
 /* pattern.h — OverCloud templates loaded from tower/patterns/<name>.yaml:
- * node groups plus the create and destroy DAGs of steps. Checked at load:
- * unknown keys, roles, steps, groups, requires and cycles, with file:line. */
+ * node groups plus the create, destroy and (optional) attach DAGs of steps.
+ * Checked at load: unknown keys, roles, steps, groups, requires and cycles,
+ * with file:line. */
 #ifndef OC_PATTERN_H
 #define OC_PATTERN_H
 
@@ -9,6 +10,11 @@
 #include <stdint.h>
 
 struct role_set;
+
+/* The target of attach and destroy steps that run on the enrolled nodes
+ * attached to the OverCloud (tower attach): in the attach DAG the node(s)
+ * being attached, in destroy every attached node. Not a group name. */
+#define PATTERN_ATTACHED "attached"
 
 /* A group of nodes; count is fixed, or the request's "number". */
 struct pattern_group {
@@ -33,7 +39,7 @@ struct pattern_step {
 	char *role;             /* role name, or NULL for a tower action */
 	char *role_step;        /* step of the role ("apply", "remove"), default "apply" */
 	char *action;           /* tower-side: "acquire", "enroll", "release", "record"; or NULL */
-	char *on;               /* group name or "all"; NULL for tower actions */
+	char *on;               /* group name, "all" or "attached"; NULL for tower actions */
 	char **requires;        /* names of steps in the same DAG */
 	size_t require_count;
 	struct pattern_input *inputs;
@@ -52,6 +58,8 @@ struct pattern {
 	size_t create_count;
 	struct pattern_step *destroy;
 	size_t destroy_count;
+	struct pattern_step *attach;   /* NULL (count 0) when nodes cannot be attached */
+	size_t attach_count;
 };
 
 /* Loads and checks one pattern file against roles (every role and role

@@ -19,8 +19,15 @@ struct progress {
 	int lines_drawn;
 	struct seen_step *seen;
 	size_t seen_count;
-	char status[16];
+	char status[32];
 };
+
+/* The status as the user reads it: an attach runs while it stays ready. */
+static void status_text(json_t *oc, char *out, size_t size)
+{
+	snprintf(out, size, "%s%s", json_string_value(json_object_get(oc, "status")) ?: "?",
+		 json_is_true(json_object_get(oc, "attaching")) ? ", attaching" : "");
+}
 
 struct progress *progress_new(FILE *out)
 {
@@ -62,10 +69,11 @@ static void format_nodes(json_t *nodes, char *out, size_t size)
 static int draw_table(FILE *out, json_t *oc, bool color)
 {
 	json_t *steps = json_object_get(oc, "steps"), *s;
-	const char *status = json_string_value(json_object_get(oc, "status")) ?: "?";
+	char status[32];
 	size_t i;
 	int lines = 0;
 
+	status_text(oc, status, sizeof(status));
 	fprintf(out, "overcloud %s  %s  (%s on %s, number %lld)\n",
 		json_string_value(json_object_get(oc, "overcloud_id")) ?: "?", status,
 		json_string_value(json_object_get(oc, "pattern")) ?: "?",
@@ -109,9 +117,10 @@ void progress_print_table(FILE *out, json_t *oc)
 static void print_changes(struct progress *p, json_t *oc)
 {
 	json_t *steps = json_object_get(oc, "steps"), *s;
-	const char *status = json_string_value(json_object_get(oc, "status")) ?: "?";
+	char status[32];
 	size_t i;
 
+	status_text(oc, status, sizeof(status));
 	json_array_foreach(steps, i, s) {
 		const char *state = json_string_value(json_object_get(s, "state")) ?: "?";
 		long long pct = (long long)json_integer_value(json_object_get(s, "progress"));

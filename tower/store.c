@@ -126,6 +126,32 @@ static const char *const store_migrations[] = {
 	("ALTER TABLE oc_nodes ADD COLUMN provider TEXT NOT NULL DEFAULT '';"
 	 "ALTER TABLE oc_nodes ADD COLUMN size TEXT NOT NULL DEFAULT '';"
 	 "CREATE INDEX oc_steps_by_run ON oc_steps(run_id) WHERE run_id != '';"),
+	/* 6: enrolled nodes attached to an OverCloud (tower attach): their row
+	 * names the node itself, not a join token the tower made; steps of a
+	 * third DAG, "attach". SQLite cannot change a CHECK in place, so
+	 * oc_steps is rebuilt (no table refers to it). */
+	("ALTER TABLE oc_nodes ADD COLUMN node_id TEXT NOT NULL DEFAULT '';"
+	 "CREATE INDEX oc_nodes_by_node ON oc_nodes(node_id) WHERE node_id != '';"
+	 "CREATE TABLE oc_steps_v6 ("
+	 "  overcloud_id TEXT NOT NULL REFERENCES overclouds(id),"
+	 "  dag          TEXT NOT NULL CHECK (dag IN ('create','destroy','attach')),"
+	 "  name         TEXT NOT NULL,"
+	 "  ord          INTEGER NOT NULL,"
+	 "  state        TEXT NOT NULL DEFAULT 'pending' CHECK (state IN"
+	 "               ('pending','running','done','failed','skipped')),"
+	 "  attempts     INTEGER NOT NULL DEFAULT 0,"
+	 "  run_id       TEXT NOT NULL DEFAULT '',"
+	 "  error        TEXT NOT NULL DEFAULT '',"
+	 "  retry_at_ms  INTEGER NOT NULL DEFAULT 0,"
+	 "  started_ms   INTEGER NOT NULL DEFAULT 0,"
+	 "  finished_ms  INTEGER NOT NULL DEFAULT 0,"
+	 "  PRIMARY KEY (overcloud_id, dag, name)"
+	 ");"
+	 "INSERT INTO oc_steps_v6 SELECT overcloud_id, dag, name, ord, state, attempts, run_id,"
+	 "  error, retry_at_ms, started_ms, finished_ms FROM oc_steps;"
+	 "DROP TABLE oc_steps;"
+	 "ALTER TABLE oc_steps_v6 RENAME TO oc_steps;"
+	 "CREATE INDEX oc_steps_by_run ON oc_steps(run_id) WHERE run_id != '';"),
 };
 
 #define STORE_SCHEMA_VERSION ((int)OC_ARRAY_LEN(store_migrations))
@@ -164,10 +190,14 @@ enum store_stmt {
 	ST_OCN_INSERT,
 	ST_OCN_UPDATE,
 	ST_OCN_LIST,
+	ST_OCN_INSERT_ENROLLED,
+	ST_OCN_FIND_NODE,
 	ST_OCS_INSERT,
 	ST_OCS_UPDATE,
 	ST_OCS_LIST,
 	ST_OCS_FIND_RUN,
+	ST_OCS_CLEAR,
+	ST_OCS_COUNT_OPEN,
 	ST_COUNT
 };
 
@@ -236,10 +266,20 @@ static const char *const store_sql[ST_COUNT] = {
 			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_OCN_UPDATE] = "UPDATE oc_nodes SET token_id = ?3, handle = ?4, address = ?5, state = ?6"
 			  " WHERE overcloud_id = ?1 AND name = ?2",
+	/* A node the tower made is found through its join token; an attached
+	 * one is named. Either reads "" once the node is deleted. */
 	[ST_OCN_LIST] = "SELECT name, grp, idx, token_id, handle, address, state,"
-			" COALESCE((SELECT id FROM nodes WHERE nodes.token_id = oc_nodes.token_id"
-			" AND oc_nodes.token_id != '' AND deleted = 0), ''), provider, size"
+			" CASE WHEN oc_nodes.node_id != '' THEN COALESCE((SELECT id FROM nodes"
+			" WHERE nodes.id = oc_nodes.node_id AND deleted = 0), '')"
+			" ELSE COALESCE((SELECT id FROM nodes WHERE nodes.token_id = oc_nodes.token_id"
+			" AND oc_nodes.token_id != '' AND deleted = 0), '') END, provider, size,"
+			" oc_nodes.node_id != ''"
 			" FROM oc_nodes WHERE overcloud_id = ?1 ORDER BY grp = 'post' DESC, grp, idx",
+	[ST_OCN_INSERT_ENROLLED] = "INSERT INTO oc_nodes (overcloud_id, name, grp, idx, provider,"
+				   " node_id, address) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_OCN_FIND_NODE] = "SELECT overcloud_id FROM oc_nodes WHERE state != 'released'"
+			     " AND (node_id = ?1 OR (token_id != '' AND token_id ="
+			     " (SELECT token_id FROM nodes WHERE id = ?1))) LIMIT 1",
 	[ST_OCS_INSERT] = "INSERT OR IGNORE INTO oc_steps (overcloud_id, dag, name, ord)"
 			  " VALUES (?1, ?2, ?3, ?4)",
 	[ST_OCS_UPDATE] = "UPDATE oc_steps SET state = ?4, attempts = ?5, run_id = ?6, error = ?7,"
@@ -248,7 +288,11 @@ static const char *const store_sql[ST_COUNT] = {
 	[ST_OCS_FIND_RUN] = "SELECT overcloud_id FROM oc_steps WHERE run_id = ?1 AND run_id != ''"
 			    " LIMIT 1",
 	[ST_OCS_LIST] = "SELECT dag, name, state, attempts, run_id, error, retry_at_ms, started_ms,"
-			" finished_ms FROM oc_steps WHERE overcloud_id = ?1 ORDER BY dag = 'destroy', ord",
+			" finished_ms FROM oc_steps WHERE overcloud_id = ?1"
+			" ORDER BY CASE dag WHEN 'create' THEN 0 WHEN 'attach' THEN 1 ELSE 2 END, ord",
+	[ST_OCS_CLEAR] = "DELETE FROM oc_steps WHERE overcloud_id = ?1 AND dag = ?2",
+	[ST_OCS_COUNT_OPEN] = "SELECT count(*) FROM oc_steps WHERE overcloud_id = ?1 AND dag = ?2"
+			      " AND state IN ('pending','running')",
 };
 
 struct store {
@@ -1296,6 +1340,7 @@ int store_ocn_list(struct store *st, const char *oc_id, struct store_oc_node *ou
 		column_copy(s, 7, n->node_id, sizeof(n->node_id));
 		column_copy(s, 8, n->provider, sizeof(n->provider));
 		column_copy(s, 9, n->size, sizeof(n->size));
+		n->enrolled = sqlite3_column_int(s, 10) != 0;
 	}
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		store_log(st, "list overcloud nodes", oc_id);
@@ -1304,6 +1349,14 @@ int store_ocn_list(struct store *st, const char *oc_id, struct store_oc_node *ou
 	}
 	stmt_done(s);
 	return (int)count;
+}
+
+int store_ocn_insert_enrolled(struct store *st, const char *oc_id, const char *name,
+			      const char *group, int64_t idx, const char *provider,
+			      const char *node_id, const char *address)
+{
+	return run_bound(st, ST_OCN_INSERT_ENROLLED, "insert enrolled overcloud node", "sssisss",
+			 oc_id, name, group, idx, provider, node_id, address) == 1 ? 0 : -1;
 }
 
 int store_ocs_insert(struct store *st, const char *oc_id, const char *dag, const char *name,
@@ -1351,25 +1404,62 @@ int store_ocs_list(struct store *st, const char *oc_id, struct store_oc_step *ou
 	return (int)count;
 }
 
-int store_ocs_find_run(struct store *st, const char *run_id, char *oc_id, size_t oc_id_size)
+/* The first row's text column 0 of a query bound to one or two texts:
+ * 1 found (copied to out), 0 no row, -1 error. */
+static int first_text(struct store *st, enum store_stmt which, const char *what, const char *a,
+		      const char *b, char *out, size_t out_size)
 {
-	sqlite3_stmt *s = st->stmt[ST_OCS_FIND_RUN];
+	sqlite3_stmt *s = st->stmt[which];
 	int rc, found = 0;
 
-	if (bind_text(s, 1, run_id)) {
+	if (bind_text(s, 1, a) || (b != NULL && bind_text(s, 2, b))) {
 		stmt_done(s);
 		return -1;
 	}
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
-		column_copy(s, 0, oc_id, oc_id_size);
+		column_copy(s, 0, out, out_size);
 		found = 1;
 	} else if (rc != SQLITE_DONE) {
-		store_log(st, "find the step of a run", run_id);
+		store_log(st, what, a);
 		found = -1;
 	}
 	stmt_done(s);
 	return found;
+}
+
+int store_ocs_find_run(struct store *st, const char *run_id, char *oc_id, size_t oc_id_size)
+{
+	return first_text(st, ST_OCS_FIND_RUN, "find the step of a run", run_id, NULL, oc_id,
+			  oc_id_size);
+}
+
+int store_ocn_find_node(struct store *st, const char *node_id, char *oc_id, size_t oc_id_size)
+{
+	return first_text(st, ST_OCN_FIND_NODE, "find the overcloud of a node", node_id, NULL,
+			  oc_id, oc_id_size);
+}
+
+int store_ocs_clear(struct store *st, const char *oc_id, const char *dag)
+{
+	return run_bound(st, ST_OCS_CLEAR, "clear steps", "ss", oc_id, dag) < 0 ? -1 : 0;
+}
+
+int64_t store_ocs_count_open(struct store *st, const char *oc_id, const char *dag)
+{
+	sqlite3_stmt *s = st->stmt[ST_OCS_COUNT_OPEN];
+	int64_t n = -1;
+
+	if (bind_text(s, 1, oc_id) || bind_text(s, 2, dag)) {
+		stmt_done(s);
+		return -1;
+	}
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	else
+		store_log(st, "count open steps", oc_id);
+	stmt_done(s);
+	return n;
 }
 
 int64_t store_task_count_open(struct store *st, const char *run_id)

@@ -154,10 +154,12 @@ struct store_oc_node {
 	char node_id[STORE_ID_MAX]; /* the enrolled node (via its token), "" before */
 	char provider[32];        /* "" = the OverCloud's own */
 	char size[STORE_ROLE_MAX];/* "" = the OverCloud's own */
+	bool enrolled;            /* an enrolled node added by name (attached), not
+				   * one made with a join token of the OverCloud's */
 };
 
 struct store_oc_step {
-	char dag[16];             /* create destroy */
+	char dag[16];             /* create attach destroy */
 	char name[STORE_ROLE_MAX];
 	char state[16];           /* pending running done failed skipped */
 	int64_t attempts;
@@ -177,6 +179,13 @@ int store_oc_foreach(struct store *st, int (*fn)(const struct store_overcloud *o
 int store_ocn_insert(struct store *st, const char *oc_id, const char *name, const char *group,
 		     int64_t idx, const char *provider, const char *size);
 int store_ocn_update(struct store *st, const char *oc_id, const struct store_oc_node *n);
+/* A row for a node that is already enrolled (node_id), in state pending. */
+int store_ocn_insert_enrolled(struct store *st, const char *oc_id, const char *name,
+			      const char *group, int64_t idx, const char *provider,
+			      const char *node_id, const char *address);
+/* The OverCloud that holds the node in a row not released yet, as an
+ * attached node or one made for it: 1 found (id in oc_id), 0 none, -1 error. */
+int store_ocn_find_node(struct store *st, const char *node_id, char *oc_id, size_t oc_id_size);
 /* Fills out[] (post group first); returns the count, or -1. */
 int store_ocn_list(struct store *st, const char *oc_id, struct store_oc_node *out, size_t max);
 /* Inserting a step that exists is a no-op. */
@@ -184,6 +193,10 @@ int store_ocs_insert(struct store *st, const char *oc_id, const char *dag, const
 		     int64_t ord);
 int store_ocs_update(struct store *st, const char *oc_id, const struct store_oc_step *step);
 int store_ocs_list(struct store *st, const char *oc_id, struct store_oc_step *out, size_t max);
+/* Deletes the steps of one DAG (a new attach starts from a clean one). */
+int store_ocs_clear(struct store *st, const char *oc_id, const char *dag);
+/* Steps of the DAG still pending or running, or -1. */
+int64_t store_ocs_count_open(struct store *st, const char *oc_id, const char *dag);
 /* The OverCloud whose step ran run_id: 1 found, 0 none (an ad-hoc run), -1 error. */
 int store_ocs_find_run(struct store *st, const char *run_id, char *oc_id, size_t oc_id_size);
 

@@ -1,8 +1,9 @@
-/* workflow.c — runs each OverCloud's create and destroy DAGs: steps start
- * when what they require is done; every change is in sqlite before it is
- * acted on, so a restarted tower picks up where it was. Patterns say what
+/* workflow.c — runs each OverCloud's create, attach and destroy DAGs: steps
+ * start when what they require is done; every change is in sqlite before it
+ * is acted on, so a restarted tower picks up where it was. Patterns say what
  * the steps are (pattern.c), tasks.c runs role steps on agents, providers
- * make and release the nodes. */
+ * make and release the nodes; attached nodes are enrolled ones, never the
+ * provider's. */
 #include "tower/workflow.h"
 
 #include <limits.h>
@@ -153,8 +154,29 @@ static const struct pattern_step *dag_steps(const struct pattern *p, const char 
 		*count = p->create_count;
 		return p->create;
 	}
+	if (strcmp(dag, "attach") == 0) {
+		*count = p->attach_count;
+		return p->attach;
+	}
 	*count = p->destroy_count;
 	return p->destroy;
+}
+
+/* An attach runs while the OverCloud stays ready: its steps are open. */
+static bool attach_open(const struct oc_view *v)
+{
+	for (int i = 0; i < v->step_count; i++)
+		if (strcmp(v->steps[i].dag, "attach") == 0 && !step_final(v->steps[i].state))
+			return true;
+	return false;
+}
+
+/* Nothing more will happen to it until someone asks: watchers end here. */
+static bool oc_settled(const struct oc_view *v)
+{
+	if (strcmp(v->oc.status, "ready") == 0)
+		return !attach_open(v);
+	return strcmp(v->oc.status, "failed") == 0 || strcmp(v->oc.status, "deleted") == 0;
 }
 
 /* ---- watchers ---- */
@@ -171,8 +193,7 @@ static void notify(struct workflow *wf, const char *id)
 	if (wf->watches == NULL || view_load(wf, id, &v) != 0)
 		return;
 	obj = overcloud_json(wf, &v);
-	end = strcmp(v.oc.status, "ready") == 0 || strcmp(v.oc.status, "failed") == 0 ||
-	      strcmp(v.oc.status, "deleted") == 0;
+	end = oc_settled(&v);
 	view_free(&v);
 	for (w = wf->watches; w != NULL; w = next) {
 		next = w->next;
@@ -199,8 +220,7 @@ int workflow_watch(struct workflow *wf, const char *id, workflow_watch_fn fn, vo
 	if (view_load(wf, id, &v) != 0)
 		return -1;
 	obj = overcloud_json(wf, &v);
-	end = strcmp(v.oc.status, "ready") == 0 || strcmp(v.oc.status, "failed") == 0 ||
-	      strcmp(v.oc.status, "deleted") == 0;
+	end = oc_settled(&v);
 	view_free(&v);
 	fn(arg, "overcloud", obj);
 	if (end) {
@@ -304,6 +324,22 @@ static int64_t retry_delay_ms(int64_t attempts)
 	return d > RETRY_CAP_MS ? RETRY_CAP_MS : d;
 }
 
+/* ---- targets: groups, all, attached ---- */
+
+/* Whether node n is one that on names, in this DAG. Attached nodes are only
+ * "attached" and "all"; in the attach DAG "attached" is the node(s) this
+ * attach adds (still pending), in destroy every attached node. */
+static bool node_in_target(const struct store_oc_node *n, const char *on, const char *dag)
+{
+	bool all = strcmp(on, "all") == 0;
+
+	if (!n->enrolled)
+		return all || strcmp(n->group, on) == 0;
+	if (strcmp(n->state, "released") == 0 || (!all && strcmp(on, PATTERN_ATTACHED) != 0))
+		return false;
+	return all || strcmp(dag, "attach") != 0 || strcmp(n->state, "pending") == 0;
+}
+
 /* ---- templates: ${{ steps.X.outputs.K }}, ${{ groups.G.address[es] }}, ... ---- */
 
 struct first_output {
@@ -345,7 +381,7 @@ static char *resolve_ref(struct workflow *wf, struct oc_view *v, const char *dag
 		if (out == NULL)
 			return NULL;
 		for (int i = 0; i < v->node_count; i++) {
-			if (strcmp(v->nodes[i].group, b) != 0)
+			if (!node_in_target(&v->nodes[i], b, dag))
 				continue;
 			if (out[0] != '\0') {
 				if (strcmp(c, "address") == 0)
@@ -411,11 +447,6 @@ fail:
 
 /* ---- starting steps ---- */
 
-static bool node_in_target(const struct store_oc_node *n, const char *on)
-{
-	return strcmp(on, "all") == 0 || strcmp(n->group, on) == 0;
-}
-
 static void start_role_step(struct workflow *wf, struct oc_view *v, const struct pattern_step *def,
 			    struct store_oc_step *s, const char *dag)
 {
@@ -455,7 +486,7 @@ static void start_role_step(struct workflow *wf, struct oc_view *v, const struct
 	}
 	for (int i = 0; i < v->node_count; i++) {
 		const struct store_oc_node *n = &v->nodes[i];
-		if (node_in_target(n, def->on) && n->node_id[0] != '\0')
+		if (node_in_target(n, def->on, dag) && n->node_id[0] != '\0')
 			node_ids[targets++] = n->node_id;
 	}
 	if (targets > 0 &&
@@ -676,6 +707,17 @@ static int release_nodes(struct workflow *wf, struct oc_view *v, struct oc_calls
 		struct node_call *c;
 		char prov_err[256];
 
+		if (n->enrolled) {
+			/* Attached: not the provider's, and it stays enrolled, free
+			 * to be attached again. */
+			if (strcmp(n->state, "released") != 0) {
+				snprintf(n->state, sizeof(n->state), "released");
+				store_ocn_update(wf->t->store, v->oc.id, n);
+				log_info("overcloud %s: attached node %s left it, still enrolled",
+					 v->oc.id, n->node_id[0] ? n->node_id : n->name);
+			}
+			continue;
+		}
 		if (n->node_id[0] != '\0') {
 			/* Its certificate dies with it (and with the node row,
 			 * its oc_nodes.node_id reads empty from now on). */
@@ -740,7 +782,7 @@ static void do_acquire(struct workflow *wf, struct oc_view *v, struct store_oc_s
 		struct provider_slot *prov;
 		struct node_call *c;
 
-		if (strcmp(n->state, "pending") != 0)
+		if (strcmp(n->state, "pending") != 0 || n->enrolled)
 			continue;
 		prov = node_provider(wf, v, n, err, sizeof(err));
 		if (prov == NULL) {
@@ -798,7 +840,7 @@ static void check_enroll(struct workflow *wf, struct oc_view *v, struct store_oc
 
 	for (int i = 0; i < v->node_count; i++) {
 		const struct store_oc_node *n = &v->nodes[i];
-		if (n->node_id[0] != '\0' && hub_node_connected(wf->t->hub, n->node_id))
+		if (n->enrolled || (n->node_id[0] != '\0' && hub_node_connected(wf->t->hub, n->node_id)))
 			continue;
 		if (strlen(missing) + strlen(n->name) + 2 < sizeof(missing))
 			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), "%s%s",
@@ -945,6 +987,39 @@ static void follow_step(struct workflow *wf, struct oc_view *v, const struct pat
 
 /* ---- the engine ---- */
 
+/* The attach DAG is over: its nodes are attached (state created) and the
+ * OverCloud is ready again, or it is failed with the first error; then the
+ * attached nodes stay pending, so destroy still undoes what they did. */
+static void finish_attach(struct workflow *wf, struct oc_view *v, const char *error)
+{
+	char why[600];
+	int attached = 0;
+
+	/* Steps the pattern no longer has (it changed across a restart) would
+	 * keep the attach open for ever. */
+	for (int i = 0; i < v->step_count; i++) {
+		struct store_oc_step *s = &v->steps[i];
+		if (strcmp(s->dag, "attach") == 0 && !step_final(s->state))
+			step_finish(wf, v, s, "skipped", "not in the pattern any more");
+	}
+	if (error != NULL) {
+		snprintf(why, sizeof(why), "attach: %s", error);
+		store_oc_set_status(wf->t->store, v->oc.id, "failed", why, util_now());
+		log_warn("overcloud %s: failed — %s", v->oc.id, why);
+		return;
+	}
+	for (int i = 0; i < v->node_count; i++) {
+		struct store_oc_node *n = &v->nodes[i];
+		if (!n->enrolled || strcmp(n->state, "pending") != 0)
+			continue;
+		snprintf(n->state, sizeof(n->state), "created");
+		store_ocn_update(wf->t->store, v->oc.id, n);
+		attached++;
+	}
+	store_oc_set_status(wf->t->store, v->oc.id, "ready", "", util_now());
+	log_info("overcloud %s: ready, %d node(s) attached", v->oc.id, attached);
+}
+
 /* One pass over the current DAG. Returns true when something changed. */
 static bool advance_once(struct workflow *wf, const char *id)
 {
@@ -958,7 +1033,13 @@ static bool advance_once(struct workflow *wf, const char *id)
 
 	if (view_load(wf, id, &v) != 0)
 		return false;
-	if (strcmp(v.oc.status, "creating") != 0 && strcmp(v.oc.status, "deleting") != 0)
+	if (strcmp(v.oc.status, "creating") == 0)
+		dag = "create";
+	else if (strcmp(v.oc.status, "deleting") == 0)
+		dag = "destroy";
+	else if (strcmp(v.oc.status, "ready") == 0 && attach_open(&v))
+		dag = "attach";
+	else
 		goto out;
 	if (v.pattern == NULL) {
 		store_oc_set_status(wf->t->store, id, "failed", "its pattern is no longer loaded",
@@ -966,7 +1047,6 @@ static bool advance_once(struct workflow *wf, const char *id)
 		changed = true;
 		goto out;
 	}
-	dag = strcmp(v.oc.status, "creating") == 0 ? "create" : "destroy";
 	defs = dag_steps(v.pattern, dag, &count);
 	for (size_t i = 0; i < count; i++) {
 		const struct pattern_step *def = &defs[i];
@@ -986,9 +1066,9 @@ static bool advance_once(struct workflow *wf, const char *id)
 				else if (strcmp(dep->state, "done") != 0)
 					blocked = true;
 			}
-			/* A failed create step stops what depends on it; destroy is
-			 * best effort, so everything still gets released. */
-			if (ready && blocked && strcmp(dag, "create") == 0) {
+			/* A failed create or attach step stops what depends on it;
+			 * destroy is best effort, so everything still gets released. */
+			if (ready && blocked && strcmp(dag, "destroy") != 0) {
 				snprintf(s->state, sizeof(s->state), "skipped");
 				snprintf(s->error, sizeof(s->error), "a step it requires did not finish");
 				step_save(wf, &v, s);
@@ -1006,7 +1086,10 @@ static bool advance_once(struct workflow *wf, const char *id)
 				snprintf(first_error, sizeof(first_error), "step %s: %s", s->name, s->error);
 		}
 	}
-	if (all_final) {
+	if (all_final && strcmp(dag, "attach") == 0) {
+		finish_attach(wf, &v, any_failed ? first_error : NULL);
+		changed = true;
+	} else if (all_final) {
 		const char *status;
 		if (strcmp(dag, "create") == 0)
 			status = any_failed ? "failed" : "ready";
@@ -1033,8 +1116,12 @@ static void advance(struct workflow *wf, const char *id)
 
 static int advance_active(const struct store_overcloud *oc, void *arg)
 {
-	if (strcmp(oc->status, "creating") == 0 || strcmp(oc->status, "deleting") == 0)
-		advance(arg, oc->id);
+	struct workflow *wf = arg;
+
+	if (strcmp(oc->status, "creating") == 0 || strcmp(oc->status, "deleting") == 0 ||
+	    (strcmp(oc->status, "ready") == 0 &&
+	     store_ocs_count_open(wf->t->store, oc->id, "attach") > 0))
+		advance(wf, oc->id);
 	return 0;
 }
 
@@ -1181,39 +1268,221 @@ fail_nolock:
 	return -1;
 }
 
+/* The end of a request on v's OverCloud: one that was recorded (rc 0) starts
+ * moving at once and its watchers hear of it. Frees the view. */
+static int request_done(struct workflow *wf, struct oc_view *v, int rc)
+{
+	char id[STORE_ID_MAX];
+
+	snprintf(id, sizeof(id), "%s", v->oc.id);
+	view_free(v);
+	if (rc == 0) {
+		advance(wf, id);
+		notify(wf, id);
+	}
+	return rc;
+}
+
 int workflow_delete(struct workflow *wf, const char *id, char *err, size_t err_size)
 {
-	struct store_overcloud oc;
+	struct oc_view v;
 	const struct pattern *p;
+	int rc = WORKFLOW_CONFLICT;
 
-	if (store_oc_get(wf->t->store, id, &oc) != 1) {
+	if (view_load(wf, id, &v) != 0) {
 		snprintf(err, err_size, "no such overcloud");
-		return -1;
+		return WORKFLOW_NOT_FOUND;
 	}
-	if (strcmp(oc.status, "deleted") == 0 || strcmp(oc.status, "deleting") == 0) {
-		snprintf(err, err_size, "overcloud is already %s", oc.status);
-		return -2;
+	if (strcmp(v.oc.status, "deleted") == 0 || strcmp(v.oc.status, "deleting") == 0) {
+		snprintf(err, err_size, "overcloud is already %s", v.oc.status);
+		goto out;
 	}
-	p = wf->patterns ? pattern_set_find(wf->patterns, oc.pattern) : NULL;
+	p = v.pattern;
 	if (p == NULL) {
-		snprintf(err, err_size, "its pattern %s is not loaded", oc.pattern);
-		return -2;
+		snprintf(err, err_size, "its pattern %s is not loaded", v.oc.pattern);
+		goto out;
 	}
 	if (store_begin(wf->t->store) != 0) {
 		snprintf(err, err_size, "database busy");
-		return -2;
+		goto out;
 	}
 	for (size_t i = 0; i < p->destroy_count; i++)
 		store_ocs_insert(wf->t->store, id, "destroy", p->destroy[i].name, (int64_t)i);
+	/* An attach still running stops here; destroy undoes what it did. */
+	for (int i = 0; i < v.step_count; i++) {
+		struct store_oc_step *s = &v.steps[i];
+		if (strcmp(s->dag, "attach") != 0 || step_final(s->state))
+			continue;
+		snprintf(s->state, sizeof(s->state), "skipped");
+		snprintf(s->error, sizeof(s->error), "the overcloud was deleted first");
+		s->finished_ms = util_now_ms();
+		step_save(wf, &v, s);
+	}
 	store_oc_set_status(wf->t->store, id, "deleting", "", util_now());
 	if (store_commit(wf->t->store) != 0) {
 		snprintf(err, err_size, "cannot record the deletion");
-		return -2;
+		goto out;
 	}
-	log_info("overcloud %s: deleting (was %s)", id, oc.status);
-	advance(wf, id);
-	notify(wf, id);
+	log_info("overcloud %s: deleting (was %s)", id, v.oc.status);
+	rc = 0;
+out:
+	return request_done(wf, &v, rc);
+}
+
+/* ---- attaching an enrolled node ---- */
+
+struct node_lookup {
+	const char *want;
+	struct store_node found;
+	int matches;
+};
+
+static int match_node_name(const struct store_node *n, void *arg)
+{
+	struct node_lookup *nl = arg;
+
+	if (strcmp(n->name, nl->want) == 0) {
+		if (nl->matches++ == 0)
+			nl->found = *n;
+	}
 	return 0;
+}
+
+/* The live node whose id, or else name, is ref. */
+static int find_node(struct workflow *wf, const char *ref, struct store_node *out, char *err,
+		     size_t err_size)
+{
+	struct node_lookup nl = {.want = ref};
+
+	if (strlen(ref) < STORE_ID_MAX && store_node_get(wf->t->store, ref, out) == 1 &&
+	    !out->deleted)
+		return 0;
+	if (store_node_foreach(wf->t->store, match_node_name, &nl) != 0) {
+		snprintf(err, err_size, "cannot read the nodes");
+		return WORKFLOW_FAILED;
+	}
+	if (nl.matches == 0) {
+		snprintf(err, err_size, "field \"node\": no enrolled node \"%s\" (an id or a name from tower nodes)",
+			 ref);
+		return WORKFLOW_NOT_FOUND;
+	}
+	if (nl.matches > 1) {
+		snprintf(err, err_size, "field \"node\": %d nodes are named \"%s\"; give the node id",
+			 nl.matches, ref);
+		return WORKFLOW_BAD_REQUEST;
+	}
+	*out = nl.found;
+	return 0;
+}
+
+/* Refuses what cannot be attached now; 0 when it can. */
+static int check_attach(struct workflow *wf, const struct oc_view *v, const struct store_node *node,
+			char *err, size_t err_size)
+{
+	char holder[STORE_ID_MAX];
+	int r;
+
+	if (v->pattern == NULL) {
+		snprintf(err, err_size, "its pattern %s is not loaded", v->oc.pattern);
+		return WORKFLOW_CONFLICT;
+	}
+	if (strcmp(v->oc.status, "ready") != 0) {
+		snprintf(err, err_size, "overcloud %s is %s; nodes are attached to a ready one",
+			 v->oc.id, v->oc.status);
+		return WORKFLOW_CONFLICT;
+	}
+	if (v->pattern->attach_count == 0) {
+		snprintf(err, err_size, "pattern %s has no attach workflow (no attach: in %s.yaml)",
+			 v->pattern->name, v->pattern->name);
+		return WORKFLOW_CONFLICT;
+	}
+	if (attach_open(v)) {
+		snprintf(err, err_size, "overcloud %s is attaching a node already; try when it is done",
+			 v->oc.id);
+		return WORKFLOW_CONFLICT;
+	}
+	r = store_ocn_find_node(wf->t->store, node->id, holder, sizeof(holder));
+	if (r < 0) {
+		snprintf(err, err_size, "cannot read the overclouds' nodes");
+		return WORKFLOW_FAILED;
+	}
+	if (r == 1) {
+		snprintf(err, err_size, "node %s (%s) is already part of overcloud %s%s", node->id,
+			 node->name, holder, strcmp(holder, v->oc.id) == 0 ? " (this one)" : "");
+		return WORKFLOW_CONFLICT;
+	}
+	if (!hub_node_connected(wf->t->hub, node->id)) {
+		snprintf(err, err_size, "node %s (%s) is not connected; its agent must be running",
+			 node->id, node->name);
+		return WORKFLOW_CONFLICT;
+	}
+	for (size_t i = 0; i < v->pattern->attach_count; i++) {
+		const struct pattern_step *st = &v->pattern->attach[i];
+		const struct role *role;
+
+		if (st->role == NULL || strcmp(st->on, PATTERN_ATTACHED) != 0)
+			continue;
+		role = wf->t->roles ? role_set_find(wf->t->roles, st->role) : NULL;
+		if (role != NULL && !role_supports_arch(role, node->arch)) {
+			snprintf(err, err_size, "node %s (%s) is %s; role %s (attach step %s) does not run there",
+				 node->id, node->name, node->arch[0] ? node->arch : "of an unknown arch",
+				 st->role, st->name);
+			return WORKFLOW_CONFLICT;
+		}
+	}
+	return 0;
+}
+
+int workflow_attach(struct workflow *wf, const char *id, const char *node_ref, char *node_id_out,
+		    size_t node_id_size, char *err, size_t err_size)
+{
+	struct store_node node;
+	struct oc_view v;
+	char name[STORE_ID_MAX], address[64] = "";
+	int64_t idx = 0;
+	int rc;
+
+	if (view_load(wf, id, &v) != 0) {
+		snprintf(err, err_size, "no such overcloud");
+		return WORKFLOW_NOT_FOUND;
+	}
+	rc = find_node(wf, node_ref, &node, err, err_size);
+	if (rc == 0)
+		rc = check_attach(wf, &v, &node, err, err_size);
+	if (rc != 0)
+		goto out;
+	for (int i = 0; i < v.node_count; i++)
+		idx += v.nodes[i].enrolled;
+	snprintf(name, sizeof(name), "%s-" PATTERN_ATTACHED "-%lld", id, (long long)idx);
+	hub_node_address(wf->t->hub, node.id, address, sizeof(address));
+	rc = WORKFLOW_FAILED;
+	if (store_begin(wf->t->store) != 0) {
+		snprintf(err, err_size, "database busy");
+		goto out;
+	}
+	/* A new attach starts from clean steps; the last one's runs stay in
+	 * the tasks table. */
+	if (store_ocn_insert_enrolled(wf->t->store, id, name, PATTERN_ATTACHED, idx, PATTERN_ATTACHED,
+				      node.id, address) != 0 ||
+	    store_ocs_clear(wf->t->store, id, "attach") != 0)
+		goto fail;
+	for (size_t i = 0; i < v.pattern->attach_count; i++)
+		if (store_ocs_insert(wf->t->store, id, "attach", v.pattern->attach[i].name,
+				     (int64_t)i) != 0)
+			goto fail;
+	if (store_oc_set_status(wf->t->store, id, "ready", "", util_now()) != 0 ||
+	    store_commit(wf->t->store) != 0)
+		goto fail;
+	snprintf(node_id_out, node_id_size, "%s", node.id);
+	log_info("overcloud %s: attaching node %s (%s, %s) as %s", id, node.id, node.name,
+		 address[0] ? address : "no address", name);
+	rc = 0;
+	goto out;
+fail:
+	store_rollback(wf->t->store);
+	snprintf(err, err_size, "cannot record the attach");
+out:
+	return request_done(wf, &v, rc);
 }
 
 /* ---- API objects ---- */
@@ -1237,6 +1506,22 @@ static int add_task_progress(const struct store_task *t, void *arg)
 	return 0;
 }
 
+/* An attached node's role is the one it enrolled with; a made node's is
+ * its group's (also before it enrolled). */
+static const char *node_role(struct workflow *wf, const struct oc_view *v,
+			     const struct store_oc_node *n, char *buf, size_t size)
+{
+	const struct pattern_group *g = pattern_find_group(v->pattern, n->group);
+	struct store_node node;
+
+	if (n->enrolled && n->node_id[0] != '\0' &&
+	    store_node_get(wf->t->store, n->node_id, &node) == 1) {
+		snprintf(buf, size, "%s", node.role);
+		return buf;
+	}
+	return g != NULL && g->role != NULL ? g->role : "";
+}
+
 static json_t *overcloud_json(struct workflow *wf, struct oc_view *v)
 {
 	json_t *nodes = json_array(), *steps = json_array(), *cluster = json_array();
@@ -1245,11 +1530,16 @@ static json_t *overcloud_json(struct workflow *wf, struct oc_view *v)
 
 	for (int i = 0; i < v->node_count; i++) {
 		const struct store_oc_node *n = &v->nodes[i];
-		json_array_append_new(nodes, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "name", n->name,
-			"group", n->group, "provider", n->provider[0] ? n->provider : v->oc.provider,
+		char role[STORE_ROLE_MAX];
+		json_array_append_new(nodes, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}",
+			"name", n->name, "group", n->group,
+			"role", node_role(wf, v, n, role, sizeof(role)),
+			"provider", n->provider[0] ? n->provider : v->oc.provider,
 			"node_id", n->node_id, "address", n->address, "state", n->state,
 			"connected", n->node_id[0] && hub_node_connected(wf->t->hub, n->node_id)));
-		if (n->address[0] == '\0' || strcmp(n->state, "released") == 0)
+		/* Attached edge nodes are listed, not part of the post or the
+		 * logical cluster. */
+		if (n->address[0] == '\0' || strcmp(n->state, "released") == 0 || n->enrolled)
 			continue;
 		if (strcmp(n->group, "post") == 0 && json_is_null(post))
 			post = json_string(n->address);
@@ -1272,8 +1562,10 @@ static json_t *overcloud_json(struct workflow *wf, struct oc_view *v)
 			"run_id", s->run_id[0] ? s->run_id : NULL,
 			"elapsed_ms", (json_int_t)(s->started_ms ? end - s->started_ms : 0)));
 	}
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:s?, s:I, s:I, s:o, s:o, s:o, s:o}",
-			 "overcloud_id", v->oc.id, "status", v->oc.status, "pattern", v->oc.pattern,
+	return json_pack("{s:s, s:s, s:b, s:s, s:s, s:I, s:s, s:s?, s:I, s:I, s:o, s:o, s:o, s:o}",
+			 "overcloud_id", v->oc.id, "status", v->oc.status,
+			 "attaching", strcmp(v->oc.status, "ready") == 0 && attach_open(v),
+			 "pattern", v->oc.pattern,
 			 "provider", v->oc.provider, "number", (json_int_t)v->oc.number,
 			 "size", v->oc.size, "error", v->oc.error[0] ? v->oc.error : NULL,
 			 "created_at", (json_int_t)v->oc.created_at,

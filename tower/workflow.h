@@ -1,6 +1,7 @@
-/* workflow.h — the OverCloud lifecycle: a create and a destroy DAG per
- * OverCloud (from its pattern), steps started as soon as what they require
- * is done, every state change in sqlite first, resumed after a restart. */
+/* workflow.h — the OverCloud lifecycle: a create, a destroy and an attach DAG
+ * per OverCloud (from its pattern), steps started as soon as what they
+ * require is done, every state change in sqlite first, resumed after a
+ * restart. */
 #ifndef OC_WORKFLOW_H
 #define OC_WORKFLOW_H
 
@@ -36,13 +37,30 @@ struct workflow_part {
 	bool post;
 };
 
+/* Why a request was refused; the API answers 404, 409, 400 and 500. */
+enum workflow_refusal {
+	WORKFLOW_NOT_FOUND = -1,
+	WORKFLOW_CONFLICT = -2,
+	WORKFLOW_BAD_REQUEST = -3,
+	WORKFLOW_FAILED = -4,
+};
+
 /* Starts creating an OverCloud. Returns 0 with its id in id_out (>= 32
  * bytes), or -1 with a reason naming the field in err. */
 int workflow_create(struct workflow *wf, const char *pattern, const struct workflow_part *parts,
 		    size_t part_count, char *id_out, char *err, size_t err_size);
-/* Starts destroying it (whatever state it is in). Returns 0, -1 unknown id,
- * -2 already deleted or deleting (err says which). */
+/* Starts destroying it (whatever state it is in; an attach still running
+ * stops). Returns 0, WORKFLOW_NOT_FOUND for an unknown id, or
+ * WORKFLOW_CONFLICT when already deleted or deleting (err says which). */
 int workflow_delete(struct workflow *wf, const char *id, char *err, size_t err_size);
+/* Adds an enrolled, connected node (node: its id or its unique name) that
+ * no OverCloud holds to a ready OverCloud whose pattern has an attach DAG,
+ * and starts that DAG for it. The OverCloud stays ready while it runs
+ * ("attaching" in its object), and is ready again or failed at the end.
+ * Returns 0 with the node id in node_id_out, or a workflow_refusal with a
+ * one-line reason in err. */
+int workflow_attach(struct workflow *wf, const char *id, const char *node, char *node_id_out,
+		    size_t node_id_size, char *err, size_t err_size);
 
 /* The API object of one OverCloud, or NULL when unknown. */
 json_t *workflow_overcloud_json(struct workflow *wf, const char *id);
@@ -56,7 +74,7 @@ bool workflow_has_provider(const char *name);
 bool workflow_has_group_role(struct workflow *wf, const char *role);
 
 /* fn gets the whole OverCloud object after every change; "end" once it is
- * ready, failed or deleted (then the watch is gone). Replays the current
+ * ready with no attach running, failed or deleted (then the watch is gone). Replays the current
  * state first. Returns 0, or -1 when the id is unknown; *out is NULL when
  * it had already ended. */
 typedef void (*workflow_watch_fn)(void *arg, const char *event, json_t *oc);

@@ -1,6 +1,7 @@
 /* fuzz_pattern.c — libFuzzer target for pattern loading (pattern.c, libfyaml):
  * a refusal is one "FILE[:LINE]: reason" line, a loaded pattern is consistent. */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,8 +78,13 @@ static void make_base(void)
 	snprintf(yaml, sizeof(yaml), "%s/fz.yaml", base);
 }
 
-static void check_dag(const struct pattern *p, const struct pattern_step *steps, size_t n)
+/* dag: "create", "destroy" or "attach"; only the last two may run on the
+ * attached nodes, and an attach DAG has a role step that does. */
+static void check_dag(const struct pattern *p, const struct pattern_step *steps, size_t n,
+		      const char *dag)
 {
+	bool on_attached = false;
+
 	for (size_t i = 0; i < n; i++) {
 		const struct pattern_step *st = &steps[i];
 
@@ -89,14 +95,21 @@ static void check_dag(const struct pattern *p, const struct pattern_step *steps,
 		if (st->role != NULL) {
 			const struct role *r = role_set_find(roles, st->role);
 
-			if (r == NULL || role_find_step(r, st->role_step) == NULL || st->on == NULL ||
-			    (strcmp(st->on, "all") != 0 && pattern_find_group(p, st->on) == NULL))
+			if (r == NULL || role_find_step(r, st->role_step) == NULL || st->on == NULL)
 				abort();
+			if (strcmp(st->on, PATTERN_ATTACHED) == 0) {
+				if (strcmp(dag, "create") == 0)
+					abort();
+				on_attached = true;
+			} else if (strcmp(st->on, "all") != 0 && pattern_find_group(p, st->on) == NULL) {
+				abort();
+			}
 			for (size_t k = 0; k < st->input_count; k++)
 				if (role_find_input(r, st->inputs[k].name) == NULL ||
 				    st->inputs[k].value == NULL)
 					abort();
-		} else if (st->on != NULL || st->role_step != NULL || st->input_count != 0) {
+		} else if (st->on != NULL || st->role_step != NULL || st->input_count != 0 ||
+			   (strcmp(dag, "attach") == 0 && strcmp(st->action, "record") != 0)) {
 			abort();
 		}
 		for (size_t k = 0; k < st->require_count; k++)
@@ -104,6 +117,8 @@ static void check_dag(const struct pattern *p, const struct pattern_step *steps,
 			    strcmp(st->requires[k], st->name) == 0)
 				abort();
 	}
+	if (strcmp(dag, "attach") == 0 && n > 0 && !on_attached)
+		abort();
 }
 
 static void check_pattern(const struct pattern *p)
@@ -115,11 +130,15 @@ static void check_pattern(const struct pattern *p)
 		const struct pattern_group *g = &p->groups[i];
 
 		if (pattern_find_group(p, g->name) != g || g->role == NULL ||
+		    strcmp(g->name, PATTERN_ATTACHED) == 0 || strcmp(g->name, "all") == 0 ||
 		    (!g->from_request && (g->count < 1 || g->count > 1000)))
 			abort();
 	}
-	check_dag(p, p->create, p->create_count);
-	check_dag(p, p->destroy, p->destroy_count);
+	if ((p->attach == NULL) != (p->attach_count == 0))
+		abort();
+	check_dag(p, p->create, p->create_count, "create");
+	check_dag(p, p->destroy, p->destroy_count, "destroy");
+	check_dag(p, p->attach, p->attach_count, "attach");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -5,7 +5,8 @@
 # defaults, OVERCLOUD_*, HOME in a temp dir, and a PATH of only
 #   tests/roles/shims  (fake kubeadm/kubectl/systemctl/apt-get/...)
 #   $NODE/installed    (what the fake apt-get "installed")
-#   $T/bin             (symlinks to a short list of harmless tools: sh, sed...)
+#   $T/bin             (symlinks to a short list of harmless tools: sh, sed...,
+#                       listed in tests/roles/tools)
 # so an unshimmed system command is "not found" instead of touching this
 # machine. OC_SYSROOT points the roles' system files (/etc/...) into a temp
 # dir. Everything lives under one mktemp -d dir, removed on exit.
@@ -33,12 +34,17 @@ roles_cleanup() {
 }
 trap roles_cleanup EXIT
 
-mkdir "$T/bin"
-for tool in sh cat awk sed grep mkdir rm rmdir cp mv chmod tr head tail date mktemp id cut wc \
-	tee sort env basename dirname ln touch cmp uname expr printf test true false ls; do
-	path=$(type -P "$tool") || continue
-	ln -s "$path" "$T/bin/$tool"
-done
+# safe_tools DIR: symlinks in DIR to the harmless tools the roles may use
+# (tests/roles/tools); with the shims, the whole PATH a role step gets.
+safe_tools() {
+	local tool path
+	mkdir -p "$1"
+	while read -r tool; do
+		path=$(type -P "$tool") || continue
+		ln -s "$path" "$1/$tool"
+	done <"$ROLES_TEST_DIR/tools"
+}
+safe_tools "$T/bin"
 
 ok() { printf 'ok: %s\n' "$*"; }
 fail() {

@@ -198,6 +198,23 @@ static void test_real_patterns_load(void **state)
 	st = step_of(k8s->destroy, k8s->destroy_count, "master");
 	assert_string_equal(st->role_step, "remove");
 	assert_string_equal(k8s->destroy[k8s->destroy_count - 1].action, "record");
+	/* k8s attach: an edge device joins with a fresh join command and
+	 * kubeconfig; destroy takes it out before the master is reset. */
+	st = step_of(k8s->attach, k8s->attach_count, "edge");
+	assert_string_equal(st->role, "edge-worker");
+	assert_string_equal(st->on, PATTERN_ATTACHED);
+	assert_true(requires_step(st, "credentials"));
+	assert_string_equal(input_of(st, "join_command"),
+			    "${{ steps.credentials.outputs.join_command }}");
+	assert_string_equal(input_of(st, "kubeconfig"), "${{ steps.credentials.outputs.kubeconfig }}");
+	st = step_of(k8s->attach, k8s->attach_count, "credentials");
+	assert_string_equal(st->role, "k8s-master");
+	assert_string_equal(st->on, "post");
+	st = step_of(k8s->destroy, k8s->destroy_count, "edge");
+	assert_string_equal(st->role, "edge-worker");
+	assert_string_equal(st->role_step, "remove");
+	assert_string_equal(st->on, PATTERN_ATTACHED);
+	assert_true(requires_step(step_of(k8s->destroy, k8s->destroy_count, "master"), "edge"));
 
 	/* demo: harmless work on the local provider. */
 	assert_true(pattern_find_group(demo, "cluster")->from_request);
@@ -208,7 +225,16 @@ static void test_real_patterns_load(void **state)
 	assert_string_equal(st->on, "post");
 	assert_string_equal(input_of(st, "addresses"), "${{ groups.cluster.addresses }}");
 	st = step_of(demo->destroy, demo->destroy_count, "release");
-	assert_true(requires_step(st, "cluster-leave") && requires_step(st, "post-stop"));
+	assert_true(requires_step(st, "cluster-leave") && requires_step(st, "post-stop") &&
+		    requires_step(st, "edge-leave"));
+	assert_string_equal(step_of(demo->destroy, demo->destroy_count, "edge-leave")->on,
+			    PATTERN_ATTACHED);
+	st = step_of(demo->attach, demo->attach_count, "edge-join");
+	assert_string_equal(st->role, "demo-cluster");
+	assert_string_equal(st->on, PATTERN_ATTACHED);
+	assert_string_equal(input_of(st, "secret"), "${{ steps.post-secret.outputs.secret }}");
+	st = step_of(demo->attach, demo->attach_count, "edge-check");
+	assert_string_equal(input_of(st, "addresses"), "${{ groups.attached.addresses }}");
 	pattern_set_free(set);
 }
 
@@ -410,13 +436,41 @@ static void test_bad_fixtures(void **state)
 	assert_int_equal(seen, OC_ARRAY_LEN(bad));
 }
 
+/* A pattern text and its refusal, after "PATH:"; NULL when libfyaml words it. */
+struct refusal {
+	const char *text;
+	const char *want;
+};
+
+/* Each text, written to a file and loaded, is refused with its reason. */
+static void expect_refusals(const struct fixture *f, const struct refusal *cases, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char path[PATH_MAX], want[2048], err[1024] = "";
+		struct pattern *p;
+
+		put(f, "gen.yaml", cases[i].text);
+		PATHF(path, "%s/gen.yaml", f->dir);
+		p = pattern_load(path, f->roles, err, sizeof(err));
+		if (p != NULL)
+			fail_msg("case %zu loaded:\n%s", i, cases[i].text);
+		if (cases[i].want == NULL) {
+			/* libfyaml's own words; only the shape is ours. */
+			PATHF(want, "%s:1: not valid YAML: ", path);
+			if (strncmp(err, want, strlen(want)) != 0)
+				fail_msg("case %zu: \"%s\"", i, err);
+			continue;
+		}
+		PATHF(want, "%s:%s", path, cases[i].want);
+		if (strcmp(err, want) != 0)
+			fail_msg("case %zu:\n got  \"%s\"\n want \"%s\"", i, err, want);
+	}
+}
+
 /* Refusals written by the tests: the rest of the schema. */
 static void test_bad_generated(void **state)
 {
-	static const struct {
-		const char *text;
-		const char *want;       /* after "PATH:" */
-	} cases[] = {
+	static const struct refusal cases[] = {
 		{"groups: {a: {count: 1, role: server}}\ncreate: [{name: x, action: acquire}]\n",
 		 "1: missing key \"destroy\""},
 		{"groups: {}\ncreate: [{name: x, action: acquire}]\ndestroy: [{name: r, action: release}]\n",
@@ -467,28 +521,118 @@ static void test_bad_generated(void **state)
 		{"a: 1\n---\nb: 2\n", "3: more than one YAML document"},
 		{"groups: {a: {count: 1, role: server}, a: {count: 2, role: server}}\n", NULL},
 	};
+
+	expect_refusals(*state, cases, OC_ARRAY_LEN(cases));
+}
+
+/* ---- the attach DAG and the attached target ---- */
+
+#define ATTACH_BASE \
+	"groups: {a: {count: 1, role: server}}\n" \
+	"create: [{name: s, role: server, on: a}]\n" \
+	"destroy: [{name: s, role: server, step: remove, on: a}]\n"
+
+/* attach is optional; when there, it runs on attached (the node(s) being
+ * attached) and may use the groups' and attached's addresses; destroy may
+ * run on attached too. */
+static void test_attach_dag(void **state)
+{
 	struct fixture *f = *state;
+	char path[PATH_MAX], err[1024] = "";
+	const struct pattern_step *st;
+	struct pattern *p;
 
-	for (size_t i = 0; i < OC_ARRAY_LEN(cases); i++) {
-		char path[PATH_MAX], want[2048], err[1024] = "";
-		struct pattern *p;
+	put(f, "noattach.yaml", ATTACH_BASE);
+	PATHF(path, "%s/noattach.yaml", f->dir);
+	p = pattern_load(path, f->roles, err, sizeof(err));
+	if (p == NULL)
+		fail_msg("%s", err);
+	assert_null(p->attach);
+	assert_int_equal(p->attach_count, 0);
+	pattern_free(p);
 
-		put(f, "gen.yaml", cases[i].text);
-		PATHF(path, "%s/gen.yaml", f->dir);
-		p = pattern_load(path, f->roles, err, sizeof(err));
-		if (p != NULL)
-			fail_msg("case %zu loaded:\n%s", i, cases[i].text);
-		if (cases[i].want == NULL) {
-			/* libfyaml's own words; only the shape is ours. */
-			PATHF(want, "%s:1: not valid YAML: ", path);
-			if (strncmp(err, want, strlen(want)) != 0)
-				fail_msg("case %zu: \"%s\"", i, err);
-			continue;
-		}
-		PATHF(want, "%s:%s", path, cases[i].want);
-		if (strcmp(err, want) != 0)
-			fail_msg("case %zu:\n got  \"%s\"\n want \"%s\"", i, err, want);
-	}
+	put(f, "attach.yaml",
+	    "groups: {a: {count: 1, role: server}}\n"
+	    "create: [{name: s, role: server, on: a}]\n"
+	    "destroy:\n"
+	    "  - {name: creds, role: server, on: a}\n"
+	    "  - name: leave\n"
+	    "    role: client\n"
+	    "    step: remove\n"
+	    "    on: attached\n"
+	    "    requires: [creds]\n"
+	    "    inputs: {token: \"${{ steps.creds.outputs.token }}\", url: \"${{ groups.attached.address }}\"}\n"
+	    "attach:\n"
+	    "  - {name: creds, role: server, on: a}\n"
+	    "  - name: join\n"
+	    "    role: client\n"
+	    "    on: attached\n"
+	    "    requires: [creds]\n"
+	    "    inputs: {token: \"${{ steps.creds.outputs.token }}\", url: \"${{ groups.attached.addresses }}\"}\n"
+	    "  - {name: check, role: server, on: a, requires: [join], inputs: {size: \"${{ groups.attached.addresses }}\"}}\n"
+	    "  - {name: done, action: record, requires: [check]}\n");
+	PATHF(path, "%s/attach.yaml", f->dir);
+	p = pattern_load(path, f->roles, err, sizeof(err));
+	if (p == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(p->attach_count, 4);
+	st = step_of(p->attach, p->attach_count, "join");
+	assert_string_equal(st->on, PATTERN_ATTACHED);
+	assert_string_equal(st->role_step, "apply");
+	assert_true(requires_step(st, "creds"));
+	assert_string_equal(input_of(st, "token"), "${{ steps.creds.outputs.token }}");
+	assert_int_equal(st->line, 13);
+	st = step_of(p->destroy, p->destroy_count, "leave");
+	assert_string_equal(st->on, PATTERN_ATTACHED);
+	assert_string_equal(st->role_step, "remove");
+	assert_null(pattern_find_group(p, PATTERN_ATTACHED));
+	pattern_free(p);
+}
+
+static void test_attach_refusals(void **state)
+{
+	static const struct refusal cases[] = {
+		{"groups: {attached: {count: 1, role: server}}\n",
+		 "1: group name \"attached\" is reserved (on: attached means the nodes tower attach adds)"},
+		{"groups: {a: {count: 1, role: server}}\n"
+		 "create:\n  - name: s\n    role: server\n    on: attached\n",
+		 "5: step \"s\": on: attached is for attach and destroy steps (no node is attached while the OverCloud is created)"},
+		{"groups: {a: {count: 1, role: server}}\n"
+		 "create:\n  - name: s\n    role: server\n    on: a\n    inputs: {size: \"${{ groups.attached.addresses }}\"}\n",
+		 "6: step \"s\": input \"size\": ${{ groups.attached.addresses }}: attached is for attach and destroy steps"},
+		{ATTACH_BASE "attach:\n  - {name: x, role: server, on: a}\n",
+		 "4: attach: no step runs on attached, so the attached node would get no work"},
+		{ATTACH_BASE "attach: []\n", "4: attach is empty"},
+		{ATTACH_BASE "attach: {x: 1}\n", "4: attach must be a list, not a mapping"},
+		{ATTACH_BASE "attach:\n  - name: x\n    action: acquire\n",
+		 "6: step \"x\": action acquire has no place in attach (only record)"},
+		{ATTACH_BASE "attach:\n  - name: x\n    role: client\n    on: heads\n    inputs: {token: t}\n",
+		 "7: step \"x\": on: unknown group \"heads\""},
+		{ATTACH_BASE "attach:\n  - name: x\n    role: nosuch\n    on: attached\n",
+		 "6: step \"x\": unknown role \"nosuch\""},
+		{ATTACH_BASE "attach:\n  - name: x\n    role: client\n    on: attached\n",
+		 "5: step \"x\": role client needs input \"token\""},
+		{ATTACH_BASE "attach:\n"
+		 "  - {name: x, role: client, on: attached, requires: [y], inputs: {token: t}}\n"
+		 "  - {name: y, role: server, on: a, requires: [x]}\n",
+		 "5: cycle: x -> y -> x"},
+		{ATTACH_BASE "attach:\n"
+		 "  - {name: x, role: client, on: attached, requires: [s], inputs: {token: t}}\n",
+		 "5: step \"x\": requires unknown step \"s\" (not in attach)"},
+		{ATTACH_BASE "attach:\n"
+		 "  - {name: x, role: client, on: attached, inputs: {token: \"${{ steps.s.outputs.token }}\"}}\n",
+		 "5: step \"x\": input \"token\": ${{ steps.s.outputs.token }}: no step \"s\" in attach"},
+		{ATTACH_BASE "attach:\n"
+		 "  - {name: x, role: client, on: attached, inputs: {token: t}}\n"
+		 "  - {name: y, role: server, on: a, requires: [x], inputs: {size: \"${{ steps.x.outputs.name }}\"}}\n",
+		 "6: step \"y\": input \"size\": ${{ steps.x.outputs.name }}: step \"x\" runs on attached, not on a group of one node, so it has no single output"},
+		{ATTACH_BASE "attach:\n"
+		 "  - {name: x, role: client, on: attached, inputs: {token: t}}\n"
+		 "  - {name: x, role: server, on: a}\n",
+		 "6: duplicate step \"x\" in attach (first at line 5)"},
+	};
+
+	expect_refusals(*state, cases, OC_ARRAY_LEN(cases));
 }
 
 static void test_bad_file_names(void **state)
@@ -563,6 +707,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_role_step_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_fixtures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_generated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_dag, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_file_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_sorted_yaml_only, setup, teardown),
 	};

@@ -29,7 +29,7 @@ struct fixture {
 
 #define T0 1700000000
 #define HOUR 3600
-#define SCHEMA_NOW 5   /* migrations this build knows */
+#define SCHEMA_NOW 6   /* migrations this build knows */
 
 static char hash_a[65], hash_b[65];
 
@@ -801,12 +801,147 @@ static void test_kill_mid_batch(void **state)
 	assert_int_equal(uses_left(f, "tok"), 0);
 }
 
+/* ---- overclouds: attached nodes and the attach DAG ---- */
+
+/* A schema 5 database (oc_steps allowed create and destroy only) keeps its
+ * steps through migration 6, which lets attach steps in. */
+static void test_migrates_schema_5_steps(void **state)
+{
+	struct fixture *f = *state;
+	struct store_oc_step steps[4];
+	char oc_id[STORE_ID_MAX];
+	sqlite3 *db;
+
+	assert_int_equal(store_oc_insert(f->st, "oc-1", "demo", "local", 1, "", T0), 0);
+	store_close(f->st);
+	f->st = NULL;
+	/* Back to schema 5: the old oc_steps and no oc_nodes.node_id. */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+		"DROP TABLE oc_steps;"
+		"CREATE TABLE oc_steps (overcloud_id TEXT NOT NULL REFERENCES overclouds(id),"
+		" dag TEXT NOT NULL CHECK (dag IN ('create','destroy')), name TEXT NOT NULL,"
+		" ord INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN"
+		" ('pending','running','done','failed','skipped')), attempts INTEGER NOT NULL DEFAULT 0,"
+		" run_id TEXT NOT NULL DEFAULT '', error TEXT NOT NULL DEFAULT '',"
+		" retry_at_ms INTEGER NOT NULL DEFAULT 0, started_ms INTEGER NOT NULL DEFAULT 0,"
+		" finished_ms INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (overcloud_id, dag, name));"
+		"CREATE INDEX oc_steps_by_run ON oc_steps(run_id) WHERE run_id != '';"
+		"DROP INDEX oc_nodes_by_node;"
+		"ALTER TABLE oc_nodes DROP COLUMN node_id;"
+		"INSERT INTO oc_steps (overcloud_id, dag, name, ord, state, attempts, run_id)"
+		" VALUES ('oc-1', 'create', 'acquire', 0, 'done', 1, 'r-1');"
+		"PRAGMA user_version = 5;", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "INSERT INTO oc_steps (overcloud_id, dag, name, ord)"
+					  " VALUES ('oc-1', 'attach', 'x', 0)", NULL, NULL, NULL),
+			     SQLITE_OK);
+	sqlite3_close(db);
+	reopen(f);
+	assert_int_equal(store_schema_version(f->st), SCHEMA_NOW);
+	assert_int_equal(store_ocs_list(f->st, "oc-1", steps, 4), 1);
+	assert_string_equal(steps[0].name, "acquire");
+	assert_string_equal(steps[0].state, "done");
+	assert_string_equal(steps[0].run_id, "r-1");
+	assert_int_equal(store_ocs_insert(f->st, "oc-1", "attach", "edge", 0), 0);
+	assert_int_equal(store_ocs_list(f->st, "oc-1", steps, 4), 2);
+	assert_string_equal(steps[1].dag, "attach");
+	/* the run index came back with the new table */
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name = "
+					  "'oc_steps_by_run'"), 1);
+	assert_int_equal(store_ocs_find_run(f->st, "r-1", oc_id, sizeof(oc_id)), 1);
+	assert_string_equal(oc_id, "oc-1");
+}
+
+/* An attached node is named by its row; one the tower made is found
+ * through its token. Either holds the node until its row is released. */
+static void test_attached_nodes(void **state)
+{
+	struct fixture *f = *state;
+	struct store_oc_node nodes[4];
+	char oc_id[STORE_ID_MAX];
+
+	assert_int_equal(store_oc_insert(f->st, "oc-1", "demo", "local", 1, "", T0), 0);
+	assert_int_equal(store_ocn_insert(f->st, "oc-1", "oc-1-post-0", "post", 0, "", ""), 0);
+	assert_int_equal(store_token_insert(f->st, "tokp", hash_a, "demo-post", T0, T0 + HOUR, 1), 0);
+	assert_int_equal(store_token_insert(f->st, "toke", hash_b, "edge-worker", T0, T0 + HOUR, 2), 0);
+	assert_int_equal(enroll(f, "tokp", hash_a, T0 + 1, "n-post", NULL), STORE_ENROLL_OK);
+	assert_int_equal(enroll(f, "toke", hash_b, T0 + 1, "n-edge", NULL), STORE_ENROLL_OK);
+	assert_int_equal(enroll(f, "toke", hash_b, T0 + 1, "n-free", NULL), STORE_ENROLL_OK);
+	assert_int_equal(store_ocn_list(f->st, "oc-1", nodes, 4), 1);
+	snprintf(nodes[0].token_id, sizeof(nodes[0].token_id), "tokp");
+	snprintf(nodes[0].state, sizeof(nodes[0].state), "created");
+	assert_int_equal(store_ocn_update(f->st, "oc-1", &nodes[0]), 0);
+	assert_int_equal(store_ocn_insert_enrolled(f->st, "oc-1", "oc-1-attached-0", "attached", 0,
+						   "attached", "n-edge", "10.0.0.9"), 0);
+
+	assert_int_equal(store_ocn_list(f->st, "oc-1", nodes, 4), 2);
+	assert_string_equal(nodes[0].node_id, "n-post");
+	assert_false(nodes[0].enrolled);
+	assert_string_equal(nodes[1].name, "oc-1-attached-0");
+	assert_string_equal(nodes[1].node_id, "n-edge");
+	assert_string_equal(nodes[1].address, "10.0.0.9");
+	assert_string_equal(nodes[1].state, "pending");
+	assert_string_equal(nodes[1].provider, "attached");
+	assert_true(nodes[1].enrolled);
+
+	/* held: the made node and the attached one; a node sharing the
+	 * attached one's (multi-use) token is not */
+	assert_int_equal(store_ocn_find_node(f->st, "n-post", oc_id, sizeof(oc_id)), 1);
+	assert_string_equal(oc_id, "oc-1");
+	assert_int_equal(store_ocn_find_node(f->st, "n-edge", oc_id, sizeof(oc_id)), 1);
+	assert_int_equal(store_ocn_find_node(f->st, "n-free", oc_id, sizeof(oc_id)), 0);
+	/* released: free again */
+	snprintf(nodes[1].state, sizeof(nodes[1].state), "released");
+	assert_int_equal(store_ocn_update(f->st, "oc-1", &nodes[1]), 0);
+	assert_int_equal(store_ocn_find_node(f->st, "n-edge", oc_id, sizeof(oc_id)), 0);
+	/* a deleted node reads as none */
+	assert_int_equal(store_node_delete(f->st, "n-edge"), 1);
+	assert_int_equal(store_ocn_list(f->st, "oc-1", nodes, 4), 2);
+	assert_string_equal(nodes[1].node_id, "");
+	assert_true(nodes[1].enrolled);
+	/* the same row name twice is refused */
+	assert_int_equal(store_ocn_insert_enrolled(f->st, "oc-1", "oc-1-attached-0", "attached", 0,
+						   "attached", "n-free", ""), -1);
+}
+
+/* Steps list as create, attach, destroy; an attach starts from clean steps. */
+static void test_attach_steps(void **state)
+{
+	struct fixture *f = *state;
+	struct store_oc_step steps[8];
+
+	assert_int_equal(store_oc_insert(f->st, "oc-1", "demo", "local", 1, "", T0), 0);
+	assert_int_equal(store_ocs_insert(f->st, "oc-1", "destroy", "release", 0), 0);
+	assert_int_equal(store_ocs_insert(f->st, "oc-1", "attach", "edge", 1), 0);
+	assert_int_equal(store_ocs_insert(f->st, "oc-1", "attach", "post", 0), 0);
+	assert_int_equal(store_ocs_insert(f->st, "oc-1", "create", "acquire", 0), 0);
+	assert_int_equal(store_ocs_list(f->st, "oc-1", steps, 8), 4);
+	assert_string_equal(steps[0].dag, "create");
+	assert_string_equal(steps[1].name, "post");
+	assert_string_equal(steps[2].name, "edge");
+	assert_string_equal(steps[3].dag, "destroy");
+	assert_int_equal(store_ocs_count_open(f->st, "oc-1", "attach"), 2);
+	snprintf(steps[1].state, sizeof(steps[1].state), "done");
+	assert_int_equal(store_ocs_update(f->st, "oc-1", &steps[1]), 0);
+	assert_int_equal(store_ocs_count_open(f->st, "oc-1", "attach"), 1);
+	assert_int_equal(store_ocs_count_open(f->st, "oc-2", "attach"), 0);
+	assert_int_equal(store_ocs_clear(f->st, "oc-1", "attach"), 0);
+	assert_int_equal(store_ocs_count_open(f->st, "oc-1", "attach"), 0);
+	assert_int_equal(store_ocs_list(f->st, "oc-1", steps, 8), 2);
+	/* no DAG but the three (INSERT OR IGNORE passes over the CHECK) */
+	store_ocs_insert(f->st, "oc-1", "upgrade", "x", 0);
+	assert_int_equal(store_ocs_list(f->st, "oc-1", steps, 8), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_fresh_open_creates_schema, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_data_and_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrates_schema_1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrates_schema_5_steps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attached_nodes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_steps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_task_finishes_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_bad_input, setup, teardown),
