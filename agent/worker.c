@@ -463,6 +463,11 @@ struct worker *worker_new(struct event_base *base, const char *state_dir, unsign
 		free(w);
 		return NULL;
 	}
+	/* Bundles are unpacked without syncing (bundle.h): entries from before
+	 * this start may be torn by a power loss, and the tower sends the
+	 * bundle with each task anyway. */
+	if (util_clear_dir(w->bundles) != 0)
+		log_warn("cannot empty the bundle cache %s: %s", w->bundles, strerror(errno));
 	/* Results of interrupted tasks are journaled now and sent on connect. */
 	w->link = offline;
 	journal_each(w->journal, JOURNAL_RUNNING, fail_interrupted, w);

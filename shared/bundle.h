@@ -29,7 +29,9 @@ int bundle_verify(const uint8_t *data, size_t len, const char *hash_hex);
  * complete, else NULL. */
 char *bundle_cache_lookup(const char *cache_dir, const char *hash_hex);
 /* Verifies data against hash_hex, unpacks it into the cache atomically
- * (temp dir + rename) and returns the path as bundle_cache_lookup does. */
+ * (temp dir + rename) and returns the path as bundle_cache_lookup does.
+ * Nothing is synced: a cache is only to be trusted by the process that
+ * filled it, so empty it at start (util_clear_dir). */
 char *bundle_cache_store(const char *cache_dir, const char *hash_hex, const uint8_t *data,
 			 size_t len, char *err, size_t err_size);
 
