@@ -280,8 +280,11 @@ static const char *const store_sql[ST_COUNT] = {
 	[ST_OCN_FIND_NODE] = "SELECT overcloud_id FROM oc_nodes WHERE state != 'released'"
 			     " AND (node_id = ?1 OR (token_id != '' AND token_id ="
 			     " (SELECT token_id FROM nodes WHERE id = ?1))) LIMIT 1",
-	[ST_OCS_INSERT] = "INSERT OR IGNORE INTO oc_steps (overcloud_id, dag, name, ord)"
-			  " VALUES (?1, ?2, ?3, ?4)",
+	/* A step already there (a delete started again) stays as it is; OR
+	 * IGNORE would also have skipped rows that fail a CHECK, silently. */
+	[ST_OCS_INSERT] = "INSERT INTO oc_steps (overcloud_id, dag, name, ord)"
+			  " VALUES (?1, ?2, ?3, ?4)"
+			  " ON CONFLICT (overcloud_id, dag, name) DO NOTHING",
 	[ST_OCS_UPDATE] = "UPDATE oc_steps SET state = ?4, attempts = ?5, run_id = ?6, error = ?7,"
 			  " retry_at_ms = ?8, started_ms = ?9, finished_ms = ?10"
 			  " WHERE overcloud_id = ?1 AND dag = ?2 AND name = ?3",

@@ -915,6 +915,9 @@ static void test_attach_steps(void **state)
 	assert_int_equal(store_ocs_insert(f->st, "oc-1", "attach", "edge", 1), 0);
 	assert_int_equal(store_ocs_insert(f->st, "oc-1", "attach", "post", 0), 0);
 	assert_int_equal(store_ocs_insert(f->st, "oc-1", "create", "acquire", 0), 0);
+	/* Again: kept as it is, no error; a dag the schema does not know fails. */
+	assert_int_equal(store_ocs_insert(f->st, "oc-1", "create", "acquire", 5), 0);
+	assert_int_equal(store_ocs_insert(f->st, "oc-1", "bogus", "x", 0), -1);
 	assert_int_equal(store_ocs_list(f->st, "oc-1", steps, 8), 4);
 	assert_string_equal(steps[0].dag, "create");
 	assert_string_equal(steps[1].name, "post");
