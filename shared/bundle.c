@@ -42,6 +42,7 @@
 
 struct pack_entry {
 	char *path;          /* relative, no trailing slash */
+	char *source;        /* file to read; NULL: <dir>/<path> */
 	bool dir;
 	bool exec;
 	size_t size;
@@ -124,21 +125,22 @@ static int entry_cmp(const void *a, const void *b)
 
 static void pack_list_free(struct pack_list *list)
 {
-	for (size_t i = 0; i < list->n; i++)
+	for (size_t i = 0; i < list->n; i++) {
 		free(list->v[i].path);
+		free(list->v[i].source);
+	}
 	free(list->v);
 	list->v = NULL;
 	list->n = 0;
 }
 
-static int pack_add(struct pack_list *list, const char *rel, bool dir, bool exec, size_t size,
-		    char *err, size_t err_size)
+static int pack_add(struct pack_list *list, const char *rel, const char *source, bool dir,
+		    bool exec, size_t size, char *err, size_t err_size)
 {
-	struct pack_entry *e;
 	const char *why = path_problem(rel, strlen(rel));
-	size_t add;
-
 	char name[PATH_MAX_LEN + 2];
+	struct pack_entry *e;
+	size_t add;
 
 	if (why != NULL) {
 		set_err(err, err_size, "\"%s\": %s", shown(rel, name, sizeof(name)), why);
@@ -161,8 +163,12 @@ static int pack_add(struct pack_list *list, const char *rel, bool dir, bool exec
 	}
 	e = &list->v[list->n];
 	e->path = strdup(rel);
-	if (e->path == NULL)
+	e->source = source != NULL ? strdup(source) : NULL;
+	if (e->path == NULL || (source != NULL && e->source == NULL)) {
+		free(e->path);
+		free(e->source);
 		goto nomem;
+	}
 	e->dir = dir;
 	e->exec = exec;
 	e->size = size;
@@ -207,7 +213,7 @@ static int pack_walk(int dfd, const char *rel, struct pack_list *list, char *err
 			goto fail;
 		}
 		if (S_ISDIR(st.st_mode)) {
-			if (pack_add(list, child, true, true, 0, err, err_size) != 0)
+			if (pack_add(list, child, NULL, true, true, 0, err, err_size) != 0)
 				goto fail;
 			sub = openat(dirfd(d), de->d_name,
 				     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -219,8 +225,8 @@ static int pack_walk(int dfd, const char *rel, struct pack_list *list, char *err
 			if (pack_walk(sub, child, list, err, err_size) != 0)
 				goto fail;
 		} else if (S_ISREG(st.st_mode)) {
-			if (pack_add(list, child, false, (st.st_mode & S_IXUSR) != 0, (size_t)st.st_size,
-				     err, err_size) != 0)
+			if (pack_add(list, child, NULL, false, (st.st_mode & S_IXUSR) != 0,
+				     (size_t)st.st_size, err, err_size) != 0)
 				goto fail;
 		} else {
 			set_err(err, err_size, "\"%s\": %s not allowed in a bundle",
@@ -238,6 +244,54 @@ static int pack_walk(int dfd, const char *rel, struct pack_list *list, char *err
 fail:
 	closedir(d);
 	return -1;
+}
+
+/* Adds the files from outside the directory, at the top of the bundle. */
+static int pack_extras(struct pack_list *list, const struct bundle_extra *extra, size_t count,
+		       char *err, size_t err_size)
+{
+	char name[PATH_MAX_LEN + 2];
+
+	for (size_t i = 0; i < count; i++) {
+		struct stat st;
+
+		if (strchr(extra[i].name, '/') != NULL) {
+			set_err(err, err_size, "\"%s\": an added file goes at the top, not in a directory",
+				shown(extra[i].name, name, sizeof(name)));
+			return -1;
+		}
+		if (lstat(extra[i].source, &st) != 0) {
+			set_err(err, err_size, "%s: %s", extra[i].source, strerror(errno));
+			return -1;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			set_err(err, err_size, "%s: not a regular file", extra[i].source);
+			return -1;
+		}
+		if (pack_add(list, extra[i].name, extra[i].source, false, (st.st_mode & S_IXUSR) != 0,
+			     (size_t)st.st_size, err, err_size) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Sorted entries: a name twice can only be an added file meeting one of the
+ * directory's or another added file, and would not unpack. */
+static int check_unique(const struct pack_list *list, char *err, size_t err_size)
+{
+	char name[PATH_MAX_LEN + 2];
+
+	for (size_t i = 1; i < list->n; i++) {
+		const struct pack_entry *a = &list->v[i - 1], *b = &list->v[i];
+
+		if (strcmp(a->path, b->path) == 0) {
+			set_err(err, err_size, "\"%s\": %s", shown(b->path, name, sizeof(name)),
+				a->source != NULL && b->source != NULL ? "added twice"
+								       : "added but already in the directory");
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static void put_octal(uint8_t *field, size_t width, uint64_t value)
@@ -326,6 +380,12 @@ fail:
 
 int bundle_pack_dir(const char *dir, uint8_t **out, size_t *out_len, char *err, size_t err_size)
 {
+	return bundle_pack(dir, NULL, 0, out, out_len, err, err_size);
+}
+
+int bundle_pack(const char *dir, const struct bundle_extra *extra, size_t extra_count,
+		uint8_t **out, size_t *out_len, char *err, size_t err_size)
+{
 	struct pack_list list = {.total = 2 * BLOCK};
 	uint8_t *buf = NULL, *h;
 	size_t off = 0;
@@ -338,11 +398,14 @@ int bundle_pack_dir(const char *dir, uint8_t **out, size_t *out_len, char *err, 
 		set_err(err, err_size, "%s: %s", dir, strerror(errno));
 		return -1;
 	}
-	if (pack_walk(top, "", &list, err, err_size) != 0)
+	if (pack_walk(top, "", &list, err, err_size) != 0 ||
+	    pack_extras(&list, extra, extra_count, err, err_size) != 0)
 		goto fail;
 	/* An empty directory has no list at all (qsort wants a non-NULL base). */
 	if (list.n > 1)
 		qsort(list.v, list.n, sizeof(*list.v), entry_cmp);
+	if (check_unique(&list, err, err_size) != 0)
+		goto fail;
 	/* Sizes were checked while walking, so this is the whole archive. */
 	buf = calloc(1, list.total);
 	if (buf == NULL) {
@@ -373,13 +436,18 @@ int bundle_pack_dir(const char *dir, uint8_t **out, size_t *out_len, char *err, 
 		h[H_CHKSUM + 7] = ' ';
 		off += BLOCK;
 		if (!e->dir && e->size > 0) {
+			const char *from = e->source;
 			char path[PATH_MAX];
 
-			if (snprintf(path, sizeof(path), "%s/%s", dir, e->path) >= (int)sizeof(path)) {
-				set_err(err, err_size, "\"%s\": path too long", e->path);
-				goto fail;
+			if (from == NULL) {
+				if (snprintf(path, sizeof(path), "%s/%s", dir, e->path) >=
+				    (int)sizeof(path)) {
+					set_err(err, err_size, "\"%s\": path too long", e->path);
+					goto fail;
+				}
+				from = path;
 			}
-			if (read_exact(path, buf + off, e->size) != 0) {
+			if (read_exact(from, buf + off, e->size) != 0) {
 				set_err(err, err_size, "\"%s\": %s", e->path,
 					errno == EAGAIN ? "changed while packing" : strerror(errno));
 				goto fail;

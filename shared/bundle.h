@@ -15,6 +15,19 @@
  * *out is a heap buffer the caller frees. Returns 0, or -1 with err. */
 int bundle_pack_dir(const char *dir, uint8_t **out, size_t *out_len, char *err, size_t err_size);
 
+/* A file packed from outside the directory: read from source (a regular
+ * file; a symlink is refused, not followed), stored as name at the top. */
+struct bundle_extra {
+	const char *source;
+	const char *name;      /* one path component */
+};
+
+/* bundle_pack_dir plus extra files at the bundle's top, sorted in with the
+ * rest, so the bytes are those of the dir with the files copied into it.
+ * A name with a '/', or already in dir or among extra, is refused. */
+int bundle_pack(const char *dir, const struct bundle_extra *extra, size_t extra_count,
+		uint8_t **out, size_t *out_len, char *err, size_t err_size);
+
 /* Unpacks into dest (created 0700, must not exist or be empty). Refuses
  * absolute paths, "..", links, devices, duplicate names, bad checksums, more
  * than BUNDLE_MAX_FILES entries or BUNDLE_MAX_BYTES, and truncated input;

@@ -1,5 +1,6 @@
-/* role.c — loads and checks tower/roles/<name>/role.yaml and packs the role dir.
- * Owns the YAML schema and its "FILE:LINE: reason" errors; tar is bundle.c's. */
+/* role.c — loads and checks tower/roles/<name>/role.yaml and packs the role dir
+ * with the shared files it includes. Owns the YAML schema and its
+ * "FILE:LINE: reason" errors; tar is bundle.c's. */
 #include "tower/role.h"
 
 #include <errno.h>
@@ -24,6 +25,7 @@ static const char *const known_archs[] = {"x86_64", "aarch64", "armv7"};
 struct load {
 	struct yamldoc doc;     /* role.yaml path, as shown to the user; err */
 	const char *dir;        /* the role directory */
+	const char *shared;     /* <roles_dir>/_shared, where includes are */
 };
 
 struct role_set {
@@ -235,6 +237,97 @@ static int parse_outputs(const struct load *ld, struct role *role, struct fy_nod
 	return 0;
 }
 
+/* An include is a file of the shared dir by its plain name: it lands at the
+ * bundle's top, so no '/'; no leading '.' keeps ".", ".." and hidden files
+ * out. */
+static bool include_name_ok(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > NAME_MAX || name[0] == '.' || strchr(name, '/') != NULL)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* Checks what bundle.c would refuse later without a line: the file is a
+ * regular one in the shared dir and the role directory has no such name. */
+static int check_include(const struct load *ld, const char *name, int line)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(path, sizeof(path), "%s/%s", ld->shared, name) >= (int)sizeof(path)) {
+		yamldoc_err(&ld->doc, line, "include \"%s\": path too long", name);
+		return -1;
+	}
+	if (lstat(path, &st) != 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			yamldoc_err(&ld->doc, line, "include \"%s\" does not exist in %s", name,
+				    ld->shared);
+		else
+			yamldoc_err(&ld->doc, line, "include \"%s\": %s", name, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		yamldoc_err(&ld->doc, line, "include \"%s\" is not a regular file in %s", name,
+			    ld->shared);
+		return -1;
+	}
+	if (snprintf(path, sizeof(path), "%s/%s", ld->dir, name) >= (int)sizeof(path)) {
+		yamldoc_err(&ld->doc, line, "include \"%s\": path too long", name);
+		return -1;
+	}
+	if (lstat(path, &st) == 0) {
+		yamldoc_err(&ld->doc, line,
+			    "include \"%s\" clashes with the role directory's own \"%s\"", name,
+			    name);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_includes(const struct load *ld, struct role *role, struct fy_node *seq, int line)
+{
+	struct fy_node *item;
+	void *it = NULL;
+	size_t n;
+
+	if (yamldoc_expect_type(&ld->doc, seq, FYNT_SEQUENCE, line, "include") != 0)
+		return -1;
+	n = (size_t)fy_node_sequence_item_count(seq);
+	role->includes = calloc(n > 0 ? n : 1, sizeof(*role->includes));
+	if (role->includes == NULL) {
+		yamldoc_err(&ld->doc, line, "out of memory");
+		return -1;
+	}
+	while ((item = fy_node_sequence_iterate(seq, &it)) != NULL) {
+		int iline = yamldoc_node_line(item, line);
+		char *name = yamldoc_get_string(&ld->doc, item, line, "an include");
+
+		if (name == NULL)
+			return -1;
+		role->includes[role->include_count++] = name;
+		if (!include_name_ok(name)) {
+			yamldoc_err(&ld->doc, iline,
+				    "include \"%s\" must be a plain file name of %s (no \"/\", "
+				    "not starting with \".\")", name, ROLE_SHARED_DIR);
+			return -1;
+		}
+		for (size_t i = 0; i + 1 < role->include_count; i++) {
+			if (strcmp(role->includes[i], name) == 0) {
+				yamldoc_err(&ld->doc, iline, "duplicate include \"%s\"", name);
+				return -1;
+			}
+		}
+		if (check_include(ld, name, iline) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* A script path stays inside the role directory: relative, no "." or ".."
  * components, no empty ones; then it must be an executable regular file. */
 static int check_script(const struct load *ld, const char *step, const char *script, int line)
@@ -432,6 +525,9 @@ static int parse_role(const struct load *ld, struct role *role, struct fy_node *
 		} else if (strcmp(key, "outputs") == 0) {
 			if (parse_outputs(ld, role, val, line) != 0)
 				return -1;
+		} else if (strcmp(key, "include") == 0) {
+			if (parse_includes(ld, role, val, line) != 0)
+				return -1;
 		} else if (strcmp(key, "steps") == 0) {
 			steps = val;
 			steps_line = line;
@@ -459,15 +555,44 @@ static int parse_role(const struct load *ld, struct role *role, struct fy_node *
 	return 0;
 }
 
+/* The role directory with its includes at the top. bundle.c checks the
+ * files again as it reads them, so a change since parse_role is refused. */
+static int pack_role(const struct load *ld, struct role *role, char *err, size_t err_size)
+{
+	size_t n = role->include_count;
+	struct bundle_extra *extra = calloc(n > 0 ? n : 1, sizeof(*extra));
+	char *sources = calloc(n > 0 ? n : 1, PATH_MAX);
+	int rc = -1;
+
+	if (extra == NULL || sources == NULL) {
+		snprintf(err, err_size, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		/* check_include made sure the path fits. */
+		snprintf(sources + i * PATH_MAX, PATH_MAX, "%s/%s", ld->shared, role->includes[i]);
+		extra[i].source = sources + i * PATH_MAX;
+		extra[i].name = role->includes[i];
+	}
+	rc = bundle_pack(ld->dir, extra, n, &role->bundle, &role->bundle_len, err, err_size);
+out:
+	free(sources);
+	free(extra);
+	return rc;
+}
+
 struct role *role_load(const char *roles_dir, const char *name, char *err, size_t err_size)
 {
-	char dir[PATH_MAX], file[PATH_MAX + 16], perr[256];
-	struct load ld = {.doc = {.file = file, .err = err, .err_size = err_size}, .dir = dir};
+	char dir[PATH_MAX], file[PATH_MAX + 16], shared[PATH_MAX], perr[256];
+	struct load ld = {.doc = {.file = file, .err = err, .err_size = err_size}, .dir = dir,
+			  .shared = shared};
 	struct yamldoc_file *yf = NULL;
 	struct role *role = NULL;
 
 	if (snprintf(dir, sizeof(dir), "%s/%s", roles_dir, name) >= (int)sizeof(dir) ||
-	    snprintf(file, sizeof(file), "%s/" ROLE_YAML, dir) >= (int)sizeof(file)) {
+	    snprintf(file, sizeof(file), "%s/" ROLE_YAML, dir) >= (int)sizeof(file) ||
+	    snprintf(shared, sizeof(shared), "%s/" ROLE_SHARED_DIR, roles_dir) >=
+		    (int)sizeof(shared)) {
 		snprintf(err, err_size, "%s/%s: path too long", roles_dir, name);
 		if (err_size > 0)
 			yamldoc_one_line(err);
@@ -490,7 +615,7 @@ struct role *role_load(const char *roles_dir, const char *name, char *err, size_
 	}
 	if (parse_role(&ld, role, yamldoc_root(yf), name) != 0)
 		goto fail;
-	if (bundle_pack_dir(dir, &role->bundle, &role->bundle_len, perr, sizeof(perr)) != 0) {
+	if (pack_role(&ld, role, perr, sizeof(perr)) != 0) {
 		snprintf(err, err_size, "%s: cannot pack the role: %s", dir, perr);
 		if (err_size > 0)
 			yamldoc_one_line(err);
@@ -527,6 +652,9 @@ void role_free(struct role *role)
 		free(role->steps[i].script);
 	}
 	free(role->steps);
+	for (size_t i = 0; i < role->include_count; i++)
+		free(role->includes[i]);
+	free(role->includes);
 	free(role->bundle);
 	free(role);
 }
@@ -565,12 +693,15 @@ bool role_supports_arch(const struct role *role, const char *arch)
 
 /* ---- sets ---- */
 
-/* Subdirectories of the roles directory that hold a role.yaml. */
+/* Subdirectories of the roles directory that hold a role.yaml; the shared
+ * files' directory is none, even if someone put a role.yaml there. */
 static bool is_role_dir(int dfd, const char *name)
 {
 	char yaml[NAME_MAX + sizeof("/" ROLE_YAML)];
 	struct stat st;
 
+	if (strcmp(name, ROLE_SHARED_DIR) == 0)
+		return false;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode))
 		return false;
 	snprintf(yaml, sizeof(yaml), "%s/" ROLE_YAML, name);

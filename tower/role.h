@@ -7,6 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Files several roles share live once in <roles_dir>/_shared; a role names
+ * the ones it needs (include: [lib.sh]) and gets them at its bundle's top.
+ * Not a role: role sets skip it. */
+#define ROLE_SHARED_DIR "_shared"
+
 struct role_input {
 	char *name;
 	bool required;
@@ -39,15 +44,20 @@ struct role {
 	size_t output_count;
 	struct role_step *steps;
 	size_t step_count;
-	uint8_t *bundle;       /* packed role dir (bundle.h) */
+	char **includes;       /* file names in ROLE_SHARED_DIR, as listed */
+	size_t include_count;
+	uint8_t *bundle;       /* packed role dir + includes (bundle.h) */
 	size_t bundle_len;
 	char bundle_hash[65];
 };
 
-/* Loads <roles_dir>/<name>/role.yaml and packs the directory. Checks: name
- * matches the directory, known keys only, types, durations, names
- * [a-z0-9_-], each step's script exists and is executable, no duplicate
- * input/output/step names. Returns NULL with "FILE:LINE: reason" in err. */
+/* Loads <roles_dir>/<name>/role.yaml and packs the directory with its
+ * includes. Checks: name matches the directory, known keys only, types,
+ * durations, names [a-z0-9_-], each step's script exists in the directory
+ * and is executable, no duplicate input/output/step/include names, each
+ * include a plain file name (no '/', no leading '.') of a regular file in
+ * <roles_dir>/_shared that the directory does not have itself. Returns NULL
+ * with "FILE:LINE: reason" in err. */
 struct role *role_load(const char *roles_dir, const char *name, char *err, size_t err_size);
 void role_free(struct role *role);
 
@@ -57,7 +67,8 @@ const struct role_output *role_find_output(const struct role *role, const char *
 bool role_supports_arch(const struct role *role, const char *arch);
 
 /* A set of roles loaded from a directory (every subdirectory with a
- * role.yaml). Returns NULL with err naming the first bad file. */
+ * role.yaml, ROLE_SHARED_DIR aside). Returns NULL with err naming the first
+ * bad file. */
 struct role_set;
 struct role_set *role_set_load(const char *roles_dir, char *err, size_t err_size);
 void role_set_free(struct role_set *set);

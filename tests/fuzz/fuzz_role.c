@@ -34,7 +34,9 @@ static void put(const char *rel, const char *text, mode_t mode)
 	}
 }
 
-/* <base>/fz/{apply,remove,lib/x.sh} once; role.yaml per input. */
+/* <base>/fz/{apply,remove,lib/x.sh} and what it may include,
+ * <base>/_shared/{lib.sh,node.sh,tool,apply,dir/} (the first two for the
+ * real roles' seeds), once; role.yaml per input. */
 static void make_base(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -53,6 +55,13 @@ static void make_base(void)
 	put("fz/apply", "#!/bin/sh\nexit 0\n", 0755);
 	put("fz/remove", "#!/bin/sh\nexit 0\n", 0755);
 	put("fz/lib/x.sh", "x=1\n", 0644);
+	snprintf(path, sizeof(path), "%s/" ROLE_SHARED_DIR "/dir", base);
+	if (util_mkdir_p(path, 0755) != 0)
+		abort();
+	put(ROLE_SHARED_DIR "/lib.sh", "y=1\n", 0644);
+	put(ROLE_SHARED_DIR "/node.sh", "z=1\n", 0644);
+	put(ROLE_SHARED_DIR "/tool", "#!/bin/sh\nexit 0\n", 0755);
+	put(ROLE_SHARED_DIR "/apply", "#!/bin/sh\nexit 1\n", 0755);
 	snprintf(yaml, sizeof(yaml), "%s/fz/role.yaml", base);
 }
 
@@ -77,6 +86,25 @@ static void check_role(const struct role *role)
 	for (size_t i = 0; i < role->output_count; i++)
 		if (role_find_output(role, role->outputs[i].name) != &role->outputs[i])
 			abort();
+	/* Includes are plain names of the shared dir's regular files, once each,
+	 * never one the role dir has itself. */
+	for (size_t i = 0; i < role->include_count; i++) {
+		const char *inc = role->includes[i];
+		char path[256];
+		struct stat st;
+
+		if (inc[0] == '.' || strchr(inc, '/') != NULL)
+			abort();
+		snprintf(path, sizeof(path), "%s/" ROLE_SHARED_DIR "/%s", base, inc);
+		if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
+			abort();
+		snprintf(path, sizeof(path), "%s/fz/%s", base, inc);
+		if (lstat(path, &st) == 0)
+			abort();
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(role->includes[j], inc) == 0)
+				abort();
+	}
 	util_sha256_hex(role->bundle, role->bundle_len, hash);
 	if (strcmp(hash, role->bundle_hash) != 0)
 		abort();

@@ -8,10 +8,11 @@
 # cluster before the master is reset, and leaves it enrolled.
 . "$(dirname "$0")/lib.sh"
 
-# The shipped roles, each with a preamble in its lib.sh (which every role
-# script sources first) that puts the node on its own shims: its calls log,
-# sysroot, home and "installed" commands under $SHIMS_ROOT/<node id>, and a
-# PATH of the shims and tests/roles/tools only.
+# The shipped roles, with a preamble in their shared lib.sh (which every role
+# includes and its scripts source first) that puts the node on its own shims:
+# its calls log, sysroot, home and "installed" commands under
+# $SHIMS_ROOT/<node id>, and a PATH of the shims and tests/roles/tools only.
+# The tower packs the changed lib.sh into every role's bundle.
 ROLE_TESTS="$REPO/tests/roles"
 SHIMS_ROOT="$T/nodes"
 mkdir -p "$T/bin" "$SHIMS_ROOT"
@@ -20,9 +21,9 @@ while read -r tool; do
 	ln -s "$path" "$T/bin/$tool"
 done <"$ROLE_TESTS/tools"
 cp -r "$REPO/tower/roles" "$T/roles"
-for lib in "$T"/roles/*/lib.sh; do
-	{
-		cat <<PREAMBLE
+lib="$T/roles/_shared/lib.sh"
+{
+	cat <<PREAMBLE
 # test_attach_k8s: this node runs on the command shims
 oc_node_dir="$SHIMS_ROOT/\${OVERCLOUD_NODE_ID:?}"
 mkdir -p "\$oc_node_dir/root" "\$oc_node_dir/home" "\$oc_node_dir/installed" "\$oc_node_dir/state"
@@ -36,10 +37,9 @@ SHIM_HOSTNAME="host-\$OVERCLOUD_NODE_ID"
 SHIM_FRESH_TOKENS=1
 export PATH HOME OC_SYSROOT SHIM_LOG SHIM_STATE SHIM_INSTALLED SHIM_HOSTNAME SHIM_FRESH_TOKENS
 PREAMBLE
-		cat "$lib"
-	} >"$lib.new"
-	mv "$lib.new" "$lib"
-done
+	cat "$lib"
+} >"$lib.new"
+mv "$lib.new" "$lib"
 DATA_DIRS=(--roles "$T/roles" --patterns "$REPO/tower/patterns")
 start_tower t --agents 0.0.0.0:0
 EDGE_HOST=127.0.0.1

@@ -77,6 +77,11 @@ for f in /usr/bin/tower /usr/bin/overcloud-agent /usr/lib/overcloud/agents/overc
 	[ -x "$f" ] || fail "$f not installed"
 done
 [ -x /usr/share/overcloud/roles/k8s-master/apply ] || fail "roles not in /usr/share/overcloud/roles"
+for f in lib.sh node.sh demo.sh demo-net.pl; do
+	cmp -s "/usr/share/overcloud/roles/_shared/$f" "$REPO/tower/roles/_shared/$f" ||
+		fail "the roles' shared $f is not in /usr/share/overcloud/roles/_shared"
+done
+[ -x /usr/share/overcloud/roles/_shared/demo-net.pl ] || fail "_shared/demo-net.pl lost its exec mode"
 [ -f /usr/share/overcloud/patterns/k8s.yaml ] || fail "patterns not in /usr/share/overcloud/patterns"
 cmp -s /usr/lib/overcloud/agents/overcloud-agent-x86_64 /usr/bin/overcloud-agent ||
 	fail "the served x86_64 agent is not the packaged agent"

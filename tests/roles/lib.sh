@@ -1,6 +1,9 @@
 # lib.sh — runs role steps the way the agent does, against command shims.
 #
-# Each step gets a fresh work dir, an empty output and progress file, and a
+# A role runs from its bundle as the agent unpacks it: a copy of
+# tower/roles/<role>/ under $T/roles with the files its role.yaml includes
+# from tower/roles/_shared/ added at the top (role_bundle). Each step gets a
+# fresh work dir, an empty output and progress file, and a
 # clean environment (env -i): INPUT_* from the given inputs and the role's
 # defaults, OVERCLOUD_*, HOME in a temp dir, and a PATH of only
 #   tests/roles/shims  (fake kubeadm/kubectl/systemctl/apt-get/...)
@@ -17,6 +20,7 @@ set -euo pipefail
 ROLES_TEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OC_SRC=${OC_SRC:-$(cd "$ROLES_TEST_DIR/../.." && pwd)}
 ROLES_DIR=$OC_SRC/tower/roles
+SHARED_DIR=$ROLES_DIR/_shared
 SHIMS=$ROLES_TEST_DIR/shims
 [ -f "$ROLES_DIR/README.md" ] || { echo "FAIL: no tower/roles under OC_SRC=$OC_SRC" >&2; exit 1; }
 
@@ -45,6 +49,7 @@ safe_tools() {
 	done <"$ROLES_TEST_DIR/tools"
 }
 safe_tools "$T/bin"
+BUNDLES=$T/roles
 
 ok() { printf 'ok: %s\n' "$*"; }
 fail() {
@@ -92,6 +97,31 @@ role_yaml_outputs() {
 	awk '/^[a-z]/ { sect = $1; next } sect == "outputs:" && /^  - name:/ { print $3 }' "$1"
 }
 
+# role_yaml_includes FILE: the shared files a role includes, one a line
+# (the one-line form the shipped roles use: include: [a, b])
+role_yaml_includes() {
+	sed -n 's/^include: \[\(.*\)\]$/\1/p' "$1" | tr -d ' ' | tr , '\n' | grep . || true
+}
+
+# role_bundle ROLE: prints the dir the role runs from, made on first use: its
+# directory plus its includes, as tower/role.c packs its bundle (which
+# tests/unit/test_role.c checks). Safe in $(...): the dir is on disk.
+role_bundle() {
+	local role=$1 dir=$BUNDLES/$1 inc
+	if [ ! -d "$dir" ]; then
+		[ -f "$ROLES_DIR/$role/role.yaml" ] || fail "$role: no tower/roles/$role/role.yaml"
+		mkdir -p "$dir.tmp"
+		cp -R "$ROLES_DIR/$role/." "$dir.tmp/"
+		for inc in $(role_yaml_includes "$ROLES_DIR/$role/role.yaml"); do
+			[ -f "$SHARED_DIR/$inc" ] || fail "$role: include $inc is not in tower/roles/_shared"
+			[ ! -e "$dir.tmp/$inc" ] || fail "$role: include $inc is also in tower/roles/$role"
+			cp "$SHARED_DIR/$inc" "$dir.tmp/$inc"
+		done
+		mv "$dir.tmp" "$dir"
+	fi
+	printf '%s\n' "$dir"
+}
+
 # role_yaml_script FILE STEP: the script file of a step
 role_yaml_script() {
 	awk -v step="  $2:" '
@@ -102,14 +132,18 @@ role_yaml_script() {
 }
 
 # check_role_yaml ROLE: the role.yaml uses known keys only, its name is the
-# directory's, archs are known, each step's script exists and is executable.
+# directory's, archs are known, each step's script exists and is executable,
+# every file its scripts source is in its bundle, and its directory holds
+# no copy of a shared file.
 check_role_yaml() {
-	local role=$1 y=$ROLES_DIR/$1/role.yaml bad
+	local role=$1 y=$ROLES_DIR/$1/role.yaml bad rdir
 	[ -f "$y" ] || fail "$role: no role.yaml"
 	bad=$(awk '
 		/^[[:space:]]*(#|$)/ { next }
+		/^include: / && $0 !~ /^include: \[[A-Za-z0-9_][A-Za-z0-9._-]*(, [A-Za-z0-9_][A-Za-z0-9._-]*)*\]$/ {
+			print FILENAME ":" NR ": include must be one line: include: [a, b]"; next }
 		/^[a-z]/ { split($0, kv, ":"); top = kv[1]
-			if (top !~ /^(name|description|archs|timeout|retries|inputs|outputs|steps)$/) print FILENAME ":" NR ": unknown key " top
+			if (top !~ /^(name|description|archs|timeout|retries|include|inputs|outputs|steps)$/) print FILENAME ":" NR ": unknown key " top
 			next }
 		top == "inputs" && /^  - name: [a-z0-9_]+$/ { next }
 		top == "inputs" && /^    (required|secret): (true|false)$/ { next }
@@ -128,7 +162,7 @@ check_role_yaml() {
 	for a in $archs; do
 		case $a in x86_64 | aarch64 | armv7) ;; *) fail "$y: unknown arch $a" ;; esac
 	done
-	local step script
+	local step script f sourced shared
 	for step in apply remove; do
 		script=$(role_yaml_script "$y" "$step")
 		[ -n "$script" ] || fail "$y: no $step step"
@@ -136,8 +170,22 @@ check_role_yaml() {
 		head -n 1 "$ROLES_DIR/$role/$script" | grep -qx '#!/bin/sh' || fail "$role/$script is not a /bin/sh script"
 		grep -qx 'set -eu' "$ROLES_DIR/$role/$script" || fail "$role/$script has no 'set -eu'"
 	done
+	rdir=$(role_bundle "$role")
+	for f in "$rdir"/apply "$rdir"/remove "$rdir"/*.sh; do
+		[ -f "$f" ] || continue
+		for sourced in $(sed -n 's|^\. "${OVERCLOUD_ROLE_DIR:-$(dirname "$0")}/\([^"]*\)"$|\1|p' "$f"); do
+			[ -f "$rdir/$sourced" ] ||
+				fail "$role: $(basename "$f") sources $sourced, which is neither in the role nor included"
+		done
+	done
+	for f in "$ROLES_DIR/$role"/*; do
+		for shared in "$SHARED_DIR"/*; do
+			! cmp -s "$f" "$shared" ||
+				fail "tower/roles/$role/$(basename "$f") is a copy of _shared/$(basename "$shared"): include it instead"
+		done
+	done
 	if command -v shellcheck >/dev/null 2>&1; then
-		(cd "$ROLES_DIR/$role" && shellcheck -x -s sh apply remove ./*.sh) || fail "$role: shellcheck"
+		(cd "$rdir" && shellcheck -x -s sh apply remove ./*.sh) || fail "$role: shellcheck"
 	fi
 	ok "$role: role.yaml well-formed, steps executable${archs:+, archs ${archs//$'\n'/ }}"
 }
@@ -149,7 +197,8 @@ check_role_yaml() {
 run_step() {
 	RUN_ROLE=$1 RUN_STEP=$2
 	shift 2
-	local rdir=$ROLES_DIR/$RUN_ROLE y=$ROLES_DIR/$RUN_ROLE/role.yaml
+	local rdir y=$ROLES_DIR/$RUN_ROLE/role.yaml
+	rdir=$(role_bundle "$RUN_ROLE")
 	RUN_N=$((RUN_N + 1))
 	local dir=$NODE/run$RUN_N
 	mkdir -p "$dir/work"
@@ -198,14 +247,14 @@ run_step() {
 }
 
 # calls: the shim calls of the last run_step, with temp paths written as
-# <work>, <home>, <root> and <roles>.
+# <work>, <home>, <root> and <roles> (where the roles' bundles are).
 re_esc() { printf '%s' "$1" | sed 's/[][\.*^$#/]/\\&/g'; }
 calls() {
 	tail -n "+$RUN_CALLS_FROM" "$NODE/calls.log" | sed \
 		-e "s/$(re_esc "$NODE")\/run[0-9]*\/work/<work>/g" \
 		-e "s/$(re_esc "$NODE/home")/<home>/g" \
 		-e "s/$(re_esc "$NODE/root")/<root>/g" \
-		-e "s/$(re_esc "$ROLES_DIR")/<roles>/g"
+		-e "s/$(re_esc "$BUNDLES")/<roles>/g"
 }
 
 # expect_rc_ok WHAT: the last step succeeded
@@ -309,16 +358,4 @@ expect_no_secrets() {
 		done
 	done
 	ok "$what: no secret in stdout, stderr or progress"
-}
-
-# expect_same_copies FILE ROLE...: the shared helper FILE is identical in the
-# roles' bundles.
-expect_same_copies() {
-	local file=$1 first=$2 r
-	shift 2
-	for r; do
-		cmp -s "$ROLES_DIR/$first/$file" "$ROLES_DIR/$r/$file" ||
-			fail "tower/roles/$r/$file differs from tower/roles/$first/$file"
-	done
-	ok "$file is the same in $first $*"
 }

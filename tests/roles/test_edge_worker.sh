@@ -16,7 +16,6 @@ grep -q '^archs: \[.*aarch64.*\]' "$ROLES_DIR/$ROLE/role.yaml" || fail "edge-wor
 grep -q '^archs: \[.*armv7.*\]' "$ROLES_DIR/$ROLE/role.yaml" ||
 	fail "edge-worker must run on aarch64 and armv7"
 ok "archs include aarch64 and armv7"
-expect_same_copies node.sh k8s-master $ROLE
 
 # --- a Raspberry Pi with an existing /etc/default/kubelet, kubeconfig given
 new_node pi

@@ -12,8 +12,6 @@ JOIN="kubeadm join 10.0.0.5:6443 --token $TOKEN --discovery-token-ca-cert-hash $
 KEY=LS0tLS1CRUdJTiBSU0EgUFJJVkFURSBLRVktLS0tLQpGQUtFQURNSU5LRVlTRUNSRVQxMjM0NTY3ODkw
 
 check_role_yaml $ROLE
-expect_same_copies lib.sh k8s-master k8s-worker edge-worker rook-datalake fabric-collector
-expect_same_copies node.sh k8s-master k8s-worker edge-worker
 
 # --- apply on a bare node: everything gets installed
 new_node master

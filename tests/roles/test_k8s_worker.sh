@@ -12,7 +12,6 @@ JOIN="kubeadm join 10.0.0.5:6443 --token $TOKEN --discovery-token-ca-cert-hash $
 KUBECONFIG_IN=$'apiVersion: v1\nkind: Config\nusers:\n- name: kubernetes-admin\n  user:\n    client-key-data: WORKERTESTSECRETKEYDATA0123456789abcdef'
 
 check_role_yaml $ROLE
-expect_same_copies node.sh k8s-master $ROLE
 
 # --- apply on a node with the packages already there
 new_node worker

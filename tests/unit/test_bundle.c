@@ -327,6 +327,108 @@ static void test_pack_missing_dir(void **state)
 	assert_non_null(strstr(err, "No such file"));
 }
 
+/* Files from outside the directory land at its top with their modes, and
+ * the bytes are exactly those of the directory with the files copied in:
+ * the agent cannot tell, and a changed added file changes the hash. */
+static void test_pack_extra_files(void **state)
+{
+	struct fixture *f = *state;
+	char shared[PATH_MAX], copied[PATH_MAX], lib[PATH_MAX], tool[PATH_MAX], err[256] = "";
+	struct bundle_extra extra[2] = {{lib, "zz-lib.sh"}, {tool, "b-tool"}};
+	uint8_t *tar, *want;
+	size_t len, want_len;
+
+	make_tree(f->src);
+	PATHF(shared, "%s/shared", f->dir);
+	assert_int_equal(mkdir(shared, 0755), 0);
+	put_file(shared, "lib.sh", "shared() { :; }\n", 0644);
+	put_file(shared, "tool", "#!/bin/sh\necho tool\n", 0700);
+	PATHF(lib, "%s/lib.sh", shared);
+	PATHF(tool, "%s/tool", shared);
+	if (bundle_pack(f->src, extra, 2, &tar, &len, err, sizeof(err)) != 0)
+		fail_msg("bundle_pack: %s", err);
+	if (bundle_unpack(tar, len, f->dest, err, sizeof(err)) != 0)
+		fail_msg("bundle_unpack: %s", err);
+	expect_file(f->dest, "zz-lib.sh", "shared() { :; }\n", 0644);
+	expect_file(f->dest, "b-tool", "#!/bin/sh\necho tool\n", 0755);
+	expect_file(f->dest, "apply", "#!/bin/sh\necho apply\n", 0755);
+	expect_file(f->dest, "lib/common.sh", "f() { :; }\n", 0644);
+	assert_int_equal(count_entries(f->dest), 7);
+
+	PATHF(copied, "%s/copied", f->dir);
+	assert_int_equal(mkdir(copied, 0755), 0);
+	make_tree(copied);
+	put_file(copied, "zz-lib.sh", "shared() { :; }\n", 0644);
+	put_file(copied, "b-tool", "#!/bin/sh\necho tool\n", 0755);
+	pack_ok(copied, &want, &want_len);
+	assert_int_equal(len, want_len);
+	assert_memory_equal(tar, want, len);
+	free(want);
+
+	/* Same inputs, same bytes; another added file's content, other bytes. */
+	if (bundle_pack(f->src, extra, 2, &want, &want_len, err, sizeof(err)) != 0)
+		fail_msg("bundle_pack: %s", err);
+	assert_int_equal(len, want_len);
+	assert_memory_equal(tar, want, len);
+	free(want);
+	put_file(shared, "lib.sh", "shared() { false; }\n", 0644);
+	if (bundle_pack(f->src, extra, 2, &want, &want_len, err, sizeof(err)) != 0)
+		fail_msg("bundle_pack: %s", err);
+	assert_true(want_len != len || memcmp(tar, want, len) != 0);
+	free(want);
+	free(tar);
+}
+
+static void expect_pack_extra_error(const char *dir, const struct bundle_extra *extra, size_t n,
+				    const char *reason)
+{
+	char err[256] = "";
+	uint8_t *tar = (uint8_t *)"x";
+	size_t len = 1;
+
+	assert_int_equal(bundle_pack(dir, extra, n, &tar, &len, err, sizeof(err)), -1);
+	assert_null(tar);
+	assert_int_equal(len, 0);
+	if (strstr(err, reason) == NULL)
+		fail_msg("error \"%s\" lacks \"%s\"", err, reason);
+}
+
+static void test_pack_extra_refusals(void **state)
+{
+	struct fixture *f = *state;
+	char file[PATH_MAX], link[PATH_MAX], sub[PATH_MAX], missing[PATH_MAX];
+	struct bundle_extra e[2];
+
+	make_tree(f->src);
+	PATHF(file, "%s/file", f->dir);
+	put_file(f->dir, "file", "x\n", 0644);
+	PATHF(link, "%s/link", f->dir);
+	assert_int_equal(symlink("file", link), 0);
+	PATHF(sub, "%s/sub", f->dir);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	PATHF(missing, "%s/missing", f->dir);
+
+	e[0] = (struct bundle_extra){file, "role.yaml"};
+	expect_pack_extra_error(f->src, e, 1, "\"role.yaml\": added but already in the directory");
+	e[0] = (struct bundle_extra){file, "lib"};
+	expect_pack_extra_error(f->src, e, 1, "\"lib\": added but already in the directory");
+	e[0] = (struct bundle_extra){file, "x.sh"};
+	e[1] = (struct bundle_extra){file, "x.sh"};
+	expect_pack_extra_error(f->src, e, 2, "\"x.sh\": added twice");
+	e[0] = (struct bundle_extra){file, "lib/x.sh"};
+	expect_pack_extra_error(f->src, e, 1, "\"lib/x.sh\": an added file goes at the top");
+	e[0] = (struct bundle_extra){file, ".."};
+	expect_pack_extra_error(f->src, e, 1, "\"..\": \".\" or \"..\" in path");
+	e[0] = (struct bundle_extra){file, ""};
+	expect_pack_extra_error(f->src, e, 1, "empty path");
+	e[0] = (struct bundle_extra){link, "x.sh"};
+	expect_pack_extra_error(f->src, e, 1, "/link: not a regular file");
+	e[0] = (struct bundle_extra){sub, "x.sh"};
+	expect_pack_extra_error(f->src, e, 1, "/sub: not a regular file");
+	e[0] = (struct bundle_extra){missing, "x.sh"};
+	expect_pack_extra_error(f->src, e, 1, "/missing: No such file or directory");
+}
+
 static void test_verify(void **state)
 {
 	static const uint8_t data[] = "hello";
@@ -883,6 +985,8 @@ int main(void)
 		T(test_pack_refuses_fifo),
 		T(test_pack_refuses_too_many),
 		T(test_pack_missing_dir),
+		T(test_pack_extra_files),
+		T(test_pack_extra_refusals),
 		T(test_verify),
 		T(test_handmade_ok),
 		T(test_refuse_bad_checksum),

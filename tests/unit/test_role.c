@@ -1,5 +1,6 @@
 /* test_role.c — the role.yaml contract: a full role and its defaults, each
- * refusal with its "FILE:LINE: reason", role sets, and the packed bundle. */
+ * refusal with its "FILE:LINE: reason", role sets, the packed bundle and the
+ * shared files a role includes into it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -542,6 +543,158 @@ static void test_bad_role_names(void **state)
 	assert_string_equal(err, want);
 }
 
+/* ---- includes from <roles_dir>/_shared ---- */
+
+static void put_shared(struct fixture *f, const char *name, const char *text, mode_t mode)
+{
+	char path[PATH_MAX];
+
+	PATHF(path, "%s/" ROLE_SHARED_DIR, f->gen);
+	if (mkdir(path, 0755) != 0)
+		assert_int_equal(errno, EEXIST);
+	PATHF(path, "%s/" ROLE_SHARED_DIR "/%s", f->gen, name);
+	assert_int_equal(util_write_file(path, text, strlen(text), mode), 0);
+}
+
+static void expect_unpacked(const char *dir, const char *name, const char *text, mode_t mode)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	size_t len;
+	char *got;
+
+	PATHF(path, "%s/%s", dir, name);
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, mode);
+	got = util_read_file(path, 1 << 20, &len);
+	assert_non_null(got);
+	assert_int_equal(len, strlen(text));
+	assert_memory_equal(got, text, len);
+	free(got);
+}
+
+#define LIB_SH "say() { echo \"$*\"; }\n"
+#define TOOL "#!/bin/sh\necho tool\n"
+
+/* The included files are in the bundle at its top with their bytes and
+ * modes, the bundle is that of the directory with them copied in, and a
+ * change to a shared file changes the hash of every role including it. */
+static void test_includes_in_bundle(void **state)
+{
+	struct fixture *f = *state;
+	struct role *role, *other, *plain, *again;
+	char dest[PATH_MAX], copy[PATH_MAX], path[PATH_MAX], err[256] = "";
+	uint8_t *want;
+	size_t want_len;
+
+	put_shared(f, "lib.sh", LIB_SH, 0644);
+	put_shared(f, "tool", TOOL, 0755);
+	put_shared(f, "unused.sh", "unused\n", 0644);
+	write_role(f, "gen", "name: gen\ninclude: [tool, lib.sh]\n" STEPS);
+	write_role(f, "other", "name: other\ninclude:\n  - lib.sh\n" STEPS);
+	write_role(f, "plain", "name: plain\n" STEPS);
+	role = load_ok(f->gen, "gen");
+	assert_int_equal(role->include_count, 2);
+	assert_string_equal(role->includes[0], "tool");
+	assert_string_equal(role->includes[1], "lib.sh");
+
+	PATHF(dest, "%s/unpacked", f->dir);
+	if (bundle_unpack(role->bundle, role->bundle_len, dest, err, sizeof(err)) != 0)
+		fail_msg("bundle_unpack: %s", err);
+	expect_unpacked(dest, "lib.sh", LIB_SH, 0644);
+	expect_unpacked(dest, "tool", TOOL, 0755);
+	expect_unpacked(dest, "apply", "#!/bin/sh\n", 0755);
+	PATHF(path, "%s/unused.sh", dest);
+	assert_int_equal(access(path, F_OK), -1);
+
+	/* Byte for byte the bundle of a directory holding copies. */
+	PATHF(copy, "%s/copy", f->dir);
+	copy_tree(dest, copy);
+	if (bundle_pack_dir(copy, &want, &want_len, err, sizeof(err)) != 0)
+		fail_msg("bundle_pack_dir: %s", err);
+	assert_int_equal(role->bundle_len, want_len);
+	assert_memory_equal(role->bundle, want, want_len);
+	free(want);
+
+	/* A shared file changes: the roles including it change, no other. */
+	other = load_ok(f->gen, "other");
+	plain = load_ok(f->gen, "plain");
+	put_shared(f, "lib.sh", "say() { :; }\n", 0644);
+	again = load_ok(f->gen, "gen");
+	assert_string_not_equal(again->bundle_hash, role->bundle_hash);
+	role_free(again);
+	again = load_ok(f->gen, "other");
+	assert_string_not_equal(again->bundle_hash, other->bundle_hash);
+	role_free(again);
+	again = load_ok(f->gen, "plain");
+	assert_string_equal(again->bundle_hash, plain->bundle_hash);
+	role_free(again);
+	/* So does its mode alone. */
+	put_shared(f, "lib.sh", LIB_SH, 0755);
+	again = load_ok(f->gen, "other");
+	assert_string_not_equal(again->bundle_hash, other->bundle_hash);
+	role_free(again);
+	put_shared(f, "lib.sh", LIB_SH, 0644);
+	again = load_ok(f->gen, "other");
+	assert_string_equal(again->bundle_hash, other->bundle_hash);
+	role_free(again);
+	role_free(plain);
+	role_free(other);
+	role_free(role);
+}
+
+static void test_include_refusals(void **state)
+{
+	/* As written in the YAML (double-quoted) and as the message shows it. */
+	static const struct {
+		const char *yaml, *shown;
+	} bad_names[] = {
+		{"../gen/apply", "../gen/apply"}, {"sub/lib.sh", "sub/lib.sh"}, {"..", ".."},
+		{".", "."}, {".hidden", ".hidden"}, {"", ""}, {"a\\tb", "a?b"},
+	};
+	struct fixture *f = *state;
+	char shared[PATH_MAX], want[PATH_MAX + 64], path[PATH_MAX];
+
+	put_shared(f, "lib.sh", LIB_SH, 0644);
+	put_shared(f, "apply", "#!/bin/sh\n", 0755);
+	PATHF(shared, "%s/" ROLE_SHARED_DIR, f->gen);
+	PATHF(path, "%s/dir", shared);
+	assert_int_equal(mkdir(path, 0755), 0);
+	PATHF(path, "%s/link", shared);
+	assert_int_equal(symlink("lib.sh", path), 0);
+
+	PATHF(want, "include \"nope.sh\" does not exist in %s", shared);
+	gen_error(f, "name: gen\ninclude: [lib.sh, nope.sh]\n" STEPS, 2, want);
+	gen_error(f, "name: gen\ninclude:\n  - lib.sh\n  - nope.sh\n" STEPS, 4, want);
+	for (size_t i = 0; i < OC_ARRAY_LEN(bad_names); i++) {
+		char yaml[256];
+
+		PATHF(yaml, "name: gen\ninclude: [\"%s\"]\n" STEPS, bad_names[i].yaml);
+		PATHF(want, "include \"%s\" must be a plain file name of _shared "
+		      "(no \"/\", not starting with \".\")", bad_names[i].shown);
+		gen_error(f, yaml, 2, want);
+	}
+	gen_error(f, "name: gen\ninclude: [apply]\n" STEPS, 2,
+		  "include \"apply\" clashes with the role directory's own \"apply\"");
+	gen_error(f, "name: gen\ninclude:\n  - lib.sh\n  - lib.sh\n" STEPS, 4,
+		  "duplicate include \"lib.sh\"");
+	PATHF(want, "include \"dir\" is not a regular file in %s", shared);
+	gen_error(f, "name: gen\ninclude: [dir]\n" STEPS, 2, want);
+	PATHF(want, "include \"link\" is not a regular file in %s", shared);
+	gen_error(f, "name: gen\ninclude: [link]\n" STEPS, 2, want);
+	gen_error(f, "name: gen\ninclude: lib.sh\n" STEPS, 2, "include must be a list, not a scalar");
+	gen_error(f, "name: gen\ninclude:\n" STEPS, 2, "include must be a list, not a scalar");
+	gen_error(f, "name: gen\ninclude: [[lib.sh]]\n" STEPS, 2,
+		  "an include must be a scalar, not a list");
+	gen_error(f, "name: gen\nincludes: [lib.sh]\n" STEPS, 2, "unknown key \"includes\"");
+
+	/* Without a shared dir at all. */
+	assert_int_equal(util_remove_tree(shared), 0);
+	PATHF(want, "include \"lib.sh\" does not exist in %s", shared);
+	gen_error(f, "name: gen\ninclude: [lib.sh]\n" STEPS, 2, want);
+}
+
 /* ---- sets ---- */
 
 static void test_set_load(void **state)
@@ -574,6 +727,27 @@ static void test_set_names_first_bad_file(void **state)
 	PATHF(want, "%s/bad-arch/role.yaml:4: arch \"mips\" is not one of x86_64, aarch64, armv7",
 	      f->bad);
 	assert_string_equal(err, want);
+}
+
+/* _shared holds no role, even with a role.yaml in it; the roles load with
+ * their includes. */
+static void test_set_skips_shared(void **state)
+{
+	struct fixture *f = *state;
+	struct role_set *set;
+	char err[512] = "", path[PATH_MAX];
+
+	put_shared(f, "lib.sh", LIB_SH, 0644);
+	PATHF(path, "%s/" ROLE_SHARED_DIR "/role.yaml", f->gen);
+	assert_int_equal(util_write_file(path, "name: _shared\n", 14, 0644), 0);
+	write_role(f, "gen", "name: gen\ninclude: [lib.sh]\n" STEPS);
+	set = role_set_load(f->gen, err, sizeof(err));
+	if (set == NULL)
+		fail_msg("role_set_load: %s", err);
+	assert_int_equal(role_set_count(set), 1);
+	assert_string_equal(role_set_at(set, 0)->name, "gen");
+	assert_int_equal(role_set_at(set, 0)->include_count, 1);
+	role_set_free(set);
 }
 
 static void test_set_empty_and_missing(void **state)
@@ -618,8 +792,11 @@ int main(void)
 		T(test_document_shape),
 		T(test_yaml_errors_are_quiet),
 		T(test_bad_role_names),
+		T(test_includes_in_bundle),
+		T(test_include_refusals),
 		T(test_set_load),
 		T(test_set_names_first_bad_file),
+		T(test_set_skips_shared),
 		T(test_set_empty_and_missing),
 #undef T
 	};

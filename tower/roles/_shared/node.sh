@@ -1,7 +1,7 @@
 # node.sh — kubeadm node work shared by k8s-master, k8s-worker and
 # edge-worker: packages, kernel and containerd preparation, join command
-# checks, reset. Needs lib.sh sourced first. The same file ships in each of
-# those role bundles (tests/roles checks that the copies stay identical).
+# checks, reset. Needs lib.sh sourced first. Kept once here in _shared;
+# those roles list it under include: and get it at their bundle's top.
 # shellcheck shell=sh
 
 # Installs whichever of containerd, kubelet, kubeadm and kubectl is missing

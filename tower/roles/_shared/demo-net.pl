@@ -1,7 +1,7 @@
 #!/usr/bin/perl
 # demo-net.pl — the demo roles' small TCP service and its client. Needs only
 # perl-base (Essential: on every Debian system) and coreutils' sha256sum.
-# The same file ships in demo-post, demo-cluster and demo-check.
+# Kept once here in _shared; demo-post, demo-cluster and demo-check include it.
 #
 #   demo-net.pl serve IP PORT DIR   binds IP:PORT, then a daemon (own session,
 #                                   stdio on DIR/log, cwd /) answers one

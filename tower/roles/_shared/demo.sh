@@ -1,6 +1,6 @@
 # demo.sh — what the demo roles share: the node's state dir, sha256 of a
-# string, the demo service's client and its address checks. The same file
-# ships in demo-post, demo-cluster and demo-check.
+# string, the demo service's client and its address checks. Kept once here in
+# _shared; demo-post, demo-cluster and demo-check include it.
 # shellcheck shell=sh
 
 # demo_state_dir: STATE=/run/overcloud-demo/<node id> (under OC_SYSROOT in

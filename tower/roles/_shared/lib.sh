@@ -1,7 +1,7 @@
 # lib.sh — helpers every overcloud role script sources: progress lines,
 # outputs (key=value and heredocs), errors, input checks, bounded polling,
-# a kubeconfig from a secret input. The same file ships in each role bundle
-# (tests/roles checks that the copies stay identical).
+# a kubeconfig from a secret input. Kept once here in _shared; every role
+# lists it under include: in its role.yaml and gets it at its bundle's top.
 # shellcheck shell=sh
 
 # OC_SYSROOT is a test hook: a prefix for every system file a role writes or
