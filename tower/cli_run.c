@@ -9,8 +9,11 @@
 #include "tower/cli.h"
 #include "tower/client.h"
 
+/* One per task and stream: a chunk may end mid-line, and the other
+ * stream's next chunk must not be glued to that line. */
 struct line_buf {
 	char task_id[64];
+	char stream[8];
 	char node[256];
 	char *partial;
 	size_t len;
@@ -24,12 +27,13 @@ struct run_view {
 	size_t finished, failed;
 };
 
-static struct line_buf *buf_for(struct run_view *v, const char *task_id, const char *node)
+static struct line_buf *buf_for(struct run_view *v, const char *task_id, const char *stream,
+				const char *node)
 {
 	struct line_buf *b;
 
 	for (size_t i = 0; i < v->count; i++)
-		if (strcmp(v->bufs[i].task_id, task_id) == 0)
+		if (strcmp(v->bufs[i].task_id, task_id) == 0 && strcmp(v->bufs[i].stream, stream) == 0)
 			return &v->bufs[i];
 	b = realloc(v->bufs, (v->count + 1) * sizeof(*b));
 	if (b == NULL)
@@ -38,6 +42,7 @@ static struct line_buf *buf_for(struct run_view *v, const char *task_id, const c
 	b = &v->bufs[v->count++];
 	memset(b, 0, sizeof(*b));
 	snprintf(b->task_id, sizeof(b->task_id), "%s", task_id);
+	snprintf(b->stream, sizeof(b->stream), "%s", stream);
 	snprintf(b->node, sizeof(b->node), "%s", node ? node : task_id);
 	return b;
 }
@@ -73,13 +78,14 @@ static int on_run_event(void *arg, const char *event, json_t *data)
 	struct run_view *v = arg;
 	const char *task_id = json_string_value(json_object_get(data, "task_id"));
 	const char *node = json_string_value(json_object_get(data, "node"));
+	const char *stream = json_string_value(json_object_get(data, "stream")) ?: "stdout";
 	const char *state;
 	struct line_buf *b;
 	int code;
 
 	if (strcmp(event, "end") == 0)
 		return 1;
-	if (task_id == NULL || (b = buf_for(v, task_id, node)) == NULL)
+	if (task_id == NULL || (b = buf_for(v, task_id, stream, node)) == NULL)
 		return 0;
 	if (strcmp(event, "log") == 0 && !v->json) {
 		print_chunk(b, json_string_value(json_object_get(data, "data")) ?: "", false);
@@ -100,7 +106,9 @@ static int on_run_event(void *arg, const char *event, json_t *data)
 		v->worst = code;
 	v->finished++;
 	if (!v->json) {
-		print_chunk(b, "", true);
+		for (size_t i = 0; i < v->count; i++)
+			if (strcmp(v->bufs[i].task_id, task_id) == 0)
+				print_chunk(&v->bufs[i], "", true);
 		if (strcmp(state, "done") != 0) {
 			const char *reason = json_string_value(json_object_get(data, "reason"));
 			v->failed++;

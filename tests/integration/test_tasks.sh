@@ -20,6 +20,14 @@ grep -q "^$name: err 1$" "$T/run1.out" || fail "stderr missing"
 [ "$(grep -v ": err" "$T/run1.out" | tail -n 1)" = "$name: out last" ] || fail "last stdout line"
 pass "stdout/stderr arrive complete and in order"
 
+# A stdout line cut between chunks, with a stderr line in between: each
+# stream's lines stay whole in the CLI's output.
+tower_cli t run "$id" -- sh -c 'printf "abc"; sleep 0.3; echo "err 2" >&2; sleep 0.3; echo "def"' \
+	>"$T/run2.out" 2>"$T/run2.err" || fail "run failed: $(cat "$T/run2.err")"
+grep -qx "$name: abcdef" "$T/run2.out" || fail "a cut stdout line was not joined: $(cat "$T/run2.out")"
+grep -qx "$name: err 2" "$T/run2.out" || fail "stderr line glued to stdout: $(cat "$T/run2.out")"
+pass "a line cut between chunks is printed whole, the other stream apart"
+
 # exit codes 0, 1, 137
 tower_cli t run "$id" -- true || fail "true failed"
 set +e
