@@ -50,6 +50,7 @@ struct journal {
 	int fd;                  /* O_APPEND */
 	uint64_t size;
 	uint64_t compact_at;     /* rewrite when the file grows past this */
+	size_t compact_count;    /* or the index past this many entries */
 	struct journal_entry *entries;
 	size_t count, cap;
 	uint32_t *slots;         /* index + 1 into entries; 0 is free */
@@ -388,6 +389,7 @@ static int rewrite(struct journal *j, int src, int64_t now)
 	rc = 0;
 	j->size = size;
 	j->compact_at = size * 2 > JOURNAL_COMPACT_MIN ? size * 2 : JOURNAL_COMPACT_MIN;
+	j->compact_count = j->count + JOURNAL_ACKED_MAX + 64;
 out:
 	if (fd >= 0)
 		close(fd);
@@ -611,8 +613,9 @@ int journal_mark_acked(struct journal *j, const char *id, int64_t now)
 	if (mark(j, id, JOURNAL_ACKED, now, NULL, 0) != 0)
 		return -1;
 	/* Only here: acks come one by one from the tower, never in the middle
-	 * of a journal_each walk over the index. */
-	if (j->size > j->compact_at) {
+	 * of a journal_each walk over the index. By count too: the index, not
+	 * only the file, must stay small on a node running many short tasks. */
+	if (j->size > j->compact_at || j->count > j->compact_count) {
 		int src = open(j->path, O_RDONLY | O_CLOEXEC);
 		if (src < 0 || rewrite(j, src, now) != 0 || reopen_for_append(j) != 0)
 			log_warn("journal %s: cannot compact it: %s", j->path, strerror(errno));

@@ -9,9 +9,11 @@
 
 /* Longest task id the journal keeps; ids are [A-Za-z0-9._-], not ".x". */
 #define JOURNAL_ID_MAX 64
-/* Acknowledged ids are remembered this long, and at most this many. */
+/* Acknowledged ids are remembered this long, and at most this many (the
+ * tower never sends a task again once it has its result: these are a
+ * second guard, and each costs the agent memory). */
 #define JOURNAL_ACKED_KEEP_S (7 * 86400)
-#define JOURNAL_ACKED_MAX 1024
+#define JOURNAL_ACKED_MAX 256
 
 struct journal;
 

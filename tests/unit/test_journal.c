@@ -280,6 +280,32 @@ static void test_compaction_keeps_results(void **state)
 	journal_free(j);
 }
 
+/* Short tasks, small results: the file stays far under its size trigger,
+ * and still the acks it holds (and the index) stay bounded. */
+static void test_acks_bounded_by_count(void **state)
+{
+	struct fixture *f = *state;
+	static const uint8_t frame[] = {0, 0, 0, 1, 0x80};
+	struct journal *j = open_ok(f, NOW);
+	size_t len, acks = 0;
+	char id[32], *text;
+
+	for (int i = 0; i < 3000; i++) {
+		snprintf(id, sizeof(id), "t-%d", i);
+		assert_int_equal(journal_mark_running(j, id), 0);
+		assert_int_equal(journal_mark_done(j, id, frame, sizeof(frame)), 0);
+		assert_int_equal(journal_mark_acked(j, id, NOW), 0);
+	}
+	text = file_text(f, &len);
+	for (size_t i = 0; i + 1 < len; i++)
+		if ((i == 0 || text[i - 1] == '\n') && text[i] == 'A' && text[i + 1] == ' ')
+			acks++;
+	free(text);
+	assert_true(acks <= 2 * JOURNAL_ACKED_MAX + 64);
+	assert_int_equal(journal_state(j, "t-2999"), JOURNAL_ACKED);
+	journal_free(j);
+}
+
 struct collected {
 	char ids[8][JOURNAL_ID_MAX + 1];
 	size_t n;
@@ -368,6 +394,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_old_markers_taken_over, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acks_expire, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_compaction_keeps_results, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_acks_bounded_by_count, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_each_is_a_snapshot, setup, teardown),
 		cmocka_unit_test(test_scan_refuses_malformed),
 	};
