@@ -309,22 +309,6 @@ static int prune(struct journal *j, int64_t now)
 	return reindex(j, j->slot_count < 32 ? 32 : j->slot_count);
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const uint8_t *p = data;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Writes the live entries to a new file from src (the current file, or -1)
  * and puts it in place. On failure the old file and index stand. */
 static int rewrite(struct journal *j, int src, int64_t now)
@@ -355,7 +339,7 @@ static int rewrite(struct journal *j, int src, int64_t now)
 					(long long)e->acked_at);
 		else
 			hlen = snprintf(header, sizeof(header), "D %s %u\n", e->id, e->len);
-		if (write_all(fd, header, (size_t)hlen) != 0)
+		if (util_write_all(fd, header, (size_t)hlen) != 0)
 			goto out;
 		size += (uint64_t)hlen;
 		if (e->state != JOURNAL_DONE)
@@ -368,7 +352,7 @@ static int rewrite(struct journal *j, int src, int64_t now)
 				goto out;
 			frame = buf;
 		}
-		if (write_all(fd, frame, e->len) != 0 || write_all(fd, "\n", 1) != 0)
+		if (util_write_all(fd, frame, e->len) != 0 || util_write_all(fd, "\n", 1) != 0)
 			goto out;
 		offs[i] = size;
 		size += e->len + 1;

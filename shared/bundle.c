@@ -628,22 +628,6 @@ static int parse_header(const uint8_t *h, char path[PATH_MAX_LEN + 2], bool *dir
 	return 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Opens the directory holding path's last component, walking from dest one
  * component at a time without following symlinks. *last points into path. */
 static int open_parent(struct unpack *u, char *path, const char **last)
@@ -704,7 +688,7 @@ static int unpack_entry(struct unpack *u, char *path, bool dir, mode_t mode, con
 	}
 	if (fd < 0)
 		goto fail;
-	if ((!dir && write_all(fd, data, size) != 0) || fchmod(fd, mode) != 0)
+	if ((!dir && util_write_all(fd, data, size) != 0) || fchmod(fd, mode) != 0)
 		goto fail;
 	if (close(fd) != 0) {
 		fd = -1;

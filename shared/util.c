@@ -145,10 +145,28 @@ int util_consttime_cmp(const void *a, const void *b, size_t len)
 	return diff != 0;
 }
 
+int util_write_all(int fd, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 static int write_file(const char *path, const void *data, size_t len, mode_t mode, bool durable)
 {
 	char tmp[PATH_MAX];
-	const uint8_t *p = data;
 	int fd, saved;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp)) {
@@ -160,16 +178,8 @@ static int write_file(const char *path, const void *data, size_t len, mode_t mod
 		return -1;
 	if (fchmod(fd, mode) != 0)
 		goto fail;
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
+	if (util_write_all(fd, data, len) != 0)
+		goto fail;
 	if (durable && fsync(fd) != 0)
 		goto fail;
 	if (close(fd) != 0) {
