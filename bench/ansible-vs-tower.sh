@@ -4,7 +4,7 @@
 # N sshd on loopback ports, once by `tower run` to N real agent processes.
 # Prints "figure|value|goal|verdict" rows. Everything lives in DIR: host
 # keys, client key, sshd configs, Ansible's home; no user's files are read or
-# written. Needs ansible-core and openssh-server (packaging/bench-deps.sh).
+# written. Needs ansible-core and openssh-server (packaging/deps.sh bench).
 set -euo pipefail
 BIN=$1 D=$2 N=$3
 mkdir -p "$D"

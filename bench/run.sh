@@ -124,7 +124,7 @@ while IFS='|' read -r name value goal verdict; do
 done <"$T/swarm.rows"
 
 # --- peer comparison: the same no-op on 50 nodes, Ansible vs tower ---
-bash packaging/bench-deps.sh >&2
+bash packaging/deps.sh bench >&2
 bash bench/ansible-vs-tower.sh "$BIN" "$T/peer" 50 >"$T/peer.rows"
 while IFS='|' read -r name value goal verdict; do
 	row "$name" "$value" "$goal" "$verdict"

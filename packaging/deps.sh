@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# Installs, with apt-get, the Debian packages overcloud needs to build and test.
-# Idempotent: quiet and quick when everything is already there. Never prompts.
+# Installs, with apt-get, the Debian packages overcloud needs to build and
+# test, or with `deps.sh bench` what `make bench` needs beyond those (Ansible
+# and OpenSSH's server for the peer comparison, kept apart so `make test`
+# does not pull them). Idempotent: quiet and quick when everything is
+# already there. Never prompts.
 set -euo pipefail
 
+tag=deps
+update_may_fail=false
+case "${1:-build}" in
+build)
 packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libmbedtls-dev libevent-dev libmsgpack-dev libsqlite3-dev libjansson-dev
@@ -13,6 +20,18 @@ packages=(
   libc6-dev-armhf-cross qemu-user-static
   dpkg-dev lintian systemd adduser
 )
+;;
+bench)
+tag=bench-deps
+packages=(ansible-core openssh-server openssh-client)
+# A mirror half-synced for another architecture must not stop the install.
+update_may_fail=true
+;;
+*)
+echo "deps: unknown package set \"$1\" (build or bench)" >&2
+exit 2
+;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
@@ -21,10 +40,13 @@ for p in "${packages[@]}"; do
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-echo "deps: installing ${missing[*]}"
+echo "$tag: installing ${missing[*]}"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
+if ! $SUDO apt-get update -qq; then
+  $update_may_fail || exit 1
+  echo "$tag: apt-get update reported errors, installing anyway"
+fi
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-echo "deps: done"
+echo "$tag: done"
