@@ -75,7 +75,7 @@ bool journal_id_ok(const char *id)
 
 /* ---- the parser ---- */
 
-/* Parses a decimal number of at most 19 digits from p[0..len). */
+/* Parses a decimal number from p[0..len) that fits in an int64_t. */
 static bool parse_u63(const char *p, size_t len, int64_t *out)
 {
 	int64_t v = 0;
@@ -83,7 +83,7 @@ static bool parse_u63(const char *p, size_t len, int64_t *out)
 	if (len == 0 || len > 19)
 		return false;
 	for (size_t i = 0; i < len; i++) {
-		if (p[i] < '0' || p[i] > '9')
+		if (p[i] < '0' || p[i] > '9' || v > (INT64_MAX - (p[i] - '0')) / 10)
 			return false;
 		v = v * 10 + (p[i] - '0');
 	}

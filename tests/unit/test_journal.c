@@ -363,6 +363,7 @@ static void test_scan_refuses_malformed(void **state)
 		"A t-1 -5\n",          /* negative time */
 		"A t-1 12x\n",         /* not a number */
 		"A t-1 99999999999999999999\n",  /* over 19 digits */
+		"A t-1 9777777777777777756\n",   /* 19 digits, over INT64_MAX */
 		"D t-1\n",             /* done without length */
 		"D t-1 0\n",           /* empty frame */
 		"D t-1 5\nabc",        /* frame cut short */
