@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <mbedtls/asn1.h>
+#include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
@@ -87,6 +89,92 @@ int pki_key_save(const mbedtls_pk_context *pk, const char *path)
 out:
 	mbedtls_platform_zeroize(pem, sizeof(pem));
 	return ret;
+}
+
+/* mbedtls caches a curve's base-point table in the group on the first
+ * multiplication of its generator; 1·G is the cheapest such multiplication. */
+static int pki_group_build_table(mbedtls_ecp_group *grp)
+{
+	mbedtls_ecp_point point;
+	mbedtls_mpi one;
+	int ret;
+
+	mbedtls_ecp_point_init(&point);
+	mbedtls_mpi_init(&one);
+	ret = mbedtls_mpi_lset(&one, 1);
+	if (ret == 0)
+		ret = mbedtls_ecp_mul(grp, &point, &one, &grp->G, mbedtls_ctr_drbg_random,
+				      pki_rng());
+	mbedtls_mpi_free(&one);
+	mbedtls_ecp_point_free(&point);
+	return ret == 0 ? 0 : -1;
+}
+
+int pki_key_signer(mbedtls_pk_context *out, const mbedtls_pk_context *key)
+{
+	mbedtls_ecdsa_context *ecdsa;
+
+	if (!mbedtls_pk_can_do(key, MBEDTLS_PK_ECKEY) ||
+	    mbedtls_pk_setup(out, mbedtls_pk_info_from_type(MBEDTLS_PK_ECDSA)) != 0)
+		return -1;
+	ecdsa = mbedtls_pk_ec(*out);
+	if (mbedtls_ecdsa_from_keypair(ecdsa, mbedtls_pk_ec(*key)) != 0 ||
+	    pki_group_build_table(&ecdsa->grp) != 0) {
+		mbedtls_pk_free(out);
+		mbedtls_pk_init(out);
+		return -1;
+	}
+	return 0;
+}
+
+int pki_crt_prepare(mbedtls_x509_crt *chain)
+{
+	for (mbedtls_x509_crt *crt = chain; crt != NULL && crt->raw.p != NULL; crt = crt->next) {
+		mbedtls_pk_context signer;
+
+		mbedtls_pk_init(&signer);
+		if (pki_key_signer(&signer, &crt->pk) != 0)
+			return -1;
+		mbedtls_pk_free(&crt->pk);
+		crt->pk = signer;	/* the context owns its key: a move */
+	}
+	return 0;
+}
+
+int pki_group_prepare(mbedtls_ecp_group *grp, mbedtls_ecp_group_id id)
+{
+	if (mbedtls_ecp_group_load(grp, id) != 0 || pki_group_build_table(grp) != 0) {
+		mbedtls_ecp_group_free(grp);
+		mbedtls_ecp_group_init(grp);
+		return -1;
+	}
+	return 0;
+}
+
+int pki_verify_der(mbedtls_ecp_group *grp, const mbedtls_ecp_point *q, const unsigned char *hash,
+		   size_t hash_len, const unsigned char *sig, size_t sig_len)
+{
+	unsigned char *p = (unsigned char *)sig;
+	const unsigned char *end;
+	mbedtls_mpi r, s;
+	size_t len;
+	int ok = 0;
+
+	if (sig == NULL)
+		return -1;
+	end = sig + sig_len;
+	mbedtls_mpi_init(&r);
+	mbedtls_mpi_init(&s);
+	if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0 ||
+	    p + len != end || mbedtls_asn1_get_mpi(&p, end, &r) != 0 ||
+	    mbedtls_asn1_get_mpi(&p, end, &s) != 0 || p != end)
+		goto out;
+	/* ranges of r and s are checked by mbedtls_ecdsa_verify */
+	ok = mbedtls_ecdsa_verify(grp, hash, hash_len, q, &r, &s) == 0;
+out:
+	mbedtls_mpi_free(&s);
+	mbedtls_mpi_free(&r);
+	return ok ? 0 : -1;
 }
 
 static int pki_key_is_p256(const mbedtls_pk_context *pk)

@@ -42,13 +42,19 @@
 #define CA_SAN_DNS 2			/* GeneralName dNSName [2] IA5String */
 #define CA_SAN_IP 7			/* GeneralName iPAddress [7] OCTET STRING */
 
+/* The *_signer keys, cert's key and p256 are prepared (pki.h) to skip
+ * mbedtls's per-use curve table: the enrollment of an agent signs twice and
+ * verifies once, its first mTLS connection verifies its certificate. */
 struct ca {
 	mbedtls_pk_context key;
+	mbedtls_pk_context key_signer;
 	mbedtls_x509_crt cert;
 	char *cert_pem;
 	char pin[72];
 	mbedtls_x509_crt server_chain;
 	mbedtls_pk_context server_key;
+	mbedtls_pk_context server_signer;
+	mbedtls_ecp_group p256;		/* verifies CSRs */
 };
 
 struct ca_san {
@@ -66,6 +72,7 @@ struct ca_issue {
 	mbedtls_pk_context *subject_key;
 	const char *subject_cn;
 	mbedtls_pk_context *issuer_key;
+	mbedtls_pk_context *issuer_signer;	/* signs; issuer_key when NULL */
 	const char *issuer_cn;
 	int64_t not_before;
 	int64_t not_after;
@@ -276,6 +283,10 @@ static char *ca_write_cert(const struct ca_issue *is, char *serial_hex, size_t s
 		snprintf(err, err_size, "out of memory");
 		goto fail;
 	}
+	/* Set only now: the authority key identifier above needs issuer_key's
+	 * generic type, which the signer lacks. */
+	if (is->issuer_signer != NULL)
+		mbedtls_x509write_crt_set_issuer_key(&crt, is->issuer_signer);
 	ret = mbedtls_x509write_crt_pem(&crt, pem, CA_CERT_PEM_MAX, mbedtls_ctr_drbg_random,
 					pki_rng());
 	if (ret != 0) {
@@ -429,6 +440,10 @@ static int ca_load_ca(struct ca *ca, const char *dir, char *err, size_t err_size
 		snprintf(err, err_size, "%s is not a ca certificate", pem_path);
 		return -1;
 	}
+	if (pki_key_signer(&ca->key_signer, &ca->key) != 0 || pki_crt_prepare(&ca->cert) != 0) {
+		snprintf(err, err_size, "%s: cannot prepare the key for signing", key_path);
+		return -1;
+	}
 	if (pki_spki_pin(&ca->cert, ca->pin, sizeof(ca->pin)) != 0) {
 		snprintf(err, err_size, "%s: cannot compute the pin", pem_path);
 		return -1;
@@ -510,6 +525,7 @@ static int ca_issue_server(struct ca *ca, const char *key_path, const char *pem_
 	}
 	is.subject_key = &key;
 	is.issuer_key = &ca->key;
+	is.issuer_signer = &ca->key_signer;
 	is.issuer_cn = issuer_cn;
 	is.not_before = now - CA_BACKDATE_S;
 	is.not_after = now + CA_SERVER_VALIDITY_S;
@@ -604,6 +620,10 @@ static int ca_load_server(struct ca *ca, const char *dir, const struct ca_san *s
 			 pki_strerror(ret, msg, sizeof(msg)));
 		return -1;
 	}
+	if (pki_key_signer(&ca->server_signer, &ca->server_key) != 0) {
+		snprintf(err, err_size, "%s: cannot prepare the key for signing", key_path);
+		return -1;
+	}
 	return 0;
 }
 
@@ -693,9 +713,16 @@ struct ca *ca_open(const char *dir, const char *const *extra_sans, size_t extra_
 		return NULL;
 	}
 	mbedtls_pk_init(&ca->key);
+	mbedtls_pk_init(&ca->key_signer);
 	mbedtls_x509_crt_init(&ca->cert);
 	mbedtls_pk_init(&ca->server_key);
+	mbedtls_pk_init(&ca->server_signer);
 	mbedtls_x509_crt_init(&ca->server_chain);
+	mbedtls_ecp_group_init(&ca->p256);
+	if (pki_group_prepare(&ca->p256, MBEDTLS_ECP_DP_SECP256R1) != 0) {
+		snprintf(err, err_size, "cannot load curve p-256");
+		goto fail;
+	}
 	sans = ca_sans(extra_sans, extra_count, &count, err, err_size);
 	if (sans == NULL)
 		goto fail;
@@ -719,10 +746,13 @@ void ca_free(struct ca *ca)
 {
 	if (ca == NULL)
 		return;
+	mbedtls_ecp_group_free(&ca->p256);
 	mbedtls_x509_crt_free(&ca->server_chain);
+	mbedtls_pk_free(&ca->server_signer);
 	mbedtls_pk_free(&ca->server_key);
 	free(ca->cert_pem);
 	mbedtls_x509_crt_free(&ca->cert);
+	mbedtls_pk_free(&ca->key_signer);
 	mbedtls_pk_free(&ca->key);
 	free(ca);
 }
@@ -745,7 +775,7 @@ static int ca_csr_parse(mbedtls_x509_csr *csr, const char *data, size_t len)
 	return ret;
 }
 
-static int ca_csr_check(mbedtls_x509_csr *csr, char *err, size_t err_size)
+static int ca_csr_check(struct ca *ca, mbedtls_x509_csr *csr, char *err, size_t err_size)
 {
 	unsigned char hash[MBEDTLS_MD_MAX_SIZE];
 	const mbedtls_md_info_t *md;
@@ -765,8 +795,8 @@ static int ca_csr_check(mbedtls_x509_csr *csr, char *err, size_t err_size)
 	}
 	md = mbedtls_md_info_from_type(csr->sig_md);
 	if (md == NULL || mbedtls_md(md, csr->cri.p, csr->cri.len, hash) != 0 ||
-	    mbedtls_pk_verify(&csr->pk, csr->sig_md, hash, mbedtls_md_get_size(md), csr->sig.p,
-			      csr->sig.len) != 0) {
+	    pki_verify_der(&ca->p256, &mbedtls_pk_ec(csr->pk)->Q, hash, mbedtls_md_get_size(md),
+			   csr->sig.p, csr->sig.len) != 0) {
 		snprintf(err, err_size, "csr: signature does not verify");
 		return -1;
 	}
@@ -814,11 +844,12 @@ int ca_sign_csr(struct ca *ca, const char *csr_pem, size_t csr_len, const char *
 		snprintf(err, err_size, "csr: not parseable");
 		goto fail;
 	}
-	if (ca_csr_check(&csr, err, err_size) != 0)
+	if (ca_csr_check(ca, &csr, err, err_size) != 0)
 		goto fail;
 	is.subject_key = &csr.pk;
 	is.subject_cn = common_name;
 	is.issuer_key = &ca->key;
+	is.issuer_signer = &ca->key_signer;
 	is.issuer_cn = issuer_cn;
 	is.not_before = now - CA_BACKDATE_S;
 	/* A certificate cannot outlive the CA that vouches for it. */
@@ -838,4 +869,4 @@ mbedtls_x509_crt *ca_cert(struct ca *ca) { return &ca->cert; }
 const char *ca_cert_pem(struct ca *ca) { return ca->cert_pem; }
 const char *ca_pin(struct ca *ca) { return ca->pin; }
 mbedtls_x509_crt *ca_server_chain(struct ca *ca) { return &ca->server_chain; }
-mbedtls_pk_context *ca_server_key(struct ca *ca) { return &ca->server_key; }
+mbedtls_pk_context *ca_server_key(struct ca *ca) { return &ca->server_signer; }

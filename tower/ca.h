@@ -38,6 +38,8 @@ mbedtls_x509_crt *ca_cert(struct ca *ca);             /* the CA certificate */
 const char *ca_cert_pem(struct ca *ca);               /* ca.pem contents */
 const char *ca_pin(struct ca *ca);                    /* "sha256:<hex>" of the CA key */
 mbedtls_x509_crt *ca_server_chain(struct ca *ca);     /* server cert, then CA cert */
+/* server.key prepared for signing (pki_key_signer): for TLS, not for pairing
+ * or writing out. */
 mbedtls_pk_context *ca_server_key(struct ca *ca);
 
 #endif

@@ -660,35 +660,6 @@ static void hub_on_accept(struct evconnlistener *l, evutil_socket_t fd, struct s
 	}
 }
 
-/* mbedtls builds a key's point table on its first use and keeps it in the
- * key: done here once, before worker threads read the keys concurrently. */
-static int warm_up_keys(struct ca *ca)
-{
-	mbedtls_pk_context key;
-	unsigned char hash[32] = {0}, sig[MBEDTLS_ECDSA_MAX_LEN];
-	char *csr = NULL, *cert = NULL, serial[48], err[128];
-	size_t sig_len;
-	uint32_t flags;
-	int rc = -1;
-
-	mbedtls_pk_init(&key);
-	if (mbedtls_pk_sign(ca_server_key(ca), MBEDTLS_MD_SHA256, hash, sizeof(hash), sig, &sig_len,
-			    mbedtls_ctr_drbg_random, pki_rng()) != 0)
-		goto out;
-	/* the CA key signs, the CA certificate's key verifies */
-	if (pki_key_generate(&key) != 0 || (csr = pki_csr_create(&key, "warm-up")) == NULL ||
-	    ca_sign_csr(ca, csr, strlen(csr) + 1, "warm-up", 60, &cert, serial, sizeof(serial), err,
-			sizeof(err)) != 0)
-		goto out;
-	mbedtls_x509_crt_verify(ca_server_chain(ca), ca_cert(ca), NULL, NULL, &flags, NULL, NULL);
-	rc = 0;
-out:
-	free(csr);
-	free(cert);
-	mbedtls_pk_free(&key);
-	return rc;
-}
-
 struct hub *hub_new(struct event_base *base, struct store *st, struct ca *ca,
 		    int heartbeat_s, int64_t cert_validity_s, char *err, size_t err_size)
 {
@@ -718,7 +689,7 @@ struct hub *hub_new(struct event_base *base, struct store *st, struct ca *ca,
 	hub->touch_flush = event_new(base, -1, 0, touch_flush, hub);
 	/* The lazily built tables of the long-lived keys must exist before
 	 * several threads read them at once. */
-	if (hub->idle_common == NULL || hub->touch_flush == NULL || warm_up_keys(ca) != 0 ||
+	if (hub->idle_common == NULL || hub->touch_flush == NULL ||
 	    (hub->workers = workers_new(base, 0, err, err_size)) == NULL) {
 		if (err[0] == '\0')
 			snprintf(err, err_size, "cannot set up the agent hub");

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <mbedtls/asn1.h>
 #include <mbedtls/asn1write.h>
+#include <mbedtls/ecdsa.h>
 #include <mbedtls/ecp.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pem.h>
@@ -289,7 +290,8 @@ static void test_spki_pin(void **state)
 {
 	const char *dir = *state;
 	unsigned char der[200], digest[32];
-	char pin[72], want[72], hex[65];
+	char pin[72], want[72], hex[65], path[512], err[256];
+	mbedtls_pk_context ca_key;
 	struct ca *ca = open_ca(dir, NULL, 0);
 	int len;
 
@@ -298,8 +300,14 @@ static void test_spki_pin(void **state)
 	assert_memory_equal(pin, "sha256:", 7);
 	for (size_t i = 7; i < 71; i++)
 		assert_non_null(strchr("0123456789abcdef", pin[i]));
-	/* Independently: sha256 over the DER SubjectPublicKeyInfo of the CA key. */
-	len = mbedtls_pk_write_pubkey_der(&ca_cert(ca)->pk, der, sizeof(der));
+	/* Independently: sha256 over the DER SubjectPublicKeyInfo of the CA key
+	 * (from ca.key: the CA certificate's own key is prepared for verifying
+	 * and cannot be written out). */
+	mbedtls_pk_init(&ca_key);
+	path_in(path, sizeof(path), dir, "ca.key");
+	assert_int_equal(pki_key_load(&ca_key, path, err, sizeof(err)), 0);
+	len = mbedtls_pk_write_pubkey_der(&ca_key, der, sizeof(der));
+	mbedtls_pk_free(&ca_key);
 	assert_true(len > 0);
 	assert_int_equal(mbedtls_sha256_ret(der + sizeof(der) - len, (size_t)len, digest, 0), 0);
 	util_hex(digest, sizeof(digest), hex);
@@ -317,6 +325,8 @@ static void test_ca_open_creates(void **state)
 	mbedtls_x509_crt *chain;
 	struct snap s[4];
 	char cn[65];
+	unsigned char digest[32] = {42}, sig[MBEDTLS_ECDSA_MAX_LEN];
+	size_t sig_len;
 	uint32_t flags = 0;
 	struct ca *ca = open_ca(dir, NULL, 0);
 
@@ -336,7 +346,12 @@ static void test_ca_open_creates(void **state)
 	assert_non_null(chain->next);
 	assert_int_equal(chain->next->raw.len, ca_cert(ca)->raw.len);
 	assert_memory_equal(chain->next->raw.p, ca_cert(ca)->raw.p, ca_cert(ca)->raw.len);
-	assert_int_equal(mbedtls_pk_check_pair(&chain->pk, ca_server_key(ca)), 0);
+	/* The key the tower signs with belongs to the certificate it presents. */
+	assert_int_equal(mbedtls_pk_sign(ca_server_key(ca), MBEDTLS_MD_SHA256, digest,
+					 sizeof(digest), sig, &sig_len, mbedtls_ctr_drbg_random,
+					 pki_rng()), 0);
+	assert_int_equal(mbedtls_pk_verify(&chain->pk, MBEDTLS_MD_SHA256, digest, sizeof(digest),
+					   sig, sig_len), 0);
 	assert_int_equal(mbedtls_x509_crt_verify(chain, ca_cert(ca), NULL, "localhost", &flags,
 						 NULL, NULL), 0);
 	assert_int_equal(mbedtls_x509_crt_verify(chain, ca_cert(ca), NULL, CA_SERVER_CN, &flags,
@@ -453,7 +468,7 @@ static void find_san_ext(const mbedtls_x509_crt *crt, unsigned char **val, size_
 static void write_server_cert(const char *dir, struct ca *ca, int64_t days_left)
 {
 	mbedtls_x509write_cert w;
-	mbedtls_pk_context ca_key;
+	mbedtls_pk_context ca_key, server_key;
 	mbedtls_mpi serial;
 	unsigned char *san = NULL, pem[4096];
 	size_t san_len = 0;
@@ -465,6 +480,9 @@ static void write_server_cert(const char *dir, struct ca *ca, int64_t days_left)
 	mbedtls_pk_init(&ca_key);
 	path_in(path, sizeof(path), dir, "ca.key");
 	assert_int_equal(pki_key_load(&ca_key, path, err, sizeof(err)), 0);
+	mbedtls_pk_init(&server_key);
+	path_in(path, sizeof(path), dir, "server.key");
+	assert_int_equal(pki_key_load(&server_key, path, err, sizeof(err)), 0);
 	mbedtls_x509write_crt_init(&w);
 	mbedtls_mpi_init(&serial);
 	assert_int_equal(mbedtls_mpi_lset(&serial, 4242), 0);
@@ -475,7 +493,7 @@ static void write_server_cert(const char *dir, struct ca *ca, int64_t days_left)
 	gmtime_r(&t, &tm);
 	strftime(until, sizeof(until), "%Y%m%d%H%M%S", &tm);
 	mbedtls_x509write_crt_set_md_alg(&w, MBEDTLS_MD_SHA256);
-	mbedtls_x509write_crt_set_subject_key(&w, ca_server_key(ca));
+	mbedtls_x509write_crt_set_subject_key(&w, &server_key);
 	mbedtls_x509write_crt_set_issuer_key(&w, &ca_key);
 	assert_int_equal(mbedtls_x509write_crt_set_serial(&w, &serial), 0);
 	assert_int_equal(mbedtls_x509write_crt_set_validity(&w, from, until), 0);
@@ -491,6 +509,7 @@ static void write_server_cert(const char *dir, struct ca *ca, int64_t days_left)
 	mbedtls_mpi_free(&serial);
 	mbedtls_x509write_crt_free(&w);
 	mbedtls_pk_free(&ca_key);
+	mbedtls_pk_free(&server_key);
 }
 
 static void test_server_near_expiry_reissued(void **state)
@@ -596,6 +615,118 @@ static void test_csr_refusals(void **state)
 	ca_free(ca);
 }
 
+/* DER ECDSA-Sig-Value for the given r and s. */
+static size_t der_sig(const mbedtls_mpi *r, const mbedtls_mpi *s, unsigned char *out, size_t size)
+{
+	unsigned char buf[160], *p = buf + sizeof(buf);
+	int len = 0, n;
+
+	assert_true((n = mbedtls_asn1_write_mpi(&p, buf, s)) > 0);
+	len += n;
+	assert_true((n = mbedtls_asn1_write_mpi(&p, buf, r)) > 0);
+	len += n;
+	assert_true((n = mbedtls_asn1_write_len(&p, buf, (size_t)len)) > 0);
+	len += n;
+	assert_true((n = mbedtls_asn1_write_tag(&p, buf, MBEDTLS_ASN1_CONSTRUCTED |
+						   MBEDTLS_ASN1_SEQUENCE)) > 0);
+	len += n;
+	assert_true((size_t)len <= size);
+	memcpy(out, p, (size_t)len);
+	return (size_t)len;
+}
+
+/* The prepared keys and group sign and verify like the plain ones, keep the
+ * curve table they were built with, and pki_verify_der refuses every bent
+ * signature. */
+static void test_prepared_keys(void **state)
+{
+	const char *dir = *state;
+	mbedtls_pk_context key, signer, other, rsa;
+	mbedtls_ecp_group grp;
+	mbedtls_ecp_point *q;
+	mbedtls_mpi zero, one, n;
+	unsigned char hash[32] = {7}, wrong[32] = {8}, sig[MBEDTLS_ECDSA_MAX_LEN + 2];
+	unsigned char bent[MBEDTLS_ECDSA_MAX_LEN + 2];
+	const mbedtls_ecp_point *table;
+	size_t len, blen;
+	struct ca *ca;
+
+	mbedtls_pk_init(&key);
+	mbedtls_pk_init(&signer);
+	mbedtls_pk_init(&other);
+	mbedtls_pk_init(&rsa);
+	mbedtls_ecp_group_init(&grp);
+	assert_int_equal(pki_key_generate(&key), 0);
+	assert_int_equal(pki_key_generate(&other), 0);
+	assert_int_equal(pki_key_signer(&signer, &key), 0);
+	assert_int_equal(mbedtls_pk_get_type(&signer), MBEDTLS_PK_ECDSA);
+	table = mbedtls_pk_ec(signer)->grp.T;
+	assert_non_null(table);
+	assert_int_equal(mbedtls_pk_sign(&signer, MBEDTLS_MD_SHA256, hash, sizeof(hash), sig, &len,
+					 mbedtls_ctr_drbg_random, pki_rng()), 0);
+	assert_ptr_equal(mbedtls_pk_ec(signer)->grp.T, table);
+	assert_int_equal(mbedtls_pk_verify(&key, MBEDTLS_MD_SHA256, hash, sizeof(hash), sig, len), 0);
+	assert_int_not_equal(mbedtls_pk_verify(&other, MBEDTLS_MD_SHA256, hash, sizeof(hash), sig,
+					       len), 0);
+
+	assert_int_equal(pki_group_prepare(&grp, MBEDTLS_ECP_DP_SECP256R1), 0);
+	assert_non_null(grp.T);
+	q = &mbedtls_pk_ec(key)->Q;
+	assert_int_equal(pki_verify_der(&grp, q, hash, sizeof(hash), sig, len), 0);
+	assert_int_equal(pki_verify_der(&grp, q, wrong, sizeof(wrong), sig, len), -1);
+	assert_int_equal(pki_verify_der(&grp, &mbedtls_pk_ec(other)->Q, hash, sizeof(hash), sig,
+					len), -1);
+	assert_int_equal(pki_verify_der(&grp, q, hash, sizeof(hash), NULL, 0), -1);
+	assert_int_equal(pki_verify_der(&grp, q, hash, sizeof(hash), sig, 0), -1);
+	assert_int_equal(pki_verify_der(&grp, q, hash, sizeof(hash), sig, len - 1), -1);
+	memcpy(bent, sig, len);
+	bent[len] = 0;				/* a byte after the sequence */
+	assert_int_equal(pki_verify_der(&grp, q, hash, sizeof(hash), bent, len + 1), -1);
+	bent[0] = 0x31;				/* a set, not a sequence */
+	assert_int_equal(pki_verify_der(&grp, q, hash, sizeof(hash), bent, len), -1);
+	memcpy(bent, sig, len);
+	bent[1]++;				/* the sequence claims a byte more */
+	assert_int_equal(pki_verify_der(&grp, q, hash, sizeof(hash), bent, len), -1);
+	memcpy(bent, sig, len);
+	bent[len - 1] ^= 1;			/* s changed */
+	assert_int_equal(pki_verify_der(&grp, q, hash, sizeof(hash), bent, len), -1);
+	/* r or s out of [1, n-1] */
+	mbedtls_mpi_init(&zero);
+	mbedtls_mpi_init(&one);
+	mbedtls_mpi_init(&n);
+	assert_int_equal(mbedtls_mpi_lset(&zero, 0), 0);
+	assert_int_equal(mbedtls_mpi_lset(&one, 1), 0);
+	assert_int_equal(mbedtls_mpi_copy(&n, &grp.N), 0);
+	blen = der_sig(&zero, &one, bent, sizeof(bent));
+	assert_int_equal(pki_verify_der(&grp, q, hash, sizeof(hash), bent, blen), -1);
+	blen = der_sig(&one, &n, bent, sizeof(bent));
+	assert_int_equal(pki_verify_der(&grp, q, hash, sizeof(hash), bent, blen), -1);
+	mbedtls_mpi_free(&n);
+	mbedtls_mpi_free(&one);
+	mbedtls_mpi_free(&zero);
+	/* the table was only read */
+	assert_int_equal(pki_verify_der(&grp, q, hash, sizeof(hash), sig, len), 0);
+
+	/* only EC keys */
+	assert_int_equal(mbedtls_pk_setup(&rsa, mbedtls_pk_info_from_type(MBEDTLS_PK_RSA)), 0);
+	mbedtls_pk_free(&signer);
+	mbedtls_pk_init(&signer);
+	assert_int_equal(pki_key_signer(&signer, &rsa), -1);
+	assert_int_equal(mbedtls_pk_get_type(&signer), MBEDTLS_PK_NONE);
+
+	/* the CA certificate's key is prepared (test_sign_csr verifies under it) */
+	ca = open_ca(dir, NULL, 0);
+	assert_int_equal(mbedtls_pk_get_type(&ca_cert(ca)->pk), MBEDTLS_PK_ECDSA);
+	assert_non_null(mbedtls_pk_ec(ca_cert(ca)->pk)->grp.T);
+	ca_free(ca);
+
+	mbedtls_ecp_group_free(&grp);
+	mbedtls_pk_free(&rsa);
+	mbedtls_pk_free(&other);
+	mbedtls_pk_free(&signer);
+	mbedtls_pk_free(&key);
+}
+
 static void test_ca_key_mode_refused(void **state)
 {
 	const char *dir = *state;
@@ -684,6 +815,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_server_near_expiry_reissued, setup_dir,
 						teardown_dir),
 		cmocka_unit_test_setup_teardown(test_csr_refusals, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(test_prepared_keys, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_ca_key_mode_refused, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_half_a_ca_refused, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(test_bad_extra_san_refused, setup_dir, teardown_dir),
