@@ -80,6 +80,10 @@ count=$(jq '.tasks | length' "$T/fan.json")
 fan=$(jq '(.tasks | map(.finished_ms) | max) - (.tasks | map(.created_ms) | min)' "$T/fan.json")
 done_count=$(jq '[.tasks[] | select(.state == "done")] | length' "$T/fan.json")
 row "no-op fan-out to $count agent processes (ms)" "$fan" "<= 300" "$(verdict "$fan" 300) ($done_count done)"
+# The same number of no-op processes started at once by one process, with no
+# agent or tower in between: what this machine's process start costs.
+floor=$("$BIN/spawn-floor" "$count" "$(type -P true)")
+row "  floor: $count x true spawned at once, no agents (ms)" "$floor" "-" "(this machine's exec cost)"
 
 # --- OverCloud create + delete, 1 post + 3 clusters, no-op pattern ---
 "$BIN/tower" serve --state "$T/wf" --api 127.0.0.1:0 --agents 0.0.0.0:0 --advertise 127.0.0.1 \
