@@ -454,6 +454,8 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 
 /* ---- phases: enroll everyone, connect everyone, then stay ---- */
 
+static void write_status(evutil_socket_t fd, short what, void *arg);
+
 static void phase_pump(struct swarm *sw)
 {
 	if (sw->phase == P_ENROLL) {
@@ -462,6 +464,7 @@ static void phase_pump(struct swarm *sw)
 		if (sw->enrolled < sw->n)
 			return;
 		sw->enroll_ms = wall_ms() - sw->t_start_ms;
+		write_status(-1, 0, sw); /* before the line scripts wait for */
 		printf("enrolled %u agents in %.2f s\n", sw->n, sw->enroll_ms / 1000.0);
 		fflush(stdout);
 		sw->phase = P_CONNECT;
@@ -474,6 +477,7 @@ static void phase_pump(struct swarm *sw)
 		if (sw->connected + sw->refused < sw->n)
 			return;
 		sw->connect_ms = wall_ms() - sw->t_start_ms;
+		write_status(-1, 0, sw);
 		printf("connected %u agents in %.2f s\n", sw->connected, sw->connect_ms / 1000.0);
 		fflush(stdout);
 		sw->phase = P_RUN;
