@@ -421,6 +421,15 @@ static void agent_connect(struct agent *a)
 	int fd;
 
 	if (a->cfg == NULL) {
+		mbedtls_pk_context signer;
+
+		/* it signs every full handshake from now on: keep its table (the
+		 * CSR, the only thing that needed the generic type, is sent) */
+		mbedtls_pk_init(&signer);
+		if (pki_key_signer(&signer, &a->key) == 0) {
+			mbedtls_pk_free(&a->key);
+			a->key = signer;
+		}
 		a->cfg = tls_config_client(NULL, &a->cert, &a->key);
 		if (a->cfg == NULL)
 			fatal("agent %u: cannot set up tls", a->idx);

@@ -26,7 +26,7 @@ int pki_key_save(const mbedtls_pk_context *pk, const char *path);
 int pki_key_load(mbedtls_pk_context *pk, const char *path, char *err, size_t err_size);
 
 /* An ECDSA-type copy of the EC key in key, into an initialised out, with its
- * curve's base-point table built. mbedtls gives a parsed or generated key the
+ * curve's base-point table (for P-256 a copy of one built once per process). mbedtls gives a parsed or generated key the
  * generic EC type, and every signature with that type copies the curve and
  * builds the table again (about half of a P-256 signature's 0.7 ms here); the
  * ECDSA type keeps it. Built now, so that threads sharing out later only read

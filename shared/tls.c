@@ -63,6 +63,9 @@ struct tls_conn {
 	/* mbedtls must be called again with the same length after WANT_WRITE:
 	 * it then reports that length as written, whatever is passed. */
 	size_t write_retry_len;
+	/* the peer's certificate while its key is swapped for a prepared copy */
+	mbedtls_x509_crt *peer_swapped;
+	mbedtls_pk_context peer_key;
 	char peer[96];
 	char reason[160];
 };
@@ -176,6 +179,7 @@ static void conn_events_free(struct tls_conn *conn);
 static void conn_destroy(struct tls_conn *conn)
 {
 	conn_events_free(conn);
+	mbedtls_pk_free(&conn->peer_key);   /* its certificate frees the copy */
 	if (conn->in != NULL)
 		evbuffer_free(conn->in);
 	if (conn->out != NULL)
@@ -306,10 +310,70 @@ static void conn_read(struct tls_conn *conn)
 		conn->cb->on_read(conn, conn->in, conn->arg);
 }
 
+/* The peer's key signs the handshake (a server its key exchange, a client
+ * its CertificateVerify), and mbedtls checks that signature with the generic
+ * EC key it parsed, which builds the curve's table for that one use. From
+ * the parsed certificate to the end of the signatures the certificate holds
+ * a prepared copy instead (pki_key_signer); its own key goes back before
+ * anything else reads the certificate. mbedtls 2.28's context fields are
+ * public; session_negotiate->peer_cert is the certificate just parsed. */
+static void handshake_swap_peer_key(struct tls_conn *conn)
+{
+	mbedtls_x509_crt *peer = conn->ssl.session_negotiate != NULL ?
+					 conn->ssl.session_negotiate->peer_cert : NULL;
+	mbedtls_pk_context prepared;
+
+	if (peer == NULL || conn->peer_swapped != NULL)
+		return;
+	mbedtls_pk_init(&prepared);
+	if (pki_key_signer(&prepared, &peer->pk) != 0)
+		return;   /* not an EC key: mbedtls checks it the slow way */
+	conn->peer_key = peer->pk;
+	peer->pk = prepared;
+	conn->peer_swapped = peer;
+}
+
+static void handshake_restore_peer_key(struct tls_conn *conn)
+{
+	if (conn->peer_swapped == NULL)
+		return;
+	mbedtls_pk_free(&conn->peer_swapped->pk);
+	conn->peer_swapped->pk = conn->peer_key;
+	mbedtls_pk_init(&conn->peer_key);
+	conn->peer_swapped = NULL;
+}
+
+/* mbedtls_ssl_handshake is this loop; stepping it ourselves lets the peer's
+ * key be swapped right after its certificate is parsed (only then: a client
+ * resuming a session holds the old certificate, which a full handshake
+ * replaces) and put back once both signatures are checked. */
+static int conn_handshake(struct tls_conn *conn)
+{
+	mbedtls_ssl_context *ssl = &conn->ssl;
+	int peer_certificate = ssl->conf->endpoint == MBEDTLS_SSL_IS_CLIENT ?
+				       MBEDTLS_SSL_SERVER_CERTIFICATE : MBEDTLS_SSL_CLIENT_CERTIFICATE;
+	int r = 0;
+
+	while (ssl->state != MBEDTLS_SSL_HANDSHAKE_OVER) {
+		int before = ssl->state;
+
+		r = mbedtls_ssl_handshake_step(ssl);
+		if (r != 0)
+			break;
+		if (before == peer_certificate && ssl->state != before)
+			handshake_swap_peer_key(conn);
+		else if (ssl->state == MBEDTLS_SSL_CLIENT_CHANGE_CIPHER_SPEC)
+			handshake_restore_peer_key(conn);
+	}
+	if (r == 0)
+		handshake_restore_peer_key(conn);
+	return r;
+}
+
 static void conn_step(struct tls_conn *conn)
 {
 	if (conn->state == TLS_HANDSHAKE) {
-		int r = mbedtls_ssl_handshake(&conn->ssl);
+		int r = conn_handshake(conn);
 
 		if (r == MBEDTLS_ERR_SSL_WANT_READ)
 			return;
@@ -382,6 +446,7 @@ struct tls_conn *tls_conn_new(struct event_base *base, int fd, struct tls_config
 	conn->cb = cb;
 	conn->arg = arg;
 	conn->reading = true;
+	mbedtls_pk_init(&conn->peer_key);
 	mbedtls_ssl_init(&conn->ssl);
 	if (mbedtls_ssl_setup(&conn->ssl, &cfg->conf) != 0)
 		goto fail;
