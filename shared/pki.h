@@ -26,12 +26,13 @@ int pki_key_save(const mbedtls_pk_context *pk, const char *path);
 int pki_key_load(mbedtls_pk_context *pk, const char *path, char *err, size_t err_size);
 
 /* An ECDSA-type copy of the EC key in key, into an initialised out, with its
- * curve's base-point table (for P-256 a copy of one built once per process). mbedtls gives a parsed or generated key the
- * generic EC type, and every signature with that type copies the curve and
- * builds the table again (about half of a P-256 signature's 0.7 ms here); the
- * ECDSA type keeps it. Built now, so that threads sharing out later only read
- * it. out signs and verifies; it cannot be written out or paired with
- * mbedtls_pk_check_pair (use key for that). Returns 0 or -1. */
+ * curve's base-point table (for P-256 a copy of one built once per process).
+ * mbedtls gives a parsed or generated key the generic EC type, and every
+ * signature or verification with that type copies the curve and builds the
+ * table again (a third to a half of the operation); the ECDSA type keeps it.
+ * Built now, so that threads sharing out later only read it. out signs and
+ * verifies; it cannot be written out or paired with mbedtls_pk_check_pair
+ * (use key for that). Returns 0 or -1. */
 int pki_key_signer(mbedtls_pk_context *out, const mbedtls_pk_context *key);
 /* Replaces the key of each certificate in chain by its pki_key_signer copy,
  * so that verifying what they signed skips the table too: for trusted CA
