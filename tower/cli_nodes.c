@@ -7,6 +7,7 @@
 #include "shared/util.h"
 #include "tower/cli.h"
 #include "tower/client.h"
+#include "tower/table.h"
 
 static void format_ago(json_t *last_seen, char *out, size_t size)
 {
@@ -27,32 +28,47 @@ static void format_ago(json_t *last_seen, char *out, size_t size)
 		snprintf(out, size, "%lldh ago", (long long)ago / 3600);
 }
 
+/* The human form of GET /v1/nodes. 0, or -1 when out of memory. */
+static int nodes_print(json_t *nodes)
+{
+	static const char *const headers[] = {"ID", "NAME", "ARCH", "ROLE", "STATE", "LAST SEEN"};
+	struct table *t = table_new(OC_ARRAY_LEN(headers), headers);
+	char ago[32];
+	json_t *n;
+	size_t i;
+	int rc;
+
+	json_array_foreach(nodes, i, n) {
+		const char *row[OC_ARRAY_LEN(headers)] = {
+			json_string_value(json_object_get(n, "id")),
+			json_string_value(json_object_get(n, "name")),
+			json_string_value(json_object_get(n, "arch")),
+			json_string_value(json_object_get(n, "role")),
+			json_string_value(json_object_get(n, "state")), ago};
+
+		format_ago(json_object_get(n, "last_seen"), ago, sizeof(ago));
+		table_add(t, row);
+	}
+	rc = table_print(t, stdout, NULL);
+	table_free(t);
+	return rc;
+}
+
 static int nodes_list(struct cli_ctx *ctx, struct client *cl)
 {
-	char err[512], ago[32];
+	char err[512];
 	long status;
-	json_t *reply = client_call(cl, "GET", "/v1/nodes", NULL, &status, err, sizeof(err)), *n;
-	size_t i;
+	json_t *reply = client_call(cl, "GET", "/v1/nodes", NULL, &status, err, sizeof(err));
+	int rc = 0;
 
 	if (reply == NULL)
 		return cli_fail("nodes: %s", err);
-	if (ctx->json) {
+	if (ctx->json)
 		cli_print_json(reply);
-	} else {
-		printf("%-20s %-20s %-8s %-14s %-13s %s\n", "ID", "NAME", "ARCH", "ROLE", "STATE",
-		       "LAST SEEN");
-		json_array_foreach(reply, i, n) {
-			format_ago(json_object_get(n, "last_seen"), ago, sizeof(ago));
-			printf("%-20s %-20s %-8s %-14s %-13s %s\n",
-			       json_string_value(json_object_get(n, "id")),
-			       json_string_value(json_object_get(n, "name")),
-			       json_string_value(json_object_get(n, "arch")),
-			       json_string_value(json_object_get(n, "role")),
-			       json_string_value(json_object_get(n, "state")), ago);
-		}
-	}
+	else if (nodes_print(reply) != 0)
+		rc = cli_fail("nodes: out of memory");
 	json_decref(reply);
-	return 0;
+	return rc;
 }
 
 static int nodes_delete(struct cli_ctx *ctx, struct client *cl, const char *id)
