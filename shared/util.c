@@ -104,6 +104,13 @@ int util_random(void *buf, size_t len)
 	return 0;
 }
 
+void util_one_line(char *s)
+{
+	for (; s != NULL && *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 int util_hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')

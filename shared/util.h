@@ -22,6 +22,9 @@ int util_random(void *buf, size_t len);
 void util_hex(const void *data, size_t len, char *out);
 /* The value of one hex digit (either case), or -1. */
 int util_hex_digit(int c);
+/* Control characters in s (NULL is fine) become '?', in place: for text from
+ * a file or a peer that goes to a log line or a terminal. */
+void util_one_line(char *s);
 /* sha256 of data as 64 hex chars + NUL. */
 void util_sha256_hex(const void *data, size_t len, char out[65]);
 /* Compares two equal-length buffers in constant time; 0 when equal. */

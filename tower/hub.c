@@ -383,6 +383,7 @@ static void handle_enroll(struct hub_conn *c, const struct msg_enroll *e)
 		conn_refuse(c, "internal error");
 		return;
 	}
+	util_one_line(job->hostname);   /* as in handle_hello */
 	job->hub = c->hub;
 	job->c = c;
 	c->job = job;
@@ -410,6 +411,14 @@ static void drop_older_conns(struct hub_conn *c)
 static void handle_hello(struct hub_conn *c, const struct msg_hello *h)
 {
 	struct msg reply = {.type = MSG_WELCOME};
+
+	/* An agent describes itself: what it says reaches log lines, the API
+	 * and operators' terminals, so it is one line of text there. */
+	util_one_line(h->version);
+	util_one_line(h->hostname);
+	util_one_line(h->arch);
+	util_one_line(h->os);
+	util_one_line(h->kernel);
 
 	if (store_node_update_facts(c->hub->store, c->node_id, h->hostname, h->arch, h->os,
 				    h->kernel, (int64_t)h->cpus, (int64_t)h->mem_total,

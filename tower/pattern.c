@@ -1092,7 +1092,7 @@ struct pattern_set *pattern_set_load(const char *dir, const struct role_set *rol
 	return set;
 fail:
 	if (err_size > 0)
-		yamldoc_one_line(err);
+		util_one_line(err);
 	pattern_set_free(set);
 	yamldoc_free_names(names, n);
 	return NULL;

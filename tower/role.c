@@ -595,14 +595,14 @@ struct role *role_load(const char *roles_dir, const char *name, char *err, size_
 		    (int)sizeof(shared)) {
 		snprintf(err, err_size, "%s/%s: path too long", roles_dir, name);
 		if (err_size > 0)
-			yamldoc_one_line(err);
+			util_one_line(err);
 		return NULL;
 	}
 	if (!yamldoc_name_ok(name, "-")) {
 		snprintf(err, err_size, "%s: role directory name must be 1 to %d of [a-z0-9-]", dir,
 			 YAMLDOC_NAME_MAX);
 		if (err_size > 0)
-			yamldoc_one_line(err);
+			util_one_line(err);
 		return NULL;
 	}
 	yf = yamldoc_load(&ld.doc);
@@ -618,7 +618,7 @@ struct role *role_load(const char *roles_dir, const char *name, char *err, size_
 	if (pack_role(&ld, role, perr, sizeof(perr)) != 0) {
 		snprintf(err, err_size, "%s: cannot pack the role: %s", dir, perr);
 		if (err_size > 0)
-			yamldoc_one_line(err);
+			util_one_line(err);
 		goto fail;
 	}
 	util_sha256_hex(role->bundle, role->bundle_len, role->bundle_hash);

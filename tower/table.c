@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shared/util.h"
+
 struct table {
 	size_t columns;
 	size_t lines, cap;   /* the header and the rows; room for cap of them */
@@ -14,9 +16,14 @@ struct table {
 	bool incomplete;     /* a row could not be added: print nothing */
 };
 
+/* Cells come from the API, and a node's name from its agent: a control
+ * character (an escape sequence for the operator's terminal) prints as '?'. */
 static char *cell_copy(const char *s)
 {
-	return strdup(s != NULL ? s : "-");
+	char *copy = strdup(s != NULL ? s : "-");
+
+	util_one_line(copy);
+	return copy;
 }
 
 static void widen(struct table *t, char **row)

@@ -15,7 +15,8 @@ struct table *table_new(size_t columns, const char *const *headers);
 void table_free(struct table *t);
 /* Numbers read better right-aligned. */
 void table_align_right(struct table *t, size_t column);
-/* Copies one row of the table's column count; a NULL cell prints as "-".
+/* Copies one row of the table's column count; a NULL cell prints as "-", a
+ * control character as '?'.
  * 0, or -1 when out of memory (the table then prints nothing). */
 int table_add(struct table *t, const char *const *cells);
 /* Header, then rows, each line starting with indent (may be NULL); columns

@@ -26,13 +26,6 @@ struct yamldoc_file {
 
 /* ---- errors ---- */
 
-void yamldoc_one_line(char *s)
-{
-	for (; s != NULL && *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-}
-
 void yamldoc_err(const struct yamldoc *doc, int line, const char *fmt, ...)
 {
 	char reason[1024];
@@ -47,7 +40,7 @@ void yamldoc_err(const struct yamldoc *doc, int line, const char *fmt, ...)
 		snprintf(doc->err, doc->err_size, "%s:%d: %s", doc->file, line, reason);
 	else
 		snprintf(doc->err, doc->err_size, "%s: %s", doc->file, reason);
-	yamldoc_one_line(doc->err);
+	util_one_line(doc->err);
 }
 
 /* ---- nodes ---- */

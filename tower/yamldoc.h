@@ -23,8 +23,6 @@ struct yamldoc {
 
 void yamldoc_err(const struct yamldoc *doc, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-/* Control characters in s become '?': messages quote the file's bytes. */
-void yamldoc_one_line(char *s);
 
 /* Reads doc->file (at most 1 MiB of UTF-8 without NUL bytes) and parses
  * it as exactly one YAML document; libfyaml prints nothing. Returns NULL

@@ -60,3 +60,21 @@ run_agent b
 wait_until "second node connected" 30 node_is t "$(node_id_of b)" connected || fail "node b"
 [ "$(node_id_of b)" != "$id" ] || fail "two nodes share an id"
 pass "join with --ca FILE works"
+
+# A node names itself: control characters in its host name (here an escape
+# sequence that retitles the operator's terminal) reach no log line, API
+# answer or table as such. The agent runs in its own UTS namespace.
+token=$(new_token t edge-worker)
+unshare --uts sh -c 'printf "pi\033]0;owned\007-01" >/proc/sys/kernel/hostname && exec "$@"' sh \
+	"$AGENT" join --tower "127.0.0.1:$AGENT_PORT_t" --token "$token" --ca-hash "$(ca_hash t)" \
+	--state "$T/c" >>"$T/c.log" 2>&1 &
+PIDS+=($!)
+wait_until "odd-named node enrolled" 30 test -s "$T/c/agent.conf" || fail "node c did not join"
+id_c=$(node_id_of c)
+wait_until "odd-named node connected" 30 node_is t "$id_c" connected || fail "node c"
+name=$(tower_cli t nodes -o json | jq -r --arg id "$id_c" '.[] | select(.id == $id) | .name')
+[ "$name" = "pi?]0;owned?-01" ] || fail "name stored as: $(printf %q "$name")"
+tower_cli t nodes | grep -q "^$id_c  pi?]0;owned?-01 " || fail "table: $(tower_cli t nodes | cat -v)"
+! tower_cli t nodes | grep -q $'\033' || fail "an escape reached the table"
+! grep -q $'\033' "$T/t.log" || fail "an escape reached the tower's log"
+pass "control characters in a node's host name show as '?'"

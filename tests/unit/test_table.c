@@ -68,6 +68,24 @@ static void test_right_alignment_indent_and_missing_cells(void **state)
 	table_free(t);
 }
 
+/* A node names itself: an agent must not reach the operator's terminal
+ * with escape sequences through `tower nodes`. */
+static void test_control_characters_masked(void **state)
+{
+	static const char *const headers[] = {"NAME", "STATE"};
+	static const char *const row[] = {"pi\x1b]0;owned\x07-01\r\n", "ok\x7f"};
+	struct table *t = table_new(2, headers);
+	char *text;
+
+	(void)state;
+	assert_int_equal(table_add(t, row), 0);
+	text = printed(t, NULL);
+	assert_string_equal(text, "NAME               STATE\n"
+				  "pi?]0;owned?-01??  ok?\n");
+	free(text);
+	table_free(t);
+}
+
 static void test_header_only_and_many_rows(void **state)
 {
 	static const char *const headers[] = {"N"};
@@ -123,6 +141,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_columns_fit_the_widest_cell),
 		cmocka_unit_test(test_right_alignment_indent_and_missing_cells),
+		cmocka_unit_test(test_control_characters_masked),
 		cmocka_unit_test(test_header_only_and_many_rows),
 		cmocka_unit_test(test_no_table_prints_nothing),
 	};
