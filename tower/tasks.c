@@ -699,6 +699,7 @@ static void record_done(struct tasks *tk, const struct store_task *t, const stru
 	for (size_t i = 0; i < OC_ARRAY_LEN(states); i++)
 		if (strcmp(d->status, states[i]) == 0)
 			state = states[i];
+	util_one_line(d->reason);   /* the agent's words, for logs and terminals */
 	rc = store_task_finish(tk->st, t->id, state, d->exit_code, (int64_t)d->duration_ms,
 			       d->reason, text, util_now_ms());
 	free(text);

@@ -38,6 +38,15 @@ set -e
 [ "$rc137" = 137 ] || fail "kill -9 reported as $rc137"
 pass "exit codes 0/1/137 reported"
 
+# A failure reason quotes what failed; the tower keeps it one line, so a
+# command named with an escape sequence does not reach the terminal as one.
+set +e
+tower_cli t run "$id" -- $'no-such-\033]0;owned\007-cmd' >/dev/null 2>"$T/esc.err"
+set -e
+grep -q 'no-such-?]0;owned?-cmd' "$T/esc.err" || fail "reason: $(cat -v "$T/esc.err")"
+! grep -q $'\033' "$T/esc.err" || fail "an escape reached the terminal: $(cat -v "$T/esc.err")"
+pass "a failure reason's control characters show as '?'"
+
 # progress and outputs, through the API
 out=$(tower_cli t run "$id" -o json -- sh -c '
 	echo "50 half way" >> "$OVERCLOUD_PROGRESS"
