@@ -52,12 +52,14 @@ out=$(tower_cli t run "$id" -o json -- sh -c '
 	echo "50 half way" >> "$OVERCLOUD_PROGRESS"
 	echo "greeting=hello world" >> "$OVERCLOUD_OUTPUT"
 	printf "%s\n" "multi<<EOF" "line one" "line two" "EOF" >> "$OVERCLOUD_OUTPUT"
-	echo "100 finished" >> "$OVERCLOUD_PROGRESS"')
+	printf "100 fini\033[2Jshed\n" >> "$OVERCLOUD_PROGRESS"')
 task=$(jq -c '.tasks[0]' <<<"$out")
 [ "$(jq -r .state <<<"$task")" = done ] || fail "state: $task"
 [ "$(jq -r .outputs.greeting <<<"$task")" = "hello world" ] || fail "outputs: $task"
 [ "$(jq -r .outputs.multi <<<"$task")" = "$(printf 'line one\nline two')" ] || fail "heredoc output: $task"
 [ "$(jq -r .progress <<<"$task")" = 100 ] || fail "progress: $task"
+# a progress message goes to progress lines on a terminal: one line of text
+[ "$(jq -r .progress_message <<<"$task")" = "fini?[2Jshed" ] || fail "progress message: $task"
 pass "progress and outputs (with a heredoc) arrive"
 
 # the stored log, through `tower logs`
