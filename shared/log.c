@@ -51,10 +51,14 @@ log_emit(enum oc_log_level level, const char *fmt, va_list ap)
 	if (n < 0 || (size_t)n >= sizeof(line))
 		n = 0;
 	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	/* One write per line so concurrent processes do not interleave. */
+	/* One write per line so concurrent processes do not interleave; text a
+	 * peer sent, quoted in a message, can neither start a line of its own
+	 * nor reach a terminal as an escape sequence. */
 	for (char *p = line; *p; p++)
-		if (*p == '\n' || *p == '\r')
+		if (*p == '\n' || *p == '\r' || *p == '\t')
 			*p = ' ';
+		else if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	n = (int)strlen(line);
 	if (n > (int)sizeof(line) - 2)
 		n = (int)sizeof(line) - 2;

@@ -1,5 +1,6 @@
 /* test_util.c — the small parsers and file helpers everything else trusts:
- * durations, integers, host:port, atomic writes with modes, bounded reads. */
+ * durations, integers, host:port, atomic writes with modes, bounded reads,
+ * one-line text for logs and terminals. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "shared/log.h"
 #include "shared/util.h"
 
 static void test_durations(void **state)
@@ -110,6 +113,35 @@ static void test_hex_and_compare(void **state)
 	assert_int_not_equal(util_consttime_cmp("abcd", "abce", 4), 0);
 }
 
+/* Peer text quoted in a log line or printed for an operator: one line, no
+ * escape sequences. */
+static void test_one_line(void **state)
+{
+	char text[] = "pi\033]0;owned\007-01\r\n\x7f", path[] = "/tmp/test_util.XXXXXX";
+	char *logged;
+	size_t len;
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+
+	(void)state;
+	util_one_line(text);
+	assert_string_equal(text, "pi?]0;owned?-01???");
+	util_one_line(NULL);
+	/* the log writes one line, newlines as spaces, other controls as '?' */
+	assert_true(fd >= 0 && saved >= 0);
+	assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	log_init("test_util", OC_LOG_INFO);
+	log_warn("agent says %s", "a\033[2Jb\nc\td");
+	assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+	close(saved);
+	close(fd);
+	logged = util_read_file(path, 4096, &len);
+	unlink(path);
+	assert_non_null(logged);
+	assert_non_null(strstr(logged, "agent says a?[2Jb c d\n"));
+	assert_int_equal(strchr(logged, '\n') - logged, (long)len - 1);
+	free(logged);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -118,6 +150,7 @@ int main(void)
 		cmocka_unit_test(test_hostport),
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_hex_and_compare),
+		cmocka_unit_test(test_one_line),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
