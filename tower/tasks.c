@@ -742,7 +742,7 @@ static void act_on_done(struct tasks *tk, const struct store_task *t, struct don
 void tasks_on_task_msg(void *arg, const char *node_id, const struct msg *m)
 {
 	struct tasks *tk = arg;
-	char *id = m->u.task_accepted.id;   /* id comes first in every task message */
+	const char *id = m->u.task_accepted.id;   /* id comes first in every task message */
 	struct done_effects fx = {0};
 	bool batch, started = false;
 	struct store_task t;
@@ -761,7 +761,6 @@ void tasks_on_task_msg(void *arg, const char *node_id, const struct msg *m)
 	if (store_task_get(tk->st, id, &t) != 1 || strcmp(t.node_id, node_id) != 0) {
 		if (batch)
 			store_rollback(tk->st);
-		util_one_line(id);   /* the agent's bytes, into a log line */
 		log_warn("agent %s: \"%s\" for task %s that is not its own, ignored", node_id,
 			 msg_type_name(m->type), id);
 		store_task_clear(&t);
