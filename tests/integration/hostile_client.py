@@ -11,6 +11,9 @@ bounded in connections and time and prints one JSON line of what it saw.
   slowloris HOST PORT CA SRC CONNS INTERVAL MAX_S
       connections that send one byte of a request header per INTERVAL; says
       how many were refused at once and how long the others were kept open.
+  hold      HOST PORT SRC CONNS STOP MAX_S
+      plain TCP connections that say nothing (each takes one of the
+      server's fds once accepted); held until STOP exists or MAX_S pass.
   agent     HOST PORT AGENT_STATE TASK_ID COUNT MAX_S
       an enrolled agent's certificate: hello, then COUNT task.accepted for
       TASK_ID, then heartbeats; says whether and when the tower hung up.
@@ -146,6 +149,25 @@ def mode_slowloris(host, port, ca, src, conns, interval, max_s):
         c["s"].close()
 
 
+def mode_hold(host, port, src, conns, stop, max_s):
+    start = time.monotonic()
+    socks, failed = [], 0
+    for _ in range(int(conns)):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind((src, 0))
+            s.settimeout(2)
+            s.connect((host, int(port)))
+            socks.append(s)
+        except OSError:
+            failed += 1
+            s.close()
+    print(json.dumps({"connected": len(socks), "failed": failed}), flush=True)
+    wait_stop(stop, float(max_s), start)
+    for s in socks:
+        s.close()
+
+
 def mp_str(s):
     b = s.encode()
     return (bytes([0xa0 | len(b)]) if len(b) < 32 else b"\xd9" + bytes([len(b)])) + b
@@ -212,7 +234,7 @@ def mode_agent(host, port, state, task_id, count, max_s):
 
 
 MODES = {"pipeline": mode_pipeline, "watch": mode_watch, "slowloris": mode_slowloris,
-         "agent": mode_agent}
+         "hold": mode_hold, "agent": mode_agent}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in MODES:
