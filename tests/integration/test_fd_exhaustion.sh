@@ -49,6 +49,16 @@ grep -q "agent listener: cannot accept: Too many open files; pausing accepts" "$
 	fail "the back-off was not logged"
 pass "at the fd limit: $lines log lines and $cpu_ms ms CPU in $window_ms ms"
 
+# A client of the API meanwhile is closed at once from the reserve fd, not
+# left waiting in the listen queue until it gives up.
+code=0
+curl -sS --max-time 10 --cacert "$CA" "$URL/healthz" >/dev/null 2>"$T/curl.err" || code=$?
+echo "an API client at the fd limit: curl exit $code: $(cat "$T/curl.err")"
+at_limit || fail "fds came back before the API client was tried"
+[ "$code" -ne 0 ] && [ "$code" -ne 28 ] ||
+	fail "an API client at the fd limit was not closed at once (curl exit $code)"
+pass "an API client at the fd limit is accepted and closed at once"
+
 # The fds come back: the API answers and a new agent enrolls.
 touch "$T/stop"
 wait_until "API answers again" 30 healthz || fail "the API did not recover"
