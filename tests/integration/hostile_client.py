@@ -11,6 +11,9 @@ bounded in connections and time and prints one JSON line of what it saw.
   slowloris HOST PORT CA SRC CONNS INTERVAL MAX_S
       connections that send one byte of a request header per INTERVAL; says
       how many were refused at once and how long the others were kept open.
+  reader    HOST PORT CA COUNT
+      the well-behaved counterpart: pipelines COUNT artifact GETs and a
+      /healthz on one connection and reads every answer in order.
   hold      HOST PORT SRC CONNS STOP MAX_S
       plain TCP connections that say nothing (each takes one of the
       server's fds once accepted); held until STOP exists or MAX_S pass.
@@ -149,6 +152,38 @@ def mode_slowloris(host, port, ca, src, conns, interval, max_s):
         c["s"].close()
 
 
+def mode_reader(host, port, ca, count):
+    import hashlib
+    ctx = tls_context(ca)
+    s = dial(ctx, host, int(port), None, timeout=60.0)
+    arch = os.uname().machine
+    req = ("GET /v1/artifacts/agent/%s HTTP/1.1\r\nHost: tower\r\n\r\n" % arch).encode()
+    s.sendall(req * int(count) + b"GET /healthz HTTP/1.1\r\nHost: tower\r\n\r\n")
+    buf, answers = b"", []
+    while len(answers) < int(count) + 1:
+        while b"\r\n\r\n" not in buf:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise SystemExit(json.dumps({"error": "closed", "answers": answers}))
+            buf += chunk
+        head, buf = buf.split(b"\r\n\r\n", 1)
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        while len(buf) < length:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise SystemExit(json.dumps({"error": "short body", "answers": answers}))
+            buf += chunk
+        body, buf = buf[:length], buf[length:]
+        answers.append({"status": int(head.split(b" ")[1]), "bytes": length,
+                        "sha256": hashlib.sha256(body).hexdigest()})
+    print(json.dumps({"answers": answers}), flush=True)
+    s.close()
+
+
 def mode_hold(host, port, src, conns, stop, max_s):
     start = time.monotonic()
     socks, failed = [], 0
@@ -234,7 +269,7 @@ def mode_agent(host, port, state, task_id, count, max_s):
 
 
 MODES = {"pipeline": mode_pipeline, "watch": mode_watch, "slowloris": mode_slowloris,
-         "hold": mode_hold, "agent": mode_agent}
+         "reader": mode_reader, "hold": mode_hold, "agent": mode_agent}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in MODES:

@@ -59,6 +59,14 @@ check_bound() {
 		fail "$what: tower RSS grew by $((peak - base_kib)) KiB, bound $BOUND_KIB KiB"
 }
 
+# --- 0. A client that pipelines and reads gets every answer whole, in order.
+"${HC[@]}" reader 127.0.0.1 "$PORT" "$CA" 3 >"$T/reader.out" || fail "reader: $(cat "$T/reader.out")"
+want=$(curl -sS --cacert "$CA" "$URL/v1/artifacts/agent/$(uname -m)" | sha256sum | cut -d ' ' -f 1)
+jq -e --arg w "$want" '[.answers[0:3][] | .status == 200 and .sha256 == $w] | all' \
+	"$T/reader.out" >/dev/null || fail "pipelined artifact answers: $(cat "$T/reader.out")"
+jq -e '.answers[3].status == 200' "$T/reader.out" >/dev/null || fail "healthz after the artifacts"
+pass "3 pipelined artifact GETs and a healthz on one connection: all whole, in order"
+
 # --- 1a. 20 clients pipeline 10 artifact GETs each and never read.
 "${HC[@]}" pipeline 127.0.0.1 "$PORT" "$CA" 127.0.0.2 20 10 "$T/stop-pipe" 150 >"$T/pipe.out" &
 PIDS+=($!)
