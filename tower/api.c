@@ -878,31 +878,72 @@ static void get_overcloud(struct api_ctx *ctx, const char *id)
 		reply_json(ctx, 200, obj);
 }
 
+/* An OverCloud's events to one client. Each event is the whole object, so
+ * over the output cap the ones in between are dropped: when the client has
+ * read what was queued it gets the object as it is then. */
 struct oc_stream {
 	struct httpd_stream *stream;
 	struct workflow_watch *watch;
+	struct workflow *workflow;
+	char id[STORE_ID_MAX];
 	bool ended;
 	bool replaying;
+	bool paused;    /* over the cap: "overcloud" events are dropped ... */
+	bool missed;    /* ... and one was */
 };
+
+/* Returns httpd_stream_write's answer (-1 also when it cannot be encoded). */
+static int oc_stream_send(struct oc_stream *os, const char *event, json_t *oc)
+{
+	char *text = json_dumps(oc, JSON_COMPACT);
+	struct evbuffer *buf = evbuffer_new();
+	int rc = -1;
+
+	if (text != NULL && buf != NULL && http_write_sse_event(buf, event, text) == 0)
+		rc = httpd_stream_write(os->stream, evbuffer_pullup(buf, -1),
+					evbuffer_get_length(buf));
+	free(text);
+	if (buf != NULL)
+		evbuffer_free(buf);
+	if (rc == 1)
+		os->paused = true;
+	return rc;
+}
 
 static void oc_stream_event(void *arg, const char *event, json_t *oc)
 {
 	struct oc_stream *os = arg;
-	char *text = json_dumps(oc, JSON_COMPACT);
-	struct evbuffer *buf = evbuffer_new();
 
-	if (text != NULL && buf != NULL && http_write_sse_event(buf, event, text) == 0)
-		httpd_stream_write(os->stream, evbuffer_pullup(buf, -1), evbuffer_get_length(buf));
-	free(text);
-	if (buf != NULL)
-		evbuffer_free(buf);
-	if (strcmp(event, "end") == 0) {
-		os->watch = NULL;
-		os->ended = true;
-		httpd_stream_end(os->stream);
-		if (!os->replaying)
-			free(os);
+	if (strcmp(event, "end") != 0) {
+		if (os->paused)
+			os->missed = true;
+		else
+			oc_stream_send(os, event, oc);
+		return;
 	}
+	oc_stream_send(os, event, oc);
+	os->watch = NULL;
+	os->ended = true;
+	httpd_stream_end(os->stream);
+	if (!os->replaying)
+		free(os);
+}
+
+static void oc_stream_drained(void *arg)
+{
+	struct oc_stream *os = arg;
+	json_t *now;
+
+	if (!os->paused)
+		return;
+	os->paused = false;
+	if (!os->missed)
+		return;
+	os->missed = false;
+	now = workflow_overcloud_json(os->workflow, os->id);
+	if (now != NULL)
+		oc_stream_send(os, "overcloud", now);
+	json_decref(now);
 }
 
 static void oc_stream_gone(void *arg)
@@ -928,8 +969,10 @@ static void get_overcloud_events(struct api_ctx *ctx, const char *id)
 		reply_error(ctx, 500, "out of memory", NULL);
 		return;
 	}
+	os->workflow = ctx->tower->workflow;
+	snprintf(os->id, sizeof(os->id), "%s", id);
 	http_write_sse_start(ctx->out);
-	os->stream = httpd_stream_begin(ctx->ex, oc_stream_gone, NULL, os);
+	os->stream = httpd_stream_begin(ctx->ex, oc_stream_gone, oc_stream_drained, os);
 	if (os->stream == NULL) {
 		free(os);
 		ctx->ex->keep_alive = false;
