@@ -66,3 +66,23 @@ start_agent b t "$(new_token t k8s-worker)"
 wait_until "agent b enrolled" 30 test -s "$T/b/agent.conf" || fail "agent b did not enroll after"
 wait_until "agent b connected" 30 node_is t "$(node_id_of b)" connected || fail "agent b offline"
 pass "fds back: the API answers and a new agent enrolls"
+
+# The cap on API connections in all: a quarter of the fd limit (here
+# $limit / 4), whatever the addresses. 2 x 10 silent connections from two
+# addresses: the ones over the cap are closed at once.
+cap=$((limit / 4))
+"${HC[@]}" hold 127.0.0.1 "$API_PORT_t" 127.0.0.7 10 "$T/stop2" 30 >"$T/hold7.out" &
+PIDS+=($!)
+"${HC[@]}" hold 127.0.0.1 "$API_PORT_t" 127.0.0.8 10 "$T/stop2" 30 >"$T/hold8.out" &
+PIDS+=($!)
+wait_until "silent API connections made" 30 grep -q connected "$T/hold7.out" "$T/hold8.out" ||
+	fail "no silent API connections"
+wait_until "total cap logged" 30 log_has t "api connections at their cap" || fail "total cap not logged"
+api_conns() { ss -tnH state established "( sport = :$API_PORT_t )" | grep -c "127.0.0.[78]:" || true; }
+# (the listen queue may still hold some the tower has not accepted yet)
+within_cap() { [ "$(api_conns)" -le "$cap" ]; }
+wait_until "API connections within the cap" 10 within_cap ||
+	fail "$(api_conns) API connections open, cap $cap"
+echo "API connections held open: $(api_conns) of 20, cap $cap"
+touch "$T/stop2"
+pass "API connections in all held at $cap (a quarter of the fd limit $limit)"
