@@ -21,9 +21,11 @@
 #include "tower/httpd.h"
 #include "tower/hub.h"
 #include "tower/role.h"
+#include "tower/session.h"
 #include "tower/store.h"
 #include "tower/tasks.h"
 #include "tower/userdata.h"
+#include "tower/web.h"
 #include "tower/workflow.h"
 #include "tower/tower.h"
 
@@ -971,11 +973,30 @@ void api_handle(void *arg, const struct http_request *req, struct httpd_exchange
 			get_agent_artifact(&ctx, path + 20);
 		return;
 	}
-	if (!api_authorized(&ctx)) {
-		log_info("api %s: %s %s: missing or wrong bearer token", peer, req->method, path);
-		reply_error(&ctx, 401, "missing or wrong bearer token",
-			    "send Authorization: Bearer <admin.token>");
+	/* The console: its files are public, its data comes from the API below. */
+	if (web_path(path)) {
+		web_handle(ctx.tower->web_dir, req, ex);
 		return;
+	}
+	if (strcmp(path, "/v1/session") == 0) {
+		session_handle(ctx.tower, req, ex);
+		return;
+	}
+	if (!api_authorized(&ctx)) {
+		/* Or the console's session cookie, with its CSRF header to change things. */
+		enum session_auth s = session_authorize(ctx.tower->sessions, req, util_now());
+		if (s == SESSION_AUTH_CSRF) {
+			log_info("api %s: %s %s: session without its CSRF token", peer, req->method, path);
+			reply_error(&ctx, 403, "missing or wrong CSRF token",
+				    "send X-CSRF-Token: the csrf value of POST /v1/session");
+			return;
+		}
+		if (s != SESSION_AUTH_OK) {
+			log_info("api %s: %s %s: missing or wrong bearer token", peer, req->method, path);
+			reply_error(&ctx, 401, "missing or wrong bearer token",
+				    "send Authorization: Bearer <admin.token>");
+			return;
+		}
 	}
 	if (strcmp(path, "/v1/nodes") == 0) {
 		if (method_is(&ctx, "GET"))
