@@ -234,8 +234,8 @@ static void login(struct tower *t, const struct http_request *req, struct httpd_
 	snprintf(cookie, sizeof(cookie), SESSION_COOKIE "=%s; Path=/; Max-Age=%d; HttpOnly; Secure; "
 		 "SameSite=Strict", id, SESSION_TTL_S);
 	log_info("api %s: console session started (until %lld)", ex->peer, (long long)expires_at);
-	reply(ex, 201, json_pack("{s:s, s:I}", "csrf", csrf, "expires_at", (json_int_t)expires_at),
-	      cookie);
+	reply(ex, 201, json_pack("{s:b, s:s, s:I}", "active", 1, "csrf", csrf, "expires_at",
+				 (json_int_t)expires_at), cookie);
 	explicit_bzero(id, sizeof(id));
 	explicit_bzero(cookie, sizeof(cookie));
 out:
@@ -257,8 +257,12 @@ void session_handle(struct tower *t, const struct http_request *req, struct http
 	}
 	switch (session_authorize(t->sessions, req, util_now())) {
 	case SESSION_AUTH_NONE:
-		http_write_error(ex->out, 401, "no session", "log in with POST /v1/session",
-				 ex->keep_alive);
+		/* Asking whether one is logged in is no error: the console asks first. */
+		if (strcmp(req->method, "GET") == 0)
+			reply(ex, 200, json_pack("{s:b}", "active", 0), NULL);
+		else
+			http_write_error(ex->out, 401, "no session", "log in with POST /v1/session",
+					 ex->keep_alive);
 		return;
 	case SESSION_AUTH_CSRF:
 		http_write_error(ex->out, 403, "missing or wrong CSRF token",
@@ -276,6 +280,6 @@ void session_handle(struct tower *t, const struct http_request *req, struct http
 		return;
 	}
 	sessions_lookup(t->sessions, id, util_now(), csrf, &expires_at);
-	reply(ex, 200, json_pack("{s:s, s:I}", "csrf", csrf, "expires_at", (json_int_t)expires_at),
-	      NULL);
+	reply(ex, 200, json_pack("{s:b, s:s, s:I}", "active", 1, "csrf", csrf, "expires_at",
+				 (json_int_t)expires_at), NULL);
 }

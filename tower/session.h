@@ -48,8 +48,8 @@ enum session_auth session_authorize(struct sessions *s, const struct http_reques
 				    int64_t now);
 
 /* Answers /v1/session: POST {"token": admin token} logs in (201, Set-Cookie,
- * {"csrf","expires_at"}), GET tells the live session's csrf, DELETE (with
- * the CSRF header) logs out. */
+ * {"active","csrf","expires_at"}), GET tells the same of the live session or
+ * {"active": false}, DELETE (with the CSRF header) logs out. */
 void session_handle(struct tower *t, const struct http_request *req, struct httpd_exchange *ex);
 
 #endif
