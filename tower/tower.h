@@ -14,6 +14,7 @@ struct workflow;
 struct role_set;
 struct config;
 struct artifacts;
+struct nodemetrics;
 
 struct tower {
 	struct event_base *base;
@@ -25,6 +26,7 @@ struct tower {
 	struct role_set *roles;
 	struct config *config;    /* tower.conf; never NULL once running */
 	struct artifacts *artifacts;  /* agent binaries for booting nodes */
+	struct nodemetrics *nodemetrics; /* heartbeat figures and their history */
 	const char *cloud_init_dir;   /* user-data templates; NULL: none found */
 	char state_dir[4096];
 	char admin_token[65];
