@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -69,8 +70,22 @@ void promtext_family(struct evbuffer *out, const char *name, const char *type, c
 	evbuffer_add_printf(out, "\n# TYPE %s %s\n", name, type);
 }
 
+/* The shortest %g form that reads back as v (0.42, not 0.41999999999999998). */
+static const char *shortest(double v, char *text, size_t size)
+{
+	for (int precision = 1; precision < 17; precision++) {
+		snprintf(text, size, "%.*g", precision, v);
+		if (strtod(text, NULL) == v)
+			return text;
+	}
+	snprintf(text, size, "%.17g", v);
+	return text;
+}
+
 static void write_value(struct evbuffer *out, double v)
 {
+	char text[32];
+
 	if (isnan(v))
 		evbuffer_add(out, "NaN", 3);
 	else if (isinf(v))
@@ -78,7 +93,7 @@ static void write_value(struct evbuffer *out, double v)
 	else if (v == floor(v) && fabs(v) < 9007199254740992.0)
 		evbuffer_add_printf(out, "%.0f", v);
 	else
-		evbuffer_add_printf(out, "%.17g", v);
+		evbuffer_add_printf(out, "%s", shortest(v, text, sizeof(text)));
 }
 
 static void write_labels(struct evbuffer *out, const struct promtext_label *labels, size_t n,
