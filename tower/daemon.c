@@ -28,6 +28,7 @@
 #include "tower/ca.h"
 #include "tower/httpd.h"
 #include "tower/hub.h"
+#include "tower/nodemetrics.h"
 #include "tower/role.h"
 #include "tower/session.h"
 #include "tower/store.h"
@@ -152,9 +153,18 @@ static void on_task_msg(void *arg, const char *node_id, const struct msg *m)
 	tasks_on_task_msg(t->tasks, node_id, m);
 }
 
+static void on_heartbeat(void *arg, const char *node_id, const struct msg_heartbeat *hb)
+{
+	struct tower *t = arg;
+
+	if (nodemetrics_record(t->nodemetrics, node_id, hb, util_now()) != 0)
+		log_warn("agent %s: out of memory for its metrics", node_id);
+}
+
 static const struct hub_events tower_hub_events = {
 	.node_ready = on_node_ready,
 	.task_msg = on_task_msg,
+	.heartbeat = on_heartbeat,
 };
 
 /* Ticket keys seal for this long, and a ticket lives as long. */
@@ -256,6 +266,9 @@ int daemon_run(const struct daemon_options *opt)
 	if (t.base == NULL)
 		goto out;
 	t.started_at = util_now();
+	t.nodemetrics = nodemetrics_new();
+	if (t.nodemetrics == NULL)
+		goto out;
 	t.hub = hub_new(t.base, t.store, t.ca, opt->heartbeat_s, opt->cert_ttl_s, err, sizeof(err));
 	if (t.hub == NULL) {
 		log_error("%s", err);
@@ -324,6 +337,7 @@ out:
 	role_set_free(t.roles);
 	config_free(t.config);
 	artifacts_free(t.artifacts);
+	nodemetrics_free(t.nodemetrics);
 	if (t.base != NULL)
 		event_base_free(t.base);
 	store_close(t.store);

@@ -18,6 +18,7 @@
 #include "shared/netaddr.h"
 #include "shared/tls.h"
 #include "tower/http.h"
+#include "tower/telemetry.h"
 
 #define HTTPD_HANDSHAKE_TIMEOUT_MS 10000
 #define HTTPD_IDLE_TIMEOUT_S 60
@@ -112,6 +113,22 @@ void httpd_stream_end(struct httpd_stream *s)
 	conn_close(c, "stream ended");
 }
 
+/* The status of the response at the start of out ("HTTP/1.1 200 ..."), or 0. */
+static int response_status(struct evbuffer *out)
+{
+	char line[13];
+	int status = 0;
+
+	if (evbuffer_copyout(out, line, 12) != 12 || memcmp(line, "HTTP/1.", 7) != 0)
+		return 0;
+	for (int i = 9; i < 12; i++) {
+		if (line[i] < '0' || line[i] > '9')
+			return 0;
+		status = status * 10 + (line[i] - '0');
+	}
+	return status;
+}
+
 /* Parses from a scratch copy: the parser writes into its buffer, and an
  * incomplete request must be parsed again from pristine bytes. */
 static void conn_on_read(struct tls_conn *tls, struct evbuffer *in, void *arg)
@@ -135,6 +152,7 @@ static void conn_on_read(struct tls_conn *tls, struct evbuffer *in, void *arg)
 		char err[160];
 		struct httpd_exchange ex = {.peer = c->peer, .out = out, .conn = c};
 		char *scratch;
+		double started;
 
 		scratch = malloc(len + 1);
 		if (scratch == NULL) {
@@ -153,12 +171,15 @@ static void conn_on_read(struct tls_conn *tls, struct evbuffer *in, void *arg)
 			free(scratch);
 			log_info("api %s: bad request: %s", c->peer, err);
 			http_write_error(out, error_status, err, NULL, false);
+			telemetry_api_request(error_status, 0);
 			tls_conn_write(c->tls, evbuffer_pullup(out, -1), evbuffer_get_length(out));
 			conn_close(c, "bad request");
 			break;
 		}
 		ex.keep_alive = req.keep_alive;
+		started = telemetry_now();
 		c->httpd->handler(c->httpd->arg, &req, &ex);
+		telemetry_api_request(response_status(out), telemetry_now() - started);
 		free(scratch);
 		evbuffer_drain(in, consumed);
 		tls_conn_write(c->tls, evbuffer_pullup(out, -1), evbuffer_get_length(out));

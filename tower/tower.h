@@ -15,6 +15,7 @@ struct role_set;
 struct config;
 struct artifacts;
 struct sessions;
+struct nodemetrics;
 
 struct tower {
 	struct event_base *base;
@@ -26,6 +27,7 @@ struct tower {
 	struct role_set *roles;
 	struct config *config;    /* tower.conf; never NULL once running */
 	struct artifacts *artifacts;  /* agent binaries for booting nodes */
+	struct nodemetrics *nodemetrics; /* heartbeat figures and their history */
 	const char *cloud_init_dir;   /* user-data templates; NULL: none found */
 	const char *web_dir;          /* the console's files; NULL: none found */
 	struct sessions *sessions;    /* the console's logins */

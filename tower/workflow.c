@@ -28,6 +28,7 @@
 #include "tower/role.h"
 #include "tower/store.h"
 #include "tower/tasks.h"
+#include "tower/telemetry.h"
 #include "tower/tower.h"
 #include "tower/userdata.h"
 
@@ -308,6 +309,8 @@ static void step_finish(struct workflow *wf, struct oc_view *v, struct store_oc_
 	snprintf(s->error, sizeof(s->error), "%s", error ? error : "");
 	s->finished_ms = util_now_ms();
 	step_save(wf, v, s);
+	if (s->started_ms > 0 && s->finished_ms >= s->started_ms)
+		telemetry_observe(TELEMETRY_STEP, (double)(s->finished_ms - s->started_ms) / 1000.0);
 	if (strcmp(state, "done") == 0)
 		log_info("overcloud %s: step %s done", v->oc.id, s->name);
 	else
