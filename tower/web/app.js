@@ -268,7 +268,7 @@ async function pageOvercloud(id) {
         h('dt', {}, 'DevOps Post'), h('dd', {}, oc.devops_post || '–'),
         h('dt', {}, 'cluster'), h('dd', {}, oc.logical_cluster.join(', ') || '–'),
         h('dt', {}, 'created'), h('dd', {}, when(oc.created_at))),
-      oc.error ? h('p', {class: 'error', id: 'oc-error'}, oc.error) : null);
+      ...(oc.error ? [h('p', {class: 'error', id: 'oc-error'}, oc.error)] : []));
     clear(dags);
     for (const dag of ['create', 'attach', 'destroy']) {
       const steps = oc.steps.filter((s) => s.dag === dag);
@@ -324,6 +324,13 @@ async function pageOvercloud(id) {
 
 // ---- Nodes ----
 
+function uptime(s) {
+  if (!s) return '–';
+  if (s < 3600) return `${Math.round(s / 60)} min`;
+  if (s < 172800) return `${Math.round(s / 3600)} h`;
+  return `${Math.round(s / 86400)} d`;
+}
+
 async function pageNodes() {
   const body = h('div', {});
   main.append(h('section', {class: 'card'}, h('h2', {}, 'Nodes'),
@@ -355,7 +362,7 @@ async function pageNodes() {
           h('td', {title: when(n.last_seen)}, ago(n.last_seen)),
           h('td', {}, metricCharts(histories[i]),
             m ? h('div', {class: 'muted small'},
-              `mem ${bytes(m.mem_used)} / ${bytes(m.mem_total)} · disk ${bytes(m.fs_used)} / ${bytes(m.fs_total)} · up ${Math.round((m.uptime || 0) / 3600)} h`)
+              `mem ${bytes(m.mem_used)} / ${bytes(m.mem_total)} · disk ${bytes(m.fs_used)} / ${bytes(m.fs_total)} · up ${uptime(m.uptime)}`)
               : h('div', {class: 'muted small'}, 'no figures yet')));
       }))));
   };
