@@ -67,8 +67,12 @@ code=$(c -o /dev/null -w '%{http_code}' -X DELETE -b "__Host-oc_session=$SID" -H
 code=$(c -o /dev/null -w '%{http_code}' -b "__Host-oc_session=$SID" "$API/v1/nodes")
 [ "$code" = 401 ] || fail "the session after logout: $code"
 code=$(c --path-as-is -o /dev/null -w "%{http_code}" "$API/ui/../../etc/passwd")
-[ "$code" = 404 ] || fail "a path out of the web dir: $code"
+[ "$code" = 400 ] || fail "a path out of the web dir: $code"
 code=$(c -o /dev/null -w "%{http_code}" "$API/ui/%2e%2e%2fadmin.token")
-[ "$code" = 404 ] || fail "a path out of the web dir: $code"
+[ "$code" = 400 ] || fail "a path out of the web dir: $code"
+for p in .hidden sub%2fapp.js package.json nothing.js; do
+	code=$(c -o /dev/null -w "%{http_code}" "$API/ui/$p")
+	[ "$code" = 404 ] || fail "GET /ui/$p: $code"
+done
 pass "session cookie, CSRF header, forged id and logout with curl"
 pass "console: screenshots in $OUT"
