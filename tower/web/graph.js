@@ -4,7 +4,7 @@
 
 import {svg} from './dom.js';
 
-const W = 170, H = 58, GAP_X = 56, GAP_Y = 18, PAD = 12;
+const W = 170, H = 58, GAP_X = 56, GAP_Y = 18, PAD = 12, LANE = 16;
 
 export function levels(steps) {
   const byName = new Map(steps.map((s) => [s.name, s]));
@@ -34,13 +34,17 @@ export function drawDag(dag, steps, selected, onSelect) {
     (columns[l] = columns[l] || []).push(s);
   }
   const rows = Math.max(1, ...columns.map((c) => (c ? c.length : 0)));
+  // An edge that skips a column runs in a lane above or below the boxes,
+  // never through a box it does not touch.
+  const skips = steps.some((s) => (s.requires || []).some((r) => level.has(r) && level.get(s.name) - level.get(r) > 1));
+  const lane = skips ? LANE : 0;
   const width = PAD * 2 + columns.length * W + Math.max(0, columns.length - 1) * GAP_X;
-  const height = PAD * 2 + rows * H + (rows - 1) * GAP_Y;
+  const height = PAD * 2 + lane * 2 + rows * H + (rows - 1) * GAP_Y;
   const pos = new Map();
   columns.forEach((col, l) => {
     const offset = ((rows - col.length) * (H + GAP_Y)) / 2;
     col.forEach((s, i) => {
-      pos.set(s.name, {x: PAD + l * (W + GAP_X), y: PAD + offset + i * (H + GAP_Y)});
+      pos.set(s.name, {x: PAD + l * (W + GAP_X), y: PAD + lane + offset + i * (H + GAP_Y)});
     });
   });
 
@@ -58,9 +62,17 @@ export function drawDag(dag, steps, selected, onSelect) {
       const a = pos.get(r), b = pos.get(s.name);
       if (!a || !b) continue;
       const x1 = a.x + W, y1 = a.y + H / 2, x2 = b.x - 2, y2 = b.y + H / 2;
-      const mx = (x1 + x2) / 2;
+      let d;
+      if (level.get(s.name) - level.get(r) > 1) {
+        const ly = y1 + y2 < height ? PAD / 2 + lane / 2 : height - PAD / 2 - lane / 2;
+        const ax = x1 + GAP_X / 2, bx = x2 - GAP_X / 2;
+        d = `M${x1},${y1} C${ax},${y1} ${x1},${ly} ${ax},${ly} L${bx},${ly} C${x2},${ly} ${bx},${y2} ${x2},${y2}`;
+      } else {
+        const mx = (x1 + x2) / 2;
+        d = `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`;
+      }
       root.append(svg('path', {
-        class: 'edge', d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}`,
+        class: 'edge', d,
         'marker-end': `url(#${marker})`, 'data-from': r, 'data-to': s.name,
       }));
     }
