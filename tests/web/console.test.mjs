@@ -86,6 +86,13 @@ async function submitForm(formId, values) {
   await page.click(`#${formId} button[type=submit]`);
 }
 
+// The DAG is drawn anew at every event: a click is one step inside the page,
+// not a lookup then a click that a redraw can come between.
+async function clickStep(name) {
+  await page.$eval(`svg.dag[data-dag="create"] g.step[data-step="${name}"]`,
+    (g) => g.dispatchEvent(new MouseEvent('click', {bubbles: true})));
+}
+
 async function go(hash) {
   await page.evaluate((h) => { location.hash = h; }, hash);
 }
@@ -147,6 +154,12 @@ try {
   check(/x86_64|aarch64|armv7/.test(row) && /edge-worker/.test(row) && /connected/.test(row) && /s ago/.test(row),
     'the nodes table shows arch, role, state and last seen', row.slice(0, 200));
   ok('node metric charts have data (>= 2 samples)');
+  await page.type('#node-filter', 'no-such-node-zzz');
+  await waitFor('the filter to hide the edge node', 10, (id) => !document.querySelector(`#node-list tr[data-node-id="${id}"]`), EDGE_NODE);
+  await page.$eval('#node-filter', (el) => { el.value = ''; });
+  await page.type('#node-filter', 'edge-worker');
+  await waitFor('the filter by role to show it', 10, (id) => !!document.querySelector(`#node-list tr[data-node-id="${id}"]`), EDGE_NODE);
+  ok('the nodes filter narrows the table');
   await shot('02-nodes');
 
   // ---- Actions: API errors next to their forms, a join token ----
@@ -205,7 +218,7 @@ try {
   await waitFor('a step running', 60, () => window.__seen.some((k) => k.endsWith('=running')));
   await shot('05-detail-running');
   // Watch cluster-join's log while it may still run.
-  await page.click('svg.dag[data-dag="create"] g.step[data-step="cluster-join"]');
+  await clickStep('cluster-join');
   await waitFor('the OverCloud ready', 120, () => document.querySelector('.oc-head .badge')?.textContent === 'ready');
   await page.evaluate(() => window.__recorder.disconnect());
   const seen = await page.evaluate(() => window.__seen);
@@ -224,7 +237,7 @@ try {
   // ---- a step's log ----
   await waitFor('cluster-join\'s log', 30, () => /proved the shared secret/.test(document.getElementById('step-log').textContent));
   ok('a step\'s log appears (cluster-join)');
-  await page.click('svg.dag[data-dag="create"] g.step[data-step="post-secret"]');
+  await clickStep('post-secret');
   await waitFor('post-secret\'s log', 30, () => /proof service/.test(document.getElementById('step-log').textContent) &&
     !/proved the shared secret/.test(document.getElementById('step-log').textContent));
   ok('another step\'s log replaces it (post-secret)');

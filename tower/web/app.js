@@ -12,6 +12,10 @@ const nav = document.getElementById('nav');
 const loginBox = document.getElementById('login');
 const statusLine = document.getElementById('status');
 
+// A page of rows, each with its own history call: a fleet of thousands is
+// narrowed with the filter, never fetched whole every few seconds.
+const NODES_SHOWN = 50;
+
 // What the current page started (timers, streams): stopped when it is left.
 // A page that is still awaiting its first answer when it is left must not
 // start anything: it checks that the generation it began in is current.
@@ -242,8 +246,8 @@ async function pageOvercloud(id) {
 
   const refreshCharts = async () => {
     if (!last) return;
-    for (const n of last.nodes) {
-      if (!n.node_id) continue;
+    for (const n of last.nodes.slice(0, NODES_SHOWN)) {
+      if (!n.node_id || n.state === 'released') continue;
       try {
         nodeCharts.set(n.node_id, metricCharts(await nodeHistory(n.node_id), ['cpu', 'mem', 'net']));
       } catch (e) {
@@ -333,9 +337,10 @@ function uptime(s) {
 
 async function pageNodes() {
   const body = h('div', {});
+  const filter = h('input', {id: 'node-filter', type: 'search', placeholder: 'filter: name, id, arch, role, state'});
   main.append(h('section', {class: 'card'}, h('h2', {}, 'Nodes'),
     h('p', {class: 'muted'}, 'Every enrolled node: the ones providers made and the devices that joined with a token.'),
-    body));
+    filter, body));
   const load = async () => {
     let nodes;
     try {
@@ -344,15 +349,22 @@ async function pageNodes() {
       clear(body).append(h('p', {class: 'error'}, errorText(e)));
       return;
     }
-    const histories = await Promise.all(nodes.map((n) => nodeHistory(n.id).catch(() => [])));
+    const words = filter.value.trim().toLowerCase().split(/\s+/).filter(Boolean);
+    const matching = nodes.filter((n) => words.every((w) =>
+      [n.name, n.id, n.arch, n.role, n.state].some((f) => String(f || '').toLowerCase().includes(w))));
+    const shown = matching.slice(0, NODES_SHOWN);
+    const histories = await Promise.all(shown.map((n) => nodeHistory(n.id).catch(() => [])));
     clear(body);
     if (nodes.length === 0) {
       body.append(h('p', {class: 'muted'}, 'No node has enrolled yet. Create an OverCloud, or a join token for a device.'));
       return;
     }
+    body.append(h('p', {class: 'muted small', id: 'node-count'},
+      `${nodes.length} node(s), ${nodes.filter((n) => n.state === 'connected').length} connected` +
+      (matching.length > shown.length ? `; the first ${shown.length} of ${matching.length} matching are shown` : '')));
     body.append(h('table', {class: 'list', id: 'node-list'},
       h('thead', {}, h('tr', {}, ['node', 'arch', 'role', 'state', 'last seen', 'figures (last hour)'].map((t) => h('th', {}, t)))),
-      h('tbody', {}, nodes.map((n, i) => {
+      h('tbody', {}, shown.map((n, i) => {
         const m = n.metrics;
         return h('tr', {'data-node-id': n.id},
           h('td', {}, h('b', {}, n.name), h('div', {class: 'muted small'}, n.id),
@@ -366,6 +378,12 @@ async function pageNodes() {
               : h('div', {class: 'muted small'}, 'no figures yet')));
       }))));
   };
+  let typing = null;
+  filter.addEventListener('input', () => {
+    clearTimeout(typing);
+    typing = setTimeout(load, 300);
+  });
+  onLeave(() => clearTimeout(typing));
   const gen = generation;
   await load();
   if (current(gen)) every(5000, load);
