@@ -2,8 +2,9 @@
 // puppeteer-core over the DevTools protocol, against a real tower (started by
 // tests/integration/test_console.sh, which passes it in the environment):
 // login, a create through the form whose DAG changes live, a step's log, node
-// charts with data, API errors next to their forms, a join token, CSRF
-// refusal, a delete through the form, logout ending the session server-side.
+// charts with data, API errors next to their forms, a join token, an attach
+// through the form, CSRF refusal, a delete through the form, logout ending
+// the session server-side.
 // Any JavaScript error or console error on the page fails the test.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -263,6 +264,21 @@ try {
   const withHeader = await pageFetch('POST', '/v1/tokens', {body: {role: 'edge-worker'}, csrf});
   check(withHeader.status === 201, 'the same call with the session\'s CSRF token works (201)', withHeader.text);
 
+  // ---- Attach the edge node through the form ----
+  await go('#/actions');
+  await waitFor('the attach form', 10, () => document.getElementById('attach-form'));
+  await submitForm('attach-form', {id: ocId, node: EDGE_NODE});
+  await waitFor('the detail page after attach', 15, (id) => location.hash === `#/overclouds/${id}`, ocId);
+  await waitFor('the attach DAG drawn', 30, () => document.querySelectorAll('svg.dag[data-dag="attach"] g.step').length > 0);
+  await waitFor('the attach DAG done', 120, () => {
+    const steps = [...document.querySelectorAll('svg.dag[data-dag="attach"] g.step')];
+    return steps.length > 0 && steps.every((g) => g.dataset.state === 'done');
+  });
+  await waitFor('the edge node in the OverCloud\'s nodes', 15, (id) =>
+    !!document.querySelector(`td.chart-cell[data-node-id="${id}"]`), EDGE_NODE);
+  ok('attach through the form: the attach DAG ran and the edge node is listed');
+  await shot('08-detail-attached');
+
   // ---- Delete through the form ----
   await go('#/actions');
   await waitFor('the delete form', 10, () => document.getElementById('delete-form'));
@@ -272,7 +288,7 @@ try {
   await waitFor('the OverCloud deleted', 120, () => document.querySelector('.oc-head .badge')?.textContent === 'deleted');
   check(await page.$$eval('svg.dag[data-dag="destroy"] g.step', (gs) => gs.every((g) => ['done', 'skipped'].includes(g.dataset.state))),
     'delete through the form: the destroy DAG ran to the end');
-  await shot('08-detail-deleted');
+  await shot('09-detail-deleted');
 
   // ---- Logout ends the session on the tower ----
   const before = (await page.cookies()).find((c) => c.name === '__Host-oc_session');
@@ -284,7 +300,7 @@ try {
   check(replay.status === 401, 'the old session cookie no longer works after logout (401)', replay.text);
   const after = JSON.parse((await pageFetch('GET', '/v1/session')).text);
   check(after.active === false, 'GET /v1/session: no session');
-  await shot('09-logged-out');
+  await shot('10-logged-out');
 
   check(problems.length === 0, 'no JavaScript or console error on the page', problems.join('\n'));
   console.log('console test: all checks passed');
