@@ -7,6 +7,15 @@
 # curl, and the bearer API unchanged.
 . "$(dirname "$0")/lib.sh"
 
+# A browser left by a killed test run goes too: its profile is in $T.
+console_cleanup() {
+	local rc=$?
+	pkill -9 -f -- "--user-data-dir=$T/" 2>/dev/null || true
+	(exit "$rc")
+	cleanup
+}
+trap console_cleanup EXIT
+
 WEB="$REPO/tests/web"
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 [ -x "$CHROMIUM" ] || fail "$CHROMIUM missing: bash packaging/deps.sh installs Debian's chromium"
@@ -36,9 +45,8 @@ SPKI=$(openssl x509 -in "$T/t/server.pem" -pubkey -noout | openssl pkey -pubin -
 	openssl dgst -sha256 -binary | base64)
 
 CONSOLE_URL=$API CONSOLE_TOKEN=$TOKEN CONSOLE_OUT=$OUT CONSOLE_SPKI=$SPKI CONSOLE_EDGE_NODE=$EDGE \
-	CONSOLE_WAIT_SCALE=$WAIT_SCALE CHROMIUM=$CHROMIUM HOME="$T" \
+	CONSOLE_WAIT_SCALE=$WAIT_SCALE CHROMIUM=$CHROMIUM HOME="$T" CONSOLE_PROFILE_DIR="$T" \
 	timeout $((240 * WAIT_SCALE)) node "$WEB/console.test.mjs" || fail "the browser test failed (screenshots in $OUT)"
-rm -rf "$OUT"/profile-*
 
 # The same rules without a browser.
 c() { curl -sS --cacert "$T/t/ca.pem" "$@"; }

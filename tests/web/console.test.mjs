@@ -37,7 +37,7 @@ function check(cond, what, detail = '') {
 const browser = await puppeteer.launch({
   executablePath: CHROMIUM,
   headless: true,
-  userDataDir: fs.mkdtempSync(path.join(OUT, 'profile-')),
+  userDataDir: fs.mkdtempSync(path.join(process.env.CONSOLE_PROFILE_DIR || OUT, 'chromium-profile-')),
   args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-extensions',
     `--ignore-certificate-errors-spki-list=${SPKI}`, '--window-size=1400,1000'],
   defaultViewport: {width: 1400, height: 1000},
