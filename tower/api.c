@@ -20,13 +20,18 @@
 #include "tower/artifacts.h"
 #include "tower/ca.h"
 #include "tower/enroll.h"
+#include "tower/exporter.h"
 #include "tower/http.h"
 #include "tower/httpd.h"
 #include "tower/hub.h"
+#include "tower/nodemetrics.h"
+#include "tower/promtext.h"
 #include "tower/role.h"
+#include "tower/session.h"
 #include "tower/store.h"
 #include "tower/tasks.h"
 #include "tower/userdata.h"
+#include "tower/web.h"
 #include "tower/workflow.h"
 #include "tower/tower.h"
 
@@ -121,13 +126,15 @@ static int node_to_json(const struct store_node *n, void *arg)
 	struct api_ctx *ctx = ((void **)arg)[0];
 	json_t *list = ((void **)arg)[1];
 	bool connected = hub_node_connected(ctx->tower->hub, n->id);
+	const struct node_figures *f = nodemetrics_latest(ctx->tower->nodemetrics, n->id);
 
-	json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:I, s:I, s:o?}",
+	json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:I, s:I, s:o?, s:o}",
 		"id", n->id, "name", n->name, "arch", n->arch[0] ? n->arch : "unknown",
 		"role", n->role, "state", connected ? "connected" : "disconnected",
 		"os", n->os[0] ? n->os : NULL, "kernel", n->kernel[0] ? n->kernel : NULL,
 		"cpus", (json_int_t)n->cpus, "mem_total", (json_int_t)n->mem_total,
-		"last_seen", n->last_seen ? json_integer(n->last_seen) : NULL));
+		"last_seen", n->last_seen ? json_integer(n->last_seen) : NULL,
+		"metrics", f != NULL ? nodemetrics_figures_json(f) : json_null()));
 	return 0;
 }
 
@@ -157,6 +164,7 @@ static void delete_node(struct api_ctx *ctx, const char *id)
 		return;
 	}
 	log_info("api %s: node %s deleted, its certificate is revoked", ctx->peer, id);
+	nodemetrics_forget(ctx->tower->nodemetrics, id);
 	hub_disconnect_node(ctx->tower->hub, id, "node deleted: certificate revoked");
 	reply_json(ctx, 200, json_pack("{s:s, s:s}", "id", id, "state", "deleted"));
 }
@@ -1146,24 +1154,44 @@ out:
 	json_decref(body);
 }
 
+/* ---- Prometheus: /metrics, discovery, a node's history (exporter.c) ---- */
+
 static void get_metrics(struct api_ctx *ctx)
 {
-	char text[1024];
-	int n = snprintf(text, sizeof(text),
-			 "# HELP overcloud_agents_connected Agents connected now.\n"
-			 "# TYPE overcloud_agents_connected gauge\n"
-			 "overcloud_agents_connected %zu\n"
-			 "# HELP overcloud_tower_start_time_seconds When the tower started.\n"
-			 "# TYPE overcloud_tower_start_time_seconds gauge\n"
-			 "overcloud_tower_start_time_seconds %lld\n"
-			 "# HELP overcloud_agent_tls_resumed_total Agent TLS sessions resumed from a ticket.\n"
-			 "# TYPE overcloud_agent_tls_resumed_total counter\n"
-			 "overcloud_agent_tls_resumed_total %llu\n",
-			 hub_connected_count(ctx->tower->hub), (long long)ctx->tower->started_at,
-			 (unsigned long long)hub_sessions_resumed(ctx->tower->hub));
+	struct evbuffer *text = evbuffer_new();
 
-	http_write_response(ctx->out, 200, "text/plain; version=0.0.4", text, (size_t)n,
-			    ctx->keep_alive);
+	if (text == NULL || exporter_metrics(ctx->tower, text) != 0) {
+		reply_error(ctx, 500, "cannot read the figures", NULL);
+	} else {
+		size_t len = evbuffer_get_length(text);
+		http_write_response(ctx->out, 200, PROMTEXT_CONTENT_TYPE,
+				    evbuffer_pullup(text, -1), len, ctx->keep_alive);
+	}
+	if (text != NULL)
+		evbuffer_free(text);
+}
+
+static void get_sd_prometheus(struct api_ctx *ctx)
+{
+	json_t *groups = exporter_sd_targets(ctx->tower);
+
+	if (groups == NULL)
+		reply_error(ctx, 500, "cannot read nodes", NULL);
+	else
+		reply_json(ctx, 200, groups);
+}
+
+static void get_node_metrics(struct api_ctx *ctx, const char *id)
+{
+	struct store_node node;
+	int found = store_node_get(ctx->tower->store, id, &node);
+
+	if (found < 0)
+		reply_error(ctx, 500, "cannot read nodes", NULL);
+	else if (found == 0 || node.deleted)
+		reply_error(ctx, 404, "no such node", id);
+	else
+		reply_json(ctx, 200, nodemetrics_history_json(ctx->tower->nodemetrics, id));
 }
 
 void api_handle(void *arg, const struct http_request *req, struct httpd_exchange *ex)
@@ -1198,11 +1226,30 @@ void api_handle(void *arg, const struct http_request *req, struct httpd_exchange
 			get_agent_artifact(&ctx, path + 20);
 		return;
 	}
-	if (!api_authorized(&ctx)) {
-		log_info("api %s: %s %s: missing or wrong bearer token", peer, req->method, path);
-		reply_error(&ctx, 401, "missing or wrong bearer token",
-			    "send Authorization: Bearer <admin.token>");
+	/* The console: its files are public, its data comes from the API below. */
+	if (web_path(path)) {
+		web_handle(ctx.tower->web_dir, req, ex);
 		return;
+	}
+	if (strcmp(path, "/v1/session") == 0) {
+		session_handle(ctx.tower, req, ex);
+		return;
+	}
+	if (!api_authorized(&ctx)) {
+		/* Or the console's session cookie, with its CSRF header to change things. */
+		enum session_auth s = session_authorize(ctx.tower->sessions, req, util_now());
+		if (s == SESSION_AUTH_CSRF) {
+			log_info("api %s: %s %s: session without its CSRF token", peer, req->method, path);
+			reply_error(&ctx, 403, "missing or wrong CSRF token",
+				    "send X-CSRF-Token: the csrf value of POST /v1/session");
+			return;
+		}
+		if (s != SESSION_AUTH_OK) {
+			log_info("api %s: %s %s: missing or wrong bearer token", peer, req->method, path);
+			reply_error(&ctx, 401, "missing or wrong bearer token",
+				    "send Authorization: Bearer <admin.token>");
+			return;
+		}
 	}
 	if (req->body_len > 0 && !body_is_json(req)) {
 		reply_error(&ctx, 415, "request body must be JSON",
@@ -1214,10 +1261,18 @@ void api_handle(void *arg, const struct http_request *req, struct httpd_exchange
 			get_nodes(&ctx);
 		else
 			reply_error(&ctx, 405, "method not allowed", NULL);
-	} else if (strncmp(path, "/v1/nodes/", 10) == 0 && path[10] != '\0' &&
-		   strchr(path + 10, '/') == NULL) {
-		if (method_is(&ctx, "DELETE"))
-			delete_node(&ctx, path + 10);
+	} else if (path_id(path, "/v1/nodes/", id, sizeof(id), &tail)) {
+		if (tail != NULL && strcmp(tail, "metrics") != 0)
+			reply_error(&ctx, 404, "no such path", path);
+		else if (tail == NULL && method_is(&ctx, "DELETE"))
+			delete_node(&ctx, id);
+		else if (tail != NULL && method_is(&ctx, "GET"))
+			get_node_metrics(&ctx, id);
+		else
+			reply_error(&ctx, 405, "method not allowed", NULL);
+	} else if (strcmp(path, "/v1/sd/prometheus") == 0) {
+		if (method_is(&ctx, "GET"))
+			get_sd_prometheus(&ctx);
 		else
 			reply_error(&ctx, 405, "method not allowed", NULL);
 	} else if (strcmp(path, "/v1/tokens") == 0) {

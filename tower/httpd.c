@@ -21,6 +21,7 @@
 #include "shared/netaddr.h"
 #include "shared/tls.h"
 #include "tower/http.h"
+#include "tower/telemetry.h"
 
 #define HTTPD_HANDSHAKE_TIMEOUT_MS 10000
 /* A file body is read this much at a time, and refilled below twice that. */
@@ -275,6 +276,22 @@ void httpd_stream_end(struct httpd_stream *s)
 	conn_close(c, "stream ended");
 }
 
+/* The status of the response at the start of out ("HTTP/1.1 200 ..."), or 0. */
+static int response_status(struct evbuffer *out)
+{
+	char line[13];
+	int status = 0;
+
+	if (evbuffer_copyout(out, line, 12) != 12 || memcmp(line, "HTTP/1.", 7) != 0)
+		return 0;
+	for (int i = 9; i < 12; i++) {
+		if (line[i] < '0' || line[i] > '9')
+			return 0;
+		status = status * 10 + (line[i] - '0');
+	}
+	return status;
+}
+
 /* Answers the complete requests buffered in c->in, in order, while the
  * output has room. Parses from a scratch copy: the parser writes into its
  * buffer, and an incomplete request must be parsed again from pristine
@@ -298,6 +315,7 @@ static void conn_process(struct httpd_conn *c)
 		char err[160];
 		struct httpd_exchange ex = {.peer = c->peer, .out = out, .conn = c, .body_fd = -1};
 		char *scratch;
+		double started;
 
 		if (tls_conn_pending(c->tls) > HTTPD_OUTPUT_CAP) {
 			conn_hold(c);
@@ -329,13 +347,16 @@ static void conn_process(struct httpd_conn *c)
 				log_info("api %s: bad request: %s (%llu more in the last %d s)", c->peer,
 					 err, (unsigned long long)suppressed, LOGRATE_DEFAULT_S);
 			http_write_error(out, error_status, err, NULL, false);
+			telemetry_api_request(error_status, 0);
 			tls_conn_write(c->tls, evbuffer_pullup(out, -1), evbuffer_get_length(out));
 			conn_close(c, "bad request");
 			break;
 		}
 		c->in_request = false;
 		ex.keep_alive = req.keep_alive;
+		started = telemetry_now();
 		c->httpd->handler(c->httpd->arg, &req, &ex);
+		telemetry_api_request(response_status(out), telemetry_now() - started);
 		free(scratch);
 		evbuffer_drain(in, consumed);
 		tls_conn_write(c->tls, evbuffer_pullup(out, -1), evbuffer_get_length(out));

@@ -26,6 +26,7 @@
 #include "tower/ca.h"
 #include "tower/enroll.h"
 #include "tower/store.h"
+#include "tower/telemetry.h"
 #include "tower/ticket.h"
 #include "tower/workers.h"
 
@@ -345,6 +346,7 @@ static void sign_done(struct event_base *base, void *arg)
 	if (job->rc == 0)
 		job->rc = enroll_record(c->hub->store, job->token, job->hostname, util_now(),
 					&job->issue, job->err, sizeof(job->err));
+	telemetry_enrollment(job->rc == 0);
 	if (job->rc != 0) {
 		log_warn("agent %s: enrollment refused: %s", c->peer, job->err);
 		c->state = HUB_CONN_ENROLL;
@@ -525,6 +527,9 @@ static void conn_handle(struct hub_conn *c, const struct msg *m)
 	case HUB_CONN_READY:
 		if (m->type == MSG_HEARTBEAT) {
 			touch_later(c->hub, c->node_id);
+			if (c->hub->events != NULL && c->hub->events->heartbeat != NULL)
+				c->hub->events->heartbeat(c->hub->events_arg, c->node_id,
+							  &m->u.heartbeat);
 			return;
 		}
 		if (m->type == MSG_RENEW) {
@@ -614,6 +619,7 @@ static void hs_back(struct event_base *base, void *arg)
 	struct hub_conn *c = arg;
 
 	c->state = HUB_CONN_ENROLL;   /* anything but HANDSHAKE; set for real below */
+	telemetry_handshake(true);
 	if (tls_conn_adopt(c->tls, base, &hub_tls_callbacks, c) != 0) {
 		log_warn("agent %s: cannot take over the connection, closing", c->peer);
 		tls_conn_free(c->tls);
@@ -628,6 +634,7 @@ static void hs_failed(struct event_base *base, void *arg)
 	struct hub_conn *c = arg;
 
 	log_info("agent %s: connection closed: %s", c->peer, c->close_reason);
+	telemetry_handshake(false);
 	conn_unlink_free(c);
 }
 
