@@ -12,7 +12,7 @@ foreach(src ${UNIT_SRC})
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
   target_link_libraries(${name} octower ocagent ocshared ${CMOCKA_LIB})
   add_test(NAME unit/${name} COMMAND ${CMAKE_BINARY_DIR}/tests/${name})
-  set_tests_properties(unit/${name} PROPERTIES ENVIRONMENT "${OC_TEST_ENV}" TIMEOUT 120)
+  set_tests_properties(unit/${name} PROPERTIES ENVIRONMENT "${OC_TEST_ENV}" TIMEOUT 900)
   if(OC_ASAN_DIR)
     add_test(NAME asan/unit/${name} COMMAND ${OC_ASAN_DIR}/tests/${name})
     set_tests_properties(asan/unit/${name} PROPERTIES ENVIRONMENT "${OC_TEST_ENV}" TIMEOUT 300)
@@ -50,7 +50,7 @@ file(GLOB ROLE_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/roles/test_*.sh
 foreach(src ${ROLE_TESTS})
   get_filename_component(name ${src} NAME_WE)
   add_test(NAME roles/${name} COMMAND bash ${src})
-  set_tests_properties(roles/${name} PROPERTIES ENVIRONMENT "${OC_TEST_ENV}" TIMEOUT 120)
+  set_tests_properties(roles/${name} PROPERTIES ENVIRONMENT "${OC_TEST_ENV}" TIMEOUT 900)
 endforeach()
 
 # Tests that make local-provider nodes share the host's bridge and netns

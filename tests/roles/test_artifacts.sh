@@ -20,7 +20,8 @@ SUM=$(sha256sum <"$MIRROR/raw.githubusercontent.com/example/proj/v1.2.3/deploy/n
 
 python3 -m http.server --bind 127.0.0.1 0 --directory "$MIRROR" >"$T/http.log" 2>&1 &
 HTTP_PID=$!
-trap 'kill $HTTP_PID 2>/dev/null || true; roles_cleanup' EXIT
+# The test's own status goes on to roles_cleanup (which reads $?).
+trap 'rc=$?; kill $HTTP_PID 2>/dev/null || :; set +e; (exit $rc); roles_cleanup' EXIT
 PORT=""
 for _ in $(seq 1 100); do
 	PORT=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$T/http.log" | head -n 1)
