@@ -447,13 +447,49 @@ fail:
 
 /* ---- starting steps ---- */
 
+/* A run's tasks, oldest first: a retried step adds a task to the same run
+ * for each node that failed, so a node's last task is its current one. */
+struct run_tasks {
+	struct store_task *items;
+	size_t count, cap;
+};
+
+static int collect_task(const struct store_task *t, void *arg)
+{
+	struct run_tasks *rt = arg;
+
+	if (rt->count == rt->cap) {
+		size_t cap = rt->cap ? rt->cap * 2 : 16;
+		struct store_task *grown = realloc(rt->items, cap * sizeof(*grown));
+		if (grown == NULL)
+			return -1;
+		rt->items = grown;
+		rt->cap = cap;
+	}
+	rt->items[rt->count] = *t;
+	rt->items[rt->count].spec = NULL;      /* owned by the store's iterator */
+	rt->items[rt->count].outputs = NULL;
+	rt->count++;
+	return 0;
+}
+
+/* The node's last task in rt, or NULL. */
+static const struct store_task *last_task_of(const struct run_tasks *rt, const char *node_id)
+{
+	for (size_t i = rt->count; i-- > 0;)
+		if (strcmp(rt->items[i].node_id, node_id) == 0)
+			return &rt->items[i];
+	return NULL;
+}
+
 static void start_role_step(struct workflow *wf, struct oc_view *v, const struct pattern_step *def,
 			    struct store_oc_step *s, const char *dag)
 {
 	char err[512], name[40];
 	json_t *inputs = json_object(), *spec = NULL;
 	const char **node_ids = NULL;
-	size_t targets = 0;
+	size_t targets = 0, already_done = 0;
+	struct run_tasks earlier = {0};
 
 	for (size_t i = 0; i < def->input_count; i++) {
 		char *value = expand(wf, v, dag, def->inputs[i].value, err, sizeof(err));
@@ -484,10 +520,22 @@ static void start_role_step(struct workflow *wf, struct oc_view *v, const struct
 		step_finish(wf, v, s, "failed", "out of memory");
 		goto out;
 	}
+	/* A retry: the run already has this step's earlier tasks. */
+	store_task_foreach_run(wf->t->store, s->run_id, collect_task, &earlier);
 	for (int i = 0; i < v->node_count; i++) {
 		const struct store_oc_node *n = &v->nodes[i];
-		if (node_in_target(n, def->on, dag) && n->node_id[0] != '\0')
+		const struct store_task *last;
+		if (!node_in_target(n, def->on, dag) || n->node_id[0] == '\0')
+			continue;
+		last = last_task_of(&earlier, n->node_id);
+		if (last != NULL && strcmp(last->state, "done") == 0)
+			already_done++;
+		else
 			node_ids[targets++] = n->node_id;
+	}
+	if (targets == 0 && already_done > 0) {
+		step_finish(wf, v, s, "done", NULL);
+		goto out;
 	}
 	if (targets > 0 &&
 	    tasks_create_run(wf->t->tasks, s->run_id, node_ids, targets, def->role,
@@ -502,9 +550,11 @@ static void start_role_step(struct workflow *wf, struct oc_view *v, const struct
 			    strcmp(dag, "destroy") == 0 ? NULL : "no enrolled node in the target group");
 		goto out;
 	}
-	log_info("overcloud %s: step %s: %s/%s on %zu node(s), run %s", v->oc.id, s->name, def->role,
-		 def->role_step ? def->role_step : "apply", targets, s->run_id);
+	log_info("overcloud %s: step %s: %s/%s on %zu node(s), run %s%s", v->oc.id, s->name, def->role,
+		 def->role_step ? def->role_step : "apply", targets, s->run_id,
+		 already_done > 0 ? " (the nodes it already ran on are done)" : "");
 out:
+	free(earlier.items);
 	free(node_ids);
 	json_decref(spec);
 	json_decref(inputs);
@@ -891,7 +941,9 @@ static void start_step(struct workflow *wf, struct oc_view *v, const struct patt
 	s->attempts++;
 	s->started_ms = util_now_ms();
 	s->retry_at_ms = 0;
-	if (def->role != NULL)
+	/* A retry keeps its run: only the nodes whose last task there did not
+	 * end done get a new one (start_role_step); a done node is done. */
+	if (def->role != NULL && s->attempts == 1)
 		s->run_id[0] = '\0';
 	step_save(wf, v, s);
 	log_info("overcloud %s: step %s started (attempt %lld)", v->oc.id, s->name,
@@ -915,20 +967,29 @@ struct run_summary {
 	char first_error[400];
 };
 
-static int summarize_task(const struct store_task *t, void *arg)
+static void summarize_run(struct workflow *wf, const char *run_id, struct run_summary *rs)
 {
-	struct run_summary *rs = arg;
+	struct run_tasks rt = {0};
 
-	rs->total++;
-	if (!is_final_task_state(t->state)) {
-		rs->open++;
-	} else if (strcmp(t->state, "done") != 0) {
-		rs->failed++;
-		if (rs->first_error[0] == '\0')
-			snprintf(rs->first_error, sizeof(rs->first_error), "node %s: %s%s%s", t->node_id,
-				 t->state, t->reason[0] ? ": " : "", t->reason);
+	memset(rs, 0, sizeof(*rs));
+	if (run_id[0] == '\0')
+		return;
+	store_task_foreach_run(wf->t->store, run_id, collect_task, &rt);
+	for (size_t i = 0; i < rt.count; i++) {
+		const struct store_task *t = &rt.items[i];
+		if (last_task_of(&rt, t->node_id) != t)
+			continue;   /* an earlier attempt on this node */
+		rs->total++;
+		if (!is_final_task_state(t->state)) {
+			rs->open++;
+		} else if (strcmp(t->state, "done") != 0) {
+			rs->failed++;
+			if (rs->first_error[0] == '\0')
+				snprintf(rs->first_error, sizeof(rs->first_error), "node %s: %s%s%s",
+					 t->node_id, t->state, t->reason[0] ? ": " : "", t->reason);
+		}
 	}
-	return 0;
+	free(rt.items);
 }
 
 static int64_t step_retries(struct workflow *wf, const struct pattern_step *def)
@@ -959,9 +1020,7 @@ static void follow_step(struct workflow *wf, struct oc_view *v, const struct pat
 			step_finish(wf, v, s, "done", NULL);
 		return;
 	}
-	memset(&rs, 0, sizeof(rs));
-	if (s->run_id[0] != '\0')
-		store_task_foreach_run(wf->t->store, s->run_id, summarize_task, &rs);
+	summarize_run(wf, s->run_id, &rs);
 	if (rs.total == 0) {
 		/* Interrupted before its tasks were stored: make them now. */
 		start_role_step(wf, v, def, s, dag);
