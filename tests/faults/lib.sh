@@ -16,7 +16,11 @@ cleanup_markers() {
 		rm -rf "/tmp/oc-fault-$id" "/tmp/oc-fault-$id".*
 	done
 }
-trap 'cleanup_markers; cleanup' EXIT
+# on_exit CMD: CMD runs at exit before the integration cleanup, which still
+# sees the test's exit status.
+ON_EXIT=cleanup_markers
+on_exit() { ON_EXIT="$1; $ON_EXIT"; }
+trap 'rc=$?; set +e; eval "$ON_EXIT"; (exit $rc); cleanup' EXIT
 
 # create PATTERN NUMBER [ARGS...]: a detached local-provider create; prints the id.
 fault_create() {
@@ -24,6 +28,8 @@ fault_create() {
 	shift 2
 	id=$(tower_cli t create --provider local --number "$number" --pattern "$pattern" --detach "$@")
 	MARKED+=("$id")
+	# The destroy DAG's gate stays open unless a test closes it.
+	touch "$(marker "$id").undo-gate"
 	echo "$id"
 }
 
@@ -34,6 +40,7 @@ open_gate() { touch "$(marker "$1").${2:-gate}"; }
 runs() {
 	grep -c "^$2 ran ${3:-}" "$(marker "$1")" 2>/dev/null || true
 }
+runs_are() { [ "$(runs "$1" "$2")" = "$3" ]; }
 dones() {
 	grep -c "^$2 done ${3:-}" "$(marker "$1")" 2>/dev/null || true
 }
