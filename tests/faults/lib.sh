@@ -9,12 +9,13 @@ FDIRS=(--roles "$FAULTS/roles" --patterns "$FAULTS/patterns")
 # `make faults` runs more rounds of the injections that take a round count.
 ROUNDS=${OC_FAULT_ROUNDS:-1}
 
-MARKED=()
+# Each created OverCloud's id goes to $T/marked (creates run in a subshell).
 cleanup_markers() {
 	local id
-	for id in "${MARKED[@]}"; do
+	[ -f "$T/marked" ] || return 0
+	while read -r id; do
 		rm -rf "/tmp/oc-fault-$id" "/tmp/oc-fault-$id".*
-	done
+	done <"$T/marked"
 }
 # on_exit CMD: CMD runs at exit before the integration cleanup, which still
 # sees the test's exit status.
@@ -27,7 +28,7 @@ fault_create() {
 	local pattern=$1 number=$2 id
 	shift 2
 	id=$(tower_cli t create --provider local --number "$number" --pattern "$pattern" --detach "$@")
-	MARKED+=("$id")
+	echo "$id" >>"$T/marked"
 	# The destroy DAG's gate stays open unless a test closes it.
 	touch "$(marker "$id").undo-gate"
 	echo "$id"
