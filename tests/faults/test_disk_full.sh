@@ -10,9 +10,12 @@
 mkdir -p "$T/t" "$T/nodes"
 mount -t tmpfs -o size=16m,mode=0700 oc-fault-tmpfs "$T/t"
 ln -s "$T/nodes" "$T/t/local"
+# At exit the nodes go first, while their dirs are still found through the
+# mounted state dir, then the tmpfs.
 unmount_state() {
 	kill -9 "${TOWER_PID_t:-}" 2>/dev/null || true
 	wait "${TOWER_PID_t:-}" 2>/dev/null || true
+	cleanup_local_nodes
 	umount -l "$T/t" 2>/dev/null || true
 }
 on_exit unmount_state
