@@ -177,6 +177,9 @@ static void handle_renewed(struct session *s, const struct msg_renewed *r)
 		goto out;
 	}
 	s->cert_renewed = true;
+	/* The saved TLS session is the old certificate's: resumed after a
+	 * restart, it would show the tower that one instead of the new. */
+	forget_tls_session(s);
 	log_info("certificate renewed, valid until %lld", (long long)pki_cert_not_after(&cert));
 out:
 	mbedtls_x509_crt_free(&cert);

@@ -964,6 +964,7 @@ static void start_step(struct workflow *wf, struct oc_view *v, const struct patt
 
 struct run_summary {
 	size_t total, open, failed;
+	int64_t newest_ms;       /* when the run's newest task was made */
 	char first_error[400];
 };
 
@@ -980,6 +981,8 @@ static void summarize_run(struct workflow *wf, const char *run_id, struct run_su
 		if (last_task_of(&rt, t->node_id) != t)
 			continue;   /* an earlier attempt on this node */
 		rs->total++;
+		if (t->created_ms > rs->newest_ms)
+			rs->newest_ms = t->created_ms;
 		if (!is_final_task_state(t->state)) {
 			rs->open++;
 		} else if (strcmp(t->state, "done") != 0) {
@@ -1021,8 +1024,9 @@ static void follow_step(struct workflow *wf, struct oc_view *v, const struct pat
 		return;
 	}
 	summarize_run(wf, s->run_id, &rs);
-	if (rs.total == 0) {
-		/* Interrupted before its tasks were stored: make them now. */
+	if (rs.total == 0 || (s->attempts > 1 && rs.open == 0 && rs.newest_ms < s->started_ms)) {
+		/* Interrupted before its tasks (or a retry's) were stored:
+		 * make them now. */
 		start_role_step(wf, v, def, s, dag);
 		return;
 	}
