@@ -45,7 +45,7 @@ row "agent idle RSS after enrollment (MiB)" "$rss" "<= 2" "$(verdict "$rss" 2)"
 
 # --- no-op task round trip on one agent (tower sends -> agent done) ---
 API="https://127.0.0.1:$(jq -r .api_port "$T/tower/endpoint.json")"
-api() { curl -sS --cacert "$T/tower/ca.pem" -H "Authorization: Bearer $(cat "$T/tower/admin.token")" "$@"; }
+api() { curl -sS --cacert "$T/tower/ca.pem" -H "Authorization: Bearer $(cat "$T/tower/admin.token")" -H "Content-Type: application/json" "$@"; }
 node=$(sed -n 's/^node_id=//p' "$T/agent/agent.conf")
 : >"$T/rtt"
 # `tower run` follows the run on the connection it posted it on, so no
