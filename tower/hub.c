@@ -55,6 +55,7 @@ struct hub_conn {
 	int fd;                /* until the worker wraps it in tls */
 	struct hub_sign_job *job;
 	char node_id[STORE_ID_MAX];
+	char cert_serial[STORE_ID_MAX];   /* of the certificate it connected with */
 	char peer[96];
 	char close_reason[128];/* a handshake's end, carried back from the worker */
 	struct hub_conn *prev, *next;
@@ -294,6 +295,7 @@ static void conn_check_cert(struct hub_conn *c)
 		return;
 	}
 	snprintf(c->node_id, sizeof(c->node_id), "%s", cn);
+	snprintf(c->cert_serial, sizeof(c->cert_serial), "%s", serial);
 	snprintf(c->peer, sizeof(c->peer), "%s", cn);
 	c->state = HUB_CONN_AWAIT_HELLO;
 }
@@ -480,6 +482,7 @@ static void handle_renew(struct hub_conn *c, const struct msg_renew *r)
 	struct msg reply = {.type = MSG_RENEWED};
 	char serial[48], err[256];
 	char *cert = NULL;
+	bool batch;
 
 	if (ca_sign_csr(c->hub->ca, r->csr, strlen(r->csr) + 1, c->node_id, c->hub->cert_validity_s,
 			&cert, serial, sizeof(serial), err, sizeof(err)) != 0) {
@@ -489,7 +492,18 @@ static void handle_renew(struct hub_conn *c, const struct msg_renew *r)
 		proto_send(c->tls, &reply);
 		return;
 	}
-	if (store_node_set_serial(c->hub->store, c->node_id, serial) != 0) {
+	/* The previous serial becomes the one this connection holds, not
+	 * whatever was current: renewals the agent never took (its clock
+	 * judged them bad, or they were lost) must not revoke the certificate
+	 * it still has. Two updates, one transaction: prev = held, then the
+	 * new one current. */
+	batch = store_begin(c->hub->store) == 0;
+	if ((strcmp(c->cert_serial, serial) != 0 &&
+	     store_node_set_serial(c->hub->store, c->node_id, c->cert_serial) != 0) ||
+	    store_node_set_serial(c->hub->store, c->node_id, serial) != 0 ||
+	    (batch && store_commit(c->hub->store) != 0)) {
+		if (batch)
+			store_rollback(c->hub->store);
 		free(cert);
 		conn_refuse(c, "internal error");
 		return;

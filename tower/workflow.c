@@ -488,6 +488,41 @@ fail:
 
 /* ---- starting steps ---- */
 
+/* A run's tasks, oldest first: a retried step adds a task to the same run
+ * for each node that failed, so a node's last task is its current one. */
+struct run_tasks {
+	struct store_task *items;
+	size_t count, cap;
+};
+
+static int collect_task(const struct store_task *t, void *arg)
+{
+	struct run_tasks *rt = arg;
+
+	if (rt->count == rt->cap) {
+		size_t cap = rt->cap ? rt->cap * 2 : 16;
+		struct store_task *grown = realloc(rt->items, cap * sizeof(*grown));
+		if (grown == NULL)
+			return -1;
+		rt->items = grown;
+		rt->cap = cap;
+	}
+	rt->items[rt->count] = *t;
+	rt->items[rt->count].spec = NULL;      /* owned by the store's iterator */
+	rt->items[rt->count].outputs = NULL;
+	rt->count++;
+	return 0;
+}
+
+/* The node's last task in rt, or NULL. */
+static const struct store_task *last_task_of(const struct run_tasks *rt, const char *node_id)
+{
+	for (size_t i = rt->count; i-- > 0;)
+		if (strcmp(rt->items[i].node_id, node_id) == 0)
+			return &rt->items[i];
+	return NULL;
+}
+
 /* Whether role step def runs on node n: 1 yes, 0 not one of the step's
  * archs (skipped for it), -1 its role cannot run on n's arch (err says so:
  * a kubelet role on a 32-bit Raspberry Pi must fail clearly, not at apt). */
@@ -517,7 +552,8 @@ static void start_role_step(struct workflow *wf, struct oc_view *v, const struct
 	char err[512], name[40];
 	json_t *inputs = json_object(), *spec = NULL;
 	const char **node_ids = NULL;
-	size_t targets = 0, other_arch = 0;
+	size_t targets = 0, already_done = 0, other_arch = 0;
+	struct run_tasks earlier = {0};
 
 	for (size_t i = 0; i < def->input_count; i++) {
 		char *value = expand(wf, v, dag, def->inputs[i].value, err, sizeof(err));
@@ -548,12 +584,20 @@ static void start_role_step(struct workflow *wf, struct oc_view *v, const struct
 		step_finish(wf, v, s, "failed", "out of memory");
 		goto out;
 	}
+	/* A retry: the run already has this step's earlier tasks. */
+	store_task_foreach_run(wf->t->store, s->run_id, collect_task, &earlier);
 	for (int i = 0; i < v->node_count; i++) {
 		const struct store_oc_node *n = &v->nodes[i];
+		const struct store_task *last;
 		int fit;
 
 		if (!node_in_target(n, def->on, dag) || n->node_id[0] == '\0')
 			continue;
+		last = last_task_of(&earlier, n->node_id);
+		if (last != NULL && strcmp(last->state, "done") == 0) {
+			already_done++;
+			continue;
+		}
 		fit = node_fits_step(wf, def, n, err, sizeof(err));
 		if (fit < 0) {
 			step_finish(wf, v, s, "failed", err);
@@ -565,10 +609,14 @@ static void start_role_step(struct workflow *wf, struct oc_view *v, const struct
 		}
 		node_ids[targets++] = n->node_id;
 	}
-	if (targets == 0 && other_arch > 0) {
+	if (targets == 0 && other_arch > 0 && already_done == 0) {
 		/* Nothing of this step's archs here: another step serves them. */
 		log_info("overcloud %s: step %s: none of its %zu node(s) is of its archs", v->oc.id,
 			 s->name, other_arch);
+		step_finish(wf, v, s, "done", NULL);
+		goto out;
+	}
+	if (targets == 0 && already_done > 0) {
 		step_finish(wf, v, s, "done", NULL);
 		goto out;
 	}
@@ -585,9 +633,11 @@ static void start_role_step(struct workflow *wf, struct oc_view *v, const struct
 			    strcmp(dag, "destroy") == 0 ? NULL : "no enrolled node in the target group");
 		goto out;
 	}
-	log_info("overcloud %s: step %s: %s/%s on %zu node(s), run %s", v->oc.id, s->name, def->role,
-		 def->role_step ? def->role_step : "apply", targets, s->run_id);
+	log_info("overcloud %s: step %s: %s/%s on %zu node(s), run %s%s", v->oc.id, s->name, def->role,
+		 def->role_step ? def->role_step : "apply", targets, s->run_id,
+		 already_done > 0 ? " (the nodes it already ran on are done)" : "");
 out:
+	free(earlier.items);
 	free(node_ids);
 	json_decref(spec);
 	json_decref(inputs);
@@ -974,7 +1024,9 @@ static void start_step(struct workflow *wf, struct oc_view *v, const struct patt
 	s->attempts++;
 	s->started_ms = util_now_ms();
 	s->retry_at_ms = 0;
-	if (def->role != NULL)
+	/* A retry keeps its run: only the nodes whose last task there did not
+	 * end done get a new one (start_role_step); a done node is done. */
+	if (def->role != NULL && s->attempts == 1)
 		s->run_id[0] = '\0';
 	step_save(wf, v, s);
 	log_info("overcloud %s: step %s started (attempt %lld)", v->oc.id, s->name,
@@ -995,23 +1047,35 @@ static void start_step(struct workflow *wf, struct oc_view *v, const struct patt
 
 struct run_summary {
 	size_t total, open, failed;
+	int64_t newest_ms;       /* when the run's newest task was made */
 	char first_error[400];
 };
 
-static int summarize_task(const struct store_task *t, void *arg)
+static void summarize_run(struct workflow *wf, const char *run_id, struct run_summary *rs)
 {
-	struct run_summary *rs = arg;
+	struct run_tasks rt = {0};
 
-	rs->total++;
-	if (!is_final_task_state(t->state)) {
-		rs->open++;
-	} else if (strcmp(t->state, "done") != 0) {
-		rs->failed++;
-		if (rs->first_error[0] == '\0')
-			snprintf(rs->first_error, sizeof(rs->first_error), "node %s: %s%s%s", t->node_id,
-				 t->state, t->reason[0] ? ": " : "", t->reason);
+	memset(rs, 0, sizeof(*rs));
+	if (run_id[0] == '\0')
+		return;
+	store_task_foreach_run(wf->t->store, run_id, collect_task, &rt);
+	for (size_t i = 0; i < rt.count; i++) {
+		const struct store_task *t = &rt.items[i];
+		if (last_task_of(&rt, t->node_id) != t)
+			continue;   /* an earlier attempt on this node */
+		rs->total++;
+		if (t->created_ms > rs->newest_ms)
+			rs->newest_ms = t->created_ms;
+		if (!is_final_task_state(t->state)) {
+			rs->open++;
+		} else if (strcmp(t->state, "done") != 0) {
+			rs->failed++;
+			if (rs->first_error[0] == '\0')
+				snprintf(rs->first_error, sizeof(rs->first_error), "node %s: %s%s%s",
+					 t->node_id, t->state, t->reason[0] ? ": " : "", t->reason);
+		}
 	}
-	return 0;
+	free(rt.items);
 }
 
 static int64_t step_retries(struct workflow *wf, const struct pattern_step *def)
@@ -1042,11 +1106,10 @@ static void follow_step(struct workflow *wf, struct oc_view *v, const struct pat
 			step_finish(wf, v, s, "done", NULL);
 		return;
 	}
-	memset(&rs, 0, sizeof(rs));
-	if (s->run_id[0] != '\0')
-		store_task_foreach_run(wf->t->store, s->run_id, summarize_task, &rs);
-	if (rs.total == 0) {
-		/* Interrupted before its tasks were stored: make them now. */
+	summarize_run(wf, s->run_id, &rs);
+	if (rs.total == 0 || (s->attempts > 1 && rs.open == 0 && rs.newest_ms < s->started_ms)) {
+		/* Interrupted before its tasks (or a retry's) were stored:
+		 * make them now. */
 		start_role_step(wf, v, def, s, dag);
 		return;
 	}
