@@ -267,7 +267,7 @@ configure_containerd() {
 		containerd config default >"$WORK/containerd.toml" || die "containerd config default failed"
 	fi
 	t="$WORK/containerd.toml"
-	if grep -Eq '^[[:space:]]*\[.*registry\.mirrors' "$t" && [ -n "${INPUT_IMAGE_REGISTRY:-}" ]; then
+	if grep -Eq '^[[:space:]]*\[.*registry\.mirrors\.' "$t" && [ -n "${INPUT_IMAGE_REGISTRY:-}" ]; then
 		die "$cfg has registry.mirrors, which containerd ignores with config_path; move them to /etc/containerd/certs.d/HOST/hosts.toml"
 	fi
 	# the CRI plugin must not be disabled (Docker's containerd.io package disables it)
