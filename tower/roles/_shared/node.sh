@@ -45,8 +45,11 @@ resolve_versions() {
 	K8S_VERSION="${INPUT_KUBERNETES_VERSION:-}"
 	[ -n "$K8S_VERSION" ] || K8S_VERSION="$(k8s_release kubernetes_version)"
 	K8S_VERSION="${K8S_VERSION#v}"
+	rv_pinned="$(k8s_release kubernetes_version)"
+	# a minor alone (the pattern's default "1.34") means the patch pinned here
+	[ "$K8S_VERSION" != "${rv_pinned%.*}" ] || K8S_VERSION="$rv_pinned"
 	printf '%s\n' "$K8S_VERSION" | grep -Eqx '1\.[0-9]+\.[0-9]+' ||
-		die "kubernetes_version '$K8S_VERSION' is not a release like 1.34.12"
+		die "kubernetes_version '$K8S_VERSION' is not a release like $rv_pinned (or ${rv_pinned%.*}, which means $rv_pinned)"
 	K8S_MINOR="${K8S_VERSION%.*}"
 	K8S_PKG_VERSION="$K8S_VERSION-$(k8s_release kubernetes_package_revision)"
 	K8S_REPO="${INPUT_KUBERNETES_REPO:-}"
