@@ -27,8 +27,9 @@
 import fs from "node:fs";
 import path from "node:path";
 import crypto from "node:crypto";
-import YAML from "yaml";
-import Ajv from "ajv";
+// yaml and ajv load on first use: most calls only read the store
+let YAML = null, Ajv = null;
+const loadYAML = async () => { YAML = YAML || (await import("yaml")).default; return YAML; };
 
 const STATE = process.env.SHIM_KUBE_STATE || path.join(process.env.SHIM_STATE || ".", "kube");
 const STORE = path.join(STATE, "store.json");
@@ -90,8 +91,12 @@ function saveJSON(file, v) {
   fs.writeFileSync(file + ".tmp", JSON.stringify(v, null, 1));
   fs.renameSync(file + ".tmp", file);
 }
-let store = loadJSON(STORE, null);
-const sim = loadJSON(SIM, {});
+let storeText = "";
+try { storeText = fs.readFileSync(STORE, "utf8"); } catch { /* a fresh cluster */ }
+let store = storeText ? JSON.parse(storeText) : null;
+// tests/roles/kube_sim.sh writes sim.json; SHIM_KUBE_SIM (JSON) is the default for
+// tests that cannot reach the node's state dir before the role runs
+const sim = loadJSON(SIM, null) || JSON.parse(process.env.SHIM_KUBE_SIM || "{}");
 if (!store) {
   // a fresh kubeadm cluster: its four namespaces, each with its default service account
   store = { objects: {}, seq: 0 };
@@ -166,9 +171,10 @@ const kindName = (t) => (t.group ? `${t.kind.toLowerCase()}.${t.group}` : t.kind
 // ---- validation
 let ajv = null;
 const ajvCache = new Map();
-function crSchemaErrors(t, obj) {
+async function crSchemaErrors(t, obj) {
   if (!t.schema) return [];
   if (!ajv) {
+    Ajv = Ajv || (await import("ajv")).default;
     ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
     for (const k of ["x-kubernetes-preserve-unknown-fields", "x-kubernetes-int-or-string", "x-kubernetes-embedded-resource",
       "x-kubernetes-list-type", "x-kubernetes-list-map-keys", "x-kubernetes-map-type", "x-kubernetes-validations"]) ajv.addKeyword(k);
@@ -318,6 +324,16 @@ function reconcileRook() {
       ceph: { health, details, fsid: "1b7c2e1c-0000-4000-8000-000000000001" },
       storage: { osd: { storeType: osds ? { bluestore: osds } : {} } } };
     cc.status._hosts = osdHosts.size; // read by pools below; not in the CRD schema
+    // what the operator writes once mons are up (the toolbox mounts both)
+    if (!get(typeOf("v1", "ConfigMap"), ns, "rook-ceph-mon-endpoints")) {
+      put({ apiVersion: "v1", kind: "ConfigMap", metadata: { name: "rook-ceph-mon-endpoints", namespace: ns },
+        data: { data: Array.from({ length: monCount }, (_, i) => `${String.fromCharCode(97 + i)}=10.96.0.${10 + i}:6789`).join(","), mapping: "{}", maxMonId: String(monCount - 1) } });
+    }
+    if (!get(typeOf("v1", "Secret"), ns, "rook-ceph-mon")) {
+      const b = (x) => Buffer.from(x).toString("base64");
+      put({ apiVersion: "v1", kind: "Secret", type: "kubernetes.io/rook", metadata: { name: "rook-ceph-mon", namespace: ns },
+        data: { "ceph-username": b("client.admin"), "ceph-secret": b("AQBfakefakefakefakefakefakefakefake=="), fsid: b(cc.status.ceph.fsid) } });
+    }
     if (((cc.spec.dashboard || {}).enabled) && !get(typeOf("v1", "Secret"), ns, "rook-ceph-dashboard-password")) {
       put({ apiVersion: "v1", kind: "Secret", type: "kubernetes.io/rook", metadata: { name: "rook-ceph-dashboard-password", namespace: ns },
         data: { password: Buffer.from(sim.dashboardPassword || "Zr7-fake-dashboard-pass").toString("base64") } });
@@ -351,6 +367,9 @@ function reconcilePVCs() {
     const bp = bpT && get(bpT, p.clusterID, p.pool);
     const cc = ccT && list(ccT, p.clusterID)[0];
     if (!bp || bp.status.phase !== "Ready" || !cc || !cc.status) continue;
+    // Rook v1.20 runs its CSI drivers through the Ceph CSI operator (csi-operator.yaml)
+    const csi = get(typeOf("apps/v1", "Deployment"), p.clusterID, "ceph-csi-controller-manager");
+    if (!csi || deploymentProblem(csi)) continue;
     const size = ((bp.spec.replicated || {}).size) || 3;
     const osds = ((cc.status.storage.osd.storeType || {}).bluestore) || 0;
     const hosts = (bp.spec.failureDomain || "host") === "host" ? cc.status._hosts : osds;
@@ -467,24 +486,30 @@ async function main() {
       if (!flags.f) die(`error: must specify one of -f and -k`);
       for (const f of flags.f) rc |= await applyFile(f, verb === "create");
       break;
-    case "get": rc = doGet(); break;
-    case "delete": rc = doDelete(); break;
-    case "wait": rc = doWait(); break;
-    case "rollout": rc = doRollout(); break;
-    case "patch": rc = doPatch(); break;
-    case "label": case "annotate": rc = doLabel(verb); break;
+    case "get": rc = await doGet(); break;
+    case "delete": rc = await doDelete(); break;
+    case "wait": rc = await doWait(); break;
+    case "rollout": rc = await doRollout(); break;
+    case "patch": rc = await doPatch(); break;
+    case "label": case "annotate": rc = await doLabel(verb); break;
     case "taint": rc = doTaint(); break;
     case "cordon": case "uncordon": case "drain": rc = doDrain(verb); break;
-    case "exec": rc = doExec(); break;
+    case "exec": rc = await doExec(); break;
     case "cluster-info": console.log("Kubernetes control plane is running at https://10.0.0.5:6443"); break;
     default: die(`error: unknown command "${verb}" for "kubectl" (not modelled by the fake kubectl)`);
   }
   reconcile();
-  saveJSON(STORE, store);
+  const text = JSON.stringify(store);
+  if (text !== storeText) {
+    fs.mkdirSync(STATE, { recursive: true });
+    fs.writeFileSync(STORE + ".tmp", text);
+    fs.renameSync(STORE + ".tmp", STORE);
+  }
   return rc;
 }
 
-function readDocs(f) {
+async function readDocs(f) {
+  await loadYAML();
   let text;
   if (f === "-") text = fs.readFileSync(0, "utf8");
   else if (!fs.existsSync(f)) die(`error: the path "${f}" does not exist`);
@@ -499,7 +524,7 @@ function readDocs(f) {
   return docs;
 }
 async function applyFile(f, create) {
-  return applyObjects(readDocs(f), f === "-" ? "STDIN" : f, create);
+  return applyObjects(await readDocs(f), f === "-" ? "STDIN" : f, create);
 }
 async function applyObjects(docs, src, create) {
   const serverSide = !!flags["server-side"];
@@ -529,7 +554,7 @@ async function applyObjects(docs, src, create) {
       const nsObj = get(typeOf("v1", "Namespace"), "", md.namespace);
       if (!nsObj) { console.error(`Error from server (NotFound): error when creating "${src}": namespaces "${md.namespace}" not found`); rc = 1; continue; }
     }
-    const errs = t.builtin ? await builtinErrors(t, o) : crSchemaErrors(t, o);
+    const errs = t.builtin ? await builtinErrors(t, o) : await crSchemaErrors(t, o);
     if (errs.length) {
       console.error(`Error from server (Invalid): error when creating "${src}": ${o.kind}.${t.group || "core"} "${md.name}" is invalid: ${errs.join(", ")}`);
       rc = 1; continue;
@@ -563,10 +588,10 @@ async function applyObjects(docs, src, create) {
 }
 
 // TYPE NAME, TYPE/NAME, or TYPE (all)
-function targets() {
+async function targets() {
   if (flags.f) {
     const out = [];
-    for (const f of flags.f) for (const o of readDocs(f)) {
+    for (const f of flags.f) for (const o of await readDocs(f)) {
       const t = typeOf(o.apiVersion, o.kind);
       if (!t) { out.push({ missingType: o }); continue; }
       out.push({ t, ns: t.namespaced ? ((o.metadata || {}).namespace || nsOr()) : "", name: o.metadata.name, src: f });
@@ -590,9 +615,9 @@ function selectorMatch(o) {
   const labels = o.metadata.labels || {};
   return flags.l.split(",").every((kv) => { const [k, v] = kv.split("="); return v === undefined ? k in labels : labels[k] === v; });
 }
-function doGet() {
+async function doGet() {
   let rc = 0;
-  const ts = targets();
+  const ts = await targets();
   const found = [];
   for (const x of ts) {
     if (x.all) { found.push(...(x.t.kind === "Node" ? nodes() : list(x.t, x.ns)).filter(selectorMatch).map((o) => [x.t, o])); continue; }
@@ -612,7 +637,7 @@ function doGet() {
     const subject = single ? (found[0] && clean(found[0][1])) : { apiVersion: "v1", kind: "List", items: found.map(([, ob]) => clean(ob)) };
     if (subject) console.log(JSON.stringify(subject, null, 4));
   } else if (o === "yaml") {
-    if (single && found[0]) process.stdout.write(YAML.stringify(clean(found[0][1])));
+    if (single && found[0]) process.stdout.write((await loadYAML()).stringify(clean(found[0][1])));
   } else if (o === "") {
     if (!found.length && !single) console.error(`No resources found${ts[0].t.namespaced && ts[0].ns ? ` in ${ts[0].ns} namespace` : ""}.`);
     else if (found.length) { console.log("NAME"); for (const [, ob] of found) console.log(ob.metadata.name); }
@@ -638,9 +663,9 @@ function deleteObject(t, o) {
   remove(t, md.namespace, md.name);
   return null;
 }
-function doDelete() {
+async function doDelete() {
   let rc = 0;
-  for (const x of targets()) {
+  for (const x of await targets()) {
     if (x.missingType) {
       if (!flags["ignore-not-found"]) { console.error(`error: resource mapping not found for name: "${(x.missingType.metadata || {}).name}" namespace: "" from "${flags.f}": no matches for kind "${x.missingType.kind}" in version "${x.missingType.apiVersion}"\nensure CRDs are installed first`); rc = 1; }
       continue;
@@ -673,10 +698,10 @@ function waitMet(t, o, cond) {
   }
   die(`error: unrecognized condition: "${cond}"`);
 }
-function doWait() {
+async function doWait() {
   const cond = flags.for;
   if (!cond) die("error: --for must be specified");
-  const ts = targets();
+  const ts = await targets();
   let rc = 0, any = false;
   for (const x of ts) {
     const objs = x.all || flags.all ? (x.t.kind === "Node" ? nodes() : list(x.t, x.ns)).filter(selectorMatch) : [lookup(x)];
@@ -691,10 +716,10 @@ function doWait() {
   if (!any && !rc) { console.error("error: no matching resources found"); rc = 1; }
   return rc;
 }
-function doRollout() {
+async function doRollout() {
   const sub = rest.shift();
   if (sub !== "status") die(`error: rollout ${sub} is not modelled by the fake kubectl`);
-  const [x] = targets();
+  const [x] = await targets();
   const o = get(x.t, x.ns, x.name);
   if (!o) { console.error(notFound(x.t, x.name)); return 1; }
   const bad = deploymentProblem(o);
@@ -708,21 +733,21 @@ function deepMerge(a, b) {
   for (const [k, v] of Object.entries(b)) { if (v === null) delete r[k]; else r[k] = deepMerge(a[k], v); }
   return r;
 }
-function doPatch() {
-  const [x] = targets();
+async function doPatch() {
+  const [x] = await targets();
   const o = get(x.t, x.ns, x.name);
   if (!o) { console.error(notFound(x.t, x.name)); return 1; }
   if (!["merge", undefined].includes(flags.type) || !flags.p) die("error: this fake kubectl models only --type merge -p JSON");
   let p;
   try { p = JSON.parse(flags.p); } catch (e) { die(`error: unable to parse "${flags.p}": ${e.message}`); }
   const n = deepMerge(o, p);
-  const errs = x.t.builtin ? [] : crSchemaErrors(x.t, n);
+  const errs = x.t.builtin ? [] : await crSchemaErrors(x.t, n);
   if (errs.length) { console.error(`The ${x.t.kind} "${x.name}" is invalid: ${errs.join(", ")}`); return 1; }
   put(n);
   console.log(`${kindName(x.t)}/${x.name} patched`);
   return 0;
 }
-function doLabel(verb) {
+async function doLabel(verb) {
   const [ty, ...more] = rest;
   const t = typeByName(ty.split("/")[0]);
   const name = ty.includes("/") ? ty.split("/")[1] : more.shift();
@@ -767,7 +792,7 @@ function doDrain(verb) {
   return 0;
 }
 // exec into a deployment's pod: only the rook toolbox's rbd/ceph commands are modelled
-function doExec() {
+async function doExec() {
   const dd = rest.indexOf("--");
   if (dd < 0) die("error: exec needs -- COMMAND (this fake models kubectl exec TARGET -- CMD...)");
   const target = rest[0];
