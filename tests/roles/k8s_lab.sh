@@ -29,7 +29,20 @@ lab_key download.docker.com/linux/debian/gpg
 LAB_FLANNEL=raw.githubusercontent.com/flannel-io/flannel/v0.28.9/Documentation/kube-flannel.yml
 mkdir -p "$(dirname "$LAB_MIRROR/$LAB_FLANNEL")"
 cat >"$LAB_MIRROR/$LAB_FLANNEL" <<'YAML'
-# stand-in for flannel's kube-flannel.yml (same lines the role edits)
+# stand-in for flannel's kube-flannel.yml (the kinds and the lines the role edits)
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: kube-flannel
+  labels:
+    pod-security.kubernetes.io/enforce: privileged
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: flannel
+  namespace: kube-flannel
+---
 kind: ConfigMap
 apiVersion: v1
 metadata:
@@ -50,8 +63,16 @@ metadata:
   name: kube-flannel-ds
   namespace: kube-flannel
 spec:
+  selector:
+    matchLabels:
+      app: flannel
   template:
+    metadata:
+      labels:
+        app: flannel
     spec:
+      hostNetwork: true
+      serviceAccountName: flannel
       initContainers:
       - name: install-cni-plugin
         image: ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3

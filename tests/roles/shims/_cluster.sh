@@ -67,9 +67,23 @@ cluster_kubectl() {
 			echo "node/$2"
 			exit 0
 		fi
+		case "$*" in
+		*InternalIP*) ck_fmt=ip ;;
+		*'conditions[?(@.type=="Ready")].status'*) ck_fmt=ready ;;
+		*'-o name'* | *'-oname'* | *'--output=name'*) ck_fmt=name ;;
+		*) return 0 ;; # other output formats: the fake kubectl's
+		esac
+		ck_sep=""
 		for ck_n in "$CLUSTER"/nodes/*; do
 			[ -f "$ck_n" ] || continue
-			printf '%s %s\n' "${ck_n##*/}" "$(awk '$1 == "ip" { print $2 }' "$ck_n")"
+			case $ck_fmt in
+			ip) printf '%s %s\n' "${ck_n##*/}" "$(awk '$1 == "ip" { print $2 }' "$ck_n")" ;;
+			name) echo "node/${ck_n##*/}" ;;
+			ready)
+				if cluster_node_ready "${ck_n##*/}"; then printf '%sTrue' "$ck_sep"; else printf '%sFalse' "$ck_sep"; fi
+				ck_sep=" "
+				;;
+			esac
 		done
 		exit 0
 		;;
