@@ -90,7 +90,11 @@ LAB_FLANNEL_SUM=$(sha256sum <"$LAB_MIRROR/$LAB_FLANNEL" | cut -d' ' -f1)
 
 python3 -m http.server --bind 127.0.0.1 0 --directory "$LAB_MIRROR" >"$T/http.log" 2>&1 &
 LAB_HTTP_PID=$!
-trap 'kill $LAB_HTTP_PID 2>/dev/null || true; roles_cleanup' EXIT
+if declare -F roles_cleanup >/dev/null; then
+	trap 'kill $LAB_HTTP_PID 2>/dev/null || true; roles_cleanup' EXIT
+else
+	PIDS+=("$LAB_HTTP_PID") # tests/integration/lib.sh stops them
+fi
 LAB_PORT=""
 for _ in $(seq 1 100); do
 	LAB_PORT=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$T/http.log" | head -n 1)
@@ -102,15 +106,18 @@ LAB_BASE="http://127.0.0.1:$LAB_PORT"
 LAB_INPUTS=("apt_mirror=$LAB_BASE" "manifest_base_url=$LAB_BASE")
 LAB_SHIMS=("SHIM_APT_SIGNER_K8S=$LAB_FPR" "SHIM_APT_SIGNER_DOCKER=$LAB_FPR" "SHIM_CLUSTER=$T/cluster")
 
-# lab_bundle ROLE: the role's bundle copy trusts the lab's signer and pins
-# the stand-in flannel manifest.
+# lab_pin K8S_RELEASE [ARTIFACTS]: a copy of k8s-release trusts the lab's
+# signer; a copy of k8s-master's artifacts pins the stand-in flannel.
+lab_pin() {
+	sed -i -E "s/^(kubernetes_key_fingerprint|containerd_key_fingerprint)( +).*/\\1\\2$LAB_FPR/" "$1"
+	[ -z "${2:-}" ] || sed -i -E "s/^(kube-flannel.yml [^ ]+ )[0-9a-f]{64}/\\1$LAB_FLANNEL_SUM/" "$2"
+}
+
+# lab_bundle ROLE: the role's bundle copy (tests/roles/lib.sh) pinned so.
 lab_bundle() {
 	local dir
 	dir=$(role_bundle "$1")
-	sed -i -E "s/^(kubernetes_key_fingerprint|containerd_key_fingerprint)( +).*/\\1\\2$LAB_FPR/" "$dir/k8s-release"
-	if [ -f "$dir/artifacts" ]; then
-		sed -i -E "s/^(kube-flannel.yml [^ ]+ )[0-9a-f]{64}/\\1$LAB_FLANNEL_SUM/" "$dir/artifacts"
-	fi
+	lab_pin "$dir/k8s-release" "$([ ! -f "$dir/artifacts" ] || echo "$dir/artifacts")"
 }
 
 # lab_files NODE: every file on a fake node (sysroot, home, work dirs).

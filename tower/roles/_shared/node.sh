@@ -396,6 +396,12 @@ kubeconfig_server() {
 	sed -n 's/^[[:space:]]*server:[[:space:]]*//p' "$1" | head -n 1
 }
 
+# own_address IP: IP is one of this node's IPv4 addresses (the kubelet's
+# node-ip must be; behind NAT the tower sees another one).
+own_address() {
+	ip -4 -o addr show 2>/dev/null | awk -v a="$1" '{ for (i = 1; i < NF; i++) if ($i == "inet" && $(i + 1) ~ "^" a "/") f = 1 } END { exit !f }'
+}
+
 # kubelet_args_yaml ARGS...: v1beta4 kubeletExtraArgs entries (name=value).
 kubelet_args_yaml() {
 	printf '  kubeletExtraArgs:\n'
@@ -437,11 +443,17 @@ join_node() {
 		printf 'discovery:\n  bootstrapToken:\n    apiServerEndpoint: "%s"\n    token: "%s"\n    caCertHashes:\n    - "%s"\n' \
 			"$JOIN_ENDPOINT" "$JOIN_TOKEN" "$JOIN_CA_HASH"
 		printf 'nodeRegistration:\n  name: "%s"\n  criSocket: "%s"\n' "$1" "$CONTAINERD_SOCKET"
-		if [ -n "$2" ]; then
-			kubelet_args_yaml "node-ip=$OVERCLOUD_NODE_IP" "node-labels=$2"
+		set --  "$1" "$2" "$3"
+		if own_address "$OVERCLOUD_NODE_IP"; then
+			set -- "$@" "node-ip=$OVERCLOUD_NODE_IP"
 		else
-			kubelet_args_yaml "node-ip=$OVERCLOUD_NODE_IP"
+			log "the tower sees this node as $OVERCLOUD_NODE_IP, not one of its own addresses (NAT?); the kubelet picks its node address" >&2
 		fi
+		[ -z "$2" ] || set -- "$@" "node-labels=$2"
+		tj_taint="$3"
+		shift 3
+		kubelet_args_yaml "$@"
+		set -- "" "" "$tj_taint"
 		if [ -n "$3" ]; then
 			tk="${3%%:*}" te="${3##*:}"
 			printf '  taints:\n  - key: "%s"\n    value: "%s"\n    effect: "%s"\n' "${tk%%=*}" "${tk#*=}" "$te"
