@@ -88,7 +88,9 @@ spec:
 YAML
 LAB_FLANNEL_SUM=$(sha256sum <"$LAB_MIRROR/$LAB_FLANNEL" | cut -d' ' -f1)
 
-python3 -m http.server --bind 127.0.0.1 0 --directory "$LAB_MIRROR" >"$T/http.log" 2>&1 &
+# LAB_HOST (set before sourcing): the address nodes reach the mirror at,
+# when they live in network namespaces behind a bridge the test made.
+python3 -m http.server --bind "${LAB_BIND:-127.0.0.1}" 0 --directory "$LAB_MIRROR" >"$T/http.log" 2>&1 &
 LAB_HTTP_PID=$!
 if declare -F roles_cleanup >/dev/null; then
 	trap 'kill $LAB_HTTP_PID 2>/dev/null || true; roles_cleanup' EXIT
@@ -102,7 +104,7 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 [ -n "$LAB_PORT" ] || fail "the loopback HTTP server did not start: $(cat "$T/http.log")"
-LAB_BASE="http://127.0.0.1:$LAB_PORT"
+LAB_BASE="http://${LAB_HOST:-127.0.0.1}:$LAB_PORT"
 LAB_INPUTS=("apt_mirror=$LAB_BASE" "manifest_base_url=$LAB_BASE")
 LAB_SHIMS=("SHIM_APT_SIGNER_K8S=$LAB_FPR" "SHIM_APT_SIGNER_DOCKER=$LAB_FPR" "SHIM_CLUSTER=$T/cluster")
 
