@@ -92,8 +92,14 @@ LAB_FLANNEL_SUM=$(sha256sum <"$LAB_MIRROR/$LAB_FLANNEL" | cut -d' ' -f1)
 # when they live in network namespaces behind a bridge the test made.
 python3 -m http.server --bind "${LAB_BIND:-127.0.0.1}" 0 --directory "$LAB_MIRROR" >"$T/http.log" 2>&1 &
 LAB_HTTP_PID=$!
+# lab_stop: stops the mirror and keeps the exit status for roles_cleanup
+lab_stop() {
+	local rc=$?
+	kill "$LAB_HTTP_PID" 2>/dev/null || true
+	return $rc
+}
 if declare -F roles_cleanup >/dev/null; then
-	trap 'kill $LAB_HTTP_PID 2>/dev/null || true; roles_cleanup' EXIT
+	trap 'lab_stop && roles_cleanup || roles_cleanup' EXIT
 else
 	PIDS+=("$LAB_HTTP_PID") # tests/integration/lib.sh stops them
 fi
