@@ -64,6 +64,17 @@ calls | grep -E '^(apt-get|kubeadm|systemctl restart)' && fail "re-apply install
 grep -q 'already in the cluster' "$RUN_STDOUT" || fail "re-apply did not say the node is in the cluster"
 ok "re-apply: the kubelet is this cluster's (CA hash, endpoint) and the cluster knows the node; nothing done"
 
+# --- an address two nodes share (one NAT) is not a node to guess at
+printf 'ip 10.0.0.6\nkubelet %s\n' "$W/root" >"$T/cluster/nodes/twin-at-same-nat"
+on_post drain nodes="10.0.0.6"
+expect_rc_ok "drain of a shared address"
+calls | grep -q '^kubectl drain' && fail "drain guessed between two nodes at one address"
+grep -q 'is the address of several nodes' "$RUN_STDERR" || fail "drain did not say why it skipped 10.0.0.6"
+rm "$T/cluster/nodes/twin-at-same-nat"
+on_post drain nodes="10.0.0.5"
+calls | grep -q '^kubectl drain' && fail "drain drained the control plane by its address"
+ok "drain: an address of several nodes and the control plane's own address are not drained"
+
 # --- the post drains and deletes the worker, by its address
 on_post drain nodes="10.0.0.6"
 expect_rc_ok "drain on the post"
@@ -104,6 +115,15 @@ calls | grep -E '^kubeadm (reset|join)' | tr '\n' ';' | grep -qx 'kubeadm reset 
 	fail "not reset then joined: $(calls | grep ^kubeadm)"
 grep -qx 'ip 10.0.0.8' "$T/cluster/nodes/worker-7" || fail "the node did not join this cluster"
 ok "stale kubelet.conf (another CA) is reset, then the node joins this cluster"
+
+# --- behind NAT the tower sees an address the node does not have: no node-ip
+new_node nat
+NODE_IP=203.0.113.7
+worker apply join_command="$JOIN" SHIM_IP_ADDRS=192.168.1.50
+expect_rc_ok "apply behind NAT"
+grep -q 'node-ip' "$NODE/state/kubeadm-config.flat" && fail "node-ip set to an address the node does not have"
+grep -q 'not one of its own addresses' "$RUN_STDERR" || fail "the role did not say why it left node-ip out"
+ok "NAT: node-ip left to the kubelet when the tower's view of the address is not the node's"
 
 # --- the fake apt refuses what the real one refuses
 new_node apt
