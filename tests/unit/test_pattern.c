@@ -198,15 +198,23 @@ static void test_real_patterns_load(void **state)
 	st = step_of(k8s->destroy, k8s->destroy_count, "master");
 	assert_string_equal(st->role_step, "remove");
 	assert_string_equal(k8s->destroy[k8s->destroy_count - 1].action, "record");
-	/* k8s attach: an edge device joins with a fresh join command and
-	 * kubeconfig; destroy takes it out before the master is reset. */
+	/* k8s attach: an edge device joins with a fresh join command only (no
+	 * kubeconfig leaves the post); the post drains it in destroy before it
+	 * and the master are reset. */
 	st = step_of(k8s->attach, k8s->attach_count, "edge");
 	assert_string_equal(st->role, "edge-worker");
 	assert_string_equal(st->on, PATTERN_ATTACHED);
 	assert_true(requires_step(st, "credentials"));
 	assert_string_equal(input_of(st, "join_command"),
 			    "${{ steps.credentials.outputs.join_command }}");
-	assert_string_equal(input_of(st, "kubeconfig"), "${{ steps.credentials.outputs.kubeconfig }}");
+	for (size_t i = 0; i < st->input_count; i++)
+		assert_string_not_equal(st->inputs[i].name, "kubeconfig");
+	st = step_of(k8s->attach, k8s->attach_count, "edge-device");
+	assert_string_equal(st->role, "edge-device");
+	st = step_of(k8s->destroy, k8s->destroy_count, "drain");
+	assert_string_equal(st->role, "k8s-master");
+	assert_string_equal(st->role_step, "drain");
+	assert_true(requires_step(step_of(k8s->destroy, k8s->destroy_count, "edge"), "drain"));
 	st = step_of(k8s->attach, k8s->attach_count, "credentials");
 	assert_string_equal(st->role, "k8s-master");
 	assert_string_equal(st->on, "post");
