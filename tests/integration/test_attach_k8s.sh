@@ -94,7 +94,7 @@ worker=$(oc_field t "$id" '.nodes[] | select(.group == "cluster") | .node_id')
 calls "$post" | grep -qx "kubeadm token create --ttl 24h --print-join-command" ||
 	fail "the create's master did not make a join command: $(calls "$post")"
 [ -f "$SHIMS_ROOT/cluster/nodes/host-$worker" ] || fail "the worker is not in the cluster"
-grep -q "GET /pkgs.k8s.io/core:/stable:/v1.34/deb/Release.key" "$T/http.log" ||
+grep -q "GET /pkgs.k8s.io/core:/stable:/v1.35/deb/Release.key" "$T/http.log" ||
 	fail "the pattern's apt_mirror input did not reach the roles"
 pass "k8s OverCloud $id ready on the fakes, packages and manifests through the pattern's mirror inputs"
 

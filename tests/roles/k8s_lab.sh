@@ -24,7 +24,7 @@ lab_key() { # PATH under the mirror: the signer's armored public key
 	mkdir -p "$(dirname "$LAB_MIRROR/$1")"
 	gpg --batch --armor --export "$LAB_FPR" >"$LAB_MIRROR/$1"
 }
-lab_key pkgs.k8s.io/core:/stable:/v1.34/deb/Release.key
+lab_key pkgs.k8s.io/core:/stable:/v1.35/deb/Release.key
 lab_key download.docker.com/linux/debian/gpg
 LAB_FLANNEL=raw.githubusercontent.com/flannel-io/flannel/v0.28.9/Documentation/kube-flannel.yml
 mkdir -p "$(dirname "$LAB_MIRROR/$LAB_FLANNEL")"

@@ -34,7 +34,7 @@ dpkg-query -W '-f=${Status} ${Version}\n' kubeadm
 dpkg-query -W '-f=${Status} ${Version}\n' kubectl
 dpkg-query -W '-f=${Status} ${Version}\n' containerd.io
 apt-get -o DPkg::Lock::Timeout=600 update -q
-apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends kubelet=1.34.12-1.1 kubeadm=1.34.12-1.1 kubectl=1.34.12-1.1 containerd.io
+apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends kubelet=1.35.9-1.1 kubeadm=1.35.9-1.1 kubectl=1.35.9-1.1 containerd.io
 containerd --version
 apt-mark showhold
 apt-mark hold kubelet
@@ -71,17 +71,17 @@ ok "apply: outputs join_command (the cluster's real CA hash), api_endpoint, node
 expect_progress "apply" final
 expect_no_secrets "apply" abcdef.0123456789abcdef
 R=$NODE/root
-grep -qx 'deb \[signed-by=/etc/apt/keyrings/overcloud-kubernetes.asc\] '"$LAB_BASE"'/pkgs.k8s.io/core:/stable:/v1.34/deb/ /' \
-	"$R/etc/apt/sources.list.d/overcloud-kubernetes.list" || fail "no pkgs.k8s.io v1.34 source through the mirror"
+grep -qx 'deb \[signed-by=/etc/apt/keyrings/overcloud-kubernetes.asc\] '"$LAB_BASE"'/pkgs.k8s.io/core:/stable:/v1.35/deb/ /' \
+	"$R/etc/apt/sources.list.d/overcloud-kubernetes.list" || fail "no pkgs.k8s.io v1.35 source through the mirror"
 grep -qx 'deb \[signed-by=/etc/apt/keyrings/overcloud-containerd.asc\] '"$LAB_BASE"'/download.docker.com/linux/debian bookworm stable' \
 	"$R/etc/apt/sources.list.d/overcloud-containerd.list" || fail "no Docker bookworm source through the mirror"
 grep -q 'BEGIN PGP PUBLIC KEY BLOCK' "$R/etc/apt/keyrings/overcloud-kubernetes.asc" || fail "no Kubernetes repository key"
-grep -qx 'kubelet 1.34.12-1.1' "$NODE/state/dpkg/status" && grep -qx kubeadm "$NODE/state/apt/held" ||
-	fail "kubelet 1.34.12-1.1 not installed or kubeadm not held"
-ok "apply: repositories set up with their keys, packages pinned at 1.34.12-1.1 and held"
+grep -qx 'kubelet 1.35.9-1.1' "$NODE/state/dpkg/status" && grep -qx kubeadm "$NODE/state/apt/held" ||
+	fail "kubelet 1.35.9-1.1 not installed or kubeadm not held"
+ok "apply: repositories set up with their keys, packages pinned at 1.35.9-1.1 and held"
 k=$R/etc/overcloud/kubeadm-init.yaml
 for want in 'apiVersion: kubeadm.k8s.io/v1beta4' 'kind: InitConfiguration' 'kind: ClusterConfiguration' \
-	'kind: KubeletConfiguration' '  advertiseAddress: "10.0.0.5"' 'kubernetesVersion: "v1.34.12"' \
+	'kind: KubeletConfiguration' '  advertiseAddress: "10.0.0.5"' 'kubernetesVersion: "v1.35.9"' \
 	'  podSubnet: "10.244.0.0/16"' 'imageRepository: "registry.k8s.io"' 'cgroupDriver: systemd' '    value: "10.0.0.5"'; do
 	grep -qxF "$want" "$k" || fail "kubeadm config lacks '$want'"
 done

@@ -131,16 +131,16 @@ apt_fake() { env -i PATH="$SHIMS:$NODE/installed:$T/bin" SHIM_LOG=$NODE/calls.lo
 	SHIM_INSTALLED=$NODE/installed OC_SYSROOT=$NODE/root "$@" >"$T/apt.out" 2>"$T/apt.err"; }
 apt_fake apt-get update && apt_fake apt-get install -y kubelet && fail "kubelet installed without its repository"
 grep -qx 'E: Unable to locate package kubelet' "$T/apt.err" || fail "apt: $(cat "$T/apt.err")"
-echo 'deb [signed-by=/etc/apt/keyrings/k.asc] https://pkgs.k8s.io/core:/stable:/v1.34/deb/ /' \
+echo 'deb [signed-by=/etc/apt/keyrings/k.asc] https://pkgs.k8s.io/core:/stable:/v1.35/deb/ /' \
 	>"$NODE/root/etc/apt/sources.list.d/k.list"
 apt_fake apt-get update && fail "apt-get update passed with the repository's key missing"
-grep -q "E: The repository 'https://pkgs.k8s.io/core:/stable:/v1.34/deb/ / InRelease' is not signed." "$T/apt.err" ||
+grep -q "E: The repository 'https://pkgs.k8s.io/core:/stable:/v1.35/deb/ / InRelease' is not signed." "$T/apt.err" ||
 	fail "apt: $(cat "$T/apt.err")"
 mkdir -p "$NODE/root/etc/apt/keyrings" && gpg --armor --export "$LAB_FPR" >"$NODE/root/etc/apt/keyrings/k.asc"
 apt_fake apt-get update && fail "apt-get update passed with a key that is not the repository's"
 apt_fake SHIM_APT_SIGNER_K8S="$LAB_FPR" apt-get update || fail "apt-get update with the key: $(cat "$T/apt.err")"
-apt_fake apt-get install -y kubelet=1.34.99-1.1 && fail "an unknown version was installed"
-grep -qx "E: Version '1.34.99-1.1' for 'kubelet' was not found" "$T/apt.err" || fail "apt: $(cat "$T/apt.err")"
+apt_fake apt-get install -y kubelet=1.35.99-1.1 && fail "an unknown version was installed"
+grep -qx "E: Version '1.35.99-1.1' for 'kubelet' was not found" "$T/apt.err" || fail "apt: $(cat "$T/apt.err")"
 ok "fake apt: no repository, no key, a wrong key, an unknown version: refused as apt refuses"
 
 # --- join commands that are not plain kubeadm join lines

@@ -472,7 +472,7 @@ for (let i = 0; i < argv.length; i++) {
 const nsOr = () => ns || "default";
 
 async function main() {
-  if (argv[0] === "version" && flags.client) { console.log("Client Version: v1.34.2\nKustomize Version: v5.7.1"); return 0; }
+  if (argv[0] === "version" && flags.client) { console.log("Client Version: v1.35.9\nKustomize Version: v5.7.1"); return 0; }
   if (!kubeconfig || !fs.existsSync(kubeconfig) || fs.statSync(kubeconfig).size === 0) {
     if (flags.kubeconfig !== undefined || argv.includes("--kubeconfig")) die(`error: stat ${kubeconfig}: no such file or directory`);
     die("The connection to the server localhost:8080 was refused - did you specify the right host or port?");

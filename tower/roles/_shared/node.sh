@@ -38,15 +38,15 @@ mirror_url() {
 	printf '%s/%s\n' "${am%/}" "${1#https://}"
 }
 
-# resolve_versions: sets K8S_VERSION (1.34.12), K8S_MINOR (1.34),
-# K8S_PKG_VERSION (1.34.12-1.1) and K8S_REPO from k8s-release and the
+# resolve_versions: sets K8S_VERSION (1.35.9), K8S_MINOR (1.35),
+# K8S_PKG_VERSION (1.35.9-1.1) and K8S_REPO from k8s-release and the
 # kubernetes_version / kubernetes_repo inputs.
 resolve_versions() {
 	K8S_VERSION="${INPUT_KUBERNETES_VERSION:-}"
 	[ -n "$K8S_VERSION" ] || K8S_VERSION="$(k8s_release kubernetes_version)"
 	K8S_VERSION="${K8S_VERSION#v}"
 	rv_pinned="$(k8s_release kubernetes_version)"
-	# a minor alone (the pattern's default "1.34") means the patch pinned here
+	# a minor alone (the pattern's default "1.35") means the patch pinned here
 	[ "$K8S_VERSION" != "${rv_pinned%.*}" ] || K8S_VERSION="$rv_pinned"
 	printf '%s\n' "$K8S_VERSION" | grep -Eqx '1\.[0-9]+\.[0-9]+' ||
 		die "kubernetes_version '$K8S_VERSION' is not a release like $rv_pinned (or ${rv_pinned%.*}, which means $rv_pinned)"
