@@ -39,7 +39,7 @@ PIDS+=("$apid")
 for _ in $(seq 1 100); do grep -q "connected to tower" "$T/agent.log" && break; sleep 0.1; done
 grep -q "connected to tower" "$T/agent.log" || { cat "$T/agent.log"; exit 1; }
 API="https://127.0.0.1:$(jq -r .api_port "$T/tower/endpoint.json")"
-api() { curl -sS --cacert "$T/tower/ca.pem" -H "Authorization: Bearer $(cat "$T/tower/admin.token")" "$@"; }
+api() { curl -sS --cacert "$T/tower/ca.pem" -H "Authorization: Bearer $(cat "$T/tower/admin.token")" -H "Content-Type: application/json" "$@"; }
 # Every heartbeat (1 s here) reads the node's figures: the RSS is taken once
 # the tower has them and a few more heartbeats have gone by.
 for _ in $(seq 1 100); do

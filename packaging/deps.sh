@@ -20,6 +20,7 @@ packages=(
   gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross
   libc6-dev-armhf-cross qemu-user-static
   dpkg-dev lintian systemd adduser
+  chromium
 )
 ;;
 bench)

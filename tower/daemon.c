@@ -30,6 +30,7 @@
 #include "tower/hub.h"
 #include "tower/nodemetrics.h"
 #include "tower/role.h"
+#include "tower/session.h"
 #include "tower/store.h"
 #include "tower/tasks.h"
 #include "tower/ticket.h"
@@ -250,6 +251,10 @@ int daemon_run(const struct daemon_options *opt)
 	t.cloud_init_dir = opt->cloud_init_dir;
 	if (t.cloud_init_dir == NULL)
 		log_warn("no cloud-init templates found (--cloud-init DIR): nodes cannot get user-data");
+	t.web_dir = opt->web_dir;
+	t.sessions = sessions_new();
+	if (t.sessions == NULL)
+		goto out;
 	path_join(path, sizeof(path), t.state_dir, "tickets.key");
 	tickets = ticket_keys_open(path, TICKET_ROTATE_S, err, sizeof(err));
 	if (tickets == NULL) {
@@ -337,6 +342,7 @@ out:
 		event_base_free(t.base);
 	store_close(t.store);
 	ticket_keys_free(tickets);
+	sessions_free(t.sessions);
 	ca_free(t.ca);
 	return status;
 }

@@ -72,7 +72,7 @@ struct hub {
 	struct store *store;
 	struct ca *ca;
 	struct tls_config *tls;
-	struct evconnlistener *listener;
+	struct netaddr_listener *listener;
 	struct hub_conn *conns;
 	size_t ready_count;
 	/* ready connections by node id: chained hash table, grown at load 1 */
@@ -448,6 +448,33 @@ static bool is_task_msg(enum msg_type type)
 	       type == MSG_TASK_DONE;
 }
 
+/* A node speaks only about its own tasks. One that names another node's
+ * task, or one that does not exist (tasks are never deleted), is out of
+ * order: the README says that closes the connection. A store error is no
+ * proof of either. */
+static bool task_msg_is_foreign(struct hub_conn *c, const struct msg *m, const char **id_out)
+{
+	const char *id = m->u.task_accepted.id;
+	struct store_task t;
+	bool foreign;
+	int r;
+
+	switch (m->type) {
+	case MSG_TASK_LOG: id = m->u.task_log.id; break;
+	case MSG_TASK_PROGRESS: id = m->u.task_progress.id; break;
+	case MSG_TASK_DONE: id = m->u.task_done.id; break;
+	default: break;
+	}
+	*id_out = id != NULL ? id : "";
+	if (id == NULL)
+		return true;
+	memset(&t, 0, sizeof(t));
+	r = store_task_get(c->hub->store, id, &t);
+	foreign = r == 0 || (r == 1 && strcmp(t.node_id, c->node_id) != 0);
+	store_task_clear(&t);
+	return foreign;
+}
+
 static void handle_renew(struct hub_conn *c, const struct msg_renew *r)
 {
 	struct msg reply = {.type = MSG_RENEWED};
@@ -510,6 +537,14 @@ static void conn_handle(struct hub_conn *c, const struct msg *m)
 			return;
 		}
 		if (is_task_msg(m->type) && c->hub->events != NULL) {
+			const char *id;
+
+			if (task_msg_is_foreign(c, m, &id)) {
+				log_warn("agent %s (%s): \"%s\" for task %.40s that is not its own, closing",
+					 c->peer, c->node_id, msg_type_name(m->type), id);
+				conn_refuse(c, "task message for a task that is not this node's");
+				return;
+			}
 			c->hub->events->task_msg(c->hub->events_arg, c->node_id, m);
 			return;
 		}
@@ -729,8 +764,8 @@ uint64_t hub_sessions_resumed(struct hub *hub)
 int hub_listen(struct hub *hub, const char *host, uint16_t port, uint16_t *bound_port,
 	       char *err, size_t err_size)
 {
-	hub->listener = netaddr_listen(hub->base, host, port, hub_on_accept, hub, bound_port,
-				       err, err_size);
+	hub->listener = netaddr_listen(hub->base, host, port, "agent", hub_on_accept, hub,
+				       bound_port, err, err_size);
 	return hub->listener != NULL ? 0 : -1;
 }
 
@@ -738,8 +773,7 @@ void hub_free(struct hub *hub)
 {
 	if (hub == NULL)
 		return;
-	if (hub->listener != NULL)
-		evconnlistener_free(hub->listener);
+	netaddr_listener_free(hub->listener);
 	/* Workers first: then every connection, wherever it is, is ours. */
 	if (hub->workers != NULL)
 		workers_stop(hub->workers);

@@ -14,6 +14,7 @@ struct workflow;
 struct role_set;
 struct config;
 struct artifacts;
+struct sessions;
 struct nodemetrics;
 
 struct tower {
@@ -28,6 +29,8 @@ struct tower {
 	struct artifacts *artifacts;  /* agent binaries for booting nodes */
 	struct nodemetrics *nodemetrics; /* heartbeat figures and their history */
 	const char *cloud_init_dir;   /* user-data templates; NULL: none found */
+	const char *web_dir;          /* the console's files; NULL: none found */
+	struct sessions *sessions;    /* the console's logins */
 	char state_dir[4096];
 	char admin_token[65];
 	char join_host[256];     /* what agents dial, for join lines */
