@@ -25,6 +25,7 @@
 
 struct node_row {
 	struct store_node node;
+	char *labels;          /* the escaped label block, written once */
 	char overcloud[STORE_ID_MAX];
 	bool connected;
 	bool has_figures;
@@ -36,6 +37,28 @@ struct node_rows {
 	struct node_row *rows;
 	size_t count, cap;
 };
+
+static void node_labels(struct node_row *r)
+{
+	const struct promtext_label l[5] = {
+		{"node", r->node.id},
+		{"name", r->node.name},
+		{"role", r->node.role},
+		{"arch", r->node.arch[0] ? r->node.arch : "unknown"},
+		{"overcloud", r->overcloud},
+	};
+
+	r->labels = promtext_label_block(l, 5);
+}
+
+static void free_rows(struct node_rows *nr)
+{
+	for (size_t i = 0; i < nr->count; i++)
+		free(nr->rows[i].labels);
+	free(nr->rows);
+	nr->rows = NULL;
+	nr->count = 0;
+}
 
 static int collect_node(const struct store_node *n, void *arg)
 {
@@ -57,6 +80,11 @@ static int collect_node(const struct store_node *n, void *arg)
 	if (store_ocn_find_node(nr->t->store, n->id, r->overcloud, sizeof(r->overcloud)) != 1)
 		r->overcloud[0] = '\0';
 	r->connected = hub_node_connected(nr->t->hub, n->id);
+	node_labels(r);
+	if (r->labels == NULL) {
+		nr->count--;
+		return -1;
+	}
 	f = nr->t->nodemetrics != NULL ? nodemetrics_latest(nr->t->nodemetrics, n->id) : NULL;
 	if (f != NULL && r->connected) {
 		r->f = *f;
@@ -70,21 +98,12 @@ static int collect_nodes(struct tower *t, struct node_rows *nr)
 	memset(nr, 0, sizeof(*nr));
 	nr->t = t;
 	if (store_node_foreach(t->store, collect_node, nr) != 0) {
-		free(nr->rows);
-		nr->rows = NULL;
+		free_rows(nr);
 		return -1;
 	}
 	return 0;
 }
 
-static void node_labels(const struct node_row *r, struct promtext_label l[5])
-{
-	l[0] = (struct promtext_label){"node", r->node.id};
-	l[1] = (struct promtext_label){"name", r->node.name};
-	l[2] = (struct promtext_label){"role", r->node.role};
-	l[3] = (struct promtext_label){"arch", r->node.arch[0] ? r->node.arch : "unknown"};
-	l[4] = (struct promtext_label){"overcloud", r->overcloud};
-}
 
 enum figure {
 	FIG_CONNECTED, FIG_LAST_SEEN, FIG_CPU, FIG_LOAD1, FIG_MEM_USED, FIG_MEM_TOTAL, FIG_FS_USED,
@@ -143,7 +162,6 @@ static bool figure_value(const struct node_row *r, enum figure which, double *v)
 
 static void write_nodes(struct evbuffer *out, const struct node_rows *nr)
 {
-	struct promtext_label l[5];
 	double v;
 
 	for (size_t fam = 0; fam < OC_ARRAY_LEN(node_families); fam++) {
@@ -156,8 +174,7 @@ static void write_nodes(struct evbuffer *out, const struct node_rows *nr)
 				promtext_family(out, node_families[fam].name, node_families[fam].type,
 						node_families[fam].help);
 			any = true;
-			node_labels(&nr->rows[i], l);
-			promtext_sample(out, node_families[fam].name, l, 5, v);
+			promtext_sample_block(out, node_families[fam].name, nr->rows[i].labels, v);
 		}
 	}
 }
@@ -191,7 +208,7 @@ int exporter_metrics(struct tower *t, struct evbuffer *out)
 	promtext_family(out, "overcloud_tasks", "gauge",
 			"Tasks in the tower's repository, by state.");
 	if (store_task_count_by_state(t->store, write_task_state, out) != 0) {
-		free(nr.rows);
+		free_rows(&nr);
 		return -1;
 	}
 	if (t->nodemetrics != NULL) {
@@ -202,7 +219,7 @@ int exporter_metrics(struct tower *t, struct evbuffer *out)
 	}
 	telemetry_write(out);
 	write_nodes(out, &nr);
-	free(nr.rows);
+	free_rows(&nr);
 	return 0;
 }
 
@@ -228,6 +245,6 @@ json_t *exporter_sd_targets(struct tower *t)
 			"node", r->node.id, "name", r->node.name, "role", r->node.role,
 			"arch", r->node.arch[0] ? r->node.arch : "unknown", "overcloud", r->overcloud));
 	}
-	free(nr.rows);
+	free_rows(&nr);
 	return groups;
 }

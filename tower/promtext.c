@@ -42,8 +42,16 @@ static void escape(struct evbuffer *out, const char *text, bool quote)
 	const unsigned char *s = (const unsigned char *)text;
 
 	while (*s != '\0') {
-		size_t n = utf8_len(s);
+		size_t n = utf8_len(s), plain = 0;
 
+		/* A run of printable ASCII that needs nothing goes in one piece. */
+		while (s[plain] >= 0x20 && s[plain] < 0x7f && s[plain] != '\\' && s[plain] != '"')
+			plain++;
+		if (plain > 0) {
+			evbuffer_add(out, s, plain);
+			s += plain;
+			continue;
+		}
 		if (*s == '\\')
 			evbuffer_add(out, "\\\\", 2);
 		else if (*s == '\n')
@@ -110,6 +118,32 @@ static void write_labels(struct evbuffer *out, const struct promtext_label *labe
 	if (le != NULL)
 		evbuffer_add_printf(out, "%sle=\"%s\"", n ? "," : "", le);
 	evbuffer_add(out, "}", 1);
+}
+
+char *promtext_label_block(const struct promtext_label *labels, size_t n)
+{
+	struct evbuffer *b = evbuffer_new();
+	size_t len;
+	char *text;
+
+	if (b == NULL)
+		return NULL;
+	write_labels(b, labels, n, NULL);
+	len = evbuffer_get_length(b);
+	text = malloc(len + 1);
+	if (text != NULL) {
+		evbuffer_remove(b, text, len);
+		text[len] = '\0';
+	}
+	evbuffer_free(b);
+	return text;
+}
+
+void promtext_sample_block(struct evbuffer *out, const char *name, const char *block, double value)
+{
+	evbuffer_add_printf(out, "%s%s ", name, block);
+	write_value(out, value);
+	evbuffer_add(out, "\n", 1);
 }
 
 void promtext_sample(struct evbuffer *out, const char *name, const struct promtext_label *labels,

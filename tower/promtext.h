@@ -21,6 +21,10 @@ void promtext_family(struct evbuffer *out, const char *name, const char *type, c
  * whole, NaN and infinities as the format spells them. */
 void promtext_sample(struct evbuffer *out, const char *name, const struct promtext_label *labels,
 		     size_t n, double value);
+/* The same labels written once, "{a=\"x\",b=\"y\"}" ("" for none), for
+ * many samples: a heap string the caller frees, or NULL. */
+char *promtext_label_block(const struct promtext_label *labels, size_t n);
+void promtext_sample_block(struct evbuffer *out, const char *name, const char *block, double value);
 /* A label value as the format wants it inside its quotes: backslash, double
  * quote and newline escaped; bytes that are not UTF-8 become U+FFFD. */
 void promtext_escape_label(struct evbuffer *out, const char *value);

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,6 +92,25 @@ static void test_family_and_samples(void **state)
 	evbuffer_free(b);
 }
 
+/* A label block written once reads as the same sample. */
+static void test_label_block(void **state)
+{
+	struct promtext_label l[] = {{"node", "n-1"}, {"name", "a\"b\\c"}};
+	struct evbuffer *b = evbuffer_new();
+	char *block = promtext_label_block(l, 2), *none = promtext_label_block(NULL, 0);
+	char direct[128];
+
+	assert_string_equal(block, "{node=\"n-1\",name=\"a\\\"b\\\\c\"}");
+	assert_string_equal(none, "");
+	promtext_sample(b, "m", l, 2, 1.5);
+	snprintf(direct, sizeof(direct), "%s", text_of(b));
+	promtext_sample_block(b, "m", block, 1.5);
+	assert_string_equal(text_of(b), direct);
+	free(block);
+	free(none);
+	evbuffer_free(b);
+}
+
 static void test_histogram(void **state)
 {
 	static const double bounds[] = {0.1, 1, 10};
@@ -122,6 +142,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_escape_label),
 		cmocka_unit_test(test_family_and_samples),
+		cmocka_unit_test(test_label_block),
 		cmocka_unit_test(test_histogram),
 	};
 
