@@ -57,7 +57,7 @@ refused() {
 marker() { echo "/run/overcloud-demo/$1/joined"; }
 # The demo roles keep their markers in /run: a failed run must not leave them.
 EDGES=()
-trap 'for e in "${EDGES[@]}"; do rm -rf "/run/overcloud-demo/$e"; done; cleanup' EXIT
+trap 'rc=$?; set +e; for e in "${EDGES[@]}"; do rm -rf "/run/overcloud-demo/$e"; done; (exit $rc); cleanup' EXIT
 
 id=$(oc_create demo 1)
 edge_join e1

@@ -34,7 +34,7 @@ netns_cleanup() {
 	ip netns del "$NS" 2>/dev/null || true
 	ip link del "$VH" 2>/dev/null || true
 }
-trap 'rc=$?; netns_cleanup; (exit $rc); cleanup' EXIT
+trap 'rc=$?; set +e; netns_cleanup; (exit $rc); cleanup' EXIT
 
 ip netns add "$NS"
 ip link add "$VH" type veth peer name "$VN"

@@ -9,7 +9,7 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 DIRS=(--roles "$HERE/roles" --patterns "$HERE/patterns")
 start_tower t "${DIRS[@]}" --agents 0.0.0.0:0
 cleanup_counters() { rm -f /tmp/oc-counter-oc-*; }
-trap 'cleanup_counters; cleanup' EXIT
+trap 'rc=$?; set +e; cleanup_counters; (exit $rc); cleanup' EXIT
 
 create() { tower_cli t create --provider local --number "$2" --pattern "$1" --detach; }
 crash_and_restart() {

@@ -176,7 +176,7 @@ pin_mirror
 
 python3 -m http.server --bind 127.0.0.1 0 --directory "$MIRROR" >"$T/http.log" 2>&1 &
 HTTP_PID=$!
-trap 'kill $HTTP_PID 2>/dev/null || true; roles_cleanup' EXIT
+trap 'rc=$?; set +e; kill $HTTP_PID 2>/dev/null; (exit $rc); roles_cleanup' EXIT
 PORT=""
 for _ in $(seq 1 100); do
 	PORT=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$T/http.log" | head -n 1)
