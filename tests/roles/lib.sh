@@ -197,6 +197,10 @@ check_role_yaml() {
 	ok "$role: role.yaml well-formed, steps executable${archs:+, archs ${archs//$'\n'/ }}"
 }
 
+# RUN_WRAP: a command run_step puts in front of the step (test_airgap's
+# strace); empty, the step runs as the agent runs it.
+RUN_WRAP=()
+
 # run_step ROLE STEP [name=value]...: runs the step on the current node.
 # Lower-case names are inputs; SHIM_* names are passed to the shims.
 # Sets RUN_RC, RUN_STDOUT, RUN_STDERR, RUN_OUTPUT, RUN_PROGRESS, RUN_WORK,
@@ -250,7 +254,7 @@ run_step() {
 	script=$(role_yaml_script "$y" "$RUN_STEP")
 	[ -n "$script" ] || fail "$RUN_ROLE has no step $RUN_STEP"
 	RUN_RC=0
-	(cd "$RUN_WORK" && env -i "${envv[@]}" "$rdir/$script" >"$RUN_STDOUT" 2>"$RUN_STDERR") || RUN_RC=$?
+	(cd "$RUN_WORK" && "${RUN_WRAP[@]}" env -i "${envv[@]}" "$rdir/$script" >"$RUN_STDOUT" 2>"$RUN_STDERR") || RUN_RC=$?
 }
 
 # calls: the shim calls of the last run_step, with temp paths written as
