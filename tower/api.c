@@ -538,9 +538,10 @@ static int parse_part(const char *name, json_t *obj, struct workflow_part *part,
 
 static void post_overclouds(struct api_ctx *ctx)
 {
-	static const char *const known[] = {"provider", "number", "size", "pattern"};
+	static const char *const known[] = {"provider", "number", "size", "pattern", "inputs"};
 	struct workflow_part parts[WORKFLOW_MAX_PARTS];
-	size_t part_count = 0;
+	struct workflow_input inputs[WORKFLOW_MAX_INPUTS];
+	size_t part_count = 0, input_count = 0;
 	json_t *body = body_object(ctx), *v;
 	const char *key, *provider, *pattern;
 	char id[32], err[256];
@@ -613,8 +614,30 @@ static void post_overclouds(struct api_ctx *ctx)
 		reply_error(ctx, 400, "field \"pattern\": unknown pattern", pattern);
 		goto out;
 	}
-	if (workflow_create(ctx->tower->workflow, pattern, parts, part_count, id, err,
-			    sizeof(err)) != 0) {
+	v = json_object_get(body, "inputs");
+	if (v != NULL && !json_is_object(v)) {
+		reply_error(ctx, 400, "field \"inputs\" must be an object of NAME: \"VALUE\"", NULL);
+		goto out;
+	}
+	if (json_object_size(v) > WORKFLOW_MAX_INPUTS) {
+		reply_error(ctx, 400, "field \"inputs\" has too many entries", NULL);
+		goto out;
+	}
+	if (v != NULL) {
+		json_t *iv;
+
+		json_object_foreach(v, key, iv) {
+			if (!json_is_string(iv)) {
+				snprintf(err, sizeof(err), "field \"inputs.%.64s\" must be a string", key);
+				reply_error(ctx, 400, err, NULL);
+				goto out;
+			}
+			inputs[input_count].name = key;
+			inputs[input_count++].value = json_string_value(iv);
+		}
+	}
+	if (workflow_create(ctx->tower->workflow, pattern, parts, part_count, inputs, input_count, id,
+			    err, sizeof(err)) != 0) {
 		reply_error(ctx, strncmp(err, "field", 5) == 0 ? 400 : 500, err, NULL);
 		goto out;
 	}
