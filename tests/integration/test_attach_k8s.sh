@@ -86,7 +86,7 @@ grep -qx 'KUBELET_EXTRA_ARGS="--node-labels=overcloud.io/edge=true"' "$SHIMS_ROO
 	fail "edge label: $(cat "$SHIMS_ROOT/$edge/root/etc/default/kubelet")"
 calls "$edge" | grep -qx "kubectl taint node host-$edge overcloud.io/edge=true:NoSchedule --overwrite" ||
 	fail "no taint: $(calls "$edge")"
-calls "$edge" | grep -q "^apt-get install .*prometheus-node-exporter" || fail "no fabric collector on the edge node"
+calls "$edge" | grep -q "^apt-get .*install .*prometheus-node-exporter" || fail "no fabric collector on the edge node"
 calls "$post" | grep -q "^kubeadm join" && fail "the post ran a join"
 pass "attach: edge-worker on $edge with the credentials step's join command (token 2), label and taint"
 
