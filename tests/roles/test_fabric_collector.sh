@@ -9,6 +9,7 @@
 # image rewritable to a mirror, idempotent re-runs and a complete remove.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/kube_sim.sh"
 
 ROLE=fabric-collector
 RDIR=$ROLES_DIR/$ROLE
@@ -152,11 +153,11 @@ new_debian_node() {
 	fi
 }
 
-# A kubectl for the post: the shared fake (tests/roles/shims/installable),
-# plus what this test needs to see and model: each applied file is kept in
-# $NODE/state/applied/ (secrets included, to check them), and `get
-# storageclass` answers from $NODE/state/storageclasses ("NAME default" or
-# "NAME" per line).
+# A kubectl for the post: the shared fake (tests/roles/shims/installable,
+# a model of kubectl 1.34 and its API server that validates every applied
+# object), wrapped to keep a copy of each applied file in
+# $NODE/state/applied/ (secrets included, to check them); the post's
+# admin.conf that kubeadm wrote.
 post_kubectl() {
 	preinstall kubectl
 	mkdir -p "$NODE/state/applied"
@@ -166,30 +167,28 @@ fake="$SHIMS/installable/kubectl"
 state="$NODE/state"
 EOF
 	cat >>"$NODE/installed/kubectl" <<'EOF'
-args="$*"
-case " $args " in
+case " $* " in
 *" apply -f "*)
-	f=$(printf '%s\n' "$args" | sed 's/.* -f \([^ ]*\).*/\1/')
+	f=$(printf '%s\n' "$*" | sed 's/.* -f \([^ ]*\).*/\1/')
 	n=$(ls "$state/applied" | wc -l)
 	[ -f "$f" ] && cp "$f" "$state/applied/$(printf '%03d' "$n")-${f##*/}"
 	;;
 esac
-"$fake" "$@" || exit $?
-case " $args " in
-*" get storageclass -o jsonpath="*)
-	touch "$state/storageclasses"
-	awk '$2 == "default" { print $1 }' "$state/storageclasses"
-	;;
-*" get storageclass "*)
-	touch "$state/storageclasses"
-	awk -v n="$3" '$1 == n { print "storageclass.storage.k8s.io/" n; f = 1 }
-		END { if (!f) { print "Error from server (NotFound): storageclasses.storage.k8s.io \"" n "\" not found" > "/dev/stderr"; exit 1 } }' "$state/storageclasses"
-	;;
-esac
+exec "$fake" "$@"
 EOF
 	chmod +x "$NODE/installed/kubectl"
 	mkdir -p "$NODE/root/etc/kubernetes"
-	printf 'apiVersion: v1\nkind: Config\n' >"$NODE/root/etc/kubernetes/admin.conf"
+	printf 'apiVersion: v1\nkind: Config\nclusters:\n- name: kubernetes\n  cluster:\n    server: https://10.0.0.5:6443\n' \
+		>"$NODE/root/etc/kubernetes/admin.conf"
+	kube_sim '{"nodes": ["post", "w1"]}'
+}
+# storage_class NAME [default]: the cluster gets a StorageClass (the
+# DataLake's, as rook-datalake makes it)
+storage_class() {
+	local ann=""
+	[ "${2:-}" = default ] && ann=$'  annotations:\n    storageclass.kubernetes.io/is-default-class: "true"\n'
+	printf 'apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: %s\n%sprovisioner: rook-ceph.rbd.csi.ceph.com\nreclaimPolicy: Delete\n' \
+		"$1" "$ann" | kube_get apply -f - >/dev/null
 }
 applied() { # NAME: the newest applied copy of NAME
 	ls "$NODE/state/applied/"*"-$1" 2>/dev/null | tail -n 1
@@ -246,7 +245,7 @@ ok "remove (exporter already there): left as it was"
 new_debian_node post
 preinstall prometheus-node-exporter
 post_kubectl
-echo "ceph-block default" >"$NODE/state/storageclasses"
+storage_class ceph-block default
 TOWER_TOKEN=towerMetricsToken0123456789abcdefXYZ
 mkdir -p "$NODE/root/etc/overcloud"
 printf -- '-----BEGIN CERTIFICATE-----\nMIIBfakeTowerCA\n-----END CERTIFICATE-----\n' >"$NODE/root/etc/overcloud/ca.pem"
@@ -257,7 +256,8 @@ expect_rc_ok "apply (post)"
 expect_calls "apply (post)" <<'CALLS'
 systemctl is-enabled --quiet prometheus-node-exporter
 systemctl enable --now prometheus-node-exporter
-kubectl get storageclass -o 'jsonpath={range .items[?(@.metadata.annotations.storageclass\.kubernetes\.io/is-default-class=="true")]}{.metadata.name}{"\n"}{end}'
+kubectl get storageclass -o name
+kubectl get storageclass ceph-block -o yaml
 kubectl apply -f <roles>/fabric-collector/namespace.yaml
 kubectl apply -f <work>/kube-state-metrics/ksm-service-account.yaml
 kubectl apply -f <work>/kube-state-metrics/ksm-cluster-role.yaml
@@ -481,7 +481,7 @@ ok "remove (post): every cluster-scoped object of our manifests is deleted by na
 new_debian_node mirror
 preinstall prometheus-node-exporter
 post_kubectl
-echo "ceph-block default" >"$NODE/state/storageclasses"
+storage_class ceph-block default
 run_step $ROLE apply post=true manifest_base_url="$BASE" image_registry=mirror.lab:5000
 expect_rc_ok "apply (post, image_registry)"
 images=$(cat "$NODE/state/applied/"*.yaml | sed -n 's/^ *- *image: *//p; s/^ *image: *//p')
@@ -505,7 +505,7 @@ calls | grep -q '^kubectl apply' && fail "applied something without a StorageCla
 run_step $ROLE apply post=true manifest_base_url="$BASE" storage_class=missing
 expect_failure "apply (post) with a missing storage_class" "storage_class missing does not exist"
 
-echo "fast-ssd" >"$NODE/state/storageclasses"
+storage_class fast-ssd
 run_step $ROLE apply post=true manifest_base_url="$BASE" storage_class=fast-ssd prometheus_storage_size=50Gi
 expect_rc_ok "apply (post, storage_class=fast-ssd)"
 python3 - "$(applied storage.yaml)" <<'EOF' || fail "storage_class is not used"
@@ -544,7 +544,7 @@ run_step $ROLE apply post=true
 expect_failure "apply (post) without the post's admin.conf" "post=true needs the post's admin kubeconfig /etc/kubernetes/admin.conf"
 
 post_kubectl
-echo "ceph-block default" >"$NODE/state/storageclasses"
+storage_class ceph-block default
 sed -i 's/^\(ksm-deployment v2.18.0\) [0-9a-f]*/\1 '"$(printf '%064d' 0)"'/' "$BUNDLE/artifacts"
 run_step $ROLE apply post=true manifest_base_url="$BASE"
 expect_failure "apply (post) with a manifest that does not match its pin" "sha256"
