@@ -250,7 +250,7 @@ TOWER_TOKEN=towerMetricsToken0123456789abcdefXYZ
 mkdir -p "$NODE/root/etc/overcloud"
 printf -- '-----BEGIN CERTIFICATE-----\nMIIBfakeTowerCA\n-----END CERTIFICATE-----\n' >"$NODE/root/etc/overcloud/ca.pem"
 POST_INPUTS=(post=true manifest_base_url="$BASE" tower_metrics_url=https://192.0.2.10:6125/metrics
-	tower_metrics_token="$TOWER_TOKEN")
+	tower_metrics_token="$TOWER_TOKEN" overcloud_id=oc-1234abcd)
 run_step $ROLE apply "${POST_INPUTS[@]}"
 expect_rc_ok "apply (post)"
 expect_calls "apply (post)" <<'CALLS'
@@ -353,8 +353,12 @@ assert t["authorization"]["credentials_file"] == "/etc/prometheus/tower/token"
 assert t["tls_config"]["ca_file"] == "/etc/prometheus/tower/ca.crt"
 e = jobs["edge-devices"]["http_sd_configs"][0]
 assert e["url"] == "https://192.0.2.10:6125/v1/sd/prometheus", e["url"]
+assert e["authorization"] == {"type": "Bearer", "credentials_file": "/etc/prometheus/tower/token"}, e["authorization"]
+keep = jobs["edge-devices"]["relabel_configs"][0]
+assert keep["action"] == "keep" and keep["source_labels"] == ["role", "overcloud"], keep
+assert keep["regex"] == "edge-device;oc-1234abcd", keep["regex"]
 EOF
-ok "prometheus.yml: scrapes node exporters (9100), kube-state-metrics, the tower's /metrics over HTTPS with its token and CA, edge devices from the tower's http_sd"
+ok "prometheus.yml: scrapes node exporters (9100), kube-state-metrics, the tower's /metrics over HTTPS with its token and CA, this OverCloud's edge devices from the tower's http_sd"
 
 # auth: the Prometheus web config's bcrypt hash checks the output password;
 # Grafana gets its admin password from the Secret, no anonymous access
@@ -566,6 +570,8 @@ run_step $ROLE apply post=true tower_metrics_url=https://192.0.2.10/metrics towe
 expect_failure "tower_metrics_url without a port" "must name HOST:PORT"
 run_step $ROLE apply post=true tower_metrics_url=https://192.0.2.10:6125/metrics tower_metrics_token=t tower_ca_file=/nonexistent
 expect_failure "tower_metrics_url with no CA" "holds no PEM certificate"
+run_step $ROLE apply post=true overcloud_id='oc-1|.*'
+expect_failure "overcloud_id with a regular expression" "is not an OverCloud id"
 run_step $ROLE apply post=true storage=ceph
 expect_failure "storage=ceph" "storage 'ceph' must be pvc or emptydir"
 run_step $ROLE apply post=true prometheus_storage_size=lots
