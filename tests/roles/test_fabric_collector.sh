@@ -190,6 +190,20 @@ storage_class() {
 	printf 'apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata:\n  name: %s\n%sprovisioner: rook-ceph.rbd.csi.ceph.com\nreclaimPolicy: Delete\n' \
 		"$1" "$ann" | kube_get apply -f - >/dev/null
 }
+# cluster_objects: "Kind namespace/name" of every object in the fake
+# cluster's store that apply makes (ours and kube-state-metrics'; not the
+# namespace's default ServiceAccount, which Kubernetes makes), sorted
+cluster_objects() {
+	python3 - "$NODE/state/kube/store.json" <<'EOF'
+import json, sys
+objs = json.load(open(sys.argv[1]))["objects"].values()
+for o in sorted("%s %s/%s" % (x["kind"], x["metadata"].get("namespace", ""), x["metadata"]["name"]) for x in objs
+                if not (x["kind"] == "ServiceAccount" and x["metadata"]["name"] == "default") and
+                (x["metadata"].get("namespace") == "overcloud-fabric" or x["metadata"]["name"] in
+                ("overcloud-fabric", "kube-state-metrics", "overcloud-prometheus"))):
+    print(o)
+EOF
+}
 applied() { # NAME: the newest applied copy of NAME
 	ls "$NODE/state/applied/"*"-$1" 2>/dev/null | tail -n 1
 }
@@ -444,6 +458,32 @@ quay.io/prometheus/prometheus:v3.14.0
 registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.18.0" ] || fail "images: $images"
 ok "images: grafana 13.2.0, prometheus v3.14.0, kube-state-metrics v2.18.0"
 
+want_objects="ClusterRole /kube-state-metrics
+ClusterRole /overcloud-prometheus
+ClusterRoleBinding /kube-state-metrics
+ClusterRoleBinding /overcloud-prometheus
+ConfigMap overcloud-fabric/grafana-dashboard-providers
+ConfigMap overcloud-fabric/grafana-dashboards
+ConfigMap overcloud-fabric/grafana-datasources
+ConfigMap overcloud-fabric/prometheus-config
+Deployment kube-system/kube-state-metrics
+Deployment overcloud-fabric/grafana
+Deployment overcloud-fabric/prometheus
+Namespace /overcloud-fabric
+PersistentVolumeClaim overcloud-fabric/grafana-data
+PersistentVolumeClaim overcloud-fabric/prometheus-data
+Secret overcloud-fabric/grafana-credentials
+Secret overcloud-fabric/prometheus-tower
+Secret overcloud-fabric/prometheus-web
+Service kube-system/kube-state-metrics
+Service overcloud-fabric/grafana
+Service overcloud-fabric/prometheus
+ServiceAccount kube-system/kube-state-metrics
+ServiceAccount overcloud-fabric/prometheus"
+got_objects=$(cluster_objects)
+[ "$got_objects" = "$want_objects" ] || { diff <(echo "$want_objects") <(echo "$got_objects") >&2; fail "the cluster does not hold what apply makes"; }
+ok "apply (post): the fake cluster (kubectl 1.34 model, every object schema-validated) holds the $(echo "$got_objects" | wc -l) objects of the Fabric"
+
 # --- re-running changes nothing --------------------------------------------
 cp "$FABRIC" "$T/fabric.1"
 cp "$SECRETS" "$T/secrets.1"
@@ -468,6 +508,9 @@ CALLS
 expect_progress "remove (post)" final
 [ ! -e "$NODE/root/var/lib/overcloud/fabric-collector" ] || fail "remove (post) left passwords on the post: $(ls "$NODE/root/var/lib/overcloud/fabric-collector")"
 ok "remove (post): nothing of the Fabric left on the post"
+[ -z "$(cluster_objects)" ] || fail "remove (post) left in the cluster: $(cluster_objects)"
+kube_get get storageclass ceph-block -o name >/dev/null || fail "remove (post) took the DataLake's StorageClass"
+ok "remove (post): nothing of the Fabric left in the cluster; the DataLake's StorageClass stays"
 python3 - "$RDIR" <<'EOF' || fail "remove does not delete every cluster-scoped object apply makes"
 import sys, yaml, glob
 scoped = set()
