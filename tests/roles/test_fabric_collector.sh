@@ -528,9 +528,10 @@ ok "remove (post): every cluster-scoped object of our manifests is deleted by na
 new_debian_node mirror
 preinstall prometheus-node-exporter
 post_kubectl
-storage_class ceph-block default
-run_step $ROLE apply post=true manifest_base_url="$BASE" image_registry=mirror.lab:5000
-expect_rc_ok "apply (post, image_registry)"
+storage_class fast-ssd
+run_step $ROLE apply post=true manifest_base_url="$BASE" image_registry=mirror.lab:5000 \
+	storage_class=fast-ssd prometheus_storage_size=50Gi
+expect_rc_ok "apply (post, image_registry, storage_class)"
 images=$(cat "$NODE/state/applied/"*.yaml | sed -n 's/^ *- *image: *//p; s/^ *image: *//p')
 [ "$(printf '%s\n' "$images" | wc -l)" -eq 3 ] || fail "expected 3 images, got: $images"
 bad=$(printf '%s\n' "$images" | grep -v '^mirror\.lab:5000/' || true)
@@ -540,6 +541,13 @@ printf '%s\n' "$images" | grep -qx 'mirror.lab:5000/registry.k8s.io/kube-state-m
 ok "image_registry: all 3 images (kube-state-metrics, Prometheus, Grafana) pulled from mirror.lab:5000/HOST/PATH"
 [ "$(calls | grep -c "^kubectl apply")" -ge 9 ] || fail "apply (post, image_registry) applied too little"
 expect_no_secrets "apply (post, image_registry)" "${OUT[prometheus_password]:-x}"
+python3 - "$(applied storage.yaml)" <<'EOF' || fail "storage_class is not used"
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+assert all(d["spec"]["storageClassName"] == "fast-ssd" for d in docs)
+assert docs[0]["spec"]["resources"]["requests"]["storage"] == "50Gi"
+EOF
+ok "storage_class=fast-ssd (no default class needed), prometheus_storage_size=50Gi: the claims name the class and size"
 
 # --- storage choices --------------------------------------------------------
 new_debian_node nosc
@@ -552,16 +560,6 @@ calls | grep -q '^kubectl apply' && fail "applied something without a StorageCla
 run_step $ROLE apply post=true manifest_base_url="$BASE" storage_class=missing
 expect_failure "apply (post) with a missing storage_class" "storage_class missing does not exist"
 
-storage_class fast-ssd
-run_step $ROLE apply post=true manifest_base_url="$BASE" storage_class=fast-ssd prometheus_storage_size=50Gi
-expect_rc_ok "apply (post, storage_class=fast-ssd)"
-python3 - "$(applied storage.yaml)" <<'EOF' || fail "storage_class is not used"
-import sys, yaml
-docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
-assert all(d["spec"]["storageClassName"] == "fast-ssd" for d in docs)
-assert docs[0]["spec"]["resources"]["requests"]["storage"] == "50Gi"
-EOF
-ok "storage_class=fast-ssd, prometheus_storage_size=50Gi: the claims name the class and size"
 
 new_debian_node emptydir
 preinstall prometheus-node-exporter
