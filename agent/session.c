@@ -15,6 +15,7 @@
 #include "agent/config.h"
 #include "agent/facts.h"
 #include "agent/link.h"
+#include "agent/metrics.h"
 #include "agent/worker.h"
 #include "shared/log.h"
 #include "shared/pki.h"
@@ -37,6 +38,7 @@ struct session {
 	struct event *ev_retry;
 	struct event *ev_heartbeat;
 	struct facts facts;
+	struct metrics_state metrics;   /* CPU counters of the last heartbeat */
 	struct worker *worker;
 	int attempt;
 	int heartbeat_s;
@@ -118,6 +120,7 @@ static void send_heartbeat(struct session *s)
 	struct msg m = {.type = MSG_HEARTBEAT};
 
 	facts_load(&m.u.heartbeat.uptime, &m.u.heartbeat.mem_free, &m.u.heartbeat.load1_milli);
+	metrics_read(&s->metrics, "", &m.u.heartbeat);
 	m.u.heartbeat.running = s->worker ? worker_active(s->worker) : 0;
 	if (s->link != NULL && link_send(s->link, &m) != 0)
 		log_warn("cannot queue a heartbeat");

@@ -55,7 +55,8 @@ endforeach()
 
 # Tests that make local-provider nodes share the host's bridge and netns
 # names: one at a time.
-foreach(name test_overcloud test_workflow test_local_provider test_attach test_attach_k8s)
+foreach(name test_overcloud test_workflow test_local_provider test_attach test_attach_k8s
+             test_console)
   foreach(prefix integration asan/integration)
     if(TEST ${prefix}/${name})
       set_tests_properties(${prefix}/${name} PROPERTIES RESOURCE_LOCK local_provider)

@@ -26,6 +26,7 @@
 #include "tower/ca.h"
 #include "tower/enroll.h"
 #include "tower/store.h"
+#include "tower/telemetry.h"
 #include "tower/ticket.h"
 #include "tower/workers.h"
 
@@ -71,7 +72,7 @@ struct hub {
 	struct store *store;
 	struct ca *ca;
 	struct tls_config *tls;
-	struct evconnlistener *listener;
+	struct netaddr_listener *listener;
 	struct hub_conn *conns;
 	size_t ready_count;
 	/* ready connections by node id: chained hash table, grown at load 1 */
@@ -345,6 +346,7 @@ static void sign_done(struct event_base *base, void *arg)
 	if (job->rc == 0)
 		job->rc = enroll_record(c->hub->store, job->token, job->hostname, util_now(),
 					&job->issue, job->err, sizeof(job->err));
+	telemetry_enrollment(job->rc == 0);
 	if (job->rc != 0) {
 		log_warn("agent %s: enrollment refused: %s", c->peer, job->err);
 		c->state = HUB_CONN_ENROLL;
@@ -446,6 +448,33 @@ static bool is_task_msg(enum msg_type type)
 	       type == MSG_TASK_DONE;
 }
 
+/* A node speaks only about its own tasks. One that names another node's
+ * task, or one that does not exist (tasks are never deleted), is out of
+ * order: the README says that closes the connection. A store error is no
+ * proof of either. */
+static bool task_msg_is_foreign(struct hub_conn *c, const struct msg *m, const char **id_out)
+{
+	const char *id = m->u.task_accepted.id;
+	struct store_task t;
+	bool foreign;
+	int r;
+
+	switch (m->type) {
+	case MSG_TASK_LOG: id = m->u.task_log.id; break;
+	case MSG_TASK_PROGRESS: id = m->u.task_progress.id; break;
+	case MSG_TASK_DONE: id = m->u.task_done.id; break;
+	default: break;
+	}
+	*id_out = id != NULL ? id : "";
+	if (id == NULL)
+		return true;
+	memset(&t, 0, sizeof(t));
+	r = store_task_get(c->hub->store, id, &t);
+	foreign = r == 0 || (r == 1 && strcmp(t.node_id, c->node_id) != 0);
+	store_task_clear(&t);
+	return foreign;
+}
+
 static void handle_renew(struct hub_conn *c, const struct msg_renew *r)
 {
 	struct msg reply = {.type = MSG_RENEWED};
@@ -498,6 +527,9 @@ static void conn_handle(struct hub_conn *c, const struct msg *m)
 	case HUB_CONN_READY:
 		if (m->type == MSG_HEARTBEAT) {
 			touch_later(c->hub, c->node_id);
+			if (c->hub->events != NULL && c->hub->events->heartbeat != NULL)
+				c->hub->events->heartbeat(c->hub->events_arg, c->node_id,
+							  &m->u.heartbeat);
 			return;
 		}
 		if (m->type == MSG_RENEW) {
@@ -505,6 +537,14 @@ static void conn_handle(struct hub_conn *c, const struct msg *m)
 			return;
 		}
 		if (is_task_msg(m->type) && c->hub->events != NULL) {
+			const char *id;
+
+			if (task_msg_is_foreign(c, m, &id)) {
+				log_warn("agent %s (%s): \"%s\" for task %.40s that is not its own, closing",
+					 c->peer, c->node_id, msg_type_name(m->type), id);
+				conn_refuse(c, "task message for a task that is not this node's");
+				return;
+			}
 			c->hub->events->task_msg(c->hub->events_arg, c->node_id, m);
 			return;
 		}
@@ -579,6 +619,7 @@ static void hs_back(struct event_base *base, void *arg)
 	struct hub_conn *c = arg;
 
 	c->state = HUB_CONN_ENROLL;   /* anything but HANDSHAKE; set for real below */
+	telemetry_handshake(true);
 	if (tls_conn_adopt(c->tls, base, &hub_tls_callbacks, c) != 0) {
 		log_warn("agent %s: cannot take over the connection, closing", c->peer);
 		tls_conn_free(c->tls);
@@ -593,6 +634,7 @@ static void hs_failed(struct event_base *base, void *arg)
 	struct hub_conn *c = arg;
 
 	log_info("agent %s: connection closed: %s", c->peer, c->close_reason);
+	telemetry_handshake(false);
 	conn_unlink_free(c);
 }
 
@@ -722,8 +764,8 @@ uint64_t hub_sessions_resumed(struct hub *hub)
 int hub_listen(struct hub *hub, const char *host, uint16_t port, uint16_t *bound_port,
 	       char *err, size_t err_size)
 {
-	hub->listener = netaddr_listen(hub->base, host, port, hub_on_accept, hub, bound_port,
-				       err, err_size);
+	hub->listener = netaddr_listen(hub->base, host, port, "agent", hub_on_accept, hub,
+				       bound_port, err, err_size);
 	return hub->listener != NULL ? 0 : -1;
 }
 
@@ -731,8 +773,7 @@ void hub_free(struct hub *hub)
 {
 	if (hub == NULL)
 		return;
-	if (hub->listener != NULL)
-		evconnlistener_free(hub->listener);
+	netaddr_listener_free(hub->listener);
 	/* Workers first: then every connection, wherever it is, is ours. */
 	if (hub->workers != NULL)
 		workers_stop(hub->workers);

@@ -14,6 +14,7 @@
 
 #include "shared/log.h"
 #include "shared/util.h"
+#include "tower/telemetry.h"
 
 /* Hex sha256: the only secret_hash shape stored or compared. */
 #define STORE_HASH_LEN 64
@@ -192,6 +193,7 @@ enum store_stmt {
 	ST_TASK_OPEN_OLDER,
 	ST_TASK_BY_RUN,
 	ST_TASK_COUNT_OPEN,
+	ST_TASK_COUNT_BY_STATE,
 	ST_OC_INSERT,
 	ST_OC_SET_STATUS,
 	ST_OC_GET,
@@ -269,6 +271,7 @@ static const char *const store_sql[ST_COUNT] = {
 			   " ORDER BY created_at, rowid",
 	[ST_TASK_COUNT_OPEN] = "SELECT count(*) FROM tasks WHERE run_id = ?1"
 			       " AND state IN ('pending','sent','running')",
+	[ST_TASK_COUNT_BY_STATE] = "SELECT state, count(*) FROM tasks GROUP BY state ORDER BY state",
 	[ST_OC_INSERT] = "INSERT INTO overclouds (id, pattern, provider, number, size, status,"
 			 " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 'creating', ?6, ?6)",
 	[ST_OC_SET_STATUS] = "UPDATE overclouds SET status = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
@@ -968,17 +971,21 @@ int store_begin(struct store *st)
 
 int store_commit(struct store *st)
 {
+	double started;
+
 	if (st == NULL)
 		return -1;
 	if (sqlite3_get_autocommit(st->db)) {
 		log_error("store: commit: no transaction is open");
 		return -1;
 	}
+	started = telemetry_now();
 	if (stmt_run(st, ST_COMMIT, "commit", NULL) < 0) {
 		if (!sqlite3_get_autocommit(st->db))
 			stmt_run(st, ST_ROLLBACK, "rollback", NULL);
 		return -1;
 	}
+	telemetry_observe(TELEMETRY_COMMIT, telemetry_now() - started);
 	return 0;
 }
 
@@ -1552,4 +1559,25 @@ int64_t store_task_count_open(struct store *st, const char *run_id)
 		store_log(st, "count open tasks", run_id);
 	stmt_done(s);
 	return n;
+}
+
+int store_task_count_by_state(struct store *st,
+			      int (*fn)(const char *state, int64_t count, void *arg), void *arg)
+{
+	sqlite3_stmt *s = st->stmt[ST_TASK_COUNT_BY_STATE];
+	int rc, ret = 0;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *state = (const char *)sqlite3_column_text(s, 0);
+
+		ret = fn(state != NULL ? state : "", sqlite3_column_int64(s, 1), arg);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE) {
+		store_log(st, "count tasks by state", NULL);
+		ret = -1;
+	}
+	stmt_done(s);
+	return ret;
 }

@@ -129,6 +129,10 @@ int store_task_foreach_run(struct store *st, const char *run_id,
 			   int (*fn)(const struct store_task *task, void *arg), void *arg);
 /* Tasks of the run not finished yet, or -1. */
 int64_t store_task_count_open(struct store *st, const char *run_id);
+/* fn gets each task state with how many tasks are in it (states with none
+ * are left out). Returns fn's non-zero value, 0, or -1 on error. */
+int store_task_count_by_state(struct store *st,
+			      int (*fn)(const char *state, int64_t count, void *arg), void *arg);
 
 /* ---- overclouds: the repository of every OverCloud ---- */
 

@@ -18,6 +18,7 @@
 #include "tower/hub.h"
 #include "tower/role.h"
 #include "tower/store.h"
+#include "tower/telemetry.h"
 
 #define REPLAY_CHUNK 16384
 
@@ -709,6 +710,7 @@ static void record_done(struct tasks *tk, const struct store_task *t, const stru
 	fx->ack = true;
 	if (rc == 0)
 		return;
+	telemetry_observe(TELEMETRY_TASK, (double)d->duration_ms / 1000.0);
 	mask_stored_log(tk, t, &d->outputs);
 	fx->first = true;
 	fx->have_now = store_task_get(tk->st, t->id, &fx->now) == 1;

@@ -28,6 +28,7 @@
 #include "tower/role.h"
 #include "tower/store.h"
 #include "tower/tasks.h"
+#include "tower/telemetry.h"
 #include "tower/tower.h"
 #include "tower/userdata.h"
 
@@ -319,6 +320,8 @@ static void step_finish(struct workflow *wf, struct oc_view *v, struct store_oc_
 	snprintf(s->error, sizeof(s->error), "%s", error ? error : "");
 	s->finished_ms = util_now_ms();
 	step_save(wf, v, s);
+	if (s->started_ms > 0 && s->finished_ms >= s->started_ms)
+		telemetry_observe(TELEMETRY_STEP, (double)(s->finished_ms - s->started_ms) / 1000.0);
 	if (strcmp(state, "done") == 0)
 		log_info("overcloud %s: step %s done", v->oc.id, s->name);
 	else
@@ -1679,6 +1682,23 @@ static const char *node_role(struct workflow *wf, const struct oc_view *v,
 	return g != NULL && g->role != NULL ? g->role : "";
 }
 
+/* The steps this one waits for, as its pattern says: the DAG's edges, for
+ * whoever draws it. */
+static json_t *step_requires_json(const struct oc_view *v, const struct store_oc_step *s)
+{
+	json_t *list = json_array();
+	const struct pattern_step *defs, *def;
+	size_t count;
+
+	if (v->pattern == NULL)
+		return list;
+	defs = dag_steps(v->pattern, s->dag, &count);
+	def = pattern_find_step(defs, count, s->name);
+	for (size_t r = 0; def != NULL && r < def->require_count; r++)
+		json_array_append_new(list, json_string(def->requires[r]));
+	return list;
+}
+
 static int add_input(const char *name, const char *value, void *arg)
 {
 	json_object_set_new(arg, name, json_string(value));
@@ -1717,8 +1737,9 @@ static json_t *overcloud_json(struct workflow *wf, struct oc_view *v)
 
 		if (s->run_id[0] != '\0')
 			store_task_foreach_run(wf->t->store, s->run_id, add_task_progress, &sp);
-		json_array_append_new(steps, json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:s?, s:s?, s:I}",
+		json_array_append_new(steps, json_pack("{s:s, s:s, s:s, s:o, s:I, s:I, s:o, s:s?, s:s?, s:I}",
 			"dag", s->dag, "name", s->name, "state", s->state,
+			"requires", step_requires_json(v, s),
 			"attempts", (json_int_t)s->attempts,
 			"progress", (json_int_t)(strcmp(s->state, "done") == 0 ? 100
 						 : sp.count ? sp.sum / (int64_t)sp.count : 0),
