@@ -412,6 +412,17 @@ assert "--web.config.file=/etc/prometheus/web/web.yml" in c["args"], c["args"]
 assert "--web.enable-lifecycle" not in c["args"] and "--web.enable-admin-api" not in c["args"]
 vols = {v["name"]: v for v in prom["volumes"]}
 assert vols["web"]["secret"]["secretName"] == "prometheus-web"
+# every file the pod reads is in the volume that holds it, and no mount sits
+# inside another (a mount point in a read-only ConfigMap cannot be made)
+pm = {m["name"]: m["mountPath"] for m in c["volumeMounts"]}
+paths = sorted(pm.values())
+for a in paths:
+    for b in paths:
+        assert a == b or not b.startswith(a + "/"), "mount %s inside %s" % (b, a)
+assert "--config.file=%s/prometheus.yml" % pm["config"] in c["args"], (pm, c["args"])
+assert "--web.config.file=%s/web.yml" % pm["web"] in c["args"], (pm, c["args"])
+assert vols["config"]["configMap"]["name"] == "prometheus-config"
+assert vols["tower"]["secret"]["secretName"] == "prometheus-tower" and pm["tower"] == "/etc/prometheus/tower"
 assert vols["data"] == {"name": "data", "persistentVolumeClaim": {"claimName": "prometheus-data"}}, vols["data"]
 graf = obj("Deployment", "grafana")["spec"]["template"]["spec"]
 g = graf["containers"][0]
