@@ -113,6 +113,8 @@ python3 -m http.server --bind 127.0.0.1 0 --directory "$MIRROR" >"$T/http.log" 2
 HTTP_PID=$!
 fabric_cleanup() {
 	local rc=$?
+	# errexit off: `(exit $rc)` below would end the trap before the cleanup
+	set +e
 	kill "$HTTP_PID" 2>/dev/null || true
 	wait "$HTTP_PID" 2>/dev/null || true
 	(exit $rc)
