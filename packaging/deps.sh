@@ -16,7 +16,7 @@ packages=(
   libcurl4-openssl-dev libfyaml-dev libcmocka-dev
   iproute2 curl jq procps psmisc file sqlite3 openssl xxd bsdutils
   cloud-init python3 python3-jsonschema python3-yaml strace
-  prometheus
+  prometheus apache2-utils
   gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross
   libc6-dev-armhf-cross qemu-user-static
   dpkg-dev lintian systemd adduser

@@ -49,6 +49,21 @@ kubectl --kubeconfig "$ROOT/etc/kubernetes/admin.conf" get --raw=/readyz >/dev/n
 progress 100 "datalake stub"
 STUB
 done
+# The Visible Fabric's servers on the post are stubbed too (its own test
+# covers them; they need the DataLake's StorageClass); its node collectors
+# run for real on every node.
+mv "$T/roles/fabric-collector/apply" "$T/roles/fabric-collector/apply.real"
+cat >"$T/roles/fabric-collector/apply" <<'STUB'
+#!/bin/sh
+# stub of fabric-collector's post part for test_attach_k8s
+set -eu
+[ "${INPUT_POST:-false}" = true ] || exec "$(dirname "$0")/apply.real" "$@"
+. "${OVERCLOUD_ROLE_DIR:-$(dirname "$0")}/lib.sh"
+need_agent_env
+[ -f "$ROOT/etc/kubernetes/admin.conf" ] || die "no admin.conf on this node"
+progress 100 "fabric servers stub"
+STUB
+chmod +x "$T/roles/fabric-collector/apply"
 lib="$T/roles/_shared/lib.sh"
 {
 	cat <<PREAMBLE
