@@ -197,8 +197,10 @@ check_role_yaml() {
 	ok "$role: role.yaml well-formed, steps executable${archs:+, archs ${archs//$'\n'/ }}"
 }
 
-# RUN_WRAP: a command run_step puts in front of the step (test_airgap's
-# strace); empty, the step runs as the agent runs it.
+# RUN_WRAP: a command run_step puts in front of the step; empty, the step
+# runs as the agent runs it. With OC_ROLE_TRACE=DIR (test_airgap) every
+# step runs under strace, which writes each process's connect() calls to
+# DIR/<role>.<node>.<n>.<pid>.
 RUN_WRAP=()
 
 # run_step ROLE STEP [name=value]...: runs the step on the current node.
@@ -254,6 +256,10 @@ run_step() {
 	script=$(role_yaml_script "$y" "$RUN_STEP")
 	[ -n "$script" ] || fail "$RUN_ROLE has no step $RUN_STEP"
 	RUN_RC=0
+	if [ -n "${OC_ROLE_TRACE:-}" ]; then
+		RUN_WRAP=(strace -f -ff --seccomp-bpf -qq -e trace=connect
+			-o "$OC_ROLE_TRACE/$RUN_ROLE.$(basename "$NODE").$RUN_N")
+	fi
 	(cd "$RUN_WORK" && "${RUN_WRAP[@]}" env -i "${envv[@]}" "$rdir/$script" >"$RUN_STDOUT" 2>"$RUN_STDERR") || RUN_RC=$?
 }
 
