@@ -239,6 +239,23 @@ static int check_options(const struct join_options *opt, struct agent_config *cf
 	}
 	return 0;
 }
+/* The CSR's subject name: the tower names the node by its id and takes
+ * the host name from the request, so the subject only has to parse. A
+ * host name with a comma, a backslash or a quote (possible in a UTS
+ * namespace) must not stop the join: such bytes become '-'. */
+static const char *csr_name(const char *hostname, char *out, size_t size)
+{
+	size_t n = 0;
+
+	for (const char *c = hostname; *c != '\0' && n + 1 < size && n < 63; c++)
+		out[n++] = ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+			    *c == '.' || *c == '-' || *c == '_') ? *c : '-';
+	out[n] = '\0';
+	if (n == 0)
+		snprintf(out, size, "node");
+	return out;
+}
+
 
 int join_run(struct event_base *base, struct evdns_base *dns, const struct join_options *opt,
 	     struct agent_config *cfg, char *err, size_t err_size)
@@ -247,6 +264,7 @@ int join_run(struct event_base *base, struct evdns_base *dns, const struct join_
 	struct tls_config *tls = NULL;
 	struct facts facts;
 	char path[PATH_MAX + 16];
+	char csr_cn[64];
 	int rc = -1;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -270,7 +288,7 @@ int join_run(struct event_base *base, struct evdns_base *dns, const struct join_
 		snprintf(err, err_size, "cannot create the node key %s", path);
 		goto out;
 	}
-	j.csr = pki_csr_create(&j.key, j.hostname);
+	j.csr = pki_csr_create(&j.key, csr_name(j.hostname, csr_cn, sizeof(csr_cn)));
 	tls = tls_config_client(opt->ca_file ? &j.ca_file : NULL, NULL, NULL);
 	if (j.csr == NULL || tls == NULL) {
 		snprintf(err, err_size, "cannot prepare the enrollment request");

@@ -78,3 +78,19 @@ tower_cli t nodes | grep -q "^$id_c  pi?]0;owned?-01 " || fail "table: $(tower_c
 ! tower_cli t nodes | grep -q $'\033' || fail "an escape reached the table"
 ! grep -q $'\033' "$T/t.log" || fail "an escape reached the tower's log"
 pass "control characters in a node's host name show as '?'"
+
+# A host name the certificate request's subject syntax would choke on (a
+# comma, a backslash, a quote: any bytes the kernel takes) still joins, and
+# the tower keeps the name as the node said it.
+token=$(new_token t edge-worker)
+unshare --uts sh -c 'printf %s "$1" >/proc/sys/kernel/hostname && shift && exec "$@"' sh 'we"b,\1' \
+	"$AGENT" join --tower "127.0.0.1:$AGENT_PORT_t" --token "$token" --ca-hash "$(ca_hash t)" \
+	--state "$T/d" >>"$T/d.log" 2>&1 &
+PIDS+=($!)
+wait_until "node with a comma and a backslash in its name enrolled" 30 test -s "$T/d/agent.conf" ||
+	fail "node d did not join: $(cat "$T/d.log")"
+id_d=$(node_id_of d)
+wait_until "node d connected" 30 node_is t "$id_d" connected || fail "node d"
+[ "$(tower_cli t nodes -o json | jq -r --arg id "$id_d" '.[] | select(.id == $id) | .name')" = 'we"b,\1' ] ||
+	fail "name of d: $(tower_cli t nodes -o json | jq -c --arg id "$id_d" '.[] | select(.id == $id)')"
+pass "a host name with a comma, a backslash and a quote joins and keeps its name"
