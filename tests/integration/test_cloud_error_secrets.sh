@@ -18,18 +18,6 @@ SECRET=$(openssl rand -base64 30 | tr -d '\n/+=')
 # An STS session token: 817 characters of base64.
 SESSION=$(openssl rand -base64 700 | tr -d '\n' | head -c 817)
 [ ${#SESSION} = 817 ] || fail "token of ${#SESSION} characters"
-FAKE_PID=
-
-secrets_cleanup() {
-	local rc=$?
-	if [ -n "$FAKE_PID" ]; then
-		kill "$FAKE_PID" 2>/dev/null || true
-		wait "$FAKE_PID" 2>/dev/null || true
-	fi
-	(exit "$rc")
-	cleanup
-}
-trap secrets_cleanup EXIT
 
 openssl ecparam -name prime256v1 -genkey -noout -out "$T/ca.key" 2>/dev/null
 openssl req -x509 -new -key "$T/ca.key" -subj "/CN=fake-ec2 test CA" -days 2 -out "$T/ec2-ca.pem" 2>/dev/null
@@ -43,7 +31,7 @@ mkdir -p "$T/ec2"
 python3 "$FAKE" serve --port-file "$T/ec2/port" --cert "$T/ec2.pem" --key "$T/ec2.key" \
 	--state "$T/ec2" --region "$REGION" --access-key "$KEY_ID" --secret-key "$SECRET" \
 	--session-token "$SESSION" --fail RunInstances:5:SignatureDoesNotMatch >>"$T/fake.log" 2>&1 &
-FAKE_PID=$!
+PIDS+=("$!")   # lib.sh's cleanup ends it
 wait_until "fake EC2 to listen" 30 test -s "$T/ec2/port" || fail "fake did not start"
 cat >"$T/tower.ini" <<CONF
 [aws]

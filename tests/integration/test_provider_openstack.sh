@@ -31,6 +31,7 @@ DIRS=(--roles "$REPO/tests/integration/roles" --patterns "$REPO/tests/integratio
 # The fake first (it kills its agents on SIGTERM), then lib.sh's cleanup.
 os_cleanup() {
 	local rc=$?
+	set +e   # under errexit the (exit "$rc") below would end the trap before cleanup
 	if [ -n "$FAKE_PID" ]; then
 		kill -TERM "$FAKE_PID" 2>/dev/null || true
 		wait "$FAKE_PID" 2>/dev/null || true
