@@ -20,36 +20,8 @@ fi
 command -v ip >/dev/null || fail "root but no iproute2 ip"
 python3 -c 'import yaml' 2>/dev/null || fail "python3-yaml missing (packaging/deps.sh)"
 
-# A /30 of 10.251.0.0/16 per run, so the normal and the sanitizer run of
-# this test can share the machine; names carry the pid for the same reason.
-NS="ocud-$$"
-VH="ocud$$h"
-VN="ocud$$n"
-n=$(($$ % 16384))
-for _ in $(seq 1 64); do
-	HOST_IP="10.251.$((n / 64)).$(((n % 64) * 4 + 1))"
-	NODE_IP="10.251.$((n / 64)).$(((n % 64) * 4 + 2))"
-	ip -o addr show | grep -q " $HOST_IP/" || break
-	n=$(((n + 1) % 16384))
-done
-
-netns_cleanup() {
-	ip netns pids "$NS" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-	ip netns del "$NS" 2>/dev/null || true
-	ip link del "$VH" 2>/dev/null || true
-}
-# set +e: under errexit the (exit $rc) that hands cleanup the status would end the trap
-trap 'rc=$?; set +e; netns_cleanup; (exit $rc); cleanup' EXIT
-
-ip netns add "$NS"
-ip link add "$VH" type veth peer name "$VN"
-ip link set "$VN" netns "$NS"
-ip addr add "$HOST_IP/30" dev "$VH"
-ip link set "$VH" up
-ip -n "$NS" addr add "$NODE_IP/30" dev "$VN"
-ip -n "$NS" link set "$VN" up
-ip -n "$NS" link set lo up
-# The node reaches the tower and nothing else: no route beyond the /30.
+. "$(dirname "$0")/node_netns.sh"
+node_netns_up ocud 251
 
 ART="$T/artifacts"
 mkdir -p "$ART"

@@ -29,39 +29,14 @@ command -v ip >/dev/null || fail "root but no iproute2 ip"
 /usr/bin/python3 -c 'import cloudinit.config.cc_write_files, yaml' 2>/dev/null ||
 	fail "Debian's cloud-init is not installed (packaging/deps.sh test)"
 
-NS="ocur-$$"
-VH="ocur$$h"
-VN="ocur$$n"
-n=$((($$ + 7919) % 16384))
-for _ in $(seq 1 64); do
-	HOST_IP="10.252.$((n / 64)).$(((n % 64) * 4 + 1))"
-	NODE_IP="10.252.$((n / 64)).$(((n % 64) * 4 + 2))"
-	ip -o addr show | grep -q " $HOST_IP/" || break
-	n=$(((n + 1) % 16384))
-done
 BOOT_PID=
-
-netns_cleanup() {
+node_netns_extra_cleanup() {
 	if [ -n "$BOOT_PID" ]; then
 		kill -9 "$BOOT_PID" 2>/dev/null || true
 	fi
-	ip netns pids "$NS" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
-	ip netns del "$NS" 2>/dev/null || true
-	ip link del "$VH" 2>/dev/null || true
 }
-# set +e: under errexit the (exit $rc) that hands cleanup the status would end the trap
-trap 'rc=$?; set +e; netns_cleanup; (exit $rc); cleanup' EXIT
-
-ip netns add "$NS"
-ip link add "$VH" type veth peer name "$VN"
-ip link set "$VN" netns "$NS"
-ip addr add "$HOST_IP/30" dev "$VH"
-ip link set "$VH" up
-ip -n "$NS" link set "$VN" up
-ip -n "$NS" link set lo up
-node_net_up() { ip -n "$NS" addr add "$NODE_IP/30" dev "$VN"; }
-node_net_down() { ip -n "$NS" addr flush dev "$VN"; }
-node_net_up
+. "$(dirname "$0")/node_netns.sh"
+node_netns_up ocur 252
 
 ART="$T/artifacts"
 mkdir -p "$ART"
