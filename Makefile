@@ -5,7 +5,7 @@
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps deps-test build build-asan agents package test demo demo-stop bench clean
+.PHONY: all deps deps-test build build-asan agents package test test-package demo demo-stop bench clean
 
 all: build
 
@@ -37,6 +37,12 @@ package: agents
 
 test: deps-test build build-asan package
 	@cd build && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# The tower package installed, used, upgraded and purged in a Debian 12 root
+# (debootstrap, kept in build/debootstrap/): minutes the first time, so not in
+# `make test`.
+test-package: package
+	@bash tests/packaging/test_deb_install.sh
 
 demo: build
 	@bash scripts/demo.sh

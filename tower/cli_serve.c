@@ -60,6 +60,7 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 		{"config", required_argument, NULL, 'C'},
 		{"artifacts", required_argument, NULL, 'x'},
 		{"cloud-init", required_argument, NULL, 'i'},
+		{"group-access", no_argument, NULL, 'G'},
 		{NULL, 0, NULL, 0},
 	};
 	struct daemon_options opt = {
@@ -87,6 +88,7 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 			opt.heartbeat_s = (int)seconds;
 			break;
 		case 'r': opt.roles_dir = optarg; break;
+		case 'G': opt.group_access = true; break;
 		case 'p': opt.patterns_dir = optarg; break;
 		case 'P': opt.default_pattern = optarg; break;
 		case 'x': opt.artifacts_dir = optarg; break;
@@ -127,7 +129,8 @@ const struct cli_command cli_serve_entry = {
 	.name = "serve",
 	.usage = "[--api ADDR:PORT] [--agents ADDR:PORT] [--advertise HOST] [--heartbeat DUR] "
 		 "[--cert-ttl DUR] [--roles DIR] [--patterns DIR] [--default-pattern NAME]\n"
-		 "                   [--config FILE] [--artifacts DIR] [--cloud-init DIR] [--log-level LEVEL]",
+		 "                   [--config FILE] [--artifacts DIR] [--cloud-init DIR] [--log-level LEVEL]\n"
+		 "                   [--group-access]",
 	.summary = "run the tower (state in --state DIR; defaults :6125 api, :6126 agents)",
 	.exec = serve_exec,
 };

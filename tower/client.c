@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "shared/util.h"
 #include "tower/httpclient.h"
 
 #define CLIENT_MAX_REPLY (64 * 1024 * 1024)
 #define CLIENT_ERR_MAX 512
+#define CLIENT_PACKAGED_STATE "/var/lib/overcloud"
 
 struct client {
 	struct httpclient *http;    /* one connection, kept between calls */
@@ -29,6 +31,11 @@ static int from_state_dir(struct client *cl, const char *dir, char *err, size_t 
 	size_t len;
 
 	snprintf(path, sizeof(path), "%s/endpoint.json", dir);
+	if (access(path, R_OK) != 0 && errno == EACCES) {
+		snprintf(err, err_size, "cannot read %s: %s (the tower's admins are root and the "
+			 "group overcloud)", path, strerror(errno));
+		return -1;
+	}
 	ep = json_load_file(path, 0, &jerr);
 	if (ep == NULL) {
 		snprintf(err, err_size, "no tower found in %s (is `tower serve --state %s` running?"
@@ -43,7 +50,8 @@ static int from_state_dir(struct client *cl, const char *dir, char *err, size_t 
 	snprintf(path, sizeof(path), "%s/admin.token", dir);
 	token = util_read_file(path, 4096, &len);
 	if (token == NULL) {
-		snprintf(err, err_size, "cannot read %s: %s", path, strerror(errno));
+		snprintf(err, err_size, "cannot read %s: %s%s", path, strerror(errno),
+			 errno == EACCES ? " (the tower's admins are root and the group overcloud)" : "");
 		return -1;
 	}
 	token[strcspn(token, "\r\n ")] = '\0';
@@ -73,6 +81,20 @@ static int from_environment(struct client *cl, char *err, size_t err_size)
 	return 0;
 }
 
+/* Without --state: ./tower-state when it holds a tower, else the packaged
+ * tower's /var/lib/overcloud (readable by the group overcloud). */
+static const char *default_state_dir(const char *state_dir)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/endpoint.json", state_dir);
+	if (access(path, F_OK) == 0)
+		return state_dir;
+	if (access(CLIENT_PACKAGED_STATE "/endpoint.json", F_OK) == 0 || errno == EACCES)
+		return CLIENT_PACKAGED_STATE;
+	return state_dir;
+}
+
 struct client *client_new(const char *state_dir, bool state_given, char *err, size_t err_size)
 {
 	struct client *cl = calloc(1, sizeof(*cl));
@@ -86,7 +108,8 @@ struct client *client_new(const char *state_dir, bool state_given, char *err, si
 	if (!state_given && url != NULL && *url != '\0')
 		rc = from_environment(cl, err, err_size);
 	else
-		rc = from_state_dir(cl, state_dir, err, err_size);
+		rc = from_state_dir(cl, state_given ? state_dir : default_state_dir(state_dir), err,
+				    err_size);
 	if (rc != 0)
 		goto fail;
 	cl->http = httpclient_new();
