@@ -77,24 +77,20 @@ static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
 	return buffer_add(t, data, n) == 0 ? n : 0;
 }
 
-/* "Name: value\r\n": keeps the value of each header the caller asked for. A
- * new status line (after a 100 Continue) starts over. */
-static size_t on_header(char *line, size_t size, size_t nmemb, void *arg)
+void httpclient_capture_line(struct httpclient_capture *capture, size_t count, const char *line,
+			     size_t len)
 {
-	struct transfer *t = arg;
-	size_t len = size * nmemb;
-
 	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
-		for (size_t i = 0; i < t->req->capture_count; i++) {
-			struct httpclient_capture *c = &t->req->capture[i];
+		for (size_t i = 0; i < count; i++) {
+			struct httpclient_capture *c = &capture[i];
 			if (c->size > 0)
 				explicit_bzero(c->value, c->size);
 			c->found = c->too_long = false;
 		}
-		return len;
+		return;
 	}
-	for (size_t i = 0; i < t->req->capture_count; i++) {
-		struct httpclient_capture *c = &t->req->capture[i];
+	for (size_t i = 0; i < count; i++) {
+		struct httpclient_capture *c = &capture[i];
 		size_t n = strlen(c->name), vlen;
 		const char *v;
 
@@ -110,8 +106,8 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *arg)
 				    v[vlen - 1] == '\t'))
 			vlen--;
 		c->found = true;
-		if (c->size == 0 || vlen >= c->size) {
-			c->too_long = true;
+		if (c->size == 0 || vlen >= c->size || memchr(v, '\0', vlen) != NULL) {
+			c->too_long = vlen >= c->size;
 			if (c->size > 0)
 				c->value[0] = '\0';
 		} else {
@@ -119,6 +115,14 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *arg)
 			c->value[vlen] = '\0';
 		}
 	}
+}
+
+static size_t on_header(char *line, size_t size, size_t nmemb, void *arg)
+{
+	struct transfer *t = arg;
+	size_t len = size * nmemb;
+
+	httpclient_capture_line(t->req->capture, t->req->capture_count, line, len);
 	return len;
 }
 

@@ -63,4 +63,11 @@ int httpclient_do(struct httpclient *hc, const struct httpclient_request *req,
 
 void httpclient_answer_free(struct httpclient_answer *ans);
 
+/* One response header line as libcurl hands it over ("Name: value\r\n", not
+ * NUL-terminated; a status line "HTTP/..." starts a new answer and clears
+ * what was captured): the value of each header named in capture is kept,
+ * trimmed. A value that does not fit (or holds a NUL) is found but empty. */
+void httpclient_capture_line(struct httpclient_capture *capture, size_t count, const char *line,
+			     size_t len);
+
 #endif
