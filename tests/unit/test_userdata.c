@@ -215,7 +215,7 @@ static void test_optional_name_and_ipv6(void **state)
 	text = render(&p, err, sizeof(err));
 	assert_non_null(text);
 	assert_null(strstr(text, "name = "));
-	assert_null(strstr(text, "token_expires"));
+	assert_null(strstr(text, "token_expires = "));
 	assert_non_null(strstr(text, "tower = [fd00::5]:6126\n"));
 	assert_non_null(strstr(text, "api = [fd00::5]:6125\n"));
 	free(text);
