@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # node_netns.sh — a booting node's network for the user-data tests: a network
 # namespace joined to the host by a veth pair on a /30 of its own. Source it
 # after lib.sh, then call node_netns_up PREFIX OCTET (as root): sets NS, VH,
