@@ -69,6 +69,7 @@ finish() {
 }
 trap finish EXIT
 tar -C "$R" -xf "$CACHE"
+chmod 0755 "$R"   # mktemp made it 0700: the root's users must reach /
 for m in proc sys dev dev/pts; do
 	mount --bind "/$m" "$R/$m"
 	MOUNTS+=("$R/$m")
@@ -76,6 +77,8 @@ done
 cp /etc/resolv.conf "$R/etc/resolv.conf"
 echo "deb $MIRROR bookworm main" >"$R/etc/apt/sources.list"
 in_root() { chroot "$R" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"; }
+# owner_mode PATH: "user:group mode" as the root's own users and groups name them.
+owner_mode() { in_root stat -c '%U:%G %a' "$1"; }
 # as USER [CMD...]: a login-like run as USER from the user's home.
 as() {
 	local user=$1
@@ -90,8 +93,8 @@ in_root apt-get update -qq >"$R/apt.log" 2>&1 || fail "apt-get update: $(tail -n
 DEBIAN_FRONTEND=noninteractive in_root apt-get install -y -qq --no-install-recommends \
 	"/tmp/$(basename "$deb")" >>"$R/apt.log" 2>&1 || fail "install: $(tail -n 20 "$R/apt.log")"
 in_root getent passwd overcloud >/dev/null || fail "no system user overcloud"
-[ "$(stat -c '%U:%G %a' "$R/var/lib/overcloud")" = "overcloud:overcloud 750" ] ||
-	fail "state dir: $(stat -c '%U:%G %a' "$R/var/lib/overcloud")"
+[ "$(owner_mode /var/lib/overcloud)" = "overcloud:overcloud 750" ] ||
+	fail "state dir: $(owner_mode /var/lib/overcloud)"
 [ -x "$R/usr/lib/overcloud/agents/overcloud-agent-x86_64" ] || fail "no packaged x86_64 agent"
 [ ! -e "$R/usr/bin/overcloud-agent" ] || fail "test premise: /usr/bin/overcloud-agent is there"
 grep -q -- '--group-access' "$R/lib/systemd/system/overcloud-tower.service" || fail "unit without --group-access"
@@ -101,10 +104,12 @@ pass "installed $(basename "$deb") into a Debian 12 minbase root with apt-get (u
 in_root useradd -m -s /bin/sh op
 in_root useradd -m -s /bin/sh guest
 in_root adduser --quiet op overcloud
+# start_tower [API_PORT AGENT_PORT]: the same ports after a restart, where
+# the nodes' agents dial back.
 start_tower() {
 	chroot --userspec=overcloud:overcloud "$R" /usr/bin/env -i PATH=/usr/bin:/bin \
-		/usr/bin/tower serve --state /var/lib/overcloud --group-access --api 127.0.0.1:0 \
-		--agents 127.0.0.1:0 --advertise 127.0.0.1 --heartbeat 2s >>"$R/tower.log" 2>&1 &
+		/usr/bin/tower serve --state /var/lib/overcloud --group-access --api "127.0.0.1:${1:-0}" \
+		--agents "127.0.0.1:${2:-0}" --advertise 127.0.0.1 --heartbeat 2s >>"$R/tower.log" 2>&1 &
 	TOWER_PID=$!
 	for _ in $(seq 1 300); do
 		[ -s "$R/var/lib/overcloud/endpoint.json" ] && grep -q 'group-access' "$R/tower.log" && return 0
@@ -115,8 +120,8 @@ start_tower() {
 rm -f "$R/var/lib/overcloud/endpoint.json"
 start_tower
 for f in admin.token ca.pem endpoint.json; do
-	[ "$(stat -c '%U:%G %a' "$R/var/lib/overcloud/$f")" = "overcloud:overcloud 640" ] ||
-		fail "$f: $(stat -c '%U:%G %a' "$R/var/lib/overcloud/$f")"
+	[ "$(owner_mode "/var/lib/overcloud/$f")" = "overcloud:overcloud 640" ] ||
+		fail "$f: $(owner_mode "/var/lib/overcloud/$f")"
 done
 [ "$(stat -c %a "$R/var/lib/overcloud/ca.key")" = 600 ] || fail "ca.key is not the tower's own"
 as op:op tower list >"$R/list.out" 2>&1 || fail "tower list as op (group overcloud): $(cat "$R/list.out")"
@@ -125,8 +130,14 @@ grep -q 'Permission denied (the tower.s admins are root and the group overcloud)
 	fail "guest's error: $(cat "$R/guest.out")"
 pass "tower serve as overcloud (--group-access); op (group overcloud) runs tower list from his home, guest is told why not"
 
-as op:op tower create --provider local --number 1 --pattern demo >"$R/create.out" 2>&1 ||
+if ! as op:op tower create --provider local --number 1 --pattern demo >"$R/create.out" 2>&1; then
+	id=$(grep -o 'oc-[0-9a-f]*' "$R/create.out" | head -n 1)
+	for step in $(as op:op tower show "$id" -o json | jq -r '.steps[] | select(.state == "failed") | .name'); do
+		echo "--- tower logs $id --step $step" >&2
+		as op:op tower logs "$id" --step "$step" >&2 || true
+	done
 	fail "create: $(tail -n 20 "$R/create.out")"
+fi
 id=$(grep -o 'oc-[0-9a-f]*' "$R/create.out" | head -n 1)
 [ "$(as op:op tower show "$id" -o json | jq -r .status)" = ready ] || fail "not ready: $(cat "$R/create.out")"
 agents=$(for p in /proc/[0-9]*; do
@@ -137,6 +148,7 @@ pass "a demo OverCloud ($id) ready on the local provider, nodes running /usr/lib
 
 # ---- upgrade: the package over itself ----
 pin=$(grep -o 'ca pin sha256:[0-9a-f]*' "$R/tower.log" | head -n 1)
+ports=$(jq -r '"\(.api_port) \(.agent_port)"' "$R/var/lib/overcloud/endpoint.json")
 token=$(cat "$R/var/lib/overcloud/admin.token")
 DEBIAN_FRONTEND=noninteractive in_root dpkg -i "/tmp/$(basename "$deb")" >>"$R/apt.log" 2>&1 ||
 	fail "upgrade: $(tail -n 20 "$R/apt.log")"
@@ -144,7 +156,8 @@ kill "$TOWER_PID"
 wait "$TOWER_PID" 2>/dev/null || true
 TOWER_PID=
 rm -f "$R/var/lib/overcloud/endpoint.json"
-start_tower
+# shellcheck disable=SC2086
+start_tower $ports
 [ "$(cat "$R/var/lib/overcloud/admin.token")" = "$token" ] || fail "the admin token changed"
 grep -c "$pin" "$R/tower.log" | grep -qx 2 || fail "the CA changed over the upgrade"
 [ "$(as op:op tower show "$id" -o json | jq -r .status)" = ready ] || fail "lost the OverCloud"
@@ -152,11 +165,25 @@ as op:op tower delete "$id" >"$R/delete.out" 2>&1 || fail "delete: $(tail -n 20 
 pass "upgrade over itself keeps the CA, the admin token and the OverCloud; tower delete removes it"
 
 # ---- purge ----
+# what stopping the unit does (KillMode=mixed: the tower, then what is left
+# of its processes), by pid
 kill "$TOWER_PID"
 wait "$TOWER_PID" 2>/dev/null || true
 TOWER_PID=
+for p in /proc/[0-9]*; do
+	[ "$(readlink "$p/root" 2>/dev/null)" = "$R" ] && kill -9 "${p#/proc/}" 2>/dev/null
+done
+for _ in $(seq 1 50); do
+	left=0
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/root" 2>/dev/null)" = "$R" ] && left=1
+	done
+	[ $left = 0 ] && break
+	sleep 0.1
+done
 in_root dpkg --purge overcloud-tower >>"$R/apt.log" 2>&1 || fail "purge: $(tail -n 20 "$R/apt.log")"
 [ ! -e "$R/var/lib/overcloud" ] || fail "purge left /var/lib/overcloud"
+[ ! -e "$R/run/overcloud-demo" ] || fail "purge left /run/overcloud-demo"
 [ ! -e "$R/etc/overcloud" ] || fail "purge left /etc/overcloud"
 if in_root getent passwd overcloud >/dev/null; then fail "purge left the user overcloud"; fi
 pass "purge removes the state, the config and the system user"
