@@ -1,11 +1,11 @@
-# Thin wrapper over CMake: `make demo`, `make test`, `make bench`.
+# Thin wrapper over CMake: `make demo`, `make test`, `make bench`, `make faults`.
 # build/ is the normal build (gcc, -Werror); build-asan/ is the same code under
 # ASan+UBSan built with clang, which also builds the libFuzzer targets.
 
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps deps-test build build-asan agents package test test-package demo demo-stop bench clean
+.PHONY: all deps deps-test build build-asan agents package test test-package faults demo demo-stop bench clean
 
 all: build
 
@@ -43,6 +43,13 @@ test: deps-test build build-asan package
 # `make test`.
 test-package: package
 	@bash tests/packaging/test_deb_install.sh
+
+# The fault suite (tests/faults/: kill -9, partitions, disk full, clock skew,
+# retries, the bridge) alone, each injection repeated FAULT_ROUNDS times;
+# `make test` runs it once.
+FAULT_ROUNDS ?= 3
+faults: build
+	@cd build && OC_FAULT_ROUNDS=$(FAULT_ROUNDS) ctest --output-on-failure -R '^faults/' $(CTEST_ARGS)
 
 demo: build
 	@bash scripts/demo.sh

@@ -12,6 +12,7 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
 
+#include "agent/certtime.h"
 #include "agent/config.h"
 #include "agent/facts.h"
 #include "agent/link.h"
@@ -54,20 +55,27 @@ join_fail(struct join *j, struct link *link, const char *fmt, ...)
 
 /* With --ca-hash nothing was verified in the handshake: the tower must show
  * a CA whose key has the pinned hash, and a server cert that CA signed. */
-static int check_pinned_tower(struct join *j, struct link *link)
+static int check_pinned_tower(struct join *j, struct link *link, char *why, size_t why_size)
 {
 	const mbedtls_x509_crt *leaf = link_peer_cert(link), *c;
 	char pin[80];
-	uint32_t flags = 0;
 
+	snprintf(why, why_size, "the tower's CA does not match --ca-hash: refusing to talk to it");
 	if (leaf == NULL)
 		return -1;
 	for (c = leaf->next; c != NULL; c = c->next) {
 		if (pki_spki_pin(c, pin, sizeof(pin)) != 0 || strcmp(pin, j->opt->ca_hash) != 0)
 			continue;
-		if (mbedtls_x509_crt_verify((mbedtls_x509_crt *)leaf, (mbedtls_x509_crt *)c, NULL,
-					    PKI_TOWER_NAME, &flags, NULL, NULL) == 0)
+		/* A skewed clock is said as such, not as a CA mismatch. */
+		switch (certtime_verify((mbedtls_x509_crt *)leaf, (mbedtls_x509_crt *)c, PKI_TOWER_NAME,
+					util_now(), why, why_size)) {
+		case CERTTIME_OK:
 			return 0;
+		case CERTTIME_CLOCK:
+			return -1;
+		case CERTTIME_NOT_OURS:
+			break;
+		}
 	}
 	return -1;
 }
@@ -76,9 +84,10 @@ static void join_on_ready(struct link *link, void *arg)
 {
 	struct join *j = arg;
 	struct msg m = {.type = MSG_ENROLL};
+	char why[200];
 
-	if (j->opt->ca_hash != NULL && check_pinned_tower(j, link) != 0) {
-		join_fail(j, link, "%s", "the tower's CA does not match --ca-hash: refusing to talk to it");
+	if (j->opt->ca_hash != NULL && check_pinned_tower(j, link, why, sizeof(why)) != 0) {
+		join_fail(j, link, "%s", why);
 		return;
 	}
 	m.u.enroll.token = (char *)j->opt->token;
@@ -93,7 +102,6 @@ static int check_and_save(struct join *j, const struct msg_enrolled *e)
 {
 	mbedtls_x509_crt cert, ca;
 	char path[PATH_MAX + 16], pin[80];
-	uint32_t flags = 0;
 	int rc = -1;
 
 	mbedtls_x509_crt_init(&cert);
@@ -113,11 +121,14 @@ static int check_and_save(struct join *j, const struct msg_enrolled *e)
 		snprintf(j->err, sizeof(j->err), "the tower sent a CA different from --ca");
 		goto out;
 	}
-	if (mbedtls_x509_crt_verify(&cert, &ca, NULL, NULL, &flags, NULL, NULL) != 0 ||
+	if (certtime_verify(&cert, &ca, NULL, util_now(), j->err, sizeof(j->err)) == CERTTIME_NOT_OURS ||
 	    mbedtls_pk_check_pair(&cert.pk, &j->key) != 0) {
 		snprintf(j->err, sizeof(j->err), "the tower sent a certificate that is not ours");
 		goto out;
 	}
+	/* Good, but not valid on this node's clock: j->err names the skew. */
+	if (certtime_verify(&cert, &ca, NULL, util_now(), j->err, sizeof(j->err)) != CERTTIME_OK)
+		goto out;
 	snprintf(j->cfg->node_id, sizeof(j->cfg->node_id), "%s", e->node_id);
 	agent_config_path(j->cfg, "agent.crt", path, sizeof(path));
 	if (util_write_file(path, e->cert, strlen(e->cert), 0600) != 0)

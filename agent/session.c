@@ -12,9 +12,11 @@
 #include <mbedtls/pk.h>
 #include <mbedtls/x509_crt.h>
 
+#include "agent/certtime.h"
 #include "agent/config.h"
 #include "agent/facts.h"
 #include "agent/link.h"
+#include "agent/metrics.h"
 #include "agent/worker.h"
 #include "shared/log.h"
 #include "shared/pki.h"
@@ -37,12 +39,16 @@ struct session {
 	struct event *ev_retry;
 	struct event *ev_heartbeat;
 	struct facts facts;
+	struct metrics_state metrics;   /* CPU counters of the last heartbeat */
 	struct worker *worker;
 	int attempt;
 	int heartbeat_s;
 	bool welcomed;
 	bool renewing;          /* a renew is on its way; one at a time */
 	bool cert_renewed;      /* reload agent.crt before the next connection */
+	/* The tower's clock minus ours, from its welcome: certificates are
+	 * the tower's, so their dates are judged on its clock. */
+	int64_t tower_skew_s;
 	int exit_status;
 	/* The last TLS session, offered on reconnect so the tower can resume it
 	 * without public-key work; kept in <state>/tls.session (0600) too, so a
@@ -118,18 +124,25 @@ static void send_heartbeat(struct session *s)
 	struct msg m = {.type = MSG_HEARTBEAT};
 
 	facts_load(&m.u.heartbeat.uptime, &m.u.heartbeat.mem_free, &m.u.heartbeat.load1_milli);
+	metrics_read(&s->metrics, "", &m.u.heartbeat);
 	m.u.heartbeat.running = s->worker ? worker_active(s->worker) : 0;
 	if (s->link != NULL && link_send(s->link, &m) != 0)
 		log_warn("cannot queue a heartbeat");
 }
 
-/* Renew once two thirds of the certificate's life have passed. */
+static int64_t tower_now(const struct session *s)
+{
+	return util_now() + s->tower_skew_s;
+}
+
+/* Renew once two thirds of the certificate's life have passed, on the
+ * tower's clock. */
 static void maybe_renew(struct session *s)
 {
 	int64_t from = pki_cert_not_before(&s->cert), to = pki_cert_not_after(&s->cert);
 	struct msg m = {.type = MSG_RENEW};
 
-	if (s->renewing || s->cert_renewed || s->link == NULL || util_now() < to - (to - from) / 3)
+	if (s->renewing || s->cert_renewed || s->link == NULL || tower_now(s) < to - (to - from) / 3)
 		return;
 	m.u.renew.csr = pki_csr_create(&s->key, s->facts.hostname);
 	if (m.u.renew.csr == NULL)
@@ -141,20 +154,24 @@ static void maybe_renew(struct session *s)
 	free(m.u.renew.csr);
 }
 
-/* The new certificate must be for our key and from our CA; it is used
- * from the next connection on. */
+/* The new certificate must be for our key and from our CA, and valid on
+ * the tower's clock (ours may be off); it is used from the next connection
+ * on. */
 static void handle_renewed(struct session *s, const struct msg_renewed *r)
 {
 	mbedtls_x509_crt cert;
-	char path[PATH_MAX + 16];
-	uint32_t flags = 0;
+	char path[PATH_MAX + 16], why[160];
 
 	s->renewing = false;
 	mbedtls_x509_crt_init(&cert);
 	if (mbedtls_x509_crt_parse(&cert, (const unsigned char *)r->cert, strlen(r->cert) + 1) != 0 ||
-	    mbedtls_x509_crt_verify(&cert, &s->ca, NULL, NULL, &flags, NULL, NULL) != 0 ||
+	    certtime_verify(&cert, &s->ca, NULL, tower_now(s), why, sizeof(why)) == CERTTIME_NOT_OURS ||
 	    mbedtls_pk_check_pair(&cert.pk, &s->key) != 0) {
 		log_warn("the tower sent a renewed certificate that is not ours, ignored");
+		goto out;
+	}
+	if (certtime_verify(&cert, &s->ca, NULL, tower_now(s), why, sizeof(why)) != CERTTIME_OK) {
+		log_warn("the renewed certificate is ignored: %s", why);
 		goto out;
 	}
 	agent_config_path(&s->cfg, "agent.crt", path, sizeof(path));
@@ -163,6 +180,9 @@ static void handle_renewed(struct session *s, const struct msg_renewed *r)
 		goto out;
 	}
 	s->cert_renewed = true;
+	/* The saved TLS session is the old certificate's: resumed after a
+	 * restart, it would show the tower that one instead of the new. */
+	forget_tls_session(s);
 	log_info("certificate renewed, valid until %lld", (long long)pki_cert_not_after(&cert));
 out:
 	mbedtls_x509_crt_free(&cert);
@@ -228,6 +248,11 @@ static void session_on_msg(struct link *link, const struct msg *m, void *arg)
 	switch (m->type) {
 	case MSG_WELCOME:
 		s->welcomed = true;
+		s->tower_skew_s = m->u.welcome.time - util_now();
+		if (s->tower_skew_s > 60 || s->tower_skew_s < -60)
+			log_warn("this node's clock is %lld s %s the tower's: certificates are judged on the tower's",
+				 (long long)(s->tower_skew_s < 0 ? -s->tower_skew_s : s->tower_skew_s),
+				 s->tower_skew_s < 0 ? "ahead of" : "behind");
 		s->attempt = 0;
 		s->heartbeat_s = s->cfg.heartbeat_s > 0 ? s->cfg.heartbeat_s : (int)m->u.welcome.heartbeat;
 		if (s->heartbeat_s < 1 || s->heartbeat_s > 3600)

@@ -85,7 +85,8 @@ per_enroll=$(awk -v t="${enroll_ticks:-0}" -v hz="$(getconf CLK_TCK)" -v n="$N" 
 out "tower CPU per enrollment, both cores (ms)" "$per_enroll" "-" "(handshake + CSR check + signing)"
 out "first mTLS connect of $N agents (s)" "$connect_s" "-" "(full handshakes)"
 
-# --- steady state: everyone connected, heartbeats every 10 s ---
+# --- steady state: everyone connected, heartbeats with the node figures
+# every 10 s ---
 seen=$(connected_nodes)
 [ "$seen" -eq "$N" ] || say "tower lists $seen of $N connected"
 sleep 5
@@ -96,8 +97,19 @@ c1=$(cpu_ticks "$TOWER_PID"); t1=$(date +%s%N)
 cpu=$(awk -v c="$((c1 - c0))" -v hz="$hz" -v ns="$((t1 - t0))" 'BEGIN { printf "%.1f", 100 * c / hz / (ns / 1e9) }')
 rss_kb=$(awk '/^VmRSS/ { print $2 }' "/proc/$TOWER_PID/status")
 rss=$(awk -v k="$rss_kb" 'BEGIN { printf "%.0f", k / 1024 }')
-out "tower CPU, $N agents, ${HEARTBEAT}s heartbeat (% of a core)" "$cpu" "<= 25" "$(verdict "$cpu" 25) (${STEADY_S}s window)"
+with_figures=$("$BIN/tower" --state "$D/tower" nodes -o json | jq '[.[] | select(.metrics != null)] | length')
+out "tower CPU, $N agents sending metrics every ${HEARTBEAT}s (% of a core)" "$cpu" "<= 25" \
+	"$(verdict "$cpu" 25) (${STEADY_S}s window, $with_figures nodes with figures)"
 out "tower RSS, $N agents connected (MiB)" "$rss" "<= 1024" "$(verdict "$rss" 1024)"
+# What a Prometheus scrape of all of them costs, and the history's memory.
+scrape() { curl -sS --cacert "$D/tower/ca.pem" -H "Authorization: Bearer $(cat "$D/tower/admin.token")" "$@"; }
+scrape_ms=$(scrape -o "$D/metrics.txt" -w '%{time_total}' "https://127.0.0.1:$API_PORT/metrics" |
+	awk '{ printf "%.0f", $1 * 1000 }')
+series=$(grep -c '^overcloud_node_' "$D/metrics.txt" || true)
+out "GET /metrics with $N nodes (ms)" "$scrape_ms" "-" "($series node series, $(wc -c <"$D/metrics.txt") bytes)"
+hist=$(awk '/^overcloud_node_history_bytes/ { printf "%.1f", $2 / 1048576 }' "$D/metrics.txt")
+bound=$(awk -v n="$N" 'BEGIN { printf "%.0f", n * 11.25 / 1024 }')
+out "node metrics history, $N nodes (MiB)" "$hist" "-" "(after ${STEADY_S}s; at most $bound after 1 h)"
 swarm_rss=$(awk -v k="$(status .rss_kb)" 'BEGIN { printf "%.0f", k / 1024 }')
 out "swarm RSS, $N simulated agents (MiB)" "$swarm_rss" "-" "(the simulator)"
 

@@ -96,6 +96,7 @@ struct swarm {
 	struct event *ev_status;
 	struct event *ev_sigterm;
 	bool no_resume;
+	bool no_metrics;                 /* heartbeats as agents before the metrics */
 };
 
 static int64_t wall_ms(void)
@@ -271,6 +272,19 @@ static void send_heartbeat(evutil_socket_t fd, short what, void *arg)
 	m.u.heartbeat.mem_free = 512u << 20;
 	m.u.heartbeat.load1_milli = 10;
 	m.u.heartbeat.running = 0;
+	if (!a->sw->no_metrics) {
+		/* What a real agent's heartbeat carries, varied per agent and
+		 * beat so that the tower stores and rates moving figures. */
+		uint64_t beat = (uint64_t)wall_ms() / 1000, salt = (uint64_t)(a - a->sw->agents);
+
+		m.u.heartbeat.cpu_permille = (beat * 7 + salt * 13) % 1001;
+		m.u.heartbeat.mem_total = 2ull << 30;
+		m.u.heartbeat.mem_used = (512ull << 20) + (salt % 1024) * 4096;
+		m.u.heartbeat.fs_total = 20ull << 30;
+		m.u.heartbeat.fs_used = 5ull << 30;
+		m.u.heartbeat.net_rx = beat * 1500;
+		m.u.heartbeat.net_tx = beat * 700;
+	}
 	proto_send(a->tls, &m);
 }
 
@@ -595,9 +609,11 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: swarm --tower HOST:PORT --ca FILE --token TOKEN:COUNT [--token ...]\n"
 		"             [--status FILE] [--parallel N] [--heartbeat SECONDS] [--no-resume]\n"
+		"             [--no-metrics]\n"
 		"  Enrolls COUNT agents with each token, connects them all with mutual TLS,\n"
 		"  then keeps them connected (heartbeats, no-op tasks, reconnects) until\n"
-		"  SIGTERM/SIGINT. Progress goes to stdout, a JSON status to --status.\n");
+		"  SIGTERM/SIGINT. Progress goes to stdout, a JSON status to --status.\n"
+		"  Heartbeats carry node figures as the agent's do, unless --no-metrics.\n");
 	exit(2);
 }
 
@@ -626,6 +642,10 @@ int main(int argc, char **argv)
 
 		if (strcmp(opt, "--no-resume") == 0) {
 			sw.no_resume = true;
+			continue;
+		}
+		if (strcmp(opt, "--no-metrics") == 0) {
+			sw.no_metrics = true;
 			continue;
 		}
 		if (val == NULL)

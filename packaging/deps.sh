@@ -32,9 +32,11 @@ packages=(
   clang libclang-rt-14-dev
   psmisc file sqlite3 openssl xxd bsdutils
   cloud-init python3 python3-jsonschema python3-yaml
+  prometheus
   gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross
   libc6-dev-armhf-cross qemu-user-static
   dpkg-dev lintian systemd adduser debootstrap
+  chromium
 )
 ;;
 bench)
@@ -49,6 +51,18 @@ exit 2
 ;;
 esac
 
+# Test tools from the npm registry (schema validation of the roles' objects,
+# the console's browser tests): each tests/ dir with a package.json gets its
+# locked packages with `npm ci`, again only when the lock file changed.
+npm_dirs=()
+if [ "$tag" = test-deps ]; then
+  repo=$(cd "$(dirname "$0")/.." && pwd)
+  while IFS= read -r lock; do
+    npm_dirs+=("$(dirname "$lock")")
+  done < <(find "$repo/tests" -name package-lock.json -not -path '*/node_modules/*' | sort)
+  [ ${#npm_dirs[@]} -eq 0 ] || command -v npm >/dev/null 2>&1 || packages+=(npm)
+fi
+
 # `deps.sh SET --list` prints the set, one package a line, and installs nothing.
 if [ "${2:-}" = --list ]; then
   printf '%s\n' "${packages[@]}"
@@ -60,15 +74,25 @@ for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [ "$status" = "install ok installed" ] || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
 
-echo "$tag: installing ${missing[*]}"
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
-export DEBIAN_FRONTEND=noninteractive
-if ! $SUDO apt-get update -qq; then
-  $update_may_fail || exit 1
-  echo "$tag: apt-get update reported errors, installing anyway"
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "$tag: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! $SUDO apt-get update -qq; then
+    $update_may_fail || exit 1
+    echo "$tag: apt-get update reported errors, installing anyway"
+  fi
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "$tag: done"
 fi
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-echo "$tag: done"
+
+for d in "${npm_dirs[@]}"; do
+  stamp="$d/node_modules/.overcloud-lock.sha256"
+  want=$(sha256sum <"$d/package-lock.json" | cut -d' ' -f1)
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && continue
+  echo "$tag: npm ci in ${d#"$repo"/}"
+  (cd "$d" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$want" >"$stamp"
+done

@@ -8,7 +8,7 @@
 #       (conffile), state in /var/lib/overcloud owned by the system user
 #       `overcloud` (made in postinst), the three static agents the tower
 #       serves (/usr/lib/overcloud/agents/overcloud-agent-<arch>), roles and
-#       patterns in /usr/share/overcloud/
+#       patterns and the web console (web/) in /usr/share/overcloud/
 #   overcloud-agent  amd64, arm64, armhf: the static agent + its unit
 # Then lintian checks each: an error fails the build; warnings are listed.
 set -euo pipefail
@@ -151,7 +151,7 @@ for target in amd64:build/bin/tower:strip arm64:build/cross-tower-aarch64/bin/to
 		install -m 0755 "build/agents/overcloud-agent-$arch" \
 			"$root/usr/lib/overcloud/agents/overcloud-agent-$arch"
 	done
-	for d in roles patterns cloud-init; do
+	for d in roles patterns cloud-init web; do
 		src=tower/$d
 		[ "$d" = cloud-init ] && src=cloud-init
 		[ -d "$src" ] || continue

@@ -2,7 +2,8 @@
 # `make demo`: starts a tower in ./demo-state and creates an OverCloud of one
 # DevOps Post and three logical-cluster nodes on the local provider (each an
 # agent process; in its own network namespace when run as root), showing the
-# workflow's progress. `make demo-stop` removes everything again.
+# workflow's progress, and ends with the web console's URL and how to log in.
+# `make demo-stop` removes everything again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,4 +50,12 @@ The tower and the OverCloud keep running. Look around:
 Delete the OverCloud (the destroy workflow), then stop the tower:
   ${TOWER[*]} delete $id
   make demo-stop
+END
+
+step "the web console"
+cat <<END
+  URL:    https://127.0.0.1:16125/ui/
+  log in: paste the admin token, printed by  cat $STATE/tower/admin.token
+  The tower's own CA ($STATE/tower/ca.pem) signed its certificate: import it
+  in the browser as an authority, or accept the browser's warning once.
 END

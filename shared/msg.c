@@ -54,6 +54,9 @@ struct msg_desc {
 	const char *name;
 	const struct field *fields;
 	size_t nfields;
+	/* What one field's range cannot say (a used figure over its total):
+	 * returns NULL or the reason the message is refused. */
+	const char *(*check)(const struct msg *m);
 };
 
 #define FIELD(k, m, f, req) .key = #f, .kind = (k), .required = (req), \
@@ -63,6 +66,8 @@ struct msg_desc {
 #define F_ONEOF(m, f, set)	{ FIELD(FK_STR, m, f, true), .oneof = (set) }
 #define F_UINT(m, f)		{ FIELD(FK_UINT, m, f, true), .max = UINT64_MAX }
 #define F_URANGE(m, f, lo, hi)	{ FIELD(FK_UINT, m, f, true), .min = (lo), .max = (hi) }
+#define F_OPT_UINT(m, f)	{ FIELD(FK_UINT, m, f, false), .max = UINT64_MAX }
+#define F_OPT_URANGE(m, f, lo, hi) { FIELD(FK_UINT, m, f, false), .min = (lo), .max = (hi) }
 #define F_INT(m, f)		{ FIELD(FK_INT, m, f, true) }
 #define F_BIN(m, f)		{ FIELD(FK_BIN, m, f, true) }
 #define F_OPT_BIN(m, f)		{ FIELD(FK_BIN, m, f, false) }
@@ -92,7 +97,22 @@ static const struct field welcome_fields[] = {
 static const struct field heartbeat_fields[] = {
 	F_UINT(heartbeat, uptime), F_UINT(heartbeat, mem_free),
 	F_UINT(heartbeat, load1_milli), F_UINT(heartbeat, running),
+	F_OPT_URANGE(heartbeat, cpu_permille, 0, 1000), F_OPT_UINT(heartbeat, mem_total),
+	F_OPT_UINT(heartbeat, mem_used), F_OPT_UINT(heartbeat, fs_total),
+	F_OPT_UINT(heartbeat, fs_used), F_OPT_UINT(heartbeat, net_rx),
+	F_OPT_UINT(heartbeat, net_tx),
 };
+
+static const char *heartbeat_check(const struct msg *m)
+{
+	const struct msg_heartbeat *h = &m->u.heartbeat;
+
+	if (h->mem_used > h->mem_total)
+		return "field \"mem_used\": over mem_total";
+	if (h->fs_used > h->fs_total)
+		return "field \"fs_used\": over fs_total";
+	return NULL;
+}
 static const struct field renew_fields[] = {
 	F_STR(renew, csr),
 };
@@ -128,14 +148,15 @@ static const struct field task_ack_fields[] = {
 	F_STR(task_ack, id),
 };
 
-#define DESC(t, n, f) { (t), (n), (f), OC_ARRAY_LEN(f) }
+#define DESC(t, n, f) { (t), (n), (f), OC_ARRAY_LEN(f), NULL }
+#define DESC_CHECKED(t, n, f, c) { (t), (n), (f), OC_ARRAY_LEN(f), (c) }
 static const struct msg_desc msg_descs[] = {
 	DESC(MSG_ENROLL, "enroll", enroll_fields),
 	DESC(MSG_ENROLLED, "enrolled", enrolled_fields),
 	DESC(MSG_ERROR, "error", error_fields),
 	DESC(MSG_HELLO, "hello", hello_fields),
 	DESC(MSG_WELCOME, "welcome", welcome_fields),
-	DESC(MSG_HEARTBEAT, "heartbeat", heartbeat_fields),
+	DESC_CHECKED(MSG_HEARTBEAT, "heartbeat", heartbeat_fields, heartbeat_check),
 	DESC(MSG_RENEW, "renew", renew_fields),
 	DESC(MSG_RENEWED, "renewed", renewed_fields),
 	DESC(MSG_TASK, "task", task_fields),
@@ -362,6 +383,8 @@ uint8_t *msg_encode_frame(const struct msg *m, size_t max, size_t *frame_len)
 			return NULL;
 		n++;
 	}
+	if (desc->check != NULL && desc->check(m) != NULL)
+		return NULL;
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
@@ -897,6 +920,7 @@ int msg_decode(const uint8_t *payload, size_t len, struct msg *out, char *err, s
 	struct entry *entries = NULL;
 	size_t count = 0;
 	struct mp_item it;
+	const char *why;
 
 	memset(out, 0, sizeof(*out));
 	if (err != NULL && err_size != 0)
@@ -945,6 +969,11 @@ int msg_decode(const uint8_t *payload, size_t len, struct msg *out, char *err, s
 		d.pos = e->val_pos;
 		if (dec_field(&d, f, (char *)out + f->offset))
 			goto fail;
+	}
+	d.field[0] = '\0';
+	if (desc->check != NULL && (why = desc->check(out)) != NULL) {
+		dec_fail(&d, "%s", why);
+		goto fail;
 	}
 	free(entries);
 	return 0;

@@ -74,11 +74,22 @@ struct msg_welcome {
 	uint64_t heartbeat; /* required, seconds */
 	int64_t time;     /* required, tower's clock, seconds since epoch */
 };
+/* The node's figures, read at the heartbeat's own timer. Agents before the
+ * metrics send only the four required fields; the others are optional on
+ * the wire and 0 when absent (an absent figure is 0: the encoder leaves out
+ * zeros). A heartbeat with mem_total 0 carries no metrics. */
 struct msg_heartbeat {
 	uint64_t uptime;      /* required, seconds */
 	uint64_t mem_free;    /* required, bytes */
 	uint64_t load1_milli; /* required, 1-minute load * 1000 */
 	uint64_t running;     /* required, tasks running now */
+	uint64_t cpu_permille;/* optional, CPU busy since the last heartbeat, 0..1000 */
+	uint64_t mem_total;   /* optional, bytes */
+	uint64_t mem_used;    /* optional, bytes (total - available), <= mem_total */
+	uint64_t fs_total;    /* optional, root filesystem size, bytes */
+	uint64_t fs_used;     /* optional, bytes, <= fs_total */
+	uint64_t net_rx;      /* optional, bytes received since boot, all but lo */
+	uint64_t net_tx;      /* optional, bytes sent since boot, all but lo */
 };
 struct msg_renew {
 	char *csr;        /* required, PEM */

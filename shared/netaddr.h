@@ -15,10 +15,20 @@ struct event_base;
 void netaddr_format(const struct sockaddr *sa, char *out, size_t size);
 /* The address alone: "1.2.3.4" or "::1" ("unknown" for other families). */
 void netaddr_format_host(const struct sockaddr *sa, char *out, size_t size);
-/* Listens on host (an IP literal) and port; *bound_port gets the real port.
- * Returns NULL with a reason in err. */
-struct evconnlistener *netaddr_listen(struct event_base *base, const char *host, uint16_t port,
-				      evconnlistener_cb cb, void *arg, uint16_t *bound_port,
-				      char *err, size_t err_size);
+struct netaddr_listener;
+
+/* Listens on host (an IP literal) and port; *bound_port gets the real port;
+ * cb gets each accepted socket with arg. what names the listener in log
+ * lines ("api", "agent"). Out of file descriptors (EMFILE, ENFILE) or any
+ * other accept error, the listener accepts the waiting connection on a
+ * reserve fd and closes it, stops accepting for a back-off (0.1 s doubling
+ * to 2 s, reset by the next accept that works), and logs one line per
+ * 10 s with a count: it never spins on accept. Returns NULL with a reason
+ * in err. */
+struct netaddr_listener *netaddr_listen(struct event_base *base, const char *host,
+					uint16_t port, const char *what, evconnlistener_cb cb,
+					void *arg, uint16_t *bound_port, char *err,
+					size_t err_size);
+void netaddr_listener_free(struct netaddr_listener *l);
 
 #endif

@@ -501,6 +501,21 @@ int tls_conn_write(struct tls_conn *conn, const void *data, size_t len)
 	return 0;
 }
 
+void tls_conn_set_reading(struct tls_conn *conn, bool on)
+{
+	if (conn->dead || conn->state == TLS_CLOSING || conn->reading == on ||
+	    conn->ev_read == NULL)
+		return;
+	conn->reading = on;
+	if (!on) {
+		event_del(conn->ev_read);
+		return;
+	}
+	event_add(conn->ev_read, NULL);
+	/* mbedtls may hold a record it read before the pause. */
+	event_active(conn->ev_read, EV_READ, 0);
+}
+
 size_t tls_conn_pending(const struct tls_conn *conn)
 {
 	return evbuffer_get_length(conn->out);

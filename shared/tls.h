@@ -60,6 +60,10 @@ void tls_conn_free(struct tls_conn *conn);
 /* Queues plaintext for sending. Returns 0, or -1 when the connection is
  * closing. */
 int tls_conn_write(struct tls_conn *conn, const void *data, size_t len);
+/* Stops (false) or resumes (true) reading from the peer, so a peer whose
+ * answers pile up unsent is held back by TCP instead of by our memory.
+ * A paused connection notices neither input nor the peer closing. */
+void tls_conn_set_reading(struct tls_conn *conn, bool on);
 /* Bytes queued and not yet handed to the kernel. */
 size_t tls_conn_pending(const struct tls_conn *conn);
 /* Sends what is queued, then close_notify, then closes and calls on_close

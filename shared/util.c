@@ -2,6 +2,7 @@
  * Nothing here logs: callers know the context and report errors themselves. */
 #include "shared/util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -22,7 +23,10 @@ int util_parse_int(const char *text, int64_t min, int64_t max, int64_t *out)
 	char *end;
 	long long v;
 
-	if (text == NULL || *text == '\0')
+	/* strtoll also takes leading blanks and a '+': " 1" and "+1" are no
+	 * numbers here, in JSON or in a query. */
+	if (text == NULL || !(isdigit((unsigned char)text[0]) ||
+			      (text[0] == '-' && isdigit((unsigned char)text[1]))))
 		return -1;
 	errno = 0;
 	v = strtoll(text, &end, 10);

@@ -30,10 +30,10 @@ void util_sha256_hex(const void *data, size_t len, char out[65]);
 /* Compares two equal-length buffers in constant time; 0 when equal. */
 int util_consttime_cmp(const void *a, const void *b, size_t len);
 
-/* Writes via a temporary file + fsync + rename so a crash never leaves a
- * half-written file. Returns 0, or -1 with errno set. */
 /* write(2) until all of data is written (EINTR retried). 0, or -1 with errno. */
 int util_write_all(int fd, const void *data, size_t len);
+/* Writes via a temporary file + fsync + rename so a crash never leaves a
+ * half-written file. Returns 0, or -1 with errno set. */
 int util_write_file(const char *path, const void *data, size_t len, mode_t mode);
 /* The same without fsync: atomic, and safe when this process dies, but not
  * when the machine loses power. For markers that are cheap to lose. */

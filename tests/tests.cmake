@@ -50,15 +50,44 @@ file(GLOB ROLE_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/roles/test_*.sh
 foreach(src ${ROLE_TESTS})
   get_filename_component(name ${src} NAME_WE)
   add_test(NAME roles/${name} COMMAND bash ${src})
-  set_tests_properties(roles/${name} PROPERTIES ENVIRONMENT "${OC_TEST_ENV}" TIMEOUT 120)
+  set_tests_properties(roles/${name} PROPERTIES ENVIRONMENT "${OC_TEST_ENV}" TIMEOUT 900)
 endforeach()
 
 # Tests that make local-provider nodes share the host's bridge and netns
 # names: one at a time.
-foreach(name test_overcloud test_workflow test_local_provider test_attach test_attach_k8s)
+foreach(name test_overcloud test_workflow test_local_provider test_attach test_attach_k8s
+             test_console)
   foreach(prefix integration asan/integration)
     if(TEST ${prefix}/${name})
       set_tests_properties(${prefix}/${name} PROPERTIES RESOURCE_LOCK local_provider)
     endif()
   endforeach()
 endforeach()
+
+# Fault tests (tests/faults/test_*.sh): real towers and agents under injected
+# faults; all of them on the local provider, so one at a time.
+file(GLOB FAULT_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/faults/test_*.sh)
+foreach(src ${FAULT_TESTS})
+  get_filename_component(name ${src} NAME_WE)
+  add_test(NAME faults/${name} COMMAND bash ${src})
+  set_tests_properties(faults/${name} PROPERTIES
+    ENVIRONMENT "${OC_TEST_ENV};OC_BIN=${CMAKE_BINARY_DIR}/bin" TIMEOUT 300
+    RESOURCE_LOCK local_provider)
+endforeach()
+
+# overcloud-agent-skewed (tests/faults/clock_shim.c): the agent with a wall
+# clock a test can move, for tests/faults/test_clock_skew.sh; built beside the
+# tests, never packaged.
+if(TARGET overcloud-agent AND NOT OC_AGENT_ONLY)
+  if(OC_STATIC_AGENT)
+    add_executable(overcloud-agent-skewed agent/main.c agent/link_trim.c tests/faults/clock_shim.c)
+    target_link_options(overcloud-agent-skewed PRIVATE -static)
+    add_dependencies(overcloud-agent-skewed agent_event_core)
+  else()
+    add_executable(overcloud-agent-skewed agent/main.c tests/faults/clock_shim.c)
+  endif()
+  target_link_options(overcloud-agent-skewed PRIVATE -Wl,--wrap=time -Wl,--wrap=clock_gettime)
+  target_link_libraries(overcloud-agent-skewed ${AGENT_LIBS})
+  set_target_properties(overcloud-agent-skewed PROPERTIES
+    RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests)
+endif()

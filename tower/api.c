@@ -3,11 +3,14 @@
 #include "tower/api.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <jansson.h>
@@ -17,13 +20,18 @@
 #include "tower/artifacts.h"
 #include "tower/ca.h"
 #include "tower/enroll.h"
+#include "tower/exporter.h"
 #include "tower/http.h"
 #include "tower/httpd.h"
 #include "tower/hub.h"
+#include "tower/nodemetrics.h"
+#include "tower/promtext.h"
 #include "tower/role.h"
+#include "tower/session.h"
 #include "tower/store.h"
 #include "tower/tasks.h"
 #include "tower/userdata.h"
+#include "tower/web.h"
 #include "tower/workflow.h"
 #include "tower/tower.h"
 
@@ -56,6 +64,20 @@ static void reply_json(struct api_ctx *ctx, int status, json_t *body)
 static void reply_error(struct api_ctx *ctx, int status, const char *message, const char *detail)
 {
 	http_write_error(ctx->out, status, message, detail, ctx->keep_alive);
+}
+
+/* A body is JSON, and says so: "application/json", any parameters after ';'. */
+static bool body_is_json(const struct http_request *req)
+{
+	const char *type = http_header_get(req, "Content-Type");
+	size_t len;
+
+	if (type == NULL)
+		return false;
+	len = strcspn(type, ";");
+	while (len > 0 && (type[len - 1] == ' ' || type[len - 1] == '\t'))
+		len--;
+	return len == 16 && strncasecmp(type, "application/json", 16) == 0;
 }
 
 static bool api_authorized(struct api_ctx *ctx)
@@ -104,13 +126,15 @@ static int node_to_json(const struct store_node *n, void *arg)
 	struct api_ctx *ctx = ((void **)arg)[0];
 	json_t *list = ((void **)arg)[1];
 	bool connected = hub_node_connected(ctx->tower->hub, n->id);
+	const struct node_figures *f = nodemetrics_latest(ctx->tower->nodemetrics, n->id);
 
-	json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:I, s:I, s:o?}",
+	json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:I, s:I, s:o?, s:o}",
 		"id", n->id, "name", n->name, "arch", n->arch[0] ? n->arch : "unknown",
 		"role", n->role, "state", connected ? "connected" : "disconnected",
 		"os", n->os[0] ? n->os : NULL, "kernel", n->kernel[0] ? n->kernel : NULL,
 		"cpus", (json_int_t)n->cpus, "mem_total", (json_int_t)n->mem_total,
-		"last_seen", n->last_seen ? json_integer(n->last_seen) : NULL));
+		"last_seen", n->last_seen ? json_integer(n->last_seen) : NULL,
+		"metrics", f != NULL ? nodemetrics_figures_json(f) : json_null()));
 	return 0;
 }
 
@@ -140,6 +164,7 @@ static void delete_node(struct api_ctx *ctx, const char *id)
 		return;
 	}
 	log_info("api %s: node %s deleted, its certificate is revoked", ctx->peer, id);
+	nodemetrics_forget(ctx->tower->nodemetrics, id);
 	hub_disconnect_node(ctx->tower->hub, id, "node deleted: certificate revoked");
 	reply_json(ctx, 200, json_pack("{s:s, s:s}", "id", id, "state", "deleted"));
 }
@@ -350,28 +375,154 @@ static void get_run(struct api_ctx *ctx, const char *run_id)
 	reply_json(ctx, 200, json_pack("{s:s, s:o}", "run_id", run_id, "tasks", tasks));
 }
 
+/* How much of each task's log a run's watcher has been sent, so a watch
+ * that paused (its client not reading) starts again where it stopped. */
+struct run_sent {
+	char task_id[STORE_ID_MAX];
+	uint64_t sent;   /* bytes of the log queued to the client */
+	uint64_t seen;   /* bytes of the log this watch has passed by */
+};
+
+/* A run's events to one client. Over the output cap it stops taking events
+ * (they are dropped, the watch is let go) and, once the client has read
+ * what was queued, watches again: the replay from the store brings what was
+ * missed, less the log bytes already sent. */
 struct run_stream {
 	struct httpd_stream *stream;
 	struct tasks_watch *watch;
+	struct tasks *tasks;
+	char run_id[STORE_ID_MAX];
+	struct run_sent *sent;
+	size_t sent_count, sent_cap;
+	bool paused;     /* over the cap: events are dropped until the drain */
+	bool in_watch;   /* inside tasks_watch_run: the caller frees on "end" */
+	bool ended;
 };
+
+static struct run_sent *run_sent_of(struct run_stream *rs, const char *task_id)
+{
+	for (size_t i = 0; i < rs->sent_count; i++)
+		if (strcmp(rs->sent[i].task_id, task_id) == 0)
+			return &rs->sent[i];
+	if (rs->sent_count == rs->sent_cap) {
+		size_t cap = rs->sent_cap ? rs->sent_cap * 2 : 8;
+		struct run_sent *grown = realloc(rs->sent, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return NULL;
+		rs->sent = grown;
+		rs->sent_cap = cap;
+	}
+	memset(&rs->sent[rs->sent_count], 0, sizeof(rs->sent[0]));
+	snprintf(rs->sent[rs->sent_count].task_id, STORE_ID_MAX, "%s", task_id);
+	return &rs->sent[rs->sent_count++];
+}
+
+/* A log event as far as it is news: the event itself, a copy with the
+ * unsent tail of its data (a new reference either way), or NULL when all
+ * of it was sent before. */
+static json_t *run_log_news(struct run_stream *rs, json_t *data)
+{
+	const char *task_id = json_string_value(json_object_get(data, "task_id"));
+	json_t *text = json_object_get(data, "data"), *copy;
+	const char *bytes = json_string_value(text);
+	size_t len = json_string_length(text), skip;
+	struct run_sent *ts;
+	uint64_t start;
+
+	if (task_id == NULL || bytes == NULL || (ts = run_sent_of(rs, task_id)) == NULL)
+		return json_incref(data);
+	start = ts->seen;
+	ts->seen += len;
+	if (ts->seen <= ts->sent)
+		return NULL;
+	if (start >= ts->sent) {
+		ts->sent = ts->seen;
+		return json_incref(data);
+	}
+	/* Cut at a character boundary: the data is UTF-8 text. */
+	skip = (size_t)(ts->sent - start);
+	while (skip < len && ((unsigned char)bytes[skip] & 0xc0) == 0x80)
+		skip++;
+	ts->sent = ts->seen;
+	copy = json_copy(data);
+	if (copy != NULL)
+		json_object_set_new(copy, "data", json_stringn(bytes + skip, len - skip));
+	return copy;
+}
 
 static void run_stream_event(void *arg, const char *event, json_t *data)
 {
 	struct run_stream *rs = arg;
-	char *text = json_dumps(data, JSON_COMPACT);
-	struct evbuffer *buf = evbuffer_new();
+	bool end = strcmp(event, "end") == 0;
+	json_t *news = NULL;
+	char *text;
+	struct evbuffer *buf;
 
-	if (text != NULL && buf != NULL && http_write_sse_event(buf, event, text) == 0)
-		httpd_stream_write(rs->stream, evbuffer_pullup(buf, -1), evbuffer_get_length(buf));
+	if (end)
+		rs->watch = NULL;   /* the watch ends itself after "end" */
+	/* Paused: the next watch's replay brings this again. */
+	if (rs->paused || rs->ended)
+		return;
+	if (strcmp(event, "log") == 0 && (news = run_log_news(rs, data)) == NULL)
+		return;
+	text = json_dumps(news != NULL ? news : data, JSON_COMPACT);
+	json_decref(news);
+	buf = evbuffer_new();
+	if (text != NULL && buf != NULL && http_write_sse_event(buf, event, text) == 0 &&
+	    httpd_stream_write(rs->stream, evbuffer_pullup(buf, -1), evbuffer_get_length(buf)) == 1)
+		rs->paused = !end;
 	free(text);
 	if (buf != NULL)
 		evbuffer_free(buf);
-	if (strcmp(event, "end") == 0) {
-		/* The watch ends itself after "end". */
-		rs->watch = NULL;
+	if (end) {
+		rs->ended = true;
 		httpd_stream_end(rs->stream);
-		free(rs);
+		if (!rs->in_watch) {
+			free(rs->sent);
+			free(rs);
+		}
 	}
+}
+
+/* Watches (again): the replay sends what this client has not had yet.
+ * Returns false when rs was freed (the run ended or cannot be watched). */
+static bool run_stream_watch(struct run_stream *rs)
+{
+	int rc;
+
+	for (size_t i = 0; i < rs->sent_count; i++)
+		rs->sent[i].seen = 0;
+	rs->paused = false;
+	rs->in_watch = true;
+	rc = tasks_watch_run(rs->tasks, rs->run_id, run_stream_event, rs, &rs->watch);
+	rs->in_watch = false;
+	if (rc != 0 && !rs->ended) {
+		rs->ended = true;
+		httpd_stream_end(rs->stream);
+	}
+	if (rs->ended) {
+		free(rs->sent);
+		free(rs);
+		return false;
+	}
+	/* Paused during the replay: let go until the client has read. */
+	if (rs->paused && rs->watch != NULL) {
+		tasks_unwatch(rs->watch);
+		rs->watch = NULL;
+	}
+	return true;
+}
+
+static void run_stream_drained(void *arg)
+{
+	struct run_stream *rs = arg;
+
+	if (!rs->paused)
+		return;
+	tasks_unwatch(rs->watch);
+	rs->watch = NULL;
+	run_stream_watch(rs);
 }
 
 static void run_stream_gone(void *arg)
@@ -379,6 +530,7 @@ static void run_stream_gone(void *arg)
 	struct run_stream *rs = arg;
 
 	tasks_unwatch(rs->watch);
+	free(rs->sent);
 	free(rs);
 }
 
@@ -397,16 +549,16 @@ static void get_run_events(struct api_ctx *ctx, const char *run_id)
 		reply_error(ctx, 500, "out of memory", NULL);
 		return;
 	}
+	rs->tasks = ctx->tower->tasks;
+	snprintf(rs->run_id, sizeof(rs->run_id), "%s", run_id);
 	http_write_sse_start(ctx->out);
-	rs->stream = httpd_stream_begin(ctx->ex, run_stream_gone, rs);
+	rs->stream = httpd_stream_begin(ctx->ex, run_stream_gone, run_stream_drained, rs);
 	if (rs->stream == NULL) {
 		free(rs);
 		ctx->ex->keep_alive = false;
 		return;
 	}
-	/* The replay may already end the run (and free rs). */
-	if (tasks_watch_run(ctx->tower->tasks, run_id, run_stream_event, rs, &rs->watch) != 0)
-		httpd_stream_end(rs->stream);
+	run_stream_watch(rs);
 }
 
 static void get_task(struct api_ctx *ctx, const char *task_id, bool log_only)
@@ -538,9 +690,10 @@ static int parse_part(const char *name, json_t *obj, struct workflow_part *part,
 
 static void post_overclouds(struct api_ctx *ctx)
 {
-	static const char *const known[] = {"provider", "number", "size", "pattern"};
+	static const char *const known[] = {"provider", "number", "size", "pattern", "inputs"};
 	struct workflow_part parts[WORKFLOW_MAX_PARTS];
-	size_t part_count = 0;
+	struct workflow_input inputs[WORKFLOW_MAX_INPUTS];
+	size_t part_count = 0, input_count = 0;
 	json_t *body = body_object(ctx), *v;
 	const char *key, *provider, *pattern;
 	char id[32], err[256];
@@ -613,8 +766,30 @@ static void post_overclouds(struct api_ctx *ctx)
 		reply_error(ctx, 400, "field \"pattern\": unknown pattern", pattern);
 		goto out;
 	}
-	if (workflow_create(ctx->tower->workflow, pattern, parts, part_count, id, err,
-			    sizeof(err)) != 0) {
+	v = json_object_get(body, "inputs");
+	if (v != NULL && !json_is_object(v)) {
+		reply_error(ctx, 400, "field \"inputs\" must be an object of NAME: \"VALUE\"", NULL);
+		goto out;
+	}
+	if (json_object_size(v) > WORKFLOW_MAX_INPUTS) {
+		reply_error(ctx, 400, "field \"inputs\" has too many entries", NULL);
+		goto out;
+	}
+	if (v != NULL) {
+		json_t *iv;
+
+		json_object_foreach(v, key, iv) {
+			if (!json_is_string(iv)) {
+				snprintf(err, sizeof(err), "field \"inputs.%.64s\" must be a string", key);
+				reply_error(ctx, 400, err, NULL);
+				goto out;
+			}
+			inputs[input_count].name = key;
+			inputs[input_count++].value = json_string_value(iv);
+		}
+	}
+	if (workflow_create(ctx->tower->workflow, pattern, parts, part_count, inputs, input_count, id,
+			    err, sizeof(err)) != 0) {
 		reply_error(ctx, strncmp(err, "field", 5) == 0 ? 400 : 500, err, NULL);
 		goto out;
 	}
@@ -711,31 +886,72 @@ static void get_overcloud(struct api_ctx *ctx, const char *id)
 		reply_json(ctx, 200, obj);
 }
 
+/* An OverCloud's events to one client. Each event is the whole object, so
+ * over the output cap the ones in between are dropped: when the client has
+ * read what was queued it gets the object as it is then. */
 struct oc_stream {
 	struct httpd_stream *stream;
 	struct workflow_watch *watch;
+	struct workflow *workflow;
+	char id[STORE_ID_MAX];
 	bool ended;
 	bool replaying;
+	bool paused;    /* over the cap: "overcloud" events are dropped ... */
+	bool missed;    /* ... and one was */
 };
+
+/* Returns httpd_stream_write's answer (-1 also when it cannot be encoded). */
+static int oc_stream_send(struct oc_stream *os, const char *event, json_t *oc)
+{
+	char *text = json_dumps(oc, JSON_COMPACT);
+	struct evbuffer *buf = evbuffer_new();
+	int rc = -1;
+
+	if (text != NULL && buf != NULL && http_write_sse_event(buf, event, text) == 0)
+		rc = httpd_stream_write(os->stream, evbuffer_pullup(buf, -1),
+					evbuffer_get_length(buf));
+	free(text);
+	if (buf != NULL)
+		evbuffer_free(buf);
+	if (rc == 1)
+		os->paused = true;
+	return rc;
+}
 
 static void oc_stream_event(void *arg, const char *event, json_t *oc)
 {
 	struct oc_stream *os = arg;
-	char *text = json_dumps(oc, JSON_COMPACT);
-	struct evbuffer *buf = evbuffer_new();
 
-	if (text != NULL && buf != NULL && http_write_sse_event(buf, event, text) == 0)
-		httpd_stream_write(os->stream, evbuffer_pullup(buf, -1), evbuffer_get_length(buf));
-	free(text);
-	if (buf != NULL)
-		evbuffer_free(buf);
-	if (strcmp(event, "end") == 0) {
-		os->watch = NULL;
-		os->ended = true;
-		httpd_stream_end(os->stream);
-		if (!os->replaying)
-			free(os);
+	if (strcmp(event, "end") != 0) {
+		if (os->paused)
+			os->missed = true;
+		else
+			oc_stream_send(os, event, oc);
+		return;
 	}
+	oc_stream_send(os, event, oc);
+	os->watch = NULL;
+	os->ended = true;
+	httpd_stream_end(os->stream);
+	if (!os->replaying)
+		free(os);
+}
+
+static void oc_stream_drained(void *arg)
+{
+	struct oc_stream *os = arg;
+	json_t *now;
+
+	if (!os->paused)
+		return;
+	os->paused = false;
+	if (!os->missed)
+		return;
+	os->missed = false;
+	now = workflow_overcloud_json(os->workflow, os->id);
+	if (now != NULL)
+		oc_stream_send(os, "overcloud", now);
+	json_decref(now);
 }
 
 static void oc_stream_gone(void *arg)
@@ -761,8 +977,10 @@ static void get_overcloud_events(struct api_ctx *ctx, const char *id)
 		reply_error(ctx, 500, "out of memory", NULL);
 		return;
 	}
+	os->workflow = ctx->tower->workflow;
+	snprintf(os->id, sizeof(os->id), "%s", id);
 	http_write_sse_start(ctx->out);
-	os->stream = httpd_stream_begin(ctx->ex, oc_stream_gone, os);
+	os->stream = httpd_stream_begin(ctx->ex, oc_stream_gone, oc_stream_drained, os);
 	if (os->stream == NULL) {
 		free(os);
 		ctx->ex->keep_alive = false;
@@ -826,16 +1044,16 @@ static void route_overclouds(struct api_ctx *ctx, const char *path)
  * user-data; the header lets anyone else check the transfer. */
 static void get_agent_artifact(struct api_ctx *ctx, const char *arch)
 {
-	char err[512], sha256_hex[65];
-	unsigned char *data;
-	size_t len = 0;
+	char err[512], path[PATH_MAX], sha256_hex[65];
+	struct stat st;
+	int fd;
 
 	if (!artifacts_arch_known(arch)) {
 		reply_error(ctx, 404, "no agent for this architecture", "known: x86_64, aarch64, armv7");
 		return;
 	}
-	data = artifacts_agent_read(ctx->tower->artifacts, arch, &len, sha256_hex, err, sizeof(err));
-	if (data == NULL) {
+	if (artifacts_agent_sha256(ctx->tower->artifacts, arch, path, sha256_hex, err,
+				   sizeof(err)) != 0) {
 		bool missing = errno == ENOENT;
 		log_warn("api %s: agent for %s: %s", ctx->peer, arch, err);
 		reply_error(ctx, missing ? 404 : 500,
@@ -843,11 +1061,28 @@ static void get_agent_artifact(struct api_ctx *ctx, const char *arch)
 				    : "cannot read the agent binary", arch);
 		return;
 	}
-	http_write_response_with(ctx->out, 200, "application/octet-stream", "X-Checksum-Sha256",
-				 sha256_hex, data, len, ctx->keep_alive);
-	log_info("api %s: agent for %s sent (%zu bytes, sha256 %.12s...)", ctx->peer, arch, len,
-		 sha256_hex);
-	free(data);
+	/* Sent from the file as the client reads, not built in memory: a
+	 * client that asks many times and never reads holds no copies. */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size > ARTIFACTS_MAX_BYTES) {
+		log_warn("api %s: agent for %s: cannot open %s: %s", ctx->peer, arch, path,
+			 fd < 0 ? strerror(errno) : "not a regular file of a sane size");
+		if (fd >= 0)
+			close(fd);
+		reply_error(ctx, 500, "cannot read the agent binary", arch);
+		return;
+	}
+	if (http_write_head(ctx->out, 200, "application/octet-stream", "X-Checksum-Sha256",
+			    sha256_hex, (uint64_t)st.st_size, ctx->keep_alive) != 0) {
+		close(fd);
+		reply_error(ctx, 500, "cannot encode response", NULL);
+		return;
+	}
+	ctx->ex->body_fd = fd;
+	ctx->ex->body_len = (uint64_t)st.st_size;
+	log_info("api %s: agent for %s sent (%lld bytes, sha256 %.12s...)", ctx->peer, arch,
+		 (long long)st.st_size, sha256_hex);
 }
 
 /* {"role", "arch"} -> the user-data (text/yaml) of a new node, with a fresh
@@ -919,24 +1154,44 @@ out:
 	json_decref(body);
 }
 
+/* ---- Prometheus: /metrics, discovery, a node's history (exporter.c) ---- */
+
 static void get_metrics(struct api_ctx *ctx)
 {
-	char text[1024];
-	int n = snprintf(text, sizeof(text),
-			 "# HELP overcloud_agents_connected Agents connected now.\n"
-			 "# TYPE overcloud_agents_connected gauge\n"
-			 "overcloud_agents_connected %zu\n"
-			 "# HELP overcloud_tower_start_time_seconds When the tower started.\n"
-			 "# TYPE overcloud_tower_start_time_seconds gauge\n"
-			 "overcloud_tower_start_time_seconds %lld\n"
-			 "# HELP overcloud_agent_tls_resumed_total Agent TLS sessions resumed from a ticket.\n"
-			 "# TYPE overcloud_agent_tls_resumed_total counter\n"
-			 "overcloud_agent_tls_resumed_total %llu\n",
-			 hub_connected_count(ctx->tower->hub), (long long)ctx->tower->started_at,
-			 (unsigned long long)hub_sessions_resumed(ctx->tower->hub));
+	struct evbuffer *text = evbuffer_new();
 
-	http_write_response(ctx->out, 200, "text/plain; version=0.0.4", text, (size_t)n,
-			    ctx->keep_alive);
+	if (text == NULL || exporter_metrics(ctx->tower, text) != 0) {
+		reply_error(ctx, 500, "cannot read the figures", NULL);
+	} else {
+		size_t len = evbuffer_get_length(text);
+		http_write_response(ctx->out, 200, PROMTEXT_CONTENT_TYPE,
+				    evbuffer_pullup(text, -1), len, ctx->keep_alive);
+	}
+	if (text != NULL)
+		evbuffer_free(text);
+}
+
+static void get_sd_prometheus(struct api_ctx *ctx)
+{
+	json_t *groups = exporter_sd_targets(ctx->tower);
+
+	if (groups == NULL)
+		reply_error(ctx, 500, "cannot read nodes", NULL);
+	else
+		reply_json(ctx, 200, groups);
+}
+
+static void get_node_metrics(struct api_ctx *ctx, const char *id)
+{
+	struct store_node node;
+	int found = store_node_get(ctx->tower->store, id, &node);
+
+	if (found < 0)
+		reply_error(ctx, 500, "cannot read nodes", NULL);
+	else if (found == 0 || node.deleted)
+		reply_error(ctx, 404, "no such node", id);
+	else
+		reply_json(ctx, 200, nodemetrics_history_json(ctx->tower->nodemetrics, id));
 }
 
 void api_handle(void *arg, const struct http_request *req, struct httpd_exchange *ex)
@@ -971,10 +1226,34 @@ void api_handle(void *arg, const struct http_request *req, struct httpd_exchange
 			get_agent_artifact(&ctx, path + 20);
 		return;
 	}
+	/* The console: its files are public, its data comes from the API below. */
+	if (web_path(path)) {
+		web_handle(ctx.tower->web_dir, req, ex);
+		return;
+	}
+	if (strcmp(path, "/v1/session") == 0) {
+		session_handle(ctx.tower, req, ex);
+		return;
+	}
 	if (!api_authorized(&ctx)) {
-		log_info("api %s: %s %s: missing or wrong bearer token", peer, req->method, path);
-		reply_error(&ctx, 401, "missing or wrong bearer token",
-			    "send Authorization: Bearer <admin.token>");
+		/* Or the console's session cookie, with its CSRF header to change things. */
+		enum session_auth s = session_authorize(ctx.tower->sessions, req, util_now());
+		if (s == SESSION_AUTH_CSRF) {
+			log_info("api %s: %s %s: session without its CSRF token", peer, req->method, path);
+			reply_error(&ctx, 403, "missing or wrong CSRF token",
+				    "send X-CSRF-Token: the csrf value of POST /v1/session");
+			return;
+		}
+		if (s != SESSION_AUTH_OK) {
+			log_info("api %s: %s %s: missing or wrong bearer token", peer, req->method, path);
+			reply_error(&ctx, 401, "missing or wrong bearer token",
+				    "send Authorization: Bearer <admin.token>");
+			return;
+		}
+	}
+	if (req->body_len > 0 && !body_is_json(req)) {
+		reply_error(&ctx, 415, "request body must be JSON",
+			    "send Content-Type: application/json");
 		return;
 	}
 	if (strcmp(path, "/v1/nodes") == 0) {
@@ -982,10 +1261,18 @@ void api_handle(void *arg, const struct http_request *req, struct httpd_exchange
 			get_nodes(&ctx);
 		else
 			reply_error(&ctx, 405, "method not allowed", NULL);
-	} else if (strncmp(path, "/v1/nodes/", 10) == 0 && path[10] != '\0' &&
-		   strchr(path + 10, '/') == NULL) {
-		if (method_is(&ctx, "DELETE"))
-			delete_node(&ctx, path + 10);
+	} else if (path_id(path, "/v1/nodes/", id, sizeof(id), &tail)) {
+		if (tail != NULL && strcmp(tail, "metrics") != 0)
+			reply_error(&ctx, 404, "no such path", path);
+		else if (tail == NULL && method_is(&ctx, "DELETE"))
+			delete_node(&ctx, id);
+		else if (tail != NULL && method_is(&ctx, "GET"))
+			get_node_metrics(&ctx, id);
+		else
+			reply_error(&ctx, 405, "method not allowed", NULL);
+	} else if (strcmp(path, "/v1/sd/prometheus") == 0) {
+		if (method_is(&ctx, "GET"))
+			get_sd_prometheus(&ctx);
 		else
 			reply_error(&ctx, 405, "method not allowed", NULL);
 	} else if (strcmp(path, "/v1/tokens") == 0) {

@@ -38,6 +38,22 @@ static int add_part(json_t *req, const char *spec)
 	return 0;
 }
 
+/* --input NAME=VALUE — a pattern input (the API's "inputs"); each name once. */
+static int add_input(json_t *inputs, const char *spec)
+{
+	const char *eq = strchr(spec, '=');
+	char name[65];
+
+	if (eq == NULL || eq == spec || (size_t)(eq - spec) >= sizeof(name))
+		return cli_fail("--input: \"%.60s\" is not NAME=VALUE", spec);
+	memcpy(name, spec, (size_t)(eq - spec));
+	name[eq - spec] = '\0';
+	if (json_object_get(inputs, name) != NULL)
+		return cli_fail("--input: %s given twice", name);
+	json_object_set_new(inputs, name, json_string(eq + 1));
+	return 0;
+}
+
 static int create_exec(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -47,9 +63,10 @@ static int create_exec(struct cli_ctx *ctx, int argc, char **argv)
 		{"pattern", required_argument, NULL, 't'},
 		{"detach", no_argument, NULL, 'd'},
 		{"part", required_argument, NULL, 'P'},
+		{"input", required_argument, NULL, 'i'},
 		{NULL, 0, NULL, 0},
 	};
-	json_t *parts = json_object();
+	json_t *parts = json_object(), *inputs = json_object();
 	const char *provider = NULL, *size = NULL, *pattern = "k8s";
 	int64_t number = -1;
 	bool detach = false;
@@ -66,17 +83,22 @@ static int create_exec(struct cli_ctx *ctx, int argc, char **argv)
 		case 't': pattern = optarg; break;
 		case 'd': detach = true; break;
 		case 'P':
-			if (add_part(parts, optarg) != 0) {
-				json_decref(parts);
-				return 1;
-			}
+			if (add_part(parts, optarg) != 0)
+				goto fail;
+			break;
+		case 'i':
+			if (add_input(inputs, optarg) != 0)
+				goto fail;
 			break;
 		case 'n':
-			if (util_parse_int(optarg, 1, 1000, &number) != 0)
-				return cli_fail("--number: \"%s\" is not a whole number from 1 to 1000", optarg);
+			if (util_parse_int(optarg, 1, 1000, &number) != 0) {
+				cli_fail("--number: \"%s\" is not a whole number from 1 to 1000", optarg);
+				goto fail;
+			}
 			break;
 		default:
 			json_decref(parts);
+			json_decref(inputs);
 			return cli_usage(&cli_create_entry);
 		}
 	}
@@ -87,13 +109,12 @@ static int create_exec(struct cli_ctx *ctx, int argc, char **argv)
 	    (json_object_size(parts) == 0 && number < 0) ||
 	    (json_object_size(parts) > 0 && (number >= 0 || size != NULL))) {
 		json_decref(parts);
+		json_decref(inputs);
 		return cli_usage(&cli_create_entry);
 	}
 	cl = cli_client(ctx);
-	if (cl == NULL) {
-		json_decref(parts);
-		return 1;
-	}
+	if (cl == NULL)
+		goto fail;
 	req = json_pack("{s:s, s:s}", "provider", provider, "pattern", pattern);
 	if (number >= 0)
 		json_object_set_new(req, "number", json_integer(number));
@@ -101,6 +122,9 @@ static int create_exec(struct cli_ctx *ctx, int argc, char **argv)
 		json_object_set_new(req, "size", json_string(size));
 	json_object_update(req, parts);
 	json_decref(parts);
+	if (json_object_size(inputs) > 0)
+		json_object_set(req, "inputs", inputs);
+	json_decref(inputs);
 	reply = client_call(cl, "POST", "/v1/overclouds", req, &status, err, sizeof(err));
 	json_decref(req);
 	if (reply == NULL) {
@@ -112,11 +136,16 @@ static int create_exec(struct cli_ctx *ctx, int argc, char **argv)
 	json_decref(reply);
 	client_free(cl);
 	return rc;
+fail:
+	json_decref(parts);
+	json_decref(inputs);
+	return 1;
 }
 
 const struct cli_command cli_create_entry = {
 	.name = "create",
-	.usage = "--provider P --number N [--size S] [--pattern NAME] [--detach]\n"
+	.usage = "--provider P --number N [--size S] [--pattern NAME] [--input NAME=VALUE]...\n"
+		 "                   [--detach]\n"
 		 "                   | --part PROVIDER:N[:SIZE][:post] ... (heterogeneous)",
 	.summary = "create an OverCloud (pattern k8s by default) and follow its progress",
 	.exec = create_exec,

@@ -28,24 +28,50 @@ static void format_ago(json_t *last_seen, char *out, size_t size)
 		snprintf(out, size, "%lldh ago", (long long)ago / 3600);
 }
 
+/* CPU busy ("12%") and memory used of total ("1.2G/3.8G") of a connected
+ * node that sends figures; NULL cells ("-") otherwise. */
+static void format_figures(json_t *node, char *cpu, char *mem, size_t size, const char **cpu_cell,
+			   const char **mem_cell)
+{
+	json_t *m = json_object_get(node, "metrics");
+	char used[16], total[16];
+
+	*cpu_cell = *mem_cell = NULL;
+	if (!json_is_object(m) ||
+	    strcmp(json_string_value(json_object_get(node, "state")) ?: "", "connected") != 0)
+		return;
+	snprintf(cpu, size, "%.0f%%", json_number_value(json_object_get(m, "cpu")));
+	table_format_bytes((uint64_t)json_integer_value(json_object_get(m, "mem_used")), used,
+			   sizeof(used));
+	table_format_bytes((uint64_t)json_integer_value(json_object_get(m, "mem_total")), total,
+			   sizeof(total));
+	snprintf(mem, size, "%s/%s", used, total);
+	*cpu_cell = cpu;
+	*mem_cell = mem;
+}
+
 /* The human form of GET /v1/nodes. 0, or -1 when out of memory. */
 static int nodes_print(json_t *nodes)
 {
-	static const char *const headers[] = {"ID", "NAME", "ARCH", "ROLE", "STATE", "LAST SEEN"};
+	static const char *const headers[] = {"ID",  "NAME", "ARCH", "ROLE",
+					      "STATE", "CPU", "MEM", "LAST SEEN"};
 	struct table *t = table_new(OC_ARRAY_LEN(headers), headers);
-	char ago[32];
+	char ago[32], cpu[16], mem[40];
 	json_t *n;
 	size_t i;
 	int rc;
 
+	table_align_right(t, 5);
+	table_align_right(t, 6);
 	json_array_foreach(nodes, i, n) {
 		const char *row[OC_ARRAY_LEN(headers)] = {
 			json_string_value(json_object_get(n, "id")),
 			json_string_value(json_object_get(n, "name")),
 			json_string_value(json_object_get(n, "arch")),
 			json_string_value(json_object_get(n, "role")),
-			json_string_value(json_object_get(n, "state")), ago};
+			json_string_value(json_object_get(n, "state")), NULL, NULL, ago};
 
+		format_figures(n, cpu, mem, sizeof(mem), &row[5], &row[6]);
 		format_ago(json_object_get(n, "last_seen"), ago, sizeof(ago));
 		table_add(t, row);
 	}
@@ -109,6 +135,6 @@ static int nodes_exec(struct cli_ctx *ctx, int argc, char **argv)
 const struct cli_command cli_nodes_entry = {
 	.name = "nodes",
 	.usage = "[delete ID]",
-	.summary = "list enrolled nodes (id, name, arch, role, state, last seen), or delete one",
+	.summary = "list enrolled nodes (id, name, arch, role, state, cpu, mem, last seen), or delete one",
 	.exec = nodes_exec,
 };

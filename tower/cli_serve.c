@@ -61,6 +61,7 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 		{"artifacts", required_argument, NULL, 'x'},
 		{"cloud-init", required_argument, NULL, 'i'},
 		{"group-access", no_argument, NULL, 'G'},
+		{"web", required_argument, NULL, 'w'},
 		{NULL, 0, NULL, 0},
 	};
 	struct daemon_options opt = {
@@ -72,7 +73,7 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 		.config_path = "/etc/overcloud/tower.conf",
 		.config_missing_ok = 1,
 	};
-	char roles_buf[PATH_MAX], patterns_buf[PATH_MAX], cloud_init_buf[PATH_MAX];
+	char roles_buf[PATH_MAX], patterns_buf[PATH_MAX], cloud_init_buf[PATH_MAX], web_buf[PATH_MAX];
 	enum oc_log_level level;
 	int64_t seconds;
 	int c;
@@ -93,6 +94,7 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 		case 'P': opt.default_pattern = optarg; break;
 		case 'x': opt.artifacts_dir = optarg; break;
 		case 'i': opt.cloud_init_dir = optarg; break;
+		case 'w': opt.web_dir = optarg; break;
 		case 'C':
 			opt.config_path = optarg;
 			opt.config_missing_ok = 0;
@@ -122,6 +124,8 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 	if (opt.cloud_init_dir == NULL)
 		opt.cloud_init_dir = default_data_dir("cloud-init", "cloud-init", cloud_init_buf,
 						      sizeof(cloud_init_buf));
+	if (opt.web_dir == NULL)
+		opt.web_dir = default_data_dir("tower/web", "web", web_buf, sizeof(web_buf));
 	return daemon_run(&opt);
 }
 
@@ -129,7 +133,7 @@ const struct cli_command cli_serve_entry = {
 	.name = "serve",
 	.usage = "[--api ADDR:PORT] [--agents ADDR:PORT] [--advertise HOST] [--heartbeat DUR] "
 		 "[--cert-ttl DUR] [--roles DIR] [--patterns DIR] [--default-pattern NAME]\n"
-		 "                   [--config FILE] [--artifacts DIR] [--cloud-init DIR] [--log-level LEVEL]\n"
+		 "                   [--config FILE] [--artifacts DIR] [--cloud-init DIR] [--web DIR] [--log-level LEVEL]\n"
 		 "                   [--group-access]",
 	.summary = "run the tower (state in --state DIR; defaults :6125 api, :6126 agents)",
 	.exec = serve_exec,

@@ -28,7 +28,9 @@
 #include "tower/ca.h"
 #include "tower/httpd.h"
 #include "tower/hub.h"
+#include "tower/nodemetrics.h"
 #include "tower/role.h"
+#include "tower/session.h"
 #include "tower/store.h"
 #include "tower/tasks.h"
 #include "tower/ticket.h"
@@ -173,9 +175,18 @@ static void on_task_msg(void *arg, const char *node_id, const struct msg *m)
 	tasks_on_task_msg(t->tasks, node_id, m);
 }
 
+static void on_heartbeat(void *arg, const char *node_id, const struct msg_heartbeat *hb)
+{
+	struct tower *t = arg;
+
+	if (nodemetrics_record(t->nodemetrics, node_id, hb, util_now()) != 0)
+		log_warn("agent %s: out of memory for its metrics", node_id);
+}
+
 static const struct hub_events tower_hub_events = {
 	.node_ready = on_node_ready,
 	.task_msg = on_task_msg,
+	.heartbeat = on_heartbeat,
 };
 
 /* Ticket keys seal for this long, and a ticket lives as long. */
@@ -262,6 +273,10 @@ int daemon_run(const struct daemon_options *opt)
 	t.cloud_init_dir = opt->cloud_init_dir;
 	if (t.cloud_init_dir == NULL)
 		log_warn("no cloud-init templates found (--cloud-init DIR): nodes cannot get user-data");
+	t.web_dir = opt->web_dir;
+	t.sessions = sessions_new();
+	if (t.sessions == NULL)
+		goto out;
 	path_join(path, sizeof(path), t.state_dir, "tickets.key");
 	tickets = ticket_keys_open(path, TICKET_ROTATE_S, err, sizeof(err));
 	if (tickets == NULL) {
@@ -273,6 +288,9 @@ int daemon_run(const struct daemon_options *opt)
 	if (t.base == NULL)
 		goto out;
 	t.started_at = util_now();
+	t.nodemetrics = nodemetrics_new();
+	if (t.nodemetrics == NULL)
+		goto out;
 	t.hub = hub_new(t.base, t.store, t.ca, opt->heartbeat_s, opt->cert_ttl_s, err, sizeof(err));
 	if (t.hub == NULL) {
 		log_error("%s", err);
@@ -343,10 +361,12 @@ out:
 	role_set_free(t.roles);
 	config_free(t.config);
 	artifacts_free(t.artifacts);
+	nodemetrics_free(t.nodemetrics);
 	if (t.base != NULL)
 		event_base_free(t.base);
 	store_close(t.store);
 	ticket_keys_free(tickets);
+	sessions_free(t.sessions);
 	ca_free(t.ca);
 	return status;
 }

@@ -18,6 +18,7 @@ struct daemon_options {
 	const char *default_pattern; /* for requests that name none */
 	const char *artifacts_dir;  /* agent binaries per arch; NULL: only the defaults */
 	const char *cloud_init_dir; /* user-data templates; NULL: none */
+	const char *web_dir;      /* the console's static files; NULL: none */
 	const char *config_path;  /* INI file with provider sections */
 	int config_missing_ok;    /* the default path may be absent */
 	bool group_access;        /* --group-access: the tower's group may use the CLI */

@@ -446,13 +446,11 @@ int http_write_response(struct evbuffer *out, int status, const char *content_ty
 					keep_alive);
 }
 
-int http_write_response_with(struct evbuffer *out, int status, const char *content_type,
-			     const char *header, const char *value, const void *body,
-			     size_t body_len, bool keep_alive)
+int http_write_head(struct evbuffer *out, int status, const char *content_type,
+		    const char *header, const char *value, uint64_t body_len, bool keep_alive)
 {
-	if (status < 100 || status > 999 || has_crlf(content_type) ||
-	    (body == NULL && body_len > 0) || has_crlf(header) || has_crlf(value) ||
-	    (header == NULL) != (value == NULL))
+	if (status < 100 || status > 999 || has_crlf(content_type) || has_crlf(header) ||
+	    has_crlf(value) || (header == NULL) != (value == NULL))
 		return -1;
 	if (evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status,
 				http_status_text(status)) < 0)
@@ -462,10 +460,21 @@ int http_write_response_with(struct evbuffer *out, int status, const char *conte
 		return -1;
 	if (header && evbuffer_add_printf(out, "%s: %s\r\n", header, value) < 0)
 		return -1;
-	if (evbuffer_add_printf(out, "Content-Length: %zu\r\n"
+	if (evbuffer_add_printf(out, "Content-Length: %llu\r\n"
 				"Connection: %s\r\n"
 				"Cache-Control: no-store\r\n\r\n",
-				body_len, keep_alive ? "keep-alive" : "close") < 0)
+				(unsigned long long)body_len, keep_alive ? "keep-alive" : "close") < 0)
+		return -1;
+	return 0;
+}
+
+int http_write_response_with(struct evbuffer *out, int status, const char *content_type,
+			     const char *header, const char *value, const void *body,
+			     size_t body_len, bool keep_alive)
+{
+	if (body == NULL && body_len > 0)
+		return -1;
+	if (http_write_head(out, status, content_type, header, value, body_len, keep_alive) != 0)
 		return -1;
 	if (body_len > 0 && evbuffer_add(out, body, body_len) != 0)
 		return -1;

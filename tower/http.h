@@ -57,6 +57,10 @@ int http_write_response(struct evbuffer *out, int status, const char *content_ty
 int http_write_response_with(struct evbuffer *out, int status, const char *content_type,
 			     const char *header, const char *value, const void *body,
 			     size_t body_len, bool keep_alive);
+/* Appends the head alone of such a response, for a body of body_len bytes
+ * that the caller sends after it. */
+int http_write_head(struct evbuffer *out, int status, const char *content_type,
+		    const char *header, const char *value, uint64_t body_len, bool keep_alive);
 /* Appends a JSON error response: {"error": message, "detail": detail-or-null}. */
 int http_write_error(struct evbuffer *out, int status, const char *message,
 		     const char *detail, bool keep_alive);

@@ -26,6 +26,7 @@
 #include "tower/ca.h"
 #include "tower/enroll.h"
 #include "tower/store.h"
+#include "tower/telemetry.h"
 #include "tower/ticket.h"
 #include "tower/workers.h"
 
@@ -54,6 +55,7 @@ struct hub_conn {
 	int fd;                /* until the worker wraps it in tls */
 	struct hub_sign_job *job;
 	char node_id[STORE_ID_MAX];
+	char cert_serial[STORE_ID_MAX];   /* of the certificate it connected with */
 	char peer[96];
 	char close_reason[128];/* a handshake's end, carried back from the worker */
 	struct hub_conn *prev, *next;
@@ -71,7 +73,7 @@ struct hub {
 	struct store *store;
 	struct ca *ca;
 	struct tls_config *tls;
-	struct evconnlistener *listener;
+	struct netaddr_listener *listener;
 	struct hub_conn *conns;
 	size_t ready_count;
 	/* ready connections by node id: chained hash table, grown at load 1 */
@@ -293,6 +295,7 @@ static void conn_check_cert(struct hub_conn *c)
 		return;
 	}
 	snprintf(c->node_id, sizeof(c->node_id), "%s", cn);
+	snprintf(c->cert_serial, sizeof(c->cert_serial), "%s", serial);
 	snprintf(c->peer, sizeof(c->peer), "%s", cn);
 	c->state = HUB_CONN_AWAIT_HELLO;
 }
@@ -345,6 +348,7 @@ static void sign_done(struct event_base *base, void *arg)
 	if (job->rc == 0)
 		job->rc = enroll_record(c->hub->store, job->token, job->hostname, util_now(),
 					&job->issue, job->err, sizeof(job->err));
+	telemetry_enrollment(job->rc == 0);
 	if (job->rc != 0) {
 		log_warn("agent %s: enrollment refused: %s", c->peer, job->err);
 		c->state = HUB_CONN_ENROLL;
@@ -446,11 +450,39 @@ static bool is_task_msg(enum msg_type type)
 	       type == MSG_TASK_DONE;
 }
 
+/* A node speaks only about its own tasks. One that names another node's
+ * task, or one that does not exist (tasks are never deleted), is out of
+ * order: the README says that closes the connection. A store error is no
+ * proof of either. */
+static bool task_msg_is_foreign(struct hub_conn *c, const struct msg *m, const char **id_out)
+{
+	const char *id = m->u.task_accepted.id;
+	struct store_task t;
+	bool foreign;
+	int r;
+
+	switch (m->type) {
+	case MSG_TASK_LOG: id = m->u.task_log.id; break;
+	case MSG_TASK_PROGRESS: id = m->u.task_progress.id; break;
+	case MSG_TASK_DONE: id = m->u.task_done.id; break;
+	default: break;
+	}
+	*id_out = id != NULL ? id : "";
+	if (id == NULL)
+		return true;
+	memset(&t, 0, sizeof(t));
+	r = store_task_get(c->hub->store, id, &t);
+	foreign = r == 0 || (r == 1 && strcmp(t.node_id, c->node_id) != 0);
+	store_task_clear(&t);
+	return foreign;
+}
+
 static void handle_renew(struct hub_conn *c, const struct msg_renew *r)
 {
 	struct msg reply = {.type = MSG_RENEWED};
 	char serial[48], err[256];
 	char *cert = NULL;
+	bool batch;
 
 	if (ca_sign_csr(c->hub->ca, r->csr, strlen(r->csr) + 1, c->node_id, c->hub->cert_validity_s,
 			&cert, serial, sizeof(serial), err, sizeof(err)) != 0) {
@@ -460,7 +492,18 @@ static void handle_renew(struct hub_conn *c, const struct msg_renew *r)
 		proto_send(c->tls, &reply);
 		return;
 	}
-	if (store_node_set_serial(c->hub->store, c->node_id, serial) != 0) {
+	/* The previous serial becomes the one this connection holds, not
+	 * whatever was current: renewals the agent never took (its clock
+	 * judged them bad, or they were lost) must not revoke the certificate
+	 * it still has. Two updates, one transaction: prev = held, then the
+	 * new one current. */
+	batch = store_begin(c->hub->store) == 0;
+	if ((strcmp(c->cert_serial, serial) != 0 &&
+	     store_node_set_serial(c->hub->store, c->node_id, c->cert_serial) != 0) ||
+	    store_node_set_serial(c->hub->store, c->node_id, serial) != 0 ||
+	    (batch && store_commit(c->hub->store) != 0)) {
+		if (batch)
+			store_rollback(c->hub->store);
 		free(cert);
 		conn_refuse(c, "internal error");
 		return;
@@ -498,6 +541,9 @@ static void conn_handle(struct hub_conn *c, const struct msg *m)
 	case HUB_CONN_READY:
 		if (m->type == MSG_HEARTBEAT) {
 			touch_later(c->hub, c->node_id);
+			if (c->hub->events != NULL && c->hub->events->heartbeat != NULL)
+				c->hub->events->heartbeat(c->hub->events_arg, c->node_id,
+							  &m->u.heartbeat);
 			return;
 		}
 		if (m->type == MSG_RENEW) {
@@ -505,6 +551,14 @@ static void conn_handle(struct hub_conn *c, const struct msg *m)
 			return;
 		}
 		if (is_task_msg(m->type) && c->hub->events != NULL) {
+			const char *id;
+
+			if (task_msg_is_foreign(c, m, &id)) {
+				log_warn("agent %s (%s): \"%s\" for task %.40s that is not its own, closing",
+					 c->peer, c->node_id, msg_type_name(m->type), id);
+				conn_refuse(c, "task message for a task that is not this node's");
+				return;
+			}
 			c->hub->events->task_msg(c->hub->events_arg, c->node_id, m);
 			return;
 		}
@@ -579,6 +633,7 @@ static void hs_back(struct event_base *base, void *arg)
 	struct hub_conn *c = arg;
 
 	c->state = HUB_CONN_ENROLL;   /* anything but HANDSHAKE; set for real below */
+	telemetry_handshake(true);
 	if (tls_conn_adopt(c->tls, base, &hub_tls_callbacks, c) != 0) {
 		log_warn("agent %s: cannot take over the connection, closing", c->peer);
 		tls_conn_free(c->tls);
@@ -593,6 +648,7 @@ static void hs_failed(struct event_base *base, void *arg)
 	struct hub_conn *c = arg;
 
 	log_info("agent %s: connection closed: %s", c->peer, c->close_reason);
+	telemetry_handshake(false);
 	conn_unlink_free(c);
 }
 
@@ -722,8 +778,8 @@ uint64_t hub_sessions_resumed(struct hub *hub)
 int hub_listen(struct hub *hub, const char *host, uint16_t port, uint16_t *bound_port,
 	       char *err, size_t err_size)
 {
-	hub->listener = netaddr_listen(hub->base, host, port, hub_on_accept, hub, bound_port,
-				       err, err_size);
+	hub->listener = netaddr_listen(hub->base, host, port, "agent", hub_on_accept, hub,
+				       bound_port, err, err_size);
 	return hub->listener != NULL ? 0 : -1;
 }
 
@@ -731,8 +787,7 @@ void hub_free(struct hub *hub)
 {
 	if (hub == NULL)
 		return;
-	if (hub->listener != NULL)
-		evconnlistener_free(hub->listener);
+	netaddr_listener_free(hub->listener);
 	/* Workers first: then every connection, wherever it is, is ours. */
 	if (hub->workers != NULL)
 		workers_stop(hub->workers);

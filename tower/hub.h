@@ -28,6 +28,7 @@ int hub_listen(struct hub *hub, const char *host, uint16_t port, uint16_t *bound
 	       char *err, size_t err_size);
 
 struct msg;
+struct msg_heartbeat;
 
 /* What the rest of the tower hears from agents. */
 struct hub_events {
@@ -35,6 +36,8 @@ struct hub_events {
 	void (*node_ready)(void *arg, const char *node_id);
 	/* A task message from an authenticated node (node_id from its cert). */
 	void (*task_msg)(void *arg, const char *node_id, const struct msg *m);
+	/* A heartbeat from a ready node (optional). */
+	void (*heartbeat)(void *arg, const char *node_id, const struct msg_heartbeat *hb);
 };
 void hub_set_events(struct hub *hub, const struct hub_events *ev, void *arg);
 /* Queues m for the node's current connection. Returns 0, or -1 when the node

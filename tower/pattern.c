@@ -5,6 +5,9 @@
  * The format (tower/patterns/README.md says the same, with examples):
  *
  *   description: free text                       optional
+ *   inputs:                                      optional, 0..64 pattern inputs
+ *     <name>: {default: V, description: D}       name [a-z0-9_]; without a
+ *                                                default the request must give it
  *   groups:                                      required, 1..64 groups
  *     <group>: {count: N | number, role: R}      N in 1..1000; "number" is the
  *                                                request's number; R is the token
@@ -31,6 +34,9 @@
  *                            input without a default must be given
  *     retries: 0..10         default: the role step's (0 for actions)
  *     timeout: 90s|15m|1h    default: the role step's (30m for actions)
+ *     archs: [A, ...]        role steps: run only on the target's nodes of
+ *                            these archs (each one the role runs on); none
+ *                            there, the step is done with no node
  *
  * Input values are strings that may hold references, each ${{ REF }}:
  *   steps.S.outputs.K   S is a role step of the same DAG that this step
@@ -41,6 +47,7 @@
  *                       attached in attach and destroy
  *   groups.G.addresses  all of G's addresses, space-separated
  *   overcloud.id, overcloud.number, overcloud.size
+ *   inputs.NAME         a pattern input (declared under inputs:)
  * Anything else between ${{ and }}, or a ${{ without }}, is refused.
  * Every refusal is one line, "PATH:LINE: reason". */
 #include "tower/pattern.h"
@@ -59,6 +66,7 @@
 #define MAX_GROUPS 64
 #define MAX_STEPS 256
 #define MAX_INPUTS 64
+#define MAX_PARAMS 64
 #define MAX_COUNT 1000
 #define ACTION_TIMEOUT_S (30 * 60)
 #define REF_MAX 256
@@ -74,7 +82,7 @@ struct load {
 
 /* Lines and nodes of one step kept while its DAG is checked. */
 struct step_meta {
-	int name_line, role_line, step_line, on_line, action_line, inputs_line;
+	int name_line, role_line, step_line, on_line, action_line, inputs_line, archs_line;
 	int *require_lines;
 	int *input_lines;       /* of each input's value */
 	size_t *require_idx;    /* requires as indexes into the DAG */
@@ -262,6 +270,58 @@ static int parse_requires(const struct load *ld, struct pattern_step *st, struct
 	return 0;
 }
 
+static int parse_archs(const struct load *ld, struct pattern_step *st, struct fy_node *seq,
+		       int line)
+{
+	static const char *const known[] = {"x86_64", "aarch64", "armv7"};
+	struct fy_node *item;
+	void *it = NULL;
+	char what[128];
+	size_t n;
+
+	snprintf(what, sizeof(what), "step \"%s\": archs", st->name);
+	if (yamldoc_expect_type(&ld->doc, seq, FYNT_SEQUENCE, line, what) != 0)
+		return -1;
+	n = (size_t)fy_node_sequence_item_count(seq);
+	if (n == 0 || n > OC_ARRAY_LEN(known)) {
+		yamldoc_err(&ld->doc, line, "step \"%s\": archs lists 1 to %zu of x86_64, aarch64, armv7",
+			    st->name, OC_ARRAY_LEN(known));
+		return -1;
+	}
+	st->archs = calloc(n, sizeof(*st->archs));
+	if (st->archs == NULL) {
+		yamldoc_err(&ld->doc, line, "out of memory");
+		return -1;
+	}
+	snprintf(what, sizeof(what), "step \"%s\": arch", st->name);
+	while ((item = fy_node_sequence_iterate(seq, &it)) != NULL) {
+		int iline = yamldoc_node_line(item, line);
+		char *arch = yamldoc_get_name(&ld->doc, item, line, what, "_");
+		bool ok = false;
+
+		if (arch == NULL)
+			return -1;
+		for (size_t i = 0; i < OC_ARRAY_LEN(known); i++)
+			ok |= strcmp(arch, known[i]) == 0;
+		for (size_t i = 0; ok && i < st->arch_count; i++)
+			if (strcmp(st->archs[i], arch) == 0) {
+				yamldoc_err(&ld->doc, iline, "step \"%s\": arch %s listed twice", st->name,
+					    arch);
+				free(arch);
+				return -1;
+			}
+		if (!ok) {
+			yamldoc_err(&ld->doc, iline,
+				    "step \"%s\": unknown arch \"%s\" (x86_64, aarch64 or armv7)", st->name,
+				    arch);
+			free(arch);
+			return -1;
+		}
+		st->archs[st->arch_count++] = arch;
+	}
+	return 0;
+}
+
 static int parse_inputs(const struct load *ld, struct pattern_step *st, struct step_meta *m,
 			struct fy_node *map, int line)
 {
@@ -352,6 +412,12 @@ static int check_step(const struct load *ld, struct pattern_step *st, struct ste
 				    "step \"%s\": action %s takes no inputs", st->name, st->action);
 			return -1;
 		}
+		if (st->arch_count > 0) {
+			yamldoc_err(&ld->doc, m->archs_line,
+				    "step \"%s\": action %s runs on the tower; archs is only for role steps",
+				    st->name, st->action);
+			return -1;
+		}
 		/* An attach neither makes nor gives back the provider's nodes. */
 		if (strcmp(dag, "attach") == 0 && strcmp(st->action, "record") != 0) {
 			yamldoc_err(&ld->doc, m->action_line,
@@ -401,6 +467,14 @@ static int check_step(const struct load *ld, struct pattern_step *st, struct ste
 		yamldoc_err(&ld->doc, m->on_line, "step \"%s\": on: unknown group \"%s\"", st->name,
 			    st->on);
 		return -1;
+	}
+	for (size_t i = 0; i < st->arch_count; i++) {
+		if (!role_supports_arch(role, st->archs[i])) {
+			yamldoc_err(&ld->doc, m->archs_line,
+				    "step \"%s\": archs: role %s does not run on %s", st->name, st->role,
+				    st->archs[i]);
+			return -1;
+		}
 	}
 	for (size_t i = 0; i < st->input_count; i++) {
 		if (role_find_input(role, st->inputs[i].name) == NULL) {
@@ -506,6 +580,14 @@ static int parse_step(const struct load *ld, struct pattern_step *steps, size_t 
 		} else if (strcmp(key, "inputs") == 0) {
 			m->inputs_line = kline;
 			if (parse_inputs(ld, st, m, val, kline) != 0)
+				return -1;
+		} else if (strcmp(key, "archs") == 0) {
+			m->archs_line = kline;
+			if (st->archs != NULL) {
+				yamldoc_err(&ld->doc, kline, "step \"%s\": archs given twice", st->name);
+				return -1;
+			}
+			if (parse_archs(ld, st, val, kline) != 0)
 				return -1;
 		} else if (strcmp(key, "retries") == 0) {
 			if (yamldoc_get_retries(&ld->doc, val, kline, what, &st->retries) != 0)
@@ -737,12 +819,21 @@ static int check_ref(const struct load *ld, struct pattern_step *steps, size_t n
 		}
 		return 0;
 	}
+	if (np == 2 && strcmp(parts[0], "inputs") == 0) {
+		if (pattern_find_param(ld->p, parts[1]) == NULL) {
+			yamldoc_err(&ld->doc, line,
+				    "step \"%s\": input \"%s\": %s: the pattern has no input \"%s\" (declare it under inputs:)",
+				    st->name, in->name, shown, parts[1]);
+			return -1;
+		}
+		return 0;
+	}
 	if (np == 2 && strcmp(parts[0], "overcloud") == 0 &&
 	    (strcmp(parts[1], "id") == 0 || strcmp(parts[1], "number") == 0 ||
 	     strcmp(parts[1], "size") == 0))
 		return 0;
 	yamldoc_err(&ld->doc, line,
-		    "step \"%s\": input \"%s\": %s is not a reference (steps.STEP.outputs.KEY, groups.GROUP.address, groups.GROUP.addresses, overcloud.id, overcloud.number or overcloud.size)",
+		    "step \"%s\": input \"%s\": %s is not a reference (steps.STEP.outputs.KEY, groups.GROUP.address, groups.GROUP.addresses, overcloud.id, overcloud.number, overcloud.size or inputs.NAME)",
 		    st->name, in->name, shown);
 	return -1;
 }
@@ -816,6 +907,9 @@ static void free_steps(struct pattern_step *steps, size_t n)
 			free(st->inputs[k].value);
 		}
 		free(st->inputs);
+		for (size_t k = 0; k < st->arch_count; k++)
+			free(st->archs[k]);
+		free(st->archs);
 	}
 	free(steps);
 }
@@ -877,6 +971,99 @@ out:
 	return rc;
 }
 
+/* ---- pattern inputs ---- */
+
+static int parse_param(const struct load *ld, struct pattern_param *pp, struct fy_node *map,
+		       int line)
+{
+	struct fy_node_pair *pair;
+	void *it = NULL;
+	char what[128];
+	int kline;
+
+	snprintf(what, sizeof(what), "input \"%s\"", pp->name);
+	if (yamldoc_expect_type(&ld->doc, map, FYNT_MAPPING, line, what) != 0)
+		return -1;
+	while ((pair = fy_node_mapping_iterate(map, &it)) != NULL) {
+		const char *key = yamldoc_pair_key(&ld->doc, pair, line, &kline);
+		struct fy_node *val = fy_node_pair_value(pair);
+		char **slot;
+
+		if (key == NULL)
+			return -1;
+		if (strcmp(key, "default") == 0) {
+			slot = &pp->default_value;
+		} else if (strcmp(key, "description") == 0) {
+			slot = &pp->description;
+		} else {
+			yamldoc_err(&ld->doc, kline,
+				    "input \"%s\": unknown key \"%s\" (default, description)", pp->name, key);
+			return -1;
+		}
+		snprintf(what, sizeof(what), "input \"%s\": %s", pp->name, key);
+		free(*slot);
+		*slot = yamldoc_get_string(&ld->doc, val, kline, what);
+		if (*slot == NULL)
+			return -1;
+		if (slot == &pp->default_value && strlen(*slot) > PATTERN_PARAM_VALUE_MAX) {
+			yamldoc_err(&ld->doc, kline, "input \"%s\": default over %d bytes", pp->name,
+				    PATTERN_PARAM_VALUE_MAX);
+			return -1;
+		}
+	}
+	if (pp->description == NULL && (pp->description = strdup("")) == NULL) {
+		yamldoc_err(&ld->doc, line, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_params(const struct load *ld, struct pattern *p, struct fy_node *map, int line)
+{
+	struct fy_node_pair *pair;
+	void *it = NULL;
+	size_t n;
+
+	if (yamldoc_expect_type(&ld->doc, map, FYNT_MAPPING, line, "inputs") != 0)
+		return -1;
+	n = (size_t)fy_node_mapping_item_count(map);
+	if (n > MAX_PARAMS) {
+		yamldoc_err(&ld->doc, line, "more than %d inputs", MAX_PARAMS);
+		return -1;
+	}
+	p->params = calloc(n > 0 ? n : 1, sizeof(*p->params));
+	if (p->params == NULL) {
+		yamldoc_err(&ld->doc, line, "out of memory");
+		return -1;
+	}
+	while ((pair = fy_node_mapping_iterate(map, &it)) != NULL) {
+		struct pattern_param *pp = &p->params[p->param_count];
+		int kline;
+		const char *key = yamldoc_pair_key(&ld->doc, pair, line, &kline);
+
+		if (key == NULL)
+			return -1;
+		if (!yamldoc_name_ok(key, "_")) {
+			yamldoc_err(&ld->doc, kline, "input name \"%s\" must be 1 to %d of [a-z0-9_]",
+				    key, YAMLDOC_NAME_MAX);
+			return -1;
+		}
+		if (pattern_find_param(p, key) != NULL) {
+			yamldoc_err(&ld->doc, kline, "duplicate input \"%s\"", key);
+			return -1;
+		}
+		pp->name = strdup(key);
+		if (pp->name == NULL) {
+			yamldoc_err(&ld->doc, kline, "out of memory");
+			return -1;
+		}
+		p->param_count++;
+		if (parse_param(ld, pp, fy_node_pair_value(pair), kline) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* The optional attach DAG: what `tower attach` runs for the node it adds. */
 static int parse_attach(const struct load *ld, struct pattern *p, struct fy_node *seq, int line)
 {
@@ -892,8 +1079,9 @@ static int parse_attach(const struct load *ld, struct pattern *p, struct fy_node
 
 static int parse_pattern(const struct load *ld, struct pattern *p, struct fy_node *root)
 {
-	struct fy_node *groups = NULL, *create = NULL, *destroy = NULL, *attach = NULL;
-	int line, root_line = yamldoc_node_line(root, 1), gline = 0, cline = 0, dline = 0, aline = 0;
+	struct fy_node *groups = NULL, *create = NULL, *destroy = NULL, *attach = NULL, *inputs = NULL;
+	int line, root_line = yamldoc_node_line(root, 1), gline = 0, cline = 0, dline = 0, aline = 0,
+	    iline = 0;
 	struct fy_node_pair *pair;
 	void *it = NULL;
 
@@ -925,6 +1113,9 @@ static int parse_pattern(const struct load *ld, struct pattern *p, struct fy_nod
 		} else if (strcmp(key, "attach") == 0) {
 			attach = val;
 			aline = line;
+		} else if (strcmp(key, "inputs") == 0) {
+			inputs = val;
+			iline = line;
 		} else {
 			yamldoc_err(&ld->doc, line, "unknown key \"%s\"", key);
 			return -1;
@@ -936,6 +1127,9 @@ static int parse_pattern(const struct load *ld, struct pattern *p, struct fy_nod
 		return -1;
 	}
 	if (parse_groups(ld, p, groups, gline) != 0)
+		return -1;
+	/* Inputs before the DAGs: their steps name them. */
+	if (iline != 0 && parse_params(ld, p, inputs, iline) != 0)
 		return -1;
 	if (cline == 0) {
 		yamldoc_err(&ld->doc, root_line, "missing key \"create\"");
@@ -1025,6 +1219,12 @@ void pattern_free(struct pattern *p)
 		free(p->groups[i].role);
 	}
 	free(p->groups);
+	for (size_t i = 0; i < p->param_count; i++) {
+		free(p->params[i].name);
+		free(p->params[i].default_value);
+		free(p->params[i].description);
+	}
+	free(p->params);
 	free_steps(p->create, p->create_count);
 	free_steps(p->destroy, p->destroy_count);
 	free_steps(p->attach, p->attach_count);
@@ -1046,6 +1246,24 @@ const struct pattern_step *pattern_find_step(const struct pattern_step *steps, s
 		if (steps[i].name != NULL && strcmp(steps[i].name, name) == 0)
 			return &steps[i];
 	return NULL;
+}
+
+const struct pattern_param *pattern_find_param(const struct pattern *p, const char *name)
+{
+	for (size_t i = 0; p != NULL && name != NULL && i < p->param_count; i++)
+		if (p->params[i].name != NULL && strcmp(p->params[i].name, name) == 0)
+			return &p->params[i];
+	return NULL;
+}
+
+bool pattern_step_runs_on_arch(const struct pattern_step *st, const char *arch)
+{
+	if (st->arch_count == 0)
+		return true;
+	for (size_t i = 0; arch != NULL && i < st->arch_count; i++)
+		if (strcmp(st->archs[i], arch) == 0)
+			return true;
+	return false;
 }
 
 /* ---- sets ---- */

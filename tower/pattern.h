@@ -28,11 +28,24 @@ struct pattern_group {
  *   ${{ steps.<step>.outputs.<key> }}   output of a step that ran on one node
  *   ${{ groups.<group>.address }}        address of the group's first node
  *   ${{ groups.<group>.addresses }}      space-separated addresses of the group
- *   ${{ overcloud.id }}, ${{ overcloud.number }}, ${{ overcloud.size }} */
+ *   ${{ overcloud.id }}, ${{ overcloud.number }}, ${{ overcloud.size }}
+ *   ${{ inputs.<name> }}                 a pattern input (struct pattern_param) */
 struct pattern_input {
 	char *name;
 	char *value;
 };
+
+/* A pattern-level input: what `tower create --input NAME=VALUE` (the API's
+ * "inputs") sets for the whole OverCloud, e.g. a Kubernetes version or a
+ * mirror. Steps pass it on to roles as ${{ inputs.NAME }}. */
+struct pattern_param {
+	char *name;             /* [a-z0-9_] */
+	char *default_value;    /* NULL: the request must give it */
+	char *description;      /* "" when none */
+};
+
+/* Longest value a pattern input takes, in bytes. */
+#define PATTERN_PARAM_VALUE_MAX 1024
 
 struct pattern_step {
 	char *name;             /* unique within its DAG, [a-z0-9-] */
@@ -46,12 +59,16 @@ struct pattern_step {
 	size_t input_count;
 	int64_t retries;        /* default: the role step's */
 	int64_t timeout_s;      /* default: the role step's */
+	char **archs;           /* run only on the target's nodes of these archs */
+	size_t arch_count;      /* 0: every node of the target */
 	int line;               /* where it is defined, for messages */
 };
 
 struct pattern {
 	char *name;             /* file name without .yaml */
 	char *description;
+	struct pattern_param *params;  /* the top-level inputs, in file order */
+	size_t param_count;
 	struct pattern_group *groups;
 	size_t group_count;
 	struct pattern_step *create;   /* in file order; requires form a DAG */
@@ -70,6 +87,9 @@ void pattern_free(struct pattern *p);
 const struct pattern_group *pattern_find_group(const struct pattern *p, const char *name);
 const struct pattern_step *pattern_find_step(const struct pattern_step *steps, size_t count,
 					     const char *name);
+const struct pattern_param *pattern_find_param(const struct pattern *p, const char *name);
+/* Whether step st runs on a node of this arch (its archs list, if any). */
+bool pattern_step_runs_on_arch(const struct pattern_step *st, const char *arch);
 
 /* Every .yaml file in dir, sorted by name; NULL with err naming the first bad file. */
 struct pattern_set;

@@ -691,6 +691,22 @@ bool role_supports_arch(const struct role *role, const char *arch)
 	return false;
 }
 
+void role_archs_join(const struct role *role, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	if (size == 0)
+		return;
+	buf[0] = '\0';
+	for (size_t i = 0; role != NULL && i < role->arch_count && used < size; i++) {
+		int n = snprintf(buf + used, size - used, "%s%s", i > 0 ? ", " : "", role->archs[i]);
+
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
 /* ---- sets ---- */
 
 /* Subdirectories of the roles directory that hold a role.yaml; the shared

@@ -65,6 +65,8 @@ const struct role_step *role_find_step(const struct role *role, const char *step
 const struct role_input *role_find_input(const struct role *role, const char *name);
 const struct role_output *role_find_output(const struct role *role, const char *name);
 bool role_supports_arch(const struct role *role, const char *arch);
+/* The role's archs as "x86_64, aarch64" into buf (cut to fit). */
+void role_archs_join(const struct role *role, char *buf, size_t size);
 
 /* A set of roles loaded from a directory (every subdirectory with a
  * role.yaml, ROLE_SHARED_DIR aside). Returns NULL with err naming the first

@@ -14,6 +14,7 @@
 
 #include "shared/log.h"
 #include "shared/util.h"
+#include "tower/telemetry.h"
 
 /* Hex sha256: the only secret_hash shape stored or compared. */
 #define STORE_HASH_LEN 64
@@ -152,6 +153,15 @@ static const char *const store_migrations[] = {
 	 "DROP TABLE oc_steps;"
 	 "ALTER TABLE oc_steps_v6 RENAME TO oc_steps;"
 	 "CREATE INDEX oc_steps_by_run ON oc_steps(run_id) WHERE run_id != '';"),
+	/* 7: the pattern inputs each OverCloud was created with (the pattern's
+	 * defaults with the request's values over them), kept so that a later
+	 * attach or destroy uses what the create used */
+	"CREATE TABLE oc_inputs ("
+	"  overcloud_id TEXT NOT NULL REFERENCES overclouds(id),"
+	"  name         TEXT NOT NULL,"
+	"  value        TEXT NOT NULL,"
+	"  PRIMARY KEY (overcloud_id, name)"
+	");",
 };
 
 #define STORE_SCHEMA_VERSION ((int)OC_ARRAY_LEN(store_migrations))
@@ -183,6 +193,7 @@ enum store_stmt {
 	ST_TASK_OPEN_OLDER,
 	ST_TASK_BY_RUN,
 	ST_TASK_COUNT_OPEN,
+	ST_TASK_COUNT_BY_STATE,
 	ST_OC_INSERT,
 	ST_OC_SET_STATUS,
 	ST_OC_GET,
@@ -198,6 +209,9 @@ enum store_stmt {
 	ST_OCS_FIND_RUN,
 	ST_OCS_CLEAR,
 	ST_OCS_COUNT_OPEN,
+	ST_OCI_INSERT,
+	ST_OCI_GET,
+	ST_OCI_LIST,
 	ST_COUNT
 };
 
@@ -257,6 +271,7 @@ static const char *const store_sql[ST_COUNT] = {
 			   " ORDER BY created_at, rowid",
 	[ST_TASK_COUNT_OPEN] = "SELECT count(*) FROM tasks WHERE run_id = ?1"
 			       " AND state IN ('pending','sent','running')",
+	[ST_TASK_COUNT_BY_STATE] = "SELECT state, count(*) FROM tasks GROUP BY state ORDER BY state",
 	[ST_OC_INSERT] = "INSERT INTO overclouds (id, pattern, provider, number, size, status,"
 			 " created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 'creating', ?6, ?6)",
 	[ST_OC_SET_STATUS] = "UPDATE overclouds SET status = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
@@ -296,6 +311,9 @@ static const char *const store_sql[ST_COUNT] = {
 	[ST_OCS_CLEAR] = "DELETE FROM oc_steps WHERE overcloud_id = ?1 AND dag = ?2",
 	[ST_OCS_COUNT_OPEN] = "SELECT count(*) FROM oc_steps WHERE overcloud_id = ?1 AND dag = ?2"
 			      " AND state IN ('pending','running')",
+	[ST_OCI_INSERT] = "INSERT INTO oc_inputs (overcloud_id, name, value) VALUES (?1, ?2, ?3)",
+	[ST_OCI_GET] = "SELECT value FROM oc_inputs WHERE overcloud_id = ?1 AND name = ?2",
+	[ST_OCI_LIST] = "SELECT name, value FROM oc_inputs WHERE overcloud_id = ?1 ORDER BY name",
 };
 
 struct store {
@@ -953,17 +971,21 @@ int store_begin(struct store *st)
 
 int store_commit(struct store *st)
 {
+	double started;
+
 	if (st == NULL)
 		return -1;
 	if (sqlite3_get_autocommit(st->db)) {
 		log_error("store: commit: no transaction is open");
 		return -1;
 	}
+	started = telemetry_now();
 	if (stmt_run(st, ST_COMMIT, "commit", NULL) < 0) {
 		if (!sqlite3_get_autocommit(st->db))
 			stmt_run(st, ST_ROLLBACK, "rollback", NULL);
 		return -1;
 	}
+	telemetry_observe(TELEMETRY_COMMIT, telemetry_now() - started);
 	return 0;
 }
 
@@ -1368,6 +1390,63 @@ int store_ocs_insert(struct store *st, const char *oc_id, const char *dag, const
 	return run_bound(st, ST_OCS_INSERT, "insert step", "sssi", oc_id, dag, name, ord) < 0 ? -1 : 0;
 }
 
+int store_oci_insert(struct store *st, const char *oc_id, const char *name, const char *value)
+{
+	if (!id_ok(oc_id) || name == NULL || value == NULL)
+		return -1;
+	return run_bound(st, ST_OCI_INSERT, "insert overcloud input", "sss", oc_id, name, value) == 1
+		       ? 0 : -1;
+}
+
+int store_oci_get(struct store *st, const char *oc_id, const char *name, char **value)
+{
+	sqlite3_stmt *s = st->stmt[ST_OCI_GET];
+	int rc;
+
+	*value = NULL;
+	if (!id_ok(oc_id) || name == NULL || bind_text(s, 1, oc_id) || bind_text(s, 2, name)) {
+		stmt_done(s);
+		return -1;
+	}
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *text = sqlite3_column_text(s, 0);
+
+		*value = strdup(text != NULL ? (const char *)text : "");
+		if (*value == NULL)
+			rc = SQLITE_NOMEM;
+	} else if (rc != SQLITE_DONE) {
+		store_log(st, "get overcloud input", oc_id);
+	}
+	stmt_done(s);
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_oci_foreach(struct store *st, const char *oc_id,
+		      int (*fn)(const char *name, const char *value, void *arg), void *arg)
+{
+	sqlite3_stmt *s = st->stmt[ST_OCI_LIST];
+	int rc, ret = 0;
+
+	if (!id_ok(oc_id) || bind_text(s, 1, oc_id)) {
+		stmt_done(s);
+		return -1;
+	}
+	/* Few and small rows: fn runs while the statement is open, so it must
+	 * not use the store. */
+	while (ret == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const unsigned char *name = sqlite3_column_text(s, 0), *value = sqlite3_column_text(s, 1);
+
+		ret = fn(name ? (const char *)name : "", value ? (const char *)value : "", arg);
+	}
+	if (ret == 0 && rc != SQLITE_DONE) {
+		store_log(st, "list overcloud inputs", oc_id);
+		ret = -1;
+	}
+	stmt_done(s);
+	return ret;
+}
+
 int store_ocs_update(struct store *st, const char *oc_id, const struct store_oc_step *step)
 {
 	return run_bound(st, ST_OCS_UPDATE, "update step", "ssssissiii", oc_id, step->dag,
@@ -1480,4 +1559,25 @@ int64_t store_task_count_open(struct store *st, const char *run_id)
 		store_log(st, "count open tasks", run_id);
 	stmt_done(s);
 	return n;
+}
+
+int store_task_count_by_state(struct store *st,
+			      int (*fn)(const char *state, int64_t count, void *arg), void *arg)
+{
+	sqlite3_stmt *s = st->stmt[ST_TASK_COUNT_BY_STATE];
+	int rc, ret = 0;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const char *state = (const char *)sqlite3_column_text(s, 0);
+
+		ret = fn(state != NULL ? state : "", sqlite3_column_int64(s, 1), arg);
+		if (ret != 0)
+			break;
+	}
+	if (ret == 0 && rc != SQLITE_DONE) {
+		store_log(st, "count tasks by state", NULL);
+		ret = -1;
+	}
+	stmt_done(s);
+	return ret;
 }

@@ -129,6 +129,10 @@ int store_task_foreach_run(struct store *st, const char *run_id,
 			   int (*fn)(const struct store_task *task, void *arg), void *arg);
 /* Tasks of the run not finished yet, or -1. */
 int64_t store_task_count_open(struct store *st, const char *run_id);
+/* fn gets each task state with how many tasks are in it (states with none
+ * are left out). Returns fn's non-zero value, 0, or -1 on error. */
+int store_task_count_by_state(struct store *st,
+			      int (*fn)(const char *state, int64_t count, void *arg), void *arg);
 
 /* ---- overclouds: the repository of every OverCloud ---- */
 
@@ -188,6 +192,14 @@ int store_ocn_insert_enrolled(struct store *st, const char *oc_id, const char *n
 int store_ocn_find_node(struct store *st, const char *node_id, char *oc_id, size_t oc_id_size);
 /* Fills out[] (post group first); returns the count, or -1. */
 int store_ocn_list(struct store *st, const char *oc_id, struct store_oc_node *out, size_t max);
+/* The pattern inputs an OverCloud was created with (oc_inputs). get: 1 with
+ * *value a heap string the caller frees, 0 when the OverCloud has no such
+ * row, -1 on error. foreach: fn must not use the store; a non-zero return
+ * stops the walk and is returned. */
+int store_oci_insert(struct store *st, const char *oc_id, const char *name, const char *value);
+int store_oci_get(struct store *st, const char *oc_id, const char *name, char **value);
+int store_oci_foreach(struct store *st, const char *oc_id,
+		      int (*fn)(const char *name, const char *value, void *arg), void *arg);
 /* Inserting a step that exists is a no-op. */
 int store_ocs_insert(struct store *st, const char *oc_id, const char *dag, const char *name,
 		     int64_t ord);

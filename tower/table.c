@@ -140,3 +140,24 @@ int table_print(const struct table *t, FILE *out, const char *indent)
 	}
 	return 0;
 }
+
+void table_format_bytes(uint64_t bytes, char *out, size_t size)
+{
+	static const char units[] = "KMGTPE";
+	double v = (double)bytes;
+	int u = -1;
+
+	if (bytes < 1024) {
+		snprintf(out, size, "%lluB", (unsigned long long)bytes);
+		return;
+	}
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	/* 9.96 would print as "10.0": one decimal only where it stays under 10 */
+	if (v < 9.95)
+		snprintf(out, size, "%.1f%c", v, units[u]);
+	else
+		snprintf(out, size, "%.0f%c", v, units[u]);
+}

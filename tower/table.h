@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 struct table;
@@ -24,5 +25,9 @@ int table_add(struct table *t, const char *const *cells);
  * in these tables are ASCII. 0, or -1 (nothing printed) for a NULL table or
  * one that lost a row. */
 int table_print(const struct table *t, FILE *out, const char *indent);
+
+/* A byte count for a cell, in binary units with one decimal under 10 and
+ * none above: "512B", "1.5K", "812M", "3.8G", "12T". */
+void table_format_bytes(uint64_t bytes, char *out, size_t size);
 
 #endif

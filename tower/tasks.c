@@ -19,6 +19,7 @@
 #include "tower/hub.h"
 #include "tower/role.h"
 #include "tower/store.h"
+#include "tower/telemetry.h"
 
 #define REPLAY_CHUNK 16384
 
@@ -40,7 +41,15 @@ struct tasks {
 	void (*done_hook)(void *arg, const char *run_id);
 	void *done_arg;
 	struct event *late_ev;        /* gives up on tasks whose node never answers */
+	/* Results the store could not save (disk full): their tasks are sent
+	 * to the node again until one is saved; its journal answers with
+	 * the result it still holds, since no ack went out. */
+	struct event *reask_ev;
+	char (*reask)[STORE_ID_MAX];
+	size_t reask_count, reask_cap;
 };
+
+#define TASKS_REASK_MS 1000
 
 void tasks_set_done_hook(struct tasks *tk, void (*fn)(void *arg, const char *run_id), void *arg)
 {
@@ -98,6 +107,9 @@ void tasks_free(struct tasks *tk)
 		tasks_unwatch(tk->watches);
 	if (tk->late_ev != NULL)
 		event_free(tk->late_ev);
+	if (tk->reask_ev != NULL)
+		event_free(tk->reask_ev);
+	free(tk->reask);
 	free(tk);
 }
 
@@ -573,6 +585,96 @@ void tasks_unwatch(struct tasks_watch *w)
 
 /* ---- what agents report ---- */
 
+/* Output comes in chunks of either stream as the agent read them, so a line
+ * written in pieces would be cut by the other stream's chunk in between.
+ * Each stream's unfinished line waits in its own file next to the log and
+ * joins the log whole, once its newline comes, the task ends, or it grows
+ * past TASKS_PART_MAX. */
+#define TASKS_PART_MAX 65536
+
+static void part_path(struct tasks *tk, const char *task_id, bool err_stream, char *out,
+		      size_t size)
+{
+	snprintf(out, size, "%s/%s.%s.part", tk->log_dir, task_id, err_stream ? "stderr" : "stdout");
+}
+
+static bool write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		p += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+/* Appends one stream's bytes to the log at fd: the whole lines now, the
+ * rest (all of it when flushing) kept in the stream's part file. */
+static bool append_stream(struct tasks *tk, const char *task_id, bool err_stream, int fd,
+			  const uint8_t *data, size_t len, bool flush)
+{
+	char path[PATH_MAX + 80], *held, *all;
+	size_t held_len = 0, whole, all_len;
+	bool ok;
+
+	part_path(tk, task_id, err_stream, path, sizeof(path));
+	held = util_read_file(path, TASKS_PART_MAX * 2, &held_len);
+	all_len = held_len + len;
+	all = malloc(all_len + 1);
+	if (all == NULL) {
+		free(held);
+		return write_all(fd, data, len);
+	}
+	if (held_len > 0)
+		memcpy(all, held, held_len);
+	if (len > 0)
+		memcpy(all + held_len, data, len);
+	free(held);
+	whole = all_len;
+	if (!flush && all_len <= TASKS_PART_MAX)
+		while (whole > 0 && all[whole - 1] != '\n')
+			whole--;
+	ok = write_all(fd, all, whole);
+	if (ok && flush && whole > 0 && all[whole - 1] != '\n')
+		ok = write_all(fd, "\n", 1);
+	/* On a failed write the caller logs it; what was held stays held. */
+	if (ok && whole < all_len)
+		ok = util_write_file_nosync(path, all + whole, all_len - whole, 0600) == 0;
+	else if (ok && held_len > 0)
+		unlink(path);
+	free(all);
+	return ok;
+}
+
+/* The task is over: both streams' unfinished lines join its log. */
+static void flush_stream_parts(struct tasks *tk, const char *task_id)
+{
+	char path[PATH_MAX + 64], part[PATH_MAX + 80];
+	int fd = -1;
+
+	for (int e = 0; e < 2; e++) {
+		part_path(tk, task_id, e == 1, part, sizeof(part));
+		if (access(part, F_OK) != 0)
+			continue;
+		if (fd < 0) {
+			tasks_log_path(tk, task_id, path, sizeof(path));
+			fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+			if (fd < 0)
+				return;
+		}
+		if (!append_stream(tk, task_id, e == 1, fd, NULL, 0, true))
+			log_error("task %s: cannot write its log: %s", task_id, strerror(errno));
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
 static void store_log_chunk(struct tasks *tk, const struct store_task *t, const struct msg_task_log *l)
 {
 	char path[PATH_MAX + 64], name[STORE_NAME_MAX];
@@ -600,8 +702,11 @@ static void store_log_chunk(struct tasks *tk, const struct store_task *t, const 
 		log_error("task %s: cannot open %s: %s", t->id, path, strerror(errno));
 		return;
 	}
-	if (write(fd, l->data.data, len) != (ssize_t)len ||
-	    (truncate && write(fd, marker, sizeof(marker) - 1) < 0))
+	if (!append_stream(tk, t->id, l->stream != NULL && strcmp(l->stream, "stderr") == 0, fd,
+			   l->data.data, len, false) ||
+	    (truncate && (!append_stream(tk, t->id, false, fd, NULL, 0, true) ||
+			  !append_stream(tk, t->id, true, fd, NULL, 0, true) ||
+			  write(fd, marker, sizeof(marker) - 1) < 0)))
 		log_error("task %s: cannot write its log: %s", t->id, strerror(errno));
 	close(fd);
 	store_task_add_log(tk->st, t->id, (int64_t)len + (truncate ? 1 : 0), (int64_t)l->seq);
@@ -708,12 +813,59 @@ static void record_done(struct tasks *tk, const struct store_task *t, const stru
 	fx->ack = true;
 	if (rc == 0)
 		return;
+	telemetry_observe(TELEMETRY_TASK, (double)d->duration_ms / 1000.0);
+	flush_stream_parts(tk, t->id);
 	mask_stored_log(tk, t, &d->outputs);
 	fx->first = true;
 	fx->have_now = store_task_get(tk->st, t->id, &fx->now) == 1;
 	fx->run_ended = store_task_count_open(tk->st, t->run_id) == 0;
-	log_info("task %s on %s: %s, exit %lld, %llu ms", t->id, t->node_id, state,
-		 (long long)d->exit_code, (unsigned long long)d->duration_ms);
+}
+
+/* The task goes to its node again in TASKS_REASK_MS, for the result the
+ * store just failed to save. */
+static void reask_later(struct tasks *tk, const char *task_id)
+{
+	struct timeval in = {TASKS_REASK_MS / 1000, (TASKS_REASK_MS % 1000) * 1000};
+
+	for (size_t i = 0; i < tk->reask_count; i++)
+		if (strcmp(tk->reask[i], task_id) == 0)
+			return;
+	if (tk->reask_count == tk->reask_cap) {
+		size_t cap = tk->reask_cap ? tk->reask_cap * 2 : 8;
+		char (*grown)[STORE_ID_MAX] = realloc(tk->reask, cap * sizeof(*grown));
+		if (grown == NULL)
+			return;   /* the node's next reconnect sends it again */
+		tk->reask = grown;
+		tk->reask_cap = cap;
+	}
+	snprintf(tk->reask[tk->reask_count++], STORE_ID_MAX, "%s", task_id);
+	if (tk->reask_ev != NULL && !evtimer_pending(tk->reask_ev, NULL))
+		evtimer_add(tk->reask_ev, &in);
+}
+
+static void on_reask(evutil_socket_t fd, short what, void *arg)
+{
+	struct tasks *tk = arg;
+	size_t count = tk->reask_count;
+	char (*ids)[STORE_ID_MAX] = tk->reask;
+
+	(void)fd;
+	(void)what;
+	tk->reask = NULL;
+	tk->reask_count = tk->reask_cap = 0;
+	for (size_t i = 0; i < count; i++) {
+		struct store_task t;
+		if (store_task_get(tk->st, ids[i], &t) != 1) {
+			reask_later(tk, ids[i]);   /* cannot even read: try again */
+			continue;
+		}
+		if (!state_is_final(t.state) && hub_node_connected(tk->hub, t.node_id)) {
+			log_info("task %s: asking node %s for its result again", t.id, t.node_id);
+			send_task(tk, &t);
+		}
+		store_task_clear(&t);
+	}
+	free(ids);
 }
 
 static void act_on_done(struct tasks *tk, const struct store_task *t, struct done_effects *fx)
@@ -728,6 +880,9 @@ static void act_on_done(struct tasks *tk, const struct store_task *t, struct don
 		log_info("task %s: result sent again by the agent, already recorded", t->id);
 	if (!fx->first)
 		return;
+	if (fx->have_now)
+		log_info("task %s on %s: %s, exit %lld, %lld ms", t->id, t->node_id, fx->now.state,
+			 (long long)fx->now.exit_code, (long long)fx->now.duration_ms);
 	if (fx->have_now && has_watchers(tk, t->run_id))
 		publish(tk, t->run_id, "task", tasks_task_json(tk, &fx->now));
 	if (fx->have_now)
@@ -790,11 +945,20 @@ void tasks_on_task_msg(void *arg, const char *node_id, const struct msg *m)
 		break;
 	}
 	if (batch && store_commit(tk->st) != 0) {
-		log_error("task %s: cannot store what its agent reported", t.id);
+		store_rollback(tk->st);
+		fx.ack = false;
 		if (fx.have_now)
 			store_task_clear(&fx.now);
+		fx.have_now = false;
+	}
+	if (m->type == MSG_TASK_DONE && !fx.ack) {
+		/* No ack: the agent keeps the result, and gets the task again
+		 * until the store takes it. */
+		log_error("task %s on %s: its result could not be stored; asking again in %d ms",
+			  t.id, node_id, TASKS_REASK_MS);
+		reask_later(tk, t.id);
 		store_task_clear(&t);
-		return;   /* no ack: the agent sends the result again */
+		return;
 	}
 	if (started && has_watchers(tk, t.run_id))
 		publish(tk, t.run_id, "task", tasks_task_json(tk, &t));
@@ -863,5 +1027,7 @@ int tasks_start_sweeper(struct tasks *tk, struct event_base *base)
 	struct timeval every = {TASKS_LATE_SWEEP_S, 0};
 
 	tk->late_ev = event_new(base, -1, EV_PERSIST, on_late_sweep, tk);
-	return tk->late_ev != NULL && event_add(tk->late_ev, &every) == 0 ? 0 : -1;
+	tk->reask_ev = evtimer_new(base, on_reask, tk);
+	return tk->late_ev != NULL && tk->reask_ev != NULL && event_add(tk->late_ev, &every) == 0
+		       ? 0 : -1;
 }

@@ -14,6 +14,8 @@ struct workflow;
 struct role_set;
 struct config;
 struct artifacts;
+struct sessions;
+struct nodemetrics;
 
 struct tower {
 	struct event_base *base;
@@ -25,7 +27,10 @@ struct tower {
 	struct role_set *roles;
 	struct config *config;    /* tower.conf; never NULL once running */
 	struct artifacts *artifacts;  /* agent binaries for booting nodes */
+	struct nodemetrics *nodemetrics; /* heartbeat figures and their history */
 	const char *cloud_init_dir;   /* user-data templates; NULL: none found */
+	const char *web_dir;          /* the console's files; NULL: none found */
+	struct sessions *sessions;    /* the console's logins */
 	char state_dir[4096];
 	char admin_token[65];
 	char join_host[256];     /* what agents dial, for join lines */

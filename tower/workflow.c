@@ -28,6 +28,7 @@
 #include "tower/role.h"
 #include "tower/store.h"
 #include "tower/tasks.h"
+#include "tower/telemetry.h"
 #include "tower/tower.h"
 #include "tower/userdata.h"
 
@@ -35,7 +36,8 @@
 #define ENROLL_TIMEOUT_MS (10 * 60 * 1000)
 #define RETRY_FIRST_MS 1000
 #define RETRY_CAP_MS 30000
-#define MAX_STEPS 128
+/* Steps of all three DAGs an OverCloud can have (pattern.c caps each DAG). */
+#define MAX_VIEW_STEPS (3 * 256)
 #define PROVIDER_THREADS 8   /* nodes made or released at once */
 
 struct workflow_watch {
@@ -71,7 +73,7 @@ struct oc_view {
 	const struct pattern *pattern;
 	struct store_oc_node *nodes;
 	int node_count;
-	struct store_oc_step steps[MAX_STEPS];
+	struct store_oc_step *steps;  /* heap, every recorded step */
 	int step_count;
 };
 
@@ -107,17 +109,13 @@ static void view_free(struct oc_view *v)
 {
 	free(v->nodes);
 	v->nodes = NULL;
+	free(v->steps);
+	v->steps = NULL;
 }
 
 static int view_load(struct workflow *wf, const char *id, struct oc_view *v)
 {
-	/* Not the whole struct: its step array is ~90 KB and the store fills
-	 * every entry it returns. */
-	memset(&v->oc, 0, sizeof(v->oc));
-	v->pattern = NULL;
-	v->nodes = NULL;
-	v->node_count = 0;
-	v->step_count = 0;
+	memset(v, 0, sizeof(*v));
 	if (store_oc_get(wf->t->store, id, &v->oc) != 1)
 		return -1;
 	v->pattern = wf->patterns ? pattern_set_find(wf->patterns, v->oc.pattern) : NULL;
@@ -132,7 +130,21 @@ static int view_load(struct workflow *wf, const char *id, struct oc_view *v)
 		if (v->node_count < (int)cap || cap >= WORKFLOW_MAX_NODES)
 			break;
 	}
-	v->step_count = store_ocs_list(wf->t->store, id, v->steps, MAX_STEPS);
+	/* Sized for the pattern's steps: a view that dropped any would run a
+	 * DAG in part (a release past the end never ran). */
+	for (size_t cap = 64;; cap *= 4) {
+		if (cap > MAX_VIEW_STEPS)
+			cap = MAX_VIEW_STEPS;
+		free(v->steps);
+		v->steps = calloc(cap, sizeof(*v->steps));
+		if (v->steps == NULL) {
+			view_free(v);
+			return -1;
+		}
+		v->step_count = store_ocs_list(wf->t->store, id, v->steps, cap);
+		if (v->step_count < (int)cap || cap == MAX_VIEW_STEPS)
+			break;
+	}
 	if (v->node_count < 0 || v->step_count < 0) {
 		view_free(v);
 		return -1;
@@ -308,6 +320,8 @@ static void step_finish(struct workflow *wf, struct oc_view *v, struct store_oc_
 	snprintf(s->error, sizeof(s->error), "%s", error ? error : "");
 	s->finished_ms = util_now_ms();
 	step_save(wf, v, s);
+	if (s->started_ms > 0 && s->finished_ms >= s->started_ms)
+		telemetry_observe(TELEMETRY_STEP, (double)(s->finished_ms - s->started_ms) / 1000.0);
 	if (strcmp(state, "done") == 0)
 		log_info("overcloud %s: step %s done", v->oc.id, s->name);
 	else
@@ -359,12 +373,39 @@ static int take_output(const struct store_task *t, void *arg)
 	return fo->value != NULL;
 }
 
+/* ${{ inputs.NAME }}: the value the OverCloud was created with; for one
+ * made before the pattern declared NAME, the pattern's default. */
+static char *input_value(struct workflow *wf, struct oc_view *v, const char *name, char *err,
+			 size_t err_size)
+{
+	const struct pattern_param *pp = pattern_find_param(v->pattern, name);
+	char *value = NULL;
+	int r = store_oci_get(wf->t->store, v->oc.id, name, &value);
+
+	if (r == 1)
+		return value;
+	if (r < 0) {
+		snprintf(err, err_size, "cannot read input %s", name);
+		return NULL;
+	}
+	if (pp == NULL || pp->default_value == NULL) {
+		snprintf(err, err_size, "input %s has no value (the pattern declares no default)", name);
+		return NULL;
+	}
+	value = strdup(pp->default_value);
+	if (value == NULL)
+		snprintf(err, err_size, "out of memory");
+	return value;
+}
+
 static char *resolve_ref(struct workflow *wf, struct oc_view *v, const char *dag, const char *ref,
 			 char *err, size_t err_size)
 {
 	char a[64], b[64], c[64], d[64];
 	int n = sscanf(ref, " %63[a-z0-9_-].%63[a-z0-9_-].%63[a-z0-9_-].%63[a-z0-9_-] ", a, b, c, d);
 
+	if (n == 2 && strcmp(a, "inputs") == 0)
+		return input_value(wf, v, b, err, err_size);
 	if (n >= 2 && strcmp(a, "overcloud") == 0) {
 		char num[32];
 		if (strcmp(b, "id") == 0)
@@ -447,13 +488,72 @@ fail:
 
 /* ---- starting steps ---- */
 
+/* A run's tasks, oldest first: a retried step adds a task to the same run
+ * for each node that failed, so a node's last task is its current one. */
+struct run_tasks {
+	struct store_task *items;
+	size_t count, cap;
+};
+
+static int collect_task(const struct store_task *t, void *arg)
+{
+	struct run_tasks *rt = arg;
+
+	if (rt->count == rt->cap) {
+		size_t cap = rt->cap ? rt->cap * 2 : 16;
+		struct store_task *grown = realloc(rt->items, cap * sizeof(*grown));
+		if (grown == NULL)
+			return -1;
+		rt->items = grown;
+		rt->cap = cap;
+	}
+	rt->items[rt->count] = *t;
+	rt->items[rt->count].spec = NULL;      /* owned by the store's iterator */
+	rt->items[rt->count].outputs = NULL;
+	rt->count++;
+	return 0;
+}
+
+/* The node's last task in rt, or NULL. */
+static const struct store_task *last_task_of(const struct run_tasks *rt, const char *node_id)
+{
+	for (size_t i = rt->count; i-- > 0;)
+		if (strcmp(rt->items[i].node_id, node_id) == 0)
+			return &rt->items[i];
+	return NULL;
+}
+
+/* Whether role step def runs on node n: 1 yes, 0 not one of the step's
+ * archs (skipped for it), -1 its role cannot run on n's arch (err says so:
+ * a kubelet role on a 32-bit Raspberry Pi must fail clearly, not at apt). */
+static int node_fits_step(struct workflow *wf, const struct pattern_step *def,
+			  const struct store_oc_node *n, char *err, size_t err_size)
+{
+	const struct role *role = wf->t->roles ? role_set_find(wf->t->roles, def->role) : NULL;
+	struct store_node node;
+	char archs[64];
+
+	if (store_node_get(wf->t->store, n->node_id, &node) != 1 || node.arch[0] == '\0')
+		return 1; /* not told its arch yet: the role's own checks decide */
+	if (!pattern_step_runs_on_arch(def, node.arch))
+		return 0;
+	if (role != NULL && !role_supports_arch(role, node.arch)) {
+		role_archs_join(role, archs, sizeof(archs));
+		snprintf(err, err_size, "node %s (%s) is %s; role %s runs on %s only", n->node_id,
+			 node.name, node.arch, def->role, archs);
+		return -1;
+	}
+	return 1;
+}
+
 static void start_role_step(struct workflow *wf, struct oc_view *v, const struct pattern_step *def,
 			    struct store_oc_step *s, const char *dag)
 {
 	char err[512], name[40];
 	json_t *inputs = json_object(), *spec = NULL;
 	const char **node_ids = NULL;
-	size_t targets = 0;
+	size_t targets = 0, already_done = 0, other_arch = 0;
+	struct run_tasks earlier = {0};
 
 	for (size_t i = 0; i < def->input_count; i++) {
 		char *value = expand(wf, v, dag, def->inputs[i].value, err, sizeof(err));
@@ -484,10 +584,41 @@ static void start_role_step(struct workflow *wf, struct oc_view *v, const struct
 		step_finish(wf, v, s, "failed", "out of memory");
 		goto out;
 	}
+	/* A retry: the run already has this step's earlier tasks. */
+	store_task_foreach_run(wf->t->store, s->run_id, collect_task, &earlier);
 	for (int i = 0; i < v->node_count; i++) {
 		const struct store_oc_node *n = &v->nodes[i];
-		if (node_in_target(n, def->on, dag) && n->node_id[0] != '\0')
-			node_ids[targets++] = n->node_id;
+		const struct store_task *last;
+		int fit;
+
+		if (!node_in_target(n, def->on, dag) || n->node_id[0] == '\0')
+			continue;
+		last = last_task_of(&earlier, n->node_id);
+		if (last != NULL && strcmp(last->state, "done") == 0) {
+			already_done++;
+			continue;
+		}
+		fit = node_fits_step(wf, def, n, err, sizeof(err));
+		if (fit < 0) {
+			step_finish(wf, v, s, "failed", err);
+			goto out;
+		}
+		if (fit == 0) {
+			other_arch++;
+			continue;
+		}
+		node_ids[targets++] = n->node_id;
+	}
+	if (targets == 0 && other_arch > 0 && already_done == 0) {
+		/* Nothing of this step's archs here: another step serves them. */
+		log_info("overcloud %s: step %s: none of its %zu node(s) is of its archs", v->oc.id,
+			 s->name, other_arch);
+		step_finish(wf, v, s, "done", NULL);
+		goto out;
+	}
+	if (targets == 0 && already_done > 0) {
+		step_finish(wf, v, s, "done", NULL);
+		goto out;
 	}
 	if (targets > 0 &&
 	    tasks_create_run(wf->t->tasks, s->run_id, node_ids, targets, def->role,
@@ -502,9 +633,11 @@ static void start_role_step(struct workflow *wf, struct oc_view *v, const struct
 			    strcmp(dag, "destroy") == 0 ? NULL : "no enrolled node in the target group");
 		goto out;
 	}
-	log_info("overcloud %s: step %s: %s/%s on %zu node(s), run %s", v->oc.id, s->name, def->role,
-		 def->role_step ? def->role_step : "apply", targets, s->run_id);
+	log_info("overcloud %s: step %s: %s/%s on %zu node(s), run %s%s", v->oc.id, s->name, def->role,
+		 def->role_step ? def->role_step : "apply", targets, s->run_id,
+		 already_done > 0 ? " (the nodes it already ran on are done)" : "");
 out:
+	free(earlier.items);
 	free(node_ids);
 	json_decref(spec);
 	json_decref(inputs);
@@ -891,7 +1024,9 @@ static void start_step(struct workflow *wf, struct oc_view *v, const struct patt
 	s->attempts++;
 	s->started_ms = util_now_ms();
 	s->retry_at_ms = 0;
-	if (def->role != NULL)
+	/* A retry keeps its run: only the nodes whose last task there did not
+	 * end done get a new one (start_role_step); a done node is done. */
+	if (def->role != NULL && s->attempts == 1)
 		s->run_id[0] = '\0';
 	step_save(wf, v, s);
 	log_info("overcloud %s: step %s started (attempt %lld)", v->oc.id, s->name,
@@ -912,23 +1047,35 @@ static void start_step(struct workflow *wf, struct oc_view *v, const struct patt
 
 struct run_summary {
 	size_t total, open, failed;
+	int64_t newest_ms;       /* when the run's newest task was made */
 	char first_error[400];
 };
 
-static int summarize_task(const struct store_task *t, void *arg)
+static void summarize_run(struct workflow *wf, const char *run_id, struct run_summary *rs)
 {
-	struct run_summary *rs = arg;
+	struct run_tasks rt = {0};
 
-	rs->total++;
-	if (!is_final_task_state(t->state)) {
-		rs->open++;
-	} else if (strcmp(t->state, "done") != 0) {
-		rs->failed++;
-		if (rs->first_error[0] == '\0')
-			snprintf(rs->first_error, sizeof(rs->first_error), "node %s: %s%s%s", t->node_id,
-				 t->state, t->reason[0] ? ": " : "", t->reason);
+	memset(rs, 0, sizeof(*rs));
+	if (run_id[0] == '\0')
+		return;
+	store_task_foreach_run(wf->t->store, run_id, collect_task, &rt);
+	for (size_t i = 0; i < rt.count; i++) {
+		const struct store_task *t = &rt.items[i];
+		if (last_task_of(&rt, t->node_id) != t)
+			continue;   /* an earlier attempt on this node */
+		rs->total++;
+		if (t->created_ms > rs->newest_ms)
+			rs->newest_ms = t->created_ms;
+		if (!is_final_task_state(t->state)) {
+			rs->open++;
+		} else if (strcmp(t->state, "done") != 0) {
+			rs->failed++;
+			if (rs->first_error[0] == '\0')
+				snprintf(rs->first_error, sizeof(rs->first_error), "node %s: %s%s%s",
+					 t->node_id, t->state, t->reason[0] ? ": " : "", t->reason);
+		}
 	}
-	return 0;
+	free(rt.items);
 }
 
 static int64_t step_retries(struct workflow *wf, const struct pattern_step *def)
@@ -959,11 +1106,10 @@ static void follow_step(struct workflow *wf, struct oc_view *v, const struct pat
 			step_finish(wf, v, s, "done", NULL);
 		return;
 	}
-	memset(&rs, 0, sizeof(rs));
-	if (s->run_id[0] != '\0')
-		store_task_foreach_run(wf->t->store, s->run_id, summarize_task, &rs);
-	if (rs.total == 0) {
-		/* Interrupted before its tasks were stored: make them now. */
+	summarize_run(wf, s->run_id, &rs);
+	if (rs.total == 0 || (s->attempts > 1 && rs.open == 0 && rs.newest_ms < s->started_ms)) {
+		/* Interrupted before its tasks (or a retry's) were stored:
+		 * make them now. */
 		start_role_step(wf, v, def, s, dag);
 		return;
 	}
@@ -1207,8 +1353,71 @@ static int check_parts(const struct workflow_part *parts, size_t part_count, int
 	return 0;
 }
 
+/* The request's inputs against the pattern's: every name declared, every
+ * value one line of at most PATTERN_PARAM_VALUE_MAX bytes, every input
+ * without a default given. */
+static int check_inputs(const struct pattern *p, const struct workflow_input *inputs, size_t n,
+			char *err, size_t err_size)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *v = inputs[i].value;
+
+		if (pattern_find_param(p, inputs[i].name) == NULL) {
+			snprintf(err, err_size, "field \"inputs\": pattern %s has no input \"%.64s\"",
+				 p->name, inputs[i].name);
+			return -1;
+		}
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(inputs[k].name, inputs[i].name) == 0) {
+				snprintf(err, err_size, "field \"inputs\": \"%.64s\" given twice",
+					 inputs[i].name);
+				return -1;
+			}
+		if (strlen(v) > PATTERN_PARAM_VALUE_MAX) {
+			snprintf(err, err_size, "field \"inputs.%.64s\": over %d bytes", inputs[i].name,
+				 PATTERN_PARAM_VALUE_MAX);
+			return -1;
+		}
+		for (const unsigned char *c = (const unsigned char *)v; *c != '\0'; c++)
+			if (*c < 0x20 || *c == 0x7f) {
+				snprintf(err, err_size, "field \"inputs.%.64s\": must be one line of text",
+					 inputs[i].name);
+				return -1;
+			}
+	}
+	for (size_t k = 0; k < p->param_count; k++) {
+		bool given = false;
+
+		for (size_t i = 0; i < n && !given; i++)
+			given = strcmp(inputs[i].name, p->params[k].name) == 0;
+		if (!given && p->params[k].default_value == NULL) {
+			snprintf(err, err_size, "field \"inputs\": pattern %s needs input \"%s\"", p->name,
+				 p->params[k].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Records every pattern input of a new OverCloud: given or default. */
+static int save_inputs(struct workflow *wf, const char *id, const struct pattern *p,
+		       const struct workflow_input *inputs, size_t n)
+{
+	for (size_t k = 0; k < p->param_count; k++) {
+		const char *value = p->params[k].default_value;
+
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(inputs[i].name, p->params[k].name) == 0)
+				value = inputs[i].value;
+		if (store_oci_insert(wf->t->store, id, p->params[k].name, value) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 int workflow_create(struct workflow *wf, const char *pattern_name, const struct workflow_part *parts,
-		    size_t part_count, char *id_out, char *err, size_t err_size)
+		    size_t part_count, const struct workflow_input *inputs, size_t input_count,
+		    char *id_out, char *err, size_t err_size)
 {
 	const struct pattern *p = wf->patterns ? pattern_set_find(wf->patterns, pattern_name) : NULL;
 	uint8_t raw[4];
@@ -1222,6 +1431,8 @@ int workflow_create(struct workflow *wf, const char *pattern_name, const struct 
 		return -1;
 	}
 	if (check_parts(parts, part_count, &number, err, err_size) != 0)
+		return -1;
+	if (check_inputs(p, inputs, input_count, err, err_size) != 0)
 		return -1;
 	provider = mixed ? WORKFLOW_HETEROGENEOUS : provider_find(parts[0].provider)->name;
 	for (size_t g = 0; g < p->group_count; g++)
@@ -1240,6 +1451,8 @@ int workflow_create(struct workflow *wf, const char *pattern_name, const struct 
 	}
 	if (store_oc_insert(wf->t->store, id_out, p->name, provider, number,
 			    mixed ? "" : parts[0].size, now) != 0)
+		goto fail;
+	if (save_inputs(wf, id_out, p, inputs, input_count) != 0)
 		goto fail;
 	for (size_t g = 0; g < p->group_count; g++) {
 		int64_t count = p->groups[g].from_request ? number : p->groups[g].count;
@@ -1380,6 +1593,7 @@ static int check_attach(struct workflow *wf, const struct oc_view *v, const stru
 			char *err, size_t err_size)
 {
 	char holder[STORE_ID_MAX];
+	size_t runs = 0;
 	int r;
 
 	if (v->pattern == NULL) {
@@ -1422,6 +1636,8 @@ static int check_attach(struct workflow *wf, const struct oc_view *v, const stru
 
 		if (st->role == NULL || strcmp(st->on, PATTERN_ATTACHED) != 0)
 			continue;
+		if (!pattern_step_runs_on_arch(st, node->arch))
+			continue; /* a step for other archs */
 		role = wf->t->roles ? role_set_find(wf->t->roles, st->role) : NULL;
 		if (role != NULL && !role_supports_arch(role, node->arch)) {
 			snprintf(err, err_size, "node %s (%s) is %s; role %s (attach step %s) does not run there",
@@ -1429,6 +1645,13 @@ static int check_attach(struct workflow *wf, const struct oc_view *v, const stru
 				 st->role, st->name);
 			return WORKFLOW_CONFLICT;
 		}
+		runs++;
+	}
+	if (runs == 0) {
+		snprintf(err, err_size, "node %s (%s) is %s; no attach step of pattern %s runs there",
+			 node->id, node->name, node->arch[0] ? node->arch : "of an unknown arch",
+			 v->pattern->name);
+		return WORKFLOW_CONFLICT;
 	}
 	return 0;
 }
@@ -1522,9 +1745,33 @@ static const char *node_role(struct workflow *wf, const struct oc_view *v,
 	return g != NULL && g->role != NULL ? g->role : "";
 }
 
+/* The steps this one waits for, as its pattern says: the DAG's edges, for
+ * whoever draws it. */
+static json_t *step_requires_json(const struct oc_view *v, const struct store_oc_step *s)
+{
+	json_t *list = json_array();
+	const struct pattern_step *defs, *def;
+	size_t count;
+
+	if (v->pattern == NULL)
+		return list;
+	defs = dag_steps(v->pattern, s->dag, &count);
+	def = pattern_find_step(defs, count, s->name);
+	for (size_t r = 0; def != NULL && r < def->require_count; r++)
+		json_array_append_new(list, json_string(def->requires[r]));
+	return list;
+}
+
+static int add_input(const char *name, const char *value, void *arg)
+{
+	json_object_set_new(arg, name, json_string(value));
+	return 0;
+}
+
 static json_t *overcloud_json(struct workflow *wf, struct oc_view *v)
 {
 	json_t *nodes = json_array(), *steps = json_array(), *cluster = json_array();
+	json_t *inputs = json_object();
 	json_t *post = json_null();
 	int64_t now = util_now_ms();
 
@@ -1553,8 +1800,9 @@ static json_t *overcloud_json(struct workflow *wf, struct oc_view *v)
 
 		if (s->run_id[0] != '\0')
 			store_task_foreach_run(wf->t->store, s->run_id, add_task_progress, &sp);
-		json_array_append_new(steps, json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:s?, s:s?, s:I}",
+		json_array_append_new(steps, json_pack("{s:s, s:s, s:s, s:o, s:I, s:I, s:o, s:s?, s:s?, s:I}",
 			"dag", s->dag, "name", s->name, "state", s->state,
+			"requires", step_requires_json(v, s),
 			"attempts", (json_int_t)s->attempts,
 			"progress", (json_int_t)(strcmp(s->state, "done") == 0 ? 100
 						 : sp.count ? sp.sum / (int64_t)sp.count : 0),
@@ -1562,7 +1810,8 @@ static json_t *overcloud_json(struct workflow *wf, struct oc_view *v)
 			"run_id", s->run_id[0] ? s->run_id : NULL,
 			"elapsed_ms", (json_int_t)(s->started_ms ? end - s->started_ms : 0)));
 	}
-	return json_pack("{s:s, s:s, s:b, s:s, s:s, s:I, s:s, s:s?, s:I, s:I, s:o, s:o, s:o, s:o}",
+	store_oci_foreach(wf->t->store, v->oc.id, add_input, inputs);
+	return json_pack("{s:s, s:s, s:b, s:s, s:s, s:I, s:s, s:s?, s:I, s:I, s:o, s:o, s:o, s:o, s:o}",
 			 "overcloud_id", v->oc.id, "status", v->oc.status,
 			 "attaching", strcmp(v->oc.status, "ready") == 0 && attach_open(v),
 			 "pattern", v->oc.pattern,
@@ -1571,7 +1820,7 @@ static json_t *overcloud_json(struct workflow *wf, struct oc_view *v)
 			 "created_at", (json_int_t)v->oc.created_at,
 			 "updated_at", (json_int_t)v->oc.updated_at,
 			 "devops_post", post, "logical_cluster", cluster, "nodes", nodes,
-			 "steps", steps);
+			 "steps", steps, "inputs", inputs);
 }
 
 json_t *workflow_overcloud_json(struct workflow *wf, const char *id)

@@ -45,10 +45,21 @@ enum workflow_refusal {
 	WORKFLOW_FAILED = -4,
 };
 
-/* Starts creating an OverCloud. Returns 0 with its id in id_out (>= 32
- * bytes), or -1 with a reason naming the field in err. */
+/* At most this many pattern inputs in one request (pattern.c's cap). */
+#define WORKFLOW_MAX_INPUTS 64
+
+/* A pattern input a create request sets (tower create --input NAME=VALUE). */
+struct workflow_input {
+	const char *name;
+	const char *value;
+};
+
+/* Starts creating an OverCloud. inputs override the pattern's defaults; the
+ * OverCloud keeps the result for all its DAGs. Returns 0 with its id in
+ * id_out (>= 32 bytes), or -1 with a reason naming the field in err. */
 int workflow_create(struct workflow *wf, const char *pattern, const struct workflow_part *parts,
-		    size_t part_count, char *id_out, char *err, size_t err_size);
+		    size_t part_count, const struct workflow_input *inputs, size_t input_count,
+		    char *id_out, char *err, size_t err_size);
 /* Starts destroying it (whatever state it is in; an attach still running
  * stops). Returns 0, WORKFLOW_NOT_FOUND for an unknown id, or
  * WORKFLOW_CONFLICT when already deleted or deleting (err says which). */

@@ -3,6 +3,7 @@
  *   cc -std=gnu11 -D_GNU_SOURCE -I. shared/frame.c shared/msg.c \
  *      tests/fuzz/gen_corpus_msg.c -lmsgpackc -o /tmp/gen && /tmp/gen tests/fuzz/corpus/fuzz_msg
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,13 @@ static void fill(enum msg_type type, struct msg *m)
 		m->u.heartbeat.mem_free = 4ull << 30;
 		m->u.heartbeat.load1_milli = 730;
 		m->u.heartbeat.running = 1;
+		m->u.heartbeat.cpu_permille = 125;
+		m->u.heartbeat.mem_total = 8ull << 30;
+		m->u.heartbeat.mem_used = 3ull << 30;
+		m->u.heartbeat.fs_total = 32ull << 30;
+		m->u.heartbeat.fs_used = 9ull << 30;
+		m->u.heartbeat.net_rx = 123456789;
+		m->u.heartbeat.net_tx = 9876543;
 		break;
 	case MSG_RENEW:
 		m->u.renew.csr = "-----BEGIN CERTIFICATE REQUEST-----\nMIIE\n-----END CERTIFICATE REQUEST-----\n";
@@ -109,36 +117,49 @@ static void fill(enum msg_type type, struct msg *m)
 	}
 }
 
+static int write_frame(const char *dir, const struct msg *m, const char *suffix)
+{
+	char path[4096], name[64];
+	size_t len;
+	uint8_t *frame;
+	FILE *f;
+
+	frame = msg_encode_frame(m, FRAME_MAX_DEFAULT, &len);
+	if (frame == NULL) {
+		fprintf(stderr, "cannot encode %s\n", msg_type_name(m->type));
+		return 1;
+	}
+	snprintf(name, sizeof(name), "%s%s", msg_type_name(m->type), suffix);
+	for (char *c = name; *c != '\0'; c++)
+		if (*c == '.')
+			*c = '_';
+	snprintf(path, sizeof(path), "%s/%s.frame", dir, name);
+	f = fopen(path, "wb");
+	if (f == NULL || fwrite(frame, 1, len, f) != len || fclose(f) != 0) {
+		perror(path);
+		free(frame);
+		return 1;
+	}
+	free(frame);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	struct msg m;
+
 	if (argc != 2) {
 		fprintf(stderr, "usage: %s corpus-dir\n", argv[0]);
 		return 2;
 	}
 	for (int t = MSG_ENROLL; t <= MSG_TASK_ACK; t++) {
-		char path[4096], name[64];
-		struct msg m;
-		size_t len;
-		uint8_t *frame;
-		FILE *f;
-
 		fill((enum msg_type)t, &m);
-		frame = msg_encode_frame(&m, FRAME_MAX_DEFAULT, &len);
-		if (frame == NULL) {
-			fprintf(stderr, "cannot encode %s\n", msg_type_name(m.type));
+		if (write_frame(argv[1], &m, "") != 0)
 			return 1;
-		}
-		snprintf(name, sizeof(name), "%s", msg_type_name(m.type));
-		for (char *c = name; *c != '\0'; c++)
-			if (*c == '.')
-				*c = '_';
-		snprintf(path, sizeof(path), "%s/%s.frame", argv[1], name);
-		f = fopen(path, "wb");
-		if (f == NULL || fwrite(frame, 1, len, f) != len || fclose(f) != 0) {
-			perror(path);
-			return 1;
-		}
-		free(frame);
 	}
-	return 0;
+	/* A heartbeat from an agent older than the node metrics. */
+	fill(MSG_HEARTBEAT, &m);
+	memset(&m.u.heartbeat.cpu_permille, 0,
+	       sizeof(m.u.heartbeat) - offsetof(struct msg_heartbeat, cpu_permille));
+	return write_frame(argv[1], &m, "_old_agent");
 }

@@ -12,7 +12,7 @@ ADMIN=$(cat "$T/t/admin.token")
 call() {
 	local method=$1 path=$2
 	shift 2
-	curl -sS --cacert "$CA" -X "$method" -o "$T/body" -w '%{http_code}' "$URL$path" "$@"
+	curl -sS --cacert "$CA" -H "Content-Type: application/json" -X "$method" -o "$T/body" -w '%{http_code}' "$URL$path" "$@"
 }
 expect() {
 	local want=$1 got=$2 what=$3

@@ -14,7 +14,7 @@ cp "$REPO"/tower/patterns/*.yaml "$REPO/tests/integration/patterns/noop.yaml" "$
 DATA_DIRS=(--roles "$REPO/tower/roles" --patterns "$T/patterns")
 start_tower t --agents 0.0.0.0:0
 API="https://127.0.0.1:$API_PORT_t"
-api() { curl -sS --cacert "$T/t/ca.pem" -H "Authorization: Bearer $(cat "$T/t/admin.token")" "$@"; }
+api() { curl -sS --cacert "$T/t/ca.pem" -H "Authorization: Bearer $(cat "$T/t/admin.token")" -H "Content-Type: application/json" "$@"; }
 # As root the local nodes live in namespaces behind the bridge: an edge
 # device reaches them (and the tower) there, like a Pi on the same LAN.
 EDGE_HOST=127.0.0.1

@@ -74,7 +74,7 @@ wait_until "fake clouds listen" 30 test -s "$T/os.port" -a -s "$T/ec2.port" || f
 	CONF
 )
 start_tower t --config "$T/tower.conf" --roles "$HERE/roles" --patterns "$HERE/patterns"
-api() { curl -sS --cacert "$T/t/ca.pem" -H "Authorization: Bearer $(cat "$T/t/admin.token")" "$@"; }
+api() { curl -sS --cacert "$T/t/ca.pem" -H "Authorization: Bearer $(cat "$T/t/admin.token")" -H "Content-Type: application/json" "$@"; }
 
 # The seed's v1 body, spelled as the seed spells it.
 code=$(api -o "$T/post.json" -w '%{http_code}' -X POST -H "Content-Type: application/json" \

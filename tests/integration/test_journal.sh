@@ -10,7 +10,7 @@ wait_until "agent enrolled" 30 test -s "$T/a/agent.conf" || fail "join"
 id=$(node_id_of a)
 wait_until "connected" 30 node_is t "$id" connected || fail "offline"
 API="https://127.0.0.1:$API_PORT_t"
-api() { curl -sS --cacert "$T/t/ca.pem" -H "Authorization: Bearer $(cat "$T/t/admin.token")" "$@"; }
+api() { curl -sS --cacert "$T/t/ca.pem" -H "Authorization: Bearer $(cat "$T/t/admin.token")" -H "Content-Type: application/json" "$@"; }
 # start_run ARGV_JSON: prints the run id without waiting for the result.
 start_run() {
 	api -X POST "$API/v1/runs" -d "{\"argv\": $1, \"target\": {\"node\": \"$id\"}, \"timeout\": 120}" |

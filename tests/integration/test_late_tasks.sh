@@ -30,7 +30,7 @@ task=$(jq -r '.tasks[0].task_id' "$T/run.json")
 kill -CONT "$AGENT_PID_a"
 wait_until "node answers again" 60 bash -c "'$TOWER' --state '$T/t' run $id -o json -- true | jq -e '.tasks[0].state == \"done\"' >/dev/null" ||
 	fail "node did not come back"
-api() { curl -sS --cacert "$T/t/ca.pem" -H "Authorization: Bearer $(cat "$T/t/admin.token")" "$@"; }
+api() { curl -sS --cacert "$T/t/ca.pem" -H "Authorization: Bearer $(cat "$T/t/admin.token")" -H "Content-Type: application/json" "$@"; }
 [ "$(api "https://127.0.0.1:$API_PORT_t/v1/tasks/$task" | jq -r .state)" = timeout ] ||
 	fail "the late task's record changed: $(api "https://127.0.0.1:$API_PORT_t/v1/tasks/$task")"
 pass "the node came back; the late task stays timeout"

@@ -9,7 +9,7 @@
 # seed's request names no pattern: here the tower's default is the demo.
 start_tower t --agents 0.0.0.0:0 --default-pattern demo
 API="https://127.0.0.1:$API_PORT_t"
-api() { curl -sS --cacert "$T/t/ca.pem" -H "Authorization: Bearer $(cat "$T/t/admin.token")" "$@"; }
+api() { curl -sS --cacert "$T/t/ca.pem" -H "Authorization: Bearer $(cat "$T/t/admin.token")" -H "Content-Type: application/json" "$@"; }
 
 tower_cli t create --provider local --number 3 --pattern demo >"$T/create.out" 2>"$T/create.err" ||
 	fail "create failed: $(tail -n 20 "$T/create.out" "$T/create.err")"

@@ -83,6 +83,9 @@ for f in lib.sh node.sh demo.sh demo-net.pl; do
 done
 [ -x /usr/share/overcloud/roles/_shared/demo-net.pl ] || fail "_shared/demo-net.pl lost its exec mode"
 [ -f /usr/share/overcloud/patterns/k8s.yaml ] || fail "patterns not in /usr/share/overcloud/patterns"
+for f in index.html app.js style.css; do
+	cmp -s "/usr/share/overcloud/web/$f" "$REPO/tower/web/$f" || fail "the console's $f is not in /usr/share/overcloud/web"
+done
 cmp -s /usr/lib/overcloud/agents/overcloud-agent-x86_64 /usr/bin/overcloud-agent ||
 	fail "the served x86_64 agent is not the packaged agent"
 dpkg-query -W -f='${Conffiles}\n' overcloud-tower | grep -q "/etc/overcloud/tower.conf" ||
@@ -130,6 +133,9 @@ wait_until "installed agent connected" 30 sh -c \
 	fail "the installed agent never connected"
 out=$(/usr/bin/tower --state /var/lib/overcloud run "$id" -- echo installed-ok) || fail "tower run: $out"
 grep -q installed-ok <<<"$out" || fail "tower run output: $out"
+api=$(jq -r .api_port /var/lib/overcloud/endpoint.json)
+curl -sS --cacert /var/lib/overcloud/ca.pem "https://127.0.0.1:$api/ui/" | grep -q 'src="app.js"' ||
+	fail "the installed tower does not serve the console from /usr/share/overcloud/web"
 pass "installed tower (user overcloud) enrolled the installed agent and ran a task"
 for pid in "${PIDS[@]}"; do
 	stop_pid "$pid"

@@ -12,7 +12,7 @@ wait_until "agent enrolled" 30 test -s "$T/a/agent.conf" || fail "join"
 id=$(node_id_of a)
 wait_until "connected" 30 node_is t "$id" connected || fail "offline"
 API="https://127.0.0.1:$API_PORT_t"
-api() { curl -sS --cacert "$T/t/ca.pem" -H "Authorization: Bearer $(cat "$T/t/admin.token")" "$@"; }
+api() { curl -sS --cacert "$T/t/ca.pem" -H "Authorization: Bearer $(cat "$T/t/admin.token")" -H "Content-Type: application/json" "$@"; }
 # role_run ROLE INPUTS_JSON: starts the step, waits for the result, prints the run JSON.
 role_run() {
 	local run

@@ -89,7 +89,7 @@ pass "timeout killed the whole process group (exit $rc)"
 
 # bad input to the run API
 code=$(curl -sS --cacert "$T/t/ca.pem" -H "Authorization: Bearer $(cat "$T/t/admin.token")" \
-	-o "$T/body" -w '%{http_code}' -X POST "https://127.0.0.1:$API_PORT_t/v1/runs" \
+	-H "Content-Type: application/json" -o "$T/body" -w '%{http_code}' -X POST "https://127.0.0.1:$API_PORT_t/v1/runs" \
 	-d '{"argv": [], "target": {"all": true}}')
 [ "$code" = 400 ] || fail "empty argv: $code"
 if tower_cli t run nosuchnode -- true 2>"$T/err"; then fail "run on an unknown node"; fi

@@ -58,10 +58,17 @@ fail() {
 }
 
 # new_node NAME: a fresh fake node (sysroot, HOME, installed commands, call
-# log); later run_step calls run on it.
+# log); later run_step calls run on it. Its sysroot is a Debian 12 image's
+# as far as the fakes look: Debian's apt source and archive key, cgroup v2
+# with the memory controller.
 new_node() {
 	NODE=$T/node-$1
 	mkdir -p "$NODE/root" "$NODE/home" "$NODE/installed" "$NODE/state"
+	mkdir -p "$NODE/root/etc/apt/sources.list.d" "$NODE/root/usr/share/keyrings" "$NODE/root/sys/fs/cgroup"
+	printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+		>"$NODE/root/etc/apt/sources.list.d/debian.sources"
+	echo "stand-in for Debian's archive keyring" >"$NODE/root/usr/share/keyrings/debian-archive-keyring.gpg"
+	echo "cpuset cpu io memory hugetlb pids rdma misc" >"$NODE/root/sys/fs/cgroup/cgroup.controllers"
 	: >"$NODE/calls.log"
 	RUN_N=0
 }

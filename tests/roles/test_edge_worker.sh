@@ -1,101 +1,71 @@
 #!/usr/bin/env bash
-# edge-worker role against shims: kubelet labels through
-# /etc/default/kubelet, join, taint with a kubeconfig, remove restoring the
-# original /etc/default/kubelet, failures.
+# edge-worker against the fakes, in the k8s_lab.sh lab: a 64-bit edge
+# device joins a fake cluster with its label and taint set at registration
+# by the JoinConfiguration's nodeRegistration (no kubeconfig, no kubectl
+# taint on the device), node_labels added, re-run changes nothing, the post
+# drains it by address, remove resets it; a Pi without the memory cgroup
+# is refused with how to fix it; armv7 is not listed.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$(dirname "${BASH_SOURCE[0]}")/k8s_lab.sh"
 
 ROLE=edge-worker
-TOKEN=abcdef.0123456789abcdef
-HASH=sha256:1234567890abcdef1234567890abcdef1234567890abcdef1234567890abcdef
-JOIN="kubeadm join 10.0.0.5:6443 --token $TOKEN --discovery-token-ca-cert-hash $HASH"
-KUBECONFIG_IN=$'apiVersion: v1\nkind: Config\nusers:\n- name: kubernetes-admin\n  user:\n    client-key-data: EDGETESTSECRETKEYDATA0123456789abcdef'
-
 check_role_yaml $ROLE
-grep -q '^archs: \[.*aarch64.*\]' "$ROLES_DIR/$ROLE/role.yaml" || fail "edge-worker must run on aarch64"
-grep -q '^archs: \[.*armv7.*\]' "$ROLES_DIR/$ROLE/role.yaml" ||
-	fail "edge-worker must run on aarch64 and armv7"
-ok "archs include aarch64 and armv7"
+grep -qx 'archs: \[x86_64, aarch64\]' "$ROLES_DIR/$ROLE/role.yaml" ||
+	fail "$ROLE: archs must be x86_64 and aarch64 only (armv7 devices get edge-device)"
+! grep -q 'name: kubeconfig' "$ROLES_DIR/$ROLE/role.yaml" || fail "$ROLE declares a kubeconfig input"
+ok "$ROLE: x86_64 and aarch64 only; no kubeconfig input"
+lab_bundle k8s-master
+lab_bundle $ROLE
 
-# --- a Raspberry Pi with an existing /etc/default/kubelet, kubeconfig given
-new_node pi
-preinstall containerd kubelet kubeadm kubectl
-mkdir -p "$NODE/root/etc/default"
-echo 'KUBELET_EXTRA_ARGS="--max-pods=50"' >"$NODE/root/etc/default/kubelet"
-run_step $ROLE apply join_command="$JOIN" kubeconfig="$KUBECONFIG_IN" node_labels=zone=lab,overcloud.io/site=seoul SHIM_HOSTNAME=pi-3
-expect_rc_ok "apply"
-expect_calls "apply" <<CALLS
-swapoff -a
-modprobe overlay
-modprobe br_netfilter
-sysctl --system
-containerd config default
-systemctl restart containerd
-systemctl enable containerd kubelet
-hostname
-kubeadm join 10.0.0.5:6443 --token $TOKEN --discovery-token-ca-cert-hash $HASH
-kubectl get node pi-3 -o name
-kubectl taint node pi-3 overcloud.io/edge=true:NoSchedule --overwrite
-CALLS
-grep -qx 'KUBELET_EXTRA_ARGS="--node-labels=overcloud.io/edge=true,zone=lab,overcloud.io/site=seoul"' \
-	"$NODE/root/etc/default/kubelet" || fail "/etc/default/kubelet lacks the node labels: $(cat "$NODE/root/etc/default/kubelet")"
-grep -q max-pods "$NODE/root/etc/default/kubelet.overcloud-orig" || fail "original /etc/default/kubelet not kept"
-ok "apply: KUBELET_EXTRA_ARGS --node-labels=overcloud.io/edge=true,zone=lab,overcloud.io/site=seoul; original kept"
+new_node post
+POST=$NODE
+run_step k8s-master apply "${LAB_INPUTS[@]}" "${LAB_SHIMS[@]}"
+expect_rc_ok "k8s-master apply on the post"
 parse_outputs
-expect_output node_name pi-3
-ok "apply: node_name pi-3"
+JOIN=${OUT[join_command]}
+edge() { run_step $ROLE "$@" "apt_mirror=$LAB_BASE" "${LAB_SHIMS[@]}" SHIM_HOSTNAME=pi-4 SHIM_ARCH=aarch64; }
+
+new_node edge
+NODE_IP=10.0.0.20
+edge apply join_command="$JOIN" node_labels=site=lab-1,overcloud.io/zone=a
+expect_rc_ok "apply"
+calls | grep -q '^kubectl' && fail "the edge device ran kubectl: $(calls | grep ^kubectl)"
+n=$T/cluster/nodes/pi-4
+grep -qx 'labels overcloud.io/edge=true,site=lab-1,overcloud.io/zone=a' "$n" || fail "labels: $(cat "$n")"
+grep -qx 'taints overcloud.io/edge=true:NoSchedule ' "$n" || fail "taint: $(cat "$n")"
+grep -qx 'ip 10.0.0.20' "$n" || fail "node-ip: $(cat "$n")"
+parse_outputs
+expect_output node_name pi-4
 expect_progress "apply" final
-expect_no_secrets "apply" "$TOKEN" EDGETESTSECRETKEYDATA0123456789abcdef
+ok "apply: registered with label overcloud.io/edge=true (+ node_labels) and taint overcloud.io/edge=true:NoSchedule by the join config"
+grep -rl 'kubernetes-admin' "$NODE" && fail "admin credentials on the edge device"
+[ ! -e "$NODE/home/.kube/config" ] || fail "the edge device has a kubeconfig in HOME"
+ok "least privilege: no admin kubeconfig in any file of the edge device"
+E=$NODE
 
-run_step $ROLE remove join_command="$JOIN" kubeconfig="$KUBECONFIG_IN" SHIM_HOSTNAME=pi-3 SHIM_IP_LINKS=flannel.1
+edge apply join_command="$JOIN" node_labels=site=lab-1,overcloud.io/zone=a
+expect_rc_ok "re-apply"
+calls | grep -E '^(apt-get|kubeadm|systemctl restart)' && fail "re-apply installed, joined or restarted"
+ok "re-apply: already in the cluster; nothing done"
+
+NODE=$POST
+run_step k8s-master drain nodes="10.0.0.20" "${LAB_SHIMS[@]}"
+expect_rc_ok "drain of the edge device on the post"
+[ ! -e "$n" ] || fail "pi-4 is still in the cluster"
+NODE=$E
+edge remove
 expect_rc_ok "remove"
-expect_calls "remove" <<'CALLS'
-hostname
-kubectl get node pi-3
-kubectl drain pi-3 --ignore-daemonsets --delete-emptydir-data --force --timeout=300s
-kubectl delete node pi-3 --ignore-not-found
-kubeadm reset -f
-ip link show cni0
-ip link show flannel.1
-ip link delete flannel.1
-iptables -F
-iptables -t nat -F
-iptables -t mangle -F
-iptables -X
-systemctl stop kubelet
-CALLS
-[ "$(cat "$NODE/root/etc/default/kubelet")" = 'KUBELET_EXTRA_ARGS="--max-pods=50"' ] || fail "original /etc/default/kubelet not restored"
-[ ! -e "$NODE/root/etc/default/kubelet.overcloud-orig" ] || fail "backup left behind"
-ok "remove: original /etc/default/kubelet restored"
-expect_progress "remove" final
-expect_no_secrets "remove" "$TOKEN" EDGETESTSECRETKEYDATA0123456789abcdef
+calls | grep -qx 'kubeadm reset -f' || fail "remove did not reset"
+ok "the post drained and deleted pi-4 by address; remove reset the device"
 
-# --- no kubeconfig: labels only, no taint, no kubectl; remove deletes our file
-new_node pi2
-preinstall containerd kubelet kubeadm kubectl
-run_step $ROLE apply join_command="$JOIN" SHIM_HOSTNAME=pi-4
-expect_rc_ok "apply without kubeconfig"
-calls | grep -q '^kubectl' && fail "kubectl ran without a kubeconfig"
-grep -qx 'KUBELET_EXTRA_ARGS="--node-labels=overcloud.io/edge=true"' "$NODE/root/etc/default/kubelet" ||
-	fail "/etc/default/kubelet lacks the edge label"
-ok "apply without kubeconfig: edge label only, no kubectl"
-run_step $ROLE remove join_command="$JOIN" SHIM_HOSTNAME=pi-4
-expect_rc_ok "remove without kubeconfig"
-[ ! -e "$NODE/root/etc/default/kubelet" ] || fail "remove left our /etc/default/kubelet"
-ok "remove without kubeconfig: our /etc/default/kubelet deleted"
-
-# --- failures
-new_node fail
-preinstall containerd kubelet kubeadm kubectl
-run_step $ROLE apply join_command="$JOIN" kubeconfig="$KUBECONFIG_IN" SHIM_FAIL="kubectl taint"
-expect_failure "apply with kubectl taint failing" "kubectl taint node node-1 failed"
-expect_no_secrets "failed taint" "$TOKEN" EDGETESTSECRETKEYDATA0123456789abcdef
-
-new_node fail2
-preinstall containerd kubelet kubeadm kubectl
-run_step $ROLE apply join_command="$JOIN" node_labels='a=b;reboot'
+new_node bad-labels
+edge apply join_command="$JOIN" node_labels='a=b;reboot'
 expect_failure "apply with bad node_labels" "is not a list like a=b,c.io/d=e"
-[ -z "$(calls)" ] || fail "commands ran despite bad node_labels"
 
-run_step $ROLE apply join_command="kubeadm  token create"
-expect_failure "apply with a non-join command" "must start with 'kubeadm join '"
+new_node pi-nomem
+echo "cpuset cpu io pids" >"$NODE/root/sys/fs/cgroup/cgroup.controllers"
+edge apply join_command="$JOIN"
+expect_failure "apply on a Pi without the memory cgroup" "/boot/firmware/cmdline.txt (/boot/cmdline.txt on older Raspberry Pi OS) and reboot"
+calls | grep -q '^kubeadm' && fail "kubeadm ran without the memory cgroup"
+ok "the memory cgroup is checked before kubeadm runs"

@@ -666,6 +666,26 @@ static json_t *error_body(struct evbuffer *out, int status, char **headers)
 	return j;
 }
 
+/* A file body's head: the length of the file, no body bytes after it. */
+static void test_write_head(void **state)
+{
+	struct evbuffer *out = evbuffer_new();
+	char *s;
+
+	assert_int_equal(http_write_head(out, 200, "application/octet-stream", "X-Checksum-Sha256",
+					 "abc", 2113632ull, true), 0);
+	s = evbuffer_text(out);
+	assert_non_null(strstr(s, "Content-Length: 2113632\r\n"));
+	assert_non_null(strstr(s, "X-Checksum-Sha256: abc\r\n"));
+	assert_non_null(strstr(s, "Connection: keep-alive\r\n"));
+	assert_int_equal(strcmp(s + strlen(s) - 4, "\r\n\r\n"), 0);
+	free(s);
+	/* A header without a value, or a value that would split the head. */
+	assert_int_equal(http_write_head(out, 200, NULL, "X-A", NULL, 1, true), -1);
+	assert_int_equal(http_write_head(out, 200, NULL, "X-A", "b\r\nX-Forged: 1", 1, true), -1);
+	evbuffer_free(out);
+}
+
 static void test_write_error_json(void **state)
 {
 	struct evbuffer *out = evbuffer_new();
@@ -798,6 +818,7 @@ int main(void)
 		cmocka_unit_test(test_reject_transfer_encoding),
 		cmocka_unit_test(test_reject_bare_cr),
 		cmocka_unit_test(test_write_response_exact),
+		cmocka_unit_test(test_write_head),
 		cmocka_unit_test(test_write_error_json),
 		cmocka_unit_test(test_write_error_escaping),
 		cmocka_unit_test(test_status_text),

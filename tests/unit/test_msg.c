@@ -64,6 +64,13 @@ static void sample(enum msg_type type, struct msg *m)
 		m->u.heartbeat.mem_free = 123456789012ull;
 		m->u.heartbeat.load1_milli = 1250;
 		m->u.heartbeat.running = 2;
+		m->u.heartbeat.cpu_permille = 1000;
+		m->u.heartbeat.mem_total = 8ull << 30;
+		m->u.heartbeat.mem_used = 3ull << 30;
+		m->u.heartbeat.fs_total = 64ull << 30;
+		m->u.heartbeat.fs_used = 64ull << 30;
+		m->u.heartbeat.net_rx = UINT64_MAX;
+		m->u.heartbeat.net_tx = 12345;
 		break;
 	case MSG_RENEW:
 		m->u.renew.csr = "-----BEGIN CERTIFICATE REQUEST-----\nMIIE\n-----END CERTIFICATE REQUEST-----\n";
@@ -233,6 +240,13 @@ static void test_roundtrip_heartbeat(void **state)
 	assert_int_equal(out.u.heartbeat.mem_free, 123456789012ull);
 	assert_int_equal(out.u.heartbeat.load1_milli, 1250);
 	assert_int_equal(out.u.heartbeat.running, 2);
+	assert_int_equal(out.u.heartbeat.cpu_permille, 1000);
+	assert_int_equal(out.u.heartbeat.mem_total, 8ull << 30);
+	assert_int_equal(out.u.heartbeat.mem_used, 3ull << 30);
+	assert_int_equal(out.u.heartbeat.fs_total, 64ull << 30);
+	assert_int_equal(out.u.heartbeat.fs_used, 64ull << 30);
+	assert_true(out.u.heartbeat.net_rx == UINT64_MAX);
+	assert_int_equal(out.u.heartbeat.net_tx, 12345);
 	msg_clear(&out);
 }
 
@@ -544,6 +558,17 @@ static void test_encode_rejects(void **state)
 	m.u.task_progress.percent = 101;
 	assert_null(msg_encode_frame(&m, FRAME_MAX_DEFAULT, &len));
 
+	/* What the decoder refuses in a heartbeat's figures. */
+	sample(MSG_HEARTBEAT, &m);
+	m.u.heartbeat.cpu_permille = 1001;
+	assert_null(msg_encode_frame(&m, FRAME_MAX_DEFAULT, &len));
+	sample(MSG_HEARTBEAT, &m);
+	m.u.heartbeat.mem_used = m.u.heartbeat.mem_total + 1;
+	assert_null(msg_encode_frame(&m, FRAME_MAX_DEFAULT, &len));
+	sample(MSG_HEARTBEAT, &m);
+	m.u.heartbeat.fs_used = m.u.heartbeat.fs_total + 1;
+	assert_null(msg_encode_frame(&m, FRAME_MAX_DEFAULT, &len));
+
 	sample(MSG_TASK_LOG, &m);
 	m.u.task_log.stream = "stdin";
 	assert_null(msg_encode_frame(&m, FRAME_MAX_DEFAULT, &len));
@@ -673,6 +698,18 @@ static void base_hello(struct mb *b, const char *omit)
 		mb_uint(b, "cpus", 2);
 	if (keep(omit, "mem_total"))
 		mb_uint(b, "mem_total", 1024);
+}
+
+/* An older agent's heartbeat: the four required fields, no figures. */
+static void base_heartbeat(struct mb *b, const char *omit)
+{
+	static const char *const keys[] = { "uptime", "mem_free", "load1_milli", "running" };
+
+	mb_init(b);
+	mb_str(b, "t", "heartbeat");
+	for (size_t i = 0; i < 4; i++)
+		if (keep(omit, keys[i]))
+			mb_uint(b, keys[i], 7);
 }
 
 static void base_welcome(struct mb *b, const char *omit)
@@ -805,6 +842,7 @@ static void test_base_builders_decode(void **state)
 {
 	void (*const bases[])(struct mb *, const char *) = {
 		base_hello, base_welcome, base_task, base_task_log, base_task_progress, base_task_done,
+		base_heartbeat,
 	};
 	struct mb b;
 	struct msg m;
@@ -1270,6 +1308,77 @@ static void test_reject_range(void **state)
 	expect_fail_mb(&b, "field \"timeout\"", "minimum of 1");
 }
 
+/* Heartbeats with and without the node's figures; each figure checked. */
+static void test_heartbeat_metrics(void **state)
+{
+	static const char *const figures[] = { "cpu_permille", "mem_total", "mem_used", "fs_total",
+					       "fs_used", "net_rx", "net_tx" };
+	struct mb b;
+	struct msg m;
+
+	/* An agent from before the metrics: decodes, every figure 0. */
+	base_heartbeat(&b, NULL);
+	expect_ok_mb(&b, &m);
+	assert_int_equal(m.u.heartbeat.uptime, 7);
+	assert_int_equal(m.u.heartbeat.mem_total, 0);
+	assert_int_equal(m.u.heartbeat.cpu_permille, 0);
+	assert_int_equal(m.u.heartbeat.net_rx, 0);
+	msg_clear(&m);
+
+	/* A figure at its limit is fine; used equal to total too. */
+	base_heartbeat(&b, NULL);
+	mb_uint(&b, "cpu_permille", 1000);
+	mb_uint(&b, "mem_total", 100);
+	mb_uint(&b, "mem_used", 100);
+	mb_uint(&b, "fs_total", UINT64_MAX);
+	mb_uint(&b, "fs_used", UINT64_MAX);
+	mb_uint(&b, "net_tx", UINT64_MAX);
+	expect_ok_mb(&b, &m);
+	assert_int_equal(m.u.heartbeat.cpu_permille, 1000);
+	assert_int_equal(m.u.heartbeat.mem_used, 100);
+	assert_true(m.u.heartbeat.fs_used == UINT64_MAX);
+	assert_true(m.u.heartbeat.net_tx == UINT64_MAX);
+	msg_clear(&m);
+
+	base_heartbeat(&b, NULL);
+	mb_uint(&b, "cpu_permille", 1001);
+	expect_fail_mb(&b, "field \"cpu_permille\"", "1001 is over the maximum of 1000");
+
+	base_heartbeat(&b, NULL);
+	mb_uint(&b, "mem_total", 100);
+	mb_uint(&b, "mem_used", 101);
+	expect_fail_mb(&b, "field \"mem_used\"", "over mem_total");
+
+	/* Used without a total is over a total of 0. */
+	base_heartbeat(&b, NULL);
+	mb_uint(&b, "fs_used", 1);
+	expect_fail_mb(&b, "field \"fs_used\"", "over fs_total");
+
+	/* Each figure: a string, a negative number, a float, nil. */
+	for (size_t i = 0; i < sizeof(figures) / sizeof(figures[0]); i++) {
+		base_heartbeat(&b, NULL);
+		mb_str(&b, figures[i], "12");
+		expect_fail_mb(&b, figures[i], "expected unsigned integer");
+
+		base_heartbeat(&b, NULL);
+		msgpack_pack_int64(mb_key(&b, figures[i]), -1);
+		expect_fail_mb(&b, figures[i], "negative");
+
+		base_heartbeat(&b, NULL);
+		msgpack_pack_double(mb_key(&b, figures[i]), 0.5);
+		expect_fail_mb(&b, figures[i], "expected unsigned integer");
+
+		base_heartbeat(&b, NULL);
+		msgpack_pack_nil(mb_key(&b, figures[i]));
+		expect_fail_mb(&b, figures[i], "expected unsigned integer");
+	}
+
+	/* The required four are still required. */
+	base_heartbeat(&b, "uptime");
+	mb_uint(&b, "mem_total", 100);
+	expect_fail_mb(&b, "missing field \"uptime\"", NULL);
+}
+
 static void test_reject_bad_stream(void **state)
 {
 	static const char *const bad[] = { "stdin", "", "STDOUT", "stdout ", "stdou" };
@@ -1522,6 +1631,7 @@ int main(void)
 		cmocka_unit_test(test_reject_duplicate_key),
 		cmocka_unit_test(test_reject_negative_unsigned),
 		cmocka_unit_test(test_reject_range),
+		cmocka_unit_test(test_heartbeat_metrics),
 		cmocka_unit_test(test_reject_bad_stream),
 		cmocka_unit_test(test_reject_huge_count),
 		cmocka_unit_test(test_reject_deep_nesting),

@@ -198,15 +198,23 @@ static void test_real_patterns_load(void **state)
 	st = step_of(k8s->destroy, k8s->destroy_count, "master");
 	assert_string_equal(st->role_step, "remove");
 	assert_string_equal(k8s->destroy[k8s->destroy_count - 1].action, "record");
-	/* k8s attach: an edge device joins with a fresh join command and
-	 * kubeconfig; destroy takes it out before the master is reset. */
+	/* k8s attach: an edge device joins with a fresh join command only (no
+	 * kubeconfig leaves the post); the post drains it in destroy before it
+	 * and the master are reset. */
 	st = step_of(k8s->attach, k8s->attach_count, "edge");
 	assert_string_equal(st->role, "edge-worker");
 	assert_string_equal(st->on, PATTERN_ATTACHED);
 	assert_true(requires_step(st, "credentials"));
 	assert_string_equal(input_of(st, "join_command"),
 			    "${{ steps.credentials.outputs.join_command }}");
-	assert_string_equal(input_of(st, "kubeconfig"), "${{ steps.credentials.outputs.kubeconfig }}");
+	for (size_t i = 0; i < st->input_count; i++)
+		assert_string_not_equal(st->inputs[i].name, "kubeconfig");
+	st = step_of(k8s->attach, k8s->attach_count, "edge-device");
+	assert_string_equal(st->role, "edge-device");
+	st = step_of(k8s->destroy, k8s->destroy_count, "drain");
+	assert_string_equal(st->role, "k8s-master");
+	assert_string_equal(st->role_step, "drain");
+	assert_true(requires_step(step_of(k8s->destroy, k8s->destroy_count, "edge"), "drain"));
 	st = step_of(k8s->attach, k8s->attach_count, "credentials");
 	assert_string_equal(st->role, "k8s-master");
 	assert_string_equal(st->on, "post");
@@ -378,7 +386,7 @@ static const struct {
 	{"bad-template", 14,
 	 "step \"c\": input \"token\": ${{ steps.s.token }} is not a reference "
 	 "(steps.STEP.outputs.KEY, groups.GROUP.address, groups.GROUP.addresses, "
-	 "overcloud.id, overcloud.number or overcloud.size)"},
+	 "overcloud.id, overcloud.number, overcloud.size or inputs.NAME)"},
 	{"unclosed-template", 10, "step \"s\": input \"size\": \"${{\" without a closing \"}}\""},
 	{"undeclared-output", 14,
 	 "step \"c\": input \"token\": ${{ steps.s.outputs.password }}: role server (step "
@@ -507,7 +515,7 @@ static void test_bad_generated(void **state)
 		{"groups: {a: {count: 1, role: server}}\ncreate:\n  - name: s\n    role: server\n    on: a\n    inputs:\n      size: \"${{ }}\"\n",
 		 "7: step \"s\": input \"size\": an empty reference between ${{ and }}"},
 		{"groups: {a: {count: 1, role: server}}\ncreate:\n  - name: s\n    role: server\n    on: a\n    inputs:\n      size: \"${{ overcloud.name }}\"\n",
-		 "7: step \"s\": input \"size\": ${{ overcloud.name }} is not a reference (steps.STEP.outputs.KEY, groups.GROUP.address, groups.GROUP.addresses, overcloud.id, overcloud.number or overcloud.size)"},
+		 "7: step \"s\": input \"size\": ${{ overcloud.name }} is not a reference (steps.STEP.outputs.KEY, groups.GROUP.address, groups.GROUP.addresses, overcloud.id, overcloud.number, overcloud.size or inputs.NAME)"},
 		{"groups: {a: {count: 1, role: server}}\ncreate:\n  - name: s\n    role: server\n    on: a\n    inputs:\n      size: \"${{ groups.a.address | x }}\"\n",
 		 "7: step \"s\": input \"size\": reference \"groups.a.address | x\" holds a character other than [A-Za-z0-9_.-]"},
 		{"groups: {a: {count: 1, role: server}}\ncreate:\n  - name: x\n    action: acquire\n  - name: s\n    role: server\n    on: a\n    requires: [x]\n    inputs:\n      size: \"${{ steps.x.outputs.id }}\"\n",
@@ -635,6 +643,75 @@ static void test_attach_refusals(void **state)
 	expect_refusals(*state, cases, OC_ARRAY_LEN(cases));
 }
 
+/* Pattern inputs (top-level inputs:, ${{ inputs.NAME }}) and per-step
+ * archs load as written; each misuse is refused with its line. */
+static void test_inputs_and_archs(void **state)
+{
+	static const struct refusal cases[] = {
+		{"inputs: [a]\n" ATTACH_BASE, "1: inputs must be a mapping, not a list"},
+		{"inputs: {Bad: {default: x}}\n" ATTACH_BASE,
+		 "1: input name \"Bad\" must be 1 to 64 of [a-z0-9_]"},
+		{"inputs: {a: {value: x}}\n" ATTACH_BASE,
+		 "1: input \"a\": unknown key \"value\" (default, description)"},
+		{"inputs: {a: x}\n" ATTACH_BASE, "1: input \"a\" must be a mapping, not a scalar"},
+		{"inputs:\n  a: {default: x}\n  a: {default: y}\n" ATTACH_BASE,
+		 "3: not valid YAML: duplicate key"},
+		{"groups: {a: {count: 1, role: server}}\n"
+		 "create:\n  - name: s\n    role: server\n    on: a\n    inputs: {size: \"${{ inputs.nosuch }}\"}\n",
+		 "6: step \"s\": input \"size\": ${{ inputs.nosuch }}: the pattern has no input \"nosuch\" (declare it under inputs:)"},
+		{"groups: {a: {count: 1, role: server}}\n"
+		 "create:\n  - name: s\n    role: server\n    on: a\n    archs: [riscv64]\n",
+		 "6: step \"s\": unknown arch \"riscv64\" (x86_64, aarch64 or armv7)"},
+		{"groups: {a: {count: 1, role: server}}\n"
+		 "create:\n  - name: s\n    role: server\n    on: a\n    archs: [armv7, armv7]\n",
+		 "6: step \"s\": arch armv7 listed twice"},
+		{"groups: {a: {count: 1, role: server}}\n"
+		 "create:\n  - name: s\n    role: server\n    on: a\n    archs: []\n",
+		 "6: step \"s\": archs lists 1 to 3 of x86_64, aarch64, armv7"},
+		{"groups: {a: {count: 1, role: server}}\n"
+		 "create:\n  - name: s\n    action: record\n    archs: [armv7]\n",
+		 "5: step \"s\": action record runs on the tower; archs is only for role steps"},
+		{"groups: {a: {count: 1, role: server}}\n"
+		 "create:\n  - name: s\n    role: armonly\n    on: a\n    archs: [x86_64]\n",
+		 "6: step \"s\": archs: role armonly does not run on x86_64"},
+	};
+	struct fixture *f = *state;
+	char path[PATH_MAX], err[1024] = "";
+	const struct pattern_step *st;
+	struct pattern *p;
+
+	put(f, "inputs.yaml",
+	    "inputs:\n"
+	    "  version: {default: \"1.34\", description: the minor}\n"
+	    "  mirror: {description: none by default}\n"
+	    "groups: {a: {count: 1, role: server}}\n"
+	    "create:\n"
+	    "  - name: s\n"
+	    "    role: server\n"
+	    "    on: a\n"
+	    "    archs: [x86_64, aarch64]\n"
+	    "    inputs: {size: \"v${{ inputs.version }} from ${{ inputs.mirror }}\"}\n"
+	    "destroy: [{name: s, role: server, step: remove, on: a}]\n");
+	PATHF(path, "%s/inputs.yaml", f->dir);
+	p = pattern_load(path, f->roles, err, sizeof(err));
+	if (p == NULL)
+		fail_msg("%s", err);
+	assert_int_equal(p->param_count, 2);
+	assert_string_equal(pattern_find_param(p, "version")->default_value, "1.34");
+	assert_string_equal(pattern_find_param(p, "version")->description, "the minor");
+	assert_null(pattern_find_param(p, "mirror")->default_value);
+	assert_null(pattern_find_param(p, "nosuch"));
+	st = step_of(p->create, p->create_count, "s");
+	assert_int_equal(st->arch_count, 2);
+	assert_true(pattern_step_runs_on_arch(st, "aarch64"));
+	assert_false(pattern_step_runs_on_arch(st, "armv7"));
+	assert_false(pattern_step_runs_on_arch(st, NULL));
+	assert_true(pattern_step_runs_on_arch(step_of(p->destroy, p->destroy_count, "s"), "armv7"));
+	pattern_free(p);
+
+	expect_refusals(*state, cases, OC_ARRAY_LEN(cases));
+}
+
 static void test_bad_file_names(void **state)
 {
 	struct fixture *f = *state;
@@ -709,6 +786,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_generated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_dag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inputs_and_archs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_file_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_sorted_yaml_only, setup, teardown),
 	};

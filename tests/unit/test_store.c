@@ -29,7 +29,7 @@ struct fixture {
 
 #define T0 1700000000
 #define HOUR 3600
-#define SCHEMA_NOW 6   /* migrations this build knows */
+#define SCHEMA_NOW 7   /* migrations this build knows */
 
 static char hash_a[65], hash_b[65];
 
@@ -829,6 +829,7 @@ static void test_migrates_schema_5_steps(void **state)
 		"CREATE INDEX oc_steps_by_run ON oc_steps(run_id) WHERE run_id != '';"
 		"DROP INDEX oc_nodes_by_node;"
 		"ALTER TABLE oc_nodes DROP COLUMN node_id;"
+		"DROP TABLE oc_inputs;"
 		"INSERT INTO oc_steps (overcloud_id, dag, name, ord, state, attempts, run_id)"
 		" VALUES ('oc-1', 'create', 'acquire', 0, 'done', 1, 'r-1');"
 		"PRAGMA user_version = 5;", NULL, NULL, NULL), SQLITE_OK);
@@ -905,6 +906,50 @@ static void test_attached_nodes(void **state)
 }
 
 /* Steps list as create, attach, destroy; an attach starts from clean steps. */
+/* An OverCloud's pattern inputs: kept per OverCloud, one row per name. */
+static int collect_input(const char *name, const char *value, void *arg)
+{
+	char *buf = arg;
+	size_t used = strlen(buf);
+
+	snprintf(buf + used, 256 - used, "%s=%s;", name, value);
+	return 0;
+}
+
+static int stop_at_first(const char *name, const char *value, void *arg)
+{
+	(void)name;
+	(void)value;
+	(*(int *)arg)++;
+	return 7;
+}
+
+static void test_overcloud_inputs(void **state)
+{
+	struct fixture *f = *state;
+	char listed[256] = "", *value = NULL;
+	int calls = 0;
+
+	assert_int_equal(store_oc_insert(f->st, "oc-1", "k8s", "local", 1, "", T0), 0);
+	assert_int_equal(store_oci_insert(f->st, "oc-1", "version", "1.34"), 0);
+	assert_int_equal(store_oci_insert(f->st, "oc-1", "mirror", ""), 0);
+	assert_int_equal(store_oci_insert(f->st, "oc-1", "version", "1.33"), -1); /* once */
+	assert_int_equal(store_oci_insert(f->st, "", "version", "1"), -1);
+	assert_int_equal(store_oci_get(f->st, "oc-1", "version", &value), 1);
+	assert_string_equal(value, "1.34");
+	free(value);
+	assert_int_equal(store_oci_get(f->st, "oc-1", "mirror", &value), 1);
+	assert_string_equal(value, "");
+	free(value);
+	assert_int_equal(store_oci_get(f->st, "oc-1", "nosuch", &value), 0);
+	assert_null(value);
+	assert_int_equal(store_oci_get(f->st, "oc-2", "version", &value), 0);
+	assert_int_equal(store_oci_foreach(f->st, "oc-1", collect_input, listed), 0);
+	assert_string_equal(listed, "mirror=;version=1.34;");
+	assert_int_equal(store_oci_foreach(f->st, "oc-1", stop_at_first, &calls), 7);
+	assert_int_equal(calls, 1);
+}
+
 static void test_attach_steps(void **state)
 {
 	struct fixture *f = *state;
@@ -967,6 +1012,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_close_without_commit_rolls_back, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_kill_mid_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_overcloud_inputs, setup, teardown),
 	};
 
 	util_sha256_hex("secret-a", 8, hash_a);

@@ -136,6 +136,25 @@ static void test_no_table_prints_nothing(void **state)
 	table_free(NULL);
 }
 
+/* tower nodes' MEM column */
+static void test_format_bytes(void **state)
+{
+	static const struct {
+		uint64_t bytes;
+		const char *text;
+	} cases[] = {
+		{0, "0B"}, {1023, "1023B"}, {1024, "1.0K"}, {1536, "1.5K"}, {10239, "10K"},
+		{812ull << 20, "812M"}, {(uint64_t)(3.8 * (1ull << 30)), "3.8G"},
+		{(10ull << 30) - 1, "10G"}, {12ull << 40, "12T"}, {UINT64_MAX, "16E"},
+	};
+	char out[16];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		table_format_bytes(cases[i].bytes, out, sizeof(out));
+		assert_string_equal(out, cases[i].text);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -144,6 +163,7 @@ int main(void)
 		cmocka_unit_test(test_control_characters_masked),
 		cmocka_unit_test(test_header_only_and_many_rows),
 		cmocka_unit_test(test_no_table_prints_nothing),
+		cmocka_unit_test(test_format_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

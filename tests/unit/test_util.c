@@ -47,6 +47,15 @@ static void test_ints(void **state)
 	assert_int_equal(util_parse_int("-1", 0, 100, &v), -1);
 	assert_int_equal(util_parse_int("4x", 0, 100, &v), -1);
 	assert_int_equal(util_parse_int("", 0, 100, &v), -1);
+	/* strtoll would take these; a number here starts with a digit or '-' */
+	assert_int_equal(util_parse_int(" 1", 0, 100, &v), -1);
+	assert_int_equal(util_parse_int("+1", 0, 100, &v), -1);
+	assert_int_equal(util_parse_int("\t1", 0, 100, &v), -1);
+	assert_int_equal(util_parse_int("- 1", -100, 100, &v), -1);
+	assert_int_equal(util_parse_int("-+1", -100, 100, &v), -1);
+	assert_int_equal(util_parse_int("1 ", 0, 100, &v), -1);
+	assert_int_equal(util_parse_int("-7", -100, 100, &v), 0);
+	assert_int_equal(v, -7);
 	assert_int_equal(util_parse_int(NULL, 0, 100, &v), -1);
 }
 

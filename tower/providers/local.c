@@ -56,6 +56,10 @@
 
 #define LOCAL_BRIDGE "ocbr0"
 #define LOCAL_BRIDGE_ADDR "10.213.0.1"
+/* The bridge's own MAC, fixed and locally administered ("\x02" "ocbr0"):
+ * one left to the kernel is the lowest of its ports', and changes when the
+ * node that lent it goes, stranding every other node's neighbour entry. */
+#define LOCAL_BRIDGE_MAC "02:6f:63:62:72:30"
 #define LOCAL_NET_PREFIX "10.213"
 #define LOCAL_PREFIX_LEN "16"
 #define LOCAL_SLOTS (254 * 254)
@@ -185,6 +189,20 @@ static bool link_exists(const char *ifname)
 
 	snprintf(path, sizeof(path), "/sys/class/net/%s", ifname);
 	return path_exists(path);
+}
+
+/* The address was set by hand (NET_ADDR_SET), not taken from a port. */
+static bool bridge_mac_fixed(void)
+{
+	char buf[8] = "";
+	FILE *f = fopen("/sys/class/net/" LOCAL_BRIDGE "/addr_assign_type", "r");
+
+	if (f == NULL)
+		return false;
+	if (fgets(buf, sizeof(buf), f) == NULL)
+		buf[0] = '\0';
+	fclose(f);
+	return atoi(buf) == 3;
 }
 
 static bool netns_exists(const char *netns)
@@ -840,10 +858,25 @@ static int net_setup(const struct local_ctx *c, int slot, const char *netns, con
 	snprintf(peer_if, sizeof(peer_if), "ocp%d", slot);
 	snprintf(cidr, sizeof(cidr), "%s/" LOCAL_PREFIX_LEN, addr);
 	if (!link_exists(LOCAL_BRIDGE)) {
-		if (run_ip(c, err, err_size, "link", "add", LOCAL_BRIDGE, "type", "bridge", NULL) != 0)
+		if (run_ip(c, err, err_size, "link", "add", LOCAL_BRIDGE, "address", LOCAL_BRIDGE_MAC,
+			   "type", "bridge", NULL) != 0)
 			goto fail;
 		log_info("local provider: bridge " LOCAL_BRIDGE " made, " LOCAL_BRIDGE_ADDR
-			 "/" LOCAL_PREFIX_LEN);
+			 "/" LOCAL_PREFIX_LEN ", " LOCAL_BRIDGE_MAC);
+	} else if (!bridge_mac_fixed()) {
+		/* Made by an older tower: fixed now, before a port it borrowed
+		 * from can go. With arp_notify the change is announced, so the
+		 * nodes already on it update their neighbour entry at once. */
+		FILE *notify = fopen("/proc/sys/net/ipv4/conf/" LOCAL_BRIDGE "/arp_notify", "w");
+		if (notify != NULL) {
+			fputs("1\n", notify);
+			fclose(notify);
+		}
+		if (run_ip(c, err, err_size, "link", "set", LOCAL_BRIDGE, "address", LOCAL_BRIDGE_MAC,
+			   NULL) != 0)
+			goto fail;
+		log_info("local provider: bridge " LOCAL_BRIDGE " given the fixed address "
+			 LOCAL_BRIDGE_MAC);
 	}
 	if (run_ip(c, err, err_size, "addr", "replace", LOCAL_BRIDGE_ADDR "/" LOCAL_PREFIX_LEN,
 		   "dev", LOCAL_BRIDGE, NULL) != 0 ||

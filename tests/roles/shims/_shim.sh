@@ -3,6 +3,8 @@
 # space, shell-quoted when it holds anything but [A-Za-z0-9_@%+=:,./-]
 # (newlines inside an argument are written as \n). Then, when the line starts
 # with $SHIM_FAIL, prints an error and exits ${SHIM_FAIL_RC:-1}.
+# For kubectl, the fake cluster of _cluster.sh (built by the fake kubeadm)
+# answers the node and control-plane calls first.
 # Environment: SHIM_LOG (required), SHIM_STATE (dir for counters),
 # SHIM_INSTALLED (dir on PATH where apt-get "installs"), OC_SYSROOT (fake /).
 # shellcheck shell=sh
@@ -35,6 +37,12 @@ if [ -n "${SHIM_FAIL:-}" ]; then
 		exit "${SHIM_FAIL_RC:-1}"
 		;;
 	esac
+fi
+
+if [ "$SHIM_NAME" = kubectl ]; then
+	# shellcheck source=_cluster.sh
+	. "${SHIM_DIR%/installable}/_cluster.sh"
+	cluster_kubectl "$@"
 fi
 
 # shim_count NAME: increments and prints a counter kept in $SHIM_STATE.
