@@ -124,7 +124,9 @@ static size_t match_secret(const struct mask_secret *s, const uint8_t *p, size_t
 					best = l;
 			}
 		} else if (left >= need) {
-			if (memcmp(p, s->bytes + j, need) == 0) {
+			/* every suffix ends with the secret's last byte: a cheap first
+			 * look before comparing it whole */
+			if (p[need - 1] == s->bytes[s->len - 1] && memcmp(p, s->bytes + j, need) == 0) {
 				if (need > best)
 					best = need;
 				break;   /* the later starts are shorter suffixes */
