@@ -5,32 +5,44 @@
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps build build-asan agents package test faults demo demo-stop bench clean
+.PHONY: all deps deps-test build build-asan agents package test test-package faults demo demo-stop bench clean
 
 all: build
 
+# deps: what building and running the demo needs; deps-test: that and what
+# only the tests, the cross agents and the packages need (cloud-init, clang,
+# qemu-user-static, lintian, cross compilers, debootstrap).
 deps:
-	@bash packaging/deps.sh
+	@bash packaging/deps.sh demo
+
+deps-test:
+	@bash packaging/deps.sh test
 
 build: deps
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOC_ASAN_DIR=$(CURDIR)/build-asan >/dev/null
 	@cmake --build build -j $(JOBS) -- --no-print-directory
 
-build-asan: deps
+build-asan: deps-test
 	@CC=clang cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DOC_SANITIZE=ON -DOC_FUZZ=ON >/dev/null
 	@cmake --build build-asan -j $(JOBS) -- --no-print-directory
 
 # Static agents for x86_64, aarch64 and armv7 in build/agents/ (stripped); the
 # two ARM ones are cross-built against a sysroot of Debian arm64/armhf packages.
-agents: build
+agents: deps-test build
 	@bash packaging/agents.sh
 
 # .debs in build/packages/ (overcloud-tower, overcloud-agent), lintian-clean.
 package: agents
 	@bash packaging/package.sh
 
-test: build build-asan package
+test: deps-test build build-asan package
 	@cd build && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+
+# The tower package installed, used, upgraded and purged in a Debian 12 root
+# (debootstrap, kept in build/debootstrap/): minutes the first time, so not in
+# `make test`.
+test-package: package
+	@bash tests/packaging/test_deb_install.sh
 
 # The fault suite (tests/faults/: kill -9, partitions, disk full, clock skew,
 # retries, the bridge) alone, each injection repeated FAULT_ROUNDS times;

@@ -21,6 +21,7 @@
 
 #include "agent/outputs.h"
 #include "shared/log.h"
+#include "shared/mask.h"
 #include "shared/util.h"
 
 #define RUNNER_READ_SIZE RUNNER_LOG_CHUNK  /* bytes per read(2) of a pipe */
@@ -66,12 +67,8 @@ struct runner_task {
 	char **envp;
 	char **exec_paths;      /* where argv[0] is looked for, in order */
 	char **declared;        /* NULL = any key */
-	char **mask;            /* non-empty secrets */
-	size_t *mask_len;
-	size_t nmask;
-	size_t mask_max;
-	bool mask_first[256];   /* first bytes of the secrets */
-	size_t buf_size;        /* per stream: mask_max - 1 + RUNNER_READ_SIZE */
+	struct mask *mask;      /* the task's secrets */
+	size_t buf_size;        /* per stream: longest secret - 1 + RUNNER_READ_SIZE */
 	uint64_t timeout_s;
 
 	pid_t pid;              /* leader and process group id; 0 before launch */
@@ -132,56 +129,6 @@ static struct timeval ms_tv(int64_t ms)
 	return tv;
 }
 
-/* ---- masking ---- */
-
-typedef void (*emit_fn)(void *ctx, const uint8_t *p, size_t n);
-
-/* Writes p[0..len) to emit with every secret replaced by ***. Unless eof,
- * stops before a tail that could be the start of a secret and returns how
- * many bytes it consumed; the caller keeps the rest for the next call. */
-static size_t mask_bytes(const struct runner_task *t, const uint8_t *p, size_t len, bool eof,
-			 emit_fn emit, void *ctx)
-{
-	size_t i = 0, plain = 0;
-
-	if (t->nmask == 0) {
-		emit(ctx, p, len);
-		return len;
-	}
-	while (i < len) {
-		size_t best = 0, left = len - i;
-		bool partial = false;
-
-		if (!t->mask_first[p[i]]) {
-			i++;
-			continue;
-		}
-		for (size_t k = 0; k < t->nmask; k++) {
-			size_t ml = t->mask_len[k];
-			if (ml <= left) {
-				if (ml > best && memcmp(p + i, t->mask[k], ml) == 0)
-					best = ml;
-			} else if (!eof && memcmp(p + i, t->mask[k], left) == 0) {
-				partial = true;
-			}
-		}
-		if (partial)
-			break;
-		if (best == 0) {
-			i++;
-			continue;
-		}
-		if (i > plain)
-			emit(ctx, p + plain, i - plain);
-		emit(ctx, (const uint8_t *)"***", 3);
-		i += best;
-		plain = i;
-	}
-	if (i > plain)
-		emit(ctx, p + plain, i - plain);
-	return i;
-}
-
 /* ---- output streams ---- */
 
 static void log_flush(struct runner_stream *s)
@@ -223,7 +170,7 @@ static void stream_close(struct runner_stream *s)
 	if (s->fd < 0)
 		return;
 	if (s->held > 0) {
-		mask_bytes(s->task, s->buf, s->held, true, log_emit, s);
+		mask_stream(s->task->mask, s->buf, s->held, true, log_emit, s);
 		log_flush(s);
 		s->held = 0;
 	}
@@ -261,7 +208,7 @@ static void stream_read_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	total = s->held + (size_t)n;
-	used = mask_bytes(t, s->buf, total, false, log_emit, s);
+	used = mask_stream(t->mask, s->buf, total, false, log_emit, s);
 	log_flush(s);
 	s->held = total - used;
 	memmove(s->buf, s->buf + used, s->held);
@@ -317,7 +264,7 @@ static void progress_line(struct runner_task *t, const char *p, size_t len)
 	if (percent > 100)
 		percent = 100;
 	msg[0] = '\0';
-	mask_bytes(t, (const uint8_t *)p + i, len - i, true, text_emit, &sink);
+	mask_stream(t->mask, (const uint8_t *)p + i, len - i, true, text_emit, &sink);
 	if (t->r->cb.on_progress != NULL)
 		t->r->cb.on_progress(t->r->arg, t->id, percent, msg);
 }
@@ -814,8 +761,7 @@ static void task_free(struct runner_task *t)
 	free_strv(t->envp);
 	free_strv(t->exec_paths);
 	free_strv(t->declared);
-	free_strv(t->mask);
-	free(t->mask_len);
+	mask_free(t->mask);
 	free(t);
 }
 
@@ -1052,9 +998,8 @@ static int task_copy_mask(struct runner_task *t, const struct msg_strlist *mask,
 {
 	size_t count = mask != NULL ? mask->count : 0;
 
-	t->mask = calloc(count + 1, sizeof(char *));
-	t->mask_len = calloc(count + 1, sizeof(size_t));
-	if (t->mask == NULL || t->mask_len == NULL) {
+	t->mask = mask_new();
+	if (t->mask == NULL) {
 		snprintf(err, err_size, "out of memory");
 		return -1;
 	}
@@ -1062,22 +1007,14 @@ static int task_copy_mask(struct runner_task *t, const struct msg_strlist *mask,
 		const char *v = mask->items[i];
 		size_t len = v != NULL ? strlen(v) : 0;
 
-		if (len == 0)
-			continue;
 		if (len > RUNNER_MASK_MAX) {
 			snprintf(err, err_size, "mask value %zu over %d bytes", i, RUNNER_MASK_MAX);
 			return -1;
 		}
-		t->mask[t->nmask] = strdup(v);
-		if (t->mask[t->nmask] == NULL) {
+		if (mask_add(t->mask, v, len) != 0) {
 			snprintf(err, err_size, "out of memory");
 			return -1;
 		}
-		t->mask_len[t->nmask] = len;
-		t->mask_first[(uint8_t)v[0]] = true;
-		if (len > t->mask_max)
-			t->mask_max = len;
-		t->nmask++;
 	}
 	return 0;
 }
@@ -1200,7 +1137,7 @@ int runner_start(struct runner *r, const struct runner_spec *spec, char *err, si
 		goto oom;
 	if (task_copy_mask(t, spec->mask, err, err_size) != 0)
 		goto fail;
-	t->buf_size = (t->mask_max > 0 ? t->mask_max - 1 : 0) + RUNNER_READ_SIZE;
+	t->buf_size = (mask_longest(t->mask) > 0 ? mask_longest(t->mask) - 1 : 0) + RUNNER_READ_SIZE;
 	t->defer_ev = evtimer_new(r->base, defer_cb, t);
 	if (t->defer_ev == NULL)
 		goto oom;

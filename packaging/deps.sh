@@ -1,25 +1,41 @@
 #!/usr/bin/env bash
-# Installs, with apt-get, the Debian packages overcloud needs to build and
-# test, or with `deps.sh bench` what `make bench` needs beyond those (Ansible
-# and OpenSSH's server for the peer comparison, kept apart so `make test`
-# does not pull them). Idempotent: quiet and quick when everything is
-# already there. Never prompts.
+# Installs, with apt-get, the Debian packages overcloud needs: `deps.sh demo`
+# (the default; what `make build` and `make demo` need to build and run the
+# tower and agents), `deps.sh test` (that plus what only the tests, the
+# cross-built agents and the packages need: clang, cloud-init, qemu-user-static,
+# lintian, the cross compilers, debootstrap...; a workstation running the demo
+# never gets cloud-init, which would act at its next boot), or `deps.sh bench`
+# (what `make bench` needs beyond those: Ansible and OpenSSH's server for the
+# peer comparison). Idempotent: quiet and quick when everything is already
+# there. Never prompts. `deps.sh SET --list` prints a set without installing.
 set -euo pipefail
 
 tag=deps
 update_may_fail=false
-case "${1:-build}" in
-build)
-packages=(
-  build-essential cmake pkg-config clang libclang-rt-14-dev
+# What the demo builds and runs: compilers and libraries (cmocka too: the
+# build tree also builds the unit tests), ip for the local provider's network
+# namespaces, jq and curl for scripts/demo.sh.
+demo_packages=(
+  build-essential cmake pkg-config
   libmbedtls-dev libevent-dev libmsgpack-dev libsqlite3-dev libjansson-dev
   libcurl4-openssl-dev libfyaml-dev libcmocka-dev
-  iproute2 curl jq procps psmisc file sqlite3 openssl xxd bsdutils
+  iproute2 curl jq procps
+)
+case "${1:-demo}" in
+build|demo)
+packages=("${demo_packages[@]}")
+;;
+test)
+tag=test-deps
+packages=(
+  "${demo_packages[@]}"
+  clang libclang-rt-14-dev
+  psmisc file sqlite3 openssl xxd bsdutils
   cloud-init python3 python3-jsonschema python3-yaml strace
   prometheus apache2-utils
   gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross
   libc6-dev-armhf-cross qemu-user-static
-  dpkg-dev lintian systemd adduser
+  dpkg-dev lintian systemd adduser debootstrap
   chromium
 )
 ;;
@@ -30,7 +46,7 @@ packages=(ansible-core openssh-server openssh-client)
 update_may_fail=true
 ;;
 *)
-echo "deps: unknown package set \"$1\" (build or bench)" >&2
+echo "deps: unknown package set \"$1\" (demo, test or bench)" >&2
 exit 2
 ;;
 esac
@@ -39,12 +55,18 @@ esac
 # the console's browser tests): each tests/ dir with a package.json gets its
 # locked packages with `npm ci`, again only when the lock file changed.
 npm_dirs=()
-if [ "$tag" = deps ]; then
+if [ "$tag" = test-deps ]; then
   repo=$(cd "$(dirname "$0")/.." && pwd)
   while IFS= read -r lock; do
     npm_dirs+=("$(dirname "$lock")")
   done < <(find "$repo/tests" -name package-lock.json -not -path '*/node_modules/*' | sort)
   [ ${#npm_dirs[@]} -eq 0 ] || command -v npm >/dev/null 2>&1 || packages+=(npm)
+fi
+
+# `deps.sh SET --list` prints the set, one package a line, and installs nothing.
+if [ "${2:-}" = --list ]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
 fi
 
 missing=()

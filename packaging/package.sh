@@ -144,7 +144,7 @@ for target in amd64:build/bin/tower:strip arm64:build/cross-tower-aarch64/bin/to
 	IFS=: read -r deb bin strip <<<"$target"
 	root="$STAGE/overcloud-tower_$deb"
 	install -d -m 0755 "$root/usr/bin" "$root/lib/systemd/system" "$root/etc/overcloud" \
-		"$root/usr/lib/overcloud/agents" "$root/usr/share/overcloud"
+		"$root/usr/lib/overcloud/agents" "$root/usr/share/overcloud" "$root/usr/lib/tmpfiles.d"
 	"$strip" --strip-unneeded -o "$root/usr/bin/tower" "$bin"
 	chmod 0755 "$root/usr/bin/tower"
 	for arch in x86_64 aarch64 armv7; do
@@ -161,6 +161,7 @@ for target in amd64:build/bin/tower:strip arm64:build/cross-tower-aarch64/bin/to
 	find "$root/usr/share/overcloud" -type f -exec chmod go-w,a+r {} +
 	install -m 0644 "$PKG/tower.conf" "$root/etc/overcloud/tower.conf"
 	install -m 0644 "$PKG/overcloud-tower.service" "$root/lib/systemd/system/overcloud-tower.service"
+	install -m 0644 "$PKG/overcloud-tower.tmpfiles" "$root/usr/lib/tmpfiles.d/overcloud-tower.conf"
 	common_files "$root" overcloud-tower
 	scripts "$root" overcloud-tower
 	echo /etc/overcloud/tower.conf >"$root/DEBIAN/conffiles"

@@ -99,7 +99,7 @@ void artifacts_free(struct artifacts *a)
 /* The first candidate that is a regular file, into path. */
 static int find_agent(const struct artifacts *a, const char *arch, char path[PATH_MAX])
 {
-	char candidates[4][PATH_MAX];
+	char candidates[5][PATH_MAX];
 	size_t n = 0;
 	struct stat st;
 
@@ -107,6 +107,13 @@ static int find_agent(const struct artifacts *a, const char *arch, char path[PAT
 		snprintf(candidates[n++], PATH_MAX, "%s/overcloud-agent-%s", a->dir, arch);
 	if (a->exe_dir[0] != '\0')
 		snprintf(candidates[n++], PATH_MAX, "%s/../agents/overcloud-agent-%s", a->exe_dir, arch);
+#ifdef OC_SOURCE_DIR
+	/* a tower built out of tree: what `make agents` left in the source tree
+	 * it was configured from (an installed /usr/bin/tower skips this) */
+	if (strncmp(a->exe_dir, "/usr/", 5) != 0)
+		snprintf(candidates[n++], PATH_MAX, "%s/build/agents/overcloud-agent-%s",
+			 OC_SOURCE_DIR, arch);
+#endif
 	snprintf(candidates[n++], PATH_MAX, "/usr/lib/overcloud/agents/overcloud-agent-%s", arch);
 	/* The agent built next to this tower runs on this machine's arch. */
 	if (a->exe_dir[0] != '\0' && artifacts_host_arch() != NULL &&

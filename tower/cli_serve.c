@@ -1,5 +1,6 @@
 /* cli_serve.c — `tower serve`: option parsing for the daemon (daemon.c). */
 #include <getopt.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,13 +15,15 @@
 #include "tower/enroll.h"
 
 /* Data next to the binary: the source tree for build/bin/tower (src is the
- * dir there, "tower/roles"), the package's share dir for /usr/bin/tower
- * (what is the name there, "roles"). */
+ * dir there, "tower/roles"); the source tree the build was configured from
+ * (OC_SOURCE_DIR), for a tower built out of tree; the package's share dir
+ * for /usr/bin/tower (what is the name there, "roles"). */
 static const char *default_data_dir(const char *src, const char *what, char *buf, size_t size)
 {
 	char exe[PATH_MAX], *slash;
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	struct stat st;
+	bool installed = n > 5 && strncmp(exe, "/usr/", 5) == 0;
 
 	if (n > 0) {
 		exe[n] = '\0';
@@ -32,6 +35,12 @@ static const char *default_data_dir(const char *src, const char *what, char *buf
 				return buf;
 		}
 	}
+#ifdef OC_SOURCE_DIR
+	/* an installed tower (the package's /usr/bin/tower) uses installed data */
+	snprintf(buf, size, "%s/%s", OC_SOURCE_DIR, src);
+	if (!installed && stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+		return buf;
+#endif
 	snprintf(buf, size, "/usr/share/overcloud/%s", what);
 	return stat(buf, &st) == 0 && S_ISDIR(st.st_mode) ? buf : NULL;
 }
@@ -51,6 +60,7 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 		{"config", required_argument, NULL, 'C'},
 		{"artifacts", required_argument, NULL, 'x'},
 		{"cloud-init", required_argument, NULL, 'i'},
+		{"group-access", no_argument, NULL, 'G'},
 		{"web", required_argument, NULL, 'w'},
 		{NULL, 0, NULL, 0},
 	};
@@ -79,6 +89,7 @@ static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
 			opt.heartbeat_s = (int)seconds;
 			break;
 		case 'r': opt.roles_dir = optarg; break;
+		case 'G': opt.group_access = true; break;
 		case 'p': opt.patterns_dir = optarg; break;
 		case 'P': opt.default_pattern = optarg; break;
 		case 'x': opt.artifacts_dir = optarg; break;
@@ -122,7 +133,8 @@ const struct cli_command cli_serve_entry = {
 	.name = "serve",
 	.usage = "[--api ADDR:PORT] [--agents ADDR:PORT] [--advertise HOST] [--heartbeat DUR] "
 		 "[--cert-ttl DUR] [--roles DIR] [--patterns DIR] [--default-pattern NAME]\n"
-		 "                   [--config FILE] [--artifacts DIR] [--cloud-init DIR] [--web DIR] [--log-level LEVEL]",
+		 "                   [--config FILE] [--artifacts DIR] [--cloud-init DIR] [--web DIR] [--log-level LEVEL]\n"
+		 "                   [--group-access]",
 	.summary = "run the tower (state in --state DIR; defaults :6125 api, :6126 agents)",
 	.exec = serve_exec,
 };

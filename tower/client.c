@@ -1,5 +1,5 @@
-/* client.c — the CLI's HTTPS client for the tower API (libcurl).
- * Owns endpoint discovery and error wording; commands own what they ask. */
+/* client.c — the CLI's client for the tower API (over tower/httpclient.c).
+ * Owns endpoint discovery, SSE framing and error wording; commands own what they ask. */
 #include "tower/client.h"
 
 #include <errno.h>
@@ -7,45 +7,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <curl/curl.h>
+#include <unistd.h>
 
 #include "shared/util.h"
+#include "tower/httpclient.h"
 
 #define CLIENT_MAX_REPLY (64 * 1024 * 1024)
+#define CLIENT_ERR_MAX 512
+#define CLIENT_PACKAGED_STATE "/var/lib/overcloud"
 
 struct client {
-	CURL *curl;
+	struct httpclient *http;    /* one connection, kept between calls */
 	char url[512];
 	char ca_path[PATH_MAX];
 	char auth_header[128];
 };
-
-struct reply_buf {
-	char *data;
-	size_t len;
-	bool too_big;
-};
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *arg)
-{
-	struct reply_buf *r = arg;
-	size_t n = size * nmemb;
-	char *bigger;
-
-	if (r->len + n > CLIENT_MAX_REPLY) {
-		r->too_big = true;
-		return 0;
-	}
-	bigger = realloc(r->data, r->len + n + 1);
-	if (bigger == NULL)
-		return 0;
-	r->data = bigger;
-	memcpy(r->data + r->len, ptr, n);
-	r->len += n;
-	r->data[r->len] = '\0';
-	return n;
-}
 
 static int from_state_dir(struct client *cl, const char *dir, char *err, size_t err_size)
 {
@@ -55,6 +31,11 @@ static int from_state_dir(struct client *cl, const char *dir, char *err, size_t 
 	size_t len;
 
 	snprintf(path, sizeof(path), "%s/endpoint.json", dir);
+	if (access(path, R_OK) != 0 && errno == EACCES) {
+		snprintf(err, err_size, "cannot read %s: %s (the tower's admins are root and the "
+			 "group overcloud)", path, strerror(errno));
+		return -1;
+	}
 	ep = json_load_file(path, 0, &jerr);
 	if (ep == NULL) {
 		snprintf(err, err_size, "no tower found in %s (is `tower serve --state %s` running?"
@@ -69,7 +50,8 @@ static int from_state_dir(struct client *cl, const char *dir, char *err, size_t 
 	snprintf(path, sizeof(path), "%s/admin.token", dir);
 	token = util_read_file(path, 4096, &len);
 	if (token == NULL) {
-		snprintf(err, err_size, "cannot read %s: %s", path, strerror(errno));
+		snprintf(err, err_size, "cannot read %s: %s%s", path, strerror(errno),
+			 errno == EACCES ? " (the tower's admins are root and the group overcloud)" : "");
 		return -1;
 	}
 	token[strcspn(token, "\r\n ")] = '\0';
@@ -99,6 +81,20 @@ static int from_environment(struct client *cl, char *err, size_t err_size)
 	return 0;
 }
 
+/* Without --state: ./tower-state when it holds a tower, else the packaged
+ * tower's /var/lib/overcloud (readable by the group overcloud). */
+static const char *default_state_dir(const char *state_dir)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/endpoint.json", state_dir);
+	if (access(path, F_OK) == 0)
+		return state_dir;
+	if (access(CLIENT_PACKAGED_STATE "/endpoint.json", F_OK) == 0 || errno == EACCES)
+		return CLIENT_PACKAGED_STATE;
+	return state_dir;
+}
+
 struct client *client_new(const char *state_dir, bool state_given, char *err, size_t err_size)
 {
 	struct client *cl = calloc(1, sizeof(*cl));
@@ -112,12 +108,12 @@ struct client *client_new(const char *state_dir, bool state_given, char *err, si
 	if (!state_given && url != NULL && *url != '\0')
 		rc = from_environment(cl, err, err_size);
 	else
-		rc = from_state_dir(cl, state_dir, err, err_size);
+		rc = from_state_dir(cl, state_given ? state_dir : default_state_dir(state_dir), err,
+				    err_size);
 	if (rc != 0)
 		goto fail;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	cl->curl = curl_easy_init();
-	if (cl->curl == NULL) {
+	cl->http = httpclient_new();
+	if (cl->http == NULL) {
 		snprintf(err, err_size, "cannot initialise libcurl");
 		goto fail;
 	}
@@ -131,8 +127,7 @@ void client_free(struct client *cl)
 {
 	if (cl == NULL)
 		return;
-	if (cl->curl != NULL)
-		curl_easy_cleanup(cl->curl);
+	httpclient_free(cl->http);
 	explicit_bzero(cl->auth_header, sizeof(cl->auth_header));
 	free(cl);
 }
@@ -156,53 +151,43 @@ static void api_error_text(long status, const char *body, char *err, size_t err_
 json_t *client_call(struct client *cl, const char *method, const char *path, json_t *body,
 		    long *status, char *err, size_t err_size)
 {
-	struct reply_buf reply = {0};
-	struct curl_slist *headers = NULL;
-	char url[1024], curl_err[CURL_ERROR_SIZE] = "", *text = NULL;
+	const char *lines[3] = {cl->auth_header, "Accept: application/json",
+				"Content-Type: application/json"};
+	struct httpclient_answer ans;
+	char url[1024], why[CLIENT_ERR_MAX], *text = NULL;
 	json_t *result = NULL;
-	CURLcode rc;
 
 	snprintf(url, sizeof(url), "%s%s", cl->url, path);
-	curl_easy_reset(cl->curl);
-	curl_easy_setopt(cl->curl, CURLOPT_URL, url);
-	curl_easy_setopt(cl->curl, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(cl->curl, CURLOPT_ERRORBUFFER, curl_err);
-	curl_easy_setopt(cl->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(cl->curl, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(cl->curl, CURLOPT_TIMEOUT, 120L);
-	curl_easy_setopt(cl->curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(cl->curl, CURLOPT_WRITEDATA, &reply);
-	curl_easy_setopt(cl->curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	if (cl->ca_path[0] != '\0')
-		curl_easy_setopt(cl->curl, CURLOPT_CAINFO, cl->ca_path);
-	headers = curl_slist_append(headers, cl->auth_header);
-	headers = curl_slist_append(headers, "Accept: application/json");
-	if (body != NULL) {
-		text = json_dumps(body, JSON_COMPACT);
-		headers = curl_slist_append(headers, "Content-Type: application/json");
-		curl_easy_setopt(cl->curl, CURLOPT_POSTFIELDS, text ? text : "");
+	if (body != NULL && (text = json_dumps(body, JSON_COMPACT)) == NULL) {
+		snprintf(err, err_size, "out of memory");
+		return NULL;
 	}
-	curl_easy_setopt(cl->curl, CURLOPT_HTTPHEADER, headers);
-	rc = curl_easy_perform(cl->curl);
-	if (rc != CURLE_OK) {
-		if (reply.too_big)
-			snprintf(err, err_size, "%s: reply larger than %d bytes", url, CLIENT_MAX_REPLY);
-		else
-			snprintf(err, err_size, "%s: %s", url, curl_err[0] ? curl_err : curl_easy_strerror(rc));
+	struct httpclient_request req = {
+		.method = method,
+		.url = url,
+		.headers = lines,
+		.header_count = body != NULL ? 3 : 2,
+		.body = text,
+		.body_len = text != NULL ? strlen(text) : 0,
+		.ca_bundle = cl->ca_path,
+		.timeout_s = 120,
+		.max_answer = CLIENT_MAX_REPLY,
+	};
+	if (httpclient_do(cl->http, &req, &ans, why, sizeof(why)) != 0) {
+		snprintf(err, err_size, "%s: %s", url, why);
 		goto out;
 	}
-	curl_easy_getinfo(cl->curl, CURLINFO_RESPONSE_CODE, status);
+	*status = ans.status;
 	if (*status < 200 || *status > 299) {
-		api_error_text(*status, reply.data, err, err_size);
+		api_error_text(*status, ans.body, err, err_size);
 		goto out;
 	}
-	result = reply.len ? json_loadb(reply.data, reply.len, 0, NULL) : json_object();
+	result = ans.len ? json_loadb(ans.body, ans.len, 0, NULL) : json_object();
 	if (result == NULL)
-		result = json_stringn(reply.data, reply.len);
+		result = json_stringn(ans.body, ans.len);
 out:
-	curl_slist_free_all(headers);
+	httpclient_answer_free(&ans);
 	free(text);
-	free(reply.data);
 	return result;
 }
 
@@ -211,9 +196,7 @@ struct sse_state {
 	void *arg;
 	char *buf;           /* bytes of the event being read */
 	size_t len, cap;
-	bool stopped;
-	long status;
-	CURL *curl;
+	bool too_big;        /* an event over CLIENT_MAX_REPLY */
 };
 
 /* One SSE event is "event: X\ndata: {...}\n\n"; our server sends no other
@@ -240,73 +223,68 @@ static int sse_dispatch(struct sse_state *s, char *block)
 	return rc;
 }
 
-static size_t on_sse(char *ptr, size_t size, size_t nmemb, void *arg)
+/* The 200 answer's bytes as they come: whole events go to on_event. */
+static int on_sse(void *arg, const char *ptr, size_t n)
 {
 	struct sse_state *s = arg;
-	size_t n = size * nmemb;
 	char *end;
 
-	if (s->stopped)
-		return 0;
-	curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &s->status);
 	if (s->len + n + 1 > s->cap) {
 		size_t cap = (s->len + n + 1) * 2;
 		char *bigger;
-		if (cap > CLIENT_MAX_REPLY || (bigger = realloc(s->buf, cap)) == NULL)
-			return 0;
+		if (cap > CLIENT_MAX_REPLY || (bigger = realloc(s->buf, cap)) == NULL) {
+			s->too_big = true;
+			return -1;
+		}
 		s->buf = bigger;
 		s->cap = cap;
 	}
 	memcpy(s->buf + s->len, ptr, n);
 	s->len += n;
 	s->buf[s->len] = '\0';
-	if (s->status != 200)
-		return n;   /* an error body, read whole below */
 	while ((end = strstr(s->buf, "\n\n")) != NULL) {
 		size_t used = (size_t)(end - s->buf) + 2;
+		int stop;
 		*end = '\0';
-		if (sse_dispatch(s, s->buf) != 0)
-			s->stopped = true;
+		stop = sse_dispatch(s, s->buf);
 		memmove(s->buf, s->buf + used, s->len - used + 1);
 		s->len -= used;
-		if (s->stopped)
-			return 0;
+		if (stop != 0)
+			return stop;
 	}
-	return n;
+	return 0;
 }
 
 int client_stream(struct client *cl, const char *path, client_event_fn on_event, void *arg,
 		  char *err, size_t err_size)
 {
-	struct sse_state s = {.on_event = on_event, .arg = arg, .curl = cl->curl};
-	struct curl_slist *headers = NULL;
-	char url[1024], curl_err[CURL_ERROR_SIZE] = "";
-	CURLcode rc;
+	struct sse_state s = {.on_event = on_event, .arg = arg};
+	const char *lines[2] = {cl->auth_header, "Accept: text/event-stream"};
+	struct httpclient_answer ans;
+	char url[1024], why[CLIENT_ERR_MAX];
 	int ret = -1;
 
 	snprintf(url, sizeof(url), "%s%s", cl->url, path);
-	curl_easy_reset(cl->curl);
-	curl_easy_setopt(cl->curl, CURLOPT_URL, url);
-	curl_easy_setopt(cl->curl, CURLOPT_ERRORBUFFER, curl_err);
-	curl_easy_setopt(cl->curl, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(cl->curl, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(cl->curl, CURLOPT_WRITEFUNCTION, on_sse);
-	curl_easy_setopt(cl->curl, CURLOPT_WRITEDATA, &s);
-	curl_easy_setopt(cl->curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	if (cl->ca_path[0] != '\0')
-		curl_easy_setopt(cl->curl, CURLOPT_CAINFO, cl->ca_path);
-	headers = curl_slist_append(headers, cl->auth_header);
-	headers = curl_slist_append(headers, "Accept: text/event-stream");
-	curl_easy_setopt(cl->curl, CURLOPT_HTTPHEADER, headers);
-	rc = curl_easy_perform(cl->curl);
-	curl_easy_getinfo(cl->curl, CURLINFO_RESPONSE_CODE, &s.status);
-	if (s.status != 0 && s.status != 200)
-		api_error_text(s.status, s.buf, err, err_size);
-	else if (rc != CURLE_OK && !s.stopped)
-		snprintf(err, err_size, "%s: %s", url, curl_err[0] ? curl_err : curl_easy_strerror(rc));
+	struct httpclient_request req = {
+		.method = "GET",
+		.url = url,
+		.headers = lines,
+		.header_count = 2,
+		.ca_bundle = cl->ca_path,
+		.timeout_s = -1,                 /* a watch lasts as long as the workflow */
+		.max_answer = CLIENT_MAX_REPLY,  /* an error's body */
+		.on_stream = on_sse,
+		.stream_arg = &s,
+	};
+	if (httpclient_do(cl->http, &req, &ans, why, sizeof(why)) != 0)
+		snprintf(err, err_size, "%s: %s", url, why);
+	else if (s.too_big)
+		snprintf(err, err_size, "%s: an event larger than %d bytes", url, CLIENT_MAX_REPLY);
+	else if (ans.status != 200 && !ans.stopped)
+		api_error_text(ans.status, ans.body, err, err_size);
 	else
 		ret = 0;
-	curl_slist_free_all(headers);
+	httpclient_answer_free(&ans);
 	free(s.buf);
 	return ret;
 }

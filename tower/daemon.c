@@ -135,6 +135,28 @@ static int write_endpoint_file(struct tower *t, const char *api_host)
 	return rc;
 }
 
+/* --group-access (the package's unit): what the CLI reads (endpoint.json,
+ * ca.pem, admin.token) becomes readable by the tower's group, so that an
+ * operator in it uses `tower` without root. The admin token is the whole
+ * API: the group is the tower's admins. The CA key, the database and the
+ * logs stay the tower user's own. */
+static int share_cli_files(const struct tower *t)
+{
+	static const char *const names[] = {"endpoint.json", "ca.pem", "admin.token"};
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		path_join(path, sizeof(path), t->state_dir, names[i]);
+		if (chmod(path, 0640) != 0) {
+			log_error("--group-access: cannot chmod %s: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	log_info("--group-access: %s and its endpoint.json, ca.pem and admin.token are readable "
+		 "by group %u", t->state_dir, (unsigned)getegid());
+	return 0;
+}
+
 /* A node that says hello may have tasks waiting, and may be what an
  * OverCloud's enroll step waits for. */
 static void on_node_ready(void *arg, const char *node_id)
@@ -217,7 +239,7 @@ int daemon_run(const struct daemon_options *opt)
 		}
 		log_info("created state dir %s", t.state_dir);
 	}
-	chmod(t.state_dir, 0700);
+	chmod(t.state_dir, opt->group_access ? 0750 : 0700);
 	if (opt->advertise != NULL)
 		snprintf(t.join_host, sizeof(t.join_host), "%s", opt->advertise);
 	else
@@ -314,6 +336,8 @@ int daemon_run(const struct daemon_options *opt)
 		log_error("cannot write %s/endpoint.json: %s", t.state_dir, strerror(errno));
 		goto out;
 	}
+	if (opt->group_access && share_cli_files(&t) != 0)
+		goto out;
 	signal(SIGPIPE, SIG_IGN);
 	ev_int = evsignal_new(t.base, SIGINT, on_signal, t.base);
 	ev_term = evsignal_new(t.base, SIGTERM, on_signal, t.base);

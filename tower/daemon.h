@@ -3,6 +3,7 @@
 #ifndef OC_DAEMON_H
 #define OC_DAEMON_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct daemon_options {
@@ -20,6 +21,7 @@ struct daemon_options {
 	const char *web_dir;      /* the console's static files; NULL: none */
 	const char *config_path;  /* INI file with provider sections */
 	int config_missing_ok;    /* the default path may be absent */
+	bool group_access;        /* --group-access: the tower's group may use the CLI */
 };
 
 /* Returns the process exit status. */

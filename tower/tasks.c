@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "shared/log.h"
+#include "shared/mask.h"
 #include "shared/msg.h"
 #include "shared/util.h"
 #include "tower/hub.h"
@@ -731,8 +732,14 @@ static json_t *outputs_json(const struct msg_strmap *outputs)
 	return obj;
 }
 
+static void mem_emit(void *ctx, const uint8_t *p, size_t n)
+{
+	fwrite(p, 1, n, ctx);
+}
+
 /* Secret values (inputs, and outputs now that they are known) are replaced
- * by *** in the stored log, in case a script printed them. */
+ * by *** in the stored log, in case a script printed them (shared/mask.c:
+ * the agent masked the inputs already; outputs become known only now). */
 static void mask_stored_log(struct tasks *tk, const struct store_task *t,
 			    const struct msg_strmap *outputs)
 {
@@ -742,6 +749,7 @@ static void mask_stored_log(struct tasks *tk, const struct store_task *t,
 	size_t count = 0, i, len;
 	char *text, *out = NULL;
 	size_t out_len = 0;
+	struct mask *secrets = NULL;
 	FILE *mem;
 
 	json_array_foreach(json_object_get(spec, "mask"), i, v)
@@ -754,29 +762,20 @@ static void mask_stored_log(struct tasks *tk, const struct store_task *t,
 				values[count++] = outputs->items[k].value;
 	tasks_log_path(tk, t->id, path, sizeof(path));
 	text = count ? util_read_file(path, (size_t)tk->log_cap + 4096, &len) : NULL;
-	if (text == NULL)
+	if (text == NULL || (secrets = mask_new()) == NULL)
 		goto out;
+	for (i = 0; i < count; i++)
+		if (mask_add(secrets, values[i], strlen(values[i])) != 0)
+			goto out;
 	mem = open_memstream(&out, &out_len);
 	if (mem == NULL)
 		goto out;
-	for (size_t pos = 0; pos < len;) {
-		size_t hit = 0;
-		for (size_t k = 0; k < count && hit == 0; k++) {
-			size_t vl = strlen(values[k]);
-			if (vl <= len - pos && memcmp(text + pos, values[k], vl) == 0)
-				hit = vl;
-		}
-		if (hit) {
-			fputs("***", mem);
-			pos += hit;
-		} else {
-			fputc(text[pos++], mem);
-		}
-	}
+	mask_stream(secrets, (const uint8_t *)text, len, true, mem_emit, mem);
 	fclose(mem);
 	if (out_len != len || memcmp(out, text, len) != 0)
 		util_write_file(path, out, out_len, 0600);
 out:
+	mask_free(secrets);
 	free(out);
 	free(text);
 	json_decref(spec);

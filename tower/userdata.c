@@ -98,14 +98,16 @@ static void host_port(char *out, size_t size, const char *host, uint16_t port)
 static void build_join_conf(struct render *r)
 {
 	const struct userdata_params *p = r->p;
-	char tower[300], api[300];
+	char tower[300], api[300], expires[48] = "";
 
 	host_port(tower, sizeof(tower), p->tower_host, p->agent_port);
 	host_port(api, sizeof(api), p->tower_host, p->api_port);
+	if (p->token_expires > 0)
+		snprintf(expires, sizeof(expires), "token_expires = %lld\n", (long long)p->token_expires);
 	snprintf(r->join_conf, sizeof(r->join_conf),
-		 "tower = %s\napi = %s\ntoken = %s\nca_hash = %s\nrole = %s\narch = %s\n"
+		 "tower = %s\napi = %s\ntoken = %s\n%sca_hash = %s\nrole = %s\narch = %s\n"
 		 "agent_sha256 = %s\n%s%s%s",
-		 tower, api, p->join_token, p->ca_pin, p->role, p->arch, p->agent_sha256,
+		 tower, api, p->join_token, expires, p->ca_pin, p->role, p->arch, p->agent_sha256,
 		 p->node_name ? "name = " : "", p->node_name ? p->node_name : "",
 		 p->node_name ? "\n" : "");
 }
@@ -348,6 +350,8 @@ char *userdata_for_tower(struct tower *t, const char *token, const char *role, c
 		.arch = arch,
 		.agent_sha256 = sha256_hex,
 		.node_name = node_name,
+		/* minted just now by the caller, for USERDATA_TOKEN_TTL_S */
+		.token_expires = util_now() + USERDATA_TOKEN_TTL_S,
 	};
 
 	if (t->cloud_init_dir == NULL) {

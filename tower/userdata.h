@@ -23,7 +23,13 @@ struct userdata_params {
 	const char *arch;          /* x86_64, aarch64, armv7 */
 	const char *agent_sha256;  /* 64 hex: what the node must download for arch */
 	const char *node_name;     /* may be NULL */
+	int64_t token_expires;     /* unix time; 0: not written (the node assumes 1 h) */
 };
+
+/* The lifetime of the token a rendered user-data carries (api.c and
+ * workflow.c mint it with this TTL); join.conf says when it ends, so that the
+ * node's install script stops trying in time and says why. */
+#define USERDATA_TOKEN_TTL_S 3600
 
 /* Renders the template with p's values: every scalar that is exactly
  * ${ca_pem}, ${join_conf} or ${file:NAME} (a file next to the template)

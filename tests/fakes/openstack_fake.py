@@ -46,6 +46,8 @@ FAULTS = {
     "quota_status": 403,         # 403 forbidden (Nova today) or 413 overLimit
     "fail_posts": 0,             # the next N POST /servers get a 503
     "fail_posts_after_create": 0,  # the next N POST /servers make the server, then 500
+    "rate_limit_posts": 0,       # the next N POST /servers get 413 overLimit + Retry-After
+    "rate_limit_retry_after": 1,  # its seconds; a POST back sooner is refused again
     "never_active": False,       # new servers stay in BUILD
     "error_build": None,         # str: new servers go to ERROR with this fault
     "boot_delay": 0.2,           # seconds in BUILD before ACTIVE
@@ -96,8 +98,10 @@ class Cloud:
         self.tokens = {}          # token -> expiry (monotonic)
         self.servers = {}         # id -> dict
         self.next_ip = 10
+        self.rate_limited_until = 0.0   # monotonic; POSTs before it get 413 again
         self.stats = {"auth": 0, "auth_failed": 0, "unauthorized": 0, "requests": 0,
-                      "posts": 0, "posts_503": 0, "posts_500": 0, "deletes": 0, "created": 0,
+                      "posts": 0, "posts_503": 0, "posts_500": 0,
+                      "posts_413": 0, "posts_413_early": 0, "deletes": 0, "created": 0,
                       "boot_errors": [], "revoked": 0, "wrong_endpoint": 0}
         self.log_lock = threading.Lock()
         self.log = open(args.log, "a", buffering=1) if args.log else sys.stderr
@@ -315,9 +319,10 @@ def check_user_data(b64):
 
 
 class BadRequest(Exception):
-    def __init__(self, status, kind, message):
+    def __init__(self, status, kind, message, retry_after=None):
         super().__init__(message)
         self.status, self.kind, self.message = status, kind, message
+        self.retry_after = retry_after
 
 
 def nova_error(status, kind, message):
@@ -514,8 +519,14 @@ class Handler(BaseHTTPRequestHandler):
             hdr = {}
             if mv is not None:
                 hdr["OpenStack-API-Version"] = f"compute {mv[0]}.{mv[1]}"
-            return self.reply(e.status, {e.kind: {"message": e.message, "code": e.status}},
-                              headers=hdr)
+            fault = {"message": e.message, "code": e.status}
+            if e.retry_after is not None:
+                # Nova's rate limiting (the legacy "limits" middleware): 413
+                # overLimit, the wait in the Retry-After header and in the body
+                hdr["Retry-After"] = str(e.retry_after)
+                fault["retryAfter"] = str(e.retry_after)
+                fault["details"] = "Only 10 POST request(s) can be made to \"*\" every minute."
+            return self.reply(e.status, {e.kind: fault}, headers=hdr)
         finally:
             mvs = f" mv={mv[0]}.{mv[1]}" if mv else ""
             cloud.note(f"{self.command} {self.path} -> {self.status}{mvs}")
@@ -545,6 +556,7 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_fake/reset" and self.command == "POST":
             with cloud.lock:
                 cloud.faults = dict(FAULTS)
+                cloud.rate_limited_until = 0.0
             return self.reply(200, cloud.faults)
         return self.reply(404, raw=b"no such control\n", ctype="text/plain")
 
@@ -687,6 +699,19 @@ class Handler(BaseHTTPRequestHandler):
         body = self.body_json()
         with cloud.lock:
             cloud.stats["posts"] += 1
+            now = time.monotonic()
+            if now < cloud.rate_limited_until:
+                # back before Retry-After said: a rate limiter refuses again
+                cloud.stats["posts_413_early"] += 1
+                raise BadRequest(413, "overLimit", "This request was rate-limited.",
+                                 retry_after=max(1, int(cloud.rate_limited_until - now + 0.999)))
+            if cloud.faults["rate_limit_posts"] > 0:
+                cloud.faults["rate_limit_posts"] -= 1
+                cloud.stats["posts_413"] += 1
+                wait = cloud.faults["rate_limit_retry_after"]
+                cloud.rate_limited_until = now + wait
+                raise BadRequest(413, "overLimit", "This request was rate-limited.",
+                                 retry_after=wait)
             if cloud.faults["fail_posts"] > 0:
                 cloud.faults["fail_posts"] -= 1
                 cloud.stats["posts_503"] += 1

@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		(void)ec2xml_path(x, 0, "reservationSet/item/instancesSet/item/instanceId");
 		ec2xml_free(x);
 	}
-	if (ec2xml_error(body, size, &e) == 0) {
+	if (ec2xml_error(body, size, NULL, &e) == 0) {
 		if (e.code[0] == '\0' || strlen(e.message) >= sizeof(e.message))
 			abort();
 		for (const char *p = e.message; *p; p++)

@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	osp_find_named(body, size, "images", "debian-12", id, sizeof(id), err, sizeof(err));
 	osp_find_named(body, size, "networks", "oc-net", id, sizeof(id), err, sizeof(err));
 	osp_parse_image(body, size, id, sizeof(id), err, sizeof(err));
-	osp_error_message(body, size, msg, sizeof(msg));
+	osp_error_message(body, size, NULL, msg, sizeof(msg));
 	check_str(msg, sizeof(msg));
 	/* the text-level helpers want a C string */
 	if ((text = malloc(size + 1)) == NULL)

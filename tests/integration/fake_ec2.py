@@ -179,10 +179,17 @@ class Cloud:
             json.dump(inv, f, indent=1)
         os.replace(tmp, os.path.join(self.args.state, "inventory.json"))
 
-    def fault(self, action):
+    def fault(self, action, canonical=""):
         f = self.faults.get(action)
         if f and f[0] > 0:
             f[0] -= 1
+            if f[1] == "SignatureDoesNotMatch":
+                # EC2 quotes the canonical request it computed, session token
+                # and all, in this message
+                raise Ec2Error(403, "SignatureDoesNotMatch",
+                               "The request signature we calculated does not match the signature you "
+                               "provided. The Canonical String for this request should have been\n'%s'"
+                               % canonical)
             if f[1] == "503":
                 raise Ec2Error(503, "Unavailable", "The server is overloaded and can't handle the request.")
             raise Ec2Error(503, "RequestLimitExceeded", "Request limit exceeded.")
@@ -557,7 +564,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if action not in verbs:
                 raise Ec2Error(400, "InvalidAction", "The action %s is not valid for this web service." % action[:40])
             with cloud.lock:
-                cloud.fault(action)
+                cloud.fault(action, self.canonical_request(url, body))
             out = verbs[action](params)
             log("%s -> 200" % action)
             self.answer(200, out)
@@ -566,6 +573,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.answer(e.status, '<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>%s</Code>'
                         '<Message>%s</Message></Error></Errors><RequestID>%s</RequestID></Response>'
                         % (e.code, xml_escape(e.message), secrets.token_hex(8)))
+
+    def canonical_request(self, url, body):
+        """The canonical request of SigV4 over the headers the client signed."""
+        m = AUTH_RE.match((self.headers.get("Authorization") or "").strip())
+        names = m.group(5).split(";") if m else []
+        lines = ["%s:%s" % (n, " ".join((self.headers.get(n) or "").strip().split())) for n in names]
+        return "\n".join([self.command, url.path or "/", url.query] + lines +
+                         ["", ";".join(names), hashlib.sha256(body).hexdigest()])
 
     def check_signature(self, url, body):
         args = self.server.cloud.args
@@ -737,7 +752,7 @@ def main():
     s.add_argument("--state", required=True)
     s.add_argument("--agent")
     s.add_argument("--instance-limit", type=int)
-    s.add_argument("--fail", action="append", help="ACTION:N:CODE (CODE 503 or RequestLimitExceeded)")
+    s.add_argument("--fail", action="append", help="ACTION:N:CODE (CODE 503, RequestLimitExceeded or SignatureDoesNotMatch)")
     s.add_argument("--stuck", type=int, action="append", help="the K-th launch stays pending")
     s.add_argument("--boot-ms", type=int, default=300)
     s.add_argument("--terminate-ms", type=int, default=200)

@@ -163,12 +163,12 @@ while read -r f; do
 	[ -z "$f" ] && continue
 	case $f in
 	/ | /. | /etc | /lib | /lib/systemd | /lib/systemd/system | /usr | /usr/bin | /usr/lib | /usr/share | \
-		/usr/share/doc | /usr/share/lintian | /usr/share/lintian/overrides) continue ;;
+		/usr/share/doc | /usr/share/lintian | /usr/share/lintian/overrides | /usr/lib/tmpfiles.d) continue ;;
 	esac
 	[ -e "$f" ] || [ -L "$f" ] && left+=("$f")
 done <"$T/files"
 [ ${#left[@]} -eq 0 ] || fail "purge left: ${left[*]}"
-for d in /etc/overcloud /var/lib/overcloud /var/lib/overcloud-agent \
+for d in /etc/overcloud /var/lib/overcloud /var/lib/overcloud-agent /run/overcloud-demo \
 	/etc/systemd/system/multi-user.target.wants/overcloud-tower.service \
 	/etc/systemd/system/multi-user.target.wants/overcloud-agent.service; do
 	[ -e "$d" ] || [ -L "$d" ] && fail "purge left $d"

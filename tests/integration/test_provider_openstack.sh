@@ -31,6 +31,7 @@ DIRS=(--roles "$REPO/tests/integration/roles" --patterns "$REPO/tests/integratio
 # The fake first (it kills its agents on SIGTERM), then lib.sh's cleanup.
 os_cleanup() {
 	local rc=$?
+	set +e   # under errexit the (exit "$rc") below would end the trap before cleanup
 	if [ -n "$FAKE_PID" ]; then
 		kill -TERM "$FAKE_PID" 2>/dev/null || true
 		wait "$FAKE_PID" 2>/dev/null || true
@@ -258,6 +259,22 @@ grep -q "was made by an earlier try" "$T/tool.log" || fail "no adoption logged"
 tool_destroy "$h2" "$h3" || fail "destroy n2 n3"
 inventory_is 0 || fail "left: $(fake_get inventory)"
 pass "provider: two 503s retried; a server made behind a lost answer adopted, not doubled"
+
+# 2b'. Nova's rate limiting: 413 overLimit with Retry-After (issue 17 item 5) is
+# retried like a 429, no sooner than Retry-After says (the fake refuses an
+# early POST again and counts it), and the server is made once.
+fake_faults '{"rate_limit_posts": 2, "rate_limit_retry_after": 1}'
+user_data n2r test-cluster
+out=$(tool_create n2r) || fail "create after 413 overLimit: $(tail -n 5 "$T/tool.log")"
+h2r=${out%%$'\t'*}
+[ "$(stat_of posts_413)" = 2 ] || fail "413s seen: $(stat_of posts_413)"
+[ "$(stat_of posts_413_early)" = 0 ] || fail "POSTs back before Retry-After: $(stat_of posts_413_early)"
+[ "$(fake_get inventory | jq '[.servers[] | select(.name == "n2r")] | length')" = 1 ] ||
+	fail "n2r made other than once: $(fake_get inventory)"
+grep -q "creating server n2r -> 413; retrying" "$T/tool.log" || fail "no 413 retry logged"
+tool_destroy "$h2r" || fail "destroy n2r"
+inventory_is 0 || fail "left: $(fake_get inventory)"
+pass "provider: 413 overLimit with Retry-After retried after the wait it asked for, server made once"
 
 # 2c. BUILD forever -> timeout, deleted; ERROR -> its fault, deleted
 os_conf "$T/os-short.conf" "boot_timeout = 2"

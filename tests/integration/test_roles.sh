@@ -6,7 +6,7 @@
 
 ROLES="$(cd "$(dirname "$0")" && pwd)/roles"
 start_tower t --roles "$ROLES" --patterns "$(dirname "$ROLES")/patterns"
-log_has t "loaded 3 role(s)" || fail "roles not loaded: $(grep -i role "$T/t.log")"
+log_has t "loaded 4 role(s)" || fail "roles not loaded: $(grep -i role "$T/t.log")"
 start_agent a t "$(new_token t k8s-worker)"
 wait_until "agent enrolled" 30 test -s "$T/a/agent.conf" || fail "join"
 id=$(node_id_of a)

@@ -74,22 +74,22 @@ static void test_error(void **state)
 	const char *query_style = "<ErrorResponse><Error><Code>Throttling</Code><Message>Rate "
 				  "exceeded</Message></Error><RequestId>abc</RequestId></ErrorResponse>";
 
-	assert_int_equal(ec2xml_error(body, len, &e), 0);
+	assert_int_equal(ec2xml_error(body, len, NULL, &e), 0);
 	assert_string_equal(e.code, "InvalidInstanceID.NotFound");
 	assert_string_equal(e.message, "The instance ID 'i-1a2b3c4d' does not exist");
 	assert_string_equal(e.request_id, "ea966190-f9aa-478e-9ede-example");
 	free(body);
 	/* Codes keep only identifier characters, messages stay on one line. */
-	assert_int_equal(ec2xml_error(multi, strlen(multi), &e), 0);
+	assert_int_equal(ec2xml_error(multi, strlen(multi), NULL, &e), 0);
 	assert_string_equal(e.code, "BadCode");
 	assert_string_equal(e.message, "line one line two");
-	assert_int_equal(ec2xml_error(query_style, strlen(query_style), &e), 0);
+	assert_int_equal(ec2xml_error(query_style, strlen(query_style), NULL, &e), 0);
 	assert_string_equal(e.code, "Throttling");
 	/* Not an error document. */
-	assert_int_equal(ec2xml_error("<a/>", 4, &e), -1);
+	assert_int_equal(ec2xml_error("<a/>", 4, NULL, &e), -1);
 	assert_int_equal(ec2xml_error("<Response><Errors><Error><Message>x</Message></Error>"
-				      "</Errors></Response>", 74, &e), -1);
-	assert_int_equal(ec2xml_error("not xml", 7, &e), -1);
+				      "</Errors></Response>", 74, NULL, &e), -1);
+	assert_int_equal(ec2xml_error("not xml", 7, NULL, &e), -1);
 }
 
 static void test_long_message_is_cut(void **state)
@@ -101,7 +101,7 @@ static void test_long_message_is_cut(void **state)
 	for (int i = 0; i < 1000; i++)
 		n += (size_t)snprintf(doc + n, sizeof(doc) - n, "\xc3\xa9"); /* é, 2 bytes */
 	n += (size_t)snprintf(doc + n, sizeof(doc) - n, "</Message></Error></Errors></Response>");
-	assert_int_equal(ec2xml_error(doc, n, &e), 0);
+	assert_int_equal(ec2xml_error(doc, n, NULL, &e), 0);
 	assert_true(strlen(e.message) < sizeof(e.message));
 	/* cut on a character boundary */
 	assert_int_equal(strlen(e.message) % 2, 0);

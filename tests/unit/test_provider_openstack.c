@@ -385,7 +385,7 @@ static void expect_message(const char *body, const char *want)
 {
 	char out[OSP_MSG_MAX];
 
-	osp_error_message(body, body ? strlen(body) : 0, out, sizeof(out));
+	osp_error_message(body, body ? strlen(body) : 0, NULL, out, sizeof(out));
 	if (strcmp(out, want) != 0)
 		fail_msg("message \"%s\", wanted \"%s\"", out, want);
 }
@@ -418,9 +418,9 @@ static void test_error_message(void **state)
 	expect_message(body, "Invalid input for field/attribute user_data. Value: [elided]. is not "
 		       "a 'base64'");
 	/* cut to the buffer */
-	osp_error_message(S("{\"e\": {\"message\": \"0123456789abcdefghij\"}}"), out, sizeof(out));
+	osp_error_message(S("{\"e\": {\"message\": \"0123456789abcdefghij\"}}"), NULL, out, sizeof(out));
 	assert_string_equal(out, "0123456789abcde");
-	osp_error_message(S("0123456789abcdefghij"), out, sizeof(out));
+	osp_error_message(S("0123456789abcdefghij"), NULL, out, sizeof(out));
 	assert_string_equal(out, "0123456789abcde");
 }
 

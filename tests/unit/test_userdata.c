@@ -63,6 +63,7 @@ static struct userdata_params good_params(void)
 		.arch = "aarch64",
 		.agent_sha256 = agent_sha,
 		.node_name = "oc1-cluster-2",
+		.token_expires = 1796601600,
 	};
 	return p;
 }
@@ -140,6 +141,7 @@ static void test_shipped_template(void **state)
 	struct userdata_params p = good_params();
 	char err[512] = "", *text = render(&p, err, sizeof(err));
 	char *unit = read_shipped("overcloud-agent.service");
+	char *install_unit = read_shipped("overcloud-install-agent.service");
 	char *script = read_shipped("install-agent.sh");
 	struct fy_document *doc;
 	struct fy_node *f, *runcmd;
@@ -172,11 +174,18 @@ static void test_shipped_template(void **state)
 	assert_non_null(strstr(conf, "\narch = aarch64\n"));
 	assert_non_null(strstr(conf, "\nagent_sha256 = 12f9b2ef7e10"));
 	assert_non_null(strstr(conf, "\nname = oc1-cluster-2\n"));
+	/* the install script stops trying before the token is worthless */
+	assert_non_null(strstr(conf, "\ntoken_expires = 1796601600\n"));
 
 	/* The unit and the script arrive byte for byte. */
 	f = write_file(doc, "/etc/systemd/system/overcloud-agent.service");
 	assert_non_null(f);
 	assert_string_equal(field(f, "content"), unit);
+	/* the boot-time unit that installs until the node has joined */
+	f = write_file(doc, "/etc/systemd/system/overcloud-install-agent.service");
+	assert_non_null(f);
+	assert_string_equal(field(f, "permissions"), "0644");
+	assert_string_equal(field(f, "content"), install_unit);
 	f = write_file(doc, "/usr/local/sbin/overcloud-install-agent");
 	assert_non_null(f);
 	assert_string_equal(field(f, "permissions"), "0700");
@@ -190,6 +199,7 @@ static void test_shipped_template(void **state)
 	assert_int_equal(fy_node_mapping_item_count(fy_document_root(doc)), 2);
 	fy_document_destroy(doc);
 	free(unit);
+	free(install_unit);
 	free(script);
 	free(text);
 }
@@ -200,10 +210,12 @@ static void test_optional_name_and_ipv6(void **state)
 	char err[512], *text;
 
 	p.node_name = NULL;
+	p.token_expires = 0;
 	p.tower_host = "fd00::5";
 	text = render(&p, err, sizeof(err));
 	assert_non_null(text);
 	assert_null(strstr(text, "name = "));
+	assert_null(strstr(text, "token_expires = "));
 	assert_non_null(strstr(text, "tower = [fd00::5]:6126\n"));
 	assert_non_null(strstr(text, "api = [fd00::5]:6125\n"));
 	free(text);

@@ -44,9 +44,10 @@
 #include <mbedtls/base64.h>
 
 #include "shared/log.h"
+#include "shared/mask.h"
 #include "shared/util.h"
 #include "tower/config.h"
-#include "tower/providers/cloudhttp.h"
+#include "tower/httpclient.h"
 #include "tower/providers/ec2xml.h"
 #include "tower/providers/sigv4.h"
 
@@ -75,6 +76,7 @@ struct aws_ctx {
 	char instance_type[64];
 	char ca_bundle[1024];
 	char *access_key_id, *secret_access_key, *session_token;   /* owned; wiped on close */
+	struct mask *secrets;             /* the secret key and session token, masked in messages */
 	int64_t boot_ms, terminate_ms, poll_ms, retry_base_ms, retry_cap_ms;
 	int max_tries;
 	atomic_uint_fast64_t calls;       /* API requests sent, for the log */
@@ -212,6 +214,7 @@ static void aws_close(void *ctx)
 	secret_free(&c->access_key_id);
 	secret_free(&c->secret_access_key);
 	secret_free(&c->session_token);
+	mask_free(c->secrets);
 	explicit_bzero(c, sizeof(*c));
 	free(c);
 }
@@ -280,7 +283,10 @@ static void *aws_open(const struct provider_env *env, char *err, size_t err_size
 	c->access_key_id = strdup(key_id);
 	c->secret_access_key = strdup(secret);
 	c->session_token = token ? strdup(token) : NULL;
-	if (c->access_key_id == NULL || c->secret_access_key == NULL || (token && !c->session_token)) {
+	if (c->access_key_id == NULL || c->secret_access_key == NULL || (token && !c->session_token) ||
+	    (c->secrets = mask_new()) == NULL ||
+	    mask_add(c->secrets, c->secret_access_key, strlen(c->secret_access_key)) != 0 ||
+	    (token && mask_add(c->secrets, c->session_token, strlen(c->session_token)) != 0)) {
 		snprintf(err, err_size, "aws: out of memory");
 		goto fail;
 	}
@@ -335,27 +341,6 @@ fail:
 }
 
 /* ---- messages ---- */
-
-/* Replaces every occurrence of a secret of ours in text by "[redacted]":
- * EC2 echoes parts of requests in some messages. */
-static void redact(const struct aws_ctx *c, char *text, size_t size)
-{
-	const char *secrets[] = {c->secret_access_key, c->session_token};
-
-	for (size_t i = 0; i < OC_ARRAY_LEN(secrets); i++) {
-		const char *s = secrets[i];
-		size_t slen;
-		char *hit;
-
-		if (s == NULL || (slen = strlen(s)) < 4)
-			continue;
-		while ((hit = strstr(text, s)) != NULL) {
-			char rest[1024];
-			snprintf(rest, sizeof(rest), "%s", hit + slen);
-			snprintf(hit, size - (size_t)(hit - text), "[redacted]%s", rest);
-		}
-	}
-}
 
 /* ---- form bodies ---- */
 
@@ -446,8 +431,8 @@ static int64_t backoff_ms(const struct aws_ctx *c, int attempt)
 	return 1 + (int64_t)(r % (uint64_t)(ceiling + 1));
 }
 
-/* Sends one signed request: 0 with an answer, else cloudhttp_do's failure. */
-static int send_once(struct aws_ctx *c, const struct form *f, struct cloudhttp_answer *ans,
+/* Sends one signed request: 0 with an answer, else httpclient_do's failure. */
+static int send_once(struct aws_ctx *c, const struct form *f, struct httpclient_answer *ans,
 		     char *err, size_t err_size)
 {
 	char date[SIGV4_AMZ_DATE_LEN + 1], *authz_line = NULL, *token_line = NULL;
@@ -485,7 +470,7 @@ static int send_once(struct aws_ctx *c, const struct form *f, struct cloudhttp_a
 	lines[n++] = authz_line;
 	if (token_line != NULL)
 		lines[n++] = token_line;
-	struct cloudhttp_request hreq = {
+	struct httpclient_request hreq = {
 		.method = "POST",
 		.url = c->url,
 		.headers = lines,
@@ -497,7 +482,7 @@ static int send_once(struct aws_ctx *c, const struct form *f, struct cloudhttp_a
 		.max_answer = AWS_ANSWER_MAX,
 	};
 	atomic_fetch_add(&c->calls, 1);
-	rc = cloudhttp_do(&hreq, ans, err, err_size);
+	rc = httpclient_do(NULL, &hreq, ans, err, err_size);
 out:
 	if (token_line != NULL) {
 		explicit_bzero(token_line, strlen(token_line));
@@ -512,7 +497,7 @@ out:
  * the error and err "aws: Action: Code: Message (HTTP n)"; otherwise err says
  * why (e may hold the last transient error). */
 static enum call_result ec2_call(struct aws_ctx *c, const char *action, struct form *params,
-				 struct cloudhttp_answer *ans, struct ec2_error *e, char *err,
+				 struct httpclient_answer *ans, struct ec2_error *e, char *err,
 				 size_t err_size)
 {
 	struct form f = {0};
@@ -548,12 +533,13 @@ static enum call_result ec2_call(struct aws_ctx *c, const char *action, struct f
 		memset(ans, 0, sizeof(*ans));
 		sent = send_once(c, &f, ans, why, sizeof(why));
 		if (sent != 0) {
-			again = sent == CLOUDHTTP_TRANSIENT;
+			again = sent == HTTPCLIENT_TRANSIENT;
 		} else if (ans->status >= 200 && ans->status < 300) {
 			form_free(&f);
 			return CALL_OK;
-		} else if (ec2xml_error(ans->body, ans->len, e) == 0) {
-			redact(c, e->message, sizeof(e->message));
+		} else if (ec2xml_error(ans->body, ans->len, c->secrets, e) == 0) {
+			/* EC2 echoes parts of requests in some messages: masked
+			 * whole before the message was cut to fit */
 			snprintf(why, sizeof(why), "%s: %s (HTTP %ld)", e->code, e->message, ans->status);
 			again = retryable(e->code, ans->status);
 		} else {
@@ -562,14 +548,14 @@ static enum call_result ec2_call(struct aws_ctx *c, const char *action, struct f
 		}
 		if (!again || attempt >= c->max_tries) {
 			form_free(&f);
-			cloudhttp_answer_free(ans);
+			httpclient_answer_free(ans);
 			snprintf(err, err_size, "aws: %s: %s%s", action, why,
 				 again ? " (retries spent)" : "");
 			if (again)
 				return CALL_GAVE_UP;
 			return e->code[0] != '\0' ? CALL_EC2_ERROR : CALL_FAILED;
 		}
-		cloudhttp_answer_free(ans);
+		httpclient_answer_free(ans);
 		int64_t wait = backoff_ms(c, attempt);
 		log_warn("aws: %s: %s; retry %d/%d in %lld ms", action, why, attempt + 1, c->max_tries,
 			 (long long)wait);
@@ -585,7 +571,7 @@ static int describe(struct aws_ctx *c, const char *id, struct ec2_instance *out,
 		    size_t err_size)
 {
 	struct form p = {0};
-	struct cloudhttp_answer ans;
+	struct httpclient_answer ans;
 	struct ec2_error e;
 	char why[256];
 	int rc;
@@ -605,7 +591,7 @@ static int describe(struct aws_ctx *c, const char *id, struct ec2_instance *out,
 	rc = ec2xml_describe_instance(ans.body, ans.len, id, out, why, sizeof(why));
 	if (rc < 0)
 		snprintf(err, err_size, "aws: DescribeInstances: %s", why);
-	cloudhttp_answer_free(&ans);
+	httpclient_answer_free(&ans);
 	return rc;
 }
 
@@ -613,7 +599,7 @@ static int describe(struct aws_ctx *c, const char *id, struct ec2_instance *out,
 static int terminate(struct aws_ctx *c, const char *id, char *err, size_t err_size)
 {
 	struct form p = {0};
-	struct cloudhttp_answer ans;
+	struct httpclient_answer ans;
 	struct ec2_error e;
 	struct ec2_instance in;
 	char why[256];
@@ -626,7 +612,7 @@ static int terminate(struct aws_ctx *c, const char *id, char *err, size_t err_si
 			snprintf(err, err_size, "aws: TerminateInstances: %s", why);
 		else
 			rc = 0;
-		cloudhttp_answer_free(&ans);
+		httpclient_answer_free(&ans);
 		break;
 	case CALL_EC2_ERROR:
 		if (strcmp(e.code, "InvalidInstanceID.NotFound") == 0) {
@@ -697,7 +683,7 @@ static int terminate_and_wait(struct aws_ctx *c, const char *id, char *err, size
 static void cleanup_client_token(struct aws_ctx *c, const char *token, const char *node)
 {
 	struct form p = {0};
-	struct cloudhttp_answer ans;
+	struct httpclient_answer ans;
 	struct ec2_error e;
 	struct ec2_instance in;
 	char err[512], why[256];
@@ -717,7 +703,7 @@ static void cleanup_client_token(struct aws_ctx *c, const char *token, const cha
 		if (terminate_and_wait(c, in.id, err, sizeof(err)) != 0)
 			log_error("aws: node %s: instance %s: %s", node, in.id, err);
 	}
-	cloudhttp_answer_free(&ans);
+	httpclient_answer_free(&ans);
 }
 
 static bool tag_value_ok(const char *v)
@@ -730,7 +716,7 @@ static int aws_create_node(void *ctx, const struct provider_node_request *req,
 {
 	struct aws_ctx *c = ctx;
 	struct form p = {0};
-	struct cloudhttp_answer ans;
+	struct httpclient_answer ans;
 	struct ec2_error e;
 	struct ec2_instance in, last;
 	unsigned char rnd[16];
@@ -801,12 +787,12 @@ static int aws_create_node(void *ctx, const struct provider_node_request *req,
 		goto out;
 	}
 	if (ec2xml_run_instances(ans.body, ans.len, &in, why, sizeof(why)) != 0) {
-		cloudhttp_answer_free(&ans);
+		httpclient_answer_free(&ans);
 		snprintf(err, err_size, "aws: RunInstances: %s", why);
 		cleanup_client_token(c, token, req->name);
 		goto out;
 	}
-	cloudhttp_answer_free(&ans);
+	httpclient_answer_free(&ans);
 	log_info("aws: node %s: instance %s %s (%s, %s)", req->name, in.id, in.state, c->image, type);
 
 	wr = wait_state(c, in.id, "running", c->boot_ms, &last, err, err_size);

@@ -7,6 +7,8 @@
  * is kept, decoded into one buffer of NUL-terminated strings. */
 #include "tower/providers/ec2xml.h"
 
+#include "shared/mask.h"
+
 #include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -459,7 +461,7 @@ static void copy_code(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
-int ec2xml_error(const char *body, size_t len, struct ec2_error *out)
+int ec2xml_error(const char *body, size_t len, const struct mask *secrets, struct ec2_error *out)
 {
 	char err[64];
 	struct ec2xml *x = ec2xml_parse(body, len, err, sizeof(err));
@@ -474,8 +476,12 @@ int ec2xml_error(const char *body, size_t len, struct ec2_error *out)
 		e = ec2xml_child(x, 0, "Error");
 	if (e >= 0) {
 		copy_code(out->code, sizeof(out->code), ec2xml_text(x, ec2xml_child(x, e, "Code")));
-		copy_line(out->message, sizeof(out->message),
-			  ec2xml_text(x, ec2xml_child(x, e, "Message")));
+		const char *message = ec2xml_text(x, ec2xml_child(x, e, "Message"));
+		char *masked = mask_count(secrets) > 0 ? mask_text(secrets, message) : NULL;
+		if (mask_count(secrets) > 0 && masked == NULL)
+			message = "(message withheld: out of memory masking it)";
+		copy_line(out->message, sizeof(out->message), masked ? masked : message);
+		free(masked);
 		int id = ec2xml_child(x, 0, "RequestID");
 		if (id < 0)
 			id = ec2xml_child(x, 0, "RequestId");

@@ -34,15 +34,20 @@ const char *ec2xml_text(const struct ec2xml *x, int node);
 
 /* An EC2 error answer: <Response><Errors><Error><Code/><Message/></Error>
  * </Errors><RequestID/></Response>. Code and request id keep only [A-Za-z0-9._-]; message is
- * one printable line, cut to fit. */
+ * one printable line, its secrets masked (shared/mask.h) before it is cut to fit. */
 struct ec2_error {
 	char code[64];
 	char message[320];
 	char request_id[80];
 };
 
-/* Returns 0 when body is an EC2 error document, -1 otherwise. */
-int ec2xml_error(const char *body, size_t len, struct ec2_error *out);
+struct mask;
+
+/* Returns 0 when body is an EC2 error document, -1 otherwise. secrets (may
+ * be NULL) are masked in the whole message before it is cut to fit: EC2
+ * quotes the request in some messages (SignatureDoesNotMatch quotes the
+ * canonical request with the session token). */
+int ec2xml_error(const char *body, size_t len, const struct mask *secrets, struct ec2_error *out);
 
 struct ec2_instance {
 	char id[EC2_ID_MAX];          /* "i-0123456789abcdef0" */

@@ -25,6 +25,7 @@
  * The handle is "<netns>:<node dir>" ("host:<node dir>" on loopback): all that
  * destroy needs, also after a tower restart. */
 #include "tower/providers/provider.h"
+#include "tower/artifacts.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1214,8 +1215,23 @@ static void local_close(void *ctx)
 	free(c);
 }
 
+/* The agent the nodes run: the one the tower found next to itself, else the
+ * package's for this machine (/usr/lib/overcloud/agents/overcloud-agent-ARCH,
+ * what the tower serves; an installed tower has no overcloud-agent beside it). */
+static const char *local_agent_binary(const char *given, char *packaged, size_t size)
+{
+	const char *arch = artifacts_host_arch();
+
+	snprintf(packaged, size, "/usr/lib/overcloud/agents/overcloud-agent-%s", arch ? arch : "unknown");
+	if (given != NULL && given[0] == '/' && access(given, X_OK) == 0)
+		return given;
+	return arch != NULL && access(packaged, X_OK) == 0 ? packaged : NULL;
+}
+
 static void *local_open(const struct provider_env *env, char *err, size_t err_size)
 {
+	char packaged[PATH_MAX];
+	const char *agent;
 	struct local_ctx *c = NULL;
 	const char *force = getenv("OC_LOCAL_NO_NETNS");
 
@@ -1224,10 +1240,10 @@ static void *local_open(const struct provider_env *env, char *err, size_t err_si
 		snprintf(err, err_size, "local provider: the state dir must be an absolute path");
 		return NULL;
 	}
-	if (env->agent_binary == NULL || env->agent_binary[0] != '/' ||
-	    access(env->agent_binary, X_OK) != 0) {
-		snprintf(err, err_size, "local provider: agent binary %s is not an executable absolute path",
-			 env->agent_binary ? env->agent_binary : "(none)");
+	agent = local_agent_binary(env->agent_binary, packaged, sizeof(packaged));
+	if (agent == NULL) {
+		snprintf(err, err_size, "local provider: agent binary %s is not an executable absolute path"
+			 " (nor is %s)", env->agent_binary ? env->agent_binary : "(none)", packaged);
 		return NULL;
 	}
 	if (env->tower_host == NULL || env->tower_host[0] == '\0' || env->tower_port == 0) {
@@ -1243,7 +1259,7 @@ static void *local_open(const struct provider_env *env, char *err, size_t err_si
 		goto nomem;
 	if (snprintf(c->state_dir, sizeof(c->state_dir), "%s", env->state_dir) >= (int)sizeof(c->state_dir) ||
 	    snprintf(c->tower_host, sizeof(c->tower_host), "%s", env->tower_host) >= (int)sizeof(c->tower_host) ||
-	    snprintf(c->agent_binary, sizeof(c->agent_binary), "%s", env->agent_binary) >= (int)sizeof(c->agent_binary)) {
+	    snprintf(c->agent_binary, sizeof(c->agent_binary), "%s", agent) >= (int)sizeof(c->agent_binary)) {
 		snprintf(err, err_size, "local provider: path or host too long");
 		goto fail;
 	}

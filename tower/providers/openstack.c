@@ -30,8 +30,9 @@
  * server whose overcloud_id is not the one it was asked about.
  *
  * Secrets: the password and the tokens never go into a log line or an error;
- * every message from the cloud is scrubbed (osp_scrub) and has the password
- * blotted out before it leaves this file; both are zeroed when dropped. */
+ * every message from the cloud has the password masked (shared/mask.h: whole,
+ * or a prefix or suffix of 8 or more characters) before it is cut to fit, and
+ * is scrubbed (osp_scrub: tokens); both are zeroed when dropped. */
 #include "tower/providers/provider.h"
 
 #include <ctype.h>
@@ -45,13 +46,14 @@
 #include <strings.h>
 #include <time.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <mbedtls/base64.h>
 
 #include "shared/log.h"
+#include "shared/mask.h"
 #include "shared/util.h"
 #include "tower/config.h"
+#include "tower/httpclient.h"
 #include "tower/providers/openstack_parse.h"
 
 #define OS_SECTION "openstack"
@@ -64,7 +66,6 @@
 #define OS_BACKOFF_CAP_MS 8000
 #define OS_REFRESH_MARGIN_S 60        /* a token is renewed this long before it expires */
 #define OS_FLAVOR_PAGES 50
-#define OS_CONNECT_TIMEOUT_S 10L
 #define OS_CALL_TIMEOUT_S 60L
 #define OS_META_MAX 255
 
@@ -83,24 +84,19 @@ struct os_ctx {
 	char *token;                  /* NULL until the first call */
 	int64_t token_refresh_ms;     /* util_monotonic_ms() after which a new one is due */
 	struct osp_catalog cat;
+	struct mask *secrets;         /* the password: masked in what the cloud says */
 };
 
 struct os_resp {
 	long status;
 	char *body;                   /* NUL-terminated, at most OS_BODY_MAX */
 	size_t len;
-	bool too_big;
 	bool want_subject_token;
+	const struct mask *secrets;   /* the context's, for the error message */
 	char subject_token[OS_TOKEN_MAX];
 	int64_t retry_after_s;
+	bool retry_after_known;       /* the answer had a Retry-After in seconds */
 };
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init_once(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 /* ---- small helpers ---- */
 
@@ -120,31 +116,20 @@ static void sleep_ms(int64_t ms)
 		;
 }
 
-/* Blots out every copy of secret in msg (the cloud may echo what it got). */
-static void blot(char *msg, const char *secret)
-{
-	size_t n = secret ? strlen(secret) : 0;
-	char *p = msg;
-
-	if (n == 0)
-		return;
-	while ((p = strstr(p, secret)) != NULL) {
-		if (n >= 3) {
-			memcpy(p, "***", 3);
-			memmove(p + 3, p + n, strlen(p + n) + 1);
-			p += 3;
-		} else {
-			memset(p, '*', n);
-			p += n;
-		}
-	}
-}
-
-/* err is about to leave the provider: no password, no token in it. */
+/* err is about to leave the provider: no password, no token in it. The
+ * cloud's own messages were masked whole before they were cut
+ * (osp_error_message); this is the last look at the finished line. */
 static void clean_err(const struct os_ctx *c, char *err)
 {
+	size_t size = strlen(err) + 1;
+	char *masked;
+
 	osp_scrub(err);
-	blot(err, c->password);
+	if (mask_count(c->secrets) == 0)
+		return;
+	masked = mask_text(c->secrets, err);
+	snprintf(err, size, "%s", masked ? masked : "(error withheld: out of memory masking it)");
+	free(masked);
 }
 
 static void resp_reset(struct os_resp *r)
@@ -218,6 +203,7 @@ static void os_close(void *arg)
 	free(c->auth_url);
 	free(c->username);
 	free_secret(c->password);
+	mask_free(c->secrets);
 	free(c->project);
 	free(c->user_domain);
 	free(c->project_domain);
@@ -261,6 +247,11 @@ static void *os_open(const struct provider_env *env, char *err, size_t err_size)
 	    duration_setting(&c->boot_timeout_ms, env, "boot_timeout", 600, err, err_size) ||
 	    duration_setting(&c->delete_timeout_ms, env, "delete_timeout", 300, err, err_size))
 		goto fail;
+	if ((c->secrets = mask_new()) == NULL ||
+	    mask_add(c->secrets, c->password, strlen(c->password)) != 0) {
+		snprintf(err, err_size, "openstack: out of memory");
+		goto fail;
+	}
 	/* Polling faster than a second is for tests against a local fake. */
 	c->poll_ms = 2000;
 	if ((v = setting(env, "poll_interval_ms", NULL)) != NULL &&
@@ -297,7 +288,6 @@ static void *os_open(const struct provider_env *env, char *err, size_t err_size)
 		c->auth_url = url;
 	}
 	url = NULL;
-	pthread_once(&curl_once, curl_init_once);
 	log_info("openstack: keystone %s, user %s, project %s, region %s, interface %s", c->auth_url,
 		 c->username, c->project, c->region[0] ? c->region : "(any)", c->interface);
 	return c;
@@ -307,99 +297,7 @@ fail:
 	return NULL;
 }
 
-/* ---- HTTP ---- */
-
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
-{
-	struct os_resp *r = arg;
-	size_t add = size * n;
-	char *grown;
-
-	if (r->len + add > OS_BODY_MAX) {
-		r->too_big = true;
-		return 0;    /* aborts the transfer */
-	}
-	if ((grown = realloc(r->body, r->len + add + 1)) == NULL)
-		return 0;
-	r->body = grown;
-	memcpy(r->body + r->len, p, add);
-	r->len += add;
-	r->body[r->len] = '\0';
-	return add;
-}
-
-/* "Name: value\r\n" -> value (trimmed) when the name matches; else NULL. */
-static const char *header_value(const char *line, size_t len, const char *name, size_t *vlen)
-{
-	size_t n = strlen(name);
-	const char *v;
-
-	if (len <= n || strncasecmp(line, name, n) != 0 || line[n] != ':')
-		return NULL;
-	v = line + n + 1;
-	len -= n + 1;
-	while (len > 0 && (*v == ' ' || *v == '\t')) {
-		v++;
-		len--;
-	}
-	while (len > 0 && (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
-		len--;
-	*vlen = len;
-	return v;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *arg)
-{
-	struct os_resp *r = arg;
-	size_t len = size * n, vlen;
-	const char *v;
-
-	if (r->want_subject_token && (v = header_value(p, len, "X-Subject-Token", &vlen)) != NULL) {
-		if (vlen == 0 || vlen >= sizeof(r->subject_token))
-			return 0;
-		memcpy(r->subject_token, v, vlen);
-		r->subject_token[vlen] = '\0';
-	} else if ((v = header_value(p, len, "Retry-After", &vlen)) != NULL) {
-		char num[16];
-		int64_t s;
-
-		if (vlen < sizeof(num)) {
-			memcpy(num, v, vlen);
-			num[vlen] = '\0';
-			if (util_parse_int(num, 0, 3600, &s) == 0)
-				r->retry_after_s = s;
-		}
-	}
-	return len;
-}
-
-static void free_headers(struct curl_slist *h)
-{
-	for (struct curl_slist *i = h; i != NULL; i = i->next)
-		explicit_bzero(i->data, strlen(i->data));
-	curl_slist_free_all(h);
-}
-
-/* Transport failures worth another try; a certificate that does not verify
- * or a malformed URL will not get better. */
-static bool transient(CURLcode rc)
-{
-	switch (rc) {
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_OPERATION_TIMEDOUT:
-	case CURLE_SEND_ERROR:
-	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-	case CURLE_PARTIAL_FILE:
-	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_HTTP2:
-	case CURLE_HTTP2_STREAM:
-		return true;
-	default:
-		return false;
-	}
-}
+/* ---- HTTP (tower/httpclient.c) ---- */
 
 /* One exchange. Returns 0 with r filled whatever the HTTP status; when no
  * answer came, -2 with err if another try may work (connection refused or
@@ -408,86 +306,71 @@ static int http_once(const struct os_ctx *c, const char *method, const char *url
 		     const char *token, bool compute, const char *body, struct os_resp *r,
 		     char *err, size_t err_size)
 {
-	CURL *curl = curl_easy_init();
-	struct curl_slist *h = NULL, *next;
-	char cerr[CURL_ERROR_SIZE] = "", line[OS_TOKEN_MAX + 32];
-	CURLcode rc;
-	int ret = -1;
-
-	if (curl == NULL) {
-		snprintf(err, err_size, "cannot make an HTTP handle");
-		return -1;
-	}
-	const char *fixed[] = {
-		"Accept: application/json", "Expect:", "User-Agent: overcloud-tower/" OC_VERSION,
-		body ? "Content-Type: application/json" : NULL,
-		compute ? "OpenStack-API-Version: compute " OS_MICROVERSION : NULL,
-		compute ? "X-OpenStack-Nova-API-Version: " OS_MICROVERSION : NULL,
+	char token_line[OS_TOKEN_MAX + 32], retry_after[16], why[256];
+	const char *lines[8];
+	size_t n = 0;
+	struct httpclient_capture capture[2] = {
+		{.name = "Retry-After", .value = retry_after, .size = sizeof(retry_after)},
+		{.name = "X-Subject-Token", .value = r->subject_token, .size = sizeof(r->subject_token)},
 	};
-	for (size_t i = 0; i < OC_ARRAY_LEN(fixed); i++) {
-		if (fixed[i] == NULL)
-			continue;
-		if ((next = curl_slist_append(h, fixed[i])) == NULL)
-			goto oom;
-		h = next;
+	struct httpclient_answer ans;
+	int64_t secs;
+	int rc;
+
+	lines[n++] = "Accept: application/json";
+	lines[n++] = "User-Agent: overcloud-tower/" OC_VERSION;
+	if (body != NULL)
+		lines[n++] = "Content-Type: application/json";
+	if (compute) {
+		lines[n++] = "OpenStack-API-Version: compute " OS_MICROVERSION;
+		lines[n++] = "X-OpenStack-Nova-API-Version: " OS_MICROVERSION;
 	}
 	if (token != NULL) {
-		snprintf(line, sizeof(line), "X-Auth-Token: %s", token);
-		next = curl_slist_append(h, line);
-		explicit_bzero(line, sizeof(line));
-		if (next == NULL)
-			goto oom;
-		h = next;
+		snprintf(token_line, sizeof(token_line), "X-Auth-Token: %s", token);
+		lines[n++] = token_line;
 	}
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);   /* called from worker threads */
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);   /* a redirect never gets the token */
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, OS_CONNECT_TIMEOUT_S);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, OS_CALL_TIMEOUT_S);
-	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-	curl_easy_setopt(curl, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
-	if (c->cacert[0] != '\0')
-		curl_easy_setopt(curl, CURLOPT_CAINFO, c->cacert);
-	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, cerr);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(curl, CURLOPT_HEADERDATA, r);
-	if (strcmp(method, "GET") != 0)
-		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-	if (body != NULL) {
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+	struct httpclient_request req = {
+		.method = method,
+		.url = url,
+		.headers = lines,
+		.header_count = n,
+		.body = body,
+		.body_len = body != NULL ? strlen(body) : 0,
+		.ca_bundle = c->cacert,
+		.allow_http = true,               /* auth_url may be http:// in a lab */
+		.timeout_s = OS_CALL_TIMEOUT_S,
+		.max_answer = OS_BODY_MAX,
+		.capture = capture,
+		.capture_count = r->want_subject_token ? 2 : 1,
+	};
+	rc = httpclient_do(NULL, &req, &ans, why, sizeof(why));
+	explicit_bzero(token_line, sizeof(token_line));
+	if (rc != 0) {
+		snprintf(err, err_size, "%s %s: %s", method, url, why);
+		return rc == HTTPCLIENT_TRANSIENT ? -2 : -1;
 	}
-	rc = curl_easy_perform(curl);
-	if (rc != CURLE_OK) {
-		if (r->too_big)
-			snprintf(err, err_size, "%s %s: reply over %u bytes", method, url, OS_BODY_MAX);
-		else
-			snprintf(err, err_size, "%s %s: %s", method, url,
-				 cerr[0] ? cerr : curl_easy_strerror(rc));
-		if (!r->too_big && transient(rc))
-			ret = -2;
-		goto out;
+	if (capture[1].too_long)
+		r->subject_token[0] = '\0';
+	r->status = ans.status;
+	r->secrets = c->secrets;
+	r->body = ans.body;
+	r->len = ans.len;
+	if (capture[0].found && util_parse_int(retry_after, 0, 86400, &secs) == 0) {
+		r->retry_after_s = secs;   /* backoff() caps the wait */
+		r->retry_after_known = true;
 	}
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->status);
 	log_debug("openstack: %s %s -> %ld", method, url, r->status);
-	ret = 0;
-	goto out;
-oom:
-	snprintf(err, err_size, "out of memory");
-out:
-	free_headers(h);
-	curl_easy_cleanup(curl);
-	return ret;
+	return 0;
 }
 
-static bool retryable(long status)
+/* 429 and 5xx; and 413 with a Retry-After: older Nova rate limiting
+ * answers 413 overLimit (with Retry-After), where 413 without one is a quota
+ * refusal that waiting will not mend. */
+static bool retryable(const struct os_resp *r)
 {
-	return status == 429 || (status >= 500 && status <= 599);
+	if (r->status == 413)
+		return r->retry_after_known;
+	return r->status == 429 || (r->status >= 500 && r->status <= 599);
 }
 
 /* Capped exponential backoff with jitter: a random wait in [d/2, d], d =
@@ -581,14 +464,14 @@ static int authenticate(struct os_ctx *c, char *err, size_t err_size)
 			}
 			goto out;
 		}
-		if (retryable(r.status) && attempt + 1 < OS_TRIES) {
+		if (retryable(&r) && attempt + 1 < OS_TRIES) {
 			backoff(attempt, r.retry_after_s);
 			continue;
 		}
 		break;
 	}
 	if (r.status != 201 && r.status != 200) {
-		osp_error_message(r.body, r.len, msg, sizeof(msg));
+		osp_error_message(r.body, r.len, c->secrets, msg, sizeof(msg));
 		snprintf(err, err_size, "keystone %s refused user %s in project %s (HTTP %ld)%s%s",
 			 c->auth_url, c->username, c->project, r.status, msg[0] ? ": " : "", msg);
 		goto out;
@@ -716,7 +599,7 @@ static int os_call(struct os_ctx *c, enum os_service svc, const char *method, co
 			attempt--;
 			continue;
 		}
-		if (retry && retryable(r->status) && attempt + 1 < OS_TRIES) {
+		if (retry && retryable(r) && attempt + 1 < OS_TRIES) {
 			log_warn("openstack: %s %s -> %ld; retrying", method, url, r->status);
 			backoff(attempt, r->retry_after_s);
 			continue;
@@ -741,7 +624,7 @@ static void refused(char *err, size_t err_size, const struct os_resp *r, const c
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	osp_error_message(r->body, r->len, msg, sizeof(msg));
+	osp_error_message(r->body, r->len, r->secrets, msg, sizeof(msg));
 	snprintf(err, err_size, "%s (HTTP %ld)%s%s", what, r->status, msg[0] ? ": " : "", msg);
 }
 
@@ -1059,7 +942,7 @@ static int server_post(struct os_ctx *c, const struct provider_node_request *req
 		if (got == -1)
 			goto out;
 		unclear = got == -2;
-		if (!unclear && !retryable(r.status))
+		if (!unclear && !retryable(&r))
 			break;
 		if (attempt + 1 >= OS_TRIES) {
 			if (!unclear)

@@ -2,6 +2,8 @@
  * flavors, images, networks, errors) into fixed-size structs; no I/O here. */
 #include "tower/providers/openstack_parse.h"
 
+#include "shared/mask.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdbool.h>
@@ -581,8 +583,21 @@ void osp_scrub(char *msg)
 	msg[w] = '\0';
 }
 
-void osp_error_message(const char *body, size_t len, char *out, size_t out_size)
+/* text with secrets masked (whole, before any cut) into out, scrubbed. */
+static void copy_masked(char *out, size_t out_size, const struct mask *secrets, const char *text)
 {
+	char *masked = mask_count(secrets) > 0 ? mask_text(secrets, text) : NULL;
+
+	if (mask_count(secrets) > 0 && masked == NULL)
+		text = "(message withheld: out of memory masking it)";
+	copy_scrubbed(out, out_size, masked ? masked : text);
+	free(masked);
+}
+
+void osp_error_message(const char *body, size_t len, const struct mask *secrets, char *out,
+		       size_t out_size)
+{
+	char *line;
 	json_t *root = NULL, *v;
 	const char *key;
 	size_t n;
@@ -599,7 +614,7 @@ void osp_error_message(const char *body, size_t len, char *out, size_t out_size)
 			if (m == NULL && strcmp(key, "message") == 0 && json_is_string(v))
 				m = json_string_value(v);
 			if (m != NULL) {
-				copy_scrubbed(out, out_size, m);
+				copy_masked(out, out_size, secrets, m);
 				json_decref(root);
 				return;
 			}
@@ -613,9 +628,10 @@ void osp_error_message(const char *body, size_t len, char *out, size_t out_size)
 	}
 	for (n = 0; n < len && body[n] != '\n' && body[n] != '\r' && body[n] != '\0'; n++)
 		;
-	if (n >= out_size)
-		n = out_size - 1;
-	memcpy(out, body, n);
-	out[n] = '\0';
-	osp_scrub(out);
+	if ((line = strndup(body, n)) == NULL) {
+		snprintf(out, out_size, "(message withheld: out of memory)");
+		return;
+	}
+	copy_masked(out, out_size, secrets, line);
+	free(line);
 }

@@ -75,11 +75,15 @@ int osp_find_named(const char *body, size_t len, const char *list_key, const cha
 int osp_parse_image(const char *body, size_t len, char *id, size_t id_size, char *err,
 		    size_t err_size);
 
+struct mask;
+
 /* The message of an error body: Nova {"<kind>": {"message": ..., "code": N}},
  * Keystone {"error": {"message": ...}}, Neutron {"NeutronError": {"message":
- * ...}}, else the body's first line. Always fills out (maybe with ""), scrubbed
- * as osp_scrub says. */
-void osp_error_message(const char *body, size_t len, char *out, size_t out_size);
+ * ...}}, else the body's first line. Always fills out (maybe with ""): secrets
+ * (may be NULL) masked in the whole message first, then cut to fit and
+ * scrubbed as osp_scrub says. */
+void osp_error_message(const char *body, size_t len, const struct mask *secrets, char *out,
+		       size_t out_size);
 
 /* Makes a message from the cloud safe to log: control bytes become spaces, and
  * every run of 40 or more characters of the base64 or of the base64url
