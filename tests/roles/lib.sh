@@ -27,6 +27,10 @@ SHIMS=$ROLES_TEST_DIR/shims
 T=$(mktemp -d "${TMPDIR:-/tmp}/oc-roles.XXXXXX")
 roles_cleanup() {
 	local rc=$?
+	if [ -n "${MIRROR_PID:-}" ]; then
+		kill "$MIRROR_PID" 2>/dev/null || :
+		wait "$MIRROR_PID" 2>/dev/null || :
+	fi
 	if [ $rc -ne 0 ] && [ -n "${RUN_STDOUT:-}" ] && [ -f "$RUN_STDOUT" ]; then
 		echo "--- last step ($RUN_ROLE $RUN_STEP, rc=$RUN_RC) stdout:" >&2
 		tail -n 30 "$RUN_STDOUT" >&2 || true
@@ -50,6 +54,24 @@ safe_tools() {
 }
 safe_tools "$T/bin"
 BUNDLES=$T/roles
+
+# serve_mirror DIR [BIND [HOST]]: a real HTTP server (python3's) on BIND
+# (127.0.0.1) serving DIR, as a lab's mirror does; its log is $T/http.log,
+# roles_cleanup stops it. Sets MIRROR_PID, MIRROR_PORT and BASE
+# (http://HOST:PORT, HOST the address nodes reach it at).
+serve_mirror() {
+	local port="" _
+	python3 -m http.server --bind "${2:-127.0.0.1}" 0 --directory "$1" >"$T/http.log" 2>&1 &
+	MIRROR_PID=$!
+	for _ in $(seq 1 100); do
+		port=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$T/http.log" | head -n 1)
+		[ -n "$port" ] && break
+		sleep 0.1
+	done
+	[ -n "$port" ] || fail "the loopback HTTP server did not start: $(cat "$T/http.log")"
+	MIRROR_PORT=$port
+	BASE="http://${3:-127.0.0.1}:$port"
+}
 
 ok() { printf 'ok: %s\n' "$*"; }
 fail() {

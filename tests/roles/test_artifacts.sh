@@ -18,18 +18,8 @@ printf 'kind: Namespace\napiVersion: v1\nmetadata:\n  name: demo\n' \
 	>"$MIRROR/raw.githubusercontent.com/example/proj/v1.2.3/deploy/ns.yaml"
 SUM=$(sha256sum <"$MIRROR/raw.githubusercontent.com/example/proj/v1.2.3/deploy/ns.yaml" | cut -d' ' -f1)
 
-python3 -m http.server --bind 127.0.0.1 0 --directory "$MIRROR" >"$T/http.log" 2>&1 &
-HTTP_PID=$!
-# The test's own status goes on to roles_cleanup (which reads $?).
-trap 'rc=$?; kill $HTTP_PID 2>/dev/null || :; set +e; (exit $rc); roles_cleanup' EXIT
-PORT=""
-for _ in $(seq 1 100); do
-	PORT=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$T/http.log" | head -n 1)
-	[ -n "$PORT" ] && break
-	sleep 0.1
-done
-[ -n "$PORT" ] || fail "the loopback HTTP server did not start: $(cat "$T/http.log")"
-BASE="http://127.0.0.1:$PORT"
+serve_mirror "$MIRROR"
+HTTP_PID=$MIRROR_PID
 
 ROLE=$T/role
 mkdir -p "$ROLE" "$T/root" "$T/work"

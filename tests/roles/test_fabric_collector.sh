@@ -109,26 +109,7 @@ spec:
     app.kubernetes.io/name: kube-state-metrics
 EOF
 
-python3 -m http.server --bind 127.0.0.1 0 --directory "$MIRROR" >"$T/http.log" 2>&1 &
-HTTP_PID=$!
-fabric_cleanup() {
-	local rc=$?
-	# errexit off: `(exit $rc)` below would end the trap before the cleanup
-	set +e
-	kill "$HTTP_PID" 2>/dev/null || true
-	wait "$HTTP_PID" 2>/dev/null || true
-	(exit $rc)
-	roles_cleanup
-}
-trap fabric_cleanup EXIT
-PORT=""
-for _ in $(seq 1 100); do
-	PORT=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$T/http.log" | head -n 1)
-	[ -n "$PORT" ] && break
-	sleep 0.1
-done
-[ -n "$PORT" ] || fail "the loopback HTTP server did not start: $(cat "$T/http.log")"
-BASE="http://127.0.0.1:$PORT"
+serve_mirror "$MIRROR"
 
 # The shipped pins are the upstream ones (checked here for form); the
 # bundle copy gets the stand-ins' sums.

@@ -174,17 +174,7 @@ pin_mirror() {
 }
 pin_mirror
 
-python3 -m http.server --bind 127.0.0.1 0 --directory "$MIRROR" >"$T/http.log" 2>&1 &
-HTTP_PID=$!
-trap 'rc=$?; set +e; kill $HTTP_PID 2>/dev/null; (exit $rc); roles_cleanup' EXIT
-PORT=""
-for _ in $(seq 1 100); do
-	PORT=$(sed -n 's/.*port \([0-9]*\).*/\1/p' "$T/http.log" | head -n 1)
-	[ -n "$PORT" ] && break
-	sleep 0.1
-done
-[ -n "$PORT" ] || fail "the loopback HTTP server did not start: $(cat "$T/http.log")"
-BASE="http://127.0.0.1:$PORT"
+serve_mirror "$MIRROR"
 
 PASSWORD=DashboardAdminPassword-7c1e9f2a5b
 # post NAME SIMJSON: a fresh post with kubeadm's admin.conf, kubectl and a
