@@ -619,7 +619,7 @@ static bool write_all(int fd, const void *data, size_t len)
 static bool append_stream(struct tasks *tk, const char *task_id, bool err_stream, int fd,
 			  const uint8_t *data, size_t len, bool flush)
 {
-	char path[PATH_MAX + 80], *held, *all;
+	char path[PATH_MAX + 80], other[PATH_MAX + 80], *held, *all;
 	size_t held_len = 0, whole, all_len;
 	bool ok;
 
@@ -641,8 +641,14 @@ static bool append_stream(struct tasks *tk, const char *task_id, bool err_stream
 		while (whole > 0 && all[whole - 1] != '\n')
 			whole--;
 	ok = write_all(fd, all, whole);
-	if (ok && flush && whole > 0 && all[whole - 1] != '\n')
-		ok = write_all(fd, "\n", 1);
+	/* A last line without its newline ends the log as the task wrote it;
+	 * only when the other stream's unfinished line follows does a newline
+	 * keep the two apart. */
+	if (ok && flush && whole > 0 && all[whole - 1] != '\n') {
+		part_path(tk, task_id, !err_stream, other, sizeof(other));
+		if (access(other, F_OK) == 0)
+			ok = write_all(fd, "\n", 1);
+	}
 	/* On a failed write the caller logs it; what was held stays held. */
 	if (ok && whole < all_len)
 		ok = util_write_file_nosync(path, all + whole, all_len - whole, 0600) == 0;
