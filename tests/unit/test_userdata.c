@@ -415,6 +415,13 @@ static bool fallback_exists(const char *arch)
 	PATHF(path, "/usr/lib/overcloud/agents/overcloud-agent-%s", arch);
 	if (stat(path, &st) == 0)
 		return true;
+#ifdef OC_SOURCE_DIR
+	/* what `make agents` left in the source tree (the sanitizer build's
+	 * towers find build/agents there) */
+	PATHF(path, "%s/build/agents/overcloud-agent-%s", OC_SOURCE_DIR, arch);
+	if (strncmp(exe, "/usr/", 5) != 0 && stat(path, &st) == 0)
+		return true;
+#endif
 	PATHF(path, "%s/overcloud-agent", exe);
 	return strcmp(arch, artifacts_host_arch()) == 0 && stat(path, &st) == 0;
 }

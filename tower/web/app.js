@@ -199,6 +199,7 @@ async function pageOvercloud(id) {
     clear(logPre);
     logInfo.textContent = `run ${step.run_id}`;
     const lines = new Map();   // task -> text so far without its last partial line
+    let ended = false;
     logStream = stream(`/v1/runs/${encodeURIComponent(step.run_id)}/events`, {
       log: (d) => {
         const prefix = `[${d.node || d.node_id}] `;
@@ -219,7 +220,18 @@ async function pageOvercloud(id) {
         }
       },
       end: () => {
+        ended = true;
         logInfo.textContent = `run ${step.run_id}: finished`;
+      },
+      onclose: () => {
+        // Dropped before its end (the network changed, the tower
+        // restarted): open it again; the replay starts from the top.
+        if (ended || logFor !== step.run_id) return;
+        setTimeout(() => {
+          if (logFor !== step.run_id) return;
+          logFor = null;
+          showLog(step);
+        }, 1000);
       },
     });
   };
