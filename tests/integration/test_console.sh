@@ -11,6 +11,7 @@
 console_cleanup() {
 	local rc=$?
 	pkill -9 -f -- "--user-data-dir=$T/" 2>/dev/null || true
+	set +e # under errexit, (exit $rc) would end the trap before cleanup
 	(exit "$rc")
 	cleanup
 }

@@ -16,6 +16,7 @@ fakes_cleanup() {
 	for pid in "${PIDS_FAKE[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
 	for pid in "${PIDS_FAKE[@]}"; do wait "$pid" 2>/dev/null || true; done
 	pkill -9 -f "overcloud-agent.*$T/" 2>/dev/null || true
+	set +e # under errexit, (exit $rc) would end the trap before cleanup
 	(exit "$rc")
 	cleanup
 }

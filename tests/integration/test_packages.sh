@@ -59,6 +59,7 @@ purge_all() {
 on_exit() {
 	local rc=$?
 	purge_all
+	set +e # under errexit, (exit $rc) would end the trap before cleanup
 	(exit $rc)
 	cleanup
 }
