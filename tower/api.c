@@ -381,7 +381,23 @@ struct run_sent {
 	char task_id[STORE_ID_MAX];
 	uint64_t sent;   /* bytes of the log queued to the client */
 	uint64_t seen;   /* bytes of the log this watch has passed by */
+	uint64_t last;   /* hash of the last other event sent about the task */
 };
+
+/* FNV-1a of an event's name and text: a replayed task event the client
+ * already has is not sent again (else a run whose task events alone are
+ * over the cap would replay them from the start at every drain, forever). */
+static uint64_t run_event_hash(const char *event, const char *text)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (const char *p = event; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	h = (h ^ 0xff) * 1099511628211ULL;
+	for (const char *p = text; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return h;
+}
 
 /* A run's events to one client. Over the output cap it stops taking events
  * (they are dropped, the watch is let go) and, once the client has read
@@ -468,6 +484,18 @@ static void run_stream_event(void *arg, const char *event, json_t *data)
 		return;
 	text = json_dumps(news != NULL ? news : data, JSON_COMPACT);
 	json_decref(news);
+	if (text != NULL && !end && strcmp(event, "log") != 0) {
+		const char *task_id = json_string_value(json_object_get(data, "task_id"));
+		struct run_sent *ts = task_id != NULL ? run_sent_of(rs, task_id) : NULL;
+		uint64_t h = run_event_hash(event, text);
+
+		if (ts != NULL && ts->last == h) {
+			free(text);
+			return;
+		}
+		if (ts != NULL)
+			ts->last = h;
+	}
 	buf = evbuffer_new();
 	if (text != NULL && buf != NULL && http_write_sse_event(buf, event, text) == 0 &&
 	    httpd_stream_write(rs->stream, evbuffer_pullup(buf, -1), evbuffer_get_length(buf)) == 1)
