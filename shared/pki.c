@@ -1,5 +1,5 @@
 /* pki.c — ECDSA P-256 keys, CSRs, certificate facts and the process-wide DRBG.
- * Owns what tower and agent both need; signing certificates lives in tower/ca.c. */
+ * Owns what tower and agent both need; signing certificates lives in tower/fleet/ca.c. */
 #include "shared/pki.h"
 
 #include <errno.h>

@@ -30,7 +30,7 @@ struct tls_config *tls_config_client(mbedtls_x509_crt *ca, mbedtls_x509_crt *own
 				     mbedtls_pk_context *own_key);
 void tls_config_free(struct tls_config *cfg);
 /* Server: issue and accept session tickets sealed by write/parse (see
- * tower/ticket.c), so a reconnecting client skips the public-key work. */
+ * tower/fleet/ticket.c), so a reconnecting client skips the public-key work. */
 void tls_config_session_tickets(struct tls_config *cfg, mbedtls_ssl_ticket_write_t *write,
 				mbedtls_ssl_ticket_parse_t *parse, void *arg);
 

@@ -81,7 +81,7 @@ endforeach()
 # tests, never packaged.
 if(TARGET overcloud-agent AND NOT OC_AGENT_ONLY)
   if(OC_STATIC_AGENT)
-    add_executable(overcloud-agent-skewed agent/main.c agent/link_trim.c tests/faults/clock_shim.c)
+    add_executable(overcloud-agent-skewed agent/main.c agent/compat/link_trim.c tests/faults/clock_shim.c)
     target_link_options(overcloud-agent-skewed PRIVATE -static)
     add_dependencies(overcloud-agent-skewed agent_event_core)
   else()

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "shared/log.h"
-#include "tower/cli.h"
-#include "tower/client.h"
+#include "tower/cli/cli.h"
+#include "tower/cli/client.h"
 
 static const struct cli_command *const commands[] = {
 	&cli_serve_entry,

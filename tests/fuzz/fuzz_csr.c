@@ -7,7 +7,7 @@
 
 #include "shared/log.h"
 #include "shared/util.h"
-#include "tower/ca.h"
+#include "tower/fleet/ca.h"
 
 #define CHECK(cond)                                                          \
 	do {                                                                 \

@@ -8,7 +8,7 @@
 #include <event2/buffer.h>
 #include <jansson.h>
 
-#include "tower/http.h"
+#include "tower/api/http.h"
 
 #define FUZZ_MAX_BODY 8192
 

@@ -1,5 +1,5 @@
 /* fuzz_link_trim.c — libFuzzer target, differential: the static agent's
- * stand-ins (agent/scan.c, agent/utc.c) against glibc's own sscanf, gmtime_r
+ * stand-ins (agent/compat/scan.c, agent/compat/utc.c) against glibc's own sscanf, gmtime_r
  * and timegm on hostile input. Any difference aborts. The scanner's input is
  * what libevent hands it: the tower address and resolv.conf's nameservers. */
 #include <stdarg.h>
@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/scan.h"
-#include "agent/utc.h"
+#include "agent/compat/scan.h"
+#include "agent/compat/utc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

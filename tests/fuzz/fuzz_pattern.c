@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "shared/util.h"
-#include "tower/pattern.h"
-#include "tower/role.h"
+#include "tower/engine/pattern.h"
+#include "tower/engine/role.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -10,7 +10,7 @@
 
 #include "shared/bundle.h"
 #include "shared/util.h"
-#include "tower/role.h"
+#include "tower/engine/role.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

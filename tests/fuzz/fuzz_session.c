@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tower/session.h"
-#include "tower/web.h"
+#include "tower/api/session.h"
+#include "tower/api/web.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

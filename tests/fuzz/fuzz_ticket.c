@@ -10,7 +10,7 @@
 
 #include "shared/log.h"
 #include "shared/util.h"
-#include "tower/ticket.h"
+#include "tower/fleet/ticket.h"
 
 /* Fixed on purpose: tests/fuzz/corpus/fuzz_ticket/ holds tickets sealed
  * with it (made with FUZZ_TICKET_SEAL=FILE, see below). */

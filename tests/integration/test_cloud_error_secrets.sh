@@ -10,7 +10,7 @@
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 for v in $(compgen -e | grep '^AWS_' || true); do unset "$v"; done
-FAKE="$HERE/fake_ec2.py"
+FAKE="$REPO/tests/fakes/fake_ec2.py"
 python3 -c 'import yaml' 2>/dev/null || fail "python3-yaml missing (packaging/deps.sh test)"
 REGION=eu-west-1
 KEY_ID="AKIDOCTEST$(openssl rand -hex 5 | tr a-f A-F)"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The seed's heterogeneous OverCloud, end to end: one request spreads the
 # nodes over OpenStack and AWS (the post on AWS), each cloud a local fake
-# (tests/fakes/openstack_fake.py, tests/integration/fake_ec2.py) that boots a
+# (tests/fakes/openstack_fake.py, tests/fakes/fake_ec2.py) that boots a
 # real agent from the user-data it was sent. Ready with the nodes where the
 # request put them; delete empties both clouds.
 . "$(dirname "$0")/lib.sh"
@@ -39,7 +39,7 @@ PIDS_FAKE+=($!)
 KEY_ID="AKIDOCTEST$(openssl rand -hex 5 | tr a-f A-F)"
 SECRET=$(openssl rand -base64 30 | tr -d '\n/+=')
 mkdir -p "$T/ec2"
-python3 "$HERE/fake_ec2.py" serve --port-file "$T/ec2.port" --cert "$T/srv.pem" --key "$T/srv.key" \
+python3 "$REPO/tests/fakes/fake_ec2.py" serve --port-file "$T/ec2.port" --cert "$T/srv.pem" --key "$T/srv.key" \
 	--state "$T/ec2" --region eu-west-1 --access-key "$KEY_ID" --secret-key "$SECRET" \
 	--agent "$AGENT" >>"$T/ec2.log" 2>&1 &
 PIDS_FAKE+=($!)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The aws provider against a local fake EC2 (tests/integration/fake_ec2.py,
+# The aws provider against a local fake EC2 (tests/fakes/fake_ec2.py,
 # HTTPS with its own test CA, an independent SigV4 check in Python):
 #   1. the fake rejects what EC2 rejects (bad/expired/missing signature parts,
 #      wrong Version, bad or missing parameters, unknown instance ids);
@@ -20,7 +20,7 @@
 HERE=$(cd "$(dirname "$0")" && pwd)
 # Only what this test sets: a real AWS_* of the caller must not leak in.
 for v in $(compgen -e | grep '^AWS_' || true); do unset "$v"; done
-FAKE="$HERE/fake_ec2.py"
+FAKE="$REPO/tests/fakes/fake_ec2.py"
 TOOL="$OC_BIN/../tests/test_provider_aws"
 [ -x "$TOOL" ] || fail "$TOOL missing (build the unit tests: it drives the provider)"
 python3 -c 'import yaml' 2>/dev/null || fail "python3-yaml missing (packaging/deps.sh installs it)"
@@ -254,8 +254,8 @@ err=$(tail -n 1 "$T/tool.log")
 pass "provider: stuck in pending -> timeout, instance terminated, '$err'"
 
 # ---- 3. the whole workflow ----
-if [ ! -f "$REPO/tower/userdata.c" ]; then
-	echo "SKIP: workflow end to end: tower/userdata.c (user-data rendering) is not in this tree yet"
+if [ ! -f "$REPO/tower/boot/userdata.c" ]; then
+	echo "SKIP: workflow end to end: tower/boot/userdata.c (user-data rendering) is not in this tree yet"
 else
 	start_fake e2e --agent "$AGENT"
 	CE=$(conf e2e "boot_timeout = 60s")
@@ -283,7 +283,7 @@ else
 	pass "workflow: delete -> every instance terminated, no agent left"
 
 	# Quota: the 3rd launch is refused. The provider fails that node; the
-	# workflow's rollback (tower/workflow.c, not this provider) releases the
+	# workflow's rollback (tower/engine/workflow.c, not this provider) releases the
 	# two it made: the 'live_is quota 0' check right after the failed create
 	# depends on it.
 	stop_pid "$(eval echo "\$TOWER_PID_t")"

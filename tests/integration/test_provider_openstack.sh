@@ -14,7 +14,7 @@
 #  3. the whole tower: `tower create --provider OpenStack` -> ready, token
 #     revoked, `tower delete` -> the cloud is empty, no agent left; quota on
 #     the 3rd server -> failed, and empty after `tower delete`
-#     (needs tower/userdata.c in the workflow; skipped, and said, without it)
+#     (needs tower/boot/userdata.c in the workflow; skipped, and said, without it)
 #  4. no password and no token in any log or response of all of the above
 . "$(dirname "$0")/lib.sh"
 
@@ -153,7 +153,7 @@ start_tower t "${DIRS[@]}"
 mkdir -p "$T/ud"
 
 # user_data NAME ROLE: a #cloud-config after USERDATA-CONTRACT.md with a fresh
-# join token, standing in for tower/userdata.c at this level.
+# join token, standing in for tower/boot/userdata.c at this level.
 user_data() {
 	local name=$1 role=$2 token hash
 	token=$(new_token t "$role")
@@ -390,8 +390,8 @@ pass "provider: wrong password, region, flavor, ambiguous image, network, inacti
 
 # ---- 3. the whole tower ----
 
-if ! grep -q userdata_render "$REPO/tower/workflow.c"; then
-	echo "SKIPPED part 3: this tree's workflow renders no user-data (tower/userdata.c not merged)"
+if ! grep -q userdata_render "$REPO/tower/engine/workflow.c"; then
+	echo "SKIPPED part 3: this tree's workflow renders no user-data (tower/boot/userdata.c not merged)"
 else
 	fake_reset
 	# The file has a wrong password; OS_PASSWORD (the environment) must win.
@@ -432,7 +432,7 @@ else
 	jq -e '.status == "failed"' "$T/show2.json" >/dev/null || fail "status: $(cat "$T/show2.json")"
 	grep -q "Quota exceeded for instances" "$T/show2.json" "$T/create2.out" ||
 		fail "no quota reason: $(cat "$T/show2.json")"
-	# ROLLBACK (the workflow's, tower/workflow.c): the first two servers go without a delete.
+	# ROLLBACK (the workflow's, tower/engine/workflow.c): the first two servers go without a delete.
 	wait_until "the workflow's rollback to empty the cloud" 30 inventory_is 0 ||
 		fail "no rollback: $(inventory_count) server(s) left after the failed create"
 	pass "tower: quota on the 3rd server -> failed with Nova's reason, and the rollback left the cloud empty"

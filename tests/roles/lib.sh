@@ -133,7 +133,7 @@ role_yaml_includes() {
 }
 
 # role_bundle ROLE: prints the dir the role runs from, made on first use: its
-# directory plus its includes, as tower/role.c packs its bundle (which
+# directory plus its includes, as tower/engine/role.c packs its bundle (which
 # tests/unit/test_role.c checks). Safe in $(...): the dir is on disk.
 role_bundle() {
 	local role=$1 dir=$BUNDLES/$1 inc

@@ -14,9 +14,9 @@
 
 #include "shared/pki.h"
 #include "shared/util.h"
-#include "tower/ca.h"
-#include "tower/enroll.h"
-#include "tower/store.h"
+#include "tower/fleet/ca.h"
+#include "tower/fleet/enroll.h"
+#include "tower/store/store.h"
 
 struct fixture {
 	char dir[64];

@@ -12,7 +12,7 @@
 #include <event2/buffer.h>
 #include <jansson.h>
 
-#include "tower/http.h"
+#include "tower/api/http.h"
 
 #define MAX_BODY 4096
 

@@ -14,7 +14,7 @@
 
 #include <event2/event.h>
 
-#include "tower/jobs.h"
+#include "tower/engine/jobs.h"
 
 #define JOB_COUNT 200
 

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/scan.h"
-#include "agent/utc.h"
+#include "agent/compat/scan.h"
+#include "agent/compat/utc.h"
 
 static void assert_tm_equal(const struct tm *a, const struct tm *b)
 {

@@ -1,4 +1,4 @@
-/* test_nodemetrics.c — the tower's per-node figures (tower/nodemetrics.c):
+/* test_nodemetrics.c — the tower's per-node figures (tower/metrics/nodemetrics.c):
  * latest figures, rates, the history's 10-second slots and its bound. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,7 +11,7 @@
 #include <jansson.h>
 
 #include "shared/msg.h"
-#include "tower/nodemetrics.h"
+#include "tower/metrics/nodemetrics.h"
 
 static struct msg_heartbeat beat(uint64_t cpu, uint64_t rx)
 {

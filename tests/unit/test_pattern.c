@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "shared/util.h"
-#include "tower/pattern.h"
-#include "tower/role.h"
+#include "tower/engine/pattern.h"
+#include "tower/engine/role.h"
 
 #define PATHF(buf, ...) assert_true(snprintf(buf, sizeof(buf), __VA_ARGS__) < (int)sizeof(buf))
 

@@ -1,4 +1,4 @@
-/* test_pki.c — keys, CSRs and pins (shared/pki.c) and the tower CA (tower/ca.c):
+/* test_pki.c — keys, CSRs and pins (shared/pki.c) and the tower CA (tower/fleet/ca.c):
  * files and modes in the state dir, reuse and re-issue, and each CSR refusal. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,7 +25,7 @@
 #include "shared/log.h"
 #include "shared/pki.h"
 #include "shared/util.h"
-#include "tower/ca.h"
+#include "tower/fleet/ca.h"
 
 #define DAY 86400
 

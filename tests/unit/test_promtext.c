@@ -1,4 +1,4 @@
-/* test_promtext.c — the Prometheus text writer (tower/promtext.c): label
+/* test_promtext.c — the Prometheus text writer (tower/metrics/promtext.c): label
  * escaping, HELP escaping, number forms, histograms. */
 #include <math.h>
 #include <setjmp.h>
@@ -12,7 +12,7 @@
 #include <cmocka.h>
 #include <event2/buffer.h>
 
-#include "tower/promtext.h"
+#include "tower/metrics/promtext.h"
 
 /* The buffer's text; freed with the next call. */
 static const char *text_of(struct evbuffer *b)

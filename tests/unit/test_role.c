@@ -20,7 +20,7 @@
 
 #include "shared/bundle.h"
 #include "shared/util.h"
-#include "tower/role.h"
+#include "tower/engine/role.h"
 
 #define PATHF(buf, ...) assert_true(snprintf(buf, sizeof(buf), __VA_ARGS__) < (int)sizeof(buf))
 

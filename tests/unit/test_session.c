@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "shared/util.h"
-#include "tower/http.h"
-#include "tower/session.h"
+#include "tower/api/http.h"
+#include "tower/api/session.h"
 
 #define NOW 1800000000
 

@@ -19,7 +19,7 @@
 
 #include "shared/log.h"
 #include "shared/util.h"
-#include "tower/store.h"
+#include "tower/store/store.h"
 
 struct fixture {
 	char dir[64];

@@ -1,4 +1,4 @@
-/* test_table.c — the CLI's plain-text tables (tower/table.c): column widths,
+/* test_table.c — the CLI's plain-text tables (tower/cli/table.c): column widths,
  * alignment, missing cells, many rows. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,7 +11,7 @@
 #include <cmocka.h>
 
 #include "shared/util.h"
-#include "tower/table.h"
+#include "tower/cli/table.h"
 
 /* What table_print wrote, as a heap string. */
 static char *printed(const struct table *t, const char *indent)

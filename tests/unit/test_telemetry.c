@@ -1,4 +1,4 @@
-/* test_telemetry.c — the tower's own health figures (tower/telemetry.c):
+/* test_telemetry.c — the tower's own health figures (tower/metrics/telemetry.c):
  * what is counted shows in the exposition text, in the right bucket. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 #include <cmocka.h>
 #include <event2/buffer.h>
 
-#include "tower/telemetry.h"
+#include "tower/metrics/telemetry.h"
 
 static char *written(void)
 {

@@ -16,7 +16,7 @@
 #include <mbedtls/ssl.h>
 
 #include "shared/util.h"
-#include "tower/ticket.h"
+#include "tower/fleet/ticket.h"
 
 #define DAY 86400
 

@@ -18,7 +18,7 @@
 #include "shared/pki.h"
 #include "shared/tls.h"
 #include "shared/util.h"
-#include "tower/ca.h"
+#include "tower/fleet/ca.h"
 
 #define DAY 86400
 #define HANDSHAKE_MS 10000

@@ -19,8 +19,8 @@
 #include <libfyaml.h>
 
 #include "shared/util.h"
-#include "tower/artifacts.h"
-#include "tower/userdata.h"
+#include "tower/boot/artifacts.h"
+#include "tower/boot/userdata.h"
 
 #define PATHF(buf, ...) assert_true(snprintf(buf, sizeof(buf), __VA_ARGS__) < (int)sizeof(buf))
 

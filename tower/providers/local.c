@@ -25,7 +25,7 @@
  * The handle is "<netns>:<node dir>" ("host:<node dir>" on loopback): all that
  * destroy needs, also after a tower restart. */
 #include "tower/providers/provider.h"
-#include "tower/artifacts.h"
+#include "tower/boot/artifacts.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -45,7 +45,7 @@ struct provider_node {
 struct provider_ops {
 	const char *name;             /* "local", "openstack", "aws" */
 	/* True when nodes boot from cloud-init: the workflow then renders the
-	 * user-data (tower/userdata.c) into provider_node_request.user_data. */
+	 * user-data (tower/boot/userdata.c) into provider_node_request.user_data. */
 	bool wants_user_data;
 	/* Returns a context or NULL with err. */
 	void *(*open)(const struct provider_env *env, char *err, size_t err_size);
