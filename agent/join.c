@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <mbedtls/pk.h>
@@ -36,6 +37,7 @@ struct join {
 	struct event *ev_retry;
 	int64_t give_up_ms;     /* a tower that is not up yet is retried until then */
 	int attempt;
+	struct join_link *keep; /* where the open connection goes; NULL: close it */
 };
 
 static void __attribute__((format(printf, 3, 4)))
@@ -130,6 +132,11 @@ static int check_and_save(struct join *j, const struct msg_enrolled *e)
 	if (certtime_verify(&cert, &ca, NULL, util_now(), j->err, sizeof(j->err)) != CERTTIME_OK)
 		goto out;
 	snprintf(j->cfg->node_id, sizeof(j->cfg->node_id), "%s", e->node_id);
+	/* A TLS session of this state dir's previous identity would resume as
+	 * that node. */
+	agent_config_path(j->cfg, AGENT_TLS_SESSION_FILE, path, sizeof(path));
+	if (unlink(path) != 0 && errno != ENOENT)
+		goto io_fail;
 	agent_config_path(j->cfg, "agent.crt", path, sizeof(path));
 	if (util_write_file(path, e->cert, strlen(e->cert), 0600) != 0)
 		goto io_fail;
@@ -164,6 +171,13 @@ static void join_on_msg(struct link *link, const struct msg *m, void *arg)
 		j->status = check_and_save(j, &m->u.enrolled) == 0 ? 0 : -1;
 		if (j->status == 0)
 			log_info("enrolled as node %s", j->cfg->node_id);
+		if (j->status == 0 && j->keep != NULL) {
+			/* The session takes the connection over before the loop runs
+			 * again (nothing comes from the tower before our hello). */
+			j->keep->link = link;
+			event_base_loopbreak(j->base);
+			return;
+		}
 	}
 	link_close(link, "enrolled");
 }
@@ -258,9 +272,9 @@ static const char *csr_name(const char *hostname, char *out, size_t size)
 
 
 int join_run(struct event_base *base, struct evdns_base *dns, const struct join_options *opt,
-	     struct agent_config *cfg, char *err, size_t err_size)
+	     struct agent_config *cfg, struct join_link *keep, char *err, size_t err_size)
 {
-	struct join j = {.base = base, .opt = opt, .cfg = cfg, .status = 1};
+	struct join j = {.base = base, .opt = opt, .cfg = cfg, .status = 1, .keep = keep};
 	struct tls_config *tls = NULL;
 	struct facts facts;
 	char path[PATH_MAX + 16];
@@ -268,6 +282,8 @@ int join_run(struct event_base *base, struct evdns_base *dns, const struct join_
 	int rc = -1;
 
 	memset(cfg, 0, sizeof(*cfg));
+	if (keep != NULL)
+		memset(keep, 0, sizeof(*keep));
 	mbedtls_pk_init(&j.key);
 	mbedtls_x509_crt_init(&j.ca_file);
 	if (check_options(opt, cfg, err, err_size) != 0)
@@ -307,6 +323,10 @@ int join_run(struct event_base *base, struct evdns_base *dns, const struct join_
 	if (j.status != 0) {
 		snprintf(err, err_size, "%s", j.status == 1 ? "interrupted" : j.err);
 		goto out;
+	}
+	if (keep != NULL && keep->link != NULL) {
+		keep->tls = tls;   /* the link uses it for as long as it lives */
+		tls = NULL;
 	}
 	rc = 0;
 out:

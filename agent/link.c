@@ -162,6 +162,12 @@ int link_send(struct link *link, const struct msg *m)
 	return proto_send(link->tls, m);
 }
 
+void link_rebind(struct link *link, const struct link_callbacks *cb, void *arg)
+{
+	link->cb = cb;
+	link->arg = arg;
+}
+
 void link_close(struct link *link, const char *reason)
 {
 	if (link->closing || link->tls == NULL)

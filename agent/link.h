@@ -42,6 +42,9 @@ int link_send_frame(struct link *link, const uint8_t *frame, size_t len);
 size_t link_pending(struct link *link);
 /* This side's address of the connection ("10.0.0.5"), into out. 0 or -1. */
 int link_local_ip(struct link *link, char *out, size_t size);
+/* From now on cb and arg get what happens on the link (the connection
+ * carries on with another owner, as an enrollment becomes the session). */
+void link_rebind(struct link *link, const struct link_callbacks *cb, void *arg);
 /* Flushes what is queued, then closes; on_close follows. */
 void link_close(struct link *link, const char *reason);
 /* Frees without calling on_close (for shutdown). */

@@ -631,6 +631,12 @@ void tls_conn_release(struct tls_conn *conn, void (*fn)(struct tls_conn *conn, v
 	conn_events_del(conn);
 }
 
+void tls_conn_set_callbacks(struct tls_conn *conn, const struct tls_conn_callbacks *cb, void *arg)
+{
+	conn->cb = cb;
+	conn->arg = arg;
+}
+
 int tls_conn_adopt(struct tls_conn *conn, struct event_base *base,
 		   const struct tls_conn_callbacks *cb, void *arg)
 {

@@ -93,6 +93,8 @@ void tls_conn_release(struct tls_conn *conn, void (*fn)(struct tls_conn *conn, v
 		      void *arg);
 /* Continues a released connection on base (call on base's thread) with new
  * callbacks; input that arrived meanwhile is read from the loop. 0 or -1. */
+/* From now on cb and arg get the connection's events (same loop). */
+void tls_conn_set_callbacks(struct tls_conn *conn, const struct tls_conn_callbacks *cb, void *arg);
 int tls_conn_adopt(struct tls_conn *conn, struct event_base *base,
 		   const struct tls_conn_callbacks *cb, void *arg);
 /* Why certificate verification failed, as one short line, into buf. */

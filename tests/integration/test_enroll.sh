@@ -34,6 +34,19 @@ openssl verify -CAfile "$T/t/ca.pem" "$T/a/agent.crt" >/dev/null || fail "agent 
 tower_cli t nodes | grep -q "$id.*connected" || fail "table output lacks the node"
 pass "join with --ca-hash: node $id connected, arch x86_64"
 
+# The enrollment's connection carried on as the node's session: one TLS
+# handshake in all, no second mutual one, and the enrollment's TLS session
+# (it has no client certificate) is not kept for resuming.
+metrics() {
+	curl -sS --cacert "$T/t/ca.pem" -H "Authorization: Bearer $(cat "$T/t/admin.token")" \
+		"https://127.0.0.1:$API_PORT_t/metrics"
+}
+hs=$(metrics | sed -n 's/^overcloud_agent_handshakes_total{result="ok"} //p')
+[ "$hs" = 1 ] || fail "handshakes for one join: '$hs' (want 1: the session is the enrollment's connection)"
+! grep -q "connection closed: enrolled" "$T/t.log" || fail "the tower closed the enrollment connection"
+[ ! -e "$T/a/tls.session" ] || fail "the enrollment's TLS session was kept for resuming"
+pass "the enrollment connection carried on as the session (1 handshake)"
+
 # Agent restart: same id, no new token needed.
 stop_pid "$AGENT_PID_a"
 wait_until "node disconnected" 30 node_is t "$id" disconnected || fail "node still connected"
@@ -60,6 +73,21 @@ run_agent b
 wait_until "second node connected" 30 node_is t "$(node_id_of b)" connected || fail "node b"
 [ "$(node_id_of b)" != "$id" ] || fail "two nodes share an id"
 pass "join with --ca FILE works"
+
+# Joining again into a state dir: the TLS session saved for the old identity
+# is not offered (resuming it would connect as the old node).
+wait_until "node b saved a TLS session" 30 test -s "$T/b/tls.session" || fail "no tls.session for b"
+old_b=$(node_id_of b)
+stop_pid "$AGENT_PID_b"
+"$AGENT" join --tower "127.0.0.1:$AGENT_PORT_t" --token "$(new_token t edge-worker)" --ca "$T/t/ca.pem" \
+	--state "$T/b" --no-run >>"$T/b.log" 2>&1 || fail "second join into b failed"
+new_b=$(node_id_of b)
+[ "$new_b" != "$old_b" ] || fail "the second join kept the node id"
+run_agent b
+wait_until "node b connected as its new id" 30 node_is t "$new_b" connected ||
+	fail "node b did not connect as $new_b: $(tower_cli t nodes)"
+node_is t "$old_b" connected && fail "node b connected as its old id $old_b"
+pass "a second join into a state dir connects as the new node"
 
 # A node names itself: control characters in its host name (here an escape
 # sequence that retitles the operator's terminal) reach no log line, API

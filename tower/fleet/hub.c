@@ -360,8 +360,17 @@ static void sign_done(struct event_base *base, void *arg)
 	reply.u.enrolled.cert = job->issue.cert_pem;
 	reply.u.enrolled.ca = (char *)ca_cert_pem(c->hub->ca);
 	proto_send(c->tls, &reply);
-	c->state = HUB_CONN_ENROLL;
-	conn_close(c, "enrolled");
+	/* The connection carries on as the node's session: it is already
+	 * server-authenticated, the one-time token vouched for the peer and the
+	 * CSR, signed with the new key, proved the peer holds it. A second full
+	 * mutual handshake would add nothing but an ECDSA signature each side.
+	 * An agent that closes here and dials again with its certificate (older
+	 * agents do) is as welcome. */
+	snprintf(c->node_id, sizeof(c->node_id), "%s", job->issue.node_id);
+	snprintf(c->cert_serial, sizeof(c->cert_serial), "%s", job->issue.serial);
+	snprintf(c->peer, sizeof(c->peer), "%s", job->issue.node_id);
+	c->state = HUB_CONN_AWAIT_HELLO;
+	conn_arm_idle(c);
 out:
 	sign_job_free(job);
 }
