@@ -155,6 +155,26 @@ out:
 	return rc;
 }
 
+/* The tower's ticket for this session, bound to our new certificate: kept
+ * where the session keeps its TLS session, so the next connection resumes
+ * (an abbreviated handshake) instead of a full one. Losing it costs only
+ * that full handshake. */
+static void save_ticket(struct join *j, struct link *link, const struct msg_enrolled *e)
+{
+	char path[PATH_MAX + 16];
+	size_t len = 0;
+	uint8_t *data;
+
+	if (e->ticket.len == 0)
+		return;
+	data = link_save_session_with_ticket(link, e->ticket.data, e->ticket.len,
+					     (uint32_t)e->ticket_lifetime, &len);
+	agent_config_path(j->cfg, AGENT_TLS_SESSION_FILE, path, sizeof(path));
+	if (data == NULL || util_write_file_nosync(path, data, len, 0600) != 0)
+		log_warn("cannot keep the tower's session ticket: the next connection makes a full handshake");
+	free(data);
+}
+
 static void join_on_msg(struct link *link, const struct msg *m, void *arg)
 {
 	struct join *j = arg;
@@ -169,8 +189,10 @@ static void join_on_msg(struct link *link, const struct msg *m, void *arg)
 	}
 	if (j->status == 1) {
 		j->status = check_and_save(j, &m->u.enrolled) == 0 ? 0 : -1;
-		if (j->status == 0)
+		if (j->status == 0) {
 			log_info("enrolled as node %s", j->cfg->node_id);
+			save_ticket(j, link, &m->u.enrolled);
+		}
 		if (j->status == 0 && j->keep != NULL) {
 			/* The session takes the connection over before the loop runs
 			 * again (nothing comes from the tower before our hello). */

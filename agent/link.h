@@ -35,6 +35,10 @@ struct link *link_open(struct event_base *base, struct evdns_base *dns, const ch
 int link_offer_session(struct link *link, const uint8_t *data, size_t len);
 /* Once ready: the TLS session, serialized (heap, caller frees), or NULL. */
 uint8_t *link_save_session(struct link *link, size_t *len);
+/* The same carrying ticket, which the tower bound to the node's new
+ * certificate at enrollment: the next connection resumes as the node. */
+uint8_t *link_save_session_with_ticket(struct link *link, const uint8_t *ticket,
+				       size_t ticket_len, uint32_t lifetime, size_t *len);
 int link_send(struct link *link, const struct msg *m);
 /* Queues an already encoded frame (header included). */
 int link_send_frame(struct link *link, const uint8_t *frame, size_t len);

@@ -215,6 +215,14 @@ static void enroll_on_read(struct tls_conn *tls, struct evbuffer *in, void *arg)
 					   strlen(m.u.enrolled.cert) + 1) == 0) {
 			snprintf(a->node_id, sizeof(a->node_id), "%s", m.u.enrolled.node_id);
 			a->state = A_ENROLLED;
+			/* As the agent: the tower's ticket for the new identity makes
+			 * the next connection a resumption. */
+			if (!a->sw->no_resume && m.u.enrolled.ticket.len != 0) {
+				free(a->session);
+				a->session = tls_conn_save_session_with_ticket(
+					tls, m.u.enrolled.ticket.data, m.u.enrolled.ticket.len,
+					(uint32_t)m.u.enrolled.ticket_lifetime, &a->session_len);
+			}
 			if (!a->sw->no_carry_on) {
 				msg_clear(&m);
 				free(a->csr);

@@ -334,11 +334,33 @@ static void sign_drop(struct event_base *base, void *arg)
 	sign_job_free(arg);
 }
 
+/* A ticket that resumes this connection's TLS session as the new node, so
+ * that its next connection is an abbreviated handshake (the session carried
+ * on below has no client certificate to resume with). Without one the agent
+ * just makes a full handshake then. */
+static void enrolled_ticket(struct hub_conn *c, const char *cert_pem, unsigned char *buf,
+			    size_t size, struct msg_enrolled *out)
+{
+	mbedtls_x509_crt crt;
+	size_t len = 0;
+	uint32_t lifetime = 0;
+
+	mbedtls_x509_crt_init(&crt);
+	if (mbedtls_x509_crt_parse(&crt, (const unsigned char *)cert_pem, strlen(cert_pem) + 1) == 0 &&
+	    tls_conn_ticket_for_peer(c->tls, crt.raw.p, crt.raw.len, buf, size, &len, &lifetime) == 0) {
+		out->ticket.data = buf;
+		out->ticket.len = len;
+		out->ticket_lifetime = lifetime;
+	}
+	mbedtls_x509_crt_free(&crt);
+}
+
 static void sign_done(struct event_base *base, void *arg)
 {
 	struct hub_sign_job *job = arg;
 	struct hub_conn *c = job->c;
 	struct msg reply = {.type = MSG_ENROLLED};
+	unsigned char ticket[4096];
 
 	if (c == NULL)
 		goto out;
@@ -359,6 +381,7 @@ static void sign_done(struct event_base *base, void *arg)
 	reply.u.enrolled.node_id = job->issue.node_id;
 	reply.u.enrolled.cert = job->issue.cert_pem;
 	reply.u.enrolled.ca = (char *)ca_cert_pem(c->hub->ca);
+	enrolled_ticket(c, job->issue.cert_pem, ticket, sizeof(ticket), &reply.u.enrolled);
 	proto_send(c->tls, &reply);
 	/* The connection carries on as the node's session: it is already
 	 * server-authenticated, the one-time token vouched for the peer and the
