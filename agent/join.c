@@ -37,6 +37,7 @@ struct join {
 	struct event *ev_retry;
 	int64_t give_up_ms;     /* a tower that is not up yet is retried until then */
 	int attempt;
+	struct join_link *keep; /* where the open connection goes; NULL: close it */
 };
 
 static void __attribute__((format(printf, 3, 4)))
@@ -154,6 +155,26 @@ out:
 	return rc;
 }
 
+/* The tower's ticket for this session, bound to our new certificate: kept
+ * where the session keeps its TLS session, so the next connection resumes
+ * (an abbreviated handshake) instead of a full one. Losing it costs only
+ * that full handshake. */
+static void save_ticket(struct join *j, struct link *link, const struct msg_enrolled *e)
+{
+	char path[PATH_MAX + 16];
+	size_t len = 0;
+	uint8_t *data;
+
+	if (e->ticket.len == 0)
+		return;
+	data = link_save_session_with_ticket(link, e->ticket.data, e->ticket.len,
+					     (uint32_t)e->ticket_lifetime, &len);
+	agent_config_path(j->cfg, AGENT_TLS_SESSION_FILE, path, sizeof(path));
+	if (data == NULL || util_write_file_nosync(path, data, len, 0600) != 0)
+		log_warn("cannot keep the tower's session ticket: the next connection makes a full handshake");
+	free(data);
+}
+
 static void join_on_msg(struct link *link, const struct msg *m, void *arg)
 {
 	struct join *j = arg;
@@ -168,8 +189,17 @@ static void join_on_msg(struct link *link, const struct msg *m, void *arg)
 	}
 	if (j->status == 1) {
 		j->status = check_and_save(j, &m->u.enrolled) == 0 ? 0 : -1;
-		if (j->status == 0)
+		if (j->status == 0) {
 			log_info("enrolled as node %s", j->cfg->node_id);
+			save_ticket(j, link, &m->u.enrolled);
+		}
+		if (j->status == 0 && j->keep != NULL) {
+			/* The session takes the connection over before the loop runs
+			 * again (nothing comes from the tower before our hello). */
+			j->keep->link = link;
+			event_base_loopbreak(j->base);
+			return;
+		}
 	}
 	link_close(link, "enrolled");
 }
@@ -264,9 +294,9 @@ static const char *csr_name(const char *hostname, char *out, size_t size)
 
 
 int join_run(struct event_base *base, struct evdns_base *dns, const struct join_options *opt,
-	     struct agent_config *cfg, char *err, size_t err_size)
+	     struct agent_config *cfg, struct join_link *keep, char *err, size_t err_size)
 {
-	struct join j = {.base = base, .opt = opt, .cfg = cfg, .status = 1};
+	struct join j = {.base = base, .opt = opt, .cfg = cfg, .status = 1, .keep = keep};
 	struct tls_config *tls = NULL;
 	struct facts facts;
 	char path[PATH_MAX + 16];
@@ -274,6 +304,8 @@ int join_run(struct event_base *base, struct evdns_base *dns, const struct join_
 	int rc = -1;
 
 	memset(cfg, 0, sizeof(*cfg));
+	if (keep != NULL)
+		memset(keep, 0, sizeof(*keep));
 	mbedtls_pk_init(&j.key);
 	mbedtls_x509_crt_init(&j.ca_file);
 	if (check_options(opt, cfg, err, err_size) != 0)
@@ -313,6 +345,10 @@ int join_run(struct event_base *base, struct evdns_base *dns, const struct join_
 	if (j.status != 0) {
 		snprintf(err, err_size, "%s", j.status == 1 ? "interrupted" : j.err);
 		goto out;
+	}
+	if (keep != NULL && keep->link != NULL) {
+		keep->tls = tls;   /* the link uses it for as long as it lives */
+		tls = NULL;
 	}
 	rc = 0;
 out:

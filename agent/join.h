@@ -19,9 +19,19 @@ struct join_options {
 	int64_t retry_for_s;     /* keep trying an unreachable tower this long */
 };
 
+/* The enrollment's connection, still open, for the session to carry on
+ * with (the tower takes it as the node's session): the caller owns both and
+ * frees tls only after the link is gone. */
+struct join_link {
+	struct link *link;
+	struct tls_config *tls;
+};
+
 /* Runs the loop until enrolled or refused. On success cfg describes the
- * saved state. Returns 0, or -1 with a one-line reason in err. */
+ * saved state, and keep (when not NULL) gets the open connection, or NULL
+ * there when the tower closed it. Returns 0, or -1 with a one-line reason
+ * in err. */
 int join_run(struct event_base *base, struct evdns_base *dns, const struct join_options *opt,
-	     struct agent_config *cfg, char *err, size_t err_size);
+	     struct agent_config *cfg, struct join_link *keep, char *err, size_t err_size);
 
 #endif

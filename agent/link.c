@@ -155,11 +155,25 @@ uint8_t *link_save_session(struct link *link, size_t *len)
 	return link->tls != NULL ? tls_conn_save_session(link->tls, len) : NULL;
 }
 
+uint8_t *link_save_session_with_ticket(struct link *link, const uint8_t *ticket,
+				       size_t ticket_len, uint32_t lifetime, size_t *len)
+{
+	return link->tls != NULL ? tls_conn_save_session_with_ticket(link->tls, ticket, ticket_len,
+								     lifetime, len)
+				 : NULL;
+}
+
 int link_send(struct link *link, const struct msg *m)
 {
 	if (link->tls == NULL || link->closing)
 		return -1;
 	return proto_send(link->tls, m);
+}
+
+void link_rebind(struct link *link, const struct link_callbacks *cb, void *arg)
+{
+	link->cb = cb;
+	link->arg = arg;
 }
 
 void link_close(struct link *link, const char *reason)

@@ -35,6 +35,10 @@ struct link *link_open(struct event_base *base, struct evdns_base *dns, const ch
 int link_offer_session(struct link *link, const uint8_t *data, size_t len);
 /* Once ready: the TLS session, serialized (heap, caller frees), or NULL. */
 uint8_t *link_save_session(struct link *link, size_t *len);
+/* The same carrying ticket, which the tower bound to the node's new
+ * certificate at enrollment: the next connection resumes as the node. */
+uint8_t *link_save_session_with_ticket(struct link *link, const uint8_t *ticket,
+				       size_t ticket_len, uint32_t lifetime, size_t *len);
 int link_send(struct link *link, const struct msg *m);
 /* Queues an already encoded frame (header included). */
 int link_send_frame(struct link *link, const uint8_t *frame, size_t len);
@@ -42,6 +46,9 @@ int link_send_frame(struct link *link, const uint8_t *frame, size_t len);
 size_t link_pending(struct link *link);
 /* This side's address of the connection ("10.0.0.5"), into out. 0 or -1. */
 int link_local_ip(struct link *link, char *out, size_t size);
+/* From now on cb and arg get what happens on the link (the connection
+ * carries on with another owner, as an enrollment becomes the session). */
+void link_rebind(struct link *link, const struct link_callbacks *cb, void *arg);
 /* Flushes what is queued, then closes; on_close follows. */
 void link_close(struct link *link, const char *reason);
 /* Frees without calling on_close (for shutdown). */

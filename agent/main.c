@@ -12,8 +12,10 @@
 
 #include "agent/config.h"
 #include "agent/join.h"
+#include "agent/link.h"
 #include "agent/session.h"
 #include "shared/log.h"
+#include "shared/tls.h"
 #include "shared/util.h"
 
 static void usage(FILE *out)
@@ -33,8 +35,9 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(arg);
 }
 
+/* kept: the enrollment's open connection, or NULL (dial). */
 static int run_session(struct event_base *base, struct evdns_base *dns,
-		       const struct agent_config *cfg)
+		       const struct agent_config *cfg, struct join_link *kept)
 {
 	char err[512];
 	struct session *s = session_new(base, dns, cfg, err, sizeof(err));
@@ -42,9 +45,16 @@ static int run_session(struct event_base *base, struct evdns_base *dns,
 
 	if (s == NULL) {
 		log_error("%s", err);
+		if (kept != NULL && kept->link != NULL) {
+			link_free(kept->link);
+			tls_config_free(kept->tls);
+		}
 		return 1;
 	}
-	session_start(s);
+	if (kept != NULL && kept->link != NULL)
+		session_start_on(s, kept->link, kept->tls);
+	else
+		session_start(s);
 	event_base_dispatch(base);
 	status = session_exit_status(s);
 	session_free(s);
@@ -72,6 +82,7 @@ int main(int argc, char **argv)
 	struct event *ev_int = NULL, *ev_term = NULL;
 	enum oc_log_level level = OC_LOG_INFO;
 	bool is_join, no_run = false;
+	struct join_link kept = {0};
 	char err[512];
 	int c, status = 1;
 
@@ -136,7 +147,7 @@ int main(int argc, char **argv)
 	event_add(ev_int, NULL);
 	event_add(ev_term, NULL);
 	if (is_join) {
-		if (join_run(base, dns, &jo, &cfg, err, sizeof(err)) != 0) {
+		if (join_run(base, dns, &jo, &cfg, no_run ? NULL : &kept, err, sizeof(err)) != 0) {
 			fprintf(stderr, "overcloud-agent: join: %s\n", err);
 			goto out;
 		}
@@ -148,7 +159,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "overcloud-agent: %s\n", err);
 		goto out;
 	}
-	status = run_session(base, dns, &cfg);
+	status = run_session(base, dns, &cfg, &kept);
 out:
 	if (ev_int != NULL)
 		event_free(ev_int);

@@ -55,6 +55,11 @@ struct session {
 	 * restarted agent resumes as well. */
 	uint8_t *tls_session;
 	size_t tls_session_len;
+	/* The enrollment's connection, carried on as the first session: its TLS
+	 * session has no client certificate, so it is never kept for resuming;
+	 * its config outlives it and goes at the next connect. */
+	struct link *enroll_link;
+	struct tls_config *enroll_tls;
 };
 
 #define SESSION_FILE AGENT_TLS_SESSION_FILE
@@ -265,7 +270,8 @@ static void session_on_msg(struct link *link, const struct msg *m, void *arg)
 		if (link_local_ip(link, ip, sizeof(ip)) != 0)
 			snprintf(ip, sizeof(ip), "127.0.0.1");
 		worker_connected(s->worker, m->u.welcome.node_id, ip);
-		keep_tls_session(s, link);
+		if (link != s->enroll_link)
+			keep_tls_session(s, link);
 		maybe_renew(s);
 		break;
 	case MSG_TASK:
@@ -347,6 +353,10 @@ static size_t link_queued(void *arg)
 
 static void session_connect(struct session *s)
 {
+	/* The enrollment's link closed an event loop turn ago at least. */
+	s->enroll_link = NULL;
+	tls_config_free(s->enroll_tls);
+	s->enroll_tls = NULL;
 	if (s->cert_renewed && reload_cert(s) != 0) {
 		log_error("cannot load the renewed certificate");
 		s->exit_status = 1;
@@ -422,6 +432,15 @@ void session_start(struct session *s)
 	session_connect(s);
 }
 
+void session_start_on(struct session *s, struct link *link, struct tls_config *tls)
+{
+	s->link = link;
+	s->enroll_link = link;
+	s->enroll_tls = tls;
+	link_rebind(link, &session_callbacks, s);
+	session_on_ready(link, s);
+}
+
 int session_exit_status(const struct session *s)
 {
 	return s->exit_status;
@@ -432,6 +451,7 @@ void session_free(struct session *s)
 	if (s == NULL)
 		return;
 	link_free(s->link);
+	tls_config_free(s->enroll_tls);
 	worker_free(s->worker);
 	if (s->ev_retry != NULL)
 		event_free(s->ev_retry);

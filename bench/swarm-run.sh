@@ -83,7 +83,11 @@ connect_s=$(awk -v ms="$(status .connect_ms)" 'BEGIN { printf "%.1f", ms / 1000 
 out "enroll $N fresh agents, CSR signing incl. (s)" "$enroll_s" "<= 60" "$(verdict "$enroll_s" 60)"
 per_enroll=$(awk -v t="${enroll_ticks:-0}" -v hz="$(getconf CLK_TCK)" -v n="$N" 'BEGIN { printf "%.1f", 1000 * t / hz / n }')
 out "tower CPU per enrollment, both cores (ms)" "$per_enroll" "-" "(handshake + CSR check + signing)"
-out "first mTLS connect of $N agents (s)" "$connect_s" "-" "(full handshakes)"
+# Each enrollment's connection carries on as the agent's session: the clock
+# runs from the first connection to the last welcome.
+ready_s=$(awk -v ms="$(status .ready_ms)" 'BEGIN { printf "%.1f", ms / 1000 }')
+out "enroll + ready for tasks, $N (s)" "$ready_s" "<= 45" "$(verdict "$ready_s" 45)"
+out "after the last certificate, until all are ready (s)" "$connect_s" "-" "(hello/welcome on the enrollment's connection)"
 
 # --- steady state: everyone connected, heartbeats with the node figures
 # every 10 s ---

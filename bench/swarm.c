@@ -68,6 +68,7 @@ struct agent {
 	size_t session_len;
 	int attempt;
 	unsigned tasks;
+	bool carrying;            /* enrolled, saying hello on the same connection */
 	char node_id[40];
 };
 
@@ -97,6 +98,12 @@ struct swarm {
 	struct event *ev_sigterm;
 	bool no_resume;
 	bool no_metrics;                 /* heartbeats as agents before the metrics */
+	/* As the agent does: the enrollment's connection carries on as the
+	 * session (--no-carry-on: close it and dial again with the certificate,
+	 * as agents before 0.1 did). */
+	bool no_carry_on;
+	int64_t t0_ms;                   /* the first enrollment's start */
+	int64_t ready_ms;                /* all enrolled and welcomed, from t0 */
 };
 
 static int64_t wall_ms(void)
@@ -119,6 +126,8 @@ static int backoff_ms(int attempt)
 
 static void phase_pump(struct swarm *sw);
 static void agent_connect(struct agent *a);
+static const struct tls_conn_callbacks run_callbacks;
+static void run_on_ready(struct tls_conn *tls, void *arg);
 
 static void schedule_retry(struct agent *a)
 {
@@ -206,6 +215,26 @@ static void enroll_on_read(struct tls_conn *tls, struct evbuffer *in, void *arg)
 					   strlen(m.u.enrolled.cert) + 1) == 0) {
 			snprintf(a->node_id, sizeof(a->node_id), "%s", m.u.enrolled.node_id);
 			a->state = A_ENROLLED;
+			/* As the agent: the tower's ticket for the new identity makes
+			 * the next connection a resumption. */
+			if (!a->sw->no_resume && m.u.enrolled.ticket.len != 0) {
+				free(a->session);
+				a->session = tls_conn_save_session_with_ticket(
+					tls, m.u.enrolled.ticket.data, m.u.enrolled.ticket.len,
+					(uint32_t)m.u.enrolled.ticket_lifetime, &a->session_len);
+			}
+			if (!a->sw->no_carry_on) {
+				msg_clear(&m);
+				free(a->csr);
+				a->csr = NULL;
+				a->attempt = 0;
+				a->sw->enrolled++;
+				a->carrying = true;   /* in flight until welcomed */
+				a->state = A_CONNECTING;
+				tls_conn_set_callbacks(tls, &run_callbacks, a);
+				run_on_ready(tls, a);
+				return;
+			}
 		} else if (m.type == MSG_ERROR) {
 			log_warn("agent %u: enrollment refused: %s", a->idx, m.u.error.reason);
 		}
@@ -324,14 +353,19 @@ static void on_welcome(struct agent *a, const struct msg_welcome *w)
 	a->state = A_CONNECTED;
 	a->attempt = 0;
 	event_add(a->ev_heartbeat, sw->heartbeat_tv);
-	if (!sw->no_resume) {
+	/* The enrollment's session has no client certificate: not for resuming. */
+	if (!sw->no_resume && !a->carrying) {
 		free(a->session);
 		a->session = tls_conn_save_session(a->tls, &a->session_len);
 	}
 	sw->connected++;
 	if (sw->connected + sw->refused == sw->n)
 		sw->all_connected_at_ms = wall_ms();
-	if (sw->phase == P_CONNECT) {
+	if (a->carrying) {
+		a->carrying = false;
+		sw->inflight--;
+		phase_pump(sw);
+	} else if (sw->phase == P_CONNECT) {
 		sw->inflight--;
 		phase_pump(sw);
 	}
@@ -403,8 +437,12 @@ static void run_on_close(struct tls_conn *tls, const char *reason, void *arg)
 
 	a->tls = NULL;
 	event_del(a->ev_heartbeat);
-	if (sw->phase == P_CONNECT && !was_connected)
+	if (a->carrying) {
+		a->carrying = false;
 		sw->inflight--;
+	} else if (sw->phase == P_CONNECT && !was_connected) {
+		sw->inflight--;
+	}
 	if (was_connected) {
 		sw->connected--;
 		sw->disconnects++;
@@ -495,13 +533,21 @@ static void phase_pump(struct swarm *sw)
 		sw->t_start_ms = wall_ms();
 	}
 	if (sw->phase == P_CONNECT) {
-		while (sw->inflight < sw->parallel && sw->next < sw->n)
-			agent_connect(&sw->agents[sw->next++]);
-		if (sw->connected + sw->refused < sw->n)
+		/* Carried-on agents are connected or on their way already. */
+		while (sw->inflight < sw->parallel && sw->next < sw->n) {
+			struct agent *a = &sw->agents[sw->next++];
+
+			if (a->state == A_ENROLLED)
+				agent_connect(a);
+		}
+		if (sw->connected + sw->refused < sw->n || sw->inflight > 0)
 			return;
 		sw->connect_ms = wall_ms() - sw->t_start_ms;
+		sw->ready_ms = wall_ms() - sw->t0_ms;
 		write_status(-1, 0, sw);
 		printf("connected %u agents in %.2f s\n", sw->connected, sw->connect_ms / 1000.0);
+		printf("enrolled and ready for tasks: %u agents in %.2f s\n", sw->connected,
+		       sw->ready_ms / 1000.0);
 		fflush(stdout);
 		sw->phase = P_RUN;
 	}
@@ -539,13 +585,13 @@ static void write_status(evutil_socket_t fd, short what, void *arg)
 	len = snprintf(text, sizeof(text),
 		       "{\"agents\": %u, \"phase\": \"%s\", \"enrolled\": %u, \"connected\": %u, "
 		       "\"refused\": %u, \"prepare_ms\": %lld, \"enroll_ms\": %lld, "
-		       "\"connect_ms\": %lld, \"all_connected_at_ms\": %lld, \"disconnects\": %llu, "
+		       "\"connect_ms\": %lld, \"ready_ms\": %lld, \"all_connected_at_ms\": %lld, \"disconnects\": %llu, "
 		       "\"failed_attempts\": %llu, \"errors\": %llu, \"tasks\": %llu, "
 		       "\"agents_with_tasks\": {\"0\": %u, \"1\": %u, \"more\": %u}, "
 		       "\"rss_kb\": %ld, \"now_ms\": %lld}\n",
 		       sw->n, sw->phase == P_ENROLL ? "enroll" : sw->phase == P_CONNECT ? "connect" : "run",
 		       sw->enrolled, sw->connected, sw->refused, (long long)sw->prepare_ms,
-		       (long long)sw->enroll_ms, (long long)sw->connect_ms,
+		       (long long)sw->enroll_ms, (long long)sw->connect_ms, (long long)sw->ready_ms,
 		       (long long)sw->all_connected_at_ms, (unsigned long long)sw->disconnects,
 		       (unsigned long long)sw->handshake_failures, (unsigned long long)sw->errors,
 		       (unsigned long long)sw->tasks, zero, one, more, rss_kb(), (long long)wall_ms());
@@ -609,8 +655,9 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: swarm --tower HOST:PORT --ca FILE --token TOKEN:COUNT [--token ...]\n"
 		"             [--status FILE] [--parallel N] [--heartbeat SECONDS] [--no-resume]\n"
-		"             [--no-metrics]\n"
-		"  Enrolls COUNT agents with each token, connects them all with mutual TLS,\n"
+		"             [--no-metrics] [--no-carry-on]\n"
+		"  Enrolls COUNT agents with each token; each enrollment's connection carries\n"
+		"  on as the agent's session (--no-carry-on: dial again with mutual TLS),\n"
 		"  then keeps them connected (heartbeats, no-op tasks, reconnects) until\n"
 		"  SIGTERM/SIGINT. Progress goes to stdout, a JSON status to --status.\n"
 		"  Heartbeats carry node figures as the agent's do, unless --no-metrics.\n");
@@ -642,6 +689,10 @@ int main(int argc, char **argv)
 
 		if (strcmp(opt, "--no-resume") == 0) {
 			sw.no_resume = true;
+			continue;
+		}
+		if (strcmp(opt, "--no-carry-on") == 0) {
+			sw.no_carry_on = true;
 			continue;
 		}
 		if (strcmp(opt, "--no-metrics") == 0) {
@@ -727,6 +778,7 @@ int main(int argc, char **argv)
 		struct event *ev_int = evsignal_new(sw.base, SIGINT, on_sigterm, &sw);
 		event_add(ev_int, NULL);
 		sw.t_start_ms = wall_ms();
+		sw.t0_ms = sw.t_start_ms;
 		phase_pump(&sw);
 		event_base_dispatch(sw.base);
 		event_free(ev_int);

@@ -82,6 +82,7 @@ static const struct field enroll_fields[] = {
 };
 static const struct field enrolled_fields[] = {
 	F_STR(enrolled, node_id), F_STR(enrolled, cert), F_STR(enrolled, ca),
+	F_OPT_BIN(enrolled, ticket), F_OPT_URANGE(enrolled, ticket_lifetime, 0, UINT32_MAX),
 };
 static const struct field error_fields[] = {
 	F_STR(error, reason),

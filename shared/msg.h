@@ -55,6 +55,10 @@ struct msg_enrolled {
 	char *node_id;    /* required */
 	char *cert;       /* required, PEM */
 	char *ca;         /* required, PEM */
+	/* optional: a TLS session ticket for this connection's session bound to
+	 * the new certificate, so the next connection resumes as the node */
+	struct msg_bin ticket;
+	uint64_t ticket_lifetime; /* optional, seconds */
 };
 struct msg_error {
 	char *reason;     /* required */

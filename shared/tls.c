@@ -13,6 +13,7 @@
 #include <event2/event.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
+#include <mbedtls/platform_util.h>
 #include <mbedtls/ssl.h>
 
 #include "shared/pki.h"
@@ -609,6 +610,92 @@ out:
 	return buf;
 }
 
+/* A deep copy of a session through its serialized form (mbedtls has no
+ * public copy for the server side). 0 or -1. */
+static int session_copy(mbedtls_ssl_session *dst, const mbedtls_ssl_session *src)
+{
+	unsigned char *buf;
+	size_t need = 0, len = 0;
+	int rc = -1;
+
+	if (mbedtls_ssl_session_save(src, NULL, 0, &need) != MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL ||
+	    need == 0 || (buf = malloc(need)) == NULL)
+		return -1;
+	if (mbedtls_ssl_session_save(src, buf, need, &len) == 0 &&
+	    mbedtls_ssl_session_load(dst, buf, len) == 0)
+		rc = 0;
+	mbedtls_platform_zeroize(buf, need);   /* it holds the master secret */
+	free(buf);
+	return rc;
+}
+
+int tls_conn_ticket_for_peer(struct tls_conn *conn, const unsigned char *cert_der, size_t der_len,
+			     unsigned char *out, size_t size, size_t *len, uint32_t *lifetime)
+{
+	const mbedtls_ssl_config *conf = conn->ssl.conf;
+	mbedtls_ssl_session session;
+	mbedtls_x509_crt *peer;
+	int rc = -1;
+
+	if (conf == NULL || conf->f_ticket_write == NULL || conn->ssl.session == NULL ||
+	    conn->state != TLS_OPEN)
+		return -1;
+	mbedtls_ssl_session_init(&session);
+	if (session_copy(&session, conn->ssl.session) != 0)
+		goto out;
+	peer = calloc(1, sizeof(*peer));
+	if (peer == NULL)
+		goto out;
+	mbedtls_x509_crt_init(peer);
+	if (mbedtls_x509_crt_parse_der(peer, cert_der, der_len) != 0) {
+		mbedtls_x509_crt_free(peer);
+		free(peer);
+		goto out;
+	}
+	if (session.peer_cert != NULL) {
+		mbedtls_x509_crt_free(session.peer_cert);
+		free(session.peer_cert);
+	}
+	session.peer_cert = peer;
+	session.verify_result = 0;   /* the CA issued it a moment ago */
+	if (conf->f_ticket_write(conf->p_ticket, &session, out, out + size, len, lifetime) == 0)
+		rc = 0;
+out:
+	mbedtls_ssl_session_free(&session);
+	return rc;
+}
+
+uint8_t *tls_conn_save_session_with_ticket(const struct tls_conn *conn, const uint8_t *ticket,
+					   size_t ticket_len, uint32_t lifetime, size_t *len)
+{
+	mbedtls_ssl_session session;
+	uint8_t *buf = NULL;
+	size_t need = 0;
+
+	mbedtls_ssl_session_init(&session);
+	if (ticket_len == 0 || mbedtls_ssl_get_session(&conn->ssl, &session) != 0)
+		goto out;
+	free(session.ticket);
+	session.ticket = malloc(ticket_len);
+	session.ticket_len = 0;
+	if (session.ticket == NULL)
+		goto out;
+	memcpy(session.ticket, ticket, ticket_len);
+	session.ticket_len = ticket_len;
+	session.ticket_lifetime = lifetime;
+	if (mbedtls_ssl_session_save(&session, NULL, 0, &need) !=
+	    MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL || need == 0)
+		goto out;
+	buf = malloc(need);
+	if (buf != NULL && mbedtls_ssl_session_save(&session, buf, need, len) != 0) {
+		free(buf);
+		buf = NULL;
+	}
+out:
+	mbedtls_ssl_session_free(&session);
+	return buf;
+}
+
 int tls_conn_offer_session(struct tls_conn *conn, const uint8_t *data, size_t len)
 {
 	mbedtls_ssl_session session;
@@ -629,6 +716,12 @@ void tls_conn_release(struct tls_conn *conn, void (*fn)(struct tls_conn *conn, v
 	conn->release_fn = fn;
 	conn->release_arg = arg;
 	conn_events_del(conn);
+}
+
+void tls_conn_set_callbacks(struct tls_conn *conn, const struct tls_conn_callbacks *cb, void *arg)
+{
+	conn->cb = cb;
+	conn->arg = arg;
 }
 
 int tls_conn_adopt(struct tls_conn *conn, struct event_base *base,

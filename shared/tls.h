@@ -93,6 +93,21 @@ void tls_conn_release(struct tls_conn *conn, void (*fn)(struct tls_conn *conn, v
 		      void *arg);
 /* Continues a released connection on base (call on base's thread) with new
  * callbacks; input that arrived meanwhile is read from the loop. 0 or -1. */
+/* Server side, after the handshake: a session ticket for this connection's
+ * session as if the peer had shown the certificate cert_der (an enrollment
+ * that just issued it), sealed by the config's ticket callback. Only the
+ * peer, which holds the session's master secret, can resume with it.
+ * 0 with the ticket in out and its lifetime, or -1 (no tickets configured,
+ * no room, a bad certificate). */
+int tls_conn_ticket_for_peer(struct tls_conn *conn, const unsigned char *cert_der, size_t der_len,
+			     unsigned char *out, size_t size, size_t *len, uint32_t *lifetime);
+/* Client side: this connection's session serialized as tls_conn_save_session
+ * does, but carrying ticket (from tls_conn_ticket_for_peer) instead of its
+ * own. Heap, caller frees; NULL on failure. */
+uint8_t *tls_conn_save_session_with_ticket(const struct tls_conn *conn, const uint8_t *ticket,
+					   size_t ticket_len, uint32_t lifetime, size_t *len);
+/* From now on cb and arg get the connection's events (same loop). */
+void tls_conn_set_callbacks(struct tls_conn *conn, const struct tls_conn_callbacks *cb, void *arg);
 int tls_conn_adopt(struct tls_conn *conn, struct event_base *base,
 		   const struct tls_conn_callbacks *cb, void *arg);
 /* Why certificate verification failed, as one short line, into buf. */

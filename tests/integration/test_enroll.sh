@@ -34,6 +34,17 @@ openssl verify -CAfile "$T/t/ca.pem" "$T/a/agent.crt" >/dev/null || fail "agent 
 tower_cli t nodes | grep -q "$id.*connected" || fail "table output lacks the node"
 pass "join with --ca-hash: node $id connected, arch x86_64"
 
+# The enrollment's connection carried on as the node's session: one TLS
+# handshake in all, no second mutual one.
+metrics() {
+	curl -sS --cacert "$T/t/ca.pem" -H "Authorization: Bearer $(cat "$T/t/admin.token")" \
+		"https://127.0.0.1:$API_PORT_t/metrics"
+}
+hs=$(metrics | sed -n 's/^overcloud_agent_handshakes_total{result="ok"} //p')
+[ "$hs" = 1 ] || fail "handshakes for one join: '$hs' (want 1: the session is the enrollment's connection)"
+! grep -q "connection closed: enrolled" "$T/t.log" || fail "the tower closed the enrollment connection"
+pass "the enrollment connection carried on as the session (1 handshake)"
+
 # Agent restart: same id, no new token needed.
 stop_pid "$AGENT_PID_a"
 wait_until "node disconnected" 30 node_is t "$id" disconnected || fail "node still connected"
@@ -42,6 +53,11 @@ wait_until "node reconnected" 30 node_is t "$id" connected || fail "agent run di
 [ "$(node_id_of a)" = "$id" ] || fail "node id changed"
 [ "$(tower_cli t nodes -o json | jq length)" = 1 ] || fail "restart created another node"
 pass "agent restart keeps node id $id"
+# Its first reconnection resumed the enrollment's TLS session with the ticket
+# the tower bound to the new certificate: no full handshake, and as the node.
+resumed=$(metrics | sed -n 's/^overcloud_agent_tls_resumed_total //p')
+[ "$resumed" = 1 ] || fail "the reconnection after enrollment was not resumed: tls_resumed_total '$resumed'"
+pass "the first reconnection resumed with the enrollment's ticket for node $id"
 
 # kill -9 the tower; start it again on the same ports; the agent returns.
 kill -9 "$TOWER_PID_t"

@@ -188,6 +188,19 @@ static void test_roundtrip_enrolled(void **state)
 	assert_string_equal(out.u.enrolled.node_id, in.u.enrolled.node_id);
 	assert_string_equal(out.u.enrolled.cert, in.u.enrolled.cert);
 	assert_string_equal(out.u.enrolled.ca, in.u.enrolled.ca);
+	/* no ticket (an older tower): absent, not empty */
+	assert_int_equal(out.u.enrolled.ticket.len, 0);
+	assert_null(out.u.enrolled.ticket.data);
+	msg_clear(&out);
+
+	/* with the session ticket bound to the new certificate */
+	in.u.enrolled.ticket.data = (uint8_t *)"\x01\x00\xfftick";
+	in.u.enrolled.ticket.len = 7;
+	in.u.enrolled.ticket_lifetime = 86400;
+	roundtrip(&in, &out);
+	assert_int_equal(out.u.enrolled.ticket.len, 7);
+	assert_memory_equal(out.u.enrolled.ticket.data, "\x01\x00\xfftick", 7);
+	assert_int_equal(out.u.enrolled.ticket_lifetime, 86400);
 	msg_clear(&out);
 }
 

@@ -1,5 +1,6 @@
 /* test_tls.c — real TLS handshakes between two shared/tls.c connections on a
- * socketpair: mutual auth, keys that do not match their certificates, resumption. */
+ * socketpair: mutual auth, keys that do not match their certificates, resumption,
+ * and the ticket an enrollment binds to the certificate it issued. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,7 @@
 #include "shared/tls.h"
 #include "shared/util.h"
 #include "tower/fleet/ca.h"
+#include "tower/fleet/ticket.h"
 
 #define DAY 86400
 #define HANDSHAKE_MS 10000
@@ -281,6 +283,165 @@ static void test_offered_session_not_resumed(void **state)
 	tls_config_free(ccfg);
 }
 
+/* An enrollment: the server, once the handshake is done, seals a ticket for
+ * this session bound to the certificate it just issued and sends it; the
+ * client keeps its session with that ticket. */
+struct enrollment {
+	const mbedtls_x509_crt *issued;
+	unsigned char ticket[4096];
+	size_t ticket_len;
+	uint32_t lifetime;
+	uint8_t *session;          /* the client's, carrying the ticket */
+	size_t session_len;
+	bool server_done;
+};
+static struct enrollment *enrollment;
+
+static void enroll_server_ready(struct tls_conn *conn, void *arg)
+{
+	struct side *s = arg;
+
+	s->ready = true;
+	if (tls_conn_ticket_for_peer(conn, enrollment->issued->raw.p, enrollment->issued->raw.len,
+				     enrollment->ticket, sizeof(enrollment->ticket),
+				     &enrollment->ticket_len, &enrollment->lifetime) == 0)
+		tls_conn_write(conn, "T", 1);
+	else
+		tls_conn_close_after_flush(conn, "no ticket");
+}
+
+static void enroll_client_read(struct tls_conn *conn, struct evbuffer *in, void *arg)
+{
+	struct side *s = arg;
+
+	evbuffer_drain(in, evbuffer_get_length(in));
+	enrollment->session = tls_conn_save_session_with_ticket(
+		conn, enrollment->ticket, enrollment->ticket_len, enrollment->lifetime,
+		&enrollment->session_len);
+	s->got[0] = 'T';
+	tls_conn_close_after_flush(conn, "enrolled");
+}
+
+static void enroll_noop_ready(struct tls_conn *conn, void *arg)
+{
+	((struct side *)arg)->ready = true;
+}
+
+static void enroll_noop_read(struct tls_conn *conn, struct evbuffer *in, void *arg)
+{
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+static const struct tls_conn_callbacks enroll_server_callbacks = {
+	.on_ready = enroll_server_ready,
+	.on_read = enroll_noop_read,
+	.on_close = side_close,
+};
+static const struct tls_conn_callbacks enroll_client_callbacks = {
+	.on_ready = enroll_noop_ready,
+	.on_read = enroll_client_read,
+	.on_close = side_close,
+};
+
+static void enroll_handshake(struct tls_config *server_cfg, struct tls_config *client_cfg)
+{
+	struct event_base *base = event_base_new();
+	struct side server = {0}, client = {.is_client = true};
+	int fds[2];
+
+	assert_non_null(base);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+	server.conn = tls_conn_new(base, fds[0], server_cfg, true, NULL, HANDSHAKE_MS,
+				   &enroll_server_callbacks, &server);
+	client.conn = tls_conn_new(base, fds[1], client_cfg, false, PKI_TOWER_NAME, HANDSHAKE_MS,
+				   &enroll_client_callbacks, &client);
+	assert_non_null(server.conn);
+	assert_non_null(client.conn);
+	for (int i = 0; i < 100000 && !(server.closed && client.closed); i++) {
+		if (client.closed && server.conn != NULL)
+			tls_conn_close_after_flush(server.conn, "client gone");
+		event_base_loop(base, EVLOOP_ONCE);
+	}
+	if (server.conn != NULL)
+		tls_conn_free(server.conn);
+	if (client.conn != NULL)
+		tls_conn_free(client.conn);
+	event_base_free(base);
+	assert_true(server.ready);
+	assert_int_equal(client.got[0], 'T');
+}
+
+/* The next connection resumes that session as the issued certificate's
+ * owner; a client that holds the ticket but not the session's master secret
+ * (grafted onto another session of its own) is refused. */
+static void test_enrollment_ticket_resumes_as_the_node(void **state)
+{
+	struct fixture *f = *state;
+	char path[128], err[256], want_pin[80];
+	struct ticket_keys *tk;
+	struct tls_config *scfg = server_config(f, ca_server_key(f->ca));
+	struct tls_config *enroll_cfg = tls_config_client(ca_cert(f->ca), NULL, NULL);
+	struct tls_config *ccfg = client_config(f, &f->client_key);
+	struct enrollment first = {.issued = &f->client_cert}, other = {.issued = &f->client_cert};
+	struct side server, client;
+	uint8_t *forged;
+	size_t forged_len = 0;
+
+	snprintf(path, sizeof(path), "%s/tickets", f->dir);
+	tk = ticket_keys_open(path, DAY, err, sizeof(err));
+	assert_non_null(tk);
+	assert_non_null(enroll_cfg);
+	ticket_keys_attach(tk, scfg);
+	assert_int_equal(pki_spki_pin(&f->client_cert, want_pin, sizeof(want_pin)), 0);
+
+	enrollment = &first;
+	enroll_handshake(scfg, enroll_cfg);
+	assert_true(first.ticket_len > 0);
+	assert_non_null(first.session);
+	assert_int_equal(ticket_keys_opened(tk), 0);
+
+	/* resumed as node-1, with no certificate shown on the wire */
+	handshake(scfg, ccfg, &server, &client, first.session, first.session_len);
+	assert_true(server.ready);
+	assert_true(client.ready);
+	assert_string_equal(server.got, "ping");
+	assert_int_equal(ticket_keys_opened(tk), 1);
+	assert_string_equal(server.peer_pin, want_pin);
+	free(client.session);
+
+	/* another enrollment's session carrying the first one's ticket */
+	enrollment = &other;
+	enroll_handshake(scfg, enroll_cfg);
+	assert_non_null(other.session);
+	forged = NULL;
+	{
+		/* other.session with first's ticket spliced in place of its own:
+		 * the two have the same length (same certificate, same suite). */
+		assert_int_equal(first.ticket_len, other.ticket_len);
+		uint8_t *at = memmem(other.session, other.session_len, other.ticket, other.ticket_len);
+		assert_non_null(at);
+		forged = malloc(other.session_len);
+		assert_non_null(forged);
+		memcpy(forged, other.session, other.session_len);
+		memcpy(forged + (at - other.session), first.ticket, first.ticket_len);
+		forged_len = other.session_len;
+	}
+	handshake(scfg, ccfg, &server, &client, forged, forged_len);
+	/* the server opened the ticket; the Finished messages then disagree */
+	assert_int_equal(ticket_keys_opened(tk), 2);
+	assert_false(server.ready && client.ready && strcmp(server.got, "ping") == 0);
+	free(client.session);
+
+	free(forged);
+	free(first.session);
+	free(other.session);
+	enrollment = NULL;
+	tls_config_free(scfg);
+	tls_config_free(enroll_cfg);
+	tls_config_free(ccfg);
+	ticket_keys_free(tk);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -288,6 +449,7 @@ int main(void)
 		cmocka_unit_test(test_client_key_not_its_certificate),
 		cmocka_unit_test(test_server_key_not_its_certificate),
 		cmocka_unit_test(test_offered_session_not_resumed),
+		cmocka_unit_test(test_enrollment_ticket_resumes_as_the_node),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
