@@ -312,7 +312,7 @@ static void handle_task(struct worker *w, const struct msg_task *t)
 	struct msg accepted = {.type = MSG_TASK_ACCEPTED};
 	char err[512];
 
-	if (!journal_id_ok(t->id)) {
+	if (!util_name_ok(t->id, JOURNAL_ID_MAX)) {
 		log_warn("task with an unusable id refused");
 		return;
 	}

@@ -3,6 +3,7 @@
 #ifndef OC_UTIL_H
 #define OC_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -20,6 +21,10 @@ int util_parse_hostport(const char *text, char *host, size_t host_size, uint16_t
 int util_random(void *buf, size_t len);
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */
 void util_hex(const void *data, size_t len, char *out);
+/* True when s is a name safe as a file name, netns name or argument: 1 to
+ * max_len bytes of A-Z a-z 0-9 . _ -, not starting with '.' or '-'. The one
+ * rule for ids (n-…, t-…, r-…, oc-…), node names and role names. */
+bool util_name_ok(const char *s, size_t max_len);
 /* The value of one hex digit (either case), or -1. */
 int util_hex_digit(int c);
 /* Control characters in s (NULL is fine) become '?', in place: for text from

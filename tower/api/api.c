@@ -627,6 +627,8 @@ static bool path_id(const char *path, const char *prefix, char *id, size_t size,
 		return false;
 	memcpy(id, rest, n);
 	id[n] = '\0';
+	if (!util_name_ok(id, size - 1))
+		return false;   /* no id has other bytes: the store would refuse it */
 	*tail = rest[n] == '/' ? rest + n + 1 : NULL;
 	return true;
 }
