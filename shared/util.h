@@ -1,5 +1,6 @@
 /* util.h — small helpers shared by tower and agent: durations, hex, random
- * bytes, files written atomically with a mode, host:port parsing, clocks. */
+ * bytes, files written atomically with a mode, host:port parsing, the name
+ * rule, clocks. */
 #ifndef OC_UTIL_H
 #define OC_UTIL_H
 
@@ -48,14 +49,17 @@ int util_write_file_nosync(const char *path, const void *data, size_t len, mode_
 char *util_read_file(const char *path, size_t max, size_t *len);
 /* mkdir -p with mode for the directories it creates. Returns 0 or -1. */
 int util_mkdir_p(const char *path, mode_t mode);
-/* rm -rf of a directory tree. Returns 0 or -1. */
+/* rm -rf of a directory tree (symlinks removed, not followed). Returns 0 or -1. */
 int util_remove_tree(const char *path);
-/* Removes everything inside the directory path, not path itself. */
+/* Removes everything inside the directory path, not path itself. Returns 0
+ * or -1. */
 int util_clear_dir(const char *path);
 
-/* Seconds since the epoch, and a monotonic clock in milliseconds. */
+/* The wall clock: seconds, and milliseconds, since the epoch. */
 int64_t util_now(void);
 int64_t util_now_ms(void);
+/* A clock in milliseconds that never jumps (CLOCK_MONOTONIC): for
+ * intervals, not dates. */
 int64_t util_monotonic_ms(void);
 
 #endif
