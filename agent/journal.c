@@ -58,21 +58,6 @@ struct journal {
 	uint64_t next_seq;
 };
 
-bool journal_id_ok(const char *id)
-{
-	size_t len = id ? strlen(id) : 0;
-
-	if (len == 0 || len > JOURNAL_ID_MAX || id[0] == '.')
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = id[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_' || c == '.'))
-			return false;
-	}
-	return true;
-}
-
 /* ---- the parser ---- */
 
 /* Parses a decimal number from p[0..len) that fits in an int64_t. */
@@ -115,7 +100,7 @@ static size_t scan_one(const uint8_t *data, size_t avail, journal_record_fn rec,
 		return 0;
 	memcpy(id, h + 2, idlen);
 	id[idlen] = '\0';
-	if (!journal_id_ok(id))
+	if (!util_name_ok(id, JOURNAL_ID_MAX))
 		return 0;
 	switch (h[0]) {
 	case 'R':
@@ -444,7 +429,7 @@ static void take_over_markers(struct journal *j, int64_t now, bool remove)
 			memcpy(id, e->d_name, len - elen);
 			id[len - elen] = '\0';
 			snprintf(path, sizeof(path), "%s/%s", j->dir, e->d_name);
-			if (!journal_id_ok(id))
+			if (!util_name_ok(id, JOURNAL_ID_MAX))
 				break;
 			if (remove) {
 				unlink(path);
@@ -539,7 +524,7 @@ void journal_free(struct journal *j)
 
 enum journal_state journal_state(const struct journal *j, const char *id)
 {
-	const struct journal_entry *e = journal_id_ok(id) ? find(j, id) : NULL;
+	const struct journal_entry *e = util_name_ok(id, JOURNAL_ID_MAX) ? find(j, id) : NULL;
 
 	return e != NULL ? (enum journal_state)e->state : JOURNAL_UNKNOWN;
 }
@@ -554,7 +539,7 @@ static int mark(struct journal *j, const char *id, enum journal_state state, int
 	uint64_t frame_off;
 	int hlen;
 
-	if (!journal_id_ok(id) || (state == JOURNAL_DONE && (len == 0 || len > JOURNAL_FRAME_MAX))) {
+	if (!util_name_ok(id, JOURNAL_ID_MAX) || (state == JOURNAL_DONE && (len == 0 || len > JOURNAL_FRAME_MAX))) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -611,7 +596,7 @@ int journal_mark_acked(struct journal *j, const char *id, int64_t now)
 
 uint8_t *journal_result(const struct journal *j, const char *id, size_t *len)
 {
-	const struct journal_entry *e = journal_id_ok(id) ? find(j, id) : NULL;
+	const struct journal_entry *e = util_name_ok(id, JOURNAL_ID_MAX) ? find(j, id) : NULL;
 	uint8_t *frame;
 	int fd;
 

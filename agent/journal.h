@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Longest task id the journal keeps; ids are [A-Za-z0-9._-], not ".x". */
+/* Longest task id the journal keeps; ids pass util_name_ok (shared/util.h). */
 #define JOURNAL_ID_MAX 64
 /* Acknowledged ids are remembered this long, and at most this many (the
  * tower never sends a task again once it has its result: these are a
@@ -23,8 +23,6 @@ enum journal_state {
 	JOURNAL_DONE,      /* result stored, not yet acknowledged */
 	JOURNAL_ACKED,     /* the tower stored the result */
 };
-
-bool journal_id_ok(const char *id);
 
 /* Opens (creating) <dir>/tasks.journal and loads it. A torn or damaged tail
  * is cut off and logged; what came before it stands. Per-task marker files

@@ -865,21 +865,6 @@ static void runner_kick(struct runner *r)
 
 /* ---- spec copying ---- */
 
-static bool id_valid(const char *id)
-{
-	size_t len = strlen(id);
-
-	if (len == 0 || len > RUNNER_ID_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = id[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 static char *join3(const char *a, const char *b, const char *c)
 {
 	char *s = NULL;
@@ -1079,7 +1064,7 @@ int runner_start(struct runner *r, const struct runner_spec *spec, char *err, si
 {
 	struct runner_task *t = NULL;
 
-	if (spec->id == NULL || !id_valid(spec->id)) {
+	if (spec->id == NULL || !util_name_ok(spec->id, RUNNER_ID_MAX)) {
 		snprintf(err, err_size, "bad task id");
 		return -1;
 	}

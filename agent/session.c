@@ -254,6 +254,7 @@ static void session_on_msg(struct link *link, const struct msg *m, void *arg)
 	case MSG_WELCOME:
 		s->welcomed = true;
 		s->tower_skew_s = m->u.welcome.time - util_now();
+		worker_tower_clock(s->worker, m->u.welcome.time);
 		if (s->tower_skew_s > 60 || s->tower_skew_s < -60)
 			log_warn("this node's clock is %lld s %s the tower's: certificates are judged on the tower's",
 				 (long long)(s->tower_skew_s < 0 ? -s->tower_skew_s : s->tower_skew_s),

@@ -43,6 +43,8 @@ struct worker {
 	char node_id[64];
 	char node_ip[64];
 	bool paused;
+	bool tower_clock_known;
+	int64_t tower_minus_monotonic_ms;   /* the tower's clock = monotonic + this */
 };
 
 static void journal_path(struct worker *w, const char *id, const char *ext, char *out, size_t size)
@@ -307,12 +309,26 @@ out:
 	return rc;
 }
 
+void worker_tower_clock(struct worker *w, int64_t tower_time_s)
+{
+	w->tower_minus_monotonic_ms = tower_time_s * 1000 - util_monotonic_ms();
+	w->tower_clock_known = true;
+}
+
+bool worker_task_expired(uint64_t not_after_ms, int64_t tower_now_ms, bool clock_known)
+{
+	if (not_after_ms == 0 || !clock_known || not_after_ms > INT64_MAX)
+		return false;
+	return tower_now_ms > (int64_t)not_after_ms - WORKER_DEADLINE_SLACK_MS;
+}
+
 static void handle_task(struct worker *w, const struct msg_task *t)
 {
 	struct msg accepted = {.type = MSG_TASK_ACCEPTED};
+	int64_t tower_now_ms;
 	char err[512];
 
-	if (!journal_id_ok(t->id)) {
+	if (!util_name_ok(t->id, JOURNAL_ID_MAX)) {
 		log_warn("task with an unusable id refused");
 		return;
 	}
@@ -334,6 +350,18 @@ static void handle_task(struct worker *w, const struct msg_task *t)
 	}
 	if (journal_mark_running(w->journal, t->id) != 0) {
 		log_error("task %s: cannot journal it, not running it: %s", t->id, strerror(errno));
+		return;
+	}
+	tower_now_ms = util_monotonic_ms() + w->tower_minus_monotonic_ms;
+	if (worker_task_expired(t->not_after_ms, tower_now_ms, w->tower_clock_known)) {
+		/* Journaled first, so it never runs later either; the tower,
+		 * which ended the task already, keeps its own record and only
+		 * acknowledges this one. */
+		int64_t late_ms = tower_now_ms - (int64_t)t->not_after_ms;
+
+		snprintf(err, sizeof(err), "not started: it reached the node too late (%lld ms past "
+			 "its deadline, on the tower's clock)", (long long)(late_ms > 0 ? late_ms : 0));
+		finish_task(w, t->id, "timeout", -1, 0, err, NULL);
 		return;
 	}
 	w->link.send(w->link.arg, &accepted);

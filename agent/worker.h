@@ -3,6 +3,7 @@
 #ifndef OC_WORKER_H
 #define OC_WORKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,19 @@ void worker_free(struct worker *w);
 /* Connected as node_id, reachable at node_ip: results the tower has not
  * acknowledged yet are sent again. */
 void worker_connected(struct worker *w, const char *node_id, const char *node_ip);
+/* The tower's clock from its welcome (seconds since the epoch). Task
+ * deadlines are judged on it, carried forward by the monotonic clock, so
+ * neither this node's clock skew nor a jump of its clock matters. */
+void worker_tower_clock(struct worker *w, int64_t tower_time_s);
+/* The margin a deadline is kept by: the welcome's time is whole seconds
+ * (truncated) and took a while to arrive, so the tower's clock may be up
+ * to this much ahead of the agent's reckoning of it. */
+#define WORKER_DEADLINE_SLACK_MS 1500
+/* True when a task whose deadline is not_after_ms (the tower's clock, ms;
+ * 0: none) must not start when the agent reckons the tower's clock at
+ * tower_now_ms (clock_known false: no welcome yet, so no reckoning): the
+ * tower may have ended it already. */
+bool worker_task_expired(uint64_t not_after_ms, int64_t tower_now_ms, bool clock_known);
 /* "task", "cancel" and "task.ack" from the tower. */
 void worker_handle(struct worker *w, const struct msg *m);
 /* The link drained: output paused for backpressure may flow again. */

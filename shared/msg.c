@@ -124,7 +124,7 @@ static const struct field task_fields[] = {
 	F_STR(task, id), F_STR(task, role), F_STR(task, step), F_OPT_STR(task, bundle_hash),
 	F_OPT_BIN(task, bundle), F_OPT_STRLIST(task, argv), F_OPT_STRLIST(task, outputs),
 	F_OPT_STRMAP(task, env), F_OPT_STRLIST(task, mask),
-	F_URANGE(task, timeout, 1, UINT64_MAX),
+	F_URANGE(task, timeout, 1, UINT64_MAX), F_OPT_UINT(task, not_after_ms),
 };
 static const struct field task_accepted_fields[] = {
 	F_STR(task_accepted, id),

@@ -113,6 +113,10 @@ struct msg_task {
 	struct msg_strmap env;   /* optional */
 	struct msg_strlist mask; /* optional: values to print as *** */
 	uint64_t timeout;        /* required, seconds, >= 1 */
+	/* optional: the tower's clock (ms since the epoch) past which the tower
+	 * has ended the task without its result, so the agent must not start
+	 * it; 0 or absent (older towers): no deadline */
+	uint64_t not_after_ms;
 };
 struct msg_task_accepted {
 	char *id;         /* required */

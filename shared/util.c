@@ -115,6 +115,23 @@ void util_one_line(char *s)
 			*s = '?';
 }
 
+bool util_name_ok(const char *s, size_t max_len)
+{
+	size_t len = s != NULL ? strnlen(s, max_len + 1) : 0;
+
+	/* not ".", "..", ".hidden" nor "-option": these names become file,
+	 * directory and namespace names and command arguments */
+	if (len == 0 || len > max_len || s[0] == '.' || s[0] == '-')
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '-' || c == '_' || c == '.'))
+			return false;
+	}
+	return true;
+}
+
 int util_hex_digit(int c)
 {
 	if (c >= '0' && c <= '9')

@@ -1,8 +1,10 @@
 /* util.h — small helpers shared by tower and agent: durations, hex, random
- * bytes, files written atomically with a mode, host:port parsing, clocks. */
+ * bytes, files written atomically with a mode, host:port parsing, the name
+ * rule, clocks. */
 #ifndef OC_UTIL_H
 #define OC_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -20,6 +22,10 @@ int util_parse_hostport(const char *text, char *host, size_t host_size, uint16_t
 int util_random(void *buf, size_t len);
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */
 void util_hex(const void *data, size_t len, char *out);
+/* True when s is a name safe as a file name, netns name or argument: 1 to
+ * max_len bytes of A-Z a-z 0-9 . _ -, not starting with '.' or '-'. The one
+ * rule for ids (n-…, t-…, r-…, oc-…), node names and role names. */
+bool util_name_ok(const char *s, size_t max_len);
 /* The value of one hex digit (either case), or -1. */
 int util_hex_digit(int c);
 /* Control characters in s (NULL is fine) become '?', in place: for text from
@@ -43,14 +49,17 @@ int util_write_file_nosync(const char *path, const void *data, size_t len, mode_
 char *util_read_file(const char *path, size_t max, size_t *len);
 /* mkdir -p with mode for the directories it creates. Returns 0 or -1. */
 int util_mkdir_p(const char *path, mode_t mode);
-/* rm -rf of a directory tree. Returns 0 or -1. */
+/* rm -rf of a directory tree (symlinks removed, not followed). Returns 0 or -1. */
 int util_remove_tree(const char *path);
-/* Removes everything inside the directory path, not path itself. */
+/* Removes everything inside the directory path, not path itself. Returns 0
+ * or -1. */
 int util_clear_dir(const char *path);
 
-/* Seconds since the epoch, and a monotonic clock in milliseconds. */
+/* The wall clock: seconds, and milliseconds, since the epoch. */
 int64_t util_now(void);
 int64_t util_now_ms(void);
+/* A clock in milliseconds that never jumps (CLOCK_MONOTONIC): for
+ * intervals, not dates. */
 int64_t util_monotonic_ms(void);
 
 #endif

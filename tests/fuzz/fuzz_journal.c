@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent/journal.h"
+#include "shared/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -30,7 +31,7 @@ static void check_record(void *arg, char kind, const char *id, int64_t when,
 
 	if (kind != 'R' && kind != 'D' && kind != 'A')
 		die("unknown record kind");
-	if (!journal_id_ok(id))
+	if (!util_name_ok(id, JOURNAL_ID_MAX))
 		die("bad id accepted");
 	if (when < 0)
 		die("negative time");

@@ -25,12 +25,19 @@ esac
 log_has t "no result from node $id" || fail "tower did not log it"
 pass "a task on a frozen node ends timeout: $reason"
 
-# Back again: it may still run what sat in its socket, but the record stays.
+# Back again: the task still sits in its socket, but its message carries the
+# tower's deadline for it, past which the agent does not start it (it answers
+# "timeout" instead, which the tower only acknowledges); the record stays.
 task=$(jq -r '.tasks[0].task_id' "$T/run.json")
 kill -CONT "$AGENT_PID_a"
 wait_until "node answers again" 60 bash -c "'$TOWER' --state '$T/t' run $id -o json -- true | jq -e '.tasks[0].state == \"done\"' >/dev/null" ||
 	fail "node did not come back"
+# The agent's answer to the late task is in once the tower says it had it.
+wait_until "the late task answered" 30 log_has t "task $task: result sent again by the agent" ||
+	fail "no answer to the late task from the node"
+[ ! -e "$T/late-task-ran" ] || fail "the late task ran when the node came back"
+log_has a "task $task: timeout .*not started" || fail "the agent did not say it refused the late task"
 api() { curl -sS --cacert "$T/t/ca.pem" -H "Authorization: Bearer $(cat "$T/t/admin.token")" -H "Content-Type: application/json" "$@"; }
 [ "$(api "https://127.0.0.1:$API_PORT_t/v1/tasks/$task" | jq -r .state)" = timeout ] ||
 	fail "the late task's record changed: $(api "https://127.0.0.1:$API_PORT_t/v1/tasks/$task")"
-pass "the node came back; the late task stays timeout"
+pass "the node came back; the late task did not run and stays timeout"

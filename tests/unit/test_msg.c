@@ -297,6 +297,12 @@ static void test_roundtrip_task(void **state)
 	assert_strmap_equal(&out.u.task.env, &in.u.task.env);
 	assert_strlist_equal(&out.u.task.mask, &in.u.task.mask);
 	assert_int_equal(out.u.task.timeout, 600);
+	assert_int_equal(out.u.task.not_after_ms, 0); /* none: left out on the wire */
+	msg_clear(&out);
+
+	in.u.task.not_after_ms = 1800000032000ULL;
+	roundtrip(&in, &out);
+	assert_int_equal(out.u.task.not_after_ms, 1800000032000ULL);
 	msg_clear(&out);
 }
 

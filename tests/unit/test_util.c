@@ -1,6 +1,6 @@
 /* test_util.c — the small parsers and file helpers everything else trusts:
  * durations, integers, host:port, atomic writes with modes, bounded reads,
- * one-line text for logs and terminals. */
+ * one-line text for logs and terminals, the one rule for ids and names. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -151,6 +151,39 @@ static void test_one_line(void **state)
 	free(logged);
 }
 
+/* The one name rule: every id the tower makes and every node, role and
+ * OverCloud name passes; what could walk a path, read as an option or hide
+ * a file does not. */
+static void test_names(void **state)
+{
+	static const char *const good[] = {
+		"n-0123456789abcdef", "t-0a1b2c3d", "r-a1b2c3", "oc-0011223344556677",
+		"k8s-worker", "node_1.example", "A", "x..y", "_underscore",
+	};
+	static const char *const bad[] = {
+		"", ".", "..", ".hidden", "-x", "--tower", "a/b", "../x", "a b", "a\tb",
+		"caf\xc3\xa9", "a:b", "a$b", "a\nb",
+	};
+	char longest[65], too_long[66];
+
+	(void)state;
+	for (size_t i = 0; i < OC_ARRAY_LEN(good); i++)
+		assert_true(util_name_ok(good[i], 64));
+	for (size_t i = 0; i < OC_ARRAY_LEN(bad); i++)
+		assert_false(util_name_ok(bad[i], 64));
+	assert_false(util_name_ok(NULL, 64));
+	memset(longest, 'a', 64);
+	longest[64] = '\0';
+	memset(too_long, 'a', 65);
+	too_long[65] = '\0';
+	assert_true(util_name_ok(longest, 64));
+	assert_false(util_name_ok(too_long, 64));
+	/* the bound is the caller's: the store keeps ids under STORE_ID_MAX */
+	assert_false(util_name_ok(longest, 63));
+	assert_true(util_name_ok("abc", 3));
+	assert_false(util_name_ok("abcd", 3));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -160,6 +193,7 @@ int main(void)
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_hex_and_compare),
 		cmocka_unit_test(test_one_line),
+		cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,6 +24,7 @@
 #include "tower/api/http.h"
 #include "tower/api/httpd.h"
 #include "tower/fleet/hub.h"
+#include "tower/fleet/nodes.h"
 #include "tower/metrics/nodemetrics.h"
 #include "tower/metrics/promtext.h"
 #include "tower/engine/role.h"
@@ -153,7 +154,8 @@ static void get_nodes(struct api_ctx *ctx)
 
 static void delete_node(struct api_ctx *ctx, const char *id)
 {
-	int r = store_node_delete(ctx->tower->store, id);
+	int r = nodes_revoke(ctx->tower->store, ctx->tower->hub, ctx->tower->nodemetrics, id,
+			     "node deleted: certificate revoked");
 
 	if (r < 0) {
 		reply_error(ctx, 500, "cannot delete node", NULL);
@@ -164,8 +166,6 @@ static void delete_node(struct api_ctx *ctx, const char *id)
 		return;
 	}
 	log_info("api %s: node %s deleted, its certificate is revoked", ctx->peer, id);
-	nodemetrics_forget(ctx->tower->nodemetrics, id);
-	hub_disconnect_node(ctx->tower->hub, id, "node deleted: certificate revoked");
 	reply_json(ctx, 200, json_pack("{s:s, s:s}", "id", id, "state", "deleted"));
 }
 
@@ -627,6 +627,8 @@ static bool path_id(const char *path, const char *prefix, char *id, size_t size,
 		return false;
 	memcpy(id, rest, n);
 	id[n] = '\0';
+	if (!util_name_ok(id, size - 1))
+		return false;   /* no id has other bytes: the store would refuse it */
 	*tail = rest[n] == '/' ? rest + n + 1 : NULL;
 	return true;
 }

@@ -22,6 +22,7 @@
 #include "tower/config.h"
 #include "tower/fleet/enroll.h"
 #include "tower/fleet/hub.h"
+#include "tower/fleet/nodes.h"
 #include "tower/engine/jobs.h"
 #include "tower/engine/pattern.h"
 #include "tower/providers/provider.h"
@@ -854,8 +855,8 @@ static int release_nodes(struct workflow *wf, struct oc_view *v, struct oc_calls
 		if (n->node_id[0] != '\0') {
 			/* Its certificate dies with it (and with the node row,
 			 * its oc_nodes.node_id reads empty from now on). */
-			store_node_delete(wf->t->store, n->node_id);
-			hub_disconnect_node(wf->t->hub, n->node_id, "node released");
+			nodes_revoke(wf->t->store, wf->t->hub, wf->t->nodemetrics, n->node_id,
+				     "node released");
 		}
 		if (strcmp(n->state, "released") == 0)
 			continue;
@@ -1544,48 +1545,26 @@ out:
 
 /* ---- attaching an enrolled node ---- */
 
-struct node_lookup {
-	const char *want;
-	struct store_node found;
-	int matches;
-};
-
-static int match_node_name(const struct store_node *n, void *arg)
-{
-	struct node_lookup *nl = arg;
-
-	if (strcmp(n->name, nl->want) == 0) {
-		if (nl->matches++ == 0)
-			nl->found = *n;
-	}
-	return 0;
-}
-
 /* The live node whose id, or else name, is ref. */
 static int find_node(struct workflow *wf, const char *ref, struct store_node *out, char *err,
 		     size_t err_size)
 {
-	struct node_lookup nl = {.want = ref};
+	char why[300];
 
-	if (strlen(ref) < STORE_ID_MAX && store_node_get(wf->t->store, ref, out) == 1 &&
-	    !out->deleted)
+	switch (nodes_find(wf->t->store, ref, out, why, sizeof(why))) {
+	case NODES_FOUND:
 		return 0;
-	if (store_node_foreach(wf->t->store, match_node_name, &nl) != 0) {
-		snprintf(err, err_size, "cannot read the nodes");
-		return WORKFLOW_FAILED;
-	}
-	if (nl.matches == 0) {
-		snprintf(err, err_size, "field \"node\": no enrolled node \"%s\" (an id or a name from tower nodes)",
-			 ref);
+	case NODES_UNKNOWN:
+		snprintf(err, err_size, "field \"node\": %s", why);
 		return WORKFLOW_NOT_FOUND;
-	}
-	if (nl.matches > 1) {
-		snprintf(err, err_size, "field \"node\": %d nodes are named \"%s\"; give the node id",
-			 nl.matches, ref);
+	case NODES_AMBIGUOUS:
+		snprintf(err, err_size, "field \"node\": %s", why);
 		return WORKFLOW_BAD_REQUEST;
+	case NODES_FAILED:
+		break;
 	}
-	*out = nl.found;
-	return 0;
+	snprintf(err, err_size, "%s", why);
+	return WORKFLOW_FAILED;
 }
 
 /* Refuses what cannot be attached now; 0 when it can. */

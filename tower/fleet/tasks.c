@@ -162,6 +162,16 @@ static struct msg_kv *json_strmap(json_t *obj, size_t *count)
 	return items;
 }
 
+#define TASKS_LATE_GRACE_S 30
+
+/* The tower's time past which the sweeper ends task t (timeout_s from its
+ * spec) without its result: the task message carries it, so a node that
+ * gets the task later (it was frozen, or cut off) does not start it. */
+static int64_t late_deadline_ms(const struct store_task *t, int64_t timeout_s)
+{
+	return t->created_ms + ((timeout_s > 0 ? timeout_s : 3600) + TASKS_LATE_GRACE_S) * 1000;
+}
+
 /* Builds the task message from its stored spec and queues it for the node. */
 static int send_task(struct tasks *tk, const struct store_task *t)
 {
@@ -179,6 +189,7 @@ static int send_task(struct tasks *tk, const struct store_task *t)
 	mt->role = (char *)t->role;
 	mt->step = (char *)t->step;
 	mt->timeout = (uint64_t)json_integer_value(json_object_get(spec, "timeout"));
+	mt->not_after_ms = (uint64_t)late_deadline_ms(t, (int64_t)mt->timeout);
 	mt->argv.items = json_strlist(json_object_get(spec, "argv"), &mt->argv.count);
 	mt->mask.items = json_strlist(json_object_get(spec, "mask"), &mt->mask.count);
 	mt->outputs.items = json_strlist(json_object_get(spec, "outputs"), &mt->outputs.count);
@@ -986,7 +997,6 @@ void tasks_on_task_msg(void *arg, const char *node_id, const struct msg *m)
  * a destroy step would wait for it forever and its VMs never be released.
  * A task still open TASKS_LATE_GRACE_S after its own timeout ran out is
  * ended "timeout" here (and cancelled on the node, should it come back). */
-#define TASKS_LATE_GRACE_S 30
 #define TASKS_LATE_SWEEP_S 5
 
 static int end_if_late(const struct store_task *t, void *arg)
@@ -1000,10 +1010,10 @@ static int end_if_late(const struct store_task *t, void *arg)
 	char reason[200];
 
 	json_decref(spec);
+	if (util_now_ms() < late_deadline_ms(t, timeout_s))
+		return 0;
 	if (timeout_s <= 0)
 		timeout_s = 3600;
-	if (util_now_ms() < t->created_ms + (timeout_s + TASKS_LATE_GRACE_S) * 1000)
-		return 0;
 	snprintf(reason, sizeof(reason), "no result from node %s within the %llds timeout "
 		 "and %ds more (node down or unreachable)", t->node_id, (long long)timeout_s,
 		 TASKS_LATE_GRACE_S);

@@ -16,17 +16,17 @@
 
 #define WORKERS_MAX 16
 
-struct job {
+struct worker_job {
 	workers_fn fn, drop;
 	void *arg;
-	struct job *next;
+	struct worker_job *next;
 };
 
 /* Jobs for one loop. The pipe gets a byte when the list goes from empty to
  * not empty, so it never fills up. */
 struct mailbox {
 	pthread_mutex_t lock;
-	struct job *head, *tail;
+	struct worker_job *head, *tail;
 	int pipe[2];
 	struct event *ev;
 	struct event_base *base;
@@ -49,7 +49,7 @@ struct workers {
 static void box_run(evutil_socket_t fd, short what, void *arg)
 {
 	struct mailbox *box = arg;
-	struct job *jobs, *j;
+	struct worker_job *jobs, *j;
 	char drain[64];
 
 	while (read(box->pipe[0], drain, sizeof(drain)) > 0)
@@ -80,7 +80,7 @@ static int box_init(struct mailbox *box, struct event_base *base)
 /* Jobs left over go to their drop function. */
 static void box_free(struct mailbox *box)
 {
-	struct job *j;
+	struct worker_job *j;
 
 	while ((j = box->head) != NULL) {
 		box->head = j->next;
@@ -99,7 +99,7 @@ static void box_free(struct mailbox *box)
 
 static int box_put(struct mailbox *box, workers_fn fn, workers_fn drop, void *arg)
 {
-	struct job *j = calloc(1, sizeof(*j));
+	struct worker_job *j = calloc(1, sizeof(*j));
 	bool wake;
 
 	if (j == NULL)

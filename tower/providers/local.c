@@ -118,21 +118,6 @@ static const char *const passed_env[] = {
 
 /* ---- small helpers ---- */
 
-static bool name_ok(const char *s)
-{
-	size_t len = s ? strlen(s) : 0;
-
-	if (len == 0 || len > LOCAL_NAME_MAX || s[0] == '.' || s[0] == '-')
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '-' || c == '_' || c == '.'))
-			return false;
-	}
-	return true;
-}
-
 /* The last LOCAL_SHORT_ID letters and digits of the overcloud id, lower case. */
 static void short_id(const char *id, char out[LOCAL_SHORT_ID + 1])
 {
@@ -965,7 +950,8 @@ static int handle_parse(const char *handle, const char *oc_id, char *netns, size
 		goto bad;
 	*oc++ = '\0';
 	local = strrchr(copy, '/');
-	if (local == NULL || strcmp(local + 1, "local") != 0 || !name_ok(name) || !name_ok(oc) ||
+	if (local == NULL || strcmp(local + 1, "local") != 0 || !util_name_ok(name, LOCAL_NAME_MAX) ||
+	    !util_name_ok(oc, LOCAL_NAME_MAX) ||
 	    (oc_id != NULL && strcmp(oc, oc_id) != 0))
 		goto bad;
 	snprintf(dir, dir_size, "%s", path);
@@ -1322,9 +1308,10 @@ static int local_create_node(void *ctx, const struct provider_node_request *req,
 	pid_t pid;
 
 	memset(out, 0, sizeof(*out));
-	if (req == NULL || !name_ok(req->overcloud_id) || !name_ok(req->name)) {
+	if (req == NULL || !util_name_ok(req->overcloud_id, LOCAL_NAME_MAX) ||
+	    !util_name_ok(req->name, LOCAL_NAME_MAX)) {
 		snprintf(err, err_size, "local provider: overcloud id and node name must be 1-%d "
-			 "characters of A-Z a-z 0-9 . _ -", LOCAL_NAME_MAX);
+			 "characters of A-Z a-z 0-9 . _ -, not starting with . or -", LOCAL_NAME_MAX);
 		return -1;
 	}
 	if (req->join_token == NULL || req->join_token[0] == '\0') {

@@ -347,7 +347,7 @@ static bool str_fits(const char *s, size_t size)
 
 static bool id_ok(const char *id)
 {
-	return str_fits(id, STORE_ID_MAX) && id[0] != '\0';
+	return util_name_ok(id, STORE_ID_MAX - 1);
 }
 
 static bool hash_ok(const char *h)
