@@ -91,7 +91,11 @@ static void help_options(FILE *out, const struct cli_option *t)
 			snprintf(flag, sizeof(flag), "-%c, ", t->short_name);
 		snprintf(left, sizeof(left), "%s--%s%s%s%s", flag, t->name, t->value ? " " : "",
 			 t->value ? t->value : "", t->repeat ? " ..." : "");
-		fprintf(out, "  %-30s %s\n", left, t->help);
+		/* a long left column puts the help under it */
+		if (strlen(left) > 30)
+			fprintf(out, "  %s\n  %-30s %s\n", left, "", t->help);
+		else
+			fprintf(out, "  %-30s %s\n", left, t->help);
 	}
 }
 

@@ -54,7 +54,7 @@ static int add_input(json_t *inputs, const char *spec)
 }
 
 static const struct cli_option create_options[] = {
-	{"provider", 0, "P", false, "the cloud: local, openstack, aws, or a name from tower.conf"},
+	{"provider", 0, "P", false, "the cloud provider: local, openstack or aws"},
 	{"number", 0, "N", false, "how many cluster nodes, 1 to 1000"},
 	{"size", 0, "S", false, "the provider's instance size (flavor, instance type)"},
 	{"pattern", 0, "NAME", false, "the pattern to build (default k8s)"},

@@ -119,9 +119,9 @@ static int on_run_event(void *arg, const char *event, json_t *data)
 }
 
 static const struct cli_option run_options[] = {
-	{"all", 0, NULL, false, "every connected node"},
-	{"role", 0, "ROLE", false, "every connected node of ROLE"},
-	{"timeout", 0, "DUR", false, "stop the command after DUR (default 5m)"},
+	{"all", 0, NULL, false, "all nodes"},
+	{"role", 0, "ROLE", false, "the nodes of ROLE"},
+	{"timeout", 0, "DUR", false, "give up on a node after DUR (default 5m)"},
 	{NULL, 0, NULL, false, NULL},
 };
 

@@ -47,9 +47,9 @@ static const char *default_data_dir(const char *src, const char *what, char *buf
 static const struct cli_option serve_options[] = {
 	{"api", 0, "ADDR:PORT", false, "the REST API's address (default 0.0.0.0:6125)"},
 	{"agents", 0, "ADDR:PORT", false, "the agents' address (default 0.0.0.0:6126)"},
-	{"advertise", 0, "HOST", false, "the host name or address agents and user-data use"},
+	{"advertise", 0, "HOST", false, "the host agents dial (default: a guess)"},
 	{"heartbeat", 0, "DUR", false, "agent heartbeat interval, 1s to 1h (default 10s)"},
-	{"cert-ttl", 0, "DUR", false, "node certificate lifetime, 5s to 825d"},
+	{"cert-ttl", 0, "DUR", false, "node certificate lifetime, 5s to 825d (default 30d)"},
 	{"roles", 0, "DIR", false, "the roles directory"},
 	{"patterns", 0, "DIR", false, "the patterns directory"},
 	{"default-pattern", 0, "NAME", false, "the pattern of a create that names none"},
@@ -58,7 +58,7 @@ static const struct cli_option serve_options[] = {
 	{"cloud-init", 0, "DIR", false, "the cloud-init templates"},
 	{"web", 0, "DIR", false, "the web console's files"},
 	{"log-level", 0, "LEVEL", false, "error, warn, info or debug"},
-	{"group-access", 0, NULL, false, "let the state dir's group read it"},
+	{"group-access", 0, NULL, false, "the state dir's group may use the CLI (0750/0640)"},
 	{NULL, 0, NULL, false, NULL},
 };
 
