@@ -216,10 +216,8 @@ void cli_args_free(struct cli_args *a)
 
 bool cli_args_has(const struct cli_args *a, const char *name)
 {
-	size_t cursor = 0;
-
-	for (; cursor < a->given_count; cursor++)
-		if (strcmp(a->given[cursor].opt->name, name) == 0)
+	for (size_t i = 0; i < a->given_count; i++)
+		if (strcmp(a->given[i].opt->name, name) == 0)
 			return true;
 	return false;
 }
