@@ -1,36 +1,26 @@
 /* cli_attach.c — `tower attach ID NODE`: adds an enrolled node (an edge
  * device that joined with a token) to a ready OverCloud and, unless
  * --detach, follows the pattern's attach steps to the end. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "tower/cli/cli.h"
 #include "tower/cli/client.h"
 
-static int attach_exec(struct cli_ctx *ctx, int argc, char **argv)
+static const struct cli_option attach_options[] = {
+	{"detach", 0, NULL, false, "print the OverCloud's id and return at once"},
+	{NULL, 0, NULL, false, NULL},
+};
+
+static int attach_exec(struct cli_ctx *ctx, const struct cli_args *args)
 {
-	static const struct option longopts[] = {
-		{"detach", no_argument, NULL, 'd'},
-		{NULL, 0, NULL, 0},
-	};
+	const char *id = cli_args_arg(args, 0), *node = cli_args_arg(args, 1);
 	char path[160], err[512], line[400];
-	const char *id, *node;
-	bool detach = false;
 	struct client *cl;
 	json_t *req, *reply;
 	long status;
-	int c, rc;
+	int rc;
 
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (c != 'd')
-			return cli_usage(&cli_attach_entry);
-		detach = true;
-	}
-	if (optind + 2 != argc)
-		return cli_usage(&cli_attach_entry);
-	id = argv[optind];
-	node = argv[optind + 1];
 	if (strlen(id) > 64 || strchr(id, '/') || id[0] == '\0')
 		return cli_fail("attach: \"%.80s\" is not an overcloud id", id);
 	if (strlen(node) > 255 || node[0] == '\0')
@@ -48,7 +38,7 @@ static int attach_exec(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	snprintf(line, sizeof(line), "attaching %s to %s",
 		 json_string_value(json_object_get(reply, "node")) ?: node, id);
-	rc = cli_after_start(ctx, cl, reply, detach, line);
+	rc = cli_after_start(ctx, cl, reply, cli_args_has(args, "detach"), line);
 	json_decref(reply);
 	client_free(cl);
 	return rc;
@@ -58,5 +48,6 @@ const struct cli_command cli_attach_entry = {
 	.name = "attach",
 	.usage = "ID NODE [--detach]",
 	.summary = "add an enrolled edge node (id or name, see tower nodes) to a ready OverCloud",
+	.args = {attach_options, 2, 2},
 	.exec = attach_exec,
 };

@@ -1,6 +1,5 @@
 /* cli_create.c — `tower create`: asks for a new OverCloud and, unless
  * --detach, follows it to the end. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,58 +53,48 @@ static int add_input(json_t *inputs, const char *spec)
 	return 0;
 }
 
-static int create_exec(struct cli_ctx *ctx, int argc, char **argv)
+static const struct cli_option create_options[] = {
+	{"provider", 0, "P", false, "the cloud provider: local, openstack or aws"},
+	{"number", 0, "N", false, "how many cluster nodes, 1 to 1000"},
+	{"size", 0, "S", false, "the provider's instance size (flavor, instance type)"},
+	{"pattern", 0, "NAME", false, "the pattern to build (default k8s)"},
+	{"input", 0, "NAME=VALUE", true, "a pattern input, each NAME once"},
+	{"part", 0, "PROVIDER:N[:SIZE][:post]", true,
+	 "one provider's share of a heterogeneous OverCloud"},
+	{"detach", 0, NULL, false, "print the OverCloud's id and return at once"},
+	{NULL, 0, NULL, false, NULL},
+};
+
+static int create_exec(struct cli_ctx *ctx, const struct cli_args *args)
 {
-	static const struct option longopts[] = {
-		{"provider", required_argument, NULL, 'p'},
-		{"number", required_argument, NULL, 'n'},
-		{"size", required_argument, NULL, 's'},
-		{"pattern", required_argument, NULL, 't'},
-		{"detach", no_argument, NULL, 'd'},
-		{"part", required_argument, NULL, 'P'},
-		{"input", required_argument, NULL, 'i'},
-		{NULL, 0, NULL, 0},
-	};
 	json_t *parts = json_object(), *inputs = json_object();
-	const char *provider = NULL, *size = NULL, *pattern = "k8s";
+	const char *provider = cli_args_get(args, "provider"), *size = cli_args_get(args, "size");
+	const char *pattern = cli_args_get(args, "pattern") ?: "k8s", *number_arg, *v;
+	bool detach = cli_args_has(args, "detach");
 	int64_t number = -1;
-	bool detach = false;
+	size_t cursor = 0;
 	struct client *cl;
 	json_t *req, *reply;
 	char err[512];
 	long status;
-	int c, rc;
+	int rc;
 
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'p': provider = optarg; break;
-		case 's': size = optarg; break;
-		case 't': pattern = optarg; break;
-		case 'd': detach = true; break;
-		case 'P':
-			if (add_part(parts, optarg) != 0)
-				goto fail;
-			break;
-		case 'i':
-			if (add_input(inputs, optarg) != 0)
-				goto fail;
-			break;
-		case 'n':
-			if (util_parse_int(optarg, 1, 1000, &number) != 0) {
-				cli_fail("--number: \"%s\" is not a whole number from 1 to 1000", optarg);
-				goto fail;
-			}
-			break;
-		default:
-			json_decref(parts);
-			json_decref(inputs);
-			return cli_usage(&cli_create_entry);
-		}
+	while ((v = cli_args_next(args, "part", &cursor)) != NULL)
+		if (add_part(parts, v) != 0)
+			goto fail;
+	cursor = 0;
+	while ((v = cli_args_next(args, "input", &cursor)) != NULL)
+		if (add_input(inputs, v) != 0)
+			goto fail;
+	number_arg = cli_args_get(args, "number");
+	if (number_arg != NULL && util_parse_int(number_arg, 1, 1000, &number) != 0) {
+		cli_fail("--number: \"%s\" is not a whole number from 1 to 1000", number_arg);
+		goto fail;
 	}
 	/* Parts make it heterogeneous; then number and size are per part. */
 	if (json_object_size(parts) > 0 && provider == NULL)
 		provider = "heterogeneous";
-	if (provider == NULL || optind != argc ||
+	if (provider == NULL ||
 	    (json_object_size(parts) == 0 && number < 0) ||
 	    (json_object_size(parts) > 0 && (number >= 0 || size != NULL))) {
 		json_decref(parts);
@@ -148,5 +137,6 @@ const struct cli_command cli_create_entry = {
 		 "                   [--detach]\n"
 		 "                   | --part PROVIDER:N[:SIZE][:post] ... (heterogeneous)",
 	.summary = "create an OverCloud (pattern k8s by default) and follow its progress",
+	.args = {create_options, 0, 0},
 	.exec = create_exec,
 };

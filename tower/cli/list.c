@@ -67,7 +67,7 @@ static int show_print_nodes(json_t *nodes)
 	return rc;
 }
 
-static int list_exec(struct cli_ctx *ctx, int argc, char **argv)
+static int list_exec(struct cli_ctx *ctx, const struct cli_args *args)
 {
 	struct client *cl;
 	json_t *list;
@@ -75,8 +75,7 @@ static int list_exec(struct cli_ctx *ctx, int argc, char **argv)
 	long status;
 	int rc = 0;
 
-	if (argc != 1)
-		return cli_usage(&cli_list_entry);
+	(void)args;
 	cl = cli_client(ctx);
 	if (cl == NULL)
 		return 1;
@@ -92,19 +91,20 @@ static int list_exec(struct cli_ctx *ctx, int argc, char **argv)
 	return rc;
 }
 
-static int show_exec(struct cli_ctx *ctx, int argc, char **argv)
+static int show_exec(struct cli_ctx *ctx, const struct cli_args *args)
 {
+	const char *id = cli_args_arg(args, 0);
 	struct client *cl;
 	char err[512], path[160];
 	json_t *oc;
 	long status;
 
-	if (argc != 2 || strlen(argv[1]) > 64 || strchr(argv[1], '/'))
+	if (strlen(id) > 64 || strchr(id, '/'))
 		return cli_usage(&cli_show_entry);
 	cl = cli_client(ctx);
 	if (cl == NULL)
 		return 1;
-	snprintf(path, sizeof(path), "/v1/overclouds/%s", argv[1]);
+	snprintf(path, sizeof(path), "/v1/overclouds/%s", id);
 	oc = client_call(cl, "GET", path, NULL, &status, err, sizeof(err));
 	client_free(cl);
 	if (oc == NULL)
@@ -129,6 +129,7 @@ const struct cli_command cli_list_entry = {
 	.name = "list",
 	.usage = "",
 	.summary = "list OverClouds",
+	.args = {NULL, 0, 0},
 	.exec = list_exec,
 };
 
@@ -136,5 +137,6 @@ const struct cli_command cli_show_entry = {
 	.name = "show",
 	.usage = "ID",
 	.summary = "an OverCloud's status, steps, nodes and addresses",
+	.args = {NULL, 1, 1},
 	.exec = show_exec,
 };

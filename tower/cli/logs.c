@@ -79,17 +79,17 @@ static int print_overcloud_logs(struct client *cl, const char *id, const char *s
 	return rc;
 }
 
-static int logs_exec(struct cli_ctx *ctx, int argc, char **argv)
+static const struct cli_option logs_options[] = {
+	{"step", 0, "S", false, "only this step's output (for an OverCloud)"},
+	{NULL, 0, NULL, false, NULL},
+};
+
+static int logs_exec(struct cli_ctx *ctx, const struct cli_args *args)
 {
-	const char *id, *step = NULL;
+	const char *id = cli_args_arg(args, 0), *step = cli_args_get(args, "step");
 	struct client *cl;
 	int rc;
 
-	if (argc == 4 && strcmp(argv[2], "--step") == 0)
-		step = argv[3];
-	else if (argc != 2)
-		return cli_usage(&cli_logs_entry);
-	id = argv[1];
 	if (strlen(id) > 64 || strchr(id, '/') != NULL || strchr(id, '?') != NULL)
 		return cli_usage(&cli_logs_entry);
 	cl = cli_client(ctx);
@@ -109,5 +109,6 @@ const struct cli_command cli_logs_entry = {
 	.name = "logs",
 	.usage = "OVERCLOUD_ID [--step S] | RUN_ID | TASK_ID",
 	.summary = "print the stored output of an OverCloud's steps, a run, or one task",
+	.args = {logs_options, 1, 1},
 	.exec = logs_exec,
 };

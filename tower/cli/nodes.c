@@ -117,17 +117,18 @@ static int nodes_delete(struct cli_ctx *ctx, struct client *cl, const char *id)
 	return 0;
 }
 
-static int nodes_exec(struct cli_ctx *ctx, int argc, char **argv)
+static int nodes_exec(struct cli_ctx *ctx, const struct cli_args *args)
 {
+	size_t n = cli_args_count(args);
 	struct client *cl;
 	int rc;
 
-	if (!(argc == 1 || (argc == 3 && strcmp(argv[1], "delete") == 0)))
+	if (!(n == 0 || (n == 2 && strcmp(cli_args_arg(args, 0), "delete") == 0)))
 		return cli_usage(&cli_nodes_entry);
 	cl = cli_client(ctx);
 	if (cl == NULL)
 		return 1;
-	rc = argc == 1 ? nodes_list(ctx, cl) : nodes_delete(ctx, cl, argv[2]);
+	rc = n == 0 ? nodes_list(ctx, cl) : nodes_delete(ctx, cl, cli_args_arg(args, 1));
 	client_free(cl);
 	return rc;
 }
@@ -136,5 +137,6 @@ const struct cli_command cli_nodes_entry = {
 	.name = "nodes",
 	.usage = "[delete ID]",
 	.summary = "list enrolled nodes (id, name, arch, role, state, cpu, mem, last seen), or delete one",
+	.args = {NULL, 0, 2},
 	.exec = nodes_exec,
 };

@@ -1,6 +1,5 @@
 /* cli_run.c — `tower run`: an ad-hoc command on nodes; streams each node's
  * output prefixed by its name and exits with the worst remote status. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,42 +118,37 @@ static int on_run_event(void *arg, const char *event, json_t *data)
 	return 0;
 }
 
-static int run_exec(struct cli_ctx *ctx, int argc, char **argv)
+static const struct cli_option run_options[] = {
+	{"all", 0, NULL, false, "all nodes"},
+	{"role", 0, "ROLE", false, "the nodes of ROLE"},
+	{"timeout", 0, "DUR", false, "give up on a node after DUR (default 5m)"},
+	{NULL, 0, NULL, false, NULL},
+};
+
+static int run_exec(struct cli_ctx *ctx, const struct cli_args *a)
 {
-	static const struct option longopts[] = {
-		{"all", no_argument, NULL, 'a'},
-		{"role", required_argument, NULL, 'r'},
-		{"timeout", required_argument, NULL, 't'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *role = NULL, *node = NULL, *timeout = "5m";
+	const char *role = cli_args_get(a, "role"), *node = NULL;
+	const char *timeout = cli_args_get(a, "timeout") ?: "5m";
+	bool all = cli_args_has(a, "all");
 	struct run_view view = {0};
 	json_t *req = NULL, *target, *args, *reply = NULL, *final;
 	char err[512], path[128];
 	struct client *cl = NULL;
-	bool all = false;
+	size_t first = 0;
 	int64_t seconds;
 	long status;
-	int c, rc = 1;
+	int rc = 1;
 
-	/* GNU getopt moves NODE in front of the command and drops "--". */
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'a': all = true; break;
-		case 'r': role = optarg; break;
-		case 't': timeout = optarg; break;
-		default: return cli_usage(&cli_run_entry);
-		}
-	}
-	if (!all && role == NULL && optind < argc)
-		node = argv[optind++];
-	if (optind >= argc || (all + (role != NULL) + (node != NULL)) != 1)
+	/* The parser puts NODE in front of the command and drops "--". */
+	if (!all && role == NULL && cli_args_count(a) > 0)
+		node = cli_args_arg(a, first++);
+	if (first >= cli_args_count(a) || (all + (role != NULL) + (node != NULL)) != 1)
 		return cli_usage(&cli_run_entry);
 	if (util_parse_duration(timeout, &seconds) != 0 || seconds < 1)
 		return cli_fail("--timeout: \"%s\" is not a duration like 30s or 5m", timeout);
 	args = json_array();
-	for (int i = optind; i < argc; i++)
-		json_array_append_new(args, json_string(argv[i]));
+	for (size_t i = first; i < cli_args_count(a); i++)
+		json_array_append_new(args, json_string(cli_args_arg(a, i)));
 	target = all ? json_pack("{s:b}", "all", 1)
 		     : json_pack("{s:s}", role ? "role" : "node", role ? role : node);
 	req = json_pack("{s:o, s:o, s:I}", "argv", args, "target", target, "timeout",
@@ -204,5 +198,6 @@ const struct cli_command cli_run_entry = {
 	.name = "run",
 	.usage = "(NODE | --all | --role ROLE) [--timeout DUR] -- CMD [ARG...]",
 	.summary = "run a command on nodes, stream their output, exit with the worst status",
+	.args = {run_options, 1, -1},
 	.exec = run_exec,
 };

@@ -1,5 +1,4 @@
 /* cli_serve.c — `tower serve`: option parsing for the daemon (daemon.c). */
-#include <getopt.h>
 #include <stdbool.h>
 #include <limits.h>
 #include <string.h>
@@ -45,77 +44,66 @@ static const char *default_data_dir(const char *src, const char *what, char *buf
 	return stat(buf, &st) == 0 && S_ISDIR(st.st_mode) ? buf : NULL;
 }
 
-static int serve_exec(struct cli_ctx *ctx, int argc, char **argv)
+static const struct cli_option serve_options[] = {
+	{"api", 0, "ADDR:PORT", false, "the REST API's address (default 0.0.0.0:6125)"},
+	{"agents", 0, "ADDR:PORT", false, "the agents' address (default 0.0.0.0:6126)"},
+	{"advertise", 0, "HOST", false, "the host agents dial (default: a guess)"},
+	{"heartbeat", 0, "DUR", false, "agent heartbeat interval, 1s to 1h (default 10s)"},
+	{"cert-ttl", 0, "DUR", false, "node certificate lifetime, 5s to 825d (default 30d)"},
+	{"roles", 0, "DIR", false, "the roles directory"},
+	{"patterns", 0, "DIR", false, "the patterns directory"},
+	{"default-pattern", 0, "NAME", false, "the pattern of a create that names none"},
+	{"config", 0, "FILE", false, "tower.conf (default /etc/overcloud/tower.conf, if present)"},
+	{"artifacts", 0, "DIR", false, "the agent binaries served to new nodes"},
+	{"cloud-init", 0, "DIR", false, "the cloud-init templates"},
+	{"web", 0, "DIR", false, "the web console's files"},
+	{"log-level", 0, "LEVEL", false, "error, warn, info or debug"},
+	{"group-access", 0, NULL, false, "the state dir's group may use the CLI (0750/0640)"},
+	{NULL, 0, NULL, false, NULL},
+};
+
+static int serve_exec(struct cli_ctx *ctx, const struct cli_args *args)
 {
-	static const struct option longopts[] = {
-		{"api", required_argument, NULL, 'a'},
-		{"agents", required_argument, NULL, 'g'},
-		{"advertise", required_argument, NULL, 'A'},
-		{"heartbeat", required_argument, NULL, 'H'},
-		{"log-level", required_argument, NULL, 'l'},
-		{"cert-ttl", required_argument, NULL, 'c'},
-		{"roles", required_argument, NULL, 'r'},
-		{"patterns", required_argument, NULL, 'p'},
-		{"default-pattern", required_argument, NULL, 'P'},
-		{"config", required_argument, NULL, 'C'},
-		{"artifacts", required_argument, NULL, 'x'},
-		{"cloud-init", required_argument, NULL, 'i'},
-		{"group-access", no_argument, NULL, 'G'},
-		{"web", required_argument, NULL, 'w'},
-		{NULL, 0, NULL, 0},
-	};
 	struct daemon_options opt = {
 		.state_dir = ctx->state_dir,
-		.api_addr = "0.0.0.0:6125",
-		.agents_addr = "0.0.0.0:6126",
+		.api_addr = cli_args_get(args, "api") ?: "0.0.0.0:6125",
+		.agents_addr = cli_args_get(args, "agents") ?: "0.0.0.0:6126",
+		.advertise = cli_args_get(args, "advertise"),
 		.heartbeat_s = 10,
 		.cert_ttl_s = ENROLL_CERT_VALIDITY,
-		.config_path = "/etc/overcloud/tower.conf",
-		.config_missing_ok = 1,
+		.roles_dir = cli_args_get(args, "roles"),
+		.patterns_dir = cli_args_get(args, "patterns"),
+		.default_pattern = cli_args_get(args, "default-pattern"),
+		.artifacts_dir = cli_args_get(args, "artifacts"),
+		.cloud_init_dir = cli_args_get(args, "cloud-init"),
+		.web_dir = cli_args_get(args, "web"),
+		.group_access = cli_args_has(args, "group-access"),
+		.config_path = cli_args_get(args, "config") ?: "/etc/overcloud/tower.conf",
+		.config_missing_ok = !cli_args_has(args, "config"),
 	};
 	char roles_buf[PATH_MAX], patterns_buf[PATH_MAX], cloud_init_buf[PATH_MAX], web_buf[PATH_MAX];
+	const char *heartbeat = cli_args_get(args, "heartbeat");
+	const char *cert_ttl = cli_args_get(args, "cert-ttl");
+	const char *log_level = cli_args_get(args, "log-level");
 	enum oc_log_level level;
 	int64_t seconds;
-	int c;
 
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'a': opt.api_addr = optarg; break;
-		case 'g': opt.agents_addr = optarg; break;
-		case 'A': opt.advertise = optarg; break;
-		case 'H':
-			if (util_parse_duration(optarg, &seconds) != 0 || seconds < 1 || seconds > 3600)
-				return cli_fail("--heartbeat: \"%s\" is not a duration from 1s to 1h", optarg);
-			opt.heartbeat_s = (int)seconds;
-			break;
-		case 'r': opt.roles_dir = optarg; break;
-		case 'G': opt.group_access = true; break;
-		case 'p': opt.patterns_dir = optarg; break;
-		case 'P': opt.default_pattern = optarg; break;
-		case 'x': opt.artifacts_dir = optarg; break;
-		case 'i': opt.cloud_init_dir = optarg; break;
-		case 'w': opt.web_dir = optarg; break;
-		case 'C':
-			opt.config_path = optarg;
-			opt.config_missing_ok = 0;
-			break;
-		case 'c':
-			if (util_parse_duration(optarg, &seconds) != 0 || seconds < 5 ||
-			    seconds > 825LL * 86400)
-				return cli_fail("--cert-ttl: \"%s\" is not a duration from 5s to 825d", optarg);
-			opt.cert_ttl_s = seconds;
-			break;
-		case 'l':
-			if (log_level_parse(optarg, &level) != 0)
-				return cli_fail("--log-level takes error, warn, info or debug");
-			log_set_level(level);
-			break;
-		default:
-			return cli_usage(&cli_serve_entry);
-		}
+	if (heartbeat != NULL) {
+		if (util_parse_duration(heartbeat, &seconds) != 0 || seconds < 1 || seconds > 3600)
+			return cli_fail("--heartbeat: \"%s\" is not a duration from 1s to 1h", heartbeat);
+		opt.heartbeat_s = (int)seconds;
 	}
-	if (optind != argc)
-		return cli_usage(&cli_serve_entry);
+	if (cert_ttl != NULL) {
+		if (util_parse_duration(cert_ttl, &seconds) != 0 || seconds < 5 ||
+		    seconds > 825LL * 86400)
+			return cli_fail("--cert-ttl: \"%s\" is not a duration from 5s to 825d", cert_ttl);
+		opt.cert_ttl_s = seconds;
+	}
+	if (log_level != NULL) {
+		if (log_level_parse(log_level, &level) != 0)
+			return cli_fail("--log-level takes error, warn, info or debug");
+		log_set_level(level);
+	}
 	if (opt.roles_dir == NULL)
 		opt.roles_dir = default_data_dir("tower/roles", "roles", roles_buf, sizeof(roles_buf));
 	if (opt.patterns_dir == NULL)
@@ -136,5 +124,6 @@ const struct cli_command cli_serve_entry = {
 		 "                   [--config FILE] [--artifacts DIR] [--cloud-init DIR] [--web DIR] [--log-level LEVEL]\n"
 		 "                   [--group-access]",
 	.summary = "run the tower (state in --state DIR; defaults :6125 api, :6126 agents)",
+	.args = {serve_options, 0, 0},
 	.exec = serve_exec,
 };

@@ -1,6 +1,5 @@
 /* cli_token.c — `tower token create`: asks the API for a join token and
  * prints it with the ready `overcloud-agent join` line. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,38 +8,28 @@
 #include "tower/cli/cli.h"
 #include "tower/cli/client.h"
 
-static int token_exec(struct cli_ctx *ctx, int argc, char **argv)
+static const struct cli_option token_options[] = {
+	{"role", 0, "ROLE", false, "the role the new node takes"},
+	{"ttl", 0, "DUR", false, "how long the token is valid (default 1h)"},
+	{"uses", 0, "N", false, "how many nodes may join with it (default 1)"},
+	{NULL, 0, NULL, false, NULL},
+};
+
+static int token_exec(struct cli_ctx *ctx, const struct cli_args *args)
 {
-	static const struct option longopts[] = {
-		{"role", required_argument, NULL, 'r'},
-		{"ttl", required_argument, NULL, 't'},
-		{"uses", required_argument, NULL, 'u'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *role = NULL, *ttl = "1h";
+	const char *role = cli_args_get(args, "role"), *ttl = cli_args_get(args, "ttl") ?: "1h";
+	const char *uses_arg = cli_args_get(args, "uses");
 	int64_t uses = 1, seconds;
 	struct client *cl;
 	json_t *req, *reply;
 	char err[512];
 	long status;
-	int c;
 
-	if (argc < 2 || strcmp(argv[1], "create") != 0)
+	if (strcmp(cli_args_arg(args, 0), "create") != 0)
 		return cli_usage(&cli_token_entry);
-	argc--, argv++;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'r': role = optarg; break;
-		case 't': ttl = optarg; break;
-		case 'u':
-			if (util_parse_int(optarg, 1, 1000000, &uses) != 0)
-				return cli_fail("--uses: \"%s\" is not a number from 1 to 1000000", optarg);
-			break;
-		default:
-			return cli_usage(&cli_token_entry);
-		}
-	}
-	if (role == NULL || optind != argc)
+	if (uses_arg != NULL && util_parse_int(uses_arg, 1, 1000000, &uses) != 0)
+		return cli_fail("--uses: \"%s\" is not a number from 1 to 1000000", uses_arg);
+	if (role == NULL)
 		return cli_usage(&cli_token_entry);
 	if (util_parse_duration(ttl, &seconds) != 0)
 		return cli_fail("--ttl: \"%s\" is not a duration like 90s, 15m, 1h or 7d", ttl);
@@ -77,5 +66,6 @@ const struct cli_command cli_token_entry = {
 	.name = "token",
 	.usage = "create --role ROLE [--ttl DUR] [--uses N]",
 	.summary = "make a join token and print the overcloud-agent join line",
+	.args = {token_options, 1, 1},
 	.exec = token_exec,
 };

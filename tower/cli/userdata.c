@@ -1,35 +1,26 @@
 /* cli_userdata.c — `tower userdata`: prints the cloud-init user-data a new
  * node of a role gets (rendered by the tower, with a fresh one-hour token). */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "tower/cli/cli.h"
 #include "tower/cli/client.h"
 
-static int userdata_exec(struct cli_ctx *ctx, int argc, char **argv)
+static const struct cli_option userdata_options[] = {
+	{"role", 0, "ROLE", false, "the role the new node takes"},
+	{"arch", 0, "ARCH", false, "x86_64 (default), aarch64 or armv7"},
+	{NULL, 0, NULL, false, NULL},
+};
+
+static int userdata_exec(struct cli_ctx *ctx, const struct cli_args *args)
 {
-	static const struct option longopts[] = {
-		{"role", required_argument, NULL, 'r'},
-		{"arch", required_argument, NULL, 'a'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *role = NULL, *arch = "x86_64";
+	const char *role = cli_args_get(args, "role"), *arch = cli_args_get(args, "arch") ?: "x86_64";
 	struct client *cl;
 	json_t *req, *reply;
 	char err[512];
 	long status;
-	int c;
 
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'r': role = optarg; break;
-		case 'a': arch = optarg; break;
-		default:
-			return cli_usage(&cli_userdata_entry);
-		}
-	}
-	if (role == NULL || optind != argc)
+	if (role == NULL)
 		return cli_usage(&cli_userdata_entry);
 	cl = cli_client(ctx);
 	if (cl == NULL)
@@ -60,5 +51,6 @@ const struct cli_command cli_userdata_entry = {
 	.name = "userdata",
 	.usage = "--role ROLE [--arch x86_64|aarch64|armv7]",
 	.summary = "print the cloud-init user-data a new node of ROLE boots with (fresh 1h token)",
+	.args = {userdata_options, 0, 0},
 	.exec = userdata_exec,
 };

@@ -84,17 +84,18 @@ int cli_after_start(struct cli_ctx *ctx, struct client *cl, json_t *reply, bool 
 	return 0;
 }
 
-static int watch_exec(struct cli_ctx *ctx, int argc, char **argv)
+static int watch_exec(struct cli_ctx *ctx, const struct cli_args *args)
 {
+	const char *id = cli_args_arg(args, 0);
 	struct client *cl;
 	int rc;
 
-	if (argc != 2 || strlen(argv[1]) > 64 || strchr(argv[1], '/'))
+	if (strlen(id) > 64 || strchr(id, '/'))
 		return cli_usage(&cli_watch_entry);
 	cl = cli_client(ctx);
 	if (cl == NULL)
 		return 1;
-	rc = cli_follow_overcloud(ctx, cl, argv[1]);
+	rc = cli_follow_overcloud(ctx, cl, id);
 	client_free(cl);
 	return rc;
 }
@@ -103,5 +104,6 @@ const struct cli_command cli_watch_entry = {
 	.name = "watch",
 	.usage = "ID",
 	.summary = "follow an OverCloud's steps until it is ready (nothing attaching), failed or deleted",
+	.args = {NULL, 1, 1},
 	.exec = watch_exec,
 };
