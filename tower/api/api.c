@@ -1,6 +1,5 @@
-/* api.c — the tower's REST API router: the route table (method, path
- * pattern, handler, flags) and the one dispatch that authorizes and calls it.
- * The handlers live one file per resource (nodes.c, runs.c, overclouds.c, ...). */
+/* api.c — the REST API's router: the route table (method, path pattern, handler,
+ * flags) and the one dispatch that authorizes; handlers are one file per resource. */
 #include "tower/api/api.h"
 
 #include <stdio.h>

@@ -77,7 +77,9 @@ json_t *api_body_object(struct api_ctx *ctx)
 	return body;
 }
 
-int api_field_duration(json_t *body, const char *name, int64_t dflt, int64_t *out)
+/* A field of an integer, or of a string parse reads. */
+static int field_scalar(json_t *body, const char *name, int64_t dflt, int64_t *out,
+			int (*parse)(const char *text, int64_t *out))
 {
 	json_t *v = json_object_get(body, name);
 
@@ -90,23 +92,21 @@ int api_field_duration(json_t *body, const char *name, int64_t dflt, int64_t *ou
 		return 0;
 	}
 	if (json_is_string(v))
-		return util_parse_duration(json_string_value(v), out);
+		return parse(json_string_value(v), out);
 	return -1;
+}
+
+static int parse_int(const char *text, int64_t *out)
+{
+	return util_parse_int(text, INT64_MIN, INT64_MAX, out);
+}
+
+int api_field_duration(json_t *body, const char *name, int64_t dflt, int64_t *out)
+{
+	return field_scalar(body, name, dflt, out, util_parse_duration);
 }
 
 int api_field_int(json_t *body, const char *name, int64_t dflt, int64_t *out)
 {
-	json_t *v = json_object_get(body, name);
-
-	if (v == NULL || json_is_null(v)) {
-		*out = dflt;
-		return 0;
-	}
-	if (json_is_integer(v)) {
-		*out = json_integer_value(v);
-		return 0;
-	}
-	if (json_is_string(v))
-		return util_parse_int(json_string_value(v), INT64_MIN, INT64_MAX, out);
-	return -1;
+	return field_scalar(body, name, dflt, out, parse_int);
 }
