@@ -68,7 +68,7 @@ const struct api_route api_routes[] = {
 
 	{"POST", "/v1/runs", api_runs_post, 0},
 	{"GET", "/v1/runs/{id}", api_run_get, 0},
-	{"GET", "/v1/runs/{id}/events", api_run_events_get, API_ROUTE_STREAM},
+	{"GET", "/v1/runs/{id}/events", api_run_events_get, 0},
 	/* A run's and a task's subtrees are read-only: any other method is
 	 * 405 whatever follows the id, a GET of an unknown one 404. */
 	{"GET", "/v1/runs/{id}/*", api_reply_not_found, API_ROUTE_FALLBACK},
@@ -80,7 +80,7 @@ const struct api_route api_routes[] = {
 	{"GET", "/v1/overclouds", api_overclouds_list, 0},
 	{"GET", "/v1/overclouds/{id}", api_overcloud_get, 0},
 	{"DELETE", "/v1/overclouds/{id}", api_overcloud_delete, 0},
-	{"GET", "/v1/overclouds/{id}/events", api_overcloud_events_get, API_ROUTE_STREAM},
+	{"GET", "/v1/overclouds/{id}/events", api_overcloud_events_get, 0},
 	{"POST", "/v1/overclouds/{id}/nodes", api_overcloud_nodes_post, 0},
 	{"GET", "/v1/overclouds/{id}/runs", api_overcloud_runs_get, 0},
 	/* The seed's v0 API: its DELETE carries the id in the body. */

@@ -38,8 +38,6 @@ enum api_route_flags {
 	/* Answers a path only when no other route's pattern takes it (whatever
 	 * the method): a subtree's "no such path". */
 	API_ROUTE_FALLBACK = 1 << 1,
-	/* The handler may keep the connection as a Server-Sent Events stream. */
-	API_ROUTE_STREAM = 1 << 2,
 };
 
 /* One row of the table: method NULL takes every method (the handler tells
