@@ -1429,26 +1429,26 @@ int workflow_create(struct workflow *wf, const char *pattern_name, const struct 
 
 	if (p == NULL) {
 		snprintf(err, err_size, "field \"pattern\": unknown pattern \"%s\"", pattern_name);
-		return -1;
+		return WORKFLOW_BAD_REQUEST;
 	}
 	if (check_parts(parts, part_count, &number, err, err_size) != 0)
-		return -1;
+		return WORKFLOW_BAD_REQUEST;
 	if (check_inputs(p, inputs, input_count, err, err_size) != 0)
-		return -1;
+		return WORKFLOW_BAD_REQUEST;
 	provider = mixed ? WORKFLOW_HETEROGENEOUS : provider_find(parts[0].provider)->name;
 	for (size_t g = 0; g < p->group_count; g++)
 		total += p->groups[g].from_request ? number : p->groups[g].count;
 	if (total >= WORKFLOW_MAX_NODES) {
 		snprintf(err, err_size, "field \"number\": %lld nodes in all is over %d", (long long)total,
 			 WORKFLOW_MAX_NODES - 1);
-		return -1;
+		return WORKFLOW_BAD_REQUEST;
 	}
 	util_random(raw, sizeof(raw));
 	util_hex(raw, sizeof(raw), hex);
 	snprintf(id_out, 32, "oc-%s", hex);
 	if (store_begin(wf->t->store) != 0) {
 		snprintf(err, err_size, "database busy");
-		return -1;
+		return WORKFLOW_FAILED;
 	}
 	if (store_oc_insert(wf->t->store, id_out, p->name, provider, number,
 			    mixed ? "" : parts[0].size, now) != 0)
@@ -1479,7 +1479,7 @@ fail:
 	store_rollback(wf->t->store);
 fail_nolock:
 	snprintf(err, err_size, "cannot record the overcloud");
-	return -1;
+	return WORKFLOW_FAILED;
 }
 
 /* The end of a request on v's OverCloud: one that was recorded (rc 0) starts

@@ -56,7 +56,8 @@ struct workflow_input {
 
 /* Starts creating an OverCloud. inputs override the pattern's defaults; the
  * OverCloud keeps the result for all its DAGs. Returns 0 with its id in
- * id_out (>= 32 bytes), or -1 with a reason naming the field in err. */
+ * id_out (>= 32 bytes), or WORKFLOW_BAD_REQUEST with a reason naming the
+ * field in err, or WORKFLOW_FAILED when it cannot be recorded. */
 int workflow_create(struct workflow *wf, const char *pattern, const struct workflow_part *parts,
 		    size_t part_count, const struct workflow_input *inputs, size_t input_count,
 		    char *id_out, char *err, size_t err_size);
