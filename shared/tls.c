@@ -588,24 +588,30 @@ int tls_conn_fd(const struct tls_conn *conn)
 	return conn->fd;
 }
 
+/* session serialized into a heap buffer of *len bytes, or NULL. */
+static uint8_t *session_serialize(const mbedtls_ssl_session *session, size_t *len)
+{
+	uint8_t *buf;
+	size_t need = 0;
+
+	if (mbedtls_ssl_session_save(session, NULL, 0, &need) != MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL ||
+	    need == 0 || (buf = malloc(need)) == NULL)
+		return NULL;
+	if (mbedtls_ssl_session_save(session, buf, need, len) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
 uint8_t *tls_conn_save_session(const struct tls_conn *conn, size_t *len)
 {
 	mbedtls_ssl_session session;
 	uint8_t *buf = NULL;
-	size_t need = 0;
 
 	mbedtls_ssl_session_init(&session);
-	if (mbedtls_ssl_get_session(&conn->ssl, &session) != 0)
-		goto out;
-	if (mbedtls_ssl_session_save(&session, NULL, 0, &need) !=
-	    MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL || need == 0)
-		goto out;
-	buf = malloc(need);
-	if (buf != NULL && mbedtls_ssl_session_save(&session, buf, need, len) != 0) {
-		free(buf);
-		buf = NULL;
-	}
-out:
+	if (mbedtls_ssl_get_session(&conn->ssl, &session) == 0)
+		buf = session_serialize(&session, len);
 	mbedtls_ssl_session_free(&session);
 	return buf;
 }
@@ -614,17 +620,15 @@ out:
  * public copy for the server side). 0 or -1. */
 static int session_copy(mbedtls_ssl_session *dst, const mbedtls_ssl_session *src)
 {
-	unsigned char *buf;
-	size_t need = 0, len = 0;
+	size_t len = 0;
+	uint8_t *buf = session_serialize(src, &len);
 	int rc = -1;
 
-	if (mbedtls_ssl_session_save(src, NULL, 0, &need) != MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL ||
-	    need == 0 || (buf = malloc(need)) == NULL)
+	if (buf == NULL)
 		return -1;
-	if (mbedtls_ssl_session_save(src, buf, need, &len) == 0 &&
-	    mbedtls_ssl_session_load(dst, buf, len) == 0)
+	if (mbedtls_ssl_session_load(dst, buf, len) == 0)
 		rc = 0;
-	mbedtls_platform_zeroize(buf, need);   /* it holds the master secret */
+	mbedtls_platform_zeroize(buf, len);   /* it holds the master secret */
 	free(buf);
 	return rc;
 }
@@ -670,7 +674,6 @@ uint8_t *tls_conn_save_session_with_ticket(const struct tls_conn *conn, const ui
 {
 	mbedtls_ssl_session session;
 	uint8_t *buf = NULL;
-	size_t need = 0;
 
 	mbedtls_ssl_session_init(&session);
 	if (ticket_len == 0 || mbedtls_ssl_get_session(&conn->ssl, &session) != 0)
@@ -683,14 +686,7 @@ uint8_t *tls_conn_save_session_with_ticket(const struct tls_conn *conn, const ui
 	memcpy(session.ticket, ticket, ticket_len);
 	session.ticket_len = ticket_len;
 	session.ticket_lifetime = lifetime;
-	if (mbedtls_ssl_session_save(&session, NULL, 0, &need) !=
-	    MBEDTLS_ERR_SSL_BUFFER_TOO_SMALL || need == 0)
-		goto out;
-	buf = malloc(need);
-	if (buf != NULL && mbedtls_ssl_session_save(&session, buf, need, len) != 0) {
-		free(buf);
-		buf = NULL;
-	}
+	buf = session_serialize(&session, len);
 out:
 	mbedtls_ssl_session_free(&session);
 	return buf;
