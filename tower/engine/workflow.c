@@ -26,6 +26,7 @@
 #include "tower/engine/pattern.h"
 #include "tower/providers/provider.h"
 #include "tower/engine/role.h"
+#include "tower/engine/template.h"
 #include "tower/store/store.h"
 #include "tower/fleet/tasks.h"
 #include "tower/metrics/telemetry.h"
@@ -398,92 +399,75 @@ static char *input_value(struct workflow *wf, struct oc_view *v, const char *nam
 	return value;
 }
 
-static char *resolve_ref(struct workflow *wf, struct oc_view *v, const char *dag, const char *ref,
-			 char *err, size_t err_size)
-{
-	char a[64], b[64], c[64], d[64];
-	int n = sscanf(ref, " %63[a-z0-9_-].%63[a-z0-9_-].%63[a-z0-9_-].%63[a-z0-9_-] ", a, b, c, d);
+struct resolving {
+	struct workflow *wf;
+	struct oc_view *v;
+	const char *dag;
+};
 
-	if (n == 2 && strcmp(a, "inputs") == 0)
-		return input_value(wf, v, b, err, err_size);
-	if (n >= 2 && strcmp(a, "overcloud") == 0) {
-		char num[32];
-		if (strcmp(b, "id") == 0)
-			return strdup(v->oc.id);
-		if (strcmp(b, "size") == 0)
-			return strdup(v->oc.size);
-		if (strcmp(b, "number") == 0) {
-			snprintf(num, sizeof(num), "%lld", (long long)v->oc.number);
-			return strdup(num);
-		}
-	}
-	if (n == 3 && strcmp(a, "groups") == 0) {
-		char *out = calloc(1, (size_t)v->node_count * 64 + 1);
-		if (out == NULL)
-			return NULL;
-		for (int i = 0; i < v->node_count; i++) {
-			if (!node_in_target(&v->nodes[i], b, dag))
+/* The value of one reference of a pattern that loaded (pattern.c checked
+ * what it names), for this OverCloud now. */
+static char *resolve_ref(void *arg, const struct template_ref *ref, char *err, size_t err_size)
+{
+	struct resolving *r = arg;
+	struct oc_view *v = r->v;
+	char num[32], *out;
+
+	switch (ref->kind) {
+	case TEMPLATE_INPUT:
+		return input_value(r->wf, v, ref->name, err, err_size);
+	case TEMPLATE_OVERCLOUD_ID:
+		out = strdup(v->oc.id);
+		break;
+	case TEMPLATE_OVERCLOUD_SIZE:
+		out = strdup(v->oc.size);
+		break;
+	case TEMPLATE_OVERCLOUD_NUMBER:
+		snprintf(num, sizeof(num), "%lld", (long long)v->oc.number);
+		out = strdup(num);
+		break;
+	case TEMPLATE_GROUP_ADDRESS:
+	case TEMPLATE_GROUP_ADDRESSES:
+		out = calloc(1, (size_t)v->node_count * 64 + 1);
+		for (int i = 0; out != NULL && i < v->node_count; i++) {
+			if (!node_in_target(&v->nodes[i], ref->name, r->dag))
 				continue;
 			if (out[0] != '\0') {
-				if (strcmp(c, "address") == 0)
+				if (ref->kind == TEMPLATE_GROUP_ADDRESS)
 					break;
 				strcat(out, " ");
 			}
 			strcat(out, v->nodes[i].address);
 		}
-		return out;
-	}
-	if (n == 4 && strcmp(a, "steps") == 0 && strcmp(c, "outputs") == 0) {
-		struct store_oc_step *s = view_step(v, dag, b);
-		struct first_output fo = {.key = d};
+		break;
+	case TEMPLATE_STEP_OUTPUT: {
+		struct store_oc_step *s = view_step(v, r->dag, ref->name);
+		struct first_output fo = {.key = ref->key};
 		if (s == NULL || s->run_id[0] == '\0') {
-			snprintf(err, err_size, "step %s has no outputs yet", b);
+			snprintf(err, err_size, "step %s has no outputs yet", ref->name);
 			return NULL;
 		}
-		store_task_foreach_run(wf->t->store, s->run_id, take_output, &fo);
+		store_task_foreach_run(r->wf->t->store, s->run_id, take_output, &fo);
 		if (fo.value == NULL)
-			snprintf(err, err_size, "step %s did not output \"%s\"", b, d);
+			snprintf(err, err_size, "step %s did not output \"%s\"", ref->name, ref->key);
 		return fo.value;
 	}
-	snprintf(err, err_size, "cannot resolve ${{ %s }}", ref);
-	return NULL;
+	default:
+		snprintf(err, err_size, "cannot resolve ${{ %s }}", ref->text);
+		return NULL;
+	}
+	if (out == NULL)
+		snprintf(err, err_size, "out of memory");
+	return out;
 }
 
 /* Expands every ${{ ... }} in text. Returns a heap string or NULL + err. */
 static char *expand(struct workflow *wf, struct oc_view *v, const char *dag, const char *text,
 		    char *err, size_t err_size)
 {
-	char *out = NULL, *ref;
-	size_t len = 0;
-	FILE *mem = open_memstream(&out, &len);
-	const char *p = text, *open, *close;
+	struct resolving r = {.wf = wf, .v = v, .dag = dag};
 
-	if (mem == NULL)
-		return NULL;
-	while ((open = strstr(p, "${{")) != NULL) {
-		char *value;
-		fwrite(p, 1, (size_t)(open - p), mem);
-		close = strstr(open, "}}");
-		if (close == NULL) {
-			snprintf(err, err_size, "unterminated ${{ in \"%s\"", text);
-			goto fail;
-		}
-		ref = strndup(open + 3, (size_t)(close - open - 3));
-		value = ref ? resolve_ref(wf, v, dag, ref, err, err_size) : NULL;
-		free(ref);
-		if (value == NULL)
-			goto fail;
-		fputs(value, mem);
-		free(value);
-		p = close + 2;
-	}
-	fputs(p, mem);
-	fclose(mem);
-	return out;
-fail:
-	fclose(mem);
-	free(out);
-	return NULL;
+	return template_expand(text, resolve_ref, &r, err, err_size);
 }
 
 /* ---- starting steps ---- */
