@@ -18,12 +18,9 @@
 
 #include "shared/log.h"
 #include "shared/util.h"
-#include "tower/fleet/ca.h"
-#include "tower/config.h"
-#include "tower/fleet/enroll.h"
 #include "tower/fleet/hub.h"
-#include "tower/engine/jobs.h"
 #include "tower/engine/pattern.h"
+#include "tower/engine/provision.h"
 #include "tower/providers/provider.h"
 #include "tower/engine/role.h"
 #include "tower/engine/template.h"
@@ -31,7 +28,6 @@
 #include "tower/fleet/tasks.h"
 #include "tower/metrics/telemetry.h"
 #include "tower/tower.h"
-#include "tower/boot/userdata.h"
 
 #define TICK_MS 250
 #define ENROLL_TIMEOUT_MS (10 * 60 * 1000)
@@ -39,7 +35,6 @@
 #define RETRY_CAP_MS 30000
 /* Steps of all three DAGs an OverCloud can have (pattern.c caps each DAG). */
 #define MAX_VIEW_STEPS (3 * 256)
-#define PROVIDER_THREADS 8   /* nodes made or released at once */
 
 struct workflow_watch {
 	struct workflow *wf;
@@ -49,23 +44,13 @@ struct workflow_watch {
 	struct workflow_watch *prev, *next;
 };
 
-struct provider_slot {
-	const struct provider_ops *ops;
-	void *ctx;
-};
-
 struct workflow {
 	struct tower *t;
 	struct pattern_set *patterns;
 	struct event *tick;
 	struct workflow_watch *watches;
-	struct provider_slot providers[4];
-	size_t provider_count;
-	char agent_binary[PATH_MAX];
 	bool advancing;
-	bool closing;
-	struct jobs *jobs;            /* provider calls */
-	struct oc_calls *calls;       /* per OverCloud, while its calls are out */
+	struct provision *provision;  /* provider calls */
 };
 
 /* Everything about one OverCloud the engine looks at, read fresh. */
@@ -268,42 +253,6 @@ void workflow_unwatch(struct workflow_watch *w)
 	if (w->next != NULL)
 		w->next->prev = w->prev;
 	free(w);
-}
-
-/* ---- providers ---- */
-
-static struct provider_slot *provider_for(struct workflow *wf, const char *name, char *err,
-					  size_t err_size)
-{
-	const struct provider_ops *ops = provider_find(name);
-	struct provider_env env;
-	void *ctx;
-
-	if (ops == NULL) {
-		snprintf(err, err_size, "unknown provider \"%s\"", name);
-		return NULL;
-	}
-	for (size_t i = 0; i < wf->provider_count; i++)
-		if (wf->providers[i].ops == ops)
-			return &wf->providers[i];
-	if (wf->provider_count == OC_ARRAY_LEN(wf->providers)) {
-		snprintf(err, err_size, "too many providers");
-		return NULL;
-	}
-	memset(&env, 0, sizeof(env));
-	env.state_dir = wf->t->state_dir;
-	env.tower_host = wf->t->join_host;
-	env.tower_port = wf->t->agent_port;
-	env.ca_pem = ca_cert_pem(wf->t->ca);
-	env.ca_pin = ca_pin(wf->t->ca);
-	env.agent_binary = wf->agent_binary;
-	env.config = wf->t->config;
-	ctx = ops->open(&env, err, err_size);
-	if (ctx == NULL)
-		return NULL;
-	wf->providers[wf->provider_count].ops = ops;
-	wf->providers[wf->provider_count].ctx = ctx;
-	return &wf->providers[wf->provider_count++];
 }
 
 /* ---- step bookkeeping ---- */
@@ -627,327 +576,36 @@ out:
 	json_decref(inputs);
 }
 
-/* ---- provider calls, off the event loop ---- */
-
-/* Per OverCloud: the provider calls of its acquire or release step that are
- * still out, and the first failure among those that came back. */
-struct oc_calls {
-	char oc_id[STORE_ID_MAX];
-	bool releasing;               /* which step the counters are for */
-	bool release_started;
-	bool rolled_back;
-	int in_flight;
-	int failed;
-	char first_error[512];
-	struct oc_calls *next;
-};
-
-/* One create_node or destroy_node call and everything it needs, so the
- * pool thread touches nothing the event loop owns. */
-struct node_call {
-	struct workflow *wf;
-	const struct provider_ops *ops;
-	void *ctx;
-	bool create;
-	char oc_id[STORE_ID_MAX];
-	char name[STORE_ID_MAX];
-	char group[STORE_ROLE_MAX];
-	char size[STORE_ROLE_MAX];
-	char token[ENROLL_TOKEN_LEN + 1];
-	char *user_data;
-	struct provider_node made;    /* in for destroy, out for create */
-	int rc;
-	char err[512];
-};
-
-static struct oc_calls *oc_calls_find(struct workflow *wf, const char *oc_id)
-{
-	for (struct oc_calls *oc = wf->calls; oc != NULL; oc = oc->next)
-		if (strcmp(oc->oc_id, oc_id) == 0)
-			return oc;
-	return NULL;
-}
-
-static struct oc_calls *oc_calls_get(struct workflow *wf, const char *oc_id)
-{
-	struct oc_calls *oc = oc_calls_find(wf, oc_id);
-
-	if (oc != NULL)
-		return oc;
-	oc = calloc(1, sizeof(*oc));
-	if (oc == NULL)
-		return NULL;
-	snprintf(oc->oc_id, sizeof(oc->oc_id), "%s", oc_id);
-	oc->next = wf->calls;
-	wf->calls = oc;
-	return oc;
-}
-
-static void oc_calls_drop(struct workflow *wf, const char *oc_id)
-{
-	for (struct oc_calls **p = &wf->calls; *p != NULL; p = &(*p)->next) {
-		if (strcmp((*p)->oc_id, oc_id) == 0) {
-			struct oc_calls *gone = *p;
-			*p = gone->next;
-			free(gone);
-			return;
-		}
-	}
-}
-
-static void oc_calls_fail(struct oc_calls *oc, const char *node, const char *reason)
-{
-	oc->failed++;
-	if (oc->first_error[0] == '\0')
-		snprintf(oc->first_error, sizeof(oc->first_error), "%s: %s", node, reason);
-}
-
-static void node_call_free(struct node_call *c)
-{
-	explicit_bzero(c->token, sizeof(c->token));
-	if (c->user_data != NULL) {
-		/* It carries the join token too. */
-		explicit_bzero(c->user_data, strlen(c->user_data));
-		free(c->user_data);
-	}
-	free(c);
-}
-
-static void node_call_work(void *arg)
-{
-	struct node_call *c = arg;
-
-	if (c->create) {
-		struct provider_node_request req = {
-			.overcloud_id = c->oc_id,
-			.name = c->name,
-			.group = c->group,
-			.size = c->size[0] ? c->size : NULL,
-			.join_token = c->token,
-			.user_data = c->user_data,
-		};
-		c->rc = c->ops->create_node(c->ctx, &req, &c->made, c->err, sizeof(c->err));
-	} else {
-		c->rc = c->ops->destroy_node(c->ctx, c->oc_id, &c->made, c->err, sizeof(c->err));
-	}
-}
+/* ---- provider calls (provision.c) ---- */
 
 static void advance(struct workflow *wf, const char *id);
 
-/* Back on the loop: the node's row is read again (its agent may have
- * enrolled while the call was out) and only the provider's fields change. */
-static void node_call_done(void *arg, bool ran)
+/* A call of id's acquire or release came back: take another pass. */
+static void on_call_done(void *arg, const char *id)
 {
-	struct node_call *c = arg;
-	struct workflow *wf = c->wf;
-	struct oc_calls *oc = oc_calls_find(wf, c->oc_id);
-	char oc_id[STORE_ID_MAX];
-	struct oc_view v;
+	struct workflow *wf = arg;
 
-	if (ran && c->rc == 0 && view_load(wf, c->oc_id, &v) == 0) {
-		for (int i = 0; i < v.node_count; i++) {
-			struct store_oc_node *n = &v.nodes[i];
-			if (strcmp(n->name, c->name) != 0)
-				continue;
-			if (c->create) {
-				snprintf(n->handle, sizeof(n->handle), "%s", c->made.handle);
-				snprintf(n->address, sizeof(n->address), "%s", c->made.address);
-				snprintf(n->state, sizeof(n->state), "created");
-				log_info("overcloud %s: node %s made at %s", c->oc_id, c->name,
-					 c->made.address);
-			} else {
-				snprintf(n->state, sizeof(n->state), "released");
-			}
-			store_ocn_update(wf->t->store, c->oc_id, n);
-		}
-		view_free(&v);
-	} else if (oc != NULL) {
-		oc_calls_fail(oc, c->name, ran ? c->err : "the tower stopped first");
-	}
-	if (oc != NULL)
-		oc->in_flight--;
-	snprintf(oc_id, sizeof(oc_id), "%s", c->oc_id);
-	node_call_free(c);
-	if (ran && !wf->closing && !wf->advancing) {
-		wf->advancing = true;
-		advance(wf, oc_id);
-		wf->advancing = false;
-	}
+	if (wf->advancing)
+		return;
+	wf->advancing = true;
+	advance(wf, id);
+	wf->advancing = false;
 }
 
-static struct node_call *node_call_new(struct workflow *wf, struct provider_slot *prov,
-				       const char *oc_id, const struct store_oc_node *n, bool create)
+/* One pass of an acquire or release step. */
+static void provision_step(struct workflow *wf, struct oc_view *v, struct store_oc_step *s,
+			   bool acquire)
 {
-	struct node_call *c = calloc(1, sizeof(*c));
+	struct provision_target tg = {.oc = &v->oc, .pattern = v->pattern, .nodes = v->nodes,
+				      .node_count = v->node_count};
+	char err[512] = "";
+	enum provision_status st = acquire ? provision_acquire(wf->provision, &tg, err, sizeof(err))
+					   : provision_release(wf->provision, &tg, err, sizeof(err));
 
-	if (c == NULL)
-		return NULL;
-	c->wf = wf;
-	c->ops = prov->ops;
-	c->ctx = prov->ctx;
-	c->create = create;
-	snprintf(c->oc_id, sizeof(c->oc_id), "%s", oc_id);
-	snprintf(c->name, sizeof(c->name), "%s", n->name);
-	snprintf(c->group, sizeof(c->group), "%s", n->group);
-	snprintf(c->made.handle, sizeof(c->made.handle), "%s", n->handle);
-	snprintf(c->made.address, sizeof(c->made.address), "%s", n->address);
-	return c;
-}
-
-static int node_call_submit(struct workflow *wf, struct oc_calls *oc, struct node_call *c)
-{
-	if (jobs_submit(wf->jobs, node_call_work, node_call_done, c) != 0) {
-		oc_calls_fail(oc, c->name, "out of memory");
-		node_call_free(c);
-		return -1;
-	}
-	oc->in_flight++;
-	return 0;
-}
-
-/* The provider that makes node n (its own in a heterogeneous OverCloud). */
-static struct provider_slot *node_provider(struct workflow *wf, const struct oc_view *v,
-					   const struct store_oc_node *n, char *err, size_t err_size)
-{
-	return provider_for(wf, n->provider[0] ? n->provider : v->oc.provider, err, err_size);
-}
-
-/* Starts destroy_node for every node that has something to destroy; nodes
- * never made are marked released at once. Returns the calls started. */
-static int release_nodes(struct workflow *wf, struct oc_view *v, struct oc_calls *oc)
-{
-	int started = 0;
-
-	for (int i = 0; i < v->node_count; i++) {
-		struct store_oc_node *n = &v->nodes[i];
-		struct provider_slot *prov;
-		struct node_call *c;
-		char prov_err[256];
-
-		if (n->enrolled) {
-			/* Attached: not the provider's, and it stays enrolled, free
-			 * to be attached again. */
-			if (strcmp(n->state, "released") != 0) {
-				snprintf(n->state, sizeof(n->state), "released");
-				store_ocn_update(wf->t->store, v->oc.id, n);
-				log_info("overcloud %s: attached node %s left it, still enrolled",
-					 v->oc.id, n->node_id[0] ? n->node_id : n->name);
-			}
-			continue;
-		}
-		if (n->node_id[0] != '\0') {
-			/* Its certificate dies with it (and with the node row,
-			 * its oc_nodes.node_id reads empty from now on). */
-			store_node_delete(wf->t->store, n->node_id);
-			hub_disconnect_node(wf->t->hub, n->node_id, "node released");
-		}
-		if (strcmp(n->state, "released") == 0)
-			continue;
-		if (strcmp(n->state, "created") != 0 && n->token_id[0] == '\0') {
-			snprintf(n->state, sizeof(n->state), "released");
-			store_ocn_update(wf->t->store, v->oc.id, n);
-			continue;
-		}
-		prov = node_provider(wf, v, n, prov_err, sizeof(prov_err));
-		if (prov == NULL) {
-			oc_calls_fail(oc, n->name, prov_err);
-			continue;
-		}
-		c = node_call_new(wf, prov, v->oc.id, n, false);
-		if (c == NULL) {
-			oc_calls_fail(oc, n->name, "out of memory");
-			continue;
-		}
-		if (node_call_submit(wf, oc, c) == 0)
-			started++;
-	}
-	return started;
-}
-
-/* Makes every node still pending, all at once on the provider threads. A
- * failure releases what was made (no half-built OverCloud keeps a VM) and
- * the step fails with the provider's reason. Runs again on every pass
- * until the calls are back. */
-static void do_acquire(struct workflow *wf, struct oc_view *v, struct store_oc_step *s)
-{
-	char err[512], token[ENROLL_TOKEN_LEN + 1];
-	struct oc_calls *oc;
-
-	oc = oc_calls_get(wf, v->oc.id);
-	if (oc == NULL) {
-		step_finish(wf, v, s, "failed", "out of memory");
-		return;
-	}
-	if (oc->in_flight > 0)
-		return;
-	if (oc->failed > 0) {
-		if (!oc->rolled_back) {
-			oc->rolled_back = true;
-			log_warn("overcloud %s: %s; releasing the nodes already made", v->oc.id,
-				 oc->first_error);
-			if (release_nodes(wf, v, oc) > 0)
-				return;
-		}
-		step_finish(wf, v, s, "failed", oc->first_error);
-		oc_calls_drop(wf, v->oc.id);
-		return;
-	}
-	for (int i = 0; i < v->node_count; i++) {
-		struct store_oc_node *n = &v->nodes[i];
-		const struct pattern_group *g = pattern_find_group(v->pattern, n->group);
-		const char *role = g && g->role ? g->role : n->group;
-		struct provider_slot *prov;
-		struct node_call *c;
-
-		if (strcmp(n->state, "pending") != 0 || n->enrolled)
-			continue;
-		prov = node_provider(wf, v, n, err, sizeof(err));
-		if (prov == NULL) {
-			oc_calls_fail(oc, n->name, err);
-			break;
-		}
-		if (enroll_create_token(wf->t->store, role, 3600, 1, token, err, sizeof(err)) != 0) {
-			oc_calls_fail(oc, n->name, err);
-			break;
-		}
-		/* Recorded first: a node whose call is lost in a crash is made
-		 * again with a new token, and the old one is released. */
-		memcpy(n->token_id, token, ENROLL_TOKEN_ID_HEX);
-		n->token_id[ENROLL_TOKEN_ID_HEX] = '\0';
-		store_ocn_update(wf->t->store, v->oc.id, n);
-		c = node_call_new(wf, prov, v->oc.id, n, true);
-		if (c == NULL) {
-			explicit_bzero(token, sizeof(token));
-			oc_calls_fail(oc, n->name, "out of memory");
-			break;
-		}
-		memcpy(c->token, token, sizeof(token));
-		explicit_bzero(token, sizeof(token));
-		snprintf(c->size, sizeof(c->size), "%s", n->size[0] ? n->size : v->oc.size);
-		if (prov->ops->wants_user_data) {
-			/* cloud-init user-data (userdata_render, with this tower's
-			 * endpoints); tower.conf [provider] arch = aarch64 for ARM
-			 * instance types. */
-			const char *arch = config_get(wf->t->config, prov->ops->name, "arch");
-			size_t user_data_len = 0;
-			c->user_data = userdata_for_tower(wf->t, c->token, role, arch ? arch : "x86_64",
-							  n->name, &user_data_len, err, sizeof(err));
-			if (c->user_data == NULL) {
-				oc_calls_fail(oc, n->name, err);
-				node_call_free(c);
-				break;
-			}
-		}
-		node_call_submit(wf, oc, c);
-	}
-	if (oc->in_flight > 0)
-		return;
-	if (oc->failed > 0) {
-		do_acquire(wf, v, s);   /* nothing out: roll back now */
-		return;
-	}
-	step_finish(wf, v, s, "done", NULL);
-	oc_calls_drop(wf, v->oc.id);
+	if (st == PROVISION_DONE)
+		step_finish(wf, v, s, "done", NULL);
+	else if (st == PROVISION_FAILED)
+		step_finish(wf, v, s, "failed", err);
 }
 
 /* Done once every made node's agent has enrolled and is connected. */
@@ -974,33 +632,6 @@ static void check_enroll(struct workflow *wf, struct oc_view *v, struct store_oc
 	}
 }
 
-/* Releases every node, all at once on the provider threads; best effort:
- * one failure does not keep the others. */
-static void do_release(struct workflow *wf, struct oc_view *v, struct store_oc_step *s)
-{
-	struct oc_calls *oc = oc_calls_get(wf, v->oc.id);
-
-	if (oc == NULL) {
-		step_finish(wf, v, s, "failed", "out of memory");
-		return;
-	}
-	if (oc->in_flight > 0)
-		return;   /* a create still out (deleted while creating), or our own calls */
-	if (!oc->releasing) {
-		/* Whatever an interrupted acquire counted is not this step's. */
-		memset(oc, 0, offsetof(struct oc_calls, next));
-		snprintf(oc->oc_id, sizeof(oc->oc_id), "%s", v->oc.id);
-		oc->releasing = true;
-	}
-	if (!oc->release_started) {
-		oc->release_started = true;
-		if (release_nodes(wf, v, oc) > 0)
-			return;
-	}
-	step_finish(wf, v, s, oc->failed ? "failed" : "done", oc->failed ? oc->first_error : NULL);
-	oc_calls_drop(wf, v->oc.id);
-}
-
 static void start_step(struct workflow *wf, struct oc_view *v, const struct pattern_step *def,
 		       struct store_oc_step *s, const char *dag)
 {
@@ -1018,11 +649,11 @@ static void start_step(struct workflow *wf, struct oc_view *v, const struct patt
 	if (def->action == NULL)
 		start_role_step(wf, v, def, s, dag);
 	else if (strcmp(def->action, "acquire") == 0)
-		do_acquire(wf, v, s);
+		provision_step(wf, v, s, true);
 	else if (strcmp(def->action, "enroll") == 0)
 		check_enroll(wf, v, s);
 	else if (strcmp(def->action, "release") == 0)
-		do_release(wf, v, s);
+		provision_step(wf, v, s, false);
 	else
 		step_finish(wf, v, s, "done", NULL);   /* record: the state is already recorded */
 }
@@ -1083,9 +714,9 @@ static void follow_step(struct workflow *wf, struct oc_view *v, const struct pat
 		if (strcmp(def->action, "enroll") == 0)
 			check_enroll(wf, v, s);
 		else if (strcmp(def->action, "acquire") == 0)
-			do_acquire(wf, v, s);     /* interrupted: finish the nodes not made yet */
+			provision_step(wf, v, s, true);     /* interrupted: finish the nodes not made yet */
 		else if (strcmp(def->action, "release") == 0)
-			do_release(wf, v, s);
+			provision_step(wf, v, s, false);
 		else
 			step_finish(wf, v, s, "done", NULL);
 		return;
@@ -1857,25 +1488,6 @@ json_t *workflow_runs_json(struct workflow *wf, const char *id)
 
 /* ---- life ---- */
 
-static void find_agent_binary(char *out, size_t size)
-{
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *slash;
-
-	snprintf(out, size, "/usr/bin/overcloud-agent");
-	if (n <= 0)
-		return;
-	exe[n] = '\0';
-	slash = strrchr(exe, '/');
-	if (slash == NULL)
-		return;
-	*slash = '\0';
-	snprintf(out, size, "%s/overcloud-agent", exe);
-	if (access(out, X_OK) != 0)
-		snprintf(out, size, "/usr/bin/overcloud-agent");
-}
-
 struct workflow *workflow_new(struct tower *t, const char *patterns_dir, char *err,
 			      size_t err_size)
 {
@@ -1887,7 +1499,6 @@ struct workflow *workflow_new(struct tower *t, const char *patterns_dir, char *e
 		return NULL;
 	}
 	wf->t = t;
-	find_agent_binary(wf->agent_binary, sizeof(wf->agent_binary));
 	if (patterns_dir != NULL) {
 		wf->patterns = pattern_set_load(patterns_dir, t->roles, err, err_size);
 		if (wf->patterns == NULL) {
@@ -1895,8 +1506,8 @@ struct workflow *workflow_new(struct tower *t, const char *patterns_dir, char *e
 			return NULL;
 		}
 	}
-	wf->jobs = jobs_new(t->base, PROVIDER_THREADS, err, err_size);
-	if (wf->jobs == NULL) {
+	wf->provision = provision_new(t, on_call_done, wf, err, err_size);
+	if (wf->provision == NULL) {
 		workflow_free(wf);
 		return NULL;
 	}
@@ -1919,12 +1530,7 @@ void workflow_free(struct workflow *wf)
 		event_free(wf->tick);
 	/* Calls still out are waited for: their results are recorded, so a
 	 * restart does not make those nodes again. */
-	wf->closing = true;
-	jobs_free(wf->jobs);
-	while (wf->calls != NULL)
-		oc_calls_drop(wf, wf->calls->oc_id);
-	for (size_t i = 0; i < wf->provider_count; i++)
-		wf->providers[i].ops->close(wf->providers[i].ctx);
+	provision_free(wf->provision);
 	pattern_set_free(wf->patterns);
 	free(wf);
 }
