@@ -27,6 +27,7 @@
 #include "tower/metrics/nodemetrics.h"
 #include "tower/metrics/promtext.h"
 #include "tower/engine/role.h"
+#include "tower/engine/state.h"
 #include "tower/api/session.h"
 #include "tower/store/store.h"
 #include "tower/fleet/tasks.h"
@@ -823,7 +824,8 @@ static void post_overclouds(struct api_ctx *ctx)
 	}
 	log_info("api %s: overcloud %s requested (%s, %s, %zu part(s))", ctx->peer, id, pattern,
 		 provider, part_count);
-	reply_json(ctx, 202, json_pack("{s:s, s:s}", "overcloud_id", id, "status", "creating"));
+	reply_json(ctx, 202, json_pack("{s:s, s:s}", "overcloud_id", id, "status",
+				       oc_statenames[OC_CREATING]));
 out:
 	json_decref(body);
 }
@@ -848,7 +850,8 @@ static void delete_overcloud(struct api_ctx *ctx, const char *id)
 	else if (rc != 0)
 		reply_error(ctx, refusal_status(rc), err, id);
 	else
-		reply_json(ctx, 202, json_pack("{s:s, s:s}", "overcloud_id", id, "status", "deleting"));
+		reply_json(ctx, 202, json_pack("{s:s, s:s}", "overcloud_id", id, "status",
+					       oc_statenames[OC_DELETING]));
 }
 
 /* The seed's DELETE /overclouds carries the id in a JSON body. */
@@ -899,7 +902,7 @@ static void post_overcloud_nodes(struct api_ctx *ctx, const char *id)
 	}
 	log_info("api %s: node %s attached to overcloud %s", ctx->peer, node_id, id);
 	reply_json(ctx, 202, json_pack("{s:s, s:s, s:s}", "overcloud_id", id, "node", node_id,
-				       "status", "ready"));
+				       "status", oc_statenames[OC_READY]));
 out:
 	json_decref(body);
 }

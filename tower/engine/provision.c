@@ -184,6 +184,31 @@ static void tally_fail(struct tally *tl, const char *node, const char *reason)
 		snprintf(tl->first_error, sizeof(tl->first_error), "%s: %s", node, reason);
 }
 
+/* ---- node states ---- */
+
+int node_change_state(struct store *st, const char *oc_id, struct store_oc_node *n,
+		      enum node_state to, const char *reason)
+{
+	enum node_state from = node_state_parse(n->state);
+	struct store_oc_node was = *n;
+
+	if (!node_state_can_change(from, to)) {
+		log_error("overcloud %s: node %s: %s -> %s is not a transition it has", oc_id, n->name,
+			  node_state_name(from), node_state_name(to));
+		return -1;
+	}
+	snprintf(n->state, sizeof(n->state), "%s", node_statenames[to]);
+	if (store_ocn_update(st, oc_id, n) != 0) {
+		log_error("overcloud %s: cannot record node %s %s", oc_id, n->name,
+			  node_statenames[to]);
+		*n = was;
+		return -1;
+	}
+	log_info("overcloud %s: node %s %s%s%s", oc_id, n->name, node_statenames[to],
+		 reason ? ", " : "", reason ? reason : "");
+	return 0;
+}
+
 /* ---- one call ---- */
 
 static void node_call_free(struct node_call *c)
@@ -237,19 +262,17 @@ static int record_call(struct provision *pv, const struct node_call *c)
 	}
 	for (int i = 0; i < count; i++) {
 		struct store_oc_node *n = &nodes[i];
+		char made_at[128];
 		if (strcmp(n->name, c->name) != 0)
 			continue;
 		if (c->create) {
 			snprintf(n->handle, sizeof(n->handle), "%s", c->made.handle);
 			snprintf(n->address, sizeof(n->address), "%s", c->made.address);
-			snprintf(n->state, sizeof(n->state), "created");
-			log_info("overcloud %s: node %s made at %s", c->oc_id, c->name,
-				 c->made.address);
+			snprintf(made_at, sizeof(made_at), "made at %s", c->made.address);
+			node_change_state(pv->t->store, c->oc_id, n, NODE_CREATED, made_at);
 		} else {
-			snprintf(n->state, sizeof(n->state), "released");
+			node_change_state(pv->t->store, c->oc_id, n, NODE_RELEASED, "by its provider");
 		}
-		if (store_ocn_update(pv->t->store, c->oc_id, n) != 0)
-			log_error("overcloud %s: cannot record node %s", c->oc_id, c->name);
 	}
 	free(nodes);
 	return count < 0 ? -1 : 0;
@@ -308,13 +331,6 @@ static int node_call_submit(struct provision *pv, struct oc_calls *oc, struct ta
 	return 0;
 }
 
-static void node_update(struct provision *pv, const struct provision_target *tg,
-			const struct store_oc_node *n)
-{
-	if (store_ocn_update(pv->t->store, tg->oc->id, n) != 0)
-		log_error("overcloud %s: cannot record node %s", tg->oc->id, n->name);
-}
-
 /* ---- release ---- */
 
 /* Starts destroy_node for every node that has something to destroy,
@@ -334,12 +350,9 @@ static int release_nodes(struct provision *pv, const struct provision_target *tg
 		if (n->enrolled) {
 			/* Attached: not the provider's, and it stays enrolled, free
 			 * to be attached again. */
-			if (strcmp(n->state, "released") != 0) {
-				snprintf(n->state, sizeof(n->state), "released");
-				node_update(pv, tg, n);
-				log_info("overcloud %s: attached node %s left it, still enrolled",
-					 tg->oc->id, n->node_id[0] ? n->node_id : n->name);
-			}
+			if (node_state_parse(n->state) != NODE_RELEASED)
+				node_change_state(pv->t->store, tg->oc->id, n, NODE_RELEASED,
+						  "attached: it left the overcloud, still enrolled");
 			continue;
 		}
 		if (n->node_id[0] != '\0') {
@@ -350,11 +363,10 @@ static int release_nodes(struct provision *pv, const struct provision_target *tg
 					  n->node_id);
 			hub_disconnect_node(pv->t->hub, n->node_id, "node released");
 		}
-		if (strcmp(n->state, "released") == 0)
+		if (node_state_parse(n->state) == NODE_RELEASED)
 			continue;
-		if (strcmp(n->state, "created") != 0 && n->token_id[0] == '\0') {
-			snprintf(n->state, sizeof(n->state), "released");
-			node_update(pv, tg, n);
+		if (node_state_parse(n->state) != NODE_CREATED && n->token_id[0] == '\0') {
+			node_change_state(pv->t->store, tg->oc->id, n, NODE_RELEASED, "never made");
 			continue;
 		}
 		prov = node_provider(pv, tg, n, prov_err, sizeof(prov_err));
@@ -491,7 +503,7 @@ enum provision_status provision_acquire(struct provision *pv, const struct provi
 		/* Also after a restart: the nodes not made yet. */
 		for (int i = 0; i < tg->node_count; i++) {
 			struct store_oc_node *n = &tg->nodes[i];
-			if (strcmp(n->state, "pending") != 0 || n->enrolled)
+			if (node_state_parse(n->state) != NODE_PENDING || n->enrolled)
 				continue;
 			if (create_node(pv, tg, oc, n) != 0)
 				break;

@@ -8,6 +8,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "tower/engine/state.h"
+
+struct store;
 struct tower;
 struct pattern;
 struct provision;
@@ -54,5 +57,13 @@ enum provision_status provision_acquire(struct provision *pv, const struct provi
  * fails with the first. Waits first for creates still out. */
 enum provision_status provision_release(struct provision *pv, const struct provision_target *tg,
 					char *err, size_t err_size);
+
+/* The one place a node's state in an OverCloud changes: the transition
+ * must be one state.c allows, the store is written first (when it cannot
+ * be, n is left as it was), and it is logged once with reason. Its
+ * OverCloud's watchers hear of it from the pass that follows. Returns 0, or
+ * -1 when refused or not recorded. */
+int node_change_state(struct store *st, const char *oc_id, struct store_oc_node *n,
+		      enum node_state to, const char *reason);
 
 #endif

@@ -23,6 +23,7 @@
 #include "tower/engine/provision.h"
 #include "tower/providers/provider.h"
 #include "tower/engine/role.h"
+#include "tower/engine/state.h"
 #include "tower/engine/template.h"
 #include "tower/store/store.h"
 #include "tower/fleet/tasks.h"
@@ -73,10 +74,19 @@ static bool is_final_task_state(const char *s)
 	return false;
 }
 
-static bool step_final(const char *state)
+static enum oc_state oc_state_of(const struct store_overcloud *oc)
 {
-	return strcmp(state, "done") == 0 || strcmp(state, "failed") == 0 ||
-	       strcmp(state, "skipped") == 0;
+	return oc_state_parse(oc->status);
+}
+
+static enum step_state step_state_of(const struct store_oc_step *s)
+{
+	return step_state_parse(s->state);
+}
+
+static bool step_final(const struct store_oc_step *s)
+{
+	return step_state_final(step_state_of(s));
 }
 
 bool workflow_has_provider(const char *name)
@@ -164,7 +174,7 @@ static const struct pattern_step *dag_steps(const struct pattern *p, const char 
 static bool attach_open(const struct oc_view *v)
 {
 	for (int i = 0; i < v->step_count; i++)
-		if (strcmp(v->steps[i].dag, "attach") == 0 && !step_final(v->steps[i].state))
+		if (strcmp(v->steps[i].dag, "attach") == 0 && !step_final(&v->steps[i]))
 			return true;
 	return false;
 }
@@ -172,9 +182,11 @@ static bool attach_open(const struct oc_view *v)
 /* Nothing more will happen to it until someone asks: watchers end here. */
 static bool oc_settled(const struct oc_view *v)
 {
-	if (strcmp(v->oc.status, "ready") == 0)
+	enum oc_state st = oc_state_of(&v->oc);
+
+	if (st == OC_READY)
 		return !attach_open(v);
-	return strcmp(v->oc.status, "failed") == 0 || strcmp(v->oc.status, "deleted") == 0;
+	return st == OC_FAILED || st == OC_DELETED;
 }
 
 /* ---- watchers ---- */
@@ -255,28 +267,103 @@ void workflow_unwatch(struct workflow_watch *w)
 	free(w);
 }
 
-/* ---- step bookkeeping ---- */
+/* ---- state changes ---- */
 
+/* The one place an OverCloud's state changes: the transition must be one
+ * state.c allows; the time is stamped and the store written first (when it
+ * cannot be, nothing changes: the next pass reads the store again), then it
+ * is logged once. The pass that changed it tells the watchers (advance,
+ * request_done). Returns 0, or -1 when refused or not recorded. */
+static int oc_change_state(struct workflow *wf, struct oc_view *v, enum oc_state to,
+			   const char *reason)
+{
+	enum oc_state from = oc_state_of(&v->oc);
+	int64_t now = util_now();
+
+	if (!oc_state_can_change(from, to)) {
+		log_error("overcloud %s: %s -> %s is not a transition it has", v->oc.id,
+			  oc_state_name(from), oc_state_name(to));
+		return -1;
+	}
+	if (store_oc_set_status(wf->t->store, v->oc.id, oc_statenames[to], reason ? reason : "",
+				now) != 0) {
+		log_error("overcloud %s: cannot record it %s", v->oc.id, oc_statenames[to]);
+		return -1;
+	}
+	snprintf(v->oc.status, sizeof(v->oc.status), "%s", oc_statenames[to]);
+	snprintf(v->oc.error, sizeof(v->oc.error), "%s", reason ? reason : "");
+	v->oc.updated_at = now;
+	if (to == OC_FAILED)
+		log_warn("overcloud %s: %s (was %s) — %s", v->oc.id, oc_statenames[to],
+			 oc_statenames[from], reason ? reason : "");
+	else
+		log_info("overcloud %s: %s (was %s)%s%s", v->oc.id, oc_statenames[to],
+			 from < OC_STATE_COUNT ? oc_statenames[from] : "unknown",
+			 reason && reason[0] ? " — " : "", reason ? reason : "");
+	return 0;
+}
+
+/* Records a step's fields other than its state (its run id). */
 static void step_save(struct workflow *wf, struct oc_view *v, struct store_oc_step *s)
 {
 	if (store_ocs_update(wf->t->store, v->oc.id, s) != 0)
 		log_error("overcloud %s: cannot record step %s", v->oc.id, s->name);
 }
 
-static void step_finish(struct workflow *wf, struct oc_view *v, struct store_oc_step *s,
-			const char *state, const char *error)
+/* The one place a step's state changes, as oc_change_state does for the
+ * OverCloud: a legal transition, its times stamped (started_ms and an
+ * attempt when it runs, finished_ms when it ends, whichever path ends it),
+ * reason kept as its error, the store written, one log line. A retry
+ * (running -> pending) has its retry_at_ms set by the caller. Returns 0, or
+ * -1 when refused or not recorded (the next pass reads the store again). */
+static int step_change_state(struct workflow *wf, struct oc_view *v, struct store_oc_step *s,
+			     enum step_state to, const char *reason)
 {
-	snprintf(s->state, sizeof(s->state), "%s", state);
-	snprintf(s->error, sizeof(s->error), "%s", error ? error : "");
-	s->finished_ms = util_now_ms();
-	step_save(wf, v, s);
-	if (s->started_ms > 0 && s->finished_ms >= s->started_ms)
+	enum step_state from = step_state_of(s);
+	struct store_oc_step was = *s;
+	int64_t now = util_now_ms();
+
+	if (!step_state_can_change(from, to)) {
+		log_error("overcloud %s: step %s: %s -> %s is not a transition it has", v->oc.id,
+			  s->name, step_state_name(from), step_state_name(to));
+		return -1;
+	}
+	snprintf(s->state, sizeof(s->state), "%s", step_statenames[to]);
+	if (to != STEP_RUNNING || reason != NULL)
+		snprintf(s->error, sizeof(s->error), "%s", reason ? reason : "");
+	if (to == STEP_RUNNING) {
+		s->attempts++;
+		s->started_ms = now;
+		s->retry_at_ms = 0;
+	} else if (step_state_final(to)) {
+		s->finished_ms = now;
+	}
+	if (store_ocs_update(wf->t->store, v->oc.id, s) != 0) {
+		log_error("overcloud %s: cannot record step %s %s", v->oc.id, s->name,
+			  step_statenames[to]);
+		*s = was;
+		return -1;
+	}
+	if (step_state_final(to) && s->started_ms > 0 && s->finished_ms >= s->started_ms)
 		telemetry_observe(TELEMETRY_STEP, (double)(s->finished_ms - s->started_ms) / 1000.0);
-	if (strcmp(state, "done") == 0)
+	if (to == STEP_RUNNING)
+		log_info("overcloud %s: step %s started (attempt %lld)", v->oc.id, s->name,
+			 (long long)s->attempts);
+	else if (to == STEP_DONE)
 		log_info("overcloud %s: step %s done", v->oc.id, s->name);
+	else if (to == STEP_PENDING)
+		log_warn("overcloud %s: step %s failed (%s), retrying in %lld ms", v->oc.id, s->name,
+			 reason ? reason : "", (long long)(s->retry_at_ms - now));
 	else
-		log_warn("overcloud %s: step %s %s%s%s", v->oc.id, s->name, state,
-			 error ? ": " : "", error ? error : "");
+		log_warn("overcloud %s: step %s %s%s%s", v->oc.id, s->name, step_statenames[to],
+			 reason ? ": " : "", reason ? reason : "");
+	return 0;
+}
+
+static void step_finish(struct workflow *wf, struct oc_view *v, struct store_oc_step *s,
+			enum step_state to, const char *error)
+{
+	step_change_state(wf, v, s, to, error);
 }
 
 static int64_t retry_delay_ms(int64_t attempts)
@@ -299,9 +386,9 @@ static bool node_in_target(const struct store_oc_node *n, const char *on, const 
 
 	if (!n->enrolled)
 		return all || strcmp(n->group, on) == 0;
-	if (strcmp(n->state, "released") == 0 || (!all && strcmp(on, PATTERN_ATTACHED) != 0))
+	if (node_state_parse(n->state) == NODE_RELEASED || (!all && strcmp(on, PATTERN_ATTACHED) != 0))
 		return false;
-	return all || strcmp(dag, "attach") != 0 || strcmp(n->state, "pending") == 0;
+	return all || strcmp(dag, "attach") != 0 || node_state_parse(n->state) == NODE_PENDING;
 }
 
 /* ---- templates: ${{ steps.X.outputs.K }}, ${{ groups.G.address[es] }}, ... ---- */
@@ -491,7 +578,7 @@ static void start_role_step(struct workflow *wf, struct oc_view *v, const struct
 	for (size_t i = 0; i < def->input_count; i++) {
 		char *value = expand(wf, v, dag, def->inputs[i].value, err, sizeof(err));
 		if (value == NULL) {
-			step_finish(wf, v, s, "failed", err);
+			step_finish(wf, v, s, STEP_FAILED, err);
 			goto out;
 		}
 		json_object_set_new(inputs, def->inputs[i].name, json_string(value));
@@ -500,7 +587,7 @@ static void start_role_step(struct workflow *wf, struct oc_view *v, const struct
 	spec = tasks_role_spec(wf->t->tasks, def->role, def->role_step ? def->role_step : "apply",
 			       inputs, err, sizeof(err));
 	if (spec == NULL) {
-		step_finish(wf, v, s, "failed", err);
+		step_finish(wf, v, s, STEP_FAILED, err);
 		goto out;
 	}
 	if (def->timeout_s > 0)
@@ -514,7 +601,7 @@ static void start_role_step(struct workflow *wf, struct oc_view *v, const struct
 	}
 	node_ids = calloc((size_t)v->node_count + 1, sizeof(*node_ids));
 	if (node_ids == NULL) {
-		step_finish(wf, v, s, "failed", "out of memory");
+		step_finish(wf, v, s, STEP_FAILED, "out of memory");
 		goto out;
 	}
 	/* A retry: the run already has this step's earlier tasks. */
@@ -533,7 +620,7 @@ static void start_role_step(struct workflow *wf, struct oc_view *v, const struct
 		}
 		fit = node_fits_step(wf, def, n, err, sizeof(err));
 		if (fit < 0) {
-			step_finish(wf, v, s, "failed", err);
+			step_finish(wf, v, s, STEP_FAILED, err);
 			goto out;
 		}
 		if (fit == 0) {
@@ -546,23 +633,23 @@ static void start_role_step(struct workflow *wf, struct oc_view *v, const struct
 		/* Nothing of this step's archs here: another step serves them. */
 		log_info("overcloud %s: step %s: none of its %zu node(s) is of its archs", v->oc.id,
 			 s->name, other_arch);
-		step_finish(wf, v, s, "done", NULL);
+		step_finish(wf, v, s, STEP_DONE, NULL);
 		goto out;
 	}
 	if (targets == 0 && already_done > 0) {
-		step_finish(wf, v, s, "done", NULL);
+		step_finish(wf, v, s, STEP_DONE, NULL);
 		goto out;
 	}
 	if (targets > 0 &&
 	    tasks_create_run(wf->t->tasks, s->run_id, node_ids, targets, def->role,
 			     def->role_step ? def->role_step : "apply", spec, NULL, err,
 			     sizeof(err)) != 0) {
-		step_finish(wf, v, s, "failed", err);
+		step_finish(wf, v, s, STEP_FAILED, err);
 		goto out;
 	}
 	if (targets == 0) {
 		/* Destroying what was never built: nothing to undo here. */
-		step_finish(wf, v, s, strcmp(dag, "destroy") == 0 ? "done" : "failed",
+		step_finish(wf, v, s, strcmp(dag, "destroy") == 0 ? STEP_DONE : STEP_FAILED,
 			    strcmp(dag, "destroy") == 0 ? NULL : "no enrolled node in the target group");
 		goto out;
 	}
@@ -603,9 +690,9 @@ static void provision_step(struct workflow *wf, struct oc_view *v, struct store_
 					   : provision_release(wf->provision, &tg, err, sizeof(err));
 
 	if (st == PROVISION_DONE)
-		step_finish(wf, v, s, "done", NULL);
+		step_finish(wf, v, s, STEP_DONE, NULL);
 	else if (st == PROVISION_FAILED)
-		step_finish(wf, v, s, "failed", err);
+		step_finish(wf, v, s, STEP_FAILED, err);
 }
 
 /* Done once every made node's agent has enrolled and is connected. */
@@ -622,30 +709,25 @@ static void check_enroll(struct workflow *wf, struct oc_view *v, struct store_oc
 				 missing[0] ? " " : "", n->name);
 	}
 	if (missing[0] == '\0') {
-		step_finish(wf, v, s, "done", NULL);
+		step_finish(wf, v, s, STEP_DONE, NULL);
 		return;
 	}
 	if (util_now_ms() - s->started_ms > ENROLL_TIMEOUT_MS) {
 		char err[400];
 		snprintf(err, sizeof(err), "nodes never connected: %s", missing);
-		step_finish(wf, v, s, "failed", err);
+		step_finish(wf, v, s, STEP_FAILED, err);
 	}
 }
 
 static void start_step(struct workflow *wf, struct oc_view *v, const struct pattern_step *def,
 		       struct store_oc_step *s, const char *dag)
 {
-	snprintf(s->state, sizeof(s->state), "running");
-	s->attempts++;
-	s->started_ms = util_now_ms();
-	s->retry_at_ms = 0;
 	/* A retry keeps its run: only the nodes whose last task there did not
 	 * end done get a new one (start_role_step); a done node is done. */
-	if (def->role != NULL && s->attempts == 1)
+	if (def->role != NULL && s->attempts == 0)
 		s->run_id[0] = '\0';
-	step_save(wf, v, s);
-	log_info("overcloud %s: step %s started (attempt %lld)", v->oc.id, s->name,
-		 (long long)s->attempts);
+	if (step_change_state(wf, v, s, STEP_RUNNING, NULL) != 0)
+		return;
 	if (def->action == NULL)
 		start_role_step(wf, v, def, s, dag);
 	else if (strcmp(def->action, "acquire") == 0)
@@ -655,7 +737,7 @@ static void start_step(struct workflow *wf, struct oc_view *v, const struct patt
 	else if (strcmp(def->action, "release") == 0)
 		provision_step(wf, v, s, false);
 	else
-		step_finish(wf, v, s, "done", NULL);   /* record: the state is already recorded */
+		step_finish(wf, v, s, STEP_DONE, NULL);   /* record: the state is already recorded */
 }
 
 /* ---- following running steps ---- */
@@ -718,7 +800,7 @@ static void follow_step(struct workflow *wf, struct oc_view *v, const struct pat
 		else if (strcmp(def->action, "release") == 0)
 			provision_step(wf, v, s, false);
 		else
-			step_finish(wf, v, s, "done", NULL);
+			step_finish(wf, v, s, STEP_DONE, NULL);
 		return;
 	}
 	summarize_run(wf, s->run_id, &rs);
@@ -731,19 +813,15 @@ static void follow_step(struct workflow *wf, struct oc_view *v, const struct pat
 	if (rs.open > 0)
 		return;
 	if (rs.failed == 0) {
-		step_finish(wf, v, s, "done", NULL);
+		step_finish(wf, v, s, STEP_DONE, NULL);
 		return;
 	}
 	if (s->attempts <= step_retries(wf, def)) {
-		snprintf(s->state, sizeof(s->state), "pending");
-		snprintf(s->error, sizeof(s->error), "%s", rs.first_error);
 		s->retry_at_ms = util_now_ms() + retry_delay_ms(s->attempts);
-		step_save(wf, v, s);
-		log_warn("overcloud %s: step %s failed (%s), retrying in %lld ms", v->oc.id, s->name,
-			 rs.first_error, (long long)(s->retry_at_ms - util_now_ms()));
+		step_change_state(wf, v, s, STEP_PENDING, rs.first_error);
 		return;
 	}
-	step_finish(wf, v, s, "failed", rs.first_error);
+	step_finish(wf, v, s, STEP_FAILED, rs.first_error);
 }
 
 /* ---- the engine ---- */
@@ -751,34 +829,27 @@ static void follow_step(struct workflow *wf, struct oc_view *v, const struct pat
 /* The attach DAG is over: its nodes are attached (state created) and the
  * OverCloud is ready again, or it is failed with the first error; then the
  * attached nodes stay pending, so destroy still undoes what they did. */
-static void finish_attach(struct workflow *wf, struct oc_view *v, const char *error)
+static int finish_attach(struct workflow *wf, struct oc_view *v, const char *error)
 {
 	char why[600];
-	int attached = 0;
 
 	/* Steps the pattern no longer has (it changed across a restart) would
 	 * keep the attach open for ever. */
 	for (int i = 0; i < v->step_count; i++) {
 		struct store_oc_step *s = &v->steps[i];
-		if (strcmp(s->dag, "attach") == 0 && !step_final(s->state))
-			step_finish(wf, v, s, "skipped", "not in the pattern any more");
+		if (strcmp(s->dag, "attach") == 0 && !step_final(s))
+			step_finish(wf, v, s, STEP_SKIPPED, "not in the pattern any more");
 	}
 	if (error != NULL) {
 		snprintf(why, sizeof(why), "attach: %s", error);
-		store_oc_set_status(wf->t->store, v->oc.id, "failed", why, util_now());
-		log_warn("overcloud %s: failed — %s", v->oc.id, why);
-		return;
+		return oc_change_state(wf, v, OC_FAILED, why);
 	}
 	for (int i = 0; i < v->node_count; i++) {
 		struct store_oc_node *n = &v->nodes[i];
-		if (!n->enrolled || strcmp(n->state, "pending") != 0)
-			continue;
-		snprintf(n->state, sizeof(n->state), "created");
-		store_ocn_update(wf->t->store, v->oc.id, n);
-		attached++;
+		if (n->enrolled && node_state_parse(n->state) == NODE_PENDING)
+			node_change_state(wf->t->store, v->oc.id, n, NODE_CREATED, "attached");
 	}
-	store_oc_set_status(wf->t->store, v->oc.id, "ready", "", util_now());
-	log_info("overcloud %s: ready, %d node(s) attached", v->oc.id, attached);
+	return oc_change_state(wf, v, OC_READY, NULL);
 }
 
 /* One pass over the current DAG. Returns true when something changed. */
@@ -791,21 +862,21 @@ static bool advance_once(struct workflow *wf, const char *id)
 	bool changed = false, all_final = true, any_failed = false;
 	char first_error[512] = "";
 	int64_t now = util_now_ms();
+	enum oc_state st;
 
 	if (view_load(wf, id, &v) != 0)
 		return false;
-	if (strcmp(v.oc.status, "creating") == 0)
+	st = oc_state_of(&v.oc);
+	if (st == OC_CREATING)
 		dag = "create";
-	else if (strcmp(v.oc.status, "deleting") == 0)
+	else if (st == OC_DELETING)
 		dag = "destroy";
-	else if (strcmp(v.oc.status, "ready") == 0 && attach_open(&v))
+	else if (st == OC_READY && attach_open(&v))
 		dag = "attach";
 	else
 		goto out;
 	if (v.pattern == NULL) {
-		store_oc_set_status(wf->t->store, id, "failed", "its pattern is no longer loaded",
-				    util_now());
-		changed = true;
+		changed = oc_change_state(wf, &v, OC_FAILED, "its pattern is no longer loaded") == 0;
 		goto out;
 	}
 	defs = dag_steps(v.pattern, dag, &count);
@@ -817,51 +888,46 @@ static bool advance_once(struct workflow *wf, const char *id)
 		if (s == NULL)
 			continue;
 		before = *s;
-		if (strcmp(s->state, "running") == 0) {
+		if (step_state_of(s) == STEP_RUNNING) {
 			follow_step(wf, &v, def, s, dag);
-		} else if (strcmp(s->state, "pending") == 0 && s->retry_at_ms <= now) {
+		} else if (step_state_of(s) == STEP_PENDING && s->retry_at_ms <= now) {
 			for (size_t r = 0; r < def->require_count; r++) {
 				struct store_oc_step *dep = view_step(&v, dag, def->requires[r]);
-				if (dep == NULL || !step_final(dep->state))
+				if (dep == NULL || !step_final(dep))
 					ready = false;
-				else if (strcmp(dep->state, "done") != 0)
+				else if (step_state_of(dep) != STEP_DONE)
 					blocked = true;
 			}
 			/* A failed create or attach step stops what depends on it;
 			 * destroy is best effort, so everything still gets released. */
-			if (ready && blocked && strcmp(dag, "destroy") != 0) {
-				snprintf(s->state, sizeof(s->state), "skipped");
-				snprintf(s->error, sizeof(s->error), "a step it requires did not finish");
-				step_save(wf, &v, s);
-			} else if (ready) {
+			if (ready && blocked && strcmp(dag, "destroy") != 0)
+				step_finish(wf, &v, s, STEP_SKIPPED, "a step it requires did not finish");
+			else if (ready)
 				start_step(wf, &v, def, s, dag);
-			}
 		}
 		if (memcmp(&before, s, sizeof(before)) != 0)
 			changed = true;
-		if (!step_final(s->state))
+		if (!step_final(s))
 			all_final = false;
-		if (strcmp(s->state, "failed") == 0) {
+		if (step_state_of(s) == STEP_FAILED) {
 			any_failed = true;
 			if (first_error[0] == '\0')
 				snprintf(first_error, sizeof(first_error), "step %s: %s", s->name, s->error);
 		}
 	}
 	if (all_final && strcmp(dag, "attach") == 0) {
-		finish_attach(wf, &v, any_failed ? first_error : NULL);
-		changed = true;
+		if (finish_attach(wf, &v, any_failed ? first_error : NULL) == 0)
+			changed = true;
 	} else if (all_final) {
-		const char *status;
-		if (strcmp(dag, "create") == 0)
-			status = any_failed ? "failed" : "ready";
-		else {
+		enum oc_state to;
+		if (strcmp(dag, "create") == 0) {
+			to = any_failed ? OC_FAILED : OC_READY;
+		} else {
 			const struct store_oc_step *rel = view_step(&v, dag, "release");
-			status = (rel == NULL || strcmp(rel->state, "done") == 0) ? "deleted" : "failed";
+			to = (rel == NULL || step_state_of(rel) == STEP_DONE) ? OC_DELETED : OC_FAILED;
 		}
-		store_oc_set_status(wf->t->store, id, status, any_failed ? first_error : "", util_now());
-		log_info("overcloud %s: %s%s%s", id, status, any_failed ? " — " : "",
-			 any_failed ? first_error : "");
-		changed = true;
+		if (oc_change_state(wf, &v, to, any_failed ? first_error : NULL) == 0)
+			changed = true;
 	}
 out:
 	view_free(&v);
@@ -879,8 +945,10 @@ static int advance_active(const struct store_overcloud *oc, void *arg)
 {
 	struct workflow *wf = arg;
 
-	if (strcmp(oc->status, "creating") == 0 || strcmp(oc->status, "deleting") == 0 ||
-	    (strcmp(oc->status, "ready") == 0 &&
+	enum oc_state st = oc_state_of(oc);
+
+	if (st == OC_CREATING || st == OC_DELETING ||
+	    (st == OC_READY &&
 	     store_ocs_count_open(wf->t->store, oc->id, "attach") > 0))
 		advance(wf, oc->id);
 	return 0;
@@ -1121,7 +1189,7 @@ int workflow_delete(struct workflow *wf, const char *id, char *err, size_t err_s
 		snprintf(err, err_size, "no such overcloud");
 		return WORKFLOW_NOT_FOUND;
 	}
-	if (strcmp(v.oc.status, "deleted") == 0 || strcmp(v.oc.status, "deleting") == 0) {
+	if (oc_state_of(&v.oc) == OC_DELETED || oc_state_of(&v.oc) == OC_DELETING) {
 		snprintf(err, err_size, "overcloud is already %s", v.oc.status);
 		goto out;
 	}
@@ -1139,19 +1207,15 @@ int workflow_delete(struct workflow *wf, const char *id, char *err, size_t err_s
 	/* An attach still running stops here; destroy undoes what it did. */
 	for (int i = 0; i < v.step_count; i++) {
 		struct store_oc_step *s = &v.steps[i];
-		if (strcmp(s->dag, "attach") != 0 || step_final(s->state))
+		if (strcmp(s->dag, "attach") != 0 || step_final(s))
 			continue;
-		snprintf(s->state, sizeof(s->state), "skipped");
-		snprintf(s->error, sizeof(s->error), "the overcloud was deleted first");
-		s->finished_ms = util_now_ms();
-		step_save(wf, &v, s);
+		step_finish(wf, &v, s, STEP_SKIPPED, "the overcloud was deleted first");
 	}
-	store_oc_set_status(wf->t->store, id, "deleting", "", util_now());
-	if (store_commit(wf->t->store) != 0) {
+	if (oc_change_state(wf, &v, OC_DELETING, NULL) != 0 || store_commit(wf->t->store) != 0) {
+		store_rollback(wf->t->store);
 		snprintf(err, err_size, "cannot record the deletion");
 		goto out;
 	}
-	log_info("overcloud %s: deleting (was %s)", id, v.oc.status);
 	rc = 0;
 out:
 	return request_done(wf, &v, rc);
@@ -1215,7 +1279,7 @@ static int check_attach(struct workflow *wf, const struct oc_view *v, const stru
 		snprintf(err, err_size, "its pattern %s is not loaded", v->oc.pattern);
 		return WORKFLOW_CONFLICT;
 	}
-	if (strcmp(v->oc.status, "ready") != 0) {
+	if (oc_state_of(&v->oc) != OC_READY) {
 		snprintf(err, err_size, "overcloud %s is %s; nodes are attached to a ready one",
 			 v->oc.id, v->oc.status);
 		return WORKFLOW_CONFLICT;
@@ -1308,8 +1372,7 @@ int workflow_attach(struct workflow *wf, const char *id, const char *node_ref, c
 		if (store_ocs_insert(wf->t->store, id, "attach", v.pattern->attach[i].name,
 				     (int64_t)i) != 0)
 			goto fail;
-	if (store_oc_set_status(wf->t->store, id, "ready", "", util_now()) != 0 ||
-	    store_commit(wf->t->store) != 0)
+	if (oc_change_state(wf, &v, OC_READY, NULL) != 0 || store_commit(wf->t->store) != 0)
 		goto fail;
 	snprintf(node_id_out, node_id_size, "%s", node.id);
 	log_info("overcloud %s: attaching node %s (%s, %s) as %s", id, node.id, node.name,
