@@ -66,7 +66,6 @@
 
 #define PATTERN_SET_MAX 1024
 #define MAX_GROUPS 64
-#define MAX_STEPS 256
 #define MAX_INPUTS 64
 #define MAX_PARAMS 64
 #define MAX_COUNT 1000
@@ -239,9 +238,9 @@ static int parse_requires(const struct load *ld, struct pattern_step *st, struct
 	if (yamldoc_expect_type(&ld->doc, seq, FYNT_SEQUENCE, line, what) != 0)
 		return -1;
 	n = (size_t)fy_node_sequence_item_count(seq);
-	if (n > MAX_STEPS) {
+	if (n > PATTERN_MAX_STEPS) {
 		yamldoc_err(&ld->doc, line, "step \"%s\": requires more than %d steps", st->name,
-			    MAX_STEPS);
+			    PATTERN_MAX_STEPS);
 		return -1;
 	}
 	st->requires = calloc(n > 0 ? n : 1, sizeof(*st->requires));
@@ -875,8 +874,8 @@ static int parse_dag(const struct load *ld, struct fy_node *seq, int line, const
 		yamldoc_err(&ld->doc, line, "%s is empty", dag);
 		return -1;
 	}
-	if (n > MAX_STEPS) {
-		yamldoc_err(&ld->doc, line, "%s has more than %d steps", dag, MAX_STEPS);
+	if (n > PATTERN_MAX_STEPS) {
+		yamldoc_err(&ld->doc, line, "%s has more than %d steps", dag, PATTERN_MAX_STEPS);
 		return -1;
 	}
 	*steps_out = steps = calloc(n, sizeof(*steps));

@@ -34,8 +34,6 @@
 #define ENROLL_TIMEOUT_MS (10 * 60 * 1000)
 #define RETRY_FIRST_MS 1000
 #define RETRY_CAP_MS 30000
-/* Steps of all three DAGs an OverCloud can have (pattern.c caps each DAG). */
-#define MAX_VIEW_STEPS (3 * 256)
 
 struct workflow_watch {
 	struct workflow *wf;
@@ -109,6 +107,15 @@ static void view_free(struct oc_view *v)
 	v->steps = NULL;
 }
 
+/* Room for the pattern's steps, and one more so that a view that comes
+ * back full is known to be whole only when the store has no more. */
+static size_t first_steps_cap(const struct pattern *p)
+{
+	size_t n = p ? p->create_count + p->destroy_count + p->attach_count + 1 : 64;
+
+	return n < 64 ? 64 : n;
+}
+
 static int view_load(struct workflow *wf, const char *id, struct oc_view *v)
 {
 	memset(v, 0, sizeof(*v));
@@ -126,11 +133,12 @@ static int view_load(struct workflow *wf, const char *id, struct oc_view *v)
 		if (v->node_count < (int)cap || cap >= WORKFLOW_MAX_NODES)
 			break;
 	}
-	/* Sized for the pattern's steps: a view that dropped any would run a
-	 * DAG in part (a release past the end never ran). */
-	for (size_t cap = 64;; cap *= 4) {
-		if (cap > MAX_VIEW_STEPS)
-			cap = MAX_VIEW_STEPS;
+	/* Every recorded step: a view that dropped any would run a DAG in
+	 * part (a release past the end never ran). Sized for the pattern's
+	 * steps first; grown up to what any pattern that loads can record. */
+	for (size_t cap = first_steps_cap(v->pattern);; cap *= 4) {
+		if (cap > PATTERN_MAX_RECORDED_STEPS)
+			cap = PATTERN_MAX_RECORDED_STEPS;
 		free(v->steps);
 		v->steps = calloc(cap, sizeof(*v->steps));
 		if (v->steps == NULL) {
@@ -138,7 +146,7 @@ static int view_load(struct workflow *wf, const char *id, struct oc_view *v)
 			return -1;
 		}
 		v->step_count = store_ocs_list(wf->t->store, id, v->steps, cap);
-		if (v->step_count < (int)cap || cap == MAX_VIEW_STEPS)
+		if (v->step_count < (int)cap || cap == PATTERN_MAX_RECORDED_STEPS)
 			break;
 	}
 	if (v->node_count < 0 || v->step_count < 0) {
