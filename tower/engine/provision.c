@@ -397,17 +397,35 @@ static enum provision_status finish(struct provision *pv, const struct tally *tl
 	return st;
 }
 
-enum provision_status provision_release(struct provision *pv, const struct provision_target *tg,
-					char *err, size_t err_size)
+/* The OverCloud's calls when none is out, so that a pass may act; NULL
+ * with *st when it must wait (a call still out, whichever step made it:
+ * release waits for a create of an OverCloud deleted while creating) or
+ * cannot go on (out of memory, in err). */
+static struct oc_calls *calls_idle(struct provision *pv, const char *oc_id,
+				   enum provision_status *st, char *err, size_t err_size)
 {
-	struct oc_calls *oc = oc_calls_get(pv, tg->oc->id);
+	struct oc_calls *oc = oc_calls_get(pv, oc_id);
 
 	if (oc == NULL) {
 		snprintf(err, err_size, "out of memory");
-		return PROVISION_FAILED;
+		*st = PROVISION_FAILED;
+		return NULL;
 	}
-	if (oc->in_flight > 0)
-		return PROVISION_WAITING;   /* a create still out (deleted while creating), or ours */
+	if (oc->in_flight > 0) {
+		*st = PROVISION_WAITING;
+		return NULL;
+	}
+	return oc;
+}
+
+enum provision_status provision_release(struct provision *pv, const struct provision_target *tg,
+					char *err, size_t err_size)
+{
+	enum provision_status st = PROVISION_WAITING;
+	struct oc_calls *oc = calls_idle(pv, tg->oc->id, &st, err, err_size);
+
+	if (oc == NULL)
+		return st;
 	if (!oc->release.started) {
 		oc->release.started = true;
 		if (release_nodes(pv, tg, oc, &oc->release) > 0)
@@ -491,14 +509,11 @@ static enum provision_status roll_back(struct provision *pv, const struct provis
 enum provision_status provision_acquire(struct provision *pv, const struct provision_target *tg,
 					char *err, size_t err_size)
 {
-	struct oc_calls *oc = oc_calls_get(pv, tg->oc->id);
+	enum provision_status st = PROVISION_WAITING;
+	struct oc_calls *oc = calls_idle(pv, tg->oc->id, &st, err, err_size);
 
-	if (oc == NULL) {
-		snprintf(err, err_size, "out of memory");
-		return PROVISION_FAILED;
-	}
-	if (oc->in_flight > 0)
-		return PROVISION_WAITING;
+	if (oc == NULL)
+		return st;
 	if (oc->acquire.failed == 0) {
 		/* Also after a restart: the nodes not made yet. */
 		for (int i = 0; i < tg->node_count; i++) {
