@@ -303,11 +303,10 @@ static int oc_change_state(struct workflow *wf, struct oc_view *v, enum oc_state
 	v->oc.updated_at = now;
 	if (to == OC_FAILED)
 		log_warn("overcloud %s: %s (was %s) — %s", v->oc.id, oc_statenames[to],
-			 oc_statenames[from], reason ? reason : "");
+			 oc_state_name(from), reason ? reason : "");
 	else
 		log_info("overcloud %s: %s (was %s)%s%s", v->oc.id, oc_statenames[to],
-			 from < OC_STATE_COUNT ? oc_statenames[from] : "unknown",
-			 reason && reason[0] ? " — " : "", reason ? reason : "");
+			 oc_state_name(from), reason && reason[0] ? " — " : "", reason ? reason : "");
 	return 0;
 }
 
