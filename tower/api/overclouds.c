@@ -9,6 +9,7 @@
 #include "shared/util.h"
 #include "tower/api/api_int.h"
 #include "tower/api/sse.h"
+#include "tower/engine/state.h"
 #include "tower/engine/workflow.h"
 #include "tower/store/store.h"
 #include "tower/tower.h"
@@ -201,7 +202,8 @@ void api_overclouds_post(struct api_ctx *ctx)
 	}
 	log_info("api %s: overcloud %s requested (%s, %s, %zu part(s))", ctx->peer, id, pattern,
 		 provider, part_count);
-	api_reply_json(ctx, 202, json_pack("{s:s, s:s}", "overcloud_id", id, "status", "creating"));
+	api_reply_json(ctx, 202, json_pack("{s:s, s:s}", "overcloud_id", id, "status",
+					   oc_statenames[OC_CREATING]));
 out:
 	json_decref(body);
 }
@@ -233,7 +235,8 @@ static void delete_overcloud(struct api_ctx *ctx, const char *id)
 	else if (rc != 0)
 		api_reply_error(ctx, api_refusal_status(rc), err, id);
 	else
-		api_reply_json(ctx, 202, json_pack("{s:s, s:s}", "overcloud_id", id, "status", "deleting"));
+		api_reply_json(ctx, 202, json_pack("{s:s, s:s}", "overcloud_id", id, "status",
+						   oc_statenames[OC_DELETING]));
 }
 
 /* DELETE /v1/overclouds/{id} */
@@ -292,7 +295,7 @@ void api_overcloud_nodes_post(struct api_ctx *ctx)
 	}
 	log_info("api %s: node %s attached to overcloud %s", ctx->peer, node_id, id);
 	api_reply_json(ctx, 202, json_pack("{s:s, s:s, s:s}", "overcloud_id", id, "node", node_id,
-					   "status", "ready"));
+					   "status", oc_statenames[OC_READY]));
 out:
 	json_decref(body);
 }

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tower/engine/state.h"
+
 struct seen_step {
 	char key[96];
 	char state[16];
@@ -84,13 +86,14 @@ static int draw_table(FILE *out, json_t *oc, bool color)
 	lines += 2;
 	json_array_foreach(steps, i, s) {
 		const char *state = json_string_value(json_object_get(s, "state")) ?: "?";
+		enum step_state st = step_state_parse(state);
 		const char *err = json_string_value(json_object_get(s, "error"));
 		const char *mark = "";
 		char nodes[64];
 
 		if (color)
-			mark = !strcmp(state, "done") ? "\033[32m" : !strcmp(state, "failed") ? "\033[31m"
-			     : !strcmp(state, "running") ? "\033[33m" : "";
+			mark = st == STEP_DONE ? "\033[32m" : st == STEP_FAILED ? "\033[31m"
+			     : st == STEP_RUNNING ? "\033[33m" : "";
 		format_nodes(json_object_get(s, "nodes"), nodes, sizeof(nodes));
 		fprintf(out, "  %-8s %-20s %s%-8s%s %-24.24s %4lld%% %7.1fs\n",
 			json_string_value(json_object_get(s, "dag")) ?: "",
@@ -99,7 +102,7 @@ static int draw_table(FILE *out, json_t *oc, bool color)
 			(long long)json_integer_value(json_object_get(s, "progress")),
 			(double)json_integer_value(json_object_get(s, "elapsed_ms")) / 1000.0);
 		lines++;
-		if (err != NULL && strcmp(state, "pending") != 0) {
+		if (err != NULL && st != STEP_PENDING) {
 			fprintf(out, "      %.*s\n", 110, err);
 			lines++;
 		}
@@ -123,6 +126,7 @@ static void print_changes(struct progress *p, json_t *oc)
 	status_text(oc, status, sizeof(status));
 	json_array_foreach(steps, i, s) {
 		const char *state = json_string_value(json_object_get(s, "state")) ?: "?";
+		enum step_state st = step_state_parse(state);
 		long long pct = (long long)json_integer_value(json_object_get(s, "progress"));
 		const char *err = json_string_value(json_object_get(s, "error"));
 		struct seen_step *seen = NULL;
@@ -141,15 +145,15 @@ static void print_changes(struct progress *p, json_t *oc)
 			seen = &p->seen[p->seen_count++];
 			memset(seen, 0, sizeof(*seen));
 			snprintf(seen->key, sizeof(seen->key), "%s", key);
-			snprintf(seen->state, sizeof(seen->state), "pending");
+			snprintf(seen->state, sizeof(seen->state), "%s", step_statenames[STEP_PENDING]);
 		}
 		if (strcmp(seen->state, state) == 0 && (pct / 25 == seen->progress / 25 ||
-							strcmp(state, "running") != 0))
+							st != STEP_RUNNING))
 			continue;
 		format_nodes(json_object_get(s, "nodes"), nodes, sizeof(nodes));
 		fprintf(p->out, "step %s: %s %lld%% (%s, %.1fs)%s%s\n", key, state, pct, nodes,
 			(double)json_integer_value(json_object_get(s, "elapsed_ms")) / 1000.0,
-			err && strcmp(state, "done") ? " — " : "", err && strcmp(state, "done") ? err : "");
+			err && st != STEP_DONE ? " — " : "", err && st != STEP_DONE ? err : "");
 		snprintf(seen->state, sizeof(seen->state), "%s", state);
 		seen->progress = pct;
 	}

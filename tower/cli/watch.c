@@ -7,6 +7,7 @@
 #include "tower/cli/cli.h"
 #include "tower/cli/client.h"
 #include "tower/cli/progress.h"
+#include "tower/engine/state.h"
 
 struct watch_state {
 	struct progress *progress;
@@ -33,6 +34,7 @@ static int follow(struct cli_ctx *ctx, struct client *cl, const char *id, json_t
 	const char *status;
 	char path[160], err[512];
 	bool attaching;
+	enum oc_state st;
 	int rc;
 
 	ws.progress = progress_new(stdout);
@@ -49,13 +51,13 @@ static int follow(struct cli_ctx *ctx, struct client *cl, const char *id, json_t
 		json_object_set_new(out, "status", json_string(status));
 		cli_print_json(out);
 		json_decref(out);
-	} else if (strcmp(status, "failed") == 0) {
+	} else if (oc_state_parse(status) == OC_FAILED) {
 		fprintf(stderr, "tower: overcloud %s failed: %s\n", id,
 			json_string_value(json_object_get(ws.last, "error")) ?: "see tower show");
 	}
-	rc = strcmp(status, "failed") == 0 ? 1 : 0;
-	if ((strcmp(status, "ready") && strcmp(status, "deleted") && strcmp(status, "failed")) ||
-	    attaching)
+	st = oc_state_parse(status);
+	rc = st == OC_FAILED ? 1 : 0;
+	if ((st != OC_READY && st != OC_DELETED && st != OC_FAILED) || attaching)
 		rc = cli_fail("watch: the tower closed the stream while %s was %s%s", id, status,
 			      attaching ? ", attaching" : "");
 	progress_free(ws.progress);

@@ -48,7 +48,8 @@
  *   groups.G.addresses  all of G's addresses, space-separated
  *   overcloud.id, overcloud.number, overcloud.size
  *   inputs.NAME         a pattern input (declared under inputs:)
- * Anything else between ${{ and }}, or a ${{ without }}, is refused.
+ * Anything else between ${{ and }}, or a ${{ without }}, is refused: the
+ * grammar is template.c's, which also expands them when a step starts.
  * Every refusal is one line, "PATH:LINE: reason". */
 #include "tower/engine/pattern.h"
 
@@ -60,16 +61,15 @@
 
 #include "shared/util.h"
 #include "tower/engine/role.h"
+#include "tower/engine/template.h"
 #include "tower/engine/yamldoc.h"
 
 #define PATTERN_SET_MAX 1024
 #define MAX_GROUPS 64
-#define MAX_STEPS 256
 #define MAX_INPUTS 64
 #define MAX_PARAMS 64
 #define MAX_COUNT 1000
 #define ACTION_TIMEOUT_S (30 * 60)
-#define REF_MAX 256
 
 static const char *const actions[] = {"acquire", "enroll", "release", "record"};
 
@@ -238,9 +238,9 @@ static int parse_requires(const struct load *ld, struct pattern_step *st, struct
 	if (yamldoc_expect_type(&ld->doc, seq, FYNT_SEQUENCE, line, what) != 0)
 		return -1;
 	n = (size_t)fy_node_sequence_item_count(seq);
-	if (n > MAX_STEPS) {
+	if (n > PATTERN_MAX_STEPS) {
 		yamldoc_err(&ld->doc, line, "step \"%s\": requires more than %d steps", st->name,
-			    MAX_STEPS);
+			    PATTERN_MAX_STEPS);
 		return -1;
 	}
 	st->requires = calloc(n > 0 ? n : 1, sizeof(*st->requires));
@@ -727,121 +727,93 @@ fail:
 	return NULL;
 }
 
-/* Splits "a.b.c.d" (already trimmed) into at most 4 parts; returns the count,
- * or -1 when a part is empty or there are more than 4. */
-static int split_ref(char *ref, char *parts[4])
-{
-	int n = 0;
-	char *s = ref, *dot;
+/* What check_ref needs about the input whose template is walked. */
+struct ref_check {
+	const struct load *ld;
+	struct pattern_step *steps;
+	size_t n, i;
+	const bool *reach;
+	const struct pattern_input *in;
+	const char *dag;
+};
 
-	for (;;) {
-		if (n == 4)
-			return -1;
-		parts[n++] = s;
-		dot = strchr(s, '.');
-		if (dot == NULL)
-			break;
-		*dot = '\0';
-		s = dot + 1;
-	}
-	for (int i = 0; i < n; i++)
-		if (parts[i][0] == '\0')
-			return -1;
-	return n;
-}
-
-/* One ${{ ... }} reference of step i's input; ref is what stands between
- * the braces, trimmed. */
-static int check_ref(const struct load *ld, struct pattern_step *steps, size_t n, size_t i,
-		     const bool *reach, const struct pattern_input *in, int line, char *ref,
-		     const char *dag)
+/* One ${{ ... }} reference of step i's input, parsed by template.c: what
+ * it names must exist, and a step output must exist before step i runs. */
+static int check_ref(void *arg, const char *literal, size_t len, const struct template_ref *ref,
+		     char *err, size_t err_size)
 {
-	const struct pattern_step *st = &steps[i], *dep;
+	const struct ref_check *rc = arg;
+	const struct pattern_step *st = &rc->steps[rc->i], *dep;
 	const struct pattern_group *g;
-	char shown[REF_MAX + 16], *parts[4];
 	const struct role *role;
-	int np;
+	char shown[TEMPLATE_REF_MAX + 16];
 
-	snprintf(shown, sizeof(shown), "${{ %s }}", ref);
-	np = split_ref(ref, parts);
-	if (np == 4 && strcmp(parts[0], "steps") == 0 && strcmp(parts[2], "outputs") == 0) {
-		dep = pattern_find_step(steps, n, parts[1]);
+	(void)literal;
+	(void)len;
+	if (ref == NULL)
+		return 0;
+	snprintf(shown, sizeof(shown), "${{ %s }}", ref->text);
+	switch (ref->kind) {
+	case TEMPLATE_STEP_OUTPUT:
+		dep = pattern_find_step(rc->steps, rc->n, ref->name);
 		if (dep == NULL) {
-			yamldoc_err(&ld->doc, line,
-				    "step \"%s\": input \"%s\": %s: no step \"%s\" in %s", st->name,
-				    in->name, shown, parts[1], dag);
+			snprintf(err, err_size, "%s: no step \"%s\" in %s", shown, ref->name, rc->dag);
 			return -1;
 		}
-		if (!reach[i * n + (size_t)(dep - steps)]) {
-			yamldoc_err(&ld->doc, line,
-				    "step \"%s\": input \"%s\": %s: step \"%s\" is not required by \"%s\" (directly or through other steps), so its outputs may not exist yet",
-				    st->name, in->name, shown, dep->name, st->name);
+		if (!rc->reach[rc->i * rc->n + (size_t)(dep - rc->steps)]) {
+			snprintf(err, err_size,
+				 "%s: step \"%s\" is not required by \"%s\" (directly or through other steps), so its outputs may not exist yet",
+				 shown, dep->name, st->name);
 			return -1;
 		}
 		if (dep->role == NULL) {
-			yamldoc_err(&ld->doc, line,
-				    "step \"%s\": input \"%s\": %s: step \"%s\" is tower action %s, which has no outputs",
-				    st->name, in->name, shown, dep->name, dep->action);
+			snprintf(err, err_size,
+				 "%s: step \"%s\" is tower action %s, which has no outputs", shown,
+				 dep->name, dep->action);
 			return -1;
 		}
-		role = role_set_find(ld->roles, dep->role);
-		if (role_find_output(role, parts[3]) == NULL) {
-			yamldoc_err(&ld->doc, line,
-				    "step \"%s\": input \"%s\": %s: role %s (step \"%s\") has no output \"%s\"",
-				    st->name, in->name, shown, dep->role, dep->name, parts[3]);
+		role = role_set_find(rc->ld->roles, dep->role);
+		if (role_find_output(role, ref->key) == NULL) {
+			snprintf(err, err_size, "%s: role %s (step \"%s\") has no output \"%s\"",
+				 shown, dep->role, dep->name, ref->key);
 			return -1;
 		}
-		g = pattern_find_group(ld->p, dep->on);
+		g = pattern_find_group(rc->ld->p, dep->on);
 		if (g == NULL || g->from_request || g->count != 1) {
-			yamldoc_err(&ld->doc, line,
-				    "step \"%s\": input \"%s\": %s: step \"%s\" runs on %s%s%s, not on a group of one node, so it has no single output",
-				    st->name, in->name, shown, dep->name,
-				    g == NULL ? dep->on : "group \"", g == NULL ? "" : g->name,
-				    g == NULL ? "" : "\"");
+			snprintf(err, err_size,
+				 "%s: step \"%s\" runs on %s%s%s, not on a group of one node, so it has no single output",
+				 shown, dep->name, g == NULL ? dep->on : "group \"",
+				 g == NULL ? "" : g->name, g == NULL ? "" : "\"");
 			return -1;
 		}
+		return 0;
+	case TEMPLATE_GROUP_ADDRESS:
+	case TEMPLATE_GROUP_ADDRESSES:
+		if (strcmp(ref->name, PATTERN_ATTACHED) == 0 && strcmp(rc->dag, "create") == 0) {
+			snprintf(err, err_size,
+				 "%s: " PATTERN_ATTACHED " is for attach and destroy steps", shown);
+			return -1;
+		}
+		if (strcmp(ref->name, PATTERN_ATTACHED) != 0 &&
+		    pattern_find_group(rc->ld->p, ref->name) == NULL) {
+			snprintf(err, err_size, "%s: no group \"%s\"", shown, ref->name);
+			return -1;
+		}
+		return 0;
+	case TEMPLATE_INPUT:
+		if (pattern_find_param(rc->ld->p, ref->name) == NULL) {
+			snprintf(err, err_size,
+				 "%s: the pattern has no input \"%s\" (declare it under inputs:)",
+				 shown, ref->name);
+			return -1;
+		}
+		return 0;
+	case TEMPLATE_OVERCLOUD_ID:
+	case TEMPLATE_OVERCLOUD_NUMBER:
+	case TEMPLATE_OVERCLOUD_SIZE:
 		return 0;
 	}
-	if (np == 3 && strcmp(parts[0], "groups") == 0 &&
-	    (strcmp(parts[2], "address") == 0 || strcmp(parts[2], "addresses") == 0)) {
-		if (strcmp(parts[1], PATTERN_ATTACHED) == 0 && strcmp(dag, "create") == 0) {
-			yamldoc_err(&ld->doc, line,
-				    "step \"%s\": input \"%s\": %s: " PATTERN_ATTACHED " is for attach and destroy steps",
-				    st->name, in->name, shown);
-			return -1;
-		}
-		if (strcmp(parts[1], PATTERN_ATTACHED) != 0 &&
-		    pattern_find_group(ld->p, parts[1]) == NULL) {
-			yamldoc_err(&ld->doc, line,
-				    "step \"%s\": input \"%s\": %s: no group \"%s\"", st->name,
-				    in->name, shown, parts[1]);
-			return -1;
-		}
-		return 0;
-	}
-	if (np == 2 && strcmp(parts[0], "inputs") == 0) {
-		if (pattern_find_param(ld->p, parts[1]) == NULL) {
-			yamldoc_err(&ld->doc, line,
-				    "step \"%s\": input \"%s\": %s: the pattern has no input \"%s\" (declare it under inputs:)",
-				    st->name, in->name, shown, parts[1]);
-			return -1;
-		}
-		return 0;
-	}
-	if (np == 2 && strcmp(parts[0], "overcloud") == 0 &&
-	    (strcmp(parts[1], "id") == 0 || strcmp(parts[1], "number") == 0 ||
-	     strcmp(parts[1], "size") == 0))
-		return 0;
-	yamldoc_err(&ld->doc, line,
-		    "step \"%s\": input \"%s\": %s is not a reference (steps.STEP.outputs.KEY, groups.GROUP.address, groups.GROUP.addresses, overcloud.id, overcloud.number, overcloud.size or inputs.NAME)",
-		    st->name, in->name, shown);
-	return -1;
-}
-
-static bool ref_char_ok(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '_' || c == '-' || c == '.';
+	return 0;
 }
 
 /* Every ${{ ... }} in one input value. */
@@ -849,44 +821,14 @@ static int check_template(const struct load *ld, struct pattern_step *steps, siz
 			  const bool *reach, const struct pattern_input *in, int line,
 			  const char *dag)
 {
-	const char *s = in->value, *open, *close, *a, *b;
-	char ref[REF_MAX + 1];
+	struct ref_check rc = {.ld = ld, .steps = steps, .n = n, .i = i, .reach = reach,
+			       .in = in, .dag = dag};
+	char why[TEMPLATE_REF_MAX * 2 + 512];
 
-	while ((open = strstr(s, "${{")) != NULL) {
-		close = strstr(open + 3, "}}");
-		if (close == NULL) {
-			yamldoc_err(&ld->doc, line,
-				    "step \"%s\": input \"%s\": \"${{\" without a closing \"}}\"",
-				    steps[i].name, in->name);
-			return -1;
-		}
-		a = open + 3;
-		b = close;
-		while (a < b && (*a == ' ' || *a == '\t'))
-			a++;
-		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
-			b--;
-		if (a == b || (size_t)(b - a) > REF_MAX) {
-			yamldoc_err(&ld->doc, line,
-				    "step \"%s\": input \"%s\": %s reference between ${{ and }}",
-				    steps[i].name, in->name, a == b ? "an empty" : "an over-long");
-			return -1;
-		}
-		for (const char *c = a; c < b; c++) {
-			if (!ref_char_ok(*c)) {
-				yamldoc_err(&ld->doc, line,
-					    "step \"%s\": input \"%s\": reference \"%.*s\" holds a character other than [A-Za-z0-9_.-]",
-					    steps[i].name, in->name, (int)(b - a), a);
-				return -1;
-			}
-		}
-		memcpy(ref, a, (size_t)(b - a));
-		ref[b - a] = '\0';
-		if (check_ref(ld, steps, n, i, reach, in, line, ref, dag) != 0)
-			return -1;
-		s = close + 2;
-	}
-	return 0;
+	if (template_walk(in->value, check_ref, &rc, why, sizeof(why)) == 0)
+		return 0;
+	yamldoc_err(&ld->doc, line, "step \"%s\": input \"%s\": %s", steps[i].name, in->name, why);
+	return -1;
 }
 
 static void free_steps(struct pattern_step *steps, size_t n)
@@ -932,8 +874,8 @@ static int parse_dag(const struct load *ld, struct fy_node *seq, int line, const
 		yamldoc_err(&ld->doc, line, "%s is empty", dag);
 		return -1;
 	}
-	if (n > MAX_STEPS) {
-		yamldoc_err(&ld->doc, line, "%s has more than %d steps", dag, MAX_STEPS);
+	if (n > PATTERN_MAX_STEPS) {
+		yamldoc_err(&ld->doc, line, "%s has more than %d steps", dag, PATTERN_MAX_STEPS);
 		return -1;
 	}
 	*steps_out = steps = calloc(n, sizeof(*steps));

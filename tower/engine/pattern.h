@@ -44,6 +44,12 @@ struct pattern_param {
 	char *description;      /* "" when none */
 };
 
+/* Most steps one DAG of a pattern has; a pattern with more is refused at
+ * load. An OverCloud records at most PATTERN_MAX_RECORDED_STEPS, its three
+ * DAGs' (create, destroy, attach). */
+#define PATTERN_MAX_STEPS 256
+#define PATTERN_MAX_RECORDED_STEPS (3 * PATTERN_MAX_STEPS)
+
 /* Longest value a pattern input takes, in bytes. */
 #define PATTERN_PARAM_VALUE_MAX 1024
 

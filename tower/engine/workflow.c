@@ -18,28 +18,23 @@
 
 #include "shared/log.h"
 #include "shared/util.h"
-#include "tower/fleet/ca.h"
-#include "tower/config.h"
-#include "tower/fleet/enroll.h"
 #include "tower/fleet/hub.h"
 #include "tower/fleet/nodes.h"
-#include "tower/engine/jobs.h"
 #include "tower/engine/pattern.h"
+#include "tower/engine/provision.h"
 #include "tower/providers/provider.h"
 #include "tower/engine/role.h"
+#include "tower/engine/state.h"
+#include "tower/engine/template.h"
 #include "tower/store/store.h"
 #include "tower/fleet/tasks.h"
 #include "tower/metrics/telemetry.h"
 #include "tower/tower.h"
-#include "tower/boot/userdata.h"
 
 #define TICK_MS 250
 #define ENROLL_TIMEOUT_MS (10 * 60 * 1000)
 #define RETRY_FIRST_MS 1000
 #define RETRY_CAP_MS 30000
-/* Steps of all three DAGs an OverCloud can have (pattern.c caps each DAG). */
-#define MAX_VIEW_STEPS (3 * 256)
-#define PROVIDER_THREADS 8   /* nodes made or released at once */
 
 struct workflow_watch {
 	struct workflow *wf;
@@ -49,23 +44,13 @@ struct workflow_watch {
 	struct workflow_watch *prev, *next;
 };
 
-struct provider_slot {
-	const struct provider_ops *ops;
-	void *ctx;
-};
-
 struct workflow {
 	struct tower *t;
 	struct pattern_set *patterns;
 	struct event *tick;
 	struct workflow_watch *watches;
-	struct provider_slot providers[4];
-	size_t provider_count;
-	char agent_binary[PATH_MAX];
 	bool advancing;
-	bool closing;
-	struct jobs *jobs;            /* provider calls */
-	struct oc_calls *calls;       /* per OverCloud, while its calls are out */
+	struct provision *provision;  /* provider calls */
 };
 
 /* Everything about one OverCloud the engine looks at, read fresh. */
@@ -88,10 +73,19 @@ static bool is_final_task_state(const char *s)
 	return false;
 }
 
-static bool step_final(const char *state)
+static enum oc_state oc_state_of(const struct store_overcloud *oc)
 {
-	return strcmp(state, "done") == 0 || strcmp(state, "failed") == 0 ||
-	       strcmp(state, "skipped") == 0;
+	return oc_state_parse(oc->status);
+}
+
+static enum step_state step_state_of(const struct store_oc_step *s)
+{
+	return step_state_parse(s->state);
+}
+
+static bool step_final(const struct store_oc_step *s)
+{
+	return step_state_final(step_state_of(s));
 }
 
 bool workflow_has_provider(const char *name)
@@ -114,6 +108,15 @@ static void view_free(struct oc_view *v)
 	v->steps = NULL;
 }
 
+/* Room for the pattern's steps, and one more so that a view that comes
+ * back full is known to be whole only when the store has no more. */
+static size_t first_steps_cap(const struct pattern *p)
+{
+	size_t n = p ? p->create_count + p->destroy_count + p->attach_count + 1 : 64;
+
+	return n < 64 ? 64 : n;
+}
+
 static int view_load(struct workflow *wf, const char *id, struct oc_view *v)
 {
 	memset(v, 0, sizeof(*v));
@@ -131,11 +134,12 @@ static int view_load(struct workflow *wf, const char *id, struct oc_view *v)
 		if (v->node_count < (int)cap || cap >= WORKFLOW_MAX_NODES)
 			break;
 	}
-	/* Sized for the pattern's steps: a view that dropped any would run a
-	 * DAG in part (a release past the end never ran). */
-	for (size_t cap = 64;; cap *= 4) {
-		if (cap > MAX_VIEW_STEPS)
-			cap = MAX_VIEW_STEPS;
+	/* Every recorded step: a view that dropped any would run a DAG in
+	 * part (a release past the end never ran). Sized for the pattern's
+	 * steps first; grown up to what any pattern that loads can record. */
+	for (size_t cap = first_steps_cap(v->pattern);; cap *= 4) {
+		if (cap > PATTERN_MAX_RECORDED_STEPS)
+			cap = PATTERN_MAX_RECORDED_STEPS;
 		free(v->steps);
 		v->steps = calloc(cap, sizeof(*v->steps));
 		if (v->steps == NULL) {
@@ -143,7 +147,7 @@ static int view_load(struct workflow *wf, const char *id, struct oc_view *v)
 			return -1;
 		}
 		v->step_count = store_ocs_list(wf->t->store, id, v->steps, cap);
-		if (v->step_count < (int)cap || cap == MAX_VIEW_STEPS)
+		if (v->step_count < (int)cap || cap == PATTERN_MAX_RECORDED_STEPS)
 			break;
 	}
 	if (v->node_count < 0 || v->step_count < 0) {
@@ -179,7 +183,7 @@ static const struct pattern_step *dag_steps(const struct pattern *p, const char 
 static bool attach_open(const struct oc_view *v)
 {
 	for (int i = 0; i < v->step_count; i++)
-		if (strcmp(v->steps[i].dag, "attach") == 0 && !step_final(v->steps[i].state))
+		if (strcmp(v->steps[i].dag, "attach") == 0 && !step_final(&v->steps[i]))
 			return true;
 	return false;
 }
@@ -187,9 +191,11 @@ static bool attach_open(const struct oc_view *v)
 /* Nothing more will happen to it until someone asks: watchers end here. */
 static bool oc_settled(const struct oc_view *v)
 {
-	if (strcmp(v->oc.status, "ready") == 0)
+	enum oc_state st = oc_state_of(&v->oc);
+
+	if (st == OC_READY)
 		return !attach_open(v);
-	return strcmp(v->oc.status, "failed") == 0 || strcmp(v->oc.status, "deleted") == 0;
+	return st == OC_FAILED || st == OC_DELETED;
 }
 
 /* ---- watchers ---- */
@@ -270,64 +276,102 @@ void workflow_unwatch(struct workflow_watch *w)
 	free(w);
 }
 
-/* ---- providers ---- */
+/* ---- state changes ---- */
 
-static struct provider_slot *provider_for(struct workflow *wf, const char *name, char *err,
-					  size_t err_size)
+/* The one place an OverCloud's state changes: the transition must be one
+ * state.c allows; the time is stamped and the store written first (when it
+ * cannot be, nothing changes: the next pass reads the store again), then it
+ * is logged once. The pass that changed it tells the watchers (advance,
+ * request_done). Returns 0, or -1 when refused or not recorded. */
+static int oc_change_state(struct workflow *wf, struct oc_view *v, enum oc_state to,
+			   const char *reason)
 {
-	const struct provider_ops *ops = provider_find(name);
-	struct provider_env env;
-	void *ctx;
+	enum oc_state from = oc_state_of(&v->oc);
+	int64_t now = util_now();
 
-	if (ops == NULL) {
-		snprintf(err, err_size, "unknown provider \"%s\"", name);
-		return NULL;
+	if (!oc_state_can_change(from, to)) {
+		log_error("overcloud %s: %s -> %s is not a transition it has", v->oc.id,
+			  oc_state_name(from), oc_state_name(to));
+		return -1;
 	}
-	for (size_t i = 0; i < wf->provider_count; i++)
-		if (wf->providers[i].ops == ops)
-			return &wf->providers[i];
-	if (wf->provider_count == OC_ARRAY_LEN(wf->providers)) {
-		snprintf(err, err_size, "too many providers");
-		return NULL;
+	if (store_oc_set_status(wf->t->store, v->oc.id, oc_statenames[to], reason ? reason : "",
+				now) != 0) {
+		log_error("overcloud %s: cannot record it %s", v->oc.id, oc_statenames[to]);
+		return -1;
 	}
-	memset(&env, 0, sizeof(env));
-	env.state_dir = wf->t->state_dir;
-	env.tower_host = wf->t->join_host;
-	env.tower_port = wf->t->agent_port;
-	env.ca_pem = ca_cert_pem(wf->t->ca);
-	env.ca_pin = ca_pin(wf->t->ca);
-	env.agent_binary = wf->agent_binary;
-	env.config = wf->t->config;
-	ctx = ops->open(&env, err, err_size);
-	if (ctx == NULL)
-		return NULL;
-	wf->providers[wf->provider_count].ops = ops;
-	wf->providers[wf->provider_count].ctx = ctx;
-	return &wf->providers[wf->provider_count++];
+	snprintf(v->oc.status, sizeof(v->oc.status), "%s", oc_statenames[to]);
+	snprintf(v->oc.error, sizeof(v->oc.error), "%s", reason ? reason : "");
+	v->oc.updated_at = now;
+	if (to == OC_FAILED)
+		log_warn("overcloud %s: %s (was %s) — %s", v->oc.id, oc_statenames[to],
+			 oc_state_name(from), reason ? reason : "");
+	else
+		log_info("overcloud %s: %s (was %s)%s%s", v->oc.id, oc_statenames[to],
+			 oc_state_name(from), reason && reason[0] ? " — " : "", reason ? reason : "");
+	return 0;
 }
 
-/* ---- step bookkeeping ---- */
-
+/* Records a step's fields other than its state (its run id). */
 static void step_save(struct workflow *wf, struct oc_view *v, struct store_oc_step *s)
 {
 	if (store_ocs_update(wf->t->store, v->oc.id, s) != 0)
 		log_error("overcloud %s: cannot record step %s", v->oc.id, s->name);
 }
 
-static void step_finish(struct workflow *wf, struct oc_view *v, struct store_oc_step *s,
-			const char *state, const char *error)
+/* The one place a step's state changes, as oc_change_state does for the
+ * OverCloud: a legal transition, its times stamped (started_ms and an
+ * attempt when it runs, finished_ms when it ends, whichever path ends it),
+ * reason kept as its error, the store written, one log line. A retry
+ * (running -> pending) has its retry_at_ms set by the caller. Returns 0, or
+ * -1 when refused or not recorded (the next pass reads the store again). */
+static int step_change_state(struct workflow *wf, struct oc_view *v, struct store_oc_step *s,
+			     enum step_state to, const char *reason)
 {
-	snprintf(s->state, sizeof(s->state), "%s", state);
-	snprintf(s->error, sizeof(s->error), "%s", error ? error : "");
-	s->finished_ms = util_now_ms();
-	step_save(wf, v, s);
-	if (s->started_ms > 0 && s->finished_ms >= s->started_ms)
+	enum step_state from = step_state_of(s);
+	struct store_oc_step was = *s;
+	int64_t now = util_now_ms();
+
+	if (!step_state_can_change(from, to)) {
+		log_error("overcloud %s: step %s: %s -> %s is not a transition it has", v->oc.id,
+			  s->name, step_state_name(from), step_state_name(to));
+		return -1;
+	}
+	snprintf(s->state, sizeof(s->state), "%s", step_statenames[to]);
+	if (to != STEP_RUNNING || reason != NULL)
+		snprintf(s->error, sizeof(s->error), "%s", reason ? reason : "");
+	if (to == STEP_RUNNING) {
+		s->attempts++;
+		s->started_ms = now;
+		s->retry_at_ms = 0;
+	} else if (step_state_final(to)) {
+		s->finished_ms = now;
+	}
+	if (store_ocs_update(wf->t->store, v->oc.id, s) != 0) {
+		log_error("overcloud %s: cannot record step %s %s", v->oc.id, s->name,
+			  step_statenames[to]);
+		*s = was;
+		return -1;
+	}
+	if (step_state_final(to) && s->started_ms > 0 && s->finished_ms >= s->started_ms)
 		telemetry_observe(TELEMETRY_STEP, (double)(s->finished_ms - s->started_ms) / 1000.0);
-	if (strcmp(state, "done") == 0)
+	if (to == STEP_RUNNING)
+		log_info("overcloud %s: step %s started (attempt %lld)", v->oc.id, s->name,
+			 (long long)s->attempts);
+	else if (to == STEP_DONE)
 		log_info("overcloud %s: step %s done", v->oc.id, s->name);
+	else if (to == STEP_PENDING)
+		log_warn("overcloud %s: step %s failed (%s), retrying in %lld ms", v->oc.id, s->name,
+			 reason ? reason : "", (long long)(s->retry_at_ms - now));
 	else
-		log_warn("overcloud %s: step %s %s%s%s", v->oc.id, s->name, state,
-			 error ? ": " : "", error ? error : "");
+		log_warn("overcloud %s: step %s %s%s%s", v->oc.id, s->name, step_statenames[to],
+			 reason ? ": " : "", reason ? reason : "");
+	return 0;
+}
+
+static void step_finish(struct workflow *wf, struct oc_view *v, struct store_oc_step *s,
+			enum step_state to, const char *error)
+{
+	step_change_state(wf, v, s, to, error);
 }
 
 static int64_t retry_delay_ms(int64_t attempts)
@@ -350,9 +394,9 @@ static bool node_in_target(const struct store_oc_node *n, const char *on, const 
 
 	if (!n->enrolled)
 		return all || strcmp(n->group, on) == 0;
-	if (strcmp(n->state, "released") == 0 || (!all && strcmp(on, PATTERN_ATTACHED) != 0))
+	if (node_state_parse(n->state) == NODE_RELEASED || (!all && strcmp(on, PATTERN_ATTACHED) != 0))
 		return false;
-	return all || strcmp(dag, "attach") != 0 || strcmp(n->state, "pending") == 0;
+	return all || strcmp(dag, "attach") != 0 || node_state_parse(n->state) == NODE_PENDING;
 }
 
 /* ---- templates: ${{ steps.X.outputs.K }}, ${{ groups.G.address[es] }}, ... ---- */
@@ -399,92 +443,75 @@ static char *input_value(struct workflow *wf, struct oc_view *v, const char *nam
 	return value;
 }
 
-static char *resolve_ref(struct workflow *wf, struct oc_view *v, const char *dag, const char *ref,
-			 char *err, size_t err_size)
-{
-	char a[64], b[64], c[64], d[64];
-	int n = sscanf(ref, " %63[a-z0-9_-].%63[a-z0-9_-].%63[a-z0-9_-].%63[a-z0-9_-] ", a, b, c, d);
+struct resolving {
+	struct workflow *wf;
+	struct oc_view *v;
+	const char *dag;
+};
 
-	if (n == 2 && strcmp(a, "inputs") == 0)
-		return input_value(wf, v, b, err, err_size);
-	if (n >= 2 && strcmp(a, "overcloud") == 0) {
-		char num[32];
-		if (strcmp(b, "id") == 0)
-			return strdup(v->oc.id);
-		if (strcmp(b, "size") == 0)
-			return strdup(v->oc.size);
-		if (strcmp(b, "number") == 0) {
-			snprintf(num, sizeof(num), "%lld", (long long)v->oc.number);
-			return strdup(num);
-		}
-	}
-	if (n == 3 && strcmp(a, "groups") == 0) {
-		char *out = calloc(1, (size_t)v->node_count * 64 + 1);
-		if (out == NULL)
-			return NULL;
-		for (int i = 0; i < v->node_count; i++) {
-			if (!node_in_target(&v->nodes[i], b, dag))
+/* The value of one reference of a pattern that loaded (pattern.c checked
+ * what it names), for this OverCloud now. */
+static char *resolve_ref(void *arg, const struct template_ref *ref, char *err, size_t err_size)
+{
+	struct resolving *r = arg;
+	struct oc_view *v = r->v;
+	char num[32], *out;
+
+	switch (ref->kind) {
+	case TEMPLATE_INPUT:
+		return input_value(r->wf, v, ref->name, err, err_size);
+	case TEMPLATE_OVERCLOUD_ID:
+		out = strdup(v->oc.id);
+		break;
+	case TEMPLATE_OVERCLOUD_SIZE:
+		out = strdup(v->oc.size);
+		break;
+	case TEMPLATE_OVERCLOUD_NUMBER:
+		snprintf(num, sizeof(num), "%lld", (long long)v->oc.number);
+		out = strdup(num);
+		break;
+	case TEMPLATE_GROUP_ADDRESS:
+	case TEMPLATE_GROUP_ADDRESSES:
+		out = calloc(1, (size_t)v->node_count * 64 + 1);
+		for (int i = 0; out != NULL && i < v->node_count; i++) {
+			if (!node_in_target(&v->nodes[i], ref->name, r->dag))
 				continue;
 			if (out[0] != '\0') {
-				if (strcmp(c, "address") == 0)
+				if (ref->kind == TEMPLATE_GROUP_ADDRESS)
 					break;
 				strcat(out, " ");
 			}
 			strcat(out, v->nodes[i].address);
 		}
-		return out;
-	}
-	if (n == 4 && strcmp(a, "steps") == 0 && strcmp(c, "outputs") == 0) {
-		struct store_oc_step *s = view_step(v, dag, b);
-		struct first_output fo = {.key = d};
+		break;
+	case TEMPLATE_STEP_OUTPUT: {
+		struct store_oc_step *s = view_step(v, r->dag, ref->name);
+		struct first_output fo = {.key = ref->key};
 		if (s == NULL || s->run_id[0] == '\0') {
-			snprintf(err, err_size, "step %s has no outputs yet", b);
+			snprintf(err, err_size, "step %s has no outputs yet", ref->name);
 			return NULL;
 		}
-		store_task_foreach_run(wf->t->store, s->run_id, take_output, &fo);
+		store_task_foreach_run(r->wf->t->store, s->run_id, take_output, &fo);
 		if (fo.value == NULL)
-			snprintf(err, err_size, "step %s did not output \"%s\"", b, d);
+			snprintf(err, err_size, "step %s did not output \"%s\"", ref->name, ref->key);
 		return fo.value;
 	}
-	snprintf(err, err_size, "cannot resolve ${{ %s }}", ref);
-	return NULL;
+	default:
+		snprintf(err, err_size, "cannot resolve ${{ %s }}", ref->text);
+		return NULL;
+	}
+	if (out == NULL)
+		snprintf(err, err_size, "out of memory");
+	return out;
 }
 
 /* Expands every ${{ ... }} in text. Returns a heap string or NULL + err. */
 static char *expand(struct workflow *wf, struct oc_view *v, const char *dag, const char *text,
 		    char *err, size_t err_size)
 {
-	char *out = NULL, *ref;
-	size_t len = 0;
-	FILE *mem = open_memstream(&out, &len);
-	const char *p = text, *open, *close;
+	struct resolving r = {.wf = wf, .v = v, .dag = dag};
 
-	if (mem == NULL)
-		return NULL;
-	while ((open = strstr(p, "${{")) != NULL) {
-		char *value;
-		fwrite(p, 1, (size_t)(open - p), mem);
-		close = strstr(open, "}}");
-		if (close == NULL) {
-			snprintf(err, err_size, "unterminated ${{ in \"%s\"", text);
-			goto fail;
-		}
-		ref = strndup(open + 3, (size_t)(close - open - 3));
-		value = ref ? resolve_ref(wf, v, dag, ref, err, err_size) : NULL;
-		free(ref);
-		if (value == NULL)
-			goto fail;
-		fputs(value, mem);
-		free(value);
-		p = close + 2;
-	}
-	fputs(p, mem);
-	fclose(mem);
-	return out;
-fail:
-	fclose(mem);
-	free(out);
-	return NULL;
+	return template_expand(text, resolve_ref, &r, err, err_size);
 }
 
 /* ---- starting steps ---- */
@@ -559,7 +586,7 @@ static void start_role_step(struct workflow *wf, struct oc_view *v, const struct
 	for (size_t i = 0; i < def->input_count; i++) {
 		char *value = expand(wf, v, dag, def->inputs[i].value, err, sizeof(err));
 		if (value == NULL) {
-			step_finish(wf, v, s, "failed", err);
+			step_finish(wf, v, s, STEP_FAILED, err);
 			goto out;
 		}
 		json_object_set_new(inputs, def->inputs[i].name, json_string(value));
@@ -568,7 +595,7 @@ static void start_role_step(struct workflow *wf, struct oc_view *v, const struct
 	spec = tasks_role_spec(wf->t->tasks, def->role, def->role_step ? def->role_step : "apply",
 			       inputs, err, sizeof(err));
 	if (spec == NULL) {
-		step_finish(wf, v, s, "failed", err);
+		step_finish(wf, v, s, STEP_FAILED, err);
 		goto out;
 	}
 	if (def->timeout_s > 0)
@@ -582,7 +609,7 @@ static void start_role_step(struct workflow *wf, struct oc_view *v, const struct
 	}
 	node_ids = calloc((size_t)v->node_count + 1, sizeof(*node_ids));
 	if (node_ids == NULL) {
-		step_finish(wf, v, s, "failed", "out of memory");
+		step_finish(wf, v, s, STEP_FAILED, "out of memory");
 		goto out;
 	}
 	/* A retry: the run already has this step's earlier tasks. */
@@ -601,7 +628,7 @@ static void start_role_step(struct workflow *wf, struct oc_view *v, const struct
 		}
 		fit = node_fits_step(wf, def, n, err, sizeof(err));
 		if (fit < 0) {
-			step_finish(wf, v, s, "failed", err);
+			step_finish(wf, v, s, STEP_FAILED, err);
 			goto out;
 		}
 		if (fit == 0) {
@@ -614,23 +641,23 @@ static void start_role_step(struct workflow *wf, struct oc_view *v, const struct
 		/* Nothing of this step's archs here: another step serves them. */
 		log_info("overcloud %s: step %s: none of its %zu node(s) is of its archs", v->oc.id,
 			 s->name, other_arch);
-		step_finish(wf, v, s, "done", NULL);
+		step_finish(wf, v, s, STEP_DONE, NULL);
 		goto out;
 	}
 	if (targets == 0 && already_done > 0) {
-		step_finish(wf, v, s, "done", NULL);
+		step_finish(wf, v, s, STEP_DONE, NULL);
 		goto out;
 	}
 	if (targets > 0 &&
 	    tasks_create_run(wf->t->tasks, s->run_id, node_ids, targets, def->role,
 			     def->role_step ? def->role_step : "apply", spec, NULL, err,
 			     sizeof(err)) != 0) {
-		step_finish(wf, v, s, "failed", err);
+		step_finish(wf, v, s, STEP_FAILED, err);
 		goto out;
 	}
 	if (targets == 0) {
 		/* Destroying what was never built: nothing to undo here. */
-		step_finish(wf, v, s, strcmp(dag, "destroy") == 0 ? "done" : "failed",
+		step_finish(wf, v, s, strcmp(dag, "destroy") == 0 ? STEP_DONE : STEP_FAILED,
 			    strcmp(dag, "destroy") == 0 ? NULL : "no enrolled node in the target group");
 		goto out;
 	}
@@ -644,327 +671,36 @@ out:
 	json_decref(inputs);
 }
 
-/* ---- provider calls, off the event loop ---- */
-
-/* Per OverCloud: the provider calls of its acquire or release step that are
- * still out, and the first failure among those that came back. */
-struct oc_calls {
-	char oc_id[STORE_ID_MAX];
-	bool releasing;               /* which step the counters are for */
-	bool release_started;
-	bool rolled_back;
-	int in_flight;
-	int failed;
-	char first_error[512];
-	struct oc_calls *next;
-};
-
-/* One create_node or destroy_node call and everything it needs, so the
- * pool thread touches nothing the event loop owns. */
-struct node_call {
-	struct workflow *wf;
-	const struct provider_ops *ops;
-	void *ctx;
-	bool create;
-	char oc_id[STORE_ID_MAX];
-	char name[STORE_ID_MAX];
-	char group[STORE_ROLE_MAX];
-	char size[STORE_ROLE_MAX];
-	char token[ENROLL_TOKEN_LEN + 1];
-	char *user_data;
-	struct provider_node made;    /* in for destroy, out for create */
-	int rc;
-	char err[512];
-};
-
-static struct oc_calls *oc_calls_find(struct workflow *wf, const char *oc_id)
-{
-	for (struct oc_calls *oc = wf->calls; oc != NULL; oc = oc->next)
-		if (strcmp(oc->oc_id, oc_id) == 0)
-			return oc;
-	return NULL;
-}
-
-static struct oc_calls *oc_calls_get(struct workflow *wf, const char *oc_id)
-{
-	struct oc_calls *oc = oc_calls_find(wf, oc_id);
-
-	if (oc != NULL)
-		return oc;
-	oc = calloc(1, sizeof(*oc));
-	if (oc == NULL)
-		return NULL;
-	snprintf(oc->oc_id, sizeof(oc->oc_id), "%s", oc_id);
-	oc->next = wf->calls;
-	wf->calls = oc;
-	return oc;
-}
-
-static void oc_calls_drop(struct workflow *wf, const char *oc_id)
-{
-	for (struct oc_calls **p = &wf->calls; *p != NULL; p = &(*p)->next) {
-		if (strcmp((*p)->oc_id, oc_id) == 0) {
-			struct oc_calls *gone = *p;
-			*p = gone->next;
-			free(gone);
-			return;
-		}
-	}
-}
-
-static void oc_calls_fail(struct oc_calls *oc, const char *node, const char *reason)
-{
-	oc->failed++;
-	if (oc->first_error[0] == '\0')
-		snprintf(oc->first_error, sizeof(oc->first_error), "%s: %s", node, reason);
-}
-
-static void node_call_free(struct node_call *c)
-{
-	explicit_bzero(c->token, sizeof(c->token));
-	if (c->user_data != NULL) {
-		/* It carries the join token too. */
-		explicit_bzero(c->user_data, strlen(c->user_data));
-		free(c->user_data);
-	}
-	free(c);
-}
-
-static void node_call_work(void *arg)
-{
-	struct node_call *c = arg;
-
-	if (c->create) {
-		struct provider_node_request req = {
-			.overcloud_id = c->oc_id,
-			.name = c->name,
-			.group = c->group,
-			.size = c->size[0] ? c->size : NULL,
-			.join_token = c->token,
-			.user_data = c->user_data,
-		};
-		c->rc = c->ops->create_node(c->ctx, &req, &c->made, c->err, sizeof(c->err));
-	} else {
-		c->rc = c->ops->destroy_node(c->ctx, c->oc_id, &c->made, c->err, sizeof(c->err));
-	}
-}
+/* ---- provider calls (provision.c) ---- */
 
 static void advance(struct workflow *wf, const char *id);
 
-/* Back on the loop: the node's row is read again (its agent may have
- * enrolled while the call was out) and only the provider's fields change. */
-static void node_call_done(void *arg, bool ran)
+/* A call of id's acquire or release came back: take another pass. */
+static void on_call_done(void *arg, const char *id)
 {
-	struct node_call *c = arg;
-	struct workflow *wf = c->wf;
-	struct oc_calls *oc = oc_calls_find(wf, c->oc_id);
-	char oc_id[STORE_ID_MAX];
-	struct oc_view v;
+	struct workflow *wf = arg;
 
-	if (ran && c->rc == 0 && view_load(wf, c->oc_id, &v) == 0) {
-		for (int i = 0; i < v.node_count; i++) {
-			struct store_oc_node *n = &v.nodes[i];
-			if (strcmp(n->name, c->name) != 0)
-				continue;
-			if (c->create) {
-				snprintf(n->handle, sizeof(n->handle), "%s", c->made.handle);
-				snprintf(n->address, sizeof(n->address), "%s", c->made.address);
-				snprintf(n->state, sizeof(n->state), "created");
-				log_info("overcloud %s: node %s made at %s", c->oc_id, c->name,
-					 c->made.address);
-			} else {
-				snprintf(n->state, sizeof(n->state), "released");
-			}
-			store_ocn_update(wf->t->store, c->oc_id, n);
-		}
-		view_free(&v);
-	} else if (oc != NULL) {
-		oc_calls_fail(oc, c->name, ran ? c->err : "the tower stopped first");
-	}
-	if (oc != NULL)
-		oc->in_flight--;
-	snprintf(oc_id, sizeof(oc_id), "%s", c->oc_id);
-	node_call_free(c);
-	if (ran && !wf->closing && !wf->advancing) {
-		wf->advancing = true;
-		advance(wf, oc_id);
-		wf->advancing = false;
-	}
+	if (wf->advancing)
+		return;
+	wf->advancing = true;
+	advance(wf, id);
+	wf->advancing = false;
 }
 
-static struct node_call *node_call_new(struct workflow *wf, struct provider_slot *prov,
-				       const char *oc_id, const struct store_oc_node *n, bool create)
+/* One pass of an acquire or release step. */
+static void provision_step(struct workflow *wf, struct oc_view *v, struct store_oc_step *s,
+			   bool acquire)
 {
-	struct node_call *c = calloc(1, sizeof(*c));
+	struct provision_target tg = {.oc = &v->oc, .pattern = v->pattern, .nodes = v->nodes,
+				      .node_count = v->node_count};
+	char err[512] = "";
+	enum provision_status st = acquire ? provision_acquire(wf->provision, &tg, err, sizeof(err))
+					   : provision_release(wf->provision, &tg, err, sizeof(err));
 
-	if (c == NULL)
-		return NULL;
-	c->wf = wf;
-	c->ops = prov->ops;
-	c->ctx = prov->ctx;
-	c->create = create;
-	snprintf(c->oc_id, sizeof(c->oc_id), "%s", oc_id);
-	snprintf(c->name, sizeof(c->name), "%s", n->name);
-	snprintf(c->group, sizeof(c->group), "%s", n->group);
-	snprintf(c->made.handle, sizeof(c->made.handle), "%s", n->handle);
-	snprintf(c->made.address, sizeof(c->made.address), "%s", n->address);
-	return c;
-}
-
-static int node_call_submit(struct workflow *wf, struct oc_calls *oc, struct node_call *c)
-{
-	if (jobs_submit(wf->jobs, node_call_work, node_call_done, c) != 0) {
-		oc_calls_fail(oc, c->name, "out of memory");
-		node_call_free(c);
-		return -1;
-	}
-	oc->in_flight++;
-	return 0;
-}
-
-/* The provider that makes node n (its own in a heterogeneous OverCloud). */
-static struct provider_slot *node_provider(struct workflow *wf, const struct oc_view *v,
-					   const struct store_oc_node *n, char *err, size_t err_size)
-{
-	return provider_for(wf, n->provider[0] ? n->provider : v->oc.provider, err, err_size);
-}
-
-/* Starts destroy_node for every node that has something to destroy; nodes
- * never made are marked released at once. Returns the calls started. */
-static int release_nodes(struct workflow *wf, struct oc_view *v, struct oc_calls *oc)
-{
-	int started = 0;
-
-	for (int i = 0; i < v->node_count; i++) {
-		struct store_oc_node *n = &v->nodes[i];
-		struct provider_slot *prov;
-		struct node_call *c;
-		char prov_err[256];
-
-		if (n->enrolled) {
-			/* Attached: not the provider's, and it stays enrolled, free
-			 * to be attached again. */
-			if (strcmp(n->state, "released") != 0) {
-				snprintf(n->state, sizeof(n->state), "released");
-				store_ocn_update(wf->t->store, v->oc.id, n);
-				log_info("overcloud %s: attached node %s left it, still enrolled",
-					 v->oc.id, n->node_id[0] ? n->node_id : n->name);
-			}
-			continue;
-		}
-		if (n->node_id[0] != '\0') {
-			/* Its certificate dies with it (and with the node row,
-			 * its oc_nodes.node_id reads empty from now on). */
-			nodes_revoke(wf->t->store, wf->t->hub, wf->t->nodemetrics, n->node_id,
-				     "node released");
-		}
-		if (strcmp(n->state, "released") == 0)
-			continue;
-		if (strcmp(n->state, "created") != 0 && n->token_id[0] == '\0') {
-			snprintf(n->state, sizeof(n->state), "released");
-			store_ocn_update(wf->t->store, v->oc.id, n);
-			continue;
-		}
-		prov = node_provider(wf, v, n, prov_err, sizeof(prov_err));
-		if (prov == NULL) {
-			oc_calls_fail(oc, n->name, prov_err);
-			continue;
-		}
-		c = node_call_new(wf, prov, v->oc.id, n, false);
-		if (c == NULL) {
-			oc_calls_fail(oc, n->name, "out of memory");
-			continue;
-		}
-		if (node_call_submit(wf, oc, c) == 0)
-			started++;
-	}
-	return started;
-}
-
-/* Makes every node still pending, all at once on the provider threads. A
- * failure releases what was made (no half-built OverCloud keeps a VM) and
- * the step fails with the provider's reason. Runs again on every pass
- * until the calls are back. */
-static void do_acquire(struct workflow *wf, struct oc_view *v, struct store_oc_step *s)
-{
-	char err[512], token[ENROLL_TOKEN_LEN + 1];
-	struct oc_calls *oc;
-
-	oc = oc_calls_get(wf, v->oc.id);
-	if (oc == NULL) {
-		step_finish(wf, v, s, "failed", "out of memory");
-		return;
-	}
-	if (oc->in_flight > 0)
-		return;
-	if (oc->failed > 0) {
-		if (!oc->rolled_back) {
-			oc->rolled_back = true;
-			log_warn("overcloud %s: %s; releasing the nodes already made", v->oc.id,
-				 oc->first_error);
-			if (release_nodes(wf, v, oc) > 0)
-				return;
-		}
-		step_finish(wf, v, s, "failed", oc->first_error);
-		oc_calls_drop(wf, v->oc.id);
-		return;
-	}
-	for (int i = 0; i < v->node_count; i++) {
-		struct store_oc_node *n = &v->nodes[i];
-		const struct pattern_group *g = pattern_find_group(v->pattern, n->group);
-		const char *role = g && g->role ? g->role : n->group;
-		struct provider_slot *prov;
-		struct node_call *c;
-
-		if (strcmp(n->state, "pending") != 0 || n->enrolled)
-			continue;
-		prov = node_provider(wf, v, n, err, sizeof(err));
-		if (prov == NULL) {
-			oc_calls_fail(oc, n->name, err);
-			break;
-		}
-		if (enroll_create_token(wf->t->store, role, 3600, 1, token, err, sizeof(err)) != 0) {
-			oc_calls_fail(oc, n->name, err);
-			break;
-		}
-		/* Recorded first: a node whose call is lost in a crash is made
-		 * again with a new token, and the old one is released. */
-		memcpy(n->token_id, token, ENROLL_TOKEN_ID_HEX);
-		n->token_id[ENROLL_TOKEN_ID_HEX] = '\0';
-		store_ocn_update(wf->t->store, v->oc.id, n);
-		c = node_call_new(wf, prov, v->oc.id, n, true);
-		if (c == NULL) {
-			explicit_bzero(token, sizeof(token));
-			oc_calls_fail(oc, n->name, "out of memory");
-			break;
-		}
-		memcpy(c->token, token, sizeof(token));
-		explicit_bzero(token, sizeof(token));
-		snprintf(c->size, sizeof(c->size), "%s", n->size[0] ? n->size : v->oc.size);
-		if (prov->ops->wants_user_data) {
-			/* cloud-init user-data (userdata_render, with this tower's
-			 * endpoints); tower.conf [provider] arch = aarch64 for ARM
-			 * instance types. */
-			const char *arch = config_get(wf->t->config, prov->ops->name, "arch");
-			size_t user_data_len = 0;
-			c->user_data = userdata_for_tower(wf->t, c->token, role, arch ? arch : "x86_64",
-							  n->name, &user_data_len, err, sizeof(err));
-			if (c->user_data == NULL) {
-				oc_calls_fail(oc, n->name, err);
-				node_call_free(c);
-				break;
-			}
-		}
-		node_call_submit(wf, oc, c);
-	}
-	if (oc->in_flight > 0)
-		return;
-	if (oc->failed > 0) {
-		do_acquire(wf, v, s);   /* nothing out: roll back now */
-		return;
-	}
-	step_finish(wf, v, s, "done", NULL);
-	oc_calls_drop(wf, v->oc.id);
+	if (st == PROVISION_DONE)
+		step_finish(wf, v, s, STEP_DONE, NULL);
+	else if (st == PROVISION_FAILED)
+		step_finish(wf, v, s, STEP_FAILED, err);
 }
 
 /* Done once every made node's agent has enrolled and is connected. */
@@ -981,67 +717,35 @@ static void check_enroll(struct workflow *wf, struct oc_view *v, struct store_oc
 				 missing[0] ? " " : "", n->name);
 	}
 	if (missing[0] == '\0') {
-		step_finish(wf, v, s, "done", NULL);
+		step_finish(wf, v, s, STEP_DONE, NULL);
 		return;
 	}
 	if (util_now_ms() - s->started_ms > ENROLL_TIMEOUT_MS) {
 		char err[400];
 		snprintf(err, sizeof(err), "nodes never connected: %s", missing);
-		step_finish(wf, v, s, "failed", err);
+		step_finish(wf, v, s, STEP_FAILED, err);
 	}
-}
-
-/* Releases every node, all at once on the provider threads; best effort:
- * one failure does not keep the others. */
-static void do_release(struct workflow *wf, struct oc_view *v, struct store_oc_step *s)
-{
-	struct oc_calls *oc = oc_calls_get(wf, v->oc.id);
-
-	if (oc == NULL) {
-		step_finish(wf, v, s, "failed", "out of memory");
-		return;
-	}
-	if (oc->in_flight > 0)
-		return;   /* a create still out (deleted while creating), or our own calls */
-	if (!oc->releasing) {
-		/* Whatever an interrupted acquire counted is not this step's. */
-		memset(oc, 0, offsetof(struct oc_calls, next));
-		snprintf(oc->oc_id, sizeof(oc->oc_id), "%s", v->oc.id);
-		oc->releasing = true;
-	}
-	if (!oc->release_started) {
-		oc->release_started = true;
-		if (release_nodes(wf, v, oc) > 0)
-			return;
-	}
-	step_finish(wf, v, s, oc->failed ? "failed" : "done", oc->failed ? oc->first_error : NULL);
-	oc_calls_drop(wf, v->oc.id);
 }
 
 static void start_step(struct workflow *wf, struct oc_view *v, const struct pattern_step *def,
 		       struct store_oc_step *s, const char *dag)
 {
-	snprintf(s->state, sizeof(s->state), "running");
-	s->attempts++;
-	s->started_ms = util_now_ms();
-	s->retry_at_ms = 0;
 	/* A retry keeps its run: only the nodes whose last task there did not
 	 * end done get a new one (start_role_step); a done node is done. */
-	if (def->role != NULL && s->attempts == 1)
+	if (def->role != NULL && s->attempts == 0)
 		s->run_id[0] = '\0';
-	step_save(wf, v, s);
-	log_info("overcloud %s: step %s started (attempt %lld)", v->oc.id, s->name,
-		 (long long)s->attempts);
+	if (step_change_state(wf, v, s, STEP_RUNNING, NULL) != 0)
+		return;
 	if (def->action == NULL)
 		start_role_step(wf, v, def, s, dag);
 	else if (strcmp(def->action, "acquire") == 0)
-		do_acquire(wf, v, s);
+		provision_step(wf, v, s, true);
 	else if (strcmp(def->action, "enroll") == 0)
 		check_enroll(wf, v, s);
 	else if (strcmp(def->action, "release") == 0)
-		do_release(wf, v, s);
+		provision_step(wf, v, s, false);
 	else
-		step_finish(wf, v, s, "done", NULL);   /* record: the state is already recorded */
+		step_finish(wf, v, s, STEP_DONE, NULL);   /* record: the state is already recorded */
 }
 
 /* ---- following running steps ---- */
@@ -1100,11 +804,11 @@ static void follow_step(struct workflow *wf, struct oc_view *v, const struct pat
 		if (strcmp(def->action, "enroll") == 0)
 			check_enroll(wf, v, s);
 		else if (strcmp(def->action, "acquire") == 0)
-			do_acquire(wf, v, s);     /* interrupted: finish the nodes not made yet */
+			provision_step(wf, v, s, true);     /* interrupted: finish the nodes not made yet */
 		else if (strcmp(def->action, "release") == 0)
-			do_release(wf, v, s);
+			provision_step(wf, v, s, false);
 		else
-			step_finish(wf, v, s, "done", NULL);
+			step_finish(wf, v, s, STEP_DONE, NULL);
 		return;
 	}
 	summarize_run(wf, s->run_id, &rs);
@@ -1117,19 +821,15 @@ static void follow_step(struct workflow *wf, struct oc_view *v, const struct pat
 	if (rs.open > 0)
 		return;
 	if (rs.failed == 0) {
-		step_finish(wf, v, s, "done", NULL);
+		step_finish(wf, v, s, STEP_DONE, NULL);
 		return;
 	}
 	if (s->attempts <= step_retries(wf, def)) {
-		snprintf(s->state, sizeof(s->state), "pending");
-		snprintf(s->error, sizeof(s->error), "%s", rs.first_error);
 		s->retry_at_ms = util_now_ms() + retry_delay_ms(s->attempts);
-		step_save(wf, v, s);
-		log_warn("overcloud %s: step %s failed (%s), retrying in %lld ms", v->oc.id, s->name,
-			 rs.first_error, (long long)(s->retry_at_ms - util_now_ms()));
+		step_change_state(wf, v, s, STEP_PENDING, rs.first_error);
 		return;
 	}
-	step_finish(wf, v, s, "failed", rs.first_error);
+	step_finish(wf, v, s, STEP_FAILED, rs.first_error);
 }
 
 /* ---- the engine ---- */
@@ -1137,34 +837,27 @@ static void follow_step(struct workflow *wf, struct oc_view *v, const struct pat
 /* The attach DAG is over: its nodes are attached (state created) and the
  * OverCloud is ready again, or it is failed with the first error; then the
  * attached nodes stay pending, so destroy still undoes what they did. */
-static void finish_attach(struct workflow *wf, struct oc_view *v, const char *error)
+static int finish_attach(struct workflow *wf, struct oc_view *v, const char *error)
 {
 	char why[600];
-	int attached = 0;
 
 	/* Steps the pattern no longer has (it changed across a restart) would
 	 * keep the attach open for ever. */
 	for (int i = 0; i < v->step_count; i++) {
 		struct store_oc_step *s = &v->steps[i];
-		if (strcmp(s->dag, "attach") == 0 && !step_final(s->state))
-			step_finish(wf, v, s, "skipped", "not in the pattern any more");
+		if (strcmp(s->dag, "attach") == 0 && !step_final(s))
+			step_finish(wf, v, s, STEP_SKIPPED, "not in the pattern any more");
 	}
 	if (error != NULL) {
 		snprintf(why, sizeof(why), "attach: %s", error);
-		store_oc_set_status(wf->t->store, v->oc.id, "failed", why, util_now());
-		log_warn("overcloud %s: failed — %s", v->oc.id, why);
-		return;
+		return oc_change_state(wf, v, OC_FAILED, why);
 	}
 	for (int i = 0; i < v->node_count; i++) {
 		struct store_oc_node *n = &v->nodes[i];
-		if (!n->enrolled || strcmp(n->state, "pending") != 0)
-			continue;
-		snprintf(n->state, sizeof(n->state), "created");
-		store_ocn_update(wf->t->store, v->oc.id, n);
-		attached++;
+		if (n->enrolled && node_state_parse(n->state) == NODE_PENDING)
+			node_change_state(wf->t->store, v->oc.id, n, NODE_CREATED, "attached");
 	}
-	store_oc_set_status(wf->t->store, v->oc.id, "ready", "", util_now());
-	log_info("overcloud %s: ready, %d node(s) attached", v->oc.id, attached);
+	return oc_change_state(wf, v, OC_READY, NULL);
 }
 
 /* One pass over the current DAG. Returns true when something changed. */
@@ -1177,21 +870,21 @@ static bool advance_once(struct workflow *wf, const char *id)
 	bool changed = false, all_final = true, any_failed = false;
 	char first_error[512] = "";
 	int64_t now = util_now_ms();
+	enum oc_state st;
 
 	if (view_load(wf, id, &v) != 0)
 		return false;
-	if (strcmp(v.oc.status, "creating") == 0)
+	st = oc_state_of(&v.oc);
+	if (st == OC_CREATING)
 		dag = "create";
-	else if (strcmp(v.oc.status, "deleting") == 0)
+	else if (st == OC_DELETING)
 		dag = "destroy";
-	else if (strcmp(v.oc.status, "ready") == 0 && attach_open(&v))
+	else if (st == OC_READY && attach_open(&v))
 		dag = "attach";
 	else
 		goto out;
 	if (v.pattern == NULL) {
-		store_oc_set_status(wf->t->store, id, "failed", "its pattern is no longer loaded",
-				    util_now());
-		changed = true;
+		changed = oc_change_state(wf, &v, OC_FAILED, "its pattern is no longer loaded") == 0;
 		goto out;
 	}
 	defs = dag_steps(v.pattern, dag, &count);
@@ -1203,51 +896,46 @@ static bool advance_once(struct workflow *wf, const char *id)
 		if (s == NULL)
 			continue;
 		before = *s;
-		if (strcmp(s->state, "running") == 0) {
+		if (step_state_of(s) == STEP_RUNNING) {
 			follow_step(wf, &v, def, s, dag);
-		} else if (strcmp(s->state, "pending") == 0 && s->retry_at_ms <= now) {
+		} else if (step_state_of(s) == STEP_PENDING && s->retry_at_ms <= now) {
 			for (size_t r = 0; r < def->require_count; r++) {
 				struct store_oc_step *dep = view_step(&v, dag, def->requires[r]);
-				if (dep == NULL || !step_final(dep->state))
+				if (dep == NULL || !step_final(dep))
 					ready = false;
-				else if (strcmp(dep->state, "done") != 0)
+				else if (step_state_of(dep) != STEP_DONE)
 					blocked = true;
 			}
 			/* A failed create or attach step stops what depends on it;
 			 * destroy is best effort, so everything still gets released. */
-			if (ready && blocked && strcmp(dag, "destroy") != 0) {
-				snprintf(s->state, sizeof(s->state), "skipped");
-				snprintf(s->error, sizeof(s->error), "a step it requires did not finish");
-				step_save(wf, &v, s);
-			} else if (ready) {
+			if (ready && blocked && strcmp(dag, "destroy") != 0)
+				step_finish(wf, &v, s, STEP_SKIPPED, "a step it requires did not finish");
+			else if (ready)
 				start_step(wf, &v, def, s, dag);
-			}
 		}
 		if (memcmp(&before, s, sizeof(before)) != 0)
 			changed = true;
-		if (!step_final(s->state))
+		if (!step_final(s))
 			all_final = false;
-		if (strcmp(s->state, "failed") == 0) {
+		if (step_state_of(s) == STEP_FAILED) {
 			any_failed = true;
 			if (first_error[0] == '\0')
 				snprintf(first_error, sizeof(first_error), "step %s: %s", s->name, s->error);
 		}
 	}
 	if (all_final && strcmp(dag, "attach") == 0) {
-		finish_attach(wf, &v, any_failed ? first_error : NULL);
-		changed = true;
+		if (finish_attach(wf, &v, any_failed ? first_error : NULL) == 0)
+			changed = true;
 	} else if (all_final) {
-		const char *status;
-		if (strcmp(dag, "create") == 0)
-			status = any_failed ? "failed" : "ready";
-		else {
+		enum oc_state to;
+		if (strcmp(dag, "create") == 0) {
+			to = any_failed ? OC_FAILED : OC_READY;
+		} else {
 			const struct store_oc_step *rel = view_step(&v, dag, "release");
-			status = (rel == NULL || strcmp(rel->state, "done") == 0) ? "deleted" : "failed";
+			to = (rel == NULL || step_state_of(rel) == STEP_DONE) ? OC_DELETED : OC_FAILED;
 		}
-		store_oc_set_status(wf->t->store, id, status, any_failed ? first_error : "", util_now());
-		log_info("overcloud %s: %s%s%s", id, status, any_failed ? " — " : "",
-			 any_failed ? first_error : "");
-		changed = true;
+		if (oc_change_state(wf, &v, to, any_failed ? first_error : NULL) == 0)
+			changed = true;
 	}
 out:
 	view_free(&v);
@@ -1265,8 +953,10 @@ static int advance_active(const struct store_overcloud *oc, void *arg)
 {
 	struct workflow *wf = arg;
 
-	if (strcmp(oc->status, "creating") == 0 || strcmp(oc->status, "deleting") == 0 ||
-	    (strcmp(oc->status, "ready") == 0 &&
+	enum oc_state st = oc_state_of(oc);
+
+	if (st == OC_CREATING || st == OC_DELETING ||
+	    (st == OC_READY &&
 	     store_ocs_count_open(wf->t->store, oc->id, "attach") > 0))
 		advance(wf, oc->id);
 	return 0;
@@ -1507,7 +1197,7 @@ int workflow_delete(struct workflow *wf, const char *id, char *err, size_t err_s
 		snprintf(err, err_size, "no such overcloud");
 		return WORKFLOW_NOT_FOUND;
 	}
-	if (strcmp(v.oc.status, "deleted") == 0 || strcmp(v.oc.status, "deleting") == 0) {
+	if (oc_state_of(&v.oc) == OC_DELETED || oc_state_of(&v.oc) == OC_DELETING) {
 		snprintf(err, err_size, "overcloud is already %s", v.oc.status);
 		goto out;
 	}
@@ -1525,19 +1215,15 @@ int workflow_delete(struct workflow *wf, const char *id, char *err, size_t err_s
 	/* An attach still running stops here; destroy undoes what it did. */
 	for (int i = 0; i < v.step_count; i++) {
 		struct store_oc_step *s = &v.steps[i];
-		if (strcmp(s->dag, "attach") != 0 || step_final(s->state))
+		if (strcmp(s->dag, "attach") != 0 || step_final(s))
 			continue;
-		snprintf(s->state, sizeof(s->state), "skipped");
-		snprintf(s->error, sizeof(s->error), "the overcloud was deleted first");
-		s->finished_ms = util_now_ms();
-		step_save(wf, &v, s);
+		step_finish(wf, &v, s, STEP_SKIPPED, "the overcloud was deleted first");
 	}
-	store_oc_set_status(wf->t->store, id, "deleting", "", util_now());
-	if (store_commit(wf->t->store) != 0) {
+	if (oc_change_state(wf, &v, OC_DELETING, NULL) != 0 || store_commit(wf->t->store) != 0) {
+		store_rollback(wf->t->store);
 		snprintf(err, err_size, "cannot record the deletion");
 		goto out;
 	}
-	log_info("overcloud %s: deleting (was %s)", id, v.oc.status);
 	rc = 0;
 out:
 	return request_done(wf, &v, rc);
@@ -1579,7 +1265,7 @@ static int check_attach(struct workflow *wf, const struct oc_view *v, const stru
 		snprintf(err, err_size, "its pattern %s is not loaded", v->oc.pattern);
 		return WORKFLOW_CONFLICT;
 	}
-	if (strcmp(v->oc.status, "ready") != 0) {
+	if (oc_state_of(&v->oc) != OC_READY) {
 		snprintf(err, err_size, "overcloud %s is %s; nodes are attached to a ready one",
 			 v->oc.id, v->oc.status);
 		return WORKFLOW_CONFLICT;
@@ -1672,8 +1358,7 @@ int workflow_attach(struct workflow *wf, const char *id, const char *node_ref, c
 		if (store_ocs_insert(wf->t->store, id, "attach", v.pattern->attach[i].name,
 				     (int64_t)i) != 0)
 			goto fail;
-	if (store_oc_set_status(wf->t->store, id, "ready", "", util_now()) != 0 ||
-	    store_commit(wf->t->store) != 0)
+	if (oc_change_state(wf, &v, OC_READY, NULL) != 0 || store_commit(wf->t->store) != 0)
 		goto fail;
 	snprintf(node_id_out, node_id_size, "%s", node.id);
 	log_info("overcloud %s: attaching node %s (%s, %s) as %s", id, node.id, node.name,
@@ -1852,25 +1537,6 @@ json_t *workflow_runs_json(struct workflow *wf, const char *id)
 
 /* ---- life ---- */
 
-static void find_agent_binary(char *out, size_t size)
-{
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	char *slash;
-
-	snprintf(out, size, "/usr/bin/overcloud-agent");
-	if (n <= 0)
-		return;
-	exe[n] = '\0';
-	slash = strrchr(exe, '/');
-	if (slash == NULL)
-		return;
-	*slash = '\0';
-	snprintf(out, size, "%s/overcloud-agent", exe);
-	if (access(out, X_OK) != 0)
-		snprintf(out, size, "/usr/bin/overcloud-agent");
-}
-
 struct workflow *workflow_new(struct tower *t, const char *patterns_dir, char *err,
 			      size_t err_size)
 {
@@ -1882,7 +1548,6 @@ struct workflow *workflow_new(struct tower *t, const char *patterns_dir, char *e
 		return NULL;
 	}
 	wf->t = t;
-	find_agent_binary(wf->agent_binary, sizeof(wf->agent_binary));
 	if (patterns_dir != NULL) {
 		wf->patterns = pattern_set_load(patterns_dir, t->roles, err, err_size);
 		if (wf->patterns == NULL) {
@@ -1890,8 +1555,8 @@ struct workflow *workflow_new(struct tower *t, const char *patterns_dir, char *e
 			return NULL;
 		}
 	}
-	wf->jobs = jobs_new(t->base, PROVIDER_THREADS, err, err_size);
-	if (wf->jobs == NULL) {
+	wf->provision = provision_new(t, on_call_done, wf, err, err_size);
+	if (wf->provision == NULL) {
 		workflow_free(wf);
 		return NULL;
 	}
@@ -1914,12 +1579,7 @@ void workflow_free(struct workflow *wf)
 		event_free(wf->tick);
 	/* Calls still out are waited for: their results are recorded, so a
 	 * restart does not make those nodes again. */
-	wf->closing = true;
-	jobs_free(wf->jobs);
-	while (wf->calls != NULL)
-		oc_calls_drop(wf, wf->calls->oc_id);
-	for (size_t i = 0; i < wf->provider_count; i++)
-		wf->providers[i].ops->close(wf->providers[i].ctx);
+	provision_free(wf->provision);
 	pattern_set_free(wf->patterns);
 	free(wf);
 }
