@@ -474,11 +474,11 @@ static void test_secret_hash_never_logged(void **state)
 	dup2(fd, STDERR_FILENO);
 	close(fd);
 
-	store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1);
-	store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1);
+	assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1), 0);
+	assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1), -1);
 	enroll(f, "tok1", hash_b, T0, "node-1", NULL);
 	enroll(f, "tok1", hash_a, T0, "node-1", NULL);
-	store_token_insert(f->st, "tok2", hash_b, "worker", T0, T0 + HOUR, 1);
+	assert_int_equal(store_token_insert(f->st, "tok2", hash_b, "worker", T0, T0 + HOUR, 1), 0);
 	enroll(f, "tok2", hash_b, T0, "node-1", NULL);
 
 	dup2(saved, STDERR_FILENO);
@@ -976,8 +976,9 @@ static void test_attach_steps(void **state)
 	assert_int_equal(store_ocs_clear(f->st, "oc-1", "attach"), 0);
 	assert_int_equal(store_ocs_count_open(f->st, "oc-1", "attach"), 0);
 	assert_int_equal(store_ocs_list(f->st, "oc-1", steps, 8), 2);
-	/* no DAG but the three (INSERT OR IGNORE passes over the CHECK) */
-	store_ocs_insert(f->st, "oc-1", "upgrade", "x", 0);
+	/* no DAG but the three, and the CHECK's refusal reaches the caller
+	 * (INSERT OR IGNORE would pass over it silently) */
+	assert_int_equal(store_ocs_insert(f->st, "oc-1", "upgrade", "x", 0), -1);
 	assert_int_equal(store_ocs_list(f->st, "oc-1", steps, 8), 2);
 }
 

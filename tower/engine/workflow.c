@@ -774,7 +774,8 @@ static void node_call_done(void *arg, bool ran)
 			} else {
 				snprintf(n->state, sizeof(n->state), "released");
 			}
-			store_ocn_update(wf->t->store, c->oc_id, n);
+			if (store_ocn_update(wf->t->store, c->oc_id, n) != 0 && oc != NULL)
+				oc_calls_fail(oc, c->name, "cannot record the node's state");
 		}
 		view_free(&v);
 	} else if (oc != NULL) {
@@ -845,7 +846,10 @@ static int release_nodes(struct workflow *wf, struct oc_view *v, struct oc_calls
 			 * to be attached again. */
 			if (strcmp(n->state, "released") != 0) {
 				snprintf(n->state, sizeof(n->state), "released");
-				store_ocn_update(wf->t->store, v->oc.id, n);
+				if (store_ocn_update(wf->t->store, v->oc.id, n) != 0) {
+					oc_calls_fail(oc, n->name, "cannot record it released");
+					continue;
+				}
 				log_info("overcloud %s: attached node %s left it, still enrolled",
 					 v->oc.id, n->node_id[0] ? n->node_id : n->name);
 			}
@@ -854,14 +858,18 @@ static int release_nodes(struct workflow *wf, struct oc_view *v, struct oc_calls
 		if (n->node_id[0] != '\0') {
 			/* Its certificate dies with it (and with the node row,
 			 * its oc_nodes.node_id reads empty from now on). */
-			store_node_delete(wf->t->store, n->node_id);
+			if (store_node_delete(wf->t->store, n->node_id) < 0) {
+				oc_calls_fail(oc, n->name, "cannot revoke its node");
+				continue;
+			}
 			hub_disconnect_node(wf->t->hub, n->node_id, "node released");
 		}
 		if (strcmp(n->state, "released") == 0)
 			continue;
 		if (strcmp(n->state, "created") != 0 && n->token_id[0] == '\0') {
 			snprintf(n->state, sizeof(n->state), "released");
-			store_ocn_update(wf->t->store, v->oc.id, n);
+			if (store_ocn_update(wf->t->store, v->oc.id, n) != 0)
+				oc_calls_fail(oc, n->name, "cannot record it released");
 			continue;
 		}
 		prov = node_provider(wf, v, n, prov_err, sizeof(prov_err));
@@ -930,7 +938,11 @@ static void do_acquire(struct workflow *wf, struct oc_view *v, struct store_oc_s
 		 * again with a new token, and the old one is released. */
 		memcpy(n->token_id, token, ENROLL_TOKEN_ID_HEX);
 		n->token_id[ENROLL_TOKEN_ID_HEX] = '\0';
-		store_ocn_update(wf->t->store, v->oc.id, n);
+		if (store_ocn_update(wf->t->store, v->oc.id, n) != 0) {
+			explicit_bzero(token, sizeof(token));
+			oc_calls_fail(oc, n->name, "cannot record its join token");
+			break;
+		}
 		c = node_call_new(wf, prov, v->oc.id, n, true);
 		if (c == NULL) {
 			explicit_bzero(token, sizeof(token));
@@ -1150,7 +1162,10 @@ static void finish_attach(struct workflow *wf, struct oc_view *v, const char *er
 	}
 	if (error != NULL) {
 		snprintf(why, sizeof(why), "attach: %s", error);
-		store_oc_set_status(wf->t->store, v->oc.id, "failed", why, util_now());
+		if (store_oc_set_status(wf->t->store, v->oc.id, "failed", why, util_now()) != 0) {
+			log_error("overcloud %s: cannot record it failed", v->oc.id);
+			return;
+		}
 		log_warn("overcloud %s: failed — %s", v->oc.id, why);
 		return;
 	}
@@ -1159,10 +1174,16 @@ static void finish_attach(struct workflow *wf, struct oc_view *v, const char *er
 		if (!n->enrolled || strcmp(n->state, "pending") != 0)
 			continue;
 		snprintf(n->state, sizeof(n->state), "created");
-		store_ocn_update(wf->t->store, v->oc.id, n);
+		if (store_ocn_update(wf->t->store, v->oc.id, n) != 0) {
+			log_error("overcloud %s: cannot record node %s attached", v->oc.id, n->name);
+			return;
+		}
 		attached++;
 	}
-	store_oc_set_status(wf->t->store, v->oc.id, "ready", "", util_now());
+	if (store_oc_set_status(wf->t->store, v->oc.id, "ready", "", util_now()) != 0) {
+		log_error("overcloud %s: cannot record it ready", v->oc.id);
+		return;
+	}
 	log_info("overcloud %s: ready, %d node(s) attached", v->oc.id, attached);
 }
 
@@ -1188,9 +1209,10 @@ static bool advance_once(struct workflow *wf, const char *id)
 	else
 		goto out;
 	if (v.pattern == NULL) {
-		store_oc_set_status(wf->t->store, id, "failed", "its pattern is no longer loaded",
-				    util_now());
-		changed = true;
+		changed = store_oc_set_status(wf->t->store, id, "failed",
+					      "its pattern is no longer loaded", util_now()) == 0;
+		if (!changed)
+			log_error("overcloud %s: cannot record it failed", id);
 		goto out;
 	}
 	defs = dag_steps(v.pattern, dag, &count);
@@ -1243,7 +1265,11 @@ static bool advance_once(struct workflow *wf, const char *id)
 			const struct store_oc_step *rel = view_step(&v, dag, "release");
 			status = (rel == NULL || strcmp(rel->state, "done") == 0) ? "deleted" : "failed";
 		}
-		store_oc_set_status(wf->t->store, id, status, any_failed ? first_error : "", util_now());
+		if (store_oc_set_status(wf->t->store, id, status, any_failed ? first_error : "",
+					util_now()) != 0) {
+			log_error("overcloud %s: cannot record it %s", id, status);
+			goto out;
+		}
 		log_info("overcloud %s: %s%s%s", id, status, any_failed ? " — " : "",
 			 any_failed ? first_error : "");
 		changed = true;
@@ -1520,7 +1546,8 @@ int workflow_delete(struct workflow *wf, const char *id, char *err, size_t err_s
 		goto out;
 	}
 	for (size_t i = 0; i < p->destroy_count; i++)
-		store_ocs_insert(wf->t->store, id, "destroy", p->destroy[i].name, (int64_t)i);
+		if (store_ocs_insert(wf->t->store, id, "destroy", p->destroy[i].name, (int64_t)i) != 0)
+			goto unrecorded;
 	/* An attach still running stops here; destroy undoes what it did. */
 	for (int i = 0; i < v.step_count; i++) {
 		struct store_oc_step *s = &v.steps[i];
@@ -1531,13 +1558,18 @@ int workflow_delete(struct workflow *wf, const char *id, char *err, size_t err_s
 		s->finished_ms = util_now_ms();
 		step_save(wf, &v, s);
 	}
-	store_oc_set_status(wf->t->store, id, "deleting", "", util_now());
+	if (store_oc_set_status(wf->t->store, id, "deleting", "", util_now()) != 0)
+		goto unrecorded;
 	if (store_commit(wf->t->store) != 0) {
 		snprintf(err, err_size, "cannot record the deletion");
 		goto out;
 	}
 	log_info("overcloud %s: deleting (was %s)", id, v.oc.status);
 	rc = 0;
+	goto out;
+unrecorded:
+	store_rollback(wf->t->store);
+	snprintf(err, err_size, "cannot record the deletion");
 out:
 	return request_done(wf, &v, rc);
 }

@@ -13,6 +13,10 @@ struct store;
 #define STORE_NAME_MAX 256
 #define STORE_ROLE_MAX 64
 
+/* On every function that writes: a write the caller does not look at is a
+ * bug (gcc warns, and -Werror stops the build; a (void) cast does not). */
+#define STORE_MUST_CHECK __attribute__((warn_unused_result))
+
 /* Opens (creating if needed) the database at path, sets WAL mode,
  * foreign_keys on and a busy timeout, applies pending migrations inside a
  * transaction, prepares the statements. Returns NULL with a reason in err.
@@ -25,7 +29,7 @@ int store_schema_version(struct store *st);
 
 /* Stores a token: id is public (used for lookup), secret_hash is the hex
  * sha256 of the secret part. uses >= 1. Returns 0 or -1. */
-int store_token_insert(struct store *st, const char *id, const char *secret_hash,
+STORE_MUST_CHECK int store_token_insert(struct store *st, const char *id, const char *secret_hash,
 		       const char *role, int64_t created_at, int64_t expires_at, int64_t uses);
 
 enum store_enroll_result {
@@ -40,7 +44,7 @@ enum store_enroll_result {
  * constant time, checks expiry against now and uses left, takes one use, and
  * inserts a node (id node_id, name, role taken from the token, created_at
  * now, cert_serial). On success *role_out gets the token's role. */
-enum store_enroll_result store_enroll_node(struct store *st, const char *token_id,
+STORE_MUST_CHECK enum store_enroll_result store_enroll_node(struct store *st, const char *token_id,
 					   const char *secret_hash, int64_t now,
 					   const char *node_id, const char *name,
 					   const char *cert_serial,
@@ -65,12 +69,12 @@ struct store_node {
 };
 
 /* Facts from the agent's hello. Returns 0, or -1 (no such live node / error). */
-int store_node_update_facts(struct store *st, const char *id, const char *name,
+STORE_MUST_CHECK int store_node_update_facts(struct store *st, const char *id, const char *name,
 			    const char *arch, const char *os, const char *kernel,
 			    int64_t cpus, int64_t mem_total, int64_t now);
-int store_node_touch(struct store *st, const char *id, int64_t now);
+STORE_MUST_CHECK int store_node_touch(struct store *st, const char *id, int64_t now);
 /* Records a renewed certificate; the current serial becomes the previous one. */
-int store_node_set_serial(struct store *st, const char *id, const char *cert_serial);
+STORE_MUST_CHECK int store_node_set_serial(struct store *st, const char *id, const char *cert_serial);
 /* Returns 1 found (deleted ones too), 0 not found, -1 error. */
 int store_node_get(struct store *st, const char *id, struct store_node *out);
 /* Calls fn for each node that is not deleted, ordered by created_at then id.
@@ -79,7 +83,7 @@ int store_node_foreach(struct store *st, int (*fn)(const struct store_node *node
 		       void *arg);
 /* Marks a node deleted (its certificate is refused from then on).
  * Returns 1 done, 0 no such live node, -1 error. */
-int store_node_delete(struct store *st, const char *id);
+STORE_MUST_CHECK int store_node_delete(struct store *st, const char *id);
 
 /* ---- tasks: work sent to agents, grouped by run ---- */
 
@@ -103,17 +107,17 @@ struct store_task {
 };
 
 /* now_ms: wall clock in milliseconds. */
-int store_task_insert(struct store *st, const char *id, const char *run_id, const char *node_id,
+STORE_MUST_CHECK int store_task_insert(struct store *st, const char *id, const char *run_id, const char *node_id,
 		      const char *role, const char *step, const char *spec_json, int64_t now_ms);
 /* Moves an open task to "sent" or "running"; finished tasks stay as they are. */
-int store_task_set_state(struct store *st, const char *id, const char *state, int64_t now);
-int store_task_progress(struct store *st, const char *id, int64_t percent, const char *message);
+STORE_MUST_CHECK int store_task_set_state(struct store *st, const char *id, const char *state, int64_t now);
+STORE_MUST_CHECK int store_task_progress(struct store *st, const char *id, int64_t percent, const char *message);
 /* Records the result once: returns 1 when this call finished the task, 0
  * when it was already finished (a re-sent result), -1 on error. */
-int store_task_finish(struct store *st, const char *id, const char *state, int64_t exit_code,
+STORE_MUST_CHECK int store_task_finish(struct store *st, const char *id, const char *state, int64_t exit_code,
 		      int64_t duration_ms, const char *reason, const char *outputs_json, int64_t now_ms);
 /* Counts bytes more of log, through chunk seq. */
-int store_task_add_log(struct store *st, const char *id, int64_t bytes, int64_t seq);
+STORE_MUST_CHECK int store_task_add_log(struct store *st, const char *id, int64_t bytes, int64_t seq);
 /* Returns 1 found, 0 not found, -1 error; store_task_clear frees the strings. */
 int store_task_get(struct store *st, const char *id, struct store_task *out);
 void store_task_clear(struct store_task *t);
@@ -172,19 +176,19 @@ struct store_oc_step {
 	int64_t retry_at_ms, started_ms, finished_ms;
 };
 
-int store_oc_insert(struct store *st, const char *id, const char *pattern, const char *provider,
+STORE_MUST_CHECK int store_oc_insert(struct store *st, const char *id, const char *pattern, const char *provider,
 		    int64_t number, const char *size, int64_t now);
-int store_oc_set_status(struct store *st, const char *id, const char *status, const char *error,
+STORE_MUST_CHECK int store_oc_set_status(struct store *st, const char *id, const char *status, const char *error,
 			int64_t now);
 /* 1 found, 0 not, -1 error. */
 int store_oc_get(struct store *st, const char *id, struct store_overcloud *out);
 int store_oc_foreach(struct store *st, int (*fn)(const struct store_overcloud *oc, void *arg),
 		     void *arg);
-int store_ocn_insert(struct store *st, const char *oc_id, const char *name, const char *group,
+STORE_MUST_CHECK int store_ocn_insert(struct store *st, const char *oc_id, const char *name, const char *group,
 		     int64_t idx, const char *provider, const char *size);
-int store_ocn_update(struct store *st, const char *oc_id, const struct store_oc_node *n);
+STORE_MUST_CHECK int store_ocn_update(struct store *st, const char *oc_id, const struct store_oc_node *n);
 /* A row for a node that is already enrolled (node_id), in state pending. */
-int store_ocn_insert_enrolled(struct store *st, const char *oc_id, const char *name,
+STORE_MUST_CHECK int store_ocn_insert_enrolled(struct store *st, const char *oc_id, const char *name,
 			      const char *group, int64_t idx, const char *provider,
 			      const char *node_id, const char *address);
 /* The OverCloud that holds the node in a row not released yet, as an
@@ -196,25 +200,29 @@ int store_ocn_list(struct store *st, const char *oc_id, struct store_oc_node *ou
  * *value a heap string the caller frees, 0 when the OverCloud has no such
  * row, -1 on error. foreach: fn must not use the store; a non-zero return
  * stops the walk and is returned. */
-int store_oci_insert(struct store *st, const char *oc_id, const char *name, const char *value);
+STORE_MUST_CHECK int store_oci_insert(struct store *st, const char *oc_id, const char *name, const char *value);
 int store_oci_get(struct store *st, const char *oc_id, const char *name, char **value);
 int store_oci_foreach(struct store *st, const char *oc_id,
 		      int (*fn)(const char *name, const char *value, void *arg), void *arg);
 /* Inserting a step that exists is a no-op. */
-int store_ocs_insert(struct store *st, const char *oc_id, const char *dag, const char *name,
+STORE_MUST_CHECK int store_ocs_insert(struct store *st, const char *oc_id, const char *dag, const char *name,
 		     int64_t ord);
-int store_ocs_update(struct store *st, const char *oc_id, const struct store_oc_step *step);
+STORE_MUST_CHECK int store_ocs_update(struct store *st, const char *oc_id, const struct store_oc_step *step);
 int store_ocs_list(struct store *st, const char *oc_id, struct store_oc_step *out, size_t max);
 /* Deletes the steps of one DAG (a new attach starts from a clean one). */
-int store_ocs_clear(struct store *st, const char *oc_id, const char *dag);
+STORE_MUST_CHECK int store_ocs_clear(struct store *st, const char *oc_id, const char *dag);
 /* Steps of the DAG still pending or running, or -1. */
 int64_t store_ocs_count_open(struct store *st, const char *oc_id, const char *dag);
 /* The OverCloud whose step ran run_id: 1 found, 0 none (an ad-hoc run), -1 error. */
 int store_ocs_find_run(struct store *st, const char *run_id, char *oc_id, size_t oc_id_size);
 
-/* ---- batching ---- */
-int store_begin(struct store *st);
-int store_commit(struct store *st);
+/* ---- batching ----
+ * One level only: store_begin inside an open batch fails. store_commit rolls
+ * the batch back when the commit fails. store_rollback is what a caller's
+ * failure path does last: it logs its own failure and leaves nothing for the
+ * caller to do, so its result may be ignored. */
+STORE_MUST_CHECK int store_begin(struct store *st);
+STORE_MUST_CHECK int store_commit(struct store *st);
 int store_rollback(struct store *st);
 
 #endif
