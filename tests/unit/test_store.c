@@ -425,7 +425,7 @@ static void test_enroll_duplicate_node_rolls_back(void **state)
 static void test_enroll_bad_input(void **state)
 {
 	struct fixture *f = *state;
-	char role[STORE_ROLE_MAX], small[3], long_name[STORE_NAME_MAX + 1];
+	char role[STORE_ROLE_MAX], small[3], long_name[STORE_NODE_NAME_MAX + 1];
 
 	memset(long_name, 'n', sizeof(long_name) - 1);
 	long_name[sizeof(long_name) - 1] = '\0';
@@ -573,7 +573,7 @@ static void test_node_get_truncates(void **state)
 	sqlite3_close(db);
 
 	assert_int_equal(store_node_get(f->st, "n1", &n), 1);
-	assert_int_equal(strlen(n.name), STORE_NAME_MAX - 1);
+	assert_int_equal(strlen(n.name), STORE_NODE_NAME_MAX - 1);
 	assert_int_equal(strlen(n.arch), 30);
 	assert_string_equal(n.os, "");
 }
@@ -872,18 +872,18 @@ static void test_attached_nodes(void **state)
 	snprintf(nodes[0].token_id, sizeof(nodes[0].token_id), "tokp");
 	snprintf(nodes[0].state, sizeof(nodes[0].state), "created");
 	assert_int_equal(store_ocn_update(f->st, "oc-1", &nodes[0]), 0);
-	assert_int_equal(store_ocn_insert_enrolled(f->st, "oc-1", "oc-1-attached-0", "attached", 0,
+	assert_int_equal(store_ocn_insert_attached(f->st, "oc-1", "oc-1-attached-0", "attached", 0,
 						   "attached", "n-edge", "10.0.0.9"), 0);
 
 	assert_int_equal(store_ocn_list(f->st, "oc-1", nodes, 4), 2);
 	assert_string_equal(nodes[0].node_id, "n-post");
-	assert_false(nodes[0].enrolled);
+	assert_false(nodes[0].attached);
 	assert_string_equal(nodes[1].name, "oc-1-attached-0");
 	assert_string_equal(nodes[1].node_id, "n-edge");
 	assert_string_equal(nodes[1].address, "10.0.0.9");
 	assert_string_equal(nodes[1].state, "pending");
 	assert_string_equal(nodes[1].provider, "attached");
-	assert_true(nodes[1].enrolled);
+	assert_true(nodes[1].attached);
 
 	/* held: the made node and the attached one; a node sharing the
 	 * attached one's (multi-use) token is not */
@@ -899,9 +899,9 @@ static void test_attached_nodes(void **state)
 	assert_int_equal(store_node_delete(f->st, "n-edge"), 1);
 	assert_int_equal(store_ocn_list(f->st, "oc-1", nodes, 4), 2);
 	assert_string_equal(nodes[1].node_id, "");
-	assert_true(nodes[1].enrolled);
+	assert_true(nodes[1].attached);
 	/* the same row name twice is refused */
-	assert_int_equal(store_ocn_insert_enrolled(f->st, "oc-1", "oc-1-attached-0", "attached", 0,
+	assert_int_equal(store_ocn_insert_attached(f->st, "oc-1", "oc-1-attached-0", "attached", 0,
 						   "attached", "n-free", ""), -1);
 }
 

@@ -885,7 +885,7 @@ static void post_overcloud_nodes(struct api_ctx *ctx, const char *id)
 		}
 	}
 	node = json_string_value(json_object_get(body, "node"));
-	if (node == NULL || node[0] == '\0' || strlen(node) >= STORE_NAME_MAX) {
+	if (node == NULL || node[0] == '\0' || strlen(node) >= STORE_NODE_NAME_MAX) {
 		reply_error(ctx, 400, "field \"node\" must name an enrolled node (its id or name)", NULL);
 		goto out;
 	}

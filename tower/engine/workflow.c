@@ -347,7 +347,7 @@ static bool node_in_target(const struct store_oc_node *n, const char *on, const 
 {
 	bool all = strcmp(on, "all") == 0;
 
-	if (!n->enrolled)
+	if (!n->attached)
 		return all || strcmp(n->group, on) == 0;
 	if (strcmp(n->state, "released") == 0 || (!all && strcmp(on, PATTERN_ATTACHED) != 0))
 		return false;
@@ -667,8 +667,8 @@ struct node_call {
 	bool create;
 	char oc_id[STORE_ID_MAX];
 	char name[STORE_ID_MAX];
-	char group[STORE_ROLE_MAX];
-	char size[STORE_ROLE_MAX];
+	char group[STORE_NAME_MAX];
+	char size[STORE_NAME_MAX];
 	char token[ENROLL_TOKEN_LEN + 1];
 	char *user_data;
 	struct provider_node made;    /* in for destroy, out for create */
@@ -841,7 +841,7 @@ static int release_nodes(struct workflow *wf, struct oc_view *v, struct oc_calls
 		struct node_call *c;
 		char prov_err[256];
 
-		if (n->enrolled) {
+		if (n->attached) {
 			/* Attached: not the provider's, and it stays enrolled, free
 			 * to be attached again. */
 			if (strcmp(n->state, "released") != 0) {
@@ -923,7 +923,7 @@ static void do_acquire(struct workflow *wf, struct oc_view *v, struct store_oc_s
 		struct provider_slot *prov;
 		struct node_call *c;
 
-		if (strcmp(n->state, "pending") != 0 || n->enrolled)
+		if (strcmp(n->state, "pending") != 0 || n->attached)
 			continue;
 		prov = node_provider(wf, v, n, err, sizeof(err));
 		if (prov == NULL) {
@@ -985,7 +985,7 @@ static void check_enroll(struct workflow *wf, struct oc_view *v, struct store_oc
 
 	for (int i = 0; i < v->node_count; i++) {
 		const struct store_oc_node *n = &v->nodes[i];
-		if (n->enrolled || (n->node_id[0] != '\0' && hub_node_connected(wf->t->hub, n->node_id)))
+		if (n->attached || (n->node_id[0] != '\0' && hub_node_connected(wf->t->hub, n->node_id)))
 			continue;
 		if (strlen(missing) + strlen(n->name) + 2 < sizeof(missing))
 			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), "%s%s",
@@ -1171,7 +1171,7 @@ static void finish_attach(struct workflow *wf, struct oc_view *v, const char *er
 	}
 	for (int i = 0; i < v->node_count; i++) {
 		struct store_oc_node *n = &v->nodes[i];
-		if (!n->enrolled || strcmp(n->state, "pending") != 0)
+		if (!n->attached || strcmp(n->state, "pending") != 0)
 			continue;
 		snprintf(n->state, sizeof(n->state), "created");
 		if (store_ocn_update(wf->t->store, v->oc.id, n) != 0) {
@@ -1707,7 +1707,7 @@ int workflow_attach(struct workflow *wf, const char *id, const char *node_ref, c
 	if (rc != 0)
 		goto out;
 	for (int i = 0; i < v.node_count; i++)
-		idx += v.nodes[i].enrolled;
+		idx += v.nodes[i].attached;
 	snprintf(name, sizeof(name), "%s-" PATTERN_ATTACHED "-%lld", id, (long long)idx);
 	hub_node_address(wf->t->hub, node.id, address, sizeof(address));
 	rc = WORKFLOW_FAILED;
@@ -1717,7 +1717,7 @@ int workflow_attach(struct workflow *wf, const char *id, const char *node_ref, c
 	}
 	/* A new attach starts from clean steps; the last one's runs stay in
 	 * the tasks table. */
-	if (store_ocn_insert_enrolled(wf->t->store, id, name, PATTERN_ATTACHED, idx, PATTERN_ATTACHED,
+	if (store_ocn_insert_attached(wf->t->store, id, name, PATTERN_ATTACHED, idx, PATTERN_ATTACHED,
 				      node.id, address) != 0 ||
 	    store_ocs_clear(wf->t->store, id, "attach") != 0)
 		goto fail;
@@ -1769,7 +1769,7 @@ static const char *node_role(struct workflow *wf, const struct oc_view *v,
 	const struct pattern_group *g = pattern_find_group(v->pattern, n->group);
 	struct store_node node;
 
-	if (n->enrolled && n->node_id[0] != '\0' &&
+	if (n->attached && n->node_id[0] != '\0' &&
 	    store_node_get(wf->t->store, n->node_id, &node) == 1) {
 		snprintf(buf, size, "%s", node.role);
 		return buf;
@@ -1818,7 +1818,7 @@ static json_t *overcloud_json(struct workflow *wf, struct oc_view *v)
 			"connected", n->node_id[0] && hub_node_connected(wf->t->hub, n->node_id)));
 		/* Attached edge nodes are listed, not part of the post or the
 		 * logical cluster. */
-		if (n->address[0] == '\0' || strcmp(n->state, "released") == 0 || n->enrolled)
+		if (n->address[0] == '\0' || strcmp(n->state, "released") == 0 || n->attached)
 			continue;
 		if (strcmp(n->group, "post") == 0 && json_is_null(post))
 			post = json_string(n->address);

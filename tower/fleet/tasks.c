@@ -446,7 +446,7 @@ json_t *tasks_task_json(struct tasks *tk, const struct store_task *t)
 {
 	json_t *spec = json_loads(t->spec, 0, NULL), *outputs = json_loads(t->outputs, 0, NULL);
 	json_t *secret = json_object_get(spec, "secret_outputs"), *v;
-	char name[STORE_NAME_MAX];
+	char name[STORE_NODE_NAME_MAX];
 	json_t *obj;
 	size_t i;
 
@@ -507,7 +507,7 @@ struct replay {
 static int replay_task(const struct store_task *t, void *arg)
 {
 	struct replay *r = arg;
-	char path[PATH_MAX + 64], name[STORE_NAME_MAX];
+	char path[PATH_MAX + 64], name[STORE_NODE_NAME_MAX];
 	uint8_t buf[REPLAY_CHUNK];
 	ssize_t n;
 	int fd;
@@ -686,7 +686,7 @@ static void flush_stream_parts(struct tasks *tk, const char *task_id)
 
 static void store_log_chunk(struct tasks *tk, const struct store_task *t, const struct msg_task_log *l)
 {
-	char path[PATH_MAX + 64], name[STORE_NAME_MAX];
+	char path[PATH_MAX + 64], name[STORE_NODE_NAME_MAX];
 	static const char marker[] = "\n[log truncated: over the tower's per-task cap]\n";
 	size_t len = l->data.len;
 	bool truncate = false;
@@ -912,7 +912,7 @@ void tasks_on_task_msg(void *arg, const char *node_id, const struct msg *m)
 	struct done_effects fx = {0};
 	bool batch, started = false;
 	struct store_task t;
-	char name[STORE_NAME_MAX];
+	char name[STORE_NODE_NAME_MAX];
 
 	switch (m->type) {
 	case MSG_TASK_LOG: id = m->u.task_log.id; break;

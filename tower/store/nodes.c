@@ -87,7 +87,7 @@ enum store_enroll_result store_enroll_node(struct store *st, const char *token_i
 	bool nested;
 
 	if (st == NULL || token_id == NULL || secret_hash == NULL || !store_id_ok(node_id) ||
-	    !store_str_fits(name, STORE_NAME_MAX) || !store_str_fits(cert_serial, STORE_ID_MAX) ||
+	    !store_str_fits(name, STORE_NODE_NAME_MAX) || !store_str_fits(cert_serial, STORE_ID_MAX) ||
 	    role_out == NULL || role_size == 0) {
 		log_error("store: enroll node: bad arguments");
 		return STORE_ENROLL_ERROR;

@@ -66,7 +66,7 @@ int store_ocn_list(struct store *st, const char *oc_id, struct store_oc_node *ou
 		store_column_copy(s, 7, n->node_id, sizeof(n->node_id));
 		store_column_copy(s, 8, n->provider, sizeof(n->provider));
 		store_column_copy(s, 9, n->size, sizeof(n->size));
-		n->enrolled = sqlite3_column_int(s, 10) != 0;
+		n->attached = sqlite3_column_int(s, 10) != 0;
 	}
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
 		store_log(st, "list overcloud nodes", oc_id);
@@ -77,7 +77,7 @@ int store_ocn_list(struct store *st, const char *oc_id, struct store_oc_node *ou
 	return (int)count;
 }
 
-int store_ocn_insert_enrolled(struct store *st, const char *oc_id, const char *name,
+int store_ocn_insert_attached(struct store *st, const char *oc_id, const char *name,
 			      const char *group, int64_t idx, const char *provider,
 			      const char *node_id, const char *address)
 {
