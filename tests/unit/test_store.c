@@ -20,6 +20,7 @@
 #include "shared/log.h"
 #include "shared/util.h"
 #include "tower/store/store.h"
+#include "tower/store/store_int.h"   /* the binding helper, tested directly */
 
 struct fixture {
 	char dir[64];
@@ -982,10 +983,138 @@ static void test_attach_steps(void **state)
 	assert_int_equal(store_ocs_list(f->st, "oc-1", steps, 8), 2);
 }
 
+/* ---- the binding helper and write results ---- */
+
+/* Runs sql with a separate connection, as another process would. */
+static void raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* Every value goes through one typed binder: an id that breaks the id rule
+ * is refused before sqlite sees it (the OverCloud writes once bound ids
+ * unchecked, so "" became a row), as is a NULL text or a value count that
+ * is not the statement's. */
+static void test_binding_refuses_bad_values(void **state)
+{
+	struct fixture *f = *state;
+	char long_id[STORE_ID_MAX + 1];
+	struct store_oc_step step = { .dag = "create", .name = "s", .state = "done" };
+
+	memset(long_id, 'a', STORE_ID_MAX);
+	long_id[STORE_ID_MAX] = '\0';
+	assert_int_equal(store_oc_insert(f->st, "", "demo", "local", 1, "", T0), -1);
+	assert_int_equal(store_oc_insert(f->st, long_id, "demo", "local", 1, "", T0), -1);
+	assert_int_equal(store_oc_insert(f->st, NULL, "demo", "local", 1, "", T0), -1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM overclouds"), 0);
+
+	assert_int_equal(store_oc_insert(f->st, "oc-1", "demo", "local", 1, "", T0), 0);
+	assert_int_equal(store_oc_set_status(f->st, "", "failed", "x", T0), -1);
+	assert_int_equal(store_ocn_insert(f->st, long_id, "n-0", "worker", 0, "", ""), -1);
+	assert_int_equal(store_ocn_insert(f->st, "oc-1", NULL, "worker", 0, "", ""), -1);
+	assert_int_equal(store_ocn_insert_attached(f->st, "oc-1", "n-1", "attached", 0, "attached",
+						   "", ""), -1);
+	assert_int_equal(store_ocs_insert(f->st, "", "create", "s", 0), -1);
+	assert_int_equal(store_ocs_update(f->st, long_id, &step), -1);
+	assert_int_equal(store_ocs_clear(f->st, "", "create"), -1);
+	assert_int_equal(store_oci_insert(f->st, long_id, "k", "v"), -1);
+	assert_int_equal(raw_int(f->path, "SELECT (SELECT count(*) FROM oc_nodes) +"
+					  " (SELECT count(*) FROM oc_steps) +"
+					  " (SELECT count(*) FROM oc_inputs) +"
+					  " (SELECT count(*) FROM overclouds WHERE status != 'creating')"),
+			 0);
+
+	/* the helper itself: a refusal leaves the statement usable */
+	assert_int_equal(store_exec(f->st, ST_OCS_CLEAR, "clear", STORE_ARGS(arg_id("oc-1"))), -1);
+	assert_int_equal(store_exec(f->st, ST_OCS_CLEAR, "clear",
+				    STORE_ARGS(arg_id("oc-1"), arg_text("create"), arg_int(1))), -1);
+	assert_int_equal(store_exec(f->st, ST_OCS_CLEAR, "clear",
+				    STORE_ARGS(arg_id(long_id), arg_text("create"))), -1);
+	assert_int_equal(store_exec(f->st, ST_OCS_CLEAR, "clear",
+				    STORE_ARGS(arg_id("oc-1"), arg_text(NULL))), -1);
+	assert_null(store_bound(f->st, ST_OC_GET, "get", STORE_ARGS(arg_id(""))));
+	assert_int_equal(store_ocs_insert(f->st, "oc-1", "create", "s", 0), 0);
+	assert_int_equal(store_exec(f->st, ST_OCS_CLEAR, "clear",
+				    STORE_ARGS(arg_id("oc-1"), arg_text("create"))), 1);
+}
+
+/* A write sqlite refuses is -1 for its caller: a constraint (CHECK, foreign
+ * key, primary key) or any failure of the statement, here a trigger another
+ * connection put there; the updates whose "no row matched" is fine too. */
+static void test_failed_writes_are_reported(void **state)
+{
+	struct fixture *f = *state;
+	struct store_oc_node n = { .name = "oc-1-worker-0", .state = "created" };
+	struct store_oc_step step = { .dag = "create", .name = "s", .state = "done" };
+
+	assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 2), 0);
+	assert_int_equal(enroll(f, "tok1", hash_a, T0, "node-1", NULL), STORE_ENROLL_OK);
+	assert_int_equal(store_oc_insert(f->st, "oc-1", "demo", "local", 1, "", T0), 0);
+	assert_int_equal(store_ocn_insert(f->st, "oc-1", n.name, "worker", 0, "", ""), 0);
+	assert_int_equal(store_ocs_insert(f->st, "oc-1", "create", "s", 0), 0);
+	assert_int_equal(store_task_insert(f->st, "task-1", "run-1", "node-1", "worker", "s", "{}",
+					   (int64_t)T0 * 1000), 0);
+
+	/* constraints */
+	assert_int_equal(store_oc_insert(f->st, "oc-1", "demo", "local", 1, "", T0), -1);
+	assert_int_equal(store_oc_set_status(f->st, "oc-1", "bogus", "", T0), -1);
+	assert_int_equal(store_ocn_insert(f->st, "oc-9", "x", "worker", 0, "", ""), -1);
+	assert_int_equal(store_task_insert(f->st, "task-2", "run-1", "node-9", "worker", "s", "{}",
+					   (int64_t)T0 * 1000), -1);
+	assert_int_equal(store_oci_insert(f->st, "oc-1", "k", "v"), 0);
+	assert_int_equal(store_oci_insert(f->st, "oc-1", "k", "v"), -1);
+
+	/* every update refused */
+	raw_exec(f->path,
+		 "CREATE TRIGGER no_oc BEFORE UPDATE ON overclouds BEGIN SELECT RAISE(ABORT, 'no'); END;"
+		 "CREATE TRIGGER no_ocn BEFORE UPDATE ON oc_nodes BEGIN SELECT RAISE(ABORT, 'no'); END;"
+		 "CREATE TRIGGER no_ocs BEFORE UPDATE ON oc_steps BEGIN SELECT RAISE(ABORT, 'no'); END;"
+		 "CREATE TRIGGER no_ocs_d BEFORE DELETE ON oc_steps BEGIN SELECT RAISE(ABORT, 'no'); END;"
+		 "CREATE TRIGGER no_node BEFORE UPDATE ON nodes BEGIN SELECT RAISE(ABORT, 'no'); END;"
+		 "CREATE TRIGGER no_task BEFORE UPDATE ON tasks BEGIN SELECT RAISE(ABORT, 'no'); END;");
+	assert_int_equal(store_oc_set_status(f->st, "oc-1", "ready", "", T0), -1);
+	assert_int_equal(store_ocn_update(f->st, "oc-1", &n), -1);
+	assert_int_equal(store_ocs_update(f->st, "oc-1", &step), -1);
+	assert_int_equal(store_ocs_clear(f->st, "oc-1", "create"), -1);
+	assert_int_equal(store_node_touch(f->st, "node-1", T0), -1);
+	assert_int_equal(store_node_set_serial(f->st, "node-1", "serial-2"), -1);
+	assert_int_equal(store_node_delete(f->st, "node-1"), -1);
+	assert_int_equal(store_node_update_facts(f->st, "node-1", "n", "x86_64", "os", "k", 1, 1, T0),
+			 -1);
+	assert_int_equal(store_task_set_state(f->st, "task-1", "running", T0), -1);
+	assert_int_equal(store_task_progress(f->st, "task-1", 50, "half"), -1);
+	assert_int_equal(store_task_add_log(f->st, "task-1", 10, 0), -1);
+	assert_int_equal(store_task_finish(f->st, "task-1", "done", 0, 1, "", "{}", (int64_t)T0 * 1000), -1);
+	/* the token's use is not taken when the node cannot be inserted */
+	raw_exec(f->path, "CREATE TRIGGER no_new_node BEFORE INSERT ON nodes"
+			  " BEGIN SELECT RAISE(ABORT, 'no'); END;");
+	assert_int_equal(enroll(f, "tok1", hash_a, T0, "node-2", NULL), STORE_ENROLL_ERROR);
+	assert_int_equal(uses_left(f, "tok1"), 1);
+
+	/* the same writes pass once nothing refuses them */
+	raw_exec(f->path, "DROP TRIGGER no_oc; DROP TRIGGER no_ocn; DROP TRIGGER no_ocs;"
+			  " DROP TRIGGER no_ocs_d; DROP TRIGGER no_node; DROP TRIGGER no_task;"
+			  " DROP TRIGGER no_new_node;");
+	assert_int_equal(store_oc_set_status(f->st, "oc-1", "ready", "", T0), 0);
+	assert_int_equal(store_ocn_update(f->st, "oc-1", &n), 0);
+	assert_int_equal(store_ocs_update(f->st, "oc-1", &step), 0);
+	assert_int_equal(store_node_touch(f->st, "node-1", T0), 0);
+	assert_int_equal(store_task_set_state(f->st, "task-1", "running", T0), 0);
+	assert_int_equal(store_task_finish(f->st, "task-1", "done", 0, 1, "", "{}", (int64_t)T0 * 1000), 1);
+	assert_int_equal(store_ocs_clear(f->st, "oc-1", "create"), 0);
+	assert_int_equal(store_node_delete(f->st, "node-1"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_fresh_open_creates_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_binding_refuses_bad_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_writes_are_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_data_and_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrates_schema_1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrates_schema_5_steps, setup, teardown),
