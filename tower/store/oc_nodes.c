@@ -2,8 +2,6 @@
  * through a join token or attached by name, and which OverCloud holds a node. */
 #include "tower/store/store_int.h"
 
-#include <string.h>
-
 const struct store_sql store_oc_nodes_sql[] = {
 	{ ST_OCN_INSERT, "INSERT INTO oc_nodes (overcloud_id, name, grp, idx, provider, size)"
 			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6)" },
@@ -43,38 +41,32 @@ int store_ocn_update(struct store *st, const char *oc_id, const struct store_oc_
 				     arg_text(n->state))) < 0 ? -1 : 0;
 }
 
+static void row_to_ocn(sqlite3_stmt *s, void *row)
+{
+	struct store_oc_node *n = row;
+
+	store_column_copy(s, 0, n->name, sizeof(n->name));
+	store_column_copy(s, 1, n->group, sizeof(n->group));
+	n->idx = sqlite3_column_int64(s, 2);
+	store_column_copy(s, 3, n->token_id, sizeof(n->token_id));
+	store_column_copy(s, 4, n->handle, sizeof(n->handle));
+	store_column_copy(s, 5, n->address, sizeof(n->address));
+	store_column_copy(s, 6, n->state, sizeof(n->state));
+	store_column_copy(s, 7, n->node_id, sizeof(n->node_id));
+	store_column_copy(s, 8, n->provider, sizeof(n->provider));
+	store_column_copy(s, 9, n->size, sizeof(n->size));
+	n->attached = sqlite3_column_int(s, 10) != 0;
+}
+
 /* Returns the number of nodes (at most max) or -1. */
 int store_ocn_list(struct store *st, const char *oc_id, struct store_oc_node *out, size_t max)
 {
 	sqlite3_stmt *s = store_bound(st, ST_OCN_LIST, "list overcloud nodes",
 				      STORE_ARGS(arg_id(oc_id)));
-	size_t count = 0;
-	int rc;
 
 	if (s == NULL)
 		return -1;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW && count < max) {
-		struct store_oc_node *n = &out[count++];
-		memset(n, 0, sizeof(*n));
-		store_column_copy(s, 0, n->name, sizeof(n->name));
-		store_column_copy(s, 1, n->group, sizeof(n->group));
-		n->idx = sqlite3_column_int64(s, 2);
-		store_column_copy(s, 3, n->token_id, sizeof(n->token_id));
-		store_column_copy(s, 4, n->handle, sizeof(n->handle));
-		store_column_copy(s, 5, n->address, sizeof(n->address));
-		store_column_copy(s, 6, n->state, sizeof(n->state));
-		store_column_copy(s, 7, n->node_id, sizeof(n->node_id));
-		store_column_copy(s, 8, n->provider, sizeof(n->provider));
-		store_column_copy(s, 9, n->size, sizeof(n->size));
-		n->attached = sqlite3_column_int(s, 10) != 0;
-	}
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		store_log(st, "list overcloud nodes", oc_id);
-		store_stmt_done(s);
-		return -1;
-	}
-	store_stmt_done(s);
-	return (int)count;
+	return store_fill(st, s, "list overcloud nodes", out, sizeof(*out), max, row_to_ocn);
 }
 
 int store_ocn_insert_attached(struct store *st, const char *oc_id, const char *name,

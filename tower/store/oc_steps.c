@@ -2,8 +2,6 @@
  * and destroy DAGs with their state, attempts and run. Running them is the engine's. */
 #include "tower/store/store_int.h"
 
-#include <string.h>
-
 const struct store_sql store_oc_steps_sql[] = {
 	/* A step already there (a delete started again) stays as it is; OR
 	 * IGNORE would also have skipped rows that fail a CHECK, silently. */
@@ -42,34 +40,28 @@ int store_ocs_update(struct store *st, const char *oc_id, const struct store_oc_
 				     arg_int(step->finished_ms))) < 0 ? -1 : 0;
 }
 
+static void row_to_ocs(sqlite3_stmt *s, void *row)
+{
+	struct store_oc_step *x = row;
+
+	store_column_copy(s, 0, x->dag, sizeof(x->dag));
+	store_column_copy(s, 1, x->name, sizeof(x->name));
+	store_column_copy(s, 2, x->state, sizeof(x->state));
+	x->attempts = sqlite3_column_int64(s, 3);
+	store_column_copy(s, 4, x->run_id, sizeof(x->run_id));
+	store_column_copy(s, 5, x->error, sizeof(x->error));
+	x->retry_at_ms = sqlite3_column_int64(s, 6);
+	x->started_ms = sqlite3_column_int64(s, 7);
+	x->finished_ms = sqlite3_column_int64(s, 8);
+}
+
 int store_ocs_list(struct store *st, const char *oc_id, struct store_oc_step *out, size_t max)
 {
 	sqlite3_stmt *s = store_bound(st, ST_OCS_LIST, "list steps", STORE_ARGS(arg_id(oc_id)));
-	size_t count = 0;
-	int rc;
 
 	if (s == NULL)
 		return -1;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW && count < max) {
-		struct store_oc_step *x = &out[count++];
-		memset(x, 0, sizeof(*x));
-		store_column_copy(s, 0, x->dag, sizeof(x->dag));
-		store_column_copy(s, 1, x->name, sizeof(x->name));
-		store_column_copy(s, 2, x->state, sizeof(x->state));
-		x->attempts = sqlite3_column_int64(s, 3);
-		store_column_copy(s, 4, x->run_id, sizeof(x->run_id));
-		store_column_copy(s, 5, x->error, sizeof(x->error));
-		x->retry_at_ms = sqlite3_column_int64(s, 6);
-		x->started_ms = sqlite3_column_int64(s, 7);
-		x->finished_ms = sqlite3_column_int64(s, 8);
-	}
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		store_log(st, "list steps", oc_id);
-		store_stmt_done(s);
-		return -1;
-	}
-	store_stmt_done(s);
-	return (int)count;
+	return store_fill(st, s, "list steps", out, sizeof(*out), max, row_to_ocs);
 }
 
 int store_ocs_find_run(struct store *st, const char *run_id, char *oc_id, size_t oc_id_size)
@@ -89,16 +81,6 @@ int store_ocs_clear(struct store *st, const char *oc_id, const char *dag)
 
 int64_t store_ocs_count_open(struct store *st, const char *oc_id, const char *dag)
 {
-	sqlite3_stmt *s = store_bound(st, ST_OCS_COUNT_OPEN, "count open steps",
-				      STORE_ARGS(arg_id(oc_id), arg_text(dag)));
-	int64_t n = -1;
-
-	if (s == NULL)
-		return -1;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		n = sqlite3_column_int64(s, 0);
-	else
-		store_log(st, "count open steps", oc_id);
-	store_stmt_done(s);
-	return n;
+	return store_count(st, ST_OCS_COUNT_OPEN, "count open steps",
+			   STORE_ARGS(arg_id(oc_id), arg_text(dag)));
 }

@@ -34,8 +34,10 @@ int store_oc_set_status(struct store *st, const char *id, const char *status, co
 				     arg_int(now))) < 0 ? -1 : 0;
 }
 
-static void row_to_oc(sqlite3_stmt *s, struct store_overcloud *oc)
+static int row_to_oc(sqlite3_stmt *s, void *row)
 {
+	struct store_overcloud *oc = row;
+
 	memset(oc, 0, sizeof(*oc));
 	store_column_copy(s, 0, oc->id, sizeof(oc->id));
 	store_column_copy(s, 1, oc->pattern, sizeof(oc->pattern));
@@ -46,6 +48,7 @@ static void row_to_oc(sqlite3_stmt *s, struct store_overcloud *oc)
 	store_column_copy(s, 6, oc->error, sizeof(oc->error));
 	oc->created_at = sqlite3_column_int64(s, 7);
 	oc->updated_at = sqlite3_column_int64(s, 8);
+	return 0;
 }
 
 int store_oc_get(struct store *st, const char *id, struct store_overcloud *out)
@@ -73,29 +76,15 @@ int store_oc_foreach(struct store *st, int (*fn)(const struct store_overcloud *o
 		     void *arg)
 {
 	sqlite3_stmt *s = store_bound(st, ST_OC_LIST, "list overclouds", STORE_NO_ARGS);
-	struct store_overcloud *rows = NULL, *bigger;
-	size_t count = 0, cap = 0;
-	int rc, ret = 0;
+	struct store_overcloud *rows;
+	void *mem;
+	size_t count;
+	int ret;
 
 	if (s == NULL)
 		return -1;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (count == cap) {
-			cap = cap ? cap * 2 : 16;
-			bigger = realloc(rows, cap * sizeof(*rows));
-			if (bigger == NULL) {
-				rc = SQLITE_NOMEM;
-				break;
-			}
-			rows = bigger;
-		}
-		row_to_oc(s, &rows[count++]);
-	}
-	if (rc != SQLITE_DONE) {
-		store_log(st, "list overclouds", NULL);
-		ret = -1;
-	}
-	store_stmt_done(s);
+	ret = store_collect(st, s, "list overclouds", sizeof(*rows), row_to_oc, &mem, &count);
+	rows = mem;
 	for (size_t i = 0; i < count && ret == 0; i++)
 		ret = fn(&rows[i], arg);
 	free(rows);

@@ -240,7 +240,7 @@ sqlite3_stmt *store_bound(struct store *st, enum store_stmt which, const char *w
 	sqlite3_stmt *s;
 	int rc = SQLITE_OK;
 
-	if (st == NULL || which < 0 || which >= ST_COUNT) {
+	if (st == NULL || (unsigned)which >= ST_COUNT) {
 		log_error("store: %s: no store", what);
 		return NULL;
 	}
@@ -313,6 +313,74 @@ int store_first_text(struct store *st, enum store_stmt which, const char *what,
 
 /* Copies a text column into dst, truncating at a UTF-8 character boundary
  * when it does not fit; NULL becomes "". dst is always NUL-terminated. */
+int64_t store_count(struct store *st, enum store_stmt which, const char *what,
+		    const struct store_arg *args, size_t n)
+{
+	sqlite3_stmt *s = store_bound(st, which, what, args, n);
+	int64_t count = -1;
+
+	if (s == NULL)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		count = sqlite3_column_int64(s, 0);
+	else
+		store_log(st, what, args_object(args, n));
+	store_stmt_done(s);
+	return count;
+}
+
+int store_collect(struct store *st, sqlite3_stmt *s, const char *what, size_t elem_size,
+		  int (*to_row)(sqlite3_stmt *s, void *row), void **rows, size_t *count)
+{
+	size_t cap = 0;
+	char *bigger;
+	int rc;
+
+	*rows = NULL;
+	*count = 0;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (*count == cap) {
+			cap = cap ? cap * 2 : 16;
+			bigger = realloc(*rows, cap * elem_size);
+			if (bigger == NULL) {
+				rc = SQLITE_NOMEM;
+				break;
+			}
+			*rows = bigger;
+		}
+		if (to_row(s, (char *)*rows + *count * elem_size) != 0) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		(*count)++;
+	}
+	if (rc != SQLITE_DONE)
+		log_error("store: %s: %s", what,
+			  rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(st->db));
+	store_stmt_done(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_fill(struct store *st, sqlite3_stmt *s, const char *what, void *out, size_t elem_size,
+	       size_t max, void (*to_row)(sqlite3_stmt *s, void *row))
+{
+	size_t count = 0;
+	int rc = SQLITE_DONE;
+
+	while (count < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		memset((char *)out + count * elem_size, 0, elem_size);
+		to_row(s, (char *)out + count * elem_size);
+		count++;
+	}
+	if (count < max && rc != SQLITE_DONE) {
+		log_error("store: %s: %s", what, sqlite3_errmsg(st->db));
+		store_stmt_done(s);
+		return -1;
+	}
+	store_stmt_done(s);
+	return (int)count;
+}
+
 void store_column_copy(sqlite3_stmt *s, int col, char *dst, size_t size)
 {
 	const unsigned char *text = sqlite3_column_text(s, col);

@@ -131,6 +131,19 @@ int store_exec(struct store *st, enum store_stmt which, const char *what,
 /* The first row's text column 0 into out: 1 found, 0 no row, -1 error. */
 int store_first_text(struct store *st, enum store_stmt which, const char *what,
 		     const struct store_arg *args, size_t n, char *out, size_t out_size);
+/* The first row's integer column 0 (a count), or -1. */
+int64_t store_count(struct store *st, enum store_stmt which, const char *what,
+		    const struct store_arg *args, size_t n);
+/* Steps a bound statement to its end, turning each row into an element of
+ * elem_size with to_row (0, or -1 when out of memory), so that the caller's
+ * callbacks may use the store once the statement is done. *rows (caller
+ * frees) and *count hold what was read, also on failure. Returns 0 or -1. */
+int store_collect(struct store *st, sqlite3_stmt *s, const char *what, size_t elem_size,
+		  int (*to_row)(sqlite3_stmt *s, void *row), void **rows, size_t *count);
+/* Steps a bound statement, turning at most max rows into the elements of
+ * out[] (elem_size each) with to_row. Returns the rows read, or -1. */
+int store_fill(struct store *st, sqlite3_stmt *s, const char *what, void *out, size_t elem_size,
+	       size_t max, void (*to_row)(sqlite3_stmt *s, void *row));
 
 /* ---- shared helpers (store.c) ---- */
 

@@ -80,8 +80,10 @@ int store_task_add_log(struct store *st, const char *id, int64_t bytes, int64_t 
 			  STORE_ARGS(arg_id(id), arg_int(bytes), arg_int(seq))) < 0 ? -1 : 0;
 }
 
-static int row_to_task(sqlite3_stmt *s, struct store_task *t)
+static int row_to_task(sqlite3_stmt *s, void *row)
 {
+	struct store_task *t = row;
+
 	memset(t, 0, sizeof(*t));
 	store_column_copy(s, 0, t->id, sizeof(t->id));
 	store_column_copy(s, 1, t->run_id, sizeof(t->run_id));
@@ -145,36 +147,18 @@ static int task_foreach(struct store *st, enum store_stmt which, struct store_ar
 			int (*fn)(const struct store_task *task, void *arg), void *arg)
 {
 	sqlite3_stmt *s;
-	struct store_task *rows = NULL, *bigger;
-	size_t count = 0, cap = 0;
-	int rc, ret = 0;
+	struct store_task *rows;
+	void *mem;
+	size_t count;
+	int ret;
 
 	if (fn == NULL)
 		return -1;
 	s = store_bound(st, which, "list tasks", &key, 1);
 	if (s == NULL)
 		return -1;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		if (count == cap) {
-			cap = cap ? cap * 2 : 16;
-			bigger = realloc(rows, cap * sizeof(*rows));
-			if (bigger == NULL) {
-				rc = SQLITE_NOMEM;
-				break;
-			}
-			rows = bigger;
-		}
-		if (row_to_task(s, &rows[count]) != 0) {
-			rc = SQLITE_NOMEM;
-			break;
-		}
-		count++;
-	}
-	if (rc != SQLITE_DONE) {
-		store_log(st, "list tasks", key.text);
-		ret = -1;
-	}
-	store_stmt_done(s);
+	ret = store_collect(st, s, "list tasks", sizeof(*rows), row_to_task, &mem, &count);
+	rows = mem;
 	for (size_t i = 0; i < count; i++) {
 		if (ret == 0)
 			ret = fn(&rows[i], arg);
@@ -204,18 +188,7 @@ int store_task_foreach_run(struct store *st, const char *run_id,
 
 int64_t store_task_count_open(struct store *st, const char *run_id)
 {
-	sqlite3_stmt *s = store_bound(st, ST_TASK_COUNT_OPEN, "count open tasks",
-				      STORE_ARGS(arg_id(run_id)));
-	int64_t n = -1;
-
-	if (s == NULL)
-		return -1;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		n = sqlite3_column_int64(s, 0);
-	else
-		store_log(st, "count open tasks", run_id);
-	store_stmt_done(s);
-	return n;
+	return store_count(st, ST_TASK_COUNT_OPEN, "count open tasks", STORE_ARGS(arg_id(run_id)));
 }
 
 int store_task_count_by_state(struct store *st,
