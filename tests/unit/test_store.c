@@ -20,6 +20,7 @@
 #include "shared/log.h"
 #include "shared/util.h"
 #include "tower/store/store.h"
+#include "tower/store/store_int.h"   /* the binding helper, tested directly */
 
 struct fixture {
 	char dir[64];
@@ -425,7 +426,7 @@ static void test_enroll_duplicate_node_rolls_back(void **state)
 static void test_enroll_bad_input(void **state)
 {
 	struct fixture *f = *state;
-	char role[STORE_ROLE_MAX], small[3], long_name[STORE_NAME_MAX + 1];
+	char role[STORE_ROLE_MAX], small[3], long_name[STORE_NODE_NAME_MAX + 1];
 
 	memset(long_name, 'n', sizeof(long_name) - 1);
 	long_name[sizeof(long_name) - 1] = '\0';
@@ -474,11 +475,11 @@ static void test_secret_hash_never_logged(void **state)
 	dup2(fd, STDERR_FILENO);
 	close(fd);
 
-	store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1);
-	store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1);
+	assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1), 0);
+	assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1), -1);
 	enroll(f, "tok1", hash_b, T0, "node-1", NULL);
 	enroll(f, "tok1", hash_a, T0, "node-1", NULL);
-	store_token_insert(f->st, "tok2", hash_b, "worker", T0, T0 + HOUR, 1);
+	assert_int_equal(store_token_insert(f->st, "tok2", hash_b, "worker", T0, T0 + HOUR, 1), 0);
 	enroll(f, "tok2", hash_b, T0, "node-1", NULL);
 
 	dup2(saved, STDERR_FILENO);
@@ -573,7 +574,7 @@ static void test_node_get_truncates(void **state)
 	sqlite3_close(db);
 
 	assert_int_equal(store_node_get(f->st, "n1", &n), 1);
-	assert_int_equal(strlen(n.name), STORE_NAME_MAX - 1);
+	assert_int_equal(strlen(n.name), STORE_NODE_NAME_MAX - 1);
 	assert_int_equal(strlen(n.arch), 30);
 	assert_string_equal(n.os, "");
 }
@@ -872,18 +873,18 @@ static void test_attached_nodes(void **state)
 	snprintf(nodes[0].token_id, sizeof(nodes[0].token_id), "tokp");
 	snprintf(nodes[0].state, sizeof(nodes[0].state), "created");
 	assert_int_equal(store_ocn_update(f->st, "oc-1", &nodes[0]), 0);
-	assert_int_equal(store_ocn_insert_enrolled(f->st, "oc-1", "oc-1-attached-0", "attached", 0,
+	assert_int_equal(store_ocn_insert_attached(f->st, "oc-1", "oc-1-attached-0", "attached", 0,
 						   "attached", "n-edge", "10.0.0.9"), 0);
 
 	assert_int_equal(store_ocn_list(f->st, "oc-1", nodes, 4), 2);
 	assert_string_equal(nodes[0].node_id, "n-post");
-	assert_false(nodes[0].enrolled);
+	assert_false(nodes[0].attached);
 	assert_string_equal(nodes[1].name, "oc-1-attached-0");
 	assert_string_equal(nodes[1].node_id, "n-edge");
 	assert_string_equal(nodes[1].address, "10.0.0.9");
 	assert_string_equal(nodes[1].state, "pending");
 	assert_string_equal(nodes[1].provider, "attached");
-	assert_true(nodes[1].enrolled);
+	assert_true(nodes[1].attached);
 
 	/* held: the made node and the attached one; a node sharing the
 	 * attached one's (multi-use) token is not */
@@ -899,9 +900,9 @@ static void test_attached_nodes(void **state)
 	assert_int_equal(store_node_delete(f->st, "n-edge"), 1);
 	assert_int_equal(store_ocn_list(f->st, "oc-1", nodes, 4), 2);
 	assert_string_equal(nodes[1].node_id, "");
-	assert_true(nodes[1].enrolled);
+	assert_true(nodes[1].attached);
 	/* the same row name twice is refused */
-	assert_int_equal(store_ocn_insert_enrolled(f->st, "oc-1", "oc-1-attached-0", "attached", 0,
+	assert_int_equal(store_ocn_insert_attached(f->st, "oc-1", "oc-1-attached-0", "attached", 0,
 						   "attached", "n-free", ""), -1);
 }
 
@@ -976,15 +977,144 @@ static void test_attach_steps(void **state)
 	assert_int_equal(store_ocs_clear(f->st, "oc-1", "attach"), 0);
 	assert_int_equal(store_ocs_count_open(f->st, "oc-1", "attach"), 0);
 	assert_int_equal(store_ocs_list(f->st, "oc-1", steps, 8), 2);
-	/* no DAG but the three (INSERT OR IGNORE passes over the CHECK) */
-	store_ocs_insert(f->st, "oc-1", "upgrade", "x", 0);
+	/* no DAG but the three, and the CHECK's refusal reaches the caller
+	 * (INSERT OR IGNORE would pass over it silently) */
+	assert_int_equal(store_ocs_insert(f->st, "oc-1", "upgrade", "x", 0), -1);
 	assert_int_equal(store_ocs_list(f->st, "oc-1", steps, 8), 2);
+}
+
+/* ---- the binding helper and write results ---- */
+
+/* Runs sql with a separate connection, as another process would. */
+static void raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* Every value goes through one typed binder: an id that breaks the id rule
+ * is refused before sqlite sees it (the OverCloud writes once bound ids
+ * unchecked, so "" became a row), as is a NULL text or a value count that
+ * is not the statement's. */
+static void test_binding_refuses_bad_values(void **state)
+{
+	struct fixture *f = *state;
+	char long_id[STORE_ID_MAX + 1];
+	struct store_oc_step step = { .dag = "create", .name = "s", .state = "done" };
+
+	memset(long_id, 'a', STORE_ID_MAX);
+	long_id[STORE_ID_MAX] = '\0';
+	assert_int_equal(store_oc_insert(f->st, "", "demo", "local", 1, "", T0), -1);
+	assert_int_equal(store_oc_insert(f->st, long_id, "demo", "local", 1, "", T0), -1);
+	assert_int_equal(store_oc_insert(f->st, NULL, "demo", "local", 1, "", T0), -1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM overclouds"), 0);
+
+	assert_int_equal(store_oc_insert(f->st, "oc-1", "demo", "local", 1, "", T0), 0);
+	assert_int_equal(store_oc_set_status(f->st, "", "failed", "x", T0), -1);
+	assert_int_equal(store_ocn_insert(f->st, long_id, "n-0", "worker", 0, "", ""), -1);
+	assert_int_equal(store_ocn_insert(f->st, "oc-1", NULL, "worker", 0, "", ""), -1);
+	assert_int_equal(store_ocn_insert_attached(f->st, "oc-1", "n-1", "attached", 0, "attached",
+						   "", ""), -1);
+	assert_int_equal(store_ocs_insert(f->st, "", "create", "s", 0), -1);
+	assert_int_equal(store_ocs_update(f->st, long_id, &step), -1);
+	assert_int_equal(store_ocs_clear(f->st, "", "create"), -1);
+	assert_int_equal(store_oci_insert(f->st, long_id, "k", "v"), -1);
+	assert_int_equal(raw_int(f->path, "SELECT (SELECT count(*) FROM oc_nodes) +"
+					  " (SELECT count(*) FROM oc_steps) +"
+					  " (SELECT count(*) FROM oc_inputs) +"
+					  " (SELECT count(*) FROM overclouds WHERE status != 'creating')"),
+			 0);
+
+	/* the helper itself: a refusal leaves the statement usable */
+	assert_int_equal(store_exec(f->st, ST_OCS_CLEAR, "clear", STORE_ARGS(arg_id("oc-1"))), -1);
+	assert_int_equal(store_exec(f->st, ST_OCS_CLEAR, "clear",
+				    STORE_ARGS(arg_id("oc-1"), arg_text("create"), arg_int(1))), -1);
+	assert_int_equal(store_exec(f->st, ST_OCS_CLEAR, "clear",
+				    STORE_ARGS(arg_id(long_id), arg_text("create"))), -1);
+	assert_int_equal(store_exec(f->st, ST_OCS_CLEAR, "clear",
+				    STORE_ARGS(arg_id("oc-1"), arg_text(NULL))), -1);
+	assert_null(store_bound(f->st, ST_OC_GET, "get", STORE_ARGS(arg_id(""))));
+	assert_int_equal(store_ocs_insert(f->st, "oc-1", "create", "s", 0), 0);
+	assert_int_equal(store_exec(f->st, ST_OCS_CLEAR, "clear",
+				    STORE_ARGS(arg_id("oc-1"), arg_text("create"))), 1);
+}
+
+/* A write sqlite refuses is -1 for its caller: a constraint (CHECK, foreign
+ * key, primary key) or any failure of the statement, here a trigger another
+ * connection put there; the updates whose "no row matched" is fine too. */
+static void test_failed_writes_are_reported(void **state)
+{
+	struct fixture *f = *state;
+	struct store_oc_node n = { .name = "oc-1-worker-0", .state = "created" };
+	struct store_oc_step step = { .dag = "create", .name = "s", .state = "done" };
+
+	assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 2), 0);
+	assert_int_equal(enroll(f, "tok1", hash_a, T0, "node-1", NULL), STORE_ENROLL_OK);
+	assert_int_equal(store_oc_insert(f->st, "oc-1", "demo", "local", 1, "", T0), 0);
+	assert_int_equal(store_ocn_insert(f->st, "oc-1", n.name, "worker", 0, "", ""), 0);
+	assert_int_equal(store_ocs_insert(f->st, "oc-1", "create", "s", 0), 0);
+	assert_int_equal(store_task_insert(f->st, "task-1", "run-1", "node-1", "worker", "s", "{}",
+					   (int64_t)T0 * 1000), 0);
+
+	/* constraints */
+	assert_int_equal(store_oc_insert(f->st, "oc-1", "demo", "local", 1, "", T0), -1);
+	assert_int_equal(store_oc_set_status(f->st, "oc-1", "bogus", "", T0), -1);
+	assert_int_equal(store_ocn_insert(f->st, "oc-9", "x", "worker", 0, "", ""), -1);
+	assert_int_equal(store_task_insert(f->st, "task-2", "run-1", "node-9", "worker", "s", "{}",
+					   (int64_t)T0 * 1000), -1);
+	assert_int_equal(store_oci_insert(f->st, "oc-1", "k", "v"), 0);
+	assert_int_equal(store_oci_insert(f->st, "oc-1", "k", "v"), -1);
+
+	/* every update refused */
+	raw_exec(f->path,
+		 "CREATE TRIGGER no_oc BEFORE UPDATE ON overclouds BEGIN SELECT RAISE(ABORT, 'no'); END;"
+		 "CREATE TRIGGER no_ocn BEFORE UPDATE ON oc_nodes BEGIN SELECT RAISE(ABORT, 'no'); END;"
+		 "CREATE TRIGGER no_ocs BEFORE UPDATE ON oc_steps BEGIN SELECT RAISE(ABORT, 'no'); END;"
+		 "CREATE TRIGGER no_ocs_d BEFORE DELETE ON oc_steps BEGIN SELECT RAISE(ABORT, 'no'); END;"
+		 "CREATE TRIGGER no_node BEFORE UPDATE ON nodes BEGIN SELECT RAISE(ABORT, 'no'); END;"
+		 "CREATE TRIGGER no_task BEFORE UPDATE ON tasks BEGIN SELECT RAISE(ABORT, 'no'); END;");
+	assert_int_equal(store_oc_set_status(f->st, "oc-1", "ready", "", T0), -1);
+	assert_int_equal(store_ocn_update(f->st, "oc-1", &n), -1);
+	assert_int_equal(store_ocs_update(f->st, "oc-1", &step), -1);
+	assert_int_equal(store_ocs_clear(f->st, "oc-1", "create"), -1);
+	assert_int_equal(store_node_touch(f->st, "node-1", T0), -1);
+	assert_int_equal(store_node_set_serial(f->st, "node-1", "serial-2"), -1);
+	assert_int_equal(store_node_delete(f->st, "node-1"), -1);
+	assert_int_equal(store_node_update_facts(f->st, "node-1", "n", "x86_64", "os", "k", 1, 1, T0),
+			 -1);
+	assert_int_equal(store_task_set_state(f->st, "task-1", "running", T0), -1);
+	assert_int_equal(store_task_progress(f->st, "task-1", 50, "half"), -1);
+	assert_int_equal(store_task_add_log(f->st, "task-1", 10, 0), -1);
+	assert_int_equal(store_task_finish(f->st, "task-1", "done", 0, 1, "", "{}", (int64_t)T0 * 1000), -1);
+	/* the token's use is not taken when the node cannot be inserted */
+	raw_exec(f->path, "CREATE TRIGGER no_new_node BEFORE INSERT ON nodes"
+			  " BEGIN SELECT RAISE(ABORT, 'no'); END;");
+	assert_int_equal(enroll(f, "tok1", hash_a, T0, "node-2", NULL), STORE_ENROLL_ERROR);
+	assert_int_equal(uses_left(f, "tok1"), 1);
+
+	/* the same writes pass once nothing refuses them */
+	raw_exec(f->path, "DROP TRIGGER no_oc; DROP TRIGGER no_ocn; DROP TRIGGER no_ocs;"
+			  " DROP TRIGGER no_ocs_d; DROP TRIGGER no_node; DROP TRIGGER no_task;"
+			  " DROP TRIGGER no_new_node;");
+	assert_int_equal(store_oc_set_status(f->st, "oc-1", "ready", "", T0), 0);
+	assert_int_equal(store_ocn_update(f->st, "oc-1", &n), 0);
+	assert_int_equal(store_ocs_update(f->st, "oc-1", &step), 0);
+	assert_int_equal(store_node_touch(f->st, "node-1", T0), 0);
+	assert_int_equal(store_task_set_state(f->st, "task-1", "running", T0), 0);
+	assert_int_equal(store_task_finish(f->st, "task-1", "done", 0, 1, "", "{}", (int64_t)T0 * 1000), 1);
+	assert_int_equal(store_ocs_clear(f->st, "oc-1", "create"), 0);
+	assert_int_equal(store_node_delete(f->st, "node-1"), 1);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_fresh_open_creates_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_binding_refuses_bad_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_writes_are_reported, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_keeps_data_and_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrates_schema_1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrates_schema_5_steps, setup, teardown),

@@ -280,7 +280,7 @@ void api_overcloud_nodes_post(struct api_ctx *ctx)
 		}
 	}
 	node = json_string_value(json_object_get(body, "node"));
-	if (node == NULL || node[0] == '\0' || strlen(node) >= STORE_NAME_MAX) {
+	if (node == NULL || node[0] == '\0' || strlen(node) >= STORE_NODE_NAME_MAX) {
 		api_reply_error(ctx, 400, "field \"node\" must name an enrolled node (its id or name)", NULL);
 		goto out;
 	}

@@ -347,7 +347,7 @@ static int release_nodes(struct provision *pv, const struct provision_target *tg
 		struct node_call *c;
 		char prov_err[256];
 
-		if (n->enrolled) {
+		if (n->attached) {
 			/* Attached: not the provider's, and it stays enrolled, free
 			 * to be attached again. */
 			if (node_state_parse(n->state) != NODE_RELEASED)
@@ -518,7 +518,7 @@ enum provision_status provision_acquire(struct provision *pv, const struct provi
 		/* Also after a restart: the nodes not made yet. */
 		for (int i = 0; i < tg->node_count; i++) {
 			struct store_oc_node *n = &tg->nodes[i];
-			if (node_state_parse(n->state) != NODE_PENDING || n->enrolled)
+			if (node_state_parse(n->state) != NODE_PENDING || n->attached)
 				continue;
 			if (create_node(pv, tg, oc, n) != 0)
 				break;

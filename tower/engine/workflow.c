@@ -392,7 +392,7 @@ static bool node_in_target(const struct store_oc_node *n, const char *on, const 
 {
 	bool all = strcmp(on, "all") == 0;
 
-	if (!n->enrolled)
+	if (!n->attached)
 		return all || strcmp(n->group, on) == 0;
 	if (node_state_parse(n->state) == NODE_RELEASED || (!all && strcmp(on, PATTERN_ATTACHED) != 0))
 		return false;
@@ -710,7 +710,7 @@ static void check_enroll(struct workflow *wf, struct oc_view *v, struct store_oc
 
 	for (int i = 0; i < v->node_count; i++) {
 		const struct store_oc_node *n = &v->nodes[i];
-		if (n->enrolled || (n->node_id[0] != '\0' && hub_node_connected(wf->t->hub, n->node_id)))
+		if (n->attached || (n->node_id[0] != '\0' && hub_node_connected(wf->t->hub, n->node_id)))
 			continue;
 		if (strlen(missing) + strlen(n->name) + 2 < sizeof(missing))
 			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), "%s%s",
@@ -854,7 +854,7 @@ static int finish_attach(struct workflow *wf, struct oc_view *v, const char *err
 	}
 	for (int i = 0; i < v->node_count; i++) {
 		struct store_oc_node *n = &v->nodes[i];
-		if (n->enrolled && node_state_parse(n->state) == NODE_PENDING)
+		if (n->attached && node_state_parse(n->state) == NODE_PENDING)
 			node_change_state(wf->t->store, v->oc.id, n, NODE_CREATED, "attached");
 	}
 	return oc_change_state(wf, v, OC_READY, NULL);
@@ -1211,7 +1211,8 @@ int workflow_delete(struct workflow *wf, const char *id, char *err, size_t err_s
 		goto out;
 	}
 	for (size_t i = 0; i < p->destroy_count; i++)
-		store_ocs_insert(wf->t->store, id, "destroy", p->destroy[i].name, (int64_t)i);
+		if (store_ocs_insert(wf->t->store, id, "destroy", p->destroy[i].name, (int64_t)i) != 0)
+			goto unrecorded;
 	/* An attach still running stops here; destroy undoes what it did. */
 	for (int i = 0; i < v.step_count; i++) {
 		struct store_oc_step *s = &v.steps[i];
@@ -1225,6 +1226,10 @@ int workflow_delete(struct workflow *wf, const char *id, char *err, size_t err_s
 		goto out;
 	}
 	rc = 0;
+	goto out;
+unrecorded:
+	store_rollback(wf->t->store);
+	snprintf(err, err_size, "cannot record the deletion");
 out:
 	return request_done(wf, &v, rc);
 }
@@ -1340,7 +1345,7 @@ int workflow_attach(struct workflow *wf, const char *id, const char *node_ref, c
 	if (rc != 0)
 		goto out;
 	for (int i = 0; i < v.node_count; i++)
-		idx += v.nodes[i].enrolled;
+		idx += v.nodes[i].attached;
 	snprintf(name, sizeof(name), "%s-" PATTERN_ATTACHED "-%lld", id, (long long)idx);
 	hub_node_address(wf->t->hub, node.id, address, sizeof(address));
 	rc = WORKFLOW_FAILED;
@@ -1350,7 +1355,7 @@ int workflow_attach(struct workflow *wf, const char *id, const char *node_ref, c
 	}
 	/* A new attach starts from clean steps; the last one's runs stay in
 	 * the tasks table. */
-	if (store_ocn_insert_enrolled(wf->t->store, id, name, PATTERN_ATTACHED, idx, PATTERN_ATTACHED,
+	if (store_ocn_insert_attached(wf->t->store, id, name, PATTERN_ATTACHED, idx, PATTERN_ATTACHED,
 				      node.id, address) != 0 ||
 	    store_ocs_clear(wf->t->store, id, "attach") != 0)
 		goto fail;
@@ -1401,7 +1406,7 @@ static const char *node_role(struct workflow *wf, const struct oc_view *v,
 	const struct pattern_group *g = pattern_find_group(v->pattern, n->group);
 	struct store_node node;
 
-	if (n->enrolled && n->node_id[0] != '\0' &&
+	if (n->attached && n->node_id[0] != '\0' &&
 	    store_node_get(wf->t->store, n->node_id, &node) == 1) {
 		snprintf(buf, size, "%s", node.role);
 		return buf;
@@ -1450,7 +1455,7 @@ static json_t *overcloud_json(struct workflow *wf, struct oc_view *v)
 			"connected", n->node_id[0] && hub_node_connected(wf->t->hub, n->node_id)));
 		/* Attached edge nodes are listed, not part of the post or the
 		 * logical cluster. */
-		if (n->address[0] == '\0' || strcmp(n->state, "released") == 0 || n->enrolled)
+		if (n->address[0] == '\0' || strcmp(n->state, "released") == 0 || n->attached)
 			continue;
 		if (strcmp(n->group, "post") == 0 && json_is_null(post))
 			post = json_string(n->address);

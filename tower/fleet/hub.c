@@ -167,7 +167,8 @@ static void touch_later(struct hub *hub, const char *node_id)
 		size_t cap = hub->touch_cap ? hub->touch_cap * 2 : 256;
 		struct hub_touch *more = realloc(hub->touches, cap * sizeof(*more));
 		if (more == NULL) {
-			store_node_touch(hub->store, node_id, util_now());
+			if (store_node_touch(hub->store, node_id, util_now()) != 0)
+				log_warn("hub: cannot store last_seen of node %s", node_id);
 			return;
 		}
 		hub->touches = more;
@@ -183,11 +184,15 @@ static void touch_flush(evutil_socket_t fd, short what, void *arg)
 {
 	struct hub *hub = arg;
 	bool batch = store_begin(hub->store) == 0;
+	size_t failed = 0;
 
 	for (size_t i = 0; i < hub->touch_count; i++)
-		store_node_touch(hub->store, hub->touches[i].node_id, hub->touches[i].when);
+		failed += store_node_touch(hub->store, hub->touches[i].node_id,
+					   hub->touches[i].when) != 0;
 	if (batch && store_commit(hub->store) != 0)
-		log_warn("hub: cannot store last_seen of %zu node(s)", hub->touch_count);
+		failed = hub->touch_count;
+	if (failed > 0)
+		log_warn("hub: cannot store last_seen of %zu node(s)", failed);
 	hub->touch_count = 0;
 	/* A burst's buffer is not kept for ever. */
 	if (hub->touch_cap > 4096) {

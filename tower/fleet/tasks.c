@@ -324,11 +324,14 @@ static void mark_sent(struct tasks *tk, struct pending_sends *ps)
 {
 	bool batch = ps->count > 1 && store_begin(tk->st) == 0;
 	int64_t now = util_now();
+	size_t failed = 0;
 
 	for (size_t i = 0; i < ps->count; i++)
-		store_task_set_state(tk->st, ps->ids[i], "sent", now);
+		failed += store_task_set_state(tk->st, ps->ids[i], "sent", now) != 0;
 	if (batch && store_commit(tk->st) != 0)
-		log_warn("tasks: cannot record %zu task(s) as sent", ps->count);
+		failed = ps->count;
+	if (failed > 0)
+		log_warn("tasks: cannot record %zu task(s) as sent", failed);
 	free(ps->ids);
 }
 
@@ -454,7 +457,7 @@ json_t *tasks_task_json(struct tasks *tk, const struct store_task *t)
 {
 	json_t *spec = json_loads(t->spec, 0, NULL), *outputs = json_loads(t->outputs, 0, NULL);
 	json_t *secret = json_object_get(spec, "secret_outputs"), *v;
-	char name[STORE_NAME_MAX];
+	char name[STORE_NODE_NAME_MAX];
 	json_t *obj;
 	size_t i;
 
@@ -515,7 +518,7 @@ struct replay {
 static int replay_task(const struct store_task *t, void *arg)
 {
 	struct replay *r = arg;
-	char path[PATH_MAX + 64], name[STORE_NAME_MAX];
+	char path[PATH_MAX + 64], name[STORE_NODE_NAME_MAX];
 	uint8_t buf[REPLAY_CHUNK];
 	ssize_t n;
 	int fd;
@@ -694,7 +697,7 @@ static void flush_stream_parts(struct tasks *tk, const char *task_id)
 
 static void store_log_chunk(struct tasks *tk, const struct store_task *t, const struct msg_task_log *l)
 {
-	char path[PATH_MAX + 64], name[STORE_NAME_MAX];
+	char path[PATH_MAX + 64], name[STORE_NODE_NAME_MAX];
 	static const char marker[] = "\n[log truncated: over the tower's per-task cap]\n";
 	size_t len = l->data.len;
 	bool truncate = false;
@@ -706,7 +709,9 @@ static void store_log_chunk(struct tasks *tk, const struct store_task *t, const 
 	/* Past the cap only the marker is written, once: log_bytes then
 	 * stays at cap + 1. */
 	if (t->log_bytes > tk->log_cap) {
-		store_task_add_log(tk->st, t->id, 0, (int64_t)l->seq);
+		if (store_task_add_log(tk->st, t->id, 0, (int64_t)l->seq) != 0)
+			log_warn("task %s: cannot record log chunk %llu", t->id,
+				 (unsigned long long)l->seq);
 		return;
 	}
 	if ((int64_t)len >= tk->log_cap - t->log_bytes) {
@@ -726,7 +731,8 @@ static void store_log_chunk(struct tasks *tk, const struct store_task *t, const 
 			  write(fd, marker, sizeof(marker) - 1) < 0)))
 		log_error("task %s: cannot write its log: %s", t->id, strerror(errno));
 	close(fd);
-	store_task_add_log(tk->st, t->id, (int64_t)len + (truncate ? 1 : 0), (int64_t)l->seq);
+	if (store_task_add_log(tk->st, t->id, (int64_t)len + (truncate ? 1 : 0), (int64_t)l->seq) != 0)
+		log_warn("task %s: cannot record log chunk %llu", t->id, (unsigned long long)l->seq);
 	if (truncate)
 		log_warn("task %s: log over %lld bytes, the rest is dropped", t->id,
 			 (long long)tk->log_cap);
@@ -917,7 +923,7 @@ void tasks_on_task_msg(void *arg, const char *node_id, const struct msg *m)
 	struct done_effects fx = {0};
 	bool batch, started = false;
 	struct store_task t;
-	char name[STORE_NAME_MAX];
+	char name[STORE_NODE_NAME_MAX];
 
 	switch (m->type) {
 	case MSG_TASK_LOG: id = m->u.task_log.id; break;
@@ -940,7 +946,10 @@ void tasks_on_task_msg(void *arg, const char *node_id, const struct msg *m)
 	switch (m->type) {
 	case MSG_TASK_ACCEPTED:
 		if (!state_is_final(t.state)) {
-			store_task_set_state(tk->st, t.id, "running", util_now());
+			if (store_task_set_state(tk->st, t.id, "running", util_now()) != 0) {
+				log_warn("task %s: cannot record it running", t.id);
+				break;
+			}
 			snprintf(t.state, sizeof(t.state), "running");
 			started = true;
 		}
@@ -951,9 +960,10 @@ void tasks_on_task_msg(void *arg, const char *node_id, const struct msg *m)
 		break;
 	case MSG_TASK_PROGRESS:
 		util_one_line(m->u.task_progress.message);   /* shown in progress lines */
-		if (!state_is_final(t.state))
-			store_task_progress(tk->st, t.id, (int64_t)m->u.task_progress.percent,
-					    m->u.task_progress.message);
+		if (!state_is_final(t.state) &&
+		    store_task_progress(tk->st, t.id, (int64_t)m->u.task_progress.percent,
+					m->u.task_progress.message) != 0)
+			log_warn("task %s: cannot record its progress", t.id);
 		break;
 	case MSG_TASK_DONE:
 		record_done(tk, &t, &m->u.task_done, &fx);

@@ -10,8 +10,16 @@
 struct store;
 
 #define STORE_ID_MAX 64
-#define STORE_NAME_MAX 256
+/* A node's own name (its hostname, from its hello or its enrollment). */
+#define STORE_NODE_NAME_MAX 256
+/* The name of a pattern, provider, size, group or step. */
+#define STORE_NAME_MAX 64
+/* The name of a role (a node's, a token's, a task's). */
 #define STORE_ROLE_MAX 64
+
+/* On every function that writes: a write the caller does not look at is a
+ * bug (gcc warns, and -Werror stops the build; a (void) cast does not). */
+#define STORE_MUST_CHECK __attribute__((warn_unused_result))
 
 /* Opens (creating if needed) the database at path, sets WAL mode,
  * foreign_keys on and a busy timeout, applies pending migrations inside a
@@ -25,6 +33,7 @@ int store_schema_version(struct store *st);
 
 /* Stores a token: id is public (used for lookup), secret_hash is the hex
  * sha256 of the secret part. uses >= 1. Returns 0 or -1. */
+STORE_MUST_CHECK
 int store_token_insert(struct store *st, const char *id, const char *secret_hash,
 		       const char *role, int64_t created_at, int64_t expires_at, int64_t uses);
 
@@ -40,6 +49,7 @@ enum store_enroll_result {
  * constant time, checks expiry against now and uses left, takes one use, and
  * inserts a node (id node_id, name, role taken from the token, created_at
  * now, cert_serial). On success *role_out gets the token's role. */
+STORE_MUST_CHECK
 enum store_enroll_result store_enroll_node(struct store *st, const char *token_id,
 					   const char *secret_hash, int64_t now,
 					   const char *node_id, const char *name,
@@ -50,7 +60,7 @@ enum store_enroll_result store_enroll_node(struct store *st, const char *token_i
 
 struct store_node {
 	char id[STORE_ID_MAX];
-	char name[STORE_NAME_MAX];
+	char name[STORE_NODE_NAME_MAX];
 	char role[STORE_ROLE_MAX];
 	char arch[32];
 	char os[128];
@@ -65,11 +75,14 @@ struct store_node {
 };
 
 /* Facts from the agent's hello. Returns 0, or -1 (no such live node / error). */
+STORE_MUST_CHECK
 int store_node_update_facts(struct store *st, const char *id, const char *name,
 			    const char *arch, const char *os, const char *kernel,
 			    int64_t cpus, int64_t mem_total, int64_t now);
+STORE_MUST_CHECK
 int store_node_touch(struct store *st, const char *id, int64_t now);
 /* Records a renewed certificate; the current serial becomes the previous one. */
+STORE_MUST_CHECK
 int store_node_set_serial(struct store *st, const char *id, const char *cert_serial);
 /* Returns 1 found (deleted ones too), 0 not found, -1 error. */
 int store_node_get(struct store *st, const char *id, struct store_node *out);
@@ -79,6 +92,7 @@ int store_node_foreach(struct store *st, int (*fn)(const struct store_node *node
 		       void *arg);
 /* Marks a node deleted (its certificate is refused from then on).
  * Returns 1 done, 0 no such live node, -1 error. */
+STORE_MUST_CHECK
 int store_node_delete(struct store *st, const char *id);
 
 /* ---- tasks: work sent to agents, grouped by run ---- */
@@ -88,7 +102,7 @@ struct store_task {
 	char run_id[STORE_ID_MAX];
 	char node_id[STORE_ID_MAX];
 	char role[STORE_ROLE_MAX];
-	char step[STORE_ROLE_MAX];
+	char step[STORE_NAME_MAX];
 	char state[16];          /* pending sent running done failed timeout cancelled */
 	int64_t exit_code;
 	char reason[256];
@@ -103,16 +117,21 @@ struct store_task {
 };
 
 /* now_ms: wall clock in milliseconds. */
+STORE_MUST_CHECK
 int store_task_insert(struct store *st, const char *id, const char *run_id, const char *node_id,
 		      const char *role, const char *step, const char *spec_json, int64_t now_ms);
 /* Moves an open task to "sent" or "running"; finished tasks stay as they are. */
+STORE_MUST_CHECK
 int store_task_set_state(struct store *st, const char *id, const char *state, int64_t now);
+STORE_MUST_CHECK
 int store_task_progress(struct store *st, const char *id, int64_t percent, const char *message);
 /* Records the result once: returns 1 when this call finished the task, 0
  * when it was already finished (a re-sent result), -1 on error. */
+STORE_MUST_CHECK
 int store_task_finish(struct store *st, const char *id, const char *state, int64_t exit_code,
 		      int64_t duration_ms, const char *reason, const char *outputs_json, int64_t now_ms);
 /* Counts bytes more of log, through chunk seq. */
+STORE_MUST_CHECK
 int store_task_add_log(struct store *st, const char *id, int64_t bytes, int64_t seq);
 /* Returns 1 found, 0 not found, -1 error; store_task_clear frees the strings. */
 int store_task_get(struct store *st, const char *id, struct store_task *out);
@@ -138,10 +157,10 @@ int store_task_count_by_state(struct store *st,
 
 struct store_overcloud {
 	char id[STORE_ID_MAX];
-	char pattern[STORE_ROLE_MAX];
-	char provider[STORE_ROLE_MAX];
+	char pattern[STORE_NAME_MAX];
+	char provider[STORE_NAME_MAX];
 	int64_t number;
-	char size[STORE_ROLE_MAX];
+	char size[STORE_NAME_MAX];
 	char status[16];          /* creating ready failed deleting deleted */
 	char error[512];
 	int64_t created_at, updated_at;
@@ -149,7 +168,7 @@ struct store_overcloud {
 
 struct store_oc_node {
 	char name[STORE_ID_MAX];
-	char group[STORE_ROLE_MAX];
+	char group[STORE_NAME_MAX];
 	int64_t idx;
 	char token_id[STORE_ID_MAX];
 	char handle[256];
@@ -157,14 +176,14 @@ struct store_oc_node {
 	char state[16];           /* pending created released */
 	char node_id[STORE_ID_MAX]; /* the enrolled node (via its token), "" before */
 	char provider[32];        /* "" = the OverCloud's own */
-	char size[STORE_ROLE_MAX];/* "" = the OverCloud's own */
-	bool enrolled;            /* an enrolled node added by name (attached), not
-				   * one made with a join token of the OverCloud's */
+	char size[STORE_NAME_MAX];/* "" = the OverCloud's own */
+	bool attached;            /* an enrolled node added by name (tower attach),
+				   * not one made with a join token of the OverCloud's */
 };
 
 struct store_oc_step {
 	char dag[16];             /* create attach destroy */
-	char name[STORE_ROLE_MAX];
+	char name[STORE_NAME_MAX];
 	char state[16];           /* pending running done failed skipped */
 	int64_t attempts;
 	char run_id[STORE_ID_MAX];
@@ -172,19 +191,24 @@ struct store_oc_step {
 	int64_t retry_at_ms, started_ms, finished_ms;
 };
 
+STORE_MUST_CHECK
 int store_oc_insert(struct store *st, const char *id, const char *pattern, const char *provider,
 		    int64_t number, const char *size, int64_t now);
+STORE_MUST_CHECK
 int store_oc_set_status(struct store *st, const char *id, const char *status, const char *error,
 			int64_t now);
 /* 1 found, 0 not, -1 error. */
 int store_oc_get(struct store *st, const char *id, struct store_overcloud *out);
 int store_oc_foreach(struct store *st, int (*fn)(const struct store_overcloud *oc, void *arg),
 		     void *arg);
+STORE_MUST_CHECK
 int store_ocn_insert(struct store *st, const char *oc_id, const char *name, const char *group,
 		     int64_t idx, const char *provider, const char *size);
+STORE_MUST_CHECK
 int store_ocn_update(struct store *st, const char *oc_id, const struct store_oc_node *n);
-/* A row for a node that is already enrolled (node_id), in state pending. */
-int store_ocn_insert_enrolled(struct store *st, const char *oc_id, const char *name,
+/* A row for an attached node: one already enrolled (node_id), in state pending. */
+STORE_MUST_CHECK
+int store_ocn_insert_attached(struct store *st, const char *oc_id, const char *name,
 			      const char *group, int64_t idx, const char *provider,
 			      const char *node_id, const char *address);
 /* The OverCloud that holds the node in a row not released yet, as an
@@ -196,24 +220,34 @@ int store_ocn_list(struct store *st, const char *oc_id, struct store_oc_node *ou
  * *value a heap string the caller frees, 0 when the OverCloud has no such
  * row, -1 on error. foreach: fn must not use the store; a non-zero return
  * stops the walk and is returned. */
+STORE_MUST_CHECK
 int store_oci_insert(struct store *st, const char *oc_id, const char *name, const char *value);
 int store_oci_get(struct store *st, const char *oc_id, const char *name, char **value);
 int store_oci_foreach(struct store *st, const char *oc_id,
 		      int (*fn)(const char *name, const char *value, void *arg), void *arg);
 /* Inserting a step that exists is a no-op. */
+STORE_MUST_CHECK
 int store_ocs_insert(struct store *st, const char *oc_id, const char *dag, const char *name,
 		     int64_t ord);
+STORE_MUST_CHECK
 int store_ocs_update(struct store *st, const char *oc_id, const struct store_oc_step *step);
 int store_ocs_list(struct store *st, const char *oc_id, struct store_oc_step *out, size_t max);
 /* Deletes the steps of one DAG (a new attach starts from a clean one). */
+STORE_MUST_CHECK
 int store_ocs_clear(struct store *st, const char *oc_id, const char *dag);
 /* Steps of the DAG still pending or running, or -1. */
 int64_t store_ocs_count_open(struct store *st, const char *oc_id, const char *dag);
 /* The OverCloud whose step ran run_id: 1 found, 0 none (an ad-hoc run), -1 error. */
 int store_ocs_find_run(struct store *st, const char *run_id, char *oc_id, size_t oc_id_size);
 
-/* ---- batching ---- */
+/* ---- batching ----
+ * One level only: store_begin inside an open batch fails. store_commit rolls
+ * the batch back when the commit fails. store_rollback is what a caller's
+ * failure path does last: it logs its own failure and leaves nothing for the
+ * caller to do, so its result may be ignored. */
+STORE_MUST_CHECK
 int store_begin(struct store *st);
+STORE_MUST_CHECK
 int store_commit(struct store *st);
 int store_rollback(struct store *st);
 
