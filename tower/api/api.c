@@ -23,6 +23,7 @@
 #include "tower/metrics/exporter.h"
 #include "tower/api/http.h"
 #include "tower/api/httpd.h"
+#include "tower/api/overcloud_json.h"
 #include "tower/fleet/hub.h"
 #include "tower/metrics/nodemetrics.h"
 #include "tower/metrics/promtext.h"
@@ -906,7 +907,7 @@ out:
 
 static void get_overcloud(struct api_ctx *ctx, const char *id)
 {
-	json_t *obj = workflow_overcloud_json(ctx->tower->workflow, id);
+	json_t *obj = overcloud_json_get(ctx->tower->workflow, id);
 
 	if (obj == NULL)
 		reply_error(ctx, 404, "no such overcloud", id);
@@ -946,18 +947,21 @@ static int oc_stream_send(struct oc_stream *os, const char *event, json_t *oc)
 	return rc;
 }
 
-static void oc_stream_event(void *arg, const char *event, json_t *oc)
+static void oc_stream_event(void *arg, enum workflow_event event,
+			    const struct workflow_overcloud *snap)
 {
 	struct oc_stream *os = arg;
+	json_t *oc;
 
-	if (strcmp(event, "end") != 0) {
-		if (os->paused)
-			os->missed = true;
-		else
-			oc_stream_send(os, event, oc);
+	if (event != WORKFLOW_EVENT_END && os->paused) {
+		os->missed = true;
 		return;
 	}
-	oc_stream_send(os, event, oc);
+	oc = overcloud_json(snap, util_now_ms());
+	oc_stream_send(os, overcloud_json_event_name(event), oc);
+	json_decref(oc);
+	if (event != WORKFLOW_EVENT_END)
+		return;
 	os->watch = NULL;
 	os->ended = true;
 	httpd_stream_end(os->stream);
@@ -976,7 +980,7 @@ static void oc_stream_drained(void *arg)
 	if (!os->missed)
 		return;
 	os->missed = false;
-	now = workflow_overcloud_json(os->workflow, os->id);
+	now = overcloud_json_get(os->workflow, os->id);
 	if (now != NULL)
 		oc_stream_send(os, "overcloud", now);
 	json_decref(now);
@@ -993,7 +997,7 @@ static void oc_stream_gone(void *arg)
 static void get_overcloud_events(struct api_ctx *ctx, const char *id)
 {
 	struct oc_stream *os;
-	json_t *obj = workflow_overcloud_json(ctx->tower->workflow, id);
+	json_t *obj = overcloud_json_get(ctx->tower->workflow, id);
 
 	if (obj == NULL) {
 		reply_error(ctx, 404, "no such overcloud", id);
@@ -1033,7 +1037,7 @@ static void route_overclouds(struct api_ctx *ctx, const char *path)
 		if (method_is(ctx, "POST"))
 			post_overclouds(ctx);
 		else if (method_is(ctx, "GET"))
-			reply_json(ctx, 200, workflow_list_json(ctx->tower->workflow));
+			reply_json(ctx, 200, overcloud_json_list(ctx->tower->workflow));
 		else if (method_is(ctx, "DELETE") && path[1] == 'o')
 			delete_overcloud_v0(ctx);
 		else
@@ -1053,7 +1057,7 @@ static void route_overclouds(struct api_ctx *ctx, const char *path)
 	else if (tail != NULL && strcmp(tail, "nodes") == 0 && method_is(ctx, "POST"))
 		post_overcloud_nodes(ctx, id);
 	else if (tail != NULL && strcmp(tail, "runs") == 0 && method_is(ctx, "GET")) {
-		json_t *runs = workflow_runs_json(ctx->tower->workflow, id);
+		json_t *runs = overcloud_json_runs(ctx->tower->workflow, id);
 		if (runs == NULL)
 			reply_error(ctx, 404, "no such overcloud", id);
 		else
