@@ -935,6 +935,7 @@ static int release_nodes(struct workflow *wf, struct oc_view *v, struct oc_calls
 			 * its oc_nodes.node_id reads empty from now on). */
 			store_node_delete(wf->t->store, n->node_id);
 			hub_disconnect_node(wf->t->hub, n->node_id, "node released");
+			n->node_id[0] = '\0';   /* the view says what the store now does */
 		}
 		if (strcmp(n->state, "released") == 0)
 			continue;
