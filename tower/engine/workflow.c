@@ -1847,23 +1847,53 @@ static int strlist_add(char ***list, size_t *count, const char *text)
 	return 0;
 }
 
+/* Node names read while one snapshot is built: steps mostly share their
+ * nodes, so each is read once. */
+struct node_names {
+	struct node_name {
+		char id[STORE_ID_MAX];
+		char name[STORE_NAME_MAX];
+	} *items;
+	size_t count;
+};
+
+/* The name of node id; NULL when it has no row (any more). */
+static const char *node_name(struct workflow *wf, struct node_names *names, const char *id)
+{
+	struct node_name *grown;
+	struct store_node n;
+
+	for (size_t i = 0; i < names->count; i++)
+		if (strcmp(names->items[i].id, id) == 0)
+			return names->items[i].name;
+	if (store_node_get(wf->t->store, id, &n) != 1)
+		return NULL;
+	grown = realloc(names->items, (names->count + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return NULL;
+	names->items = grown;
+	snprintf(grown[names->count].id, sizeof(grown->id), "%s", id);
+	snprintf(grown[names->count].name, sizeof(grown->name), "%s", n.name);
+	return grown[names->count++].name;
+}
+
 struct step_progress {
 	int64_t sum;
 	size_t count;
 	struct workflow_step_view *step;
 	struct workflow *wf;
+	struct node_names *names;
 	int rc;
 };
 
 static int add_task_progress(const struct store_task *t, void *arg)
 {
 	struct step_progress *sp = arg;
-	struct store_node n;
+	const char *name = node_name(sp->wf, sp->names, t->node_id);
 
 	sp->sum += strcmp(t->state, "done") == 0 ? 100 : t->progress;
 	sp->count++;
-	if (store_node_get(sp->wf->t->store, t->node_id, &n) == 1 &&
-	    strlist_add(&sp->step->nodes, &sp->step->node_count, n.name) != 0)
+	if (name != NULL && strlist_add(&sp->step->nodes, &sp->step->node_count, name) != 0)
 		sp->rc = -1;
 	return 0;
 }
@@ -1872,9 +1902,9 @@ static int add_task_progress(const struct store_task *t, void *arg)
  * the run, or taken from what the watchers heard last when the step has not
  * moved since (a finished step's run does not change). */
 static int step_view_progress(struct workflow *wf, struct workflow_step_view *s,
-			      const struct workflow_overcloud *prev)
+			      const struct workflow_overcloud *prev, struct node_names *names)
 {
-	struct step_progress sp = {.step = s, .wf = wf};
+	struct step_progress sp = {.step = s, .wf = wf, .names = names};
 
 	for (size_t i = 0; prev != NULL && i < prev->step_count; i++) {
 		const struct workflow_step_view *p = &prev->steps[i];
@@ -1984,6 +2014,7 @@ static struct workflow_overcloud *snapshot_build(struct workflow *wf, const stru
 						 const struct workflow_overcloud *prev)
 {
 	struct workflow_overcloud *oc = calloc(1, sizeof(*oc));
+	struct node_names names = {0};
 
 	if (oc == NULL)
 		return NULL;
@@ -2028,13 +2059,16 @@ static struct workflow_overcloud *snapshot_build(struct workflow *wf, const stru
 		snprintf(out->run_id, sizeof(out->run_id), "%s", s->run_id);
 		out->started_ms = s->started_ms;
 		out->finished_ms = s->finished_ms;
-		if (step_view_requires(v, out) != 0 || step_view_progress(wf, out, prev) != 0)
+		if (step_view_requires(v, out) != 0 ||
+		    step_view_progress(wf, out, prev, &names) != 0)
 			goto fail;
 	}
 	if (snapshot_inputs(wf, oc, prev) != 0)
 		goto fail;
+	free(names.items);
 	return oc;
 fail:
+	free(names.items);
 	workflow_overcloud_free(oc);
 	return NULL;
 }
