@@ -34,59 +34,121 @@
 /* Waits are bounded: the engine's own timer (250 ms) wakes the loop. */
 #define WAIT_DEADLINE_MS 20000
 
-/* ---- a fake cloud: it "boots" a node by enrolling its token, the way
- * the node's agent would, through its own store connection (like the
- * agent's request reaching the tower from outside the engine) ---- */
+/* ---- a fake cloud: a node it makes "boots" and enrolls its join token,
+ * the way the node's agent would. The hub records an enrollment on the
+ * event loop, so the fake's call waits until the loop (cloud_serve, run by
+ * every wait below) has recorded it: the node is enrolled before the call
+ * comes back, as a fast agent's would be. ---- */
+
+struct boot {
+	const char *token, *name;
+	int rc;
+	bool done;
+	struct boot *next;
+};
 
 static struct fake_cloud {
 	pthread_mutex_t lock;
-	char db_path[PATH_MAX];
+	pthread_cond_t changed;
 	char arch[16];            /* what its nodes report */
 	char fail_suffix[64];     /* it refuses to make the nodes named so at the end */
-	int creates, destroys, node_seq;
-	struct store *st;
-} cloud = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	int creates, destroys, node_seq, calls_out;
+	struct boot *booting;     /* waiting for the loop */
+} cloud = {.lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER};
+
+static int cloud_token;  /* the fake's context: it has no state of its own */
 
 static void *fake_open(const struct provider_env *env, char *err, size_t err_size)
 {
-	(void)env;
-	cloud.st = store_open(cloud.db_path, err, err_size);
-	return cloud.st;
+	(void)env, (void)err, (void)err_size;
+	return &cloud_token;
 }
 
 static void fake_close(void *ctx)
 {
-	store_close(ctx);
-	cloud.st = NULL;
+	(void)ctx;
+}
+
+static bool name_fails(const char *name)
+{
+	size_t n = strlen(name), k = strlen(cloud.fail_suffix);
+
+	return k > 0 && n >= k && strcmp(name + n - k, cloud.fail_suffix) == 0;
 }
 
 static int fake_create(void *ctx, const struct provider_node_request *req,
 		       struct provider_node *out, char *err, size_t err_size)
 {
-	struct enroll_issue is = {0};
-	int rc = 0;
+	struct boot boot = {.token = req->join_token, .name = req->name};
+	int rc = -1;
 
+	(void)ctx;
 	pthread_mutex_lock(&cloud.lock);
 	cloud.creates++;
-	if (cloud.fail_suffix[0] != '\0' && strlen(req->name) >= strlen(cloud.fail_suffix) &&
-	    strcmp(req->name + strlen(req->name) - strlen(cloud.fail_suffix), cloud.fail_suffix) == 0) {
+	cloud.calls_out++;
+	if (name_fails(req->name)) {
 		snprintf(err, err_size, "quota exceeded");
-		rc = -1;
 		goto out;
 	}
-	snprintf(is.node_id, sizeof(is.node_id), "n-%032x", ++cloud.node_seq);
-	snprintf(is.serial, sizeof(is.serial), "%x", cloud.node_seq);
-	if (enroll_record(ctx, req->join_token, req->name, util_now(), &is, err, err_size) != 0 ||
-	    store_node_update_facts(ctx, is.node_id, req->name, cloud.arch, "linux", "6.1", 2,
-				    1 << 30, util_now()) != 0) {
-		rc = -1;
+	boot.next = cloud.booting;
+	cloud.booting = &boot;
+	pthread_cond_broadcast(&cloud.changed);   /* cloud_drain may wait for it */
+	while (!boot.done)
+		pthread_cond_wait(&cloud.changed, &cloud.lock);
+	if (boot.rc != 0) {
+		snprintf(err, err_size, "the node could not enroll");
 		goto out;
 	}
 	snprintf(out->handle, sizeof(out->handle), "h-%s", req->name);
 	snprintf(out->address, sizeof(out->address), "10.9.0.%d", cloud.node_seq);
+	rc = 0;
 out:
+	cloud.calls_out--;
+	pthread_cond_broadcast(&cloud.changed);
 	pthread_mutex_unlock(&cloud.lock);
 	return rc;
+}
+
+static struct env {
+	char dir[PATH_MAX];
+	char patterns_dir[PATH_MAX + 16];
+	struct tower t;
+} E;
+
+/* On the event loop: records the enrollments of the nodes booting. */
+static void cloud_serve(void)
+{
+	pthread_mutex_lock(&cloud.lock);
+	for (struct boot *b = cloud.booting; b != NULL; b = b->next) {
+		struct enroll_issue is = {0};
+		char err[256];
+
+		snprintf(is.node_id, sizeof(is.node_id), "n-%032x", ++cloud.node_seq);
+		snprintf(is.serial, sizeof(is.serial), "%x", cloud.node_seq);
+		b->rc = enroll_record(E.t.store, b->token, b->name, util_now(), &is, err, sizeof(err));
+		if (b->rc == 0)
+			b->rc = store_node_update_facts(E.t.store, is.node_id, b->name, cloud.arch,
+							"linux", "6.1", 2, 1 << 30, util_now());
+		b->done = true;
+	}
+	cloud.booting = NULL;
+	pthread_cond_broadcast(&cloud.changed);
+	pthread_mutex_unlock(&cloud.lock);
+}
+
+/* Serves the nodes booting until no call of the fake is out. Only when no
+ * call is still to start: one that starts later would wait for ever. */
+static void cloud_drain(void)
+{
+	pthread_mutex_lock(&cloud.lock);
+	while (cloud.calls_out > 0) {
+		pthread_mutex_unlock(&cloud.lock);
+		cloud_serve();
+		pthread_mutex_lock(&cloud.lock);
+		if (cloud.calls_out > 0 && cloud.booting == NULL)
+			pthread_cond_wait(&cloud.changed, &cloud.lock);
+	}
+	pthread_mutex_unlock(&cloud.lock);
 }
 
 static int fake_destroy(void *ctx, const char *overcloud_id, const struct provider_node *node,
@@ -149,12 +211,6 @@ static const char *const patterns[][2] = {
 	 "  - {name: release, action: release}\n"},
 };
 
-static struct env {
-	char dir[PATH_MAX];
-	char patterns_dir[PATH_MAX + 16];
-	struct tower t;
-} E;
-
 static void write_file(const char *dir, const char *name, const char *text)
 {
 	char path[PATH_MAX + 64];
@@ -180,6 +236,7 @@ static void start_workflow(void)
 /* A crash, as far as the engine's memory goes: everything in it is gone. */
 static void stop_workflow(void)
 {
+	cloud_drain();   /* workflow_free waits for the calls out */
 	tasks_set_done_hook(E.t.tasks, NULL, NULL);
 	workflow_free(E.t.workflow);
 	E.t.workflow = NULL;
@@ -187,7 +244,7 @@ static void stop_workflow(void)
 
 static int setup(void **state)
 {
-	char err[512], roles[PATH_MAX];
+	char err[512], roles[PATH_MAX], db[PATH_MAX + 16];
 	const char *src = getenv("OC_SRC");
 
 	(void)state;
@@ -200,13 +257,13 @@ static int setup(void **state)
 		write_file(E.patterns_dir, patterns[i][0], patterns[i][1]);
 	snprintf(E.t.state_dir, sizeof(E.t.state_dir), "%s", E.dir);
 	snprintf(E.t.join_host, sizeof(E.t.join_host), "127.0.0.1");
-	snprintf(cloud.db_path, sizeof(cloud.db_path), "%s/tower.db", E.dir);
 	snprintf(cloud.arch, sizeof(cloud.arch), "x86_64");
 	cloud.fail_suffix[0] = '\0';
 	cloud.creates = cloud.destroys = 0;
 	E.t.base = event_base_new();
 	assert_non_null(E.t.base);
-	E.t.store = store_open(cloud.db_path, err, sizeof(err));
+	snprintf(db, sizeof(db), "%s/tower.db", E.dir);
+	E.t.store = store_open(db, err, sizeof(err));
 	if (E.t.store == NULL)
 		fail_msg("store_open: %s", err);
 	E.t.ca = ca_open(E.dir, NULL, 0, err, sizeof(err));
@@ -295,6 +352,7 @@ static void wait_step(const char *id, const char *name, const char *state)
 	while (strcmp(step_state(id, name), state) != 0) {
 		if (util_now_ms() > deadline)
 			fail_msg("step %s: %s, waited for %s", name, step_state(id, name), state);
+		cloud_serve();
 		event_base_loop(E.t.base, EVLOOP_ONCE);
 	}
 }
@@ -306,6 +364,7 @@ static void wait_status(const char *id, const char *status)
 	while (strcmp(oc_status(id), status) != 0) {
 		if (util_now_ms() > deadline)
 			fail_msg("overcloud: %s, waited for %s", oc_status(id), status);
+		cloud_serve();
 		event_base_loop(E.t.base, EVLOOP_ONCE);
 	}
 }
@@ -360,6 +419,30 @@ static void finish_step_tasks(const char *id, const char *dag, const char *name,
 						   util_now_ms()),
 				 1);
 	workflow_on_run_done(E.t.workflow, s.run_id);
+}
+
+static int booting_count(void)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&cloud.lock);
+	for (struct boot *b = cloud.booting; b != NULL; b = b->next)
+		n++;
+	pthread_mutex_unlock(&cloud.lock);
+	return n;
+}
+
+/* Runs the loop (without letting nodes enroll) until count calls of the
+ * fake are making a node. */
+static void wait_booting(int count)
+{
+	int64_t deadline = util_now_ms() + WAIT_DEADLINE_MS;
+
+	while (booting_count() < count) {
+		if (util_now_ms() > deadline)
+			fail_msg("%d node(s) booting, waited for %d", booting_count(), count);
+		event_base_loop(E.t.base, EVLOOP_ONCE);
+	}
 }
 
 /* ---- watchers hear what a fresh read shows ---- */
@@ -561,6 +644,7 @@ static void test_resume_acquire(void **state)
 
 	(void)state;
 	create("dag", 3, id);
+	wait_booting(3);   /* the cloud is making all three */
 	stop_workflow();   /* waits for the calls out; their results are kept */
 	start_workflow();
 	wait_step(id, "a", "running");
