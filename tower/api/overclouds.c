@@ -9,6 +9,7 @@
 #include "shared/util.h"
 #include "tower/api/api_int.h"
 #include "tower/api/sse.h"
+#include "tower/api/overcloud_json.h"
 #include "tower/engine/state.h"
 #include "tower/engine/workflow.h"
 #include "tower/store/store.h"
@@ -222,7 +223,7 @@ int api_refusal_status(int refusal)
 /* GET /v1/overclouds and the seed's GET /overclouds */
 void api_overclouds_list(struct api_ctx *ctx)
 {
-	api_reply_json(ctx, 200, workflow_list_json(ctx->tower->workflow));
+	api_reply_json(ctx, 200, overcloud_json_list(ctx->tower->workflow));
 }
 
 static void delete_overcloud(struct api_ctx *ctx, const char *id)
@@ -303,7 +304,7 @@ out:
 /* GET /v1/overclouds/{id} */
 void api_overcloud_get(struct api_ctx *ctx)
 {
-	json_t *obj = workflow_overcloud_json(ctx->tower->workflow, ctx->id);
+	json_t *obj = overcloud_json_get(ctx->tower->workflow, ctx->id);
 
 	if (obj == NULL)
 		api_reply_error(ctx, 404, "no such overcloud", ctx->id);
@@ -314,7 +315,7 @@ void api_overcloud_get(struct api_ctx *ctx)
 /* GET /v1/overclouds/{id}/runs: the run ids of its steps, for logs. */
 void api_overcloud_runs_get(struct api_ctx *ctx)
 {
-	json_t *runs = workflow_runs_json(ctx->tower->workflow, ctx->id);
+	json_t *runs = overcloud_json_runs(ctx->tower->workflow, ctx->id);
 
 	if (runs == NULL)
 		api_reply_error(ctx, 404, "no such overcloud", ctx->id);
@@ -333,18 +334,21 @@ struct oc_stream {
 	bool missed;    /* paused, and an "overcloud" event was dropped */
 };
 
-static void oc_stream_event(void *arg, const char *event, json_t *oc)
+static void oc_stream_event(void *arg, enum workflow_event event,
+			    const struct workflow_overcloud *snap)
 {
 	struct oc_stream *os = arg;
+	json_t *oc;
 
-	if (strcmp(event, "end") != 0) {
-		if (os->sse.paused)
-			os->missed = true;
-		else
-			sse_send(&os->sse, event, oc);
+	if (event != WORKFLOW_EVENT_END && os->sse.paused) {
+		os->missed = true;
 		return;
 	}
-	sse_send(&os->sse, event, oc);
+	oc = overcloud_json(snap, util_now_ms());
+	sse_send(&os->sse, overcloud_json_event_name(event), oc);
+	json_decref(oc);
+	if (event != WORKFLOW_EVENT_END)
+		return;
 	os->watch = NULL;   /* the watch ends itself after "end" */
 	sse_close(&os->sse);
 }
@@ -357,7 +361,7 @@ static void oc_stream_drained(void *arg)
 	if (!os->missed)
 		return;
 	os->missed = false;
-	now = workflow_overcloud_json(os->workflow, os->id);
+	now = overcloud_json_get(os->workflow, os->id);
 	if (now != NULL)
 		sse_send(&os->sse, "overcloud", now);
 	json_decref(now);
@@ -386,7 +390,7 @@ static const struct sse_ops oc_stream_ops = {
 void api_overcloud_events_get(struct api_ctx *ctx)
 {
 	struct oc_stream *os;
-	json_t *obj = workflow_overcloud_json(ctx->tower->workflow, ctx->id);
+	json_t *obj = overcloud_json_get(ctx->tower->workflow, ctx->id);
 
 	if (obj == NULL) {
 		api_reply_error(ctx, 404, "no such overcloud", ctx->id);

@@ -362,6 +362,8 @@ static int release_nodes(struct provision *pv, const struct provision_target *tg
 					 "node released") < 0)
 				log_error("overcloud %s: cannot delete node %s", tg->oc->id,
 					  n->node_id);
+			else
+				n->node_id[0] = '\0';   /* the view says what the store now does */
 		}
 		if (node_state_parse(n->state) == NODE_RELEASED)
 			continue;

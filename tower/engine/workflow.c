@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <jansson.h>
 
 #include "shared/log.h"
 #include "shared/util.h"
@@ -49,6 +50,8 @@ struct workflow {
 	struct pattern_set *patterns;
 	struct event *tick;
 	struct workflow_watch *watches;
+	struct watched *watched;      /* what each watched OverCloud's watchers heard last */
+	bool notifying;
 	bool advancing;
 	struct provision *provision;  /* provider calls */
 };
@@ -200,57 +203,126 @@ static bool oc_settled(const struct oc_view *v)
 
 /* ---- watchers ---- */
 
-static json_t *overcloud_json(struct workflow *wf, struct oc_view *v);
+static struct workflow_overcloud *snapshot_build(struct workflow *wf, const struct oc_view *v,
+						 const struct workflow_overcloud *prev);
 
-static void notify(struct workflow *wf, const char *id)
+/* What the watchers of one OverCloud heard last: the next snapshot starts
+ * from it, so a change costs what changed, not a re-read. */
+struct watched {
+	char id[STORE_ID_MAX];
+	struct workflow_overcloud *last;
+	struct watched *next;
+};
+
+static struct watched *watched_find(struct workflow *wf, const char *id)
+{
+	for (struct watched *e = wf->watched; e != NULL; e = e->next)
+		if (strcmp(e->id, id) == 0)
+			return e;
+	return NULL;
+}
+
+static bool has_watchers(struct workflow *wf, const char *id)
+{
+	for (struct workflow_watch *w = wf->watches; w != NULL; w = w->next)
+		if (strcmp(w->id, id) == 0)
+			return true;
+	return false;
+}
+
+/* Forgets what id's watchers heard once none is left. */
+static void watched_prune(struct workflow *wf, const char *id)
+{
+	struct watched **at = &wf->watched, *e;
+
+	if (wf->notifying || has_watchers(wf, id))
+		return;
+	while (*at != NULL && strcmp((*at)->id, id) != 0)
+		at = &(*at)->next;
+	if ((e = *at) == NULL)
+		return;
+	*at = e->next;
+	workflow_overcloud_free(e->last);
+	free(e);
+}
+
+/* Keeps snap as what id's watchers heard last (taking it). */
+static void watched_keep(struct workflow *wf, const char *id, struct workflow_overcloud *snap)
+{
+	struct watched *e = watched_find(wf, id);
+
+	if (e == NULL) {
+		e = calloc(1, sizeof(*e));
+		if (e == NULL) {
+			workflow_overcloud_free(snap);
+			return;
+		}
+		snprintf(e->id, sizeof(e->id), "%s", id);
+		e->next = wf->watched;
+		wf->watched = e;
+	}
+	workflow_overcloud_free(e->last);
+	e->last = snap;
+}
+
+/* Tells v's watchers what it is now, from v as the engine holds it. */
+static void notify(struct workflow *wf, const struct oc_view *v)
 {
 	struct workflow_watch *w, *next;
-	struct oc_view v;
-	json_t *obj;
+	struct watched *e = watched_find(wf, v->oc.id);
+	struct workflow_overcloud *snap;
 	bool end;
 
-	if (wf->watches == NULL || view_load(wf, id, &v) != 0)
+	if (!has_watchers(wf, v->oc.id))
 		return;
-	obj = overcloud_json(wf, &v);
-	end = oc_settled(&v);
-	view_free(&v);
+	snap = snapshot_build(wf, v, e ? e->last : NULL);
+	if (snap == NULL)
+		return;
+	end = oc_settled(v);
+	wf->notifying = true;
 	for (w = wf->watches; w != NULL; w = next) {
 		next = w->next;
-		if (strcmp(w->id, id) != 0)
+		if (strcmp(w->id, v->oc.id) != 0)
 			continue;
-		w->fn(w->arg, "overcloud", obj);
+		w->fn(w->arg, WORKFLOW_EVENT_OVERCLOUD, snap);
 		if (end) {
-			w->fn(w->arg, "end", obj);
+			w->fn(w->arg, WORKFLOW_EVENT_END, snap);
 			workflow_unwatch(w);
 		}
 	}
-	json_decref(obj);
+	wf->notifying = false;
+	watched_keep(wf, v->oc.id, snap);
+	watched_prune(wf, v->oc.id);
 }
 
 int workflow_watch(struct workflow *wf, const char *id, workflow_watch_fn fn, void *arg,
 		   struct workflow_watch **out)
 {
 	struct workflow_watch *w;
+	struct watched *e = watched_find(wf, id);
+	struct workflow_overcloud *snap;
 	struct oc_view v;
-	json_t *obj;
 	bool end;
 
 	*out = NULL;
 	if (view_load(wf, id, &v) != 0)
 		return -1;
-	obj = overcloud_json(wf, &v);
+	snap = snapshot_build(wf, &v, e ? e->last : NULL);
 	end = oc_settled(&v);
 	view_free(&v);
-	fn(arg, "overcloud", obj);
+	if (snap == NULL)
+		return -1;
+	fn(arg, WORKFLOW_EVENT_OVERCLOUD, snap);
 	if (end) {
-		fn(arg, "end", obj);
-		json_decref(obj);
+		fn(arg, WORKFLOW_EVENT_END, snap);
+		workflow_overcloud_free(snap);
 		return 0;
 	}
-	json_decref(obj);
 	w = calloc(1, sizeof(*w));
-	if (w == NULL)
+	if (w == NULL) {
+		workflow_overcloud_free(snap);
 		return -1;
+	}
 	w->wf = wf;
 	w->fn = fn;
 	w->arg = arg;
@@ -259,21 +331,28 @@ int workflow_watch(struct workflow *wf, const char *id, workflow_watch_fn fn, vo
 	if (wf->watches != NULL)
 		wf->watches->prev = w;
 	wf->watches = w;
+	watched_keep(wf, id, snap);
 	*out = w;
 	return 0;
 }
 
 void workflow_unwatch(struct workflow_watch *w)
 {
+	struct workflow *wf;
+	char id[STORE_ID_MAX];
+
 	if (w == NULL)
 		return;
+	wf = w->wf;
 	if (w->prev != NULL)
 		w->prev->next = w->next;
 	else
-		w->wf->watches = w->next;
+		wf->watches = w->next;
 	if (w->next != NULL)
 		w->next->prev = w->prev;
+	snprintf(id, sizeof(id), "%s", w->id);
 	free(w);
+	watched_prune(wf, id);
 }
 
 /* ---- state changes ---- */
@@ -673,7 +752,7 @@ out:
 
 /* ---- provider calls (provision.c) ---- */
 
-static void advance(struct workflow *wf, const char *id);
+static void advance(struct workflow *wf, const char *id, bool announce);
 
 /* A call of id's acquire or release came back: take another pass. */
 static void on_call_done(void *arg, const char *id)
@@ -683,7 +762,7 @@ static void on_call_done(void *arg, const char *id)
 	if (wf->advancing)
 		return;
 	wf->advancing = true;
-	advance(wf, id);
+	advance(wf, id, false);
 	wf->advancing = false;
 }
 
@@ -860,8 +939,9 @@ static int finish_attach(struct workflow *wf, struct oc_view *v, const char *err
 	return oc_change_state(wf, v, OC_READY, NULL);
 }
 
-/* One pass over the current DAG. Returns true when something changed. */
-static bool advance_once(struct workflow *wf, const char *id)
+/* One pass over the current DAG. Returns true when something changed;
+ * then (or anyway when told to announce) the watchers hear of it. */
+static bool advance_once(struct workflow *wf, const char *id, bool announce)
 {
 	struct oc_view v;
 	const struct pattern_step *defs;
@@ -938,15 +1018,19 @@ static bool advance_once(struct workflow *wf, const char *id)
 			changed = true;
 	}
 out:
+	if (changed || announce)
+		notify(wf, &v);
 	view_free(&v);
 	return changed;
 }
 
-static void advance(struct workflow *wf, const char *id)
+/* announce: the pass that finds nothing more to do is told to the
+ * watchers too (a request changed the OverCloud before it came here). */
+static void advance(struct workflow *wf, const char *id, bool announce)
 {
 	/* A finished step can make others ready at once. */
-	for (int i = 0; i < 64 && advance_once(wf, id); i++)
-		notify(wf, id);
+	for (int i = 0; i < 64 && advance_once(wf, id, announce); i++)
+		;
 }
 
 static int advance_active(const struct store_overcloud *oc, void *arg)
@@ -958,7 +1042,7 @@ static int advance_active(const struct store_overcloud *oc, void *arg)
 	if (st == OC_CREATING || st == OC_DELETING ||
 	    (st == OC_READY &&
 	     store_ocs_count_open(wf->t->store, oc->id, "attach") > 0))
-		advance(wf, oc->id);
+		advance(wf, oc->id, false);
 	return 0;
 }
 
@@ -982,7 +1066,7 @@ void workflow_on_run_done(void *arg, const char *run_id)
 	if (wf->advancing || store_ocs_find_run(wf->t->store, run_id, oc_id, sizeof(oc_id)) != 1)
 		return;
 	wf->advancing = true;
-	advance(wf, oc_id);
+	advance(wf, oc_id, false);
 	wf->advancing = false;
 }
 
@@ -1163,7 +1247,7 @@ int workflow_create(struct workflow *wf, const char *pattern_name, const struct 
 		goto fail_nolock;
 	log_info("overcloud %s: creating (%s, %s, %lld node(s))", id_out, p->name, provider,
 		 (long long)total);
-	advance(wf, id_out);
+	advance(wf, id_out, false);
 	return 0;
 fail:
 	store_rollback(wf->t->store);
@@ -1180,10 +1264,8 @@ static int request_done(struct workflow *wf, struct oc_view *v, int rc)
 
 	snprintf(id, sizeof(id), "%s", v->oc.id);
 	view_free(v);
-	if (rc == 0) {
-		advance(wf, id);
-		notify(wf, id);
-	}
+	if (rc == 0)
+		advance(wf, id, true);
 	return rc;
 }
 
@@ -1377,167 +1459,327 @@ out:
 	return request_done(wf, &v, rc);
 }
 
-/* ---- API objects ---- */
+/* ---- what the API shows: snapshots of an OverCloud ---- */
+
+static void step_view_clear(struct workflow_step_view *s)
+{
+	for (size_t i = 0; i < s->require_count; i++)
+		free(s->requires[i]);
+	free(s->requires);
+	for (size_t i = 0; i < s->node_count; i++)
+		free(s->nodes[i]);
+	free(s->nodes);
+}
+
+void workflow_overcloud_free(struct workflow_overcloud *oc)
+{
+	if (oc == NULL)
+		return;
+	for (size_t i = 0; i < oc->step_count; i++)
+		step_view_clear(&oc->steps[i]);
+	free(oc->steps);
+	for (size_t i = 0; i < oc->input_count; i++) {
+		free((char *)oc->inputs[i].name);
+		free((char *)oc->inputs[i].value);
+	}
+	free(oc->inputs);
+	free(oc->nodes);
+	free(oc);
+}
+
+/* Appends a copy of text to *list; -1 when out of memory. */
+static int strlist_add(char ***list, size_t *count, const char *text)
+{
+	char **grown = realloc(*list, (*count + 1) * sizeof(**list));
+	char *copy = strdup(text);
+
+	if (grown != NULL)
+		*list = grown;
+	if (grown == NULL || copy == NULL) {
+		free(copy);
+		return -1;
+	}
+	grown[(*count)++] = copy;
+	return 0;
+}
+
+/* Node names read while one snapshot is built: steps mostly share their
+ * nodes, so each is read once. */
+struct node_names {
+	struct node_name {
+		char id[STORE_ID_MAX];
+		char name[STORE_NAME_MAX];
+	} *items;
+	size_t count;
+};
+
+/* The name of node id; NULL when it has no row (any more). */
+static const char *node_name(struct workflow *wf, struct node_names *names, const char *id)
+{
+	struct node_name *grown;
+	struct store_node n;
+
+	for (size_t i = 0; i < names->count; i++)
+		if (strcmp(names->items[i].id, id) == 0)
+			return names->items[i].name;
+	if (store_node_get(wf->t->store, id, &n) != 1)
+		return NULL;
+	grown = realloc(names->items, (names->count + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return NULL;
+	names->items = grown;
+	snprintf(grown[names->count].id, sizeof(grown->id), "%s", id);
+	snprintf(grown[names->count].name, sizeof(grown->name), "%s", n.name);
+	return grown[names->count++].name;
+}
 
 struct step_progress {
 	int64_t sum;
 	size_t count;
-	json_t *nodes;
+	struct workflow_step_view *step;
 	struct workflow *wf;
+	struct node_names *names;
+	int rc;
 };
 
 static int add_task_progress(const struct store_task *t, void *arg)
 {
 	struct step_progress *sp = arg;
-	struct store_node n;
+	const char *name = node_name(sp->wf, sp->names, t->node_id);
 
 	sp->sum += strcmp(t->state, "done") == 0 ? 100 : t->progress;
 	sp->count++;
-	if (store_node_get(sp->wf->t->store, t->node_id, &n) == 1)
-		json_array_append_new(sp->nodes, json_string(n.name));
+	if (name != NULL && strlist_add(&sp->step->nodes, &sp->step->node_count, name) != 0)
+		sp->rc = -1;
 	return 0;
 }
 
-/* An attached node's role is the one it enrolled with; a made node's is
- * its group's (also before it enrolled). */
-static const char *node_role(struct workflow *wf, const struct oc_view *v,
-			     const struct store_oc_node *n, char *buf, size_t size)
+/* Its progress and the names of the nodes its run has tasks on: read from
+ * the run, or taken from what the watchers heard last when the step has not
+ * moved since (a finished step's run does not change). */
+static int step_view_progress(struct workflow *wf, struct workflow_step_view *s,
+			      const struct workflow_overcloud *prev, struct node_names *names)
 {
-	const struct pattern_group *g = pattern_find_group(v->pattern, n->group);
-	struct store_node node;
+	struct step_progress sp = {.step = s, .wf = wf, .names = names};
 
-	if (n->attached && n->node_id[0] != '\0' &&
-	    store_node_get(wf->t->store, n->node_id, &node) == 1) {
-		snprintf(buf, size, "%s", node.role);
-		return buf;
+	for (size_t i = 0; prev != NULL && i < prev->step_count; i++) {
+		const struct workflow_step_view *p = &prev->steps[i];
+		if (strcmp(p->dag, s->dag) != 0 || strcmp(p->name, s->name) != 0)
+			continue;
+		if (!step_state_final(step_state_parse(s->state)) || strcmp(p->state, s->state) != 0 ||
+		    strcmp(p->run_id, s->run_id) != 0 || p->attempts != s->attempts)
+			break;
+		s->progress = p->progress;
+		for (size_t k = 0; k < p->node_count; k++)
+			if (strlist_add(&s->nodes, &s->node_count, p->nodes[k]) != 0)
+				return -1;
+		return 0;
 	}
-	return g != NULL && g->role != NULL ? g->role : "";
+	if (s->run_id[0] != '\0')
+		store_task_foreach_run(wf->t->store, s->run_id, add_task_progress, &sp);
+	s->progress = strcmp(s->state, "done") == 0 ? 100
+		      : sp.count ? sp.sum / (int64_t)sp.count : 0;
+	return sp.rc;
 }
 
 /* The steps this one waits for, as its pattern says: the DAG's edges, for
  * whoever draws it. */
-static json_t *step_requires_json(const struct oc_view *v, const struct store_oc_step *s)
+static int step_view_requires(const struct oc_view *v, struct workflow_step_view *s)
 {
-	json_t *list = json_array();
 	const struct pattern_step *defs, *def;
 	size_t count;
 
 	if (v->pattern == NULL)
-		return list;
+		return 0;
 	defs = dag_steps(v->pattern, s->dag, &count);
 	def = pattern_find_step(defs, count, s->name);
 	for (size_t r = 0; def != NULL && r < def->require_count; r++)
-		json_array_append_new(list, json_string(def->requires[r]));
-	return list;
+		if (strlist_add(&s->requires, &s->require_count, def->requires[r]) != 0)
+			return -1;
+	return 0;
 }
+
+/* An attached node's role is the one it enrolled with (as heard last, or
+ * read); a made node's is its group's (also before it enrolled). */
+static void node_view_role(struct workflow *wf, const struct oc_view *v,
+			   const struct store_oc_node *n, struct workflow_node_view *out,
+			   const struct workflow_overcloud *prev)
+{
+	const struct pattern_group *g = pattern_find_group(v->pattern, n->group);
+	struct store_node node;
+
+	if (n->attached && n->node_id[0] != '\0') {
+		for (size_t i = 0; prev != NULL && i < prev->node_count; i++)
+			if (prev->nodes[i].attached &&
+			    strcmp(prev->nodes[i].node_id, n->node_id) == 0) {
+				snprintf(out->role, sizeof(out->role), "%s", prev->nodes[i].role);
+				return;
+			}
+		if (store_node_get(wf->t->store, n->node_id, &node) == 1) {
+			snprintf(out->role, sizeof(out->role), "%s", node.role);
+			return;
+		}
+	}
+	snprintf(out->role, sizeof(out->role), "%s", g != NULL && g->role != NULL ? g->role : "");
+}
+
+struct input_copy {
+	struct workflow_overcloud *oc;
+	int rc;
+};
 
 static int add_input(const char *name, const char *value, void *arg)
 {
-	json_object_set_new(arg, name, json_string(value));
+	struct input_copy *ic = arg;
+	struct workflow_overcloud *oc = ic->oc;
+	struct workflow_input *grown = realloc(oc->inputs, (oc->input_count + 1) * sizeof(*grown));
+	char *n = strdup(name), *val = strdup(value);
+
+	if (grown != NULL)
+		oc->inputs = grown;
+	if (grown == NULL || n == NULL || val == NULL) {
+		free(n);
+		free(val);
+		ic->rc = -1;
+		return 1;
+	}
+	grown[oc->input_count].name = n;
+	grown[oc->input_count++].value = val;
 	return 0;
 }
 
-static json_t *overcloud_json(struct workflow *wf, struct oc_view *v)
+/* The inputs never change after the create: the ones heard last serve. */
+static int snapshot_inputs(struct workflow *wf, struct workflow_overcloud *oc,
+			   const struct workflow_overcloud *prev)
 {
-	json_t *nodes = json_array(), *steps = json_array(), *cluster = json_array();
-	json_t *inputs = json_object();
-	json_t *post = json_null();
-	int64_t now = util_now_ms();
+	struct input_copy ic = {.oc = oc};
 
+	if (prev == NULL) {
+		store_oci_foreach(wf->t->store, oc->id, add_input, &ic);
+		return ic.rc;
+	}
+	for (size_t i = 0; i < prev->input_count && ic.rc == 0; i++)
+		add_input(prev->inputs[i].name, prev->inputs[i].value, &ic);
+	return ic.rc;
+}
+
+/* The snapshot of v, the engine's view in memory: only what v does not
+ * hold is read (tasks of steps that moved, attached nodes' roles), and
+ * prev, what watchers heard last, spares even that. */
+static struct workflow_overcloud *snapshot_build(struct workflow *wf, const struct oc_view *v,
+						 const struct workflow_overcloud *prev)
+{
+	struct workflow_overcloud *oc = calloc(1, sizeof(*oc));
+	struct node_names names = {0};
+
+	if (oc == NULL)
+		return NULL;
+	snprintf(oc->id, sizeof(oc->id), "%s", v->oc.id);
+	snprintf(oc->status, sizeof(oc->status), "%s", v->oc.status);
+	oc->attaching = strcmp(v->oc.status, "ready") == 0 && attach_open(v);
+	snprintf(oc->pattern, sizeof(oc->pattern), "%s", v->oc.pattern);
+	snprintf(oc->provider, sizeof(oc->provider), "%s", v->oc.provider);
+	oc->number = v->oc.number;
+	snprintf(oc->size, sizeof(oc->size), "%s", v->oc.size);
+	snprintf(oc->error, sizeof(oc->error), "%s", v->oc.error);
+	oc->created_at = v->oc.created_at;
+	oc->updated_at = v->oc.updated_at;
+	oc->nodes = calloc((size_t)v->node_count + 1, sizeof(*oc->nodes));
+	oc->steps = calloc((size_t)v->step_count + 1, sizeof(*oc->steps));
+	if (oc->nodes == NULL || oc->steps == NULL)
+		goto fail;
 	for (int i = 0; i < v->node_count; i++) {
 		const struct store_oc_node *n = &v->nodes[i];
-		char role[STORE_ROLE_MAX];
-		json_array_append_new(nodes, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}",
-			"name", n->name, "group", n->group,
-			"role", node_role(wf, v, n, role, sizeof(role)),
-			"provider", n->provider[0] ? n->provider : v->oc.provider,
-			"node_id", n->node_id, "address", n->address, "state", n->state,
-			"connected", n->node_id[0] && hub_node_connected(wf->t->hub, n->node_id)));
-		/* Attached edge nodes are listed, not part of the post or the
-		 * logical cluster. */
-		if (n->address[0] == '\0' || strcmp(n->state, "released") == 0 || n->attached)
-			continue;
-		if (strcmp(n->group, "post") == 0 && json_is_null(post))
-			post = json_string(n->address);
-		else if (strcmp(n->group, "post") != 0)
-			json_array_append_new(cluster, json_string(n->address));
+		struct workflow_node_view *out = &oc->nodes[oc->node_count++];
+
+		snprintf(out->name, sizeof(out->name), "%s", n->name);
+		snprintf(out->group, sizeof(out->group), "%s", n->group);
+		node_view_role(wf, v, n, out, prev);
+		snprintf(out->provider, sizeof(out->provider), "%s",
+			 n->provider[0] ? n->provider : v->oc.provider);
+		snprintf(out->node_id, sizeof(out->node_id), "%s", n->node_id);
+		snprintf(out->address, sizeof(out->address), "%s", n->address);
+		snprintf(out->state, sizeof(out->state), "%s", n->state);
+		out->attached = n->attached;
+		out->connected = n->node_id[0] && hub_node_connected(wf->t->hub, n->node_id);
 	}
 	for (int i = 0; i < v->step_count; i++) {
 		const struct store_oc_step *s = &v->steps[i];
-		struct step_progress sp = {.nodes = json_array(), .wf = wf};
-		int64_t end = s->finished_ms ? s->finished_ms : now;
+		struct workflow_step_view *out = &oc->steps[oc->step_count++];
 
-		if (s->run_id[0] != '\0')
-			store_task_foreach_run(wf->t->store, s->run_id, add_task_progress, &sp);
-		json_array_append_new(steps, json_pack("{s:s, s:s, s:s, s:o, s:I, s:I, s:o, s:s?, s:s?, s:I}",
-			"dag", s->dag, "name", s->name, "state", s->state,
-			"requires", step_requires_json(v, s),
-			"attempts", (json_int_t)s->attempts,
-			"progress", (json_int_t)(strcmp(s->state, "done") == 0 ? 100
-						 : sp.count ? sp.sum / (int64_t)sp.count : 0),
-			"nodes", sp.nodes, "error", s->error[0] ? s->error : NULL,
-			"run_id", s->run_id[0] ? s->run_id : NULL,
-			"elapsed_ms", (json_int_t)(s->started_ms ? end - s->started_ms : 0)));
+		snprintf(out->dag, sizeof(out->dag), "%s", s->dag);
+		snprintf(out->name, sizeof(out->name), "%s", s->name);
+		snprintf(out->state, sizeof(out->state), "%s", s->state);
+		out->attempts = s->attempts;
+		snprintf(out->error, sizeof(out->error), "%s", s->error);
+		snprintf(out->run_id, sizeof(out->run_id), "%s", s->run_id);
+		out->started_ms = s->started_ms;
+		out->finished_ms = s->finished_ms;
+		if (step_view_requires(v, out) != 0 ||
+		    step_view_progress(wf, out, prev, &names) != 0)
+			goto fail;
 	}
-	store_oci_foreach(wf->t->store, v->oc.id, add_input, inputs);
-	return json_pack("{s:s, s:s, s:b, s:s, s:s, s:I, s:s, s:s?, s:I, s:I, s:o, s:o, s:o, s:o, s:o}",
-			 "overcloud_id", v->oc.id, "status", v->oc.status,
-			 "attaching", strcmp(v->oc.status, "ready") == 0 && attach_open(v),
-			 "pattern", v->oc.pattern,
-			 "provider", v->oc.provider, "number", (json_int_t)v->oc.number,
-			 "size", v->oc.size, "error", v->oc.error[0] ? v->oc.error : NULL,
-			 "created_at", (json_int_t)v->oc.created_at,
-			 "updated_at", (json_int_t)v->oc.updated_at,
-			 "devops_post", post, "logical_cluster", cluster, "nodes", nodes,
-			 "steps", steps, "inputs", inputs);
+	if (snapshot_inputs(wf, oc, prev) != 0)
+		goto fail;
+	free(names.items);
+	return oc;
+fail:
+	free(names.items);
+	workflow_overcloud_free(oc);
+	return NULL;
 }
 
-json_t *workflow_overcloud_json(struct workflow *wf, const char *id)
+struct workflow_overcloud *workflow_overcloud_get(struct workflow *wf, const char *id)
 {
+	struct workflow_overcloud *oc;
 	struct oc_view v;
-	json_t *obj;
 
 	if (view_load(wf, id, &v) != 0)
 		return NULL;
-	obj = overcloud_json(wf, &v);
+	oc = snapshot_build(wf, &v, NULL);
 	view_free(&v);
-	return obj;
+	return oc;
 }
 
-static int list_one(const struct store_overcloud *oc, void *arg)
+struct foreach_pass {
+	struct workflow *wf;
+	int (*fn)(const struct workflow_overcloud *oc, void *arg);
+	void *arg;
+};
+
+static int foreach_one(const struct store_overcloud *row, void *arg)
 {
-	void **pass = arg;
-	json_t *obj = workflow_overcloud_json(pass[0], oc->id);
+	struct foreach_pass *pass = arg;
+	struct workflow_overcloud *oc = workflow_overcloud_get(pass->wf, row->id);
+	int rc = 0;
 
-	if (obj != NULL)
-		json_array_append_new(pass[1], obj);
-	return 0;
+	if (oc != NULL)
+		rc = pass->fn(oc, pass->arg);
+	workflow_overcloud_free(oc);
+	return rc;
 }
 
-json_t *workflow_list_json(struct workflow *wf)
+int workflow_overcloud_foreach(struct workflow *wf,
+			       int (*fn)(const struct workflow_overcloud *oc, void *arg), void *arg)
 {
-	json_t *arr = json_array();
-	void *pass[2] = {wf, arr};
+	struct foreach_pass pass = {wf, fn, arg};
 
-	store_oc_foreach(wf->t->store, list_one, pass);
-	return arr;
+	return store_oc_foreach(wf->t->store, foreach_one, &pass) < 0 ? -1 : 0;
 }
 
-json_t *workflow_runs_json(struct workflow *wf, const char *id)
+int workflow_runs_foreach(struct workflow *wf, const char *id,
+			  void (*fn)(const char *dag, const char *step, const char *run_id, void *arg),
+			  void *arg)
 {
 	struct oc_view v;
-	json_t *arr;
 
 	if (view_load(wf, id, &v) != 0)
-		return NULL;
-	arr = json_array();
+		return -1;
 	for (int i = 0; i < v.step_count; i++)
 		if (v.steps[i].run_id[0] != '\0')
-			json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "dag", v.steps[i].dag,
-							     "step", v.steps[i].name, "run_id",
-							     v.steps[i].run_id));
+			fn(v.steps[i].dag, v.steps[i].name, v.steps[i].run_id, arg);
 	view_free(&v);
-	return arr;
+	return 0;
 }
 
 /* ---- life ---- */

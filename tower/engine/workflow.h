@@ -9,8 +9,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
-
 struct tower;
 struct workflow;
 struct workflow_watch;
@@ -74,22 +72,82 @@ int workflow_delete(struct workflow *wf, const char *id, char *err, size_t err_s
 int workflow_attach(struct workflow *wf, const char *id, const char *node, char *node_id_out,
 		    size_t node_id_size, char *err, size_t err_size);
 
-/* The API object of one OverCloud, or NULL when unknown. */
-json_t *workflow_overcloud_json(struct workflow *wf, const char *id);
-/* Every OverCloud, as an array of those objects. */
-json_t *workflow_list_json(struct workflow *wf);
-/* The run ids of an OverCloud's steps ([{"dag","step","run_id"}]), for logs. */
-json_t *workflow_runs_json(struct workflow *wf, const char *id);
+/* What an OverCloud is now, as the API shows it: a snapshot the caller
+ * owns (workflow_overcloud_free). Sizes follow the store's columns. */
+struct workflow_node_view {
+	char name[64];
+	char group[64];
+	char role[64];            /* the one it enrolled with when attached, else its group's */
+	char provider[64];        /* the OverCloud's own when the node names none */
+	char node_id[64];         /* "" before it enrolled */
+	char address[64];
+	char state[16];           /* pending created released */
+	bool attached;            /* an enrolled node added by name, not made */
+	bool connected;
+};
+
+struct workflow_step_view {
+	char dag[16];             /* create attach destroy */
+	char name[64];
+	char state[16];           /* pending running done failed skipped */
+	char **requires;          /* the steps it waits for, as its pattern says */
+	size_t require_count;
+	int64_t attempts;
+	int64_t progress;         /* 0-100: its tasks' mean, 100 once done */
+	char **nodes;             /* names of the nodes its run has tasks on */
+	size_t node_count;
+	char error[512];
+	char run_id[64];          /* "" when it has none */
+	int64_t started_ms, finished_ms;  /* 0 when not (yet) */
+};
+
+struct workflow_overcloud {
+	char id[64];
+	char status[16];          /* creating ready failed deleting deleted */
+	bool attaching;           /* ready, with an attach DAG still open */
+	char pattern[64];
+	char provider[64];
+	int64_t number;
+	char size[64];
+	char error[512];
+	int64_t created_at, updated_at;
+	struct workflow_node_view *nodes;
+	size_t node_count;
+	struct workflow_step_view *steps;
+	size_t step_count;
+	struct workflow_input *inputs;   /* the pattern inputs it was made with */
+	size_t input_count;
+};
+
+/* One OverCloud, or NULL when unknown (or out of memory). */
+struct workflow_overcloud *workflow_overcloud_get(struct workflow *wf, const char *id);
+void workflow_overcloud_free(struct workflow_overcloud *oc);
+/* fn gets every OverCloud in turn (the snapshot lives for the call); a
+ * non-zero return stops. Returns 0, or -1 when the store failed. */
+int workflow_overcloud_foreach(struct workflow *wf,
+			       int (*fn)(const struct workflow_overcloud *oc, void *arg), void *arg);
+/* fn gets each of its steps that has a run (for logs). Returns 0, or -1
+ * when the id is unknown. */
+int workflow_runs_foreach(struct workflow *wf, const char *id,
+			  void (*fn)(const char *dag, const char *step, const char *run_id, void *arg),
+			  void *arg);
 bool workflow_has_pattern(struct workflow *wf, const char *name);
 bool workflow_has_provider(const char *name);
 /* Whether some pattern's group has this role. */
 bool workflow_has_group_role(struct workflow *wf, const char *role);
 
-/* fn gets the whole OverCloud object after every change; "end" once it is
- * ready with no attach running, failed or deleted (then the watch is gone). Replays the current
- * state first. Returns 0, or -1 when the id is unknown; *out is NULL when
- * it had already ended. */
-typedef void (*workflow_watch_fn)(void *arg, const char *event, json_t *oc);
+enum workflow_event {
+	WORKFLOW_EVENT_OVERCLOUD,  /* it changed: oc is what it is now */
+	WORKFLOW_EVENT_END,        /* settled: oc again, then the watch is gone */
+};
+
+/* fn gets the whole OverCloud after every change, built from what the
+ * engine holds at the change (not read again); END once it is ready with no
+ * attach running, failed or deleted (then the watch is gone). Replays the
+ * current state first. oc lives for the call. Returns 0, or -1 when the id
+ * is unknown; *out is NULL when it had already ended. */
+typedef void (*workflow_watch_fn)(void *arg, enum workflow_event event,
+				  const struct workflow_overcloud *oc);
 int workflow_watch(struct workflow *wf, const char *id, workflow_watch_fn fn, void *arg,
 		   struct workflow_watch **out);
 void workflow_unwatch(struct workflow_watch *w);

@@ -65,4 +65,8 @@ extern const struct provider_ops provider_local;
  * the seed's "OpenStack" and "Amazon" spellings work too). */
 const struct provider_ops *provider_find(const char *name);
 
+/* Adds a provider that is not built in, before the workflow starts (not
+ * thread-safe; at most 4). -1 when its name is taken or the table is full. */
+int provider_register(const struct provider_ops *ops);
+
 #endif
