@@ -8,6 +8,8 @@
 #include <stdint.h>
 
 #define AGENT_DEFAULT_STATE "/var/lib/overcloud-agent"
+/* The last TLS session with the tower (session.c), offered on reconnect. */
+#define AGENT_TLS_SESSION_FILE "tls.session"
 
 struct agent_config {
 	char state_dir[PATH_MAX];

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <mbedtls/pk.h>
@@ -130,6 +131,11 @@ static int check_and_save(struct join *j, const struct msg_enrolled *e)
 	if (certtime_verify(&cert, &ca, NULL, util_now(), j->err, sizeof(j->err)) != CERTTIME_OK)
 		goto out;
 	snprintf(j->cfg->node_id, sizeof(j->cfg->node_id), "%s", e->node_id);
+	/* A TLS session of this state dir's previous identity would resume as
+	 * that node. */
+	agent_config_path(j->cfg, AGENT_TLS_SESSION_FILE, path, sizeof(path));
+	if (unlink(path) != 0 && errno != ENOENT)
+		goto io_fail;
 	agent_config_path(j->cfg, "agent.crt", path, sizeof(path));
 	if (util_write_file(path, e->cert, strlen(e->cert), 0600) != 0)
 		goto io_fail;

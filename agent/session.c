@@ -57,7 +57,7 @@ struct session {
 	size_t tls_session_len;
 };
 
-#define SESSION_FILE "tls.session"
+#define SESSION_FILE AGENT_TLS_SESSION_FILE
 #define SESSION_FILE_MAX 16384
 
 static void forget_tls_session(struct session *s)

@@ -61,6 +61,21 @@ wait_until "second node connected" 30 node_is t "$(node_id_of b)" connected || f
 [ "$(node_id_of b)" != "$id" ] || fail "two nodes share an id"
 pass "join with --ca FILE works"
 
+# Joining again into a state dir: the TLS session saved for the old identity
+# is not offered (resuming it would connect as the old node).
+wait_until "node b saved a TLS session" 30 test -s "$T/b/tls.session" || fail "no tls.session for b"
+old_b=$(node_id_of b)
+stop_pid "$AGENT_PID_b"
+"$AGENT" join --tower "127.0.0.1:$AGENT_PORT_t" --token "$(new_token t edge-worker)" --ca "$T/t/ca.pem" \
+	--state "$T/b" --no-run >>"$T/b.log" 2>&1 || fail "second join into b failed"
+new_b=$(node_id_of b)
+[ "$new_b" != "$old_b" ] || fail "the second join kept the node id"
+run_agent b
+wait_until "node b connected as its new id" 30 node_is t "$new_b" connected ||
+	fail "node b did not connect as $new_b: $(tower_cli t nodes)"
+node_is t "$old_b" connected && fail "node b connected as its old id $old_b"
+pass "a second join into a state dir connects as the new node"
+
 # A node names itself: control characters in its host name (here an escape
 # sequence that retitles the operator's terminal) reach no log line, API
 # answer or table as such. The agent runs in its own UTS namespace.
