@@ -498,18 +498,6 @@ static json_t *run_log_news(struct run_stream *rs, json_t *data)
 	return copy;
 }
 
-static void run_stream_send(struct run_stream *rs, const char *event, json_t *data);
-
-static void run_stream_event(void *arg, const struct tasks_event *ev)
-{
-	struct run_stream *rs = arg;
-	const char *event;
-	json_t *data = task_json_event(rs->store, ev, &event);
-
-	run_stream_send(rs, event, data);
-	json_decref(data);
-}
-
 static void run_stream_send(struct run_stream *rs, const char *event, json_t *data)
 {
 	bool end = strcmp(event, "end") == 0;
@@ -553,6 +541,17 @@ static void run_stream_send(struct run_stream *rs, const char *event, json_t *da
 			free(rs);
 		}
 	}
+}
+
+/* A watch event, as JSON, to the client. */
+static void run_stream_event(void *arg, const struct tasks_event *ev)
+{
+	struct run_stream *rs = arg;
+	const char *event;
+	json_t *data = task_json_event(rs->store, ev, &event);
+
+	run_stream_send(rs, event, data);
+	json_decref(data);
 }
 
 /* Watches (again): the replay sends what this client has not had yet.

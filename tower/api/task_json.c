@@ -36,7 +36,7 @@ json_t *task_json(struct store *st, const struct store_task *t)
 	struct task_spec spec;
 	json_t *obj;
 
-	tasks_stored_spec(t, &spec);   /* empty when it cannot be read */
+	task_spec_decode(t->spec, &spec);   /* empty when it cannot be read */
 	if (!json_is_object(outputs)) {
 		json_decref(outputs);
 		outputs = json_object();

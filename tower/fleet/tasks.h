@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tower/fleet/task_spec.h"
+
 struct hub;
 struct msg;
 struct store;
@@ -49,28 +51,6 @@ bool task_state_final(enum task_state state);
 /* The state of a stored task (an unknown name reads as TASK_FAILED). */
 enum task_state task_state_of(const struct store_task *t);
 
-/* One task's work. The arrays are borrowed by tasks_create_run; a spec
- * from tasks_role_spec owns them and is released with task_spec_clear. */
-struct task_env {
-	const char *name;
-	const char *value;
-};
-struct task_spec {
-	const char **argv;
-	size_t argc;
-	int64_t timeout_s;
-	struct task_env *env;           /* INPUT_* for the script */
-	size_t env_count;
-	const char **mask;              /* values the agent hides in output */
-	size_t mask_count;
-	const char *bundle_hash;        /* the role bundle that goes along, or NULL */
-	const char **outputs;           /* outputs the step declares */
-	size_t output_count;
-	const char **secret_outputs;    /* those never shown through the API */
-	size_t secret_output_count;
-};
-void task_spec_clear(struct task_spec *spec);
-
 /* Persists one task of run_id per node in node_ids, all in one transaction
  * (so call it outside one), then sends those whose node is connected.
  * task_ids_out (may be NULL) gets count ids. Returns 0, or -1 with err and
@@ -93,10 +73,6 @@ struct task_input {
 int tasks_role_spec(struct tasks *tk, const char *role, const char *step,
 		    const struct task_input *inputs, size_t input_count, struct task_spec *out,
 		    char *err, size_t err_size);
-/* The spec a stored task was made from (its spec column). Returns 0, or -1
- * when it cannot be read; release with task_spec_clear. */
-int tasks_stored_spec(const struct store_task *t, struct task_spec *out);
-
 /* A fresh run id ("r-" + hex) into out (>= 20 bytes). */
 void tasks_new_run_id(char *out, size_t size);
 
