@@ -85,17 +85,21 @@ bool task_state_final(enum task_state state)
 	return state >= TASK_DONE;
 }
 
-static enum task_state state_parse(const char *name, enum task_state unknown)
+bool task_state_from_name(const char *name, enum task_state *out)
 {
 	for (int i = 0; i < TASK_STATE_COUNT; i++)
-		if (strcmp(name, statenames[i]) == 0)
-			return (enum task_state)i;
-	return unknown;
+		if (name != NULL && strcmp(name, statenames[i]) == 0) {
+			*out = (enum task_state)i;
+			return true;
+		}
+	return false;
 }
 
 enum task_state task_state_of(const struct store_task *t)
 {
-	return state_parse(t->state, TASK_FAILED);
+	enum task_state s;
+
+	return task_state_from_name(t->state, &s) ? s : TASK_FAILED;
 }
 
 static bool task_is_final(const struct store_task *t)
@@ -968,9 +972,9 @@ static int task_change_state(struct tasks *tk, struct store_task *t, enum task_s
 /* The state an agent's result names; anything else is a failure. */
 static enum task_state result_state(const char *status)
 {
-	enum task_state s = state_parse(status ? status : "", TASK_FAILED);
+	enum task_state s;
 
-	return task_state_final(s) ? s : TASK_FAILED;
+	return task_state_from_name(status, &s) && task_state_final(s) ? s : TASK_FAILED;
 }
 
 void tasks_on_task_msg(void *arg, const char *node_id, const struct msg *m)

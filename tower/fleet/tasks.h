@@ -48,6 +48,8 @@ enum task_state {
 };
 const char *task_state_name(enum task_state state);
 bool task_state_final(enum task_state state);
+/* The state a name (the store's, the API's) stands for: false when none. */
+bool task_state_from_name(const char *name, enum task_state *out);
 /* The state of a stored task (an unknown name reads as TASK_FAILED). */
 enum task_state task_state_of(const struct store_task *t);
 
