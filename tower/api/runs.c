@@ -8,6 +8,7 @@
 #include "shared/util.h"
 #include "tower/api/api_int.h"
 #include "tower/api/sse.h"
+#include "tower/api/task_json.h"
 #include "tower/fleet/hub.h"
 #include "tower/fleet/tasks.h"
 #include "tower/store/store.h"
@@ -35,8 +36,11 @@ static int collect_target(const struct store_node *n, void *arg)
 /* POST /v1/runs {"argv" or "role_step", "target", "timeout"} */
 void api_runs_post(struct api_ctx *ctx)
 {
-	json_t *body = api_body_object(ctx), *argv, *step, *target, *v, *spec = NULL, *tasks = NULL;
-	const char *role = NULL, *step_name = NULL;
+	json_t *body = api_body_object(ctx), *argv, *step, *target, *v, *inputs, *tasks = NULL;
+	const char *role = NULL, *step_name = NULL, *input_name;
+	struct task_spec spec = {0};
+	struct task_input *given = NULL;
+	bool role_spec = false;
 	struct run_target t = {0};
 	char run_id[24], err[160], (*task_ids)[TASKS_ID_SIZE] = NULL;
 	const char **node_ids = NULL;
@@ -63,13 +67,27 @@ void api_runs_post(struct api_ctx *ctx)
 			api_reply_error(ctx, 400, "field \"role_step\" needs \"role\" and \"step\"", NULL);
 			goto out;
 		}
-		spec = tasks_role_spec(ctx->tower->tasks, role, step_name,
-				       json_object_get(step, "inputs"), err, sizeof(err));
-		if (spec == NULL) {
+		inputs = json_object_get(step, "inputs");
+		if (inputs != NULL && !json_is_object(inputs)) {
+			api_reply_error(ctx, 400, "inputs must be an object of strings", NULL);
+			goto out;
+		}
+		given = calloc(json_object_size(inputs) + 1, sizeof(*given));
+		if (given == NULL) {
+			api_reply_error(ctx, 500, "out of memory", NULL);
+			goto out;
+		}
+		count = 0;
+		json_object_foreach(inputs, input_name, v) {
+			given[count].name = input_name;
+			given[count++].value = json_string_value(v);
+		}
+		if (tasks_role_spec(ctx->tower->tasks, role, step_name, given, count, &spec, err,
+				    sizeof(err)) != 0) {
 			api_reply_error(ctx, 400, err, NULL);
 			goto out;
 		}
-		argv = json_object_get(spec, "argv");
+		role_spec = true;
 	} else {
 		if (!json_is_array(argv) || json_array_size(argv) == 0 || json_array_size(argv) > 256) {
 			api_reply_error(ctx, 400, "field \"argv\" must be a non-empty array of strings", NULL);
@@ -100,8 +118,16 @@ void api_runs_post(struct api_ctx *ctx)
 				t.want_node ? t.want_node : t.want_role);
 		goto out;
 	}
-	if (spec == NULL)
-		spec = json_pack("{s:O, s:I}", "argv", argv, "timeout", (json_int_t)timeout);
+	if (!role_spec) {
+		spec.argv = calloc(json_array_size(argv), sizeof(*spec.argv));
+		if (spec.argv == NULL) {
+			api_reply_error(ctx, 500, "out of memory", NULL);
+			goto out;
+		}
+		json_array_foreach(argv, i, v)
+			spec.argv[spec.argc++] = json_string_value(v);
+		spec.timeout_s = timeout;
+	}
 	tasks = json_array();
 	tasks_new_run_id(run_id, sizeof(run_id));
 	count = json_array_size(t.nodes);
@@ -114,20 +140,24 @@ void api_runs_post(struct api_ctx *ctx)
 	json_array_foreach(t.nodes, i, v)
 		node_ids[i] = json_string_value(v);
 	if (tasks_create_run(ctx->tower->tasks, run_id, node_ids, count, role ? role : "exec",
-			     step_name ? step_name : "run", spec, task_ids, err, sizeof(err)) != 0) {
+			     step_name ? step_name : "run", &spec, task_ids, err, sizeof(err)) != 0) {
 		api_reply_error(ctx, 500, err, NULL);
 		goto out;
 	}
 	json_array_foreach(t.nodes, i, v)
 		json_array_append_new(tasks, json_pack("{s:s, s:O}", "task_id", task_ids[i], "node_id", v));
-	log_info("api %s: run %s: %s on %zu node(s)", ctx->peer, run_id,
-		 json_string_value(json_array_get(argv, 0)), json_array_size(t.nodes));
+	log_info("api %s: run %s: %s on %zu node(s)", ctx->peer, run_id, spec.argv[0],
+		 json_array_size(t.nodes));
 	api_reply_json(ctx, 202, json_pack("{s:s, s:O}", "run_id", run_id, "tasks", tasks));
 out:
 	free(node_ids);
 	free(task_ids);
 	json_decref(tasks);
-	json_decref(spec);
+	if (role_spec)
+		task_spec_clear(&spec);
+	else
+		free(spec.argv);
+	free(given);
 	json_decref(t.nodes);
 	json_decref(body);
 }
@@ -135,7 +165,7 @@ out:
 /* GET /v1/runs/{id} */
 void api_run_get(struct api_ctx *ctx)
 {
-	json_t *tasks = tasks_run_json(ctx->tower->tasks, ctx->id);
+	json_t *tasks = task_json_run(ctx->tower->store, ctx->id);
 
 	if (tasks == NULL) {
 		api_reply_error(ctx, 404, "no such run", ctx->id);
@@ -176,6 +206,7 @@ struct run_stream {
 	struct sse sse;
 	struct tasks_watch *watch;
 	struct tasks *tasks;
+	struct store *store;
 	char run_id[STORE_ID_MAX];
 	struct run_sent *sent;
 	size_t sent_count, sent_cap;
@@ -250,9 +281,8 @@ static bool run_event_repeats(struct run_stream *rs, const char *event, json_t *
 	return false;
 }
 
-static void run_stream_event(void *arg, const char *event, json_t *data)
+static void run_stream_send(struct run_stream *rs, const char *event, json_t *data)
 {
-	struct run_stream *rs = arg;
 	bool end = strcmp(event, "end") == 0, log = strcmp(event, "log") == 0;
 	json_t *news = NULL;
 	char *text;
@@ -271,6 +301,17 @@ static void run_stream_event(void *arg, const char *event, json_t *data)
 	free(text);
 	if (end)
 		sse_close(&rs->sse);
+}
+
+/* A watch event, as JSON, to the client. */
+static void run_stream_event(void *arg, const struct tasks_event *ev)
+{
+	struct run_stream *rs = arg;
+	const char *event;
+	json_t *data = task_json_event(rs->store, ev, &event);
+
+	run_stream_send(rs, event, data);
+	json_decref(data);
 }
 
 /* Watches (again): the replay sends what this client has not had yet.
@@ -327,7 +368,7 @@ static const struct sse_ops run_stream_ops = {
 void api_run_events_get(struct api_ctx *ctx)
 {
 	struct run_stream *rs;
-	json_t *tasks = tasks_run_json(ctx->tower->tasks, ctx->id);
+	json_t *tasks = task_json_run(ctx->tower->store, ctx->id);
 
 	if (tasks == NULL) {
 		api_reply_error(ctx, 404, "no such run", ctx->id);
@@ -340,6 +381,7 @@ void api_run_events_get(struct api_ctx *ctx)
 		return;
 	}
 	rs->tasks = ctx->tower->tasks;
+	rs->store = ctx->tower->store;
 	snprintf(rs->run_id, sizeof(rs->run_id), "%s", ctx->id);
 	if (sse_open(&rs->sse, ctx->ex, &run_stream_ops, rs) != 0) {
 		run_stream_release(rs);
@@ -361,7 +403,7 @@ static void task_get(struct api_ctx *ctx, bool log_only)
 		return;
 	}
 	if (!log_only) {
-		api_reply_json(ctx, 200, tasks_task_json(ctx->tower->tasks, &t));
+		api_reply_json(ctx, 200, task_json(ctx->tower->store, &t));
 		store_task_clear(&t);
 		return;
 	}

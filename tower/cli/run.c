@@ -7,6 +7,7 @@
 #include "shared/util.h"
 #include "tower/cli/cli.h"
 #include "tower/cli/client.h"
+#include "tower/fleet/tasks.h"
 
 /* One per task and stream: a chunk may end mid-line, and the other
  * stream's next chunk must not be glued to that line. */
@@ -79,6 +80,7 @@ static int on_run_event(void *arg, const char *event, json_t *data)
 	const char *node = json_string_value(json_object_get(data, "node"));
 	const char *stream = json_string_value(json_object_get(data, "stream")) ?: "stdout";
 	const char *state;
+	enum task_state ts;
 	struct line_buf *b;
 	int code;
 
@@ -93,14 +95,13 @@ static int on_run_event(void *arg, const char *event, json_t *data)
 	if (strcmp(event, "task") != 0)
 		return 0;
 	state = json_string_value(json_object_get(data, "state")) ?: "";
-	if (strcmp(state, "done") && strcmp(state, "failed") && strcmp(state, "timeout") &&
-	    strcmp(state, "cancelled"))
+	if (!task_state_from_name(state, &ts) || !task_state_final(ts))
 		return 0;
 	code = (int)json_integer_value(json_object_get(data, "exit_code"));
 	/* A task that did not finish has no real status (the tower reports -1
 	 * when the node never answered): exit like timeout(1) does, or 1. */
-	if (strcmp(state, "done") != 0 && code <= 0)
-		code = strcmp(state, "timeout") == 0 ? 124 : 1;
+	if (ts != TASK_DONE && code <= 0)
+		code = ts == TASK_TIMEOUT ? 124 : 1;
 	if (code > v->worst)
 		v->worst = code;
 	v->finished++;
@@ -108,7 +109,7 @@ static int on_run_event(void *arg, const char *event, json_t *data)
 		for (size_t i = 0; i < v->count; i++)
 			if (strcmp(v->bufs[i].task_id, task_id) == 0)
 				print_chunk(&v->bufs[i], "", true);
-		if (strcmp(state, "done") != 0) {
+		if (ts != TASK_DONE) {
 			const char *reason = json_string_value(json_object_get(data, "reason"));
 			v->failed++;
 			fprintf(stderr, "%s: %s%s%s\n", b->node, state, reason ? ": " : "",

@@ -66,16 +66,6 @@ struct oc_view {
 	int step_count;
 };
 
-static const char *const final_task_states[] = {"done", "failed", "timeout", "cancelled"};
-
-static bool is_final_task_state(const char *s)
-{
-	for (size_t i = 0; i < OC_ARRAY_LEN(final_task_states); i++)
-		if (strcmp(s, final_task_states[i]) == 0)
-			return true;
-	return false;
-}
-
 static enum oc_state oc_state_of(const struct store_overcloud *oc)
 {
 	return oc_state_parse(oc->status);
@@ -657,28 +647,28 @@ static void start_role_step(struct workflow *wf, struct oc_view *v, const struct
 			    struct store_oc_step *s, const char *dag)
 {
 	char err[512], name[40];
-	json_t *inputs = json_object(), *spec = NULL;
+	struct task_input *inputs = calloc(def->input_count + 1, sizeof(*inputs));
+	struct task_spec spec = {0};
 	const char **node_ids = NULL;
 	size_t targets = 0, already_done = 0, other_arch = 0;
 	struct run_tasks earlier = {0};
 
-	for (size_t i = 0; i < def->input_count; i++) {
-		char *value = expand(wf, v, dag, def->inputs[i].value, err, sizeof(err));
-		if (value == NULL) {
+	for (size_t i = 0; i < def->input_count && inputs != NULL; i++) {
+		inputs[i].name = def->inputs[i].name;
+		inputs[i].value = expand(wf, v, dag, def->inputs[i].value, err, sizeof(err));
+		if (inputs[i].value == NULL) {
 			step_finish(wf, v, s, STEP_FAILED, err);
 			goto out;
 		}
-		json_object_set_new(inputs, def->inputs[i].name, json_string(value));
-		free(value);
 	}
-	spec = tasks_role_spec(wf->t->tasks, def->role, def->role_step ? def->role_step : "apply",
-			       inputs, err, sizeof(err));
-	if (spec == NULL) {
-		step_finish(wf, v, s, STEP_FAILED, err);
+	if (inputs == NULL ||
+	    tasks_role_spec(wf->t->tasks, def->role, def->role_step ? def->role_step : "apply",
+			    inputs, def->input_count, &spec, err, sizeof(err)) != 0) {
+		step_finish(wf, v, s, STEP_FAILED, inputs == NULL ? "out of memory" : err);
 		goto out;
 	}
 	if (def->timeout_s > 0)
-		json_object_set_new(spec, "timeout", json_integer(def->timeout_s));
+		spec.timeout_s = def->timeout_s;
 	/* The run id is recorded before any task exists: after a crash the
 	 * same run is filled in, never a second one started. */
 	if (s->run_id[0] == '\0') {
@@ -701,7 +691,7 @@ static void start_role_step(struct workflow *wf, struct oc_view *v, const struct
 		if (!node_in_target(n, def->on, dag) || n->node_id[0] == '\0')
 			continue;
 		last = last_task_of(&earlier, n->node_id);
-		if (last != NULL && strcmp(last->state, "done") == 0) {
+		if (last != NULL && task_state_of(last) == TASK_DONE) {
 			already_done++;
 			continue;
 		}
@@ -729,7 +719,7 @@ static void start_role_step(struct workflow *wf, struct oc_view *v, const struct
 	}
 	if (targets > 0 &&
 	    tasks_create_run(wf->t->tasks, s->run_id, node_ids, targets, def->role,
-			     def->role_step ? def->role_step : "apply", spec, NULL, err,
+			     def->role_step ? def->role_step : "apply", &spec, NULL, err,
 			     sizeof(err)) != 0) {
 		step_finish(wf, v, s, STEP_FAILED, err);
 		goto out;
@@ -746,8 +736,10 @@ static void start_role_step(struct workflow *wf, struct oc_view *v, const struct
 out:
 	free(earlier.items);
 	free(node_ids);
-	json_decref(spec);
-	json_decref(inputs);
+	task_spec_clear(&spec);
+	for (size_t i = 0; i < def->input_count && inputs != NULL; i++)
+		free((char *)inputs[i].value);
+	free(inputs);
 }
 
 /* ---- provider calls (provision.c) ---- */
@@ -850,9 +842,9 @@ static void summarize_run(struct workflow *wf, const char *run_id, struct run_su
 		rs->total++;
 		if (t->created_ms > rs->newest_ms)
 			rs->newest_ms = t->created_ms;
-		if (!is_final_task_state(t->state)) {
+		if (!task_state_final(task_state_of(t))) {
 			rs->open++;
-		} else if (strcmp(t->state, "done") != 0) {
+		} else if (task_state_of(t) != TASK_DONE) {
 			rs->failed++;
 			if (rs->first_error[0] == '\0')
 				snprintf(rs->first_error, sizeof(rs->first_error), "node %s: %s%s%s",
@@ -1547,7 +1539,7 @@ static int add_task_progress(const struct store_task *t, void *arg)
 	struct step_progress *sp = arg;
 	const char *name = node_name(sp->wf, sp->names, t->node_id);
 
-	sp->sum += strcmp(t->state, "done") == 0 ? 100 : t->progress;
+	sp->sum += task_state_of(t) == TASK_DONE ? 100 : t->progress;
 	sp->count++;
 	if (name != NULL && strlist_add(&sp->step->nodes, &sp->step->node_count, name) != 0)
 		sp->rc = -1;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <jansson.h>
 
 #include "shared/log.h"
 #include "shared/mask.h"
@@ -51,16 +52,59 @@ struct tasks {
 
 #define TASKS_REASK_MS 1000
 
+struct task_result;
+static int task_change_state(struct tasks *tk, struct store_task *t, enum task_state to,
+			     const struct task_result *res);
+
 void tasks_set_done_hook(struct tasks *tk, void (*fn)(void *arg, const char *run_id), void *arg)
 {
 	tk->done_hook = fn;
 	tk->done_arg = arg;
 }
 
-static bool state_is_final(const char *state)
+/* ---- states ---- */
+
+/* The names the store keeps, one per enum task_state. */
+static const char *const statenames[TASK_STATE_COUNT] = {
+	[TASK_PENDING] = "pending",
+	[TASK_SENT] = "sent",
+	[TASK_RUNNING] = "running",
+	[TASK_DONE] = "done",
+	[TASK_FAILED] = "failed",
+	[TASK_TIMEOUT] = "timeout",
+	[TASK_CANCELLED] = "cancelled",
+};
+
+const char *task_state_name(enum task_state state)
 {
-	return strcmp(state, "done") == 0 || strcmp(state, "failed") == 0 ||
-	       strcmp(state, "timeout") == 0 || strcmp(state, "cancelled") == 0;
+	return (unsigned)state < TASK_STATE_COUNT ? statenames[state] : "unknown";
+}
+
+bool task_state_final(enum task_state state)
+{
+	return state >= TASK_DONE;
+}
+
+bool task_state_from_name(const char *name, enum task_state *out)
+{
+	for (int i = 0; i < TASK_STATE_COUNT; i++)
+		if (name != NULL && strcmp(name, statenames[i]) == 0) {
+			*out = (enum task_state)i;
+			return true;
+		}
+	return false;
+}
+
+enum task_state task_state_of(const struct store_task *t)
+{
+	enum task_state s;
+
+	return task_state_from_name(t->state, &s) ? s : TASK_FAILED;
+}
+
+static bool task_is_final(const struct store_task *t)
+{
+	return task_state_final(task_state_of(t));
 }
 
 static void random_id(const char *prefix, size_t nbytes, char *out, size_t size)
@@ -125,43 +169,6 @@ void tasks_log_path(struct tasks *tk, const char *task_id, char *out, size_t siz
 
 /* ---- sending ---- */
 
-static char **json_strlist(json_t *arr, size_t *count)
-{
-	char **items;
-	size_t i;
-	json_t *v;
-
-	*count = 0;
-	if (!json_is_array(arr) || json_array_size(arr) == 0)
-		return NULL;
-	items = calloc(json_array_size(arr), sizeof(*items));
-	if (items == NULL)
-		return NULL;
-	json_array_foreach(arr, i, v)
-		items[(*count)++] = (char *)(json_string_value(v) ?: "");
-	return items;
-}
-
-static struct msg_kv *json_strmap(json_t *obj, size_t *count)
-{
-	struct msg_kv *items;
-	const char *key;
-	json_t *v;
-
-	*count = 0;
-	if (!json_is_object(obj) || json_object_size(obj) == 0)
-		return NULL;
-	items = calloc(json_object_size(obj), sizeof(*items));
-	if (items == NULL)
-		return NULL;
-	json_object_foreach(obj, key, v) {
-		items[*count].key = (char *)key;
-		items[*count].value = (char *)(json_string_value(v) ?: "");
-		(*count)++;
-	}
-	return items;
-}
-
 #define TASKS_LATE_GRACE_S 30
 
 /* The tower's time past which the sweeper ends task t (timeout_s from its
@@ -177,90 +184,102 @@ static int send_task(struct tasks *tk, const struct store_task *t)
 {
 	struct msg m = {.type = MSG_TASK};
 	struct msg_task *mt = &m.u.task;
-	json_t *spec = json_loads(t->spec, 0, NULL);
-	const char *hash;
+	struct task_spec spec;
 	int rc = -1;
 
-	if (spec == NULL) {
+	if (task_spec_decode(t->spec, &spec) != 0) {
 		log_error("task %s: stored spec is not JSON", t->id);
 		return -1;
 	}
 	mt->id = (char *)t->id;
 	mt->role = (char *)t->role;
 	mt->step = (char *)t->step;
-	mt->timeout = (uint64_t)json_integer_value(json_object_get(spec, "timeout"));
-	mt->not_after_ms = (uint64_t)late_deadline_ms(t, (int64_t)mt->timeout);
-	mt->argv.items = json_strlist(json_object_get(spec, "argv"), &mt->argv.count);
-	mt->mask.items = json_strlist(json_object_get(spec, "mask"), &mt->mask.count);
-	mt->outputs.items = json_strlist(json_object_get(spec, "outputs"), &mt->outputs.count);
-	mt->env.items = json_strmap(json_object_get(spec, "env"), &mt->env.count);
-	hash = json_string_value(json_object_get(spec, "bundle_hash"));
-	if (hash != NULL && *hash != '\0') {
+	mt->timeout = (uint64_t)spec.timeout_s;
+	mt->not_after_ms = (uint64_t)late_deadline_ms(t, spec.timeout_s);
+	mt->argv.items = (char **)spec.argv;
+	mt->argv.count = spec.argc;
+	mt->mask.items = (char **)spec.mask;
+	mt->mask.count = spec.mask_count;
+	mt->outputs.items = (char **)spec.outputs;
+	mt->outputs.count = spec.output_count;
+	if (spec.env_count > 0) {
+		mt->env.items = calloc(spec.env_count, sizeof(*mt->env.items));
+		if (mt->env.items == NULL)
+			goto out;
+		for (size_t i = 0; i < spec.env_count; i++) {
+			mt->env.items[i].key = (char *)spec.env[i].name;
+			mt->env.items[i].value = (char *)spec.env[i].value;
+		}
+		mt->env.count = spec.env_count;
+	}
+	if (spec.bundle_hash != NULL) {
 		const struct role *role = tk->roles ? role_set_find(tk->roles, t->role) : NULL;
 
-		if (role == NULL || strcmp(role->bundle_hash, hash) != 0) {
-			log_error("task %s: bundle %s of role %s is not loaded", t->id, hash, t->role);
+		if (role == NULL || strcmp(role->bundle_hash, spec.bundle_hash) != 0) {
+			log_error("task %s: bundle %s of role %s is not loaded", t->id,
+				  spec.bundle_hash, t->role);
 			goto out;
 		}
-		mt->bundle_hash = (char *)hash;
+		mt->bundle_hash = (char *)spec.bundle_hash;
 		mt->bundle.data = role->bundle;
 		mt->bundle.len = role->bundle_len;
 	}
 	rc = hub_send(tk->hub, t->node_id, &m);
 out:
-	free(mt->argv.items);
-	free(mt->mask.items);
-	free(mt->outputs.items);
 	free(mt->env.items);
-	json_decref(spec);
+	task_spec_clear(&spec);
 	return rc;
 }
 
-json_t *tasks_role_spec(struct tasks *tk, const char *role_name, const char *step_name,
-			json_t *inputs, char *err, size_t err_size)
+/* The value given for a role input: the last of that name. */
+static const struct task_input *input_given(const struct task_input *inputs, size_t count,
+					    const char *name)
+{
+	for (size_t i = count; i > 0; i--)
+		if (strcmp(inputs[i - 1].name, name) == 0)
+			return &inputs[i - 1];
+	return NULL;
+}
+
+int tasks_role_spec(struct tasks *tk, const char *role_name, const char *step_name,
+		    const struct task_input *inputs, size_t input_count, struct task_spec *out,
+		    char *err, size_t err_size)
 {
 	const struct role *role = tk->roles ? role_set_find(tk->roles, role_name) : NULL;
 	const struct role_step *step;
-	json_t *env, *mask, *outputs, *secret, *v;
-	const char *key;
+	bool ok = true;
 
+	memset(out, 0, sizeof(*out));
 	if (role == NULL) {
 		snprintf(err, err_size, "unknown role \"%s\"", role_name);
-		return NULL;
+		return -1;
 	}
 	step = role_find_step(role, step_name);
 	if (step == NULL) {
 		snprintf(err, err_size, "role %s has no step \"%s\"", role_name, step_name);
-		return NULL;
+		return -1;
 	}
-	if (inputs != NULL && !json_is_object(inputs)) {
-		snprintf(err, err_size, "inputs must be an object of strings");
-		return NULL;
-	}
-	json_object_foreach(inputs, key, v) {
-		if (role_find_input(role, key) == NULL) {
-			snprintf(err, err_size, "unknown input \"%s\" for role %s", key, role_name);
-			return NULL;
+	for (size_t i = 0; i < input_count; i++) {
+		if (role_find_input(role, inputs[i].name) == NULL) {
+			snprintf(err, err_size, "unknown input \"%s\" for role %s", inputs[i].name,
+				 role_name);
+			return -1;
 		}
-		if (!json_is_string(v)) {
-			snprintf(err, err_size, "input \"%s\" must be a string", key);
-			return NULL;
+		if (inputs[i].value == NULL) {
+			snprintf(err, err_size, "input \"%s\" must be a string", inputs[i].name);
+			return -1;
 		}
 	}
-	env = json_object();
-	mask = json_array();
-	outputs = json_array();
-	secret = json_array();
-	for (size_t i = 0; i < role->input_count; i++) {
+	for (size_t i = 0; ok && i < role->input_count; i++) {
 		const struct role_input *in = &role->inputs[i];
-		const char *value = json_string_value(json_object_get(inputs, in->name));
+		const struct task_input *given = input_given(inputs, input_count, in->name);
+		const char *value = given != NULL ? given->value : in->default_value;
 		char name[128];
 
-		if (value == NULL)
-			value = in->default_value;
 		if (value == NULL && in->required) {
 			snprintf(err, err_size, "missing input \"%s\" for role %s", in->name, role_name);
-			goto fail;
+			task_spec_clear(out);
+			return -1;
 		}
 		if (value == NULL)
 			continue;
@@ -270,30 +289,31 @@ json_t *tasks_role_spec(struct tasks *tk, const char *role_name, const char *ste
 				*p = (char)(*p - 'a' + 'A');
 			else if (*p == '-')
 				*p = '_';
-		json_object_set_new(env, name, json_string(value));
-		if (in->secret && *value != '\0')
-			json_array_append_new(mask, json_string(value));
+		ok = task_spec_add_env(out, name, value) == 0;
+		if (ok && in->secret && *value != '\0')
+			ok = task_spec_add(&out->mask, &out->mask_count, value) == 0;
 	}
-	for (size_t i = 0; i < role->output_count; i++) {
-		json_array_append_new(outputs, json_string(role->outputs[i].name));
-		if (role->outputs[i].secret)
-			json_array_append_new(secret, json_string(role->outputs[i].name));
+	for (size_t i = 0; ok && i < role->output_count; i++) {
+		ok = task_spec_add(&out->outputs, &out->output_count, role->outputs[i].name) == 0;
+		if (ok && role->outputs[i].secret)
+			ok = task_spec_add(&out->secret_outputs, &out->secret_output_count,
+				      role->outputs[i].name) == 0;
 	}
-	return json_pack("{s:[s], s:I, s:o, s:o, s:o, s:o, s:s}", "argv", step->script,
-			 "timeout", (json_int_t)step->timeout_s, "env", env, "mask", mask,
-			 "outputs", outputs, "secret_outputs", secret,
-			 "bundle_hash", role->bundle_hash);
-fail:
-	json_decref(env);
-	json_decref(mask);
-	json_decref(outputs);
-	json_decref(secret);
-	return NULL;
+	ok = ok && task_spec_add(&out->argv, &out->argc, step->script) == 0;
+	out->timeout_s = step->timeout_s;
+	if (ok && (out->bundle_hash = strdup(role->bundle_hash)) == NULL)
+		ok = false;
+	if (!ok) {
+		snprintf(err, err_size, "out of memory");
+		task_spec_clear(out);
+		return -1;
+	}
+	return 0;
 }
 
 struct pending_sends {
 	struct tasks *tk;
-	char (*ids)[STORE_ID_MAX];
+	struct store_task *sent;   /* without their heap strings */
 	size_t count, cap;
 };
 
@@ -303,18 +323,20 @@ static int send_if_connected(const struct store_task *t, void *arg)
 {
 	struct pending_sends *ps = arg;
 
-	if (state_is_final(t->state) || !hub_node_connected(ps->tk->hub, t->node_id) || send_task(ps->tk, t) != 0 ||
-	    strcmp(t->state, "pending") != 0)
+	if (task_is_final(t) || !hub_node_connected(ps->tk->hub, t->node_id) ||
+	    send_task(ps->tk, t) != 0 || task_state_of(t) != TASK_PENDING)
 		return 0;
 	if (ps->count == ps->cap) {
 		size_t cap = ps->cap ? ps->cap * 2 : 16;
-		char (*grown)[STORE_ID_MAX] = realloc(ps->ids, cap * sizeof(*grown));
+		struct store_task *grown = realloc(ps->sent, cap * sizeof(*grown));
 		if (grown == NULL)
 			return 0;   /* stays "pending" in the list: only a label */
-		ps->ids = grown;
+		ps->sent = grown;
 		ps->cap = cap;
 	}
-	snprintf(ps->ids[ps->count++], STORE_ID_MAX, "%s", t->id);
+	ps->sent[ps->count] = *t;
+	ps->sent[ps->count].spec = NULL;
+	ps->sent[ps->count++].outputs = NULL;
 	return 0;
 }
 
@@ -323,24 +345,21 @@ static int send_if_connected(const struct store_task *t, void *arg)
 static void mark_sent(struct tasks *tk, struct pending_sends *ps)
 {
 	bool batch = ps->count > 1 && store_begin(tk->st) == 0;
-	int64_t now = util_now();
-	size_t failed = 0;
 
 	for (size_t i = 0; i < ps->count; i++)
-		failed += store_task_set_state(tk->st, ps->ids[i], "sent", now) != 0;
+		task_change_state(tk, &ps->sent[i], TASK_SENT, NULL);
 	if (batch && store_commit(tk->st) != 0)
-		failed = ps->count;
-	if (failed > 0)
-		log_warn("tasks: cannot record %zu task(s) as sent", failed);
-	free(ps->ids);
+		log_warn("tasks: cannot record %zu task(s) as sent", ps->count);
+	free(ps->sent);
 }
 
 int tasks_create_run(struct tasks *tk, const char *run_id, const char *const *node_ids,
-		     size_t count, const char *role, const char *step, json_t *spec,
-		     char (*task_ids_out)[TASKS_ID_SIZE], char *err, size_t err_size)
+		     size_t count, const char *role, const char *step,
+		     const struct task_spec *spec, char (*task_ids_out)[TASKS_ID_SIZE],
+		     char *err, size_t err_size)
 {
 	struct pending_sends ps = {.tk = tk};
-	char *text = json_dumps(spec, JSON_COMPACT);
+	char *text = task_spec_encode(spec);
 	bool batch;
 	int64_t now = util_now_ms();
 	size_t i;
@@ -385,7 +404,7 @@ void tasks_on_node_ready(void *arg, const char *node_id)
 
 /* ---- watchers ---- */
 
-/* Building an event costs a JSON document: only for runs someone follows. */
+/* Building an event costs reads and copies: only for runs someone follows. */
 static bool has_watchers(struct tasks *tk, const char *run_id)
 {
 	for (struct tasks_watch *w = tk->watches; w != NULL; w = w->next)
@@ -394,53 +413,51 @@ static bool has_watchers(struct tasks *tk, const char *run_id)
 	return false;
 }
 
-static void publish(struct tasks *tk, const char *run_id, const char *event, json_t *data)
+static void publish(struct tasks *tk, const struct tasks_event *ev)
 {
 	struct tasks_watch *w, *next;
 
 	for (w = tk->watches; w != NULL; w = next) {
 		next = w->next;
-		if (strcmp(w->run_id, run_id) == 0)
-			w->fn(w->arg, event, data);
+		if (strcmp(w->run_id, ev->run_id) == 0)
+			w->fn(w->arg, ev);
 	}
-	json_decref(data);
 }
 
 static void end_watchers(struct tasks *tk, const char *run_id)
 {
+	struct tasks_event ev = {.kind = TASKS_EVENT_END, .run_id = run_id};
 	struct tasks_watch *w, *next;
-	json_t *data = json_pack("{s:s}", "run_id", run_id);
 
 	for (w = tk->watches; w != NULL; w = next) {
 		next = w->next;
 		if (strcmp(w->run_id, run_id) != 0)
 			continue;
-		w->fn(w->arg, "end", data);
+		w->fn(w->arg, &ev);
 		tasks_unwatch(w);
 	}
-	json_decref(data);
 }
 
-/* Output may be any bytes; JSON wants UTF-8. */
-static json_t *json_text(const uint8_t *data, size_t len)
+/* Output may be any bytes; JSON (the store's outputs, the API's events)
+ * wants UTF-8: NULs become '?', and so does every byte >= 0x80 when the
+ * whole is not UTF-8. A heap copy of len bytes plus a NUL, or NULL. */
+static char *clean_text(const uint8_t *data, size_t len)
 {
 	char *copy = malloc(len + 1);
 	json_t *s;
 
 	if (copy == NULL)
-		return json_string("");
+		return NULL;
 	for (size_t i = 0; i < len; i++)
 		copy[i] = data[i] == 0 ? '?' : (char)data[i];
 	copy[len] = '\0';
 	s = json_stringn(copy, len);
-	if (s == NULL) {
+	if (s == NULL)
 		for (size_t i = 0; i < len; i++)
 			if ((unsigned char)copy[i] >= 0x80)
 				copy[i] = '?';
-		s = json_stringn(copy, len);
-	}
-	free(copy);
-	return s ? s : json_string("");
+	json_decref(s);
+	return copy;
 }
 
 static void node_name(struct tasks *tk, const char *node_id, char *out, size_t size)
@@ -453,60 +470,26 @@ static void node_name(struct tasks *tk, const char *node_id, char *out, size_t s
 		snprintf(out, size, "%s", node_id);
 }
 
-json_t *tasks_task_json(struct tasks *tk, const struct store_task *t)
+/* Tells the run's watchers about bytes of a task's log. */
+static void publish_log(struct tasks *tk, const struct store_task *t, const char *node,
+			const char *stream, const uint8_t *data, size_t len)
 {
-	json_t *spec = json_loads(t->spec, 0, NULL), *outputs = json_loads(t->outputs, 0, NULL);
-	json_t *secret = json_object_get(spec, "secret_outputs"), *v;
-	char name[STORE_NODE_NAME_MAX];
-	json_t *obj;
-	size_t i;
+	char *text = clean_text(data, len);
+	struct tasks_event ev = {
+		.kind = TASKS_EVENT_LOG, .run_id = t->run_id, .task_id = t->id,
+		.node_id = t->node_id, .node = node, .stream = stream,
+		.text = text ? text : "", .text_len = text ? len : 0,
+	};
 
-	if (!json_is_object(outputs)) {
-		json_decref(outputs);
-		outputs = json_object();
-	}
-	/* Secret values never leave the tower through the API. */
-	json_array_foreach(secret, i, v)
-		if (json_object_get(outputs, json_string_value(v) ?: "") != NULL)
-			json_object_set_new(outputs, json_string_value(v), json_string("***"));
-	node_name(tk, t->node_id, name, sizeof(name));
-	obj = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:O?, s:I, s:s?, s:I, s:s, s:o, s:I,"
-			" s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-			"task_id", t->id, "run_id", t->run_id, "node_id", t->node_id, "node", name,
-			"role", t->role, "step", t->step, "state", t->state,
-			"argv", json_object_get(spec, "argv"),
-			"exit_code", (json_int_t)t->exit_code,
-			"reason", t->reason[0] ? t->reason : NULL,
-			"progress", (json_int_t)t->progress, "progress_message", t->progress_msg,
-			"outputs", outputs, "log_bytes", (json_int_t)t->log_bytes,
-			"created_at", (json_int_t)t->created_at, "started_at", (json_int_t)t->started_at,
-			"finished_at", (json_int_t)t->finished_at,
-			"duration_ms", (json_int_t)t->duration_ms,
-			"roundtrip_ms", (json_int_t)(t->finished_ms ? t->finished_ms - t->created_ms : 0),
-			"created_ms", (json_int_t)t->created_ms, "finished_ms", (json_int_t)t->finished_ms);
-	json_decref(spec);
-	return obj;
+	publish(tk, &ev);
+	free(text);
 }
 
-static int append_task_json(const struct store_task *t, void *arg)
+static void publish_task(struct tasks *tk, const struct store_task *t)
 {
-	void **pass = arg;
+	struct tasks_event ev = {.kind = TASKS_EVENT_TASK, .run_id = t->run_id, .task = t};
 
-	json_array_append_new(pass[1], tasks_task_json(pass[0], t));
-	return 0;
-}
-
-json_t *tasks_run_json(struct tasks *tk, const char *run_id)
-{
-	json_t *arr = json_array();
-	void *pass[2] = {tk, arr};
-
-	if (store_task_foreach_run(tk->st, run_id, append_task_json, pass) != 0 ||
-	    json_array_size(arr) == 0) {
-		json_decref(arr);
-		return NULL;
-	}
-	return arr;
+	publish(tk, &ev);
 }
 
 struct replay {
@@ -527,21 +510,32 @@ static int replay_task(const struct store_task *t, void *arg)
 	tasks_log_path(r->tk, t->id, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0) {
-		json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:o}", "task_id", t->id, "node_id",
-					 t->node_id, "node", name, "stream", "stdout", "data",
-					 json_text(buf, (size_t)n));
-		r->w->fn(r->w->arg, "log", data);
-		json_decref(data);
+		char *text = clean_text(buf, (size_t)n);
+		struct tasks_event ev = {
+			.kind = TASKS_EVENT_LOG, .run_id = t->run_id, .task_id = t->id,
+			.node_id = t->node_id, .node = name, .stream = "stdout",
+			.text = text ? text : "", .text_len = text ? (size_t)n : 0,
+		};
+
+		r->w->fn(r->w->arg, &ev);
+		free(text);
 	}
 	if (fd >= 0)
 		close(fd);
-	if (!state_is_final(t->state))
+	if (!task_is_final(t))
 		r->open++;
 	{
-		json_t *data = tasks_task_json(r->tk, t);
-		r->w->fn(r->w->arg, "task", data);
-		json_decref(data);
+		struct tasks_event ev = {.kind = TASKS_EVENT_TASK, .run_id = t->run_id, .task = t};
+
+		r->w->fn(r->w->arg, &ev);
 	}
+	return 0;
+}
+
+static int count_task(const struct store_task *t, void *arg)
+{
+	(void)t;
+	(*(size_t *)arg)++;
 	return 0;
 }
 
@@ -550,26 +544,24 @@ int tasks_watch_run(struct tasks *tk, const char *run_id, tasks_watch_fn fn, voi
 {
 	struct tasks_watch *w = calloc(1, sizeof(*w));
 	struct replay r = {.tk = tk, .w = w};
-	json_t *runs;
+	size_t tasks = 0;
 
 	*out = NULL;
 	if (w == NULL)
 		return -1;
-	runs = tasks_run_json(tk, run_id);
-	if (runs == NULL) {
+	if (store_task_foreach_run(tk->st, run_id, count_task, &tasks) != 0 || tasks == 0) {
 		free(w);
 		return -1;
 	}
-	json_decref(runs);
 	w->tk = tk;
 	w->fn = fn;
 	w->arg = arg;
 	snprintf(w->run_id, sizeof(w->run_id), "%s", run_id);
 	store_task_foreach_run(tk->st, run_id, replay_task, &r);
 	if (r.open == 0) {
-		json_t *data = json_pack("{s:s}", "run_id", run_id);
-		fn(arg, "end", data);
-		json_decref(data);
+		struct tasks_event ev = {.kind = TASKS_EVENT_END, .run_id = run_id};
+
+		fn(arg, &ev);
 		free(w);
 		return 0;
 	}
@@ -739,20 +731,25 @@ static void store_log_chunk(struct tasks *tk, const struct store_task *t, const 
 	if (!has_watchers(tk, t->run_id))
 		return;
 	node_name(tk, t->node_id, name, sizeof(name));
-	publish(tk, t->run_id, "log",
-		json_pack("{s:s, s:s, s:s, s:s, s:o}", "task_id", t->id, "node_id", t->node_id,
-			  "node", name, "stream", l->stream, "data", json_text(l->data.data, len)));
+	publish_log(tk, t, name, l->stream, l->data.data, len);
 }
 
-static json_t *outputs_json(const struct msg_strmap *outputs)
+/* The outputs column: a JSON object of the outputs' text. */
+static char *outputs_encode(const struct msg_strmap *outputs)
 {
 	json_t *obj = json_object();
+	char *text;
 
-	for (size_t i = 0; i < outputs->count; i++)
-		json_object_set_new(obj, outputs->items[i].key,
-				    json_text((const uint8_t *)outputs->items[i].value,
-					      strlen(outputs->items[i].value)));
-	return obj;
+	for (size_t i = 0; outputs != NULL && i < outputs->count; i++) {
+		char *value = clean_text((const uint8_t *)outputs->items[i].value,
+					 strlen(outputs->items[i].value));
+
+		json_object_set_new(obj, outputs->items[i].key, json_string(value ? value : ""));
+		free(value);
+	}
+	text = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	return text;
 }
 
 static void mem_emit(void *ctx, const uint8_t *p, size_t n)
@@ -766,7 +763,7 @@ static void mem_emit(void *ctx, const uint8_t *p, size_t n)
 static void mask_stored_log(struct tasks *tk, const struct store_task *t,
 			    const struct msg_strmap *outputs)
 {
-	json_t *spec = json_loads(t->spec, 0, NULL), *v;
+	struct task_spec spec;
 	char path[PATH_MAX + 64];
 	const char *values[64];
 	size_t count = 0, i, len;
@@ -775,12 +772,14 @@ static void mask_stored_log(struct tasks *tk, const struct store_task *t,
 	struct mask *secrets = NULL;
 	FILE *mem;
 
-	json_array_foreach(json_object_get(spec, "mask"), i, v)
-		if (count < OC_ARRAY_LEN(values) && json_string_length(v) > 0)
-			values[count++] = json_string_value(v);
-	json_array_foreach(json_object_get(spec, "secret_outputs"), i, v)
+	if (task_spec_decode(t->spec, &spec) != 0)
+		return;
+	for (i = 0; i < spec.mask_count; i++)
+		if (count < OC_ARRAY_LEN(values) && spec.mask[i][0] != '\0')
+			values[count++] = spec.mask[i];
+	for (i = 0; outputs != NULL && i < spec.secret_output_count; i++)
 		for (size_t k = 0; k < outputs->count && count < OC_ARRAY_LEN(values); k++)
-			if (strcmp(outputs->items[k].key, json_string_value(v) ?: "") == 0 &&
+			if (strcmp(outputs->items[k].key, spec.secret_outputs[i]) == 0 &&
 			    outputs->items[k].value[0] != '\0')
 				values[count++] = outputs->items[k].value;
 	tasks_log_path(tk, t->id, path, sizeof(path));
@@ -801,47 +800,7 @@ out:
 	mask_free(secrets);
 	free(out);
 	free(text);
-	json_decref(spec);
-}
-
-/* What a result changes, decided inside the message's transaction and
- * acted on only after its commit. */
-struct done_effects {
-	bool ack;                /* the result is stored: the agent may forget it */
-	bool first;              /* stored now, not an agent's repeat */
-	bool have_now;
-	bool run_ended;
-	struct store_task now;   /* the task as stored */
-};
-
-static void record_done(struct tasks *tk, const struct store_task *t, const struct msg_task_done *d,
-			struct done_effects *fx)
-{
-	static const char *const states[] = {"done", "failed", "timeout", "cancelled"};
-	const char *state = "failed";
-	json_t *outputs = outputs_json(&d->outputs);
-	char *text = json_dumps(outputs, JSON_COMPACT);
-	int rc;
-
-	for (size_t i = 0; i < OC_ARRAY_LEN(states); i++)
-		if (strcmp(d->status, states[i]) == 0)
-			state = states[i];
-	util_one_line(d->reason);   /* the agent's words, for logs and terminals */
-	rc = store_task_finish(tk->st, t->id, state, d->exit_code, (int64_t)d->duration_ms,
-			       d->reason, text, util_now_ms());
-	free(text);
-	json_decref(outputs);
-	if (rc < 0)
-		return;   /* not stored: no ack, the agent sends it again */
-	fx->ack = true;
-	if (rc == 0)
-		return;
-	telemetry_observe(TELEMETRY_TASK, (double)d->duration_ms / 1000.0);
-	flush_stream_parts(tk, t->id);
-	mask_stored_log(tk, t, &d->outputs);
-	fx->first = true;
-	fx->have_now = store_task_get(tk->st, t->id, &fx->now) == 1;
-	fx->run_ended = store_task_count_open(tk->st, t->run_id) == 0;
+	task_spec_clear(&spec);
 }
 
 /* The task goes to its node again in TASKS_REASK_MS, for the result the
@@ -882,7 +841,7 @@ static void on_reask(evutil_socket_t fd, short what, void *arg)
 			reask_later(tk, ids[i]);   /* cannot even read: try again */
 			continue;
 		}
-		if (!state_is_final(t.state) && hub_node_connected(tk->hub, t.node_id)) {
+		if (!task_is_final(&t) && hub_node_connected(tk->hub, t.node_id)) {
 			log_info("task %s: asking node %s for its result again", t.id, t.node_id);
 			send_task(tk, &t);
 		}
@@ -891,37 +850,151 @@ static void on_reask(evutil_socket_t fd, short what, void *arg)
 	free(ids);
 }
 
-static void act_on_done(struct tasks *tk, const struct store_task *t, struct done_effects *fx)
+/* ---- the one place a task changes state ---- */
+
+/* How a task ended, for a move to a final state. */
+struct task_result {
+	int64_t exit_code;
+	int64_t duration_ms;
+	const char *reason;
+	const struct msg_strmap *outputs;
+	bool from_agent;   /* the agent holds the result until it is acked */
+};
+
+/* Forward only; nothing leaves a final state. */
+static bool transition_legal(enum task_state from, enum task_state to)
+{
+	if (task_state_final(from))
+		return false;
+	switch (to) {
+	case TASK_PENDING:
+		return false;
+	case TASK_SENT:
+		return from == TASK_PENDING;
+	case TASK_RUNNING:
+		return from == TASK_PENDING || from == TASK_SENT;
+	default:
+		return (unsigned)to < TASK_STATE_COUNT;
+	}
+}
+
+static void send_ack(struct tasks *tk, const struct store_task *t)
 {
 	struct msg ack = {.type = MSG_TASK_ACK};
 
-	if (fx->ack) {
-		ack.u.task_ack.id = (char *)t->id;
-		hub_send(tk->hub, t->node_id, &ack);
+	ack.u.task_ack.id = (char *)t->id;
+	hub_send(tk->hub, t->node_id, &ack);
+}
+
+/* A result the store took: the log is completed, the agent acked, and the
+ * run's watchers, then the done hook, hear of it. */
+static void finished(struct tasks *tk, const struct store_task *t, const struct task_result *res)
+{
+	struct store_task now;
+	bool have_now, run_ended;
+
+	telemetry_observe(TELEMETRY_TASK, (double)res->duration_ms / 1000.0);
+	flush_stream_parts(tk, t->id);
+	mask_stored_log(tk, t, res->outputs);
+	have_now = store_task_get(tk->st, t->id, &now) == 1;
+	run_ended = store_task_count_open(tk->st, t->run_id) == 0;
+	if (res->from_agent)
+		send_ack(tk, t);
+	if (have_now) {
+		if (res->from_agent)
+			log_info("task %s on %s: %s, exit %lld, %lld ms", t->id, t->node_id,
+				 now.state, (long long)now.exit_code, (long long)now.duration_ms);
+		else
+			log_warn("task %s on %s: %s: %s", t->id, t->node_id, now.state, now.reason);
+		if (has_watchers(tk, t->run_id))
+			publish_task(tk, &now);
+		store_task_clear(&now);
 	}
-	if (fx->ack && !fx->first)
-		log_info("task %s: result sent again by the agent, already recorded", t->id);
-	if (!fx->first)
-		return;
-	if (fx->have_now)
-		log_info("task %s on %s: %s, exit %lld, %lld ms", t->id, t->node_id, fx->now.state,
-			 (long long)fx->now.exit_code, (long long)fx->now.duration_ms);
-	if (fx->have_now && has_watchers(tk, t->run_id))
-		publish(tk, t->run_id, "task", tasks_task_json(tk, &fx->now));
-	if (fx->have_now)
-		store_task_clear(&fx->now);
-	if (fx->run_ended)
+	if (run_ended)
 		end_watchers(tk, t->run_id);
 	if (tk->done_hook != NULL)
 		tk->done_hook(tk->done_arg, t->run_id);
+}
+
+/* Moves t to state `to` (res: how it ended, for a final state): checks the
+ * move is legal, stamps its time, writes the store, logs once and tells
+ * whom it concerns. "sent" is only a label written in batches, so it tells
+ * no one. Returns 1 when the task moved, 0 when the move was refused (an
+ * agent's repeated result is acked again), -1 when the store failed: an
+ * agent's result is then asked for again until the store takes it. */
+static int task_change_state(struct tasks *tk, struct store_task *t, enum task_state to,
+			     const struct task_result *res)
+{
+	enum task_state from = task_state_of(t);
+	char *outputs;
+	int rc;
+
+	if (!transition_legal(from, to)) {
+		if (res != NULL && res->from_agent && task_state_final(from)) {
+			send_ack(tk, t);
+			log_info("task %s: result sent again by the agent, already recorded", t->id);
+		} else {
+			log_debug("task %s: %s -> %s refused", t->id, statenames[from],
+				  task_state_name(to));
+		}
+		return 0;
+	}
+	if (!task_state_final(to)) {
+		int64_t now = util_now();
+
+		if (store_task_set_state(tk->st, t->id, statenames[to], now) != 0) {
+			log_error("task %s: cannot record it as %s", t->id, statenames[to]);
+			return -1;
+		}
+		snprintf(t->state, sizeof(t->state), "%s", statenames[to]);
+		if (to == TASK_RUNNING && t->started_at == 0)
+			t->started_at = now;
+		if (to == TASK_RUNNING && has_watchers(tk, t->run_id))
+			publish_task(tk, t);
+		return 1;
+	}
+	outputs = outputs_encode(res->outputs);
+	rc = outputs == NULL ? -1
+			     : store_task_finish(tk->st, t->id, statenames[to], res->exit_code,
+						 res->duration_ms, res->reason, outputs,
+						 util_now_ms());
+	free(outputs);
+	if (rc < 0) {
+		if (res->from_agent) {
+			/* No ack: the agent keeps the result, and gets the task
+			 * again until the store takes it. */
+			log_error("task %s on %s: its result could not be stored; asking again in %d ms",
+				  t->id, t->node_id, TASKS_REASK_MS);
+			reask_later(tk, t->id);
+		} else {
+			log_error("task %s: cannot record it as %s", t->id, statenames[to]);
+		}
+		return -1;
+	}
+	if (rc == 0) {   /* the store had it final already */
+		if (res->from_agent) {
+			send_ack(tk, t);
+			log_info("task %s: result sent again by the agent, already recorded", t->id);
+		}
+		return 0;
+	}
+	snprintf(t->state, sizeof(t->state), "%s", statenames[to]);
+	finished(tk, t, res);
+	return 1;
+}
+
+/* The state an agent's result names; anything else is a failure. */
+static enum task_state result_state(const char *status)
+{
+	enum task_state s;
+
+	return task_state_from_name(status, &s) && task_state_final(s) ? s : TASK_FAILED;
 }
 
 void tasks_on_task_msg(void *arg, const char *node_id, const struct msg *m)
 {
 	struct tasks *tk = arg;
 	const char *id = m->u.task_accepted.id;   /* id comes first in every task message */
-	struct done_effects fx = {0};
-	bool batch, started = false;
 	struct store_task t;
 	char name[STORE_NODE_NAME_MAX];
 
@@ -931,13 +1004,10 @@ void tasks_on_task_msg(void *arg, const char *node_id, const struct msg *m)
 	case MSG_TASK_DONE: id = m->u.task_done.id; break;
 	default: break;
 	}
-	/* One transaction per message: its reads and writes commit at once,
-	 * and nothing is acted on (ack, watchers, workflow) before that. */
-	batch = store_begin(tk->st) == 0;
-	/* A node may only speak about its own tasks. */
+	/* A node may only speak about its own tasks. No transaction: each
+	 * message makes one write, and what follows a result (ack, watchers,
+	 * the workflow's hook) must see it committed. */
 	if (store_task_get(tk->st, id, &t) != 1 || strcmp(t.node_id, node_id) != 0) {
-		if (batch)
-			store_rollback(tk->st);
 		log_warn("agent %s: \"%s\" for task %s that is not its own, ignored", node_id,
 			 msg_type_name(m->type), id);
 		store_task_clear(&t);
@@ -945,59 +1015,40 @@ void tasks_on_task_msg(void *arg, const char *node_id, const struct msg *m)
 	}
 	switch (m->type) {
 	case MSG_TASK_ACCEPTED:
-		if (!state_is_final(t.state)) {
-			if (store_task_set_state(tk->st, t.id, "running", util_now()) != 0) {
-				log_warn("task %s: cannot record it running", t.id);
-				break;
-			}
-			snprintf(t.state, sizeof(t.state), "running");
-			started = true;
-		}
+		task_change_state(tk, &t, TASK_RUNNING, NULL);
 		break;
 	case MSG_TASK_LOG:
-		if (!state_is_final(t.state))
+		if (!task_is_final(&t))
 			store_log_chunk(tk, &t, &m->u.task_log);
 		break;
 	case MSG_TASK_PROGRESS:
 		util_one_line(m->u.task_progress.message);   /* shown in progress lines */
-		if (!state_is_final(t.state) &&
+		if (task_is_final(&t) ||
 		    store_task_progress(tk->st, t.id, (int64_t)m->u.task_progress.percent,
-					m->u.task_progress.message) != 0)
-			log_warn("task %s: cannot record its progress", t.id);
+					m->u.task_progress.message) != 0 ||
+		    !has_watchers(tk, t.run_id))
+			break;
+		node_name(tk, node_id, name, sizeof(name));
+		publish(tk, &(struct tasks_event){
+			.kind = TASKS_EVENT_PROGRESS, .run_id = t.run_id, .task_id = t.id,
+			.node = name, .percent = (int64_t)m->u.task_progress.percent,
+			.message = m->u.task_progress.message ?: "",
+		});
 		break;
-	case MSG_TASK_DONE:
-		record_done(tk, &t, &m->u.task_done, &fx);
+	case MSG_TASK_DONE: {
+		const struct msg_task_done *d = &m->u.task_done;
+		struct task_result res = {
+			.exit_code = d->exit_code, .duration_ms = (int64_t)d->duration_ms,
+			.reason = d->reason, .outputs = &d->outputs, .from_agent = true,
+		};
+
+		util_one_line(d->reason);   /* the agent's words, for logs and terminals */
+		task_change_state(tk, &t, result_state(d->status), &res);
 		break;
+	}
 	default:
 		break;
 	}
-	if (batch && store_commit(tk->st) != 0) {
-		store_rollback(tk->st);
-		fx.ack = false;
-		if (fx.have_now)
-			store_task_clear(&fx.now);
-		fx.have_now = false;
-	}
-	if (m->type == MSG_TASK_DONE && !fx.ack) {
-		/* No ack: the agent keeps the result, and gets the task again
-		 * until the store takes it. */
-		log_error("task %s on %s: its result could not be stored; asking again in %d ms",
-			  t.id, node_id, TASKS_REASK_MS);
-		reask_later(tk, t.id);
-		store_task_clear(&t);
-		return;
-	}
-	if (started && has_watchers(tk, t.run_id))
-		publish(tk, t.run_id, "task", tasks_task_json(tk, &t));
-	if (m->type == MSG_TASK_PROGRESS && !state_is_final(t.state) && has_watchers(tk, t.run_id)) {
-		node_name(tk, node_id, name, sizeof(name));
-		publish(tk, t.run_id, "progress",
-			json_pack("{s:s, s:s, s:I, s:s}", "task_id", t.id, "node", name, "percent",
-				  (json_int_t)m->u.task_progress.percent, "message",
-				  m->u.task_progress.message ?: ""));
-	}
-	if (m->type == MSG_TASK_DONE)
-		act_on_done(tk, &t, &fx);
 	store_task_clear(&t);
 }
 
@@ -1012,14 +1063,14 @@ void tasks_on_task_msg(void *arg, const char *node_id, const struct msg *m)
 static int end_if_late(const struct store_task *t, void *arg)
 {
 	struct tasks *tk = arg;
-	json_t *spec = json_loads(t->spec, 0, NULL);
-	int64_t timeout_s = json_integer_value(json_object_get(spec, "timeout"));
+	struct task_spec spec;
+	int64_t timeout_s = task_spec_decode(t->spec, &spec) == 0 ? spec.timeout_s : 0;
 	struct msg cancel = {.type = MSG_CANCEL};
-	struct msg_task_done d = {0};
-	struct done_effects fx = {0};
+	struct store_task late = *t;   /* shares t's strings: not cleared */
 	char reason[200];
+	struct task_result res = {.exit_code = -1, .reason = reason};
 
-	json_decref(spec);
+	task_spec_clear(&spec);
 	if (util_now_ms() < late_deadline_ms(t, timeout_s))
 		return 0;
 	if (timeout_s <= 0)
@@ -1027,16 +1078,9 @@ static int end_if_late(const struct store_task *t, void *arg)
 	snprintf(reason, sizeof(reason), "no result from node %s within the %llds timeout "
 		 "and %ds more (node down or unreachable)", t->node_id, (long long)timeout_s,
 		 TASKS_LATE_GRACE_S);
-	log_warn("task %s: %s", t->id, reason);
 	cancel.u.cancel.id = (char *)t->id;
 	hub_send(tk->hub, t->node_id, &cancel);
-	d.id = (char *)t->id;
-	d.status = "timeout";
-	d.exit_code = -1;
-	d.reason = reason;
-	record_done(tk, t, &d, &fx);
-	fx.ack = false;   /* nothing to acknowledge: the node never answered */
-	act_on_done(tk, t, &fx);
+	task_change_state(tk, &late, TASK_TIMEOUT, &res);
 	return 0;
 }
 

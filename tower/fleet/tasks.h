@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
+#include "tower/fleet/task_spec.h"
 
 struct hub;
 struct msg;
@@ -33,22 +33,48 @@ int tasks_start_sweeper(struct tasks *tk, struct event_base *base);
 
 #define TASKS_ID_SIZE 40
 
-/* spec: {"argv": [..], "timeout": s, "env": {..}, "mask": [..],
- * "bundle_hash": "..", "outputs": [..], "secret_outputs": [..]}.
- * Persists one task of run_id per node in node_ids, all in one transaction
+/* A task's life: pending (stored) -> sent (queued to its node) -> running
+ * (the agent accepted it) -> one final state. The store keeps the names of
+ * task_state_name(); only tasks.c's task_change_state() moves a task. */
+enum task_state {
+	TASK_PENDING,
+	TASK_SENT,
+	TASK_RUNNING,
+	TASK_DONE,
+	TASK_FAILED,
+	TASK_TIMEOUT,
+	TASK_CANCELLED,
+	TASK_STATE_COUNT
+};
+const char *task_state_name(enum task_state state);
+bool task_state_final(enum task_state state);
+/* The state a name (the store's, the API's) stands for: false when none. */
+bool task_state_from_name(const char *name, enum task_state *out);
+/* The state of a stored task (an unknown name reads as TASK_FAILED). */
+enum task_state task_state_of(const struct store_task *t);
+
+/* Persists one task of run_id per node in node_ids, all in one transaction
  * (so call it outside one), then sends those whose node is connected.
  * task_ids_out (may be NULL) gets count ids. Returns 0, or -1 with err and
  * nothing stored. */
 int tasks_create_run(struct tasks *tk, const char *run_id, const char *const *node_ids,
-		     size_t count, const char *role, const char *step, json_t *spec,
-		     char (*task_ids_out)[TASKS_ID_SIZE], char *err, size_t err_size);
-/* The spec of one step of a loaded role with the given inputs (a JSON object
- * of strings): script, timeout, INPUT_* environment, masks for secret
- * inputs, declared and secret outputs, bundle hash. Returns NULL with a
- * reason in err (unknown role/step/input, missing or non-string input). */
-json_t *tasks_role_spec(struct tasks *tk, const char *role, const char *step, json_t *inputs,
-			char *err, size_t err_size);
+		     size_t count, const char *role, const char *step,
+		     const struct task_spec *spec, char (*task_ids_out)[TASKS_ID_SIZE],
+		     char *err, size_t err_size);
 
+/* An input given to a role step; value NULL means it was not a string. */
+struct task_input {
+	const char *name;
+	const char *value;
+};
+/* Fills *out with the spec of one step of a loaded role with the given
+ * inputs (a later input of the same name wins): script, timeout, INPUT_*
+ * environment, masks for secret inputs, declared and secret outputs,
+ * bundle hash. Returns 0, or -1 with a reason in err (unknown role, step or
+ * input, missing or non-string input) and *out empty. */
+int tasks_role_spec(struct tasks *tk, const char *role, const char *step,
+		    const struct task_input *inputs, size_t input_count, struct task_spec *out,
+		    char *err, size_t err_size);
 /* A fresh run id ("r-" + hex) into out (>= 20 bytes). */
 void tasks_new_run_id(char *out, size_t size);
 
@@ -59,21 +85,37 @@ void tasks_set_done_hook(struct tasks *tk, void (*fn)(void *arg, const char *run
 void tasks_on_node_ready(void *tk, const char *node_id);
 void tasks_on_task_msg(void *tk, const char *node_id, const struct msg *m);
 
-/* A task as the API shows it: no secret output values. Caller decrefs. */
-json_t *tasks_task_json(struct tasks *tk, const struct store_task *t);
-/* All tasks of a run as an array, NULL when the run is unknown. */
-json_t *tasks_run_json(struct tasks *tk, const char *run_id);
 /* The log file path of a task into out. */
 void tasks_log_path(struct tasks *tk, const char *task_id, char *out, size_t size);
 
-/* Watches a run: fn gets ("log", {task_id, node_id, node, stream, data}),
- * ("progress", {task_id, node, percent, message}), ("task", task json) and
- * finally ("end", {"run_id"}) once every task of the run is finished; after
- * "end" the watch is gone (fn must not unwatch it). The current state is
- * replayed first (logs so far, tasks), so nothing is missed; *out is NULL
- * when the run had already ended. fn must not call tasks_unwatch. Returns 0,
- * or -1 when the run is unknown. */
-typedef void (*tasks_watch_fn)(void *arg, const char *event, json_t *data);
+/* What a run's watcher hears. Pointers are valid during the call only. */
+enum tasks_event_kind {
+	TASKS_EVENT_LOG,        /* output of a task */
+	TASKS_EVENT_PROGRESS,   /* a task's progress report */
+	TASKS_EVENT_TASK,       /* a task changed state (or, in the replay, is) */
+	TASKS_EVENT_END         /* every task of the run is finished */
+};
+struct tasks_event {
+	enum tasks_event_kind kind;
+	const char *run_id;
+	const struct store_task *task;  /* TASK: the task as stored */
+	const char *task_id;            /* LOG, PROGRESS */
+	const char *node_id;            /* LOG */
+	const char *node;               /* LOG, PROGRESS: the node's name (or id) */
+	const char *stream;             /* LOG: "stdout" or "stderr" */
+	const char *text;               /* LOG: UTF-8, NULs and bad bytes as '?' */
+	size_t text_len;
+	int64_t percent;                /* PROGRESS */
+	const char *message;            /* PROGRESS */
+};
+
+/* Watches a run: fn gets log, progress and task events and finally an end
+ * event once every task of the run is finished; after the end the watch is
+ * gone (fn must not unwatch it). The current state is replayed first (logs
+ * so far, tasks), so nothing is missed; *out is NULL when the run had
+ * already ended. fn must not call tasks_unwatch. Returns 0, or -1 when the
+ * run is unknown. */
+typedef void (*tasks_watch_fn)(void *arg, const struct tasks_event *ev);
 int tasks_watch_run(struct tasks *tk, const char *run_id, tasks_watch_fn fn, void *arg,
 		    struct tasks_watch **out);
 void tasks_unwatch(struct tasks_watch *w);
