@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "shared/util.h"
+#include "tower/engine/state.h"
 
 static json_t *strings_json(char *const *list, size_t count)
 {
@@ -47,7 +48,7 @@ json_t *overcloud_json(const struct workflow_overcloud *oc, int64_t now_ms)
 		json_array_append_new(nodes, node_json(n));
 		/* Attached edge nodes are listed, not part of the post or the
 		 * logical cluster. */
-		if (n->address[0] == '\0' || strcmp(n->state, "released") == 0 || n->attached)
+		if (n->address[0] == '\0' || node_state_parse(n->state) == NODE_RELEASED || n->attached)
 			continue;
 		if (strcmp(n->group, "post") == 0 && json_is_null(post))
 			post = json_string(n->address);

@@ -1569,7 +1569,7 @@ static int step_view_progress(struct workflow *wf, struct workflow_step_view *s,
 	}
 	if (s->run_id[0] != '\0')
 		store_task_foreach_run(wf->t->store, s->run_id, add_task_progress, &sp);
-	s->progress = strcmp(s->state, "done") == 0 ? 100
+	s->progress = step_state_parse(s->state) == STEP_DONE ? 100
 		      : sp.count ? sp.sum / (int64_t)sp.count : 0;
 	return sp.rc;
 }
@@ -1668,7 +1668,7 @@ static struct workflow_overcloud *snapshot_build(struct workflow *wf, const stru
 		return NULL;
 	snprintf(oc->id, sizeof(oc->id), "%s", v->oc.id);
 	snprintf(oc->status, sizeof(oc->status), "%s", v->oc.status);
-	oc->attaching = strcmp(v->oc.status, "ready") == 0 && attach_open(v);
+	oc->attaching = oc_state_of(&v->oc) == OC_READY && attach_open(v);
 	snprintf(oc->pattern, sizeof(oc->pattern), "%s", v->oc.pattern);
 	snprintf(oc->provider, sizeof(oc->provider), "%s", v->oc.provider);
 	oc->number = v->oc.number;
