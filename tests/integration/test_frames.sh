@@ -58,11 +58,23 @@ printf 'GET / HTTP/1.0\r\n\r\n' >"$T/plain.bin"
 timeout $((10 * WAIT_SCALE)) bash -c "exec 3<>/dev/tcp/127.0.0.1/$AGENT_PORT_t; cat '$T/plain.bin' >&3; cat <&3 >/dev/null" || true
 wait_until "handshake garbage logged" 20 log_has t "tls handshake" || fail "pre-handshake garbage not logged"
 
-# 200 random connections' worth of random bytes (bounded)
+# 20 connections' worth of random bytes (bounded)
+t_start=$(date +%s)
+log_base=$(wc -l <"$T/t.log")
 for i in $(seq 1 20); do
 	head -c $((RANDOM % 4096 + 1)) /dev/urandom >"$T/rand.bin"
 	timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$AGENT_PORT_t; cat '$T/rand.bin' >&3" || true
 done
+# A peer causes failed handshakes at will: the log gets one line per 10 s
+# window, saying how many more there were, not one per connection.
+wait_until "the handshakes counted" 20 bash -c "[ \"\$(curl -sS --cacert '$T/t/ca.pem' \
+	-H \"Authorization: Bearer \$(cat '$T/t/admin.token')\" https://127.0.0.1:$API_PORT_t/metrics |
+	sed -n 's/^overcloud_agent_handshakes_total{result=\"failed\"} //p')\" -ge 21 ]" ||
+	fail "the failed handshakes were not counted"
+windows=$(( ($(date +%s) - t_start) / 10 + 2 ))
+lines=$(tail -n +$((log_base + 1)) "$T/t.log" | grep -c "connection closed" || true)
+[ "$lines" -le "$windows" ] ||
+	fail "$lines log lines for 21 failed handshakes (at most $windows for the 10 s windows they spanned)"
 
 kill -0 "$TOWER_PID_t" || fail "tower died"
 node_is t "$good" connected || fail "good agent was disconnected by others' garbage"

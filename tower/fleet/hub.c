@@ -17,6 +17,7 @@
 
 #include "shared/frame.h"
 #include "shared/log.h"
+#include "shared/lograte.h"
 #include "shared/msg.h"
 #include "shared/netaddr.h"
 #include "shared/pki.h"
@@ -89,6 +90,9 @@ struct hub {
 	int64_t cert_validity_s;
 	const struct hub_events *events;
 	void *events_arg;
+	/* Failed handshakes are a peer's to cause at will (scanners, old
+	 * clients, a flood): one line per interval says how many. */
+	struct lograte rate_handshake;
 };
 
 static size_t node_hash(const char *id)
@@ -684,7 +688,12 @@ static void hs_failed(struct event_base *base, void *arg)
 {
 	struct hub_conn *c = arg;
 
-	log_info("agent %s: connection closed: %s", c->peer, c->close_reason);
+	uint64_t suppressed;
+
+	if (lograte_allow(&c->hub->rate_handshake, &suppressed))
+		log_info("agent %s: connection closed: %s (%llu more failed handshakes on the agent "
+			 "port in the last %d s)", c->peer, c->close_reason,
+			 (unsigned long long)suppressed, LOGRATE_DEFAULT_S);
 	telemetry_handshake(false);
 	conn_unlink_free(c);
 }
