@@ -47,6 +47,19 @@ for round in $(seq "$ROUNDS"); do
 		fi
 	done
 	oc_status_is t "$id" creating || fail "the create moved on without its results stored"
+	# The agents answer again every second while the disk stays full: the
+	# log says so once per 10 s window, not once per answer.
+	full_start=$(date +%s)
+	wait_until "the results asked for again" 30 \
+		bash -c "[ \$(tail -n +$lines '$T/t.log' | grep -c 'asking node') -ge 1 ]" ||
+		fail "the results were not asked for again"
+	sleep 3   # the fault goes on: a few more rounds of answers on the full disk
+	windows=$(( ($(date +%s) - full_start) / 10 + 2 ))
+	for what in "$NOT_STORED" 'asking node'; do
+		n=$(tail -n +"$lines" "$T/t.log" | grep -c "$what" || true)
+		[ "$n" -le "$windows" ] ||
+			fail "$n lines of '$what' while the disk was full (at most $windows)"
+	done
 	rm -f "$T/t/filler" "$T/t/filler2"
 	# Space is back: the results are asked for again and stored.
 	wait_status "$id" ready 60

@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "shared/log.h"
+#include "shared/lograte.h"
 #include "shared/mask.h"
 #include "shared/msg.h"
 #include "shared/util.h"
@@ -48,6 +49,9 @@ struct tasks {
 	struct event *reask_ev;
 	char (*reask)[STORE_ID_MAX];
 	size_t reask_count, reask_cap;
+	/* While the disk stays full every agent's result fails again each
+	 * TASKS_REASK_MS: one line per interval says how many. */
+	struct lograte rate_unstored, rate_reask;
 };
 
 #define TASKS_REASK_MS 1000
@@ -842,7 +846,12 @@ static void on_reask(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		if (!task_is_final(&t) && hub_node_connected(tk->hub, t.node_id)) {
-			log_info("task %s: asking node %s for its result again", t.id, t.node_id);
+			uint64_t suppressed;
+
+			if (lograte_allow(&tk->rate_reask, &suppressed))
+				log_info("task %s: asking node %s for its result again (%llu more in "
+					 "the last %d s)", t.id, t.node_id,
+					 (unsigned long long)suppressed, LOGRATE_DEFAULT_S);
 			send_task(tk, &t);
 		}
 		store_task_clear(&t);
@@ -963,8 +972,13 @@ static int task_change_state(struct tasks *tk, struct store_task *t, enum task_s
 		if (res->from_agent) {
 			/* No ack: the agent keeps the result, and gets the task
 			 * again until the store takes it. */
-			log_error("task %s on %s: its result could not be stored; asking again in %d ms",
-				  t->id, t->node_id, TASKS_REASK_MS);
+			uint64_t suppressed;
+
+			if (lograte_allow(&tk->rate_unstored, &suppressed))
+				log_error("task %s on %s: its result could not be stored; asking again "
+					  "in %d ms (%llu more results not stored in the last %d s)",
+					  t->id, t->node_id, TASKS_REASK_MS,
+					  (unsigned long long)suppressed, LOGRATE_DEFAULT_S);
 			reask_later(tk, t->id);
 		} else {
 			log_error("task %s: cannot record it as %s", t->id, statenames[to]);
