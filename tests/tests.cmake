@@ -65,6 +65,12 @@ foreach(name test_overcloud test_workflow test_local_provider test_attach test_a
   endforeach()
 endforeach()
 
+# test_userdata_retry holds the outages the issue names (the tower down for
+# 2 minutes, no route for 30 s) on top of its other cases.
+if(TEST integration/test_userdata_retry)
+  set_tests_properties(integration/test_userdata_retry PROPERTIES TIMEOUT 600)
+endif()
+
 # Fault tests (tests/faults/test_*.sh): real towers and agents under injected
 # faults; all of them on the local provider, so one at a time.
 file(GLOB FAULT_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/faults/test_*.sh)
