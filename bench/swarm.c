@@ -82,6 +82,7 @@ struct swarm {
 	unsigned parallel;
 	unsigned next;                   /* next agent a phase starts */
 	unsigned inflight;
+	unsigned carrying;               /* enrolled, their hello not yet welcomed */
 	unsigned enrolled, connected, refused;
 	enum phase phase;
 	int heartbeat_s;                 /* 0: what the tower says */
@@ -229,10 +230,15 @@ static void enroll_on_read(struct tls_conn *tls, struct evbuffer *in, void *arg)
 				a->csr = NULL;
 				a->attempt = 0;
 				a->sw->enrolled++;
-				a->carrying = true;   /* in flight until welcomed */
+				/* The enrollment is done: its slot goes to the next
+				 * one, as when agents closed here; the hello is out. */
+				a->carrying = true;
+				a->sw->carrying++;
+				a->sw->inflight--;
 				a->state = A_CONNECTING;
 				tls_conn_set_callbacks(tls, &run_callbacks, a);
 				run_on_ready(tls, a);
+				phase_pump(a->sw);
 				return;
 			}
 		} else if (m.type == MSG_ERROR) {
@@ -363,7 +369,7 @@ static void on_welcome(struct agent *a, const struct msg_welcome *w)
 		sw->all_connected_at_ms = wall_ms();
 	if (a->carrying) {
 		a->carrying = false;
-		sw->inflight--;
+		sw->carrying--;
 		phase_pump(sw);
 	} else if (sw->phase == P_CONNECT) {
 		sw->inflight--;
@@ -439,7 +445,7 @@ static void run_on_close(struct tls_conn *tls, const char *reason, void *arg)
 	event_del(a->ev_heartbeat);
 	if (a->carrying) {
 		a->carrying = false;
-		sw->inflight--;
+		sw->carrying--;
 	} else if (sw->phase == P_CONNECT && !was_connected) {
 		sw->inflight--;
 	}
@@ -540,7 +546,7 @@ static void phase_pump(struct swarm *sw)
 			if (a->state == A_ENROLLED)
 				agent_connect(a);
 		}
-		if (sw->connected + sw->refused < sw->n || sw->inflight > 0)
+		if (sw->connected + sw->refused < sw->n || sw->inflight > 0 || sw->carrying > 0)
 			return;
 		sw->connect_ms = wall_ms() - sw->t_start_ms;
 		sw->ready_ms = wall_ms() - sw->t0_ms;
