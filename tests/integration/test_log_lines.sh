@@ -40,3 +40,27 @@ done
 [ "$(wc -l <"$T/logs.out")" = 4 ] || fail "want 4 lines: $(cat "$T/logs.out")"
 ls "$T"/t/logs/*.part 2>/dev/null && fail "part files left after the task ended"
 pass "stdout and stderr written in fragments: every line whole in tower logs"
+
+# A watcher that comes while a line is still unfinished (it waits in a part
+# file, not yet in the log) gets it in the replay: a watcher that missed it
+# live (paused over its output cap, or late) would otherwise never get it.
+cat >"$T/open.sh" <<'SH'
+printf 'unfinished-line'
+n=0
+while [ ! -e "$1" ] && [ "$n" -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+SH
+api() { curl -sS --cacert "$T/t/ca.pem" -H "Authorization: Bearer $(cat "$T/t/admin.token")" "$@"; }
+URL="https://127.0.0.1:$API_PORT_t"
+run=$(api -H "Content-Type: application/json" -X POST "$URL/v1/runs" \
+	-d "{\"argv\": [\"sh\", \"$T/open.sh\", \"$T/open.go\"], \"target\": {\"node\": \"$id\"}, \"timeout\": 120}" |
+	jq -r .run_id)
+[ -n "$run" ] && [ "$run" != null ] || fail "could not start the open run"
+wait_until "the unfinished line held" 30 bash -c "cat '$T'/t/logs/*.stdout.part 2>/dev/null | grep -q unfinished-line" ||
+	fail "no part file with the unfinished line: $(ls "$T/t/logs")"
+api -N --max-time 3 "$URL/v1/runs/$run/events" >"$T/late.sse" 2>/dev/null || true
+grep '^data: ' "$T/late.sse" | cut -c7- | jq -j 'select(.data != null) | .data' | grep -q unfinished-line ||
+	fail "a watcher that came later did not get the unfinished line: $(cat "$T/late.sse")"
+touch "$T/open.go"
+wait_until "the open run ended" 60 bash -c "[ \"\$(curl -sS --cacert '$T/t/ca.pem' -H 'Authorization: Bearer $(cat "$T/t/admin.token")' '$URL/v1/runs/$run' | jq -r '.tasks[0].state')\" = done ]" ||
+	fail "the open run did not end"
+pass "a watcher that comes while a line is unfinished gets it in the replay"

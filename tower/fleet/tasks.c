@@ -502,22 +502,22 @@ struct replay {
 	size_t open;
 };
 
-static int replay_task(const struct store_task *t, void *arg)
+static void part_path(struct tasks *tk, const char *task_id, bool err_stream, char *out,
+		      size_t size);
+
+/* The file at path to the watcher, as log events of stream. */
+static void replay_file(struct replay *r, const struct store_task *t, const char *name,
+			const char *path, const char *stream)
 {
-	struct replay *r = arg;
-	char path[PATH_MAX + 64], name[STORE_NODE_NAME_MAX];
 	uint8_t buf[REPLAY_CHUNK];
 	ssize_t n;
-	int fd;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	node_name(r->tk, t->node_id, name, sizeof(name));
-	tasks_log_path(r->tk, t->id, path, sizeof(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
 	while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0) {
 		char *text = clean_text(buf, (size_t)n);
 		struct tasks_event ev = {
 			.kind = TASKS_EVENT_LOG, .run_id = t->run_id, .task_id = t->id,
-			.node_id = t->node_id, .node = name, .stream = "stdout",
+			.node_id = t->node_id, .node = name, .stream = stream,
 			.text = text ? text : "", .text_len = text ? (size_t)n : 0,
 		};
 
@@ -526,8 +526,27 @@ static int replay_task(const struct store_task *t, void *arg)
 	}
 	if (fd >= 0)
 		close(fd);
-	if (!task_is_final(t))
+}
+
+static int replay_task(const struct store_task *t, void *arg)
+{
+	struct replay *r = arg;
+	char path[PATH_MAX + 80], name[STORE_NODE_NAME_MAX];
+
+	node_name(r->tk, t->node_id, name, sizeof(name));
+	tasks_log_path(r->tk, t->id, path, sizeof(path));
+	replay_file(r, t, name, path, "stdout");
+	if (!task_is_final(t)) {
+		/* An open task's unfinished lines wait in its part files: the
+		 * watcher had them live, and a replay must bring them too, or a
+		 * watcher that missed them while paused never gets them (they
+		 * join the log at the end, and are not sent again then). */
+		part_path(r->tk, t->id, false, path, sizeof(path));
+		replay_file(r, t, name, path, "stdout");
+		part_path(r->tk, t->id, true, path, sizeof(path));
+		replay_file(r, t, name, path, "stderr");
 		r->open++;
+	}
 	{
 		struct tasks_event ev = {.kind = TASKS_EVENT_TASK, .run_id = t->run_id, .task = t};
 
