@@ -666,6 +666,16 @@ static bool alloc_parse(char *line, int *slot, char **netns, char **dir)
 	return true;
 }
 
+/* A slot whose namespace and veth are both gone: its line is stale (a create
+ * cut short before it made them, or a namespace deleted by hand). */
+static bool slot_stale(int slot, const char *netns)
+{
+	char ifname[16];
+
+	snprintf(ifname, sizeof(ifname), "ocv%d", slot);
+	return !netns_exists(netns) && !link_exists(ifname);
+}
+
 /* Takes the lowest free slot for dir and names its netns. Lock held, so no
  * create or teardown is half-way: a line whose namespace and veth are both
  * gone is stale (someone deleted the namespace by hand) and is reclaimed. */
@@ -695,8 +705,7 @@ static int alloc_take(const char *oc_id, const char *dir, int *slot_out, char *n
 			free(copy);
 			continue;
 		}
-		snprintf(ifname, sizeof(ifname), "ocv%d", s);
-		if (!netns_exists(ns) && !link_exists(ifname)) {
+		if (slot_stale(s, ns)) {
 			log_warn("local provider: namespace %s vanished, reclaiming its address slot", ns);
 			free(copy);
 			continue;
@@ -1023,9 +1032,24 @@ static int leftover_cleanup(const struct local_ctx *c, const char *dir, char *er
 
 	if (geteuid() == 0 && path_exists(LOCAL_ALLOC_FILE)) {
 		int lock = net_lock(err, err_size);
+		size_t found;
+
 		if (lock < 0)
 			return -1;
-		n = alloc_find_dir(dir, names, OC_ARRAY_LEN(names));
+		found = alloc_find_dir(dir, names, OC_ARRAY_LEN(names));
+		/* A stale slot goes now, under this lock: once unlocked, another
+		 * node's create may reclaim it and make a namespace of the same
+		 * name, which this cleanup must not then tear down. */
+		for (size_t i = 0; i < found; i++) {
+			if (!slot_stale(netns_slot(names[i]), names[i])) {
+				memmove(names[n++], names[i], LOCAL_NETNS_MAX);
+				continue;
+			}
+			if (alloc_release(names[i], err, err_size) != 0) {
+				net_unlock(lock);
+				return -1;
+			}
+		}
 		net_unlock(lock);
 	}
 	if (n == 0 && !path_exists(dir))
