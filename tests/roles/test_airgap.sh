@@ -18,10 +18,12 @@ if [ -z "${OC_AIRGAP_NS:-}" ]; then
 	command -v strace >/dev/null || { echo "FAIL: strace is not installed" >&2; exit 1; }
 	ns="oc-airgap-$$"
 	ip netns add "$ns"
+	# Removed however this script ends (a ctest timeout sends SIGTERM).
+	trap 'ip netns delete "$ns" 2>/dev/null || true' EXIT
+	trap 'exit 143' TERM INT
 	rc=0
 	ip netns exec "$ns" ip link set lo up &&
 		ip netns exec "$ns" env OC_AIRGAP_NS="$ns" bash "$0" "$@" || rc=$?
-	ip netns delete "$ns"
 	exit $rc
 fi
 
