@@ -88,6 +88,12 @@ int seed_iso_build(const struct seed_iso_files *f, unsigned char **out, size_t *
 	if ((rc = iso_write_opts_new(&opts, 0)) < 0 ||
 	    (rc = iso_write_opts_set_rockridge(opts, 1)) < 0 ||
 	    (rc = iso_write_opts_set_joliet(opts, 1)) < 0 ||
+	    /* "cidata" as it is: ECMA-119 would make it CIDATA (as genisoimage
+	     * -V does not) */
+	    (rc = iso_write_opts_set_relaxed_vol_atts(opts, 1)) < 0 ||
+	    /* Joliet names as written ("user-data", not "user-data.;1") */
+	    (rc = iso_write_opts_set_omit_version_numbers(opts, 2)) < 0 ||
+	    (rc = iso_write_opts_set_no_force_dots(opts, 2)) < 0 ||
 	    (rc = iso_image_create_burn_source(image, opts, &src)) < 0) {
 		snprintf(err, err_size, "seed: %s", iso_error_to_msg(rc));
 		goto fail;

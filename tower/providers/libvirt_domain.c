@@ -228,9 +228,8 @@ char *lv_domain_xml(const struct lv_domain_spec *s, char *err, size_t err_size)
 		   "      <target port='0'/>\n"
 		   "    </serial>\n",
 		   s->serial_log);
-	/* Entropy for an early boot under emulation; no display at all. */
+	/* Entropy for an early boot under emulation; no display (no <graphics>). */
 	fputs("    <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>\n"
-	      "    <graphics type='none'/>\n"
 	      "    <video><model type='none'/></video>\n"
 	      "    <memballoon model='none'/>\n"
 	      "  </devices>\n</domain>\n", f);
