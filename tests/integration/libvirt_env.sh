@@ -18,6 +18,8 @@
 #     OC_LIBVIRT_POOL_DIR  its directory
 #     OC_LIBVIRT_PID       libvirtd's pid
 #     OC_LIBVIRT_LOG       libvirtd's log file
+#     OC_LIBVIRT_QEMU_LOG_DIR  /var/log/libvirt/qemu as seen from outside: the
+#                          provider's serial logs (<node>-serial.log) are there
 #   libvirt_env_exec CMD...  runs CMD in libvirtd's mount and network
 #                          namespaces (e.g. to mount a small fs under a pool)
 #   virsh_lv ARGS...         virsh -c "$OC_LIBVIRT_URI" ARGS...
@@ -61,10 +63,11 @@ libvirt_env_up() {
 	OC_LIBVIRT_POOL_DIR=$OC_LIBVIRT_DIR/pool
 	OC_LIBVIRT_URI="qemu:///system?socket=$OC_LIBVIRT_DIR/run/libvirt/libvirt-sock"
 	OC_LIBVIRT_LOG=$OC_LIBVIRT_DIR/libvirtd.log
+	OC_LIBVIRT_QEMU_LOG_DIR=$OC_LIBVIRT_DIR/var/log/libvirt/qemu
 	OC_LIBVIRT_PID=
 	export OC_LIBVIRT_DIR OC_LIBVIRT_NETNS OC_LIBVIRT_NETWORK OC_LIBVIRT_BRIDGE \
 		OC_LIBVIRT_POOL OC_LIBVIRT_POOL_DIR OC_LIBVIRT_URI OC_LIBVIRT_LOG \
-		OC_LIBVIRT_SUBNET OC_LIBVIRT_HOST_IP OC_LIBVIRT_PID
+		OC_LIBVIRT_SUBNET OC_LIBVIRT_HOST_IP OC_LIBVIRT_PID OC_LIBVIRT_QEMU_LOG_DIR
 
 	# Cleanup first, then whatever trap was there (lib.sh's cleanup reads $?).
 	eval "set -- $(trap -p EXIT)"
@@ -76,7 +79,7 @@ libvirt_env_up() {
 
 	# /var in the namespace is ours: libvirt's state, cache and logs only
 	# (/var/run stays the namespace's /run).
-	for d in run var/lib/libvirt var/log/libvirt var/cache/libvirt var/tmp etc/libvirt pool; do
+	for d in run var/lib/libvirt var/log/libvirt/qemu var/cache/libvirt var/tmp etc/libvirt pool; do
 		mkdir -p "$OC_LIBVIRT_DIR/$d"
 	done
 	ln -s /run "$OC_LIBVIRT_DIR/var/run"
