@@ -136,7 +136,7 @@ serial=$OC_LIBVIRT_QEMU_LOG_DIR/$dom-serial.log
 seed=$OC_LIBVIRT_POOL_DIR/$dom-seed.iso
 [ "$(stat -c %a "$seed")" = 600 ] || fail "the seed volume is mode $(stat -c %a "$seed")"
 isoinfo -d -i "$seed" | grep -qx 'Volume id: cidata' || fail "the seed is not labelled cidata"
-token=$(isoinfo -R -i "$seed" -x /user-data | grep -o 'token: *[0-9a-f.]*' | head -n 1 | sed 's/token: *//')
+token=$(isoinfo -R -i "$seed" -x /user-data | grep -o 'token = [0-9a-f.]*' | head -n 1 | sed 's/token = //')
 [ ${#token} -gt 20 ] || fail "no join token in the seed's user-data"
 wait "$create_pid" && fail "tower create succeeded for domains that never enroll: $(cat "$T/slow.out")"
 grep -q "nodes never enrolled within 20s: $id-" "$T/slow.out" ||
