@@ -71,6 +71,15 @@ if(TEST integration/test_userdata_retry)
   set_tests_properties(integration/test_userdata_retry PROPERTIES TIMEOUT 600)
 endif()
 
+# test_libvirt_failures starts a private libvirtd (libvirt_env.sh) and boots
+# small domains under TCG: it holds the lock the end-to-end VM tests
+# (tests/e2e, RESOURCE_LOCK vm_e2e) hold, so VMs never run two tests at once.
+foreach(prefix integration asan/integration)
+  if(TEST ${prefix}/test_libvirt_failures)
+    set_tests_properties(${prefix}/test_libvirt_failures PROPERTIES RESOURCE_LOCK vm_e2e)
+  endif()
+endforeach()
+
 # Fault tests (tests/faults/test_*.sh): real towers and agents under injected
 # faults; all of them on the local provider, so one at a time.
 file(GLOB FAULT_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/faults/test_*.sh)
