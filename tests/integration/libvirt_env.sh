@@ -51,8 +51,27 @@ _lv_wait() {
 	done
 }
 
+# What a test killed outright (SIGKILL: no EXIT trap) left: each env dir
+# names its owner's pid and its netns; an env whose owner is gone is torn down.
+_lv_sweep_stale() {
+	local dir owner ns
+	for dir in /tmp/oc-libvirt.*; do
+		[ -f "$dir/owner" ] || continue
+		read -r owner ns <"$dir/owner" || continue
+		kill -0 "$owner" 2>/dev/null && continue
+		echo "libvirt_env: removing $dir and netns $ns (their test, pid $owner, is gone)" >&2
+		if ip netns list 2>/dev/null | grep -qw "$ns"; then
+			ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+			_lv_wait 20 sh -c "! ip netns pids $ns | grep -q ." || true
+			ip netns del "$ns" 2>/dev/null || true
+		fi
+		rm -rf "$dir"
+	done
+}
+
 libvirt_env_up() {
 	local suffix prev d
+	_lv_sweep_stale
 	suffix=$(printf '%s%04x' "$$" "$RANDOM" | tail -c 8)
 	OC_LIBVIRT_DIR=$(mktemp -d /tmp/oc-libvirt.XXXXXX)
 	chmod 0711 "$OC_LIBVIRT_DIR"
@@ -112,6 +131,7 @@ libvirt_env_up() {
 		stdio_handler = "file"
 	EOF
 
+	echo "$$ $OC_LIBVIRT_NETNS" >"$OC_LIBVIRT_DIR/owner"
 	ip netns add "$OC_LIBVIRT_NETNS"
 	ip netns exec "$OC_LIBVIRT_NETNS" ip link set lo up
 	# shellcheck disable=SC2016
