@@ -3,7 +3,8 @@
 # libvirt_env.sh): a missing base image, a full pool, a domain that fails to
 # start, and domains that boot but never enroll. Each ends in a clear error,
 # and nothing of ours is left: no domain, no volume (virsh list --all,
-# vol-list), and `tower delete` removes what an OverCloud still had.
+# vol-list), and `tower delete` removes what an OverCloud still had, but never
+# a domain tagged with another OverCloud's id.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/libvirt_env.sh"
 
@@ -31,7 +32,7 @@ lv_conf() {
 		echo "base_image = $T/blank.qcow2"
 		echo "memory = 128"
 		echo "[workflow]"
-		echo "enroll_timeout = 20s"
+		echo "enroll_timeout = ${LV_ENROLL_TIMEOUT:-20s}"
 	} >"$file"
 	local kv
 	for kv in "$@"; do
@@ -99,7 +100,10 @@ pass "b. full pool: \"$(grep -o "pool $SMALL is full: [^:]*" "$T/full.out" | hea
 
 # ---- c. the domain cannot start (its network does not exist) ----
 # The volumes are made before the define: they go when the start fails.
-lv_conf "$T/nonet.conf" "network=oclv-no-such-net"
+# Its base image is a volume of the pool this time (libvirt gives its size).
+cp "$T/blank.qcow2" "$OC_LIBVIRT_POOL_DIR/base-blank.qcow2"
+virsh_lv pool-refresh "$OC_LIBVIRT_POOL" >/dev/null
+lv_conf "$T/nonet.conf" "network=oclv-no-such-net" "base_image=$OC_LIBVIRT_POOL_DIR/base-blank.qcow2"
 start_tower nonet "${DIRS[@]}" --config "$T/nonet.conf"
 id=$(create_fails nonet "$T/nonet.out")
 grep -q "libvirt: starting domain $id-[a-z]*-0: .*oclv-no-such-net" "$T/nonet.out" ||
@@ -144,10 +148,29 @@ oc_status_is slow "$id" failed || fail "status: $(oc_field slow "$id" .status)"
 # no secret in what we keep
 grep -rlF -- "$token" "$T"/*.log "$T"/*.out "$OC_LIBVIRT_DIR"/var/log 2>/dev/null &&
 	fail "the join token is in a log"
-tower_cli slow delete "$id" >"$T/slow-delete.out" 2>&1 || fail "delete: $(cat "$T/slow-delete.out")"
+tower_cli slow delete "$id" >"$T/slow-delete.out" 2>&1 || fail "delete: $(tail -n 5 "$T/slow-delete.out" | tr "\n" " ")"
 oc_status_is slow "$id" deleted || fail "status after delete: $(oc_field slow "$id" .status)"
 assert_nothing_left "never enrolled, after tower delete"
 pass "d. never enrolls: \"$(grep -o 'nodes never enrolled[^"]*' "$T/slow.out" | head -n 1 | cut -c1-60)...\"; tower delete left no domain or volume; no token in any log"
+
+# ---- e. a domain tagged with another OverCloud's id is never removed ----
+LV_ENROLL_TIMEOUT=5s lv_conf "$T/tag.conf"
+start_tower tag "${DIRS[@]}" --config "$T/tag.conf"
+id=$(create_fails tag "$T/tag.out")
+grep -q "nodes never enrolled within 5s" "$T/tag.out" || fail "tag: $(cat "$T/tag.out")"
+dom=$id-post-0
+virsh_lv metadata "$dom" --uri https://overcloud.dev/xmlns/libvirt/1 --key overcloud --config \
+	--set "<node><overcloud_id>oc-someone-else</overcloud_id></node>" >/dev/null
+if tower_cli tag delete "$id" >"$T/tag-delete.out" 2>&1; then
+	fail "delete removed a domain tagged with another id: $(cat "$T/tag-delete.out")"
+fi
+grep -q "libvirt: domain $dom is not tagged with overcloud id $id: not removing it" "$T/tag-delete.out" ||
+	fail "no clear refusal: $(tail -n 5 "$T/tag-delete.out")"
+virsh_lv dominfo "$dom" >/dev/null || fail "the other's domain $dom was removed"
+domains | grep -qv "^$dom\$" && fail "besides $dom, left: $(domains | tr '\n' ' ')"
+pass "e. a domain tagged with another OverCloud's id: the delete refuses it by name and leaves it; its sibling is removed"
+virsh_lv destroy "$dom" >/dev/null
+virsh_lv undefine "$dom" >/dev/null
 
 libvirt_env_down
 ip netns list | grep -qw "$OC_LIBVIRT_NETNS" && fail "netns left"
