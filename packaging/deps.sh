@@ -18,7 +18,7 @@ update_may_fail=false
 demo_packages=(
   build-essential cmake pkg-config
   libmbedtls-dev libevent-dev libmsgpack-dev libsqlite3-dev libjansson-dev
-  libcurl4-openssl-dev libfyaml-dev libcmocka-dev
+  libcurl4-openssl-dev libssl-dev libfyaml-dev libcmocka-dev
   iproute2 curl jq procps
 )
 case "${1:-demo}" in
