@@ -332,6 +332,44 @@ static void test_open_bad_pg_url(void **state)
 	assert_null(strchr(err, '\n'));
 }
 
+/* PostgreSQL gone from under an open store: every call fails, logged as a
+ * lost connection, never a crash (reconnecting is later work). */
+static void test_pg_connection_lost(void **state)
+{
+	struct fixture *f = *state;
+	struct store_node n;
+	char logpath[128], *text;
+	size_t len;
+	int fd, saved;
+
+	if (!store_target_is_pg_run())
+		return;	/* a sqlite file has no connection to lose */
+	assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM (SELECT pg_terminate_backend(pid)"
+					  " FROM pg_stat_activity WHERE application_name ="
+					  " 'overcloud-tower' AND datname = current_database()) t"), 1);
+	snprintf(logpath, sizeof(logpath), "%s/stderr.log", f->dir);
+	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	saved = dup(STDERR_FILENO);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	assert_int_equal(store_node_get(f->st, "node-1", &n), -1);
+	assert_int_equal(enroll(f, "tok1", hash_a, T0 + 1, "node-1", NULL), STORE_ENROLL_ERROR);
+	assert_int_equal(store_begin(f->st), -1);
+	assert_int_equal(store_node_touch(f->st, "node-1", T0), -1);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	text = util_read_file(logpath, 1 << 20, &len);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "store: get node node-1: connection to the database lost"));
+	assert_null(strstr(text, hash_a));
+	free(text);
+	/* what was committed before is there for the next connection */
+	reopen(f);
+	assert_int_equal(enroll(f, "tok1", hash_a, T0 + 1, "node-1", NULL), STORE_ENROLL_OK);
+}
+
 /* ---- tokens and enrollment ---- */
 
 static void test_token_insert_bad_input(void **state)
@@ -803,6 +841,18 @@ static void test_batch_commit_and_rollback(void **state)
 	assert_int_equal(store_begin(NULL), -1);
 	/* and the store still works */
 	assert_int_equal(enroll(f, "tok", hash_a, T0, "node-3", NULL), STORE_ENROLL_OK);
+
+	/* any write that fails inside a batch undoes only itself, on either
+	 * engine (PostgreSQL would abort the whole transaction) */
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_node_touch(f->st, "node-1", T0 + 7), 0);
+	assert_int_equal(store_token_insert(f->st, "tok", hash_b, "db", T0, T0 + HOUR, 1), -1);
+	assert_int_equal(store_task_insert(f->st, "t-1", "r-1", "node-x", "exec", "run", "{}", 1), -1);
+	assert_int_equal(store_node_touch(f->st, "node-3", T0 + 8), 0);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(store_node_get(f->st, "node-1", &n), 1);
+	assert_int_equal(n.last_seen, T0 + 7);
+	assert_int_equal(raw_int(f->path, "SELECT last_seen FROM nodes WHERE id = 'node-3'"), T0 + 8);
 }
 
 /* ---- crash safety ---- */
@@ -1230,6 +1280,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_bad_pg_url, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_connection_lost, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_insert_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enroll_single_use, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enroll_multi_use, setup, teardown),
