@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # pg_env.sh — a throwaway PostgreSQL from Debian's package for tests: initdb
 # and pg_ctl in a temp dir, a port on loopback, a password-protected user.
 # Source it, then: pg_env_up (exports OC_TEST_PG_URL, a postgresql:// URL
@@ -22,7 +23,7 @@ pg_env_as_owner() {
 }
 
 pg_env_up() {
-  local bin pw port try
+  local bin pw port
   bin=$(pg_env_bin)
   if [ -z "$bin" ]; then
     echo "pg_env: no PostgreSQL server installed (apt-get install postgresql)" >&2
@@ -51,7 +52,7 @@ pg_env_up() {
   fi
   rm -f "$PG_ENV_DIR/pw"
   # A free port: a few random tries, each checked by starting the server on it.
-  for try in 1 2 3 4 5; do
+  for _ in 1 2 3 4 5; do
     port=$((20000 + RANDOM % 30000))
     if ss -Hltn "sport = :$port" 2>/dev/null | grep -q .; then
       continue

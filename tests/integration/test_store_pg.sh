@@ -8,7 +8,9 @@
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/pg_env.sh
 . "$(dirname "$0")/pg_env.sh"
-trap 'rc=$?; pg_env_down; (exit $rc); cleanup' EXIT
+# lib.sh's cleanup (processes, local nodes, $T) reads the exit status: keep
+# it across pg_env_down, without errexit ending the trap early.
+trap 'rc=$?; set +e; pg_env_down; (exit $rc); cleanup' EXIT
 
 pg_env_up || fail "cannot start PostgreSQL (apt-get install postgresql)"
 psql -qAt "$OC_TEST_PG_URL" -c "CREATE DATABASE tower_it" >/dev/null || fail "create database"
@@ -65,7 +67,7 @@ pass "create on PostgreSQL: $id ready in ${create_ms} ms, its rows in PostgreSQL
 kill "$TOWER_PID_t"
 wait "$TOWER_PID_t" 2>/dev/null || true
 (umask 077 && printf '[tower]\nstore = %s\n' "$URL" >"$T/tower.conf")
-restart_tower_same_ports t --config "$T/tower.conf"
+restart_tower_same_ports t --agents "0.0.0.0:$AGENT_PORT_t" --config "$T/tower.conf"
 [ "$(tower_cli t show "$id" -o json | jq -r .status)" = ready ] || fail "not found through tower.conf"
 tower_cli t delete "$id" >"$T/delete.out" 2>&1 || fail "delete failed: $(cat "$T/delete.out")"
 oc_status_is t "$id" deleted || fail "status after delete: $(oc_field t "$id" .status)"

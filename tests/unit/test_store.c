@@ -332,6 +332,21 @@ static void test_open_bad_pg_url(void **state)
 	assert_null(strchr(err, '\n'));
 }
 
+/* Sends stderr (the log) to a file in the fixture's dir; returns the old
+ * stderr for dup2 back. */
+static int stderr_to_file(struct fixture *f, char *path, size_t size)
+{
+	int fd, saved;
+
+	snprintf(path, size, "%s/stderr.log", f->dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	saved = dup(STDERR_FILENO);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	return saved;
+}
+
 /* PostgreSQL gone from under an open store: every call fails, logged as a
  * lost connection, never a crash (reconnecting is later work). */
 static void test_pg_connection_lost(void **state)
@@ -340,7 +355,7 @@ static void test_pg_connection_lost(void **state)
 	struct store_node n;
 	char logpath[128], *text;
 	size_t len;
-	int fd, saved;
+	int saved;
 
 	if (!store_target_is_pg_run())
 		return;	/* a sqlite file has no connection to lose */
@@ -348,12 +363,7 @@ static void test_pg_connection_lost(void **state)
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM (SELECT pg_terminate_backend(pid)"
 					  " FROM pg_stat_activity WHERE application_name ="
 					  " 'overcloud-tower' AND datname = current_database()) t"), 1);
-	snprintf(logpath, sizeof(logpath), "%s/stderr.log", f->dir);
-	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	saved = dup(STDERR_FILENO);
-	dup2(fd, STDERR_FILENO);
-	close(fd);
+	saved = stderr_to_file(f, logpath, sizeof(logpath));
 	assert_int_equal(store_node_get(f->st, "node-1", &n), -1);
 	assert_int_equal(enroll(f, "tok1", hash_a, T0 + 1, "node-1", NULL), STORE_ENROLL_ERROR);
 	assert_int_equal(store_begin(f->st), -1);
@@ -578,14 +588,9 @@ static void test_secret_hash_never_logged(void **state)
 	struct fixture *f = *state;
 	char logpath[128], *text;
 	size_t len;
-	int fd, saved;
+	int saved;
 
-	snprintf(logpath, sizeof(logpath), "%s/stderr.log", f->dir);
-	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	saved = dup(STDERR_FILENO);
-	dup2(fd, STDERR_FILENO);
-	close(fd);
+	saved = stderr_to_file(f, logpath, sizeof(logpath));
 
 	assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1), 0);
 	assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1), -1);

@@ -2,7 +2,6 @@
  * migrations, the schema_version row, ?N statements run as typed prepared ones. */
 #include "tower/store/store_int.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,20 +187,6 @@ struct pg_q {
 	int row;
 };
 
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || err_size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_size, fmt, ap);
-	va_end(ap);
-}
-
 /* libpq's messages span lines ("...failed: Connection refused\n\tIs the
  * server running..."): one line for our logs and errors. */
 static void one_line(char *s)
@@ -304,13 +289,13 @@ static struct store_conn *pg_open(const char *url, char *err, size_t err_size)
 	PQconninfoOption *opts;
 
 	if (c == NULL) {
-		set_err(err, err_size, "out of memory");
+		store_set_err(err, err_size, "out of memory");
 		return NULL;
 	}
 	opts = PQconninfoParse(url, &parse_err);
 	if (opts == NULL) {
 		/* The parser may quote the URL back: say only that it is bad. */
-		set_err(err, err_size, "not a valid postgresql:// URL");
+		store_set_err(err, err_size, "not a valid postgresql:// URL");
 		PQfreemem(parse_err);
 		free(c);
 		return NULL;
@@ -320,21 +305,21 @@ static struct store_conn *pg_open(const char *url, char *err, size_t err_size)
 	c->pg = PQconnectdbParams(keys, vals, 1);
 	if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
 		conn_set_err(c, NULL, c->pg ? PQerrorMessage(c->pg) : "out of memory");
-		set_err(err, err_size, "connect to PostgreSQL: %s", c->err);
+		store_set_err(err, err_size, "connect to PostgreSQL: %s", c->err);
 		pg_close(c);
 		return NULL;
 	}
 	c->connected = true;
 	PQsetNoticeProcessor(c->pg, quiet_notices, NULL);
 	if (PQserverVersion(c->pg) < 100000) {
-		set_err(err, err_size, "PostgreSQL %d is too old (10 or newer needed)",
+		store_set_err(err, err_size, "PostgreSQL %d is too old (10 or newer needed)",
 			PQserverVersion(c->pg) / 10000);
 		pg_close(c);
 		return NULL;
 	}
 	if (PQsetClientEncoding(c->pg, "UTF8") != 0) {
 		conn_set_err(c, "set client encoding", PQerrorMessage(c->pg));
-		set_err(err, err_size, "%s", c->err);
+		store_set_err(err, err_size, "%s", c->err);
 		pg_close(c);
 		return NULL;
 	}
@@ -438,7 +423,7 @@ static struct store_q *pg_prepare(struct store_conn *c, int id, const char *sql,
 	struct pg_q *q = calloc(1, sizeof(*q));
 
 	if (q == NULL) {
-		set_err(err, err_size, "out of memory");
+		store_set_err(err, err_size, "out of memory");
 		return NULL;
 	}
 	q->base.be = &store_backend_pg;
@@ -446,7 +431,7 @@ static struct store_q *pg_prepare(struct store_conn *c, int id, const char *sql,
 	snprintf(q->name, sizeof(q->name), "oc_%d", id);
 	q->sql = translate(sql, &q->nparams);
 	if (q->sql == NULL || q->nparams > PG_MAX_PARAMS) {
-		set_err(err, err_size, "prepare \"%s\": %s", sql,
+		store_set_err(err, err_size, "prepare \"%s\": %s", sql,
 			q->sql ? "too many parameters" : "out of memory");
 		free(q->sql);
 		free(q);

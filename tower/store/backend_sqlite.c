@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,20 +181,6 @@ struct sqlite_q {
 	sqlite3_stmt *s;
 };
 
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || err_size == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, err_size, fmt, ap);
-	va_end(ap);
-}
-
 /* Runs a one-row PRAGMA and returns its first column as an int, or -1. */
 static int pragma_int(sqlite3 *db, const char *sql, int *out)
 {
@@ -225,7 +210,7 @@ static int set_journal_wal(sqlite3 *db, char *err, size_t err_size)
 	/* An in-memory database cannot use WAL; it has nothing to keep anyway. */
 	ok = mode != NULL && (strcmp(mode, "wal") == 0 || strcmp(mode, "memory") == 0);
 	if (!ok) {
-		set_err(err, err_size, "journal mode is %s, not wal", mode ? mode : "unknown");
+		store_set_err(err, err_size, "journal mode is %s, not wal", mode ? mode : "unknown");
 		sqlite3_finalize(s);
 		return -1;
 	}
@@ -233,7 +218,7 @@ static int set_journal_wal(sqlite3 *db, char *err, size_t err_size)
 	return 0;
 
 fail:
-	set_err(err, err_size, "set wal journal mode: %s", sqlite3_errmsg(db));
+	store_set_err(err, err_size, "set wal journal mode: %s", sqlite3_errmsg(db));
 	sqlite3_finalize(s);
 	return -1;
 }
@@ -249,7 +234,7 @@ static int precreate(const char *path, char *err, size_t err_size)
 		return 0;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		set_err(err, err_size, "open %s: %s", path, strerror(errno));
+		store_set_err(err, err_size, "open %s: %s", path, strerror(errno));
 		return -1;
 	}
 	close(fd);
@@ -289,14 +274,14 @@ static struct store_conn *sq_open(const char *path, char *err, size_t err_size)
 	tune_sqlite();
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
-		set_err(err, err_size, "out of memory");
+		store_set_err(err, err_size, "out of memory");
 		return NULL;
 	}
 	if (precreate(path, err, err_size) < 0)
 		goto fail;
 	if (sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
 	    SQLITE_OK) {
-		set_err(err, err_size, "open %s: %s", path,
+		store_set_err(err, err_size, "open %s: %s", path,
 			c->db ? sqlite3_errmsg(c->db) : "out of memory");
 		goto fail;
 	}
@@ -307,11 +292,11 @@ static struct store_conn *sq_open(const char *path, char *err, size_t err_size)
 		goto fail;
 	if (sqlite3_exec(c->db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON",
 			 NULL, NULL, NULL) != SQLITE_OK) {
-		set_err(err, err_size, "set pragmas: %s", sqlite3_errmsg(c->db));
+		store_set_err(err, err_size, "set pragmas: %s", sqlite3_errmsg(c->db));
 		goto fail;
 	}
 	if (pragma_int(c->db, "PRAGMA foreign_keys", &fk) < 0 || fk != 1) {
-		set_err(err, err_size, "this sqlite does not enforce foreign keys");
+		store_set_err(err, err_size, "this sqlite does not enforce foreign keys");
 		goto fail;
 	}
 	return c;
@@ -357,13 +342,13 @@ static struct store_q *sq_prepare(struct store_conn *c, int id, const char *sql,
 	struct sqlite_q *q = calloc(1, sizeof(*q));
 
 	if (q == NULL) {
-		set_err(err, err_size, "out of memory");
+		store_set_err(err, err_size, "out of memory");
 		return NULL;
 	}
 	q->base.be = &store_backend_sqlite;
 	if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &q->s, NULL) !=
 	    SQLITE_OK) {
-		set_err(err, err_size, "prepare \"%s\": %s", sql, sqlite3_errmsg(c->db));
+		store_set_err(err, err_size, "prepare \"%s\": %s", sql, sqlite3_errmsg(c->db));
 		free(q);
 		return NULL;
 	}

@@ -19,10 +19,7 @@ static const struct store_sql *const store_tables[] = {
 
 /* ---- small helpers ---- */
 
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
+void store_set_err(char *err, size_t err_size, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -244,7 +241,7 @@ void store_column_copy(struct store_q *s, int col, char *dst, size_t size)
 static int prepare_one(struct store *st, const struct store_sql *q, char *err, size_t err_size)
 {
 	if (st->stmt[q->which] != NULL) {
-		set_err(err, err_size, "statement %d given twice", (int)q->which);
+		store_set_err(err, err_size, "statement %d given twice", (int)q->which);
 		return -1;
 	}
 	st->stmt[q->which] = st->be->prepare(st->conn, (int)q->which, q->sql, err, err_size);
@@ -262,7 +259,7 @@ static int prepare_all(struct store *st, char *err, size_t err_size)
 				return -1;
 	for (int i = 0; i < ST_COUNT; i++) {
 		if (st->stmt[i] == NULL) {
-			set_err(err, err_size, "statement %d has no SQL", i);
+			store_set_err(err, err_size, "statement %d has no SQL", i);
 			return -1;
 		}
 	}
@@ -280,15 +277,15 @@ static int migrate(struct store *st, char *err, size_t err_size)
 
 	for (;;) {
 		if (be->exec_script(st->conn, be->migration_begin) < 0) {
-			set_err(err, err_size, "begin migration: %s", be->errmsg(st->conn));
+			store_set_err(err, err_size, "begin migration: %s", be->errmsg(st->conn));
 			goto fail;
 		}
 		if (be->version_get(st->conn, &v) < 0) {
-			set_err(err, err_size, "read schema version: %s", be->errmsg(st->conn));
+			store_set_err(err, err_size, "read schema version: %s", be->errmsg(st->conn));
 			goto fail;
 		}
 		if (v < 0 || v > STORE_SCHEMA_VERSION) {
-			set_err(err, err_size,
+			store_set_err(err, err_size,
 				"database schema version %d is newer than this build knows (%d); "
 				"use a newer tower",
 				v, STORE_SCHEMA_VERSION);
@@ -297,16 +294,16 @@ static int migrate(struct store *st, char *err, size_t err_size)
 		if (v == STORE_SCHEMA_VERSION)
 			break;
 		if (be->exec_script(st->conn, be->migrations[v]) < 0) {
-			set_err(err, err_size, "migration %d: %s", v + 1, be->errmsg(st->conn));
+			store_set_err(err, err_size, "migration %d: %s", v + 1, be->errmsg(st->conn));
 			goto fail;
 		}
 		if (be->version_set(st->conn, v + 1) < 0 || be->exec_script(st->conn, "COMMIT") < 0) {
-			set_err(err, err_size, "migration %d: %s", v + 1, be->errmsg(st->conn));
+			store_set_err(err, err_size, "migration %d: %s", v + 1, be->errmsg(st->conn));
 			goto fail;
 		}
 	}
 	if (be->exec_script(st->conn, "COMMIT") < 0) {
-		set_err(err, err_size, "end migration: %s", be->errmsg(st->conn));
+		store_set_err(err, err_size, "end migration: %s", be->errmsg(st->conn));
 		goto fail;
 	}
 	st->version = v;
@@ -375,12 +372,12 @@ struct store *store_open(const char *path, char *err, size_t err_size)
 	struct store *st = NULL;
 
 	if (path == NULL || path[0] == '\0') {
-		set_err(err, err_size, "no database path");
+		store_set_err(err, err_size, "no database path");
 		return NULL;
 	}
 	st = calloc(1, sizeof(*st));
 	if (st == NULL) {
-		set_err(err, err_size, "out of memory");
+		store_set_err(err, err_size, "out of memory");
 		return NULL;
 	}
 	st->be = store_target_is_pg(path) ? &store_backend_pg : &store_backend_sqlite;

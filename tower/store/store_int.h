@@ -152,6 +152,9 @@ bool store_str_fits(const char *s, size_t size);
 /* The store's one id rule: non-empty and shorter than STORE_ID_MAX. */
 bool store_id_ok(const char *id);
 bool store_hash_ok(const char *hash);
+/* Writes a formatted reason into err (when err is not NULL). */
+void store_set_err(char *err, size_t err_size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 /* Logs the connection's current error for the operation what. */
 void store_log(struct store *st, const char *what, const char *object);
 /* Makes a statement ready for its next use; bindings point at caller memory. */
