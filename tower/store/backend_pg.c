@@ -497,24 +497,89 @@ static int pg_bind_int(struct store_q *base, int index, int64_t value)
 	return 0;
 }
 
-/* Runs the statement with its values: prepared once with their types, or
- * as a one-off when a later call gives other types. */
+/* Prepares the statement on the server with the types of its first
+ * values; NULL, or the failed result (caller clears). */
+static PGresult *prepare_now(struct pg_q *q)
+{
+	PGresult *res;
+
+	if (q->prepared)
+		return NULL;
+	res = PQprepare(q->c->pg, q->name, q->sql, q->nparams, q->types);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return res != NULL ? res : PQmakeEmptyPGresult(q->c->pg, PGRES_FATAL_ERROR);
+	PQclear(res);
+	memcpy(q->prepared_types, q->types, sizeof(q->types));
+	q->prepared = true;
+	return NULL;
+}
+
+/* The prepared statement, or a one-off when a later call gives values of
+ * other types. */
+static bool same_types(const struct pg_q *q)
+{
+	return memcmp(q->prepared_types, q->types, sizeof(q->types)) == 0;
+}
+
 static PGresult *run_statement(struct pg_q *q)
 {
 	PGconn *pg = q->c->pg;
 
-	if (!q->prepared) {
-		PGresult *res = PQprepare(pg, q->name, q->sql, q->nparams, q->types);
-
-		if (PQresultStatus(res) != PGRES_COMMAND_OK)
-			return res;
-		PQclear(res);
-		memcpy(q->prepared_types, q->types, sizeof(q->types));
-		q->prepared = true;
-	}
-	if (memcmp(q->prepared_types, q->types, sizeof(q->types)) != 0)
+	if (!same_types(q))
 		return PQexecParams(pg, q->sql, q->nparams, q->types, q->values, NULL, NULL, 0);
 	return PQexecPrepared(pg, q->name, q->nparams, q->values, NULL, NULL, 0);
+}
+
+/* SAVEPOINT, the statement and RELEASE in one round trip (libpq's pipeline
+ * mode). Returns the statement's result (NULL when the connection broke);
+ * *undo is set when the statement failed and its savepoint is still open. */
+static PGresult *run_in_savepoint(struct pg_q *q, bool *undo)
+{
+	PGconn *pg = q->c->pg;
+	PGresult *stmt = NULL, *r;
+	bool sent;
+
+	*undo = false;
+	if (PQenterPipelineMode(pg) != 1)
+		return NULL;
+	sent = PQsendQueryParams(pg, "SAVEPOINT oc_stmt", 0, NULL, NULL, NULL, NULL, 0) == 1 &&
+	       (same_types(q)
+			? PQsendQueryPrepared(pg, q->name, q->nparams, q->values, NULL, NULL, 0)
+			: PQsendQueryParams(pg, q->sql, q->nparams, q->types, q->values, NULL, NULL,
+					    0)) == 1 &&
+	       PQsendQueryParams(pg, "RELEASE oc_stmt", 0, NULL, NULL, NULL, NULL, 0) == 1 &&
+	       PQpipelineSync(pg) == 1;
+	/* Each of the three queries ends with a NULL, the sync with its own
+	 * result; a broken connection gives NULLs from there on. */
+	for (int i = 0; sent && i < 3; i++) {
+		while ((r = PQgetResult(pg)) != NULL) {
+			ExecStatusType status = PQresultStatus(r);
+
+			if (i == 1 && stmt == NULL) {
+				stmt = r;
+				continue;
+			}
+			/* the savepoint or its release failed: so has the statement */
+			if (status == PGRES_FATAL_ERROR && stmt != NULL &&
+			    PQresultStatus(stmt) != PGRES_FATAL_ERROR) {
+				PQclear(stmt);
+				stmt = r;
+				continue;
+			}
+			PQclear(r);
+		}
+	}
+	if (sent) {
+		r = PQgetResult(pg);
+		sent = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+		PQclear(r);
+	}
+	if (PQexitPipelineMode(pg) != 1 || !sent) {
+		PQclear(stmt);
+		return NULL;
+	}
+	*undo = PQresultStatus(stmt) == PGRES_FATAL_ERROR && pg_in_transaction(q->c);
+	return stmt;
 }
 
 /* Runs the statement and keeps its result; 0 or -1 (c->err set). Inside a
@@ -524,22 +589,24 @@ static PGresult *run_statement(struct pg_q *q)
 static int execute(struct pg_q *q)
 {
 	struct store_conn *c = q->c;
-	bool wrapped = !q->control && pg_in_transaction(c);
+	bool wrapped = !q->control && pg_in_transaction(c), undo = false;
 	ExecStatusType status;
 
 	if (PQstatus(c->pg) != CONNECTION_OK) {
 		conn_set_err(c, NULL, "the server closed the connection");
 		return -1;
 	}
-	if (wrapped && run_simple(c, "SAVEPOINT oc_stmt", NULL) < 0)
-		return -1;
-	q->res = run_statement(q);
+	/* Preparing fails only on a statement's SQL (a bug): inside a batch
+	 * that aborts the transaction, and store_commit reports it. */
+	q->res = prepare_now(q);
+	if (q->res == NULL)
+		q->res = wrapped ? run_in_savepoint(q, &undo) : run_statement(q);
 	status = PQresultStatus(q->res);
 	if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
 		conn_set_err(c, NULL, result_message(c, q->res));
 		PQclear(q->res);
 		q->res = NULL;
-		if (wrapped && PQstatus(c->pg) == CONNECTION_OK) {
+		if (undo && PQstatus(c->pg) == CONNECTION_OK) {
 			char saved[sizeof(c->err)];
 
 			memcpy(saved, c->err, sizeof(saved));
@@ -553,11 +620,6 @@ static int execute(struct pg_q *q)
 	 * a success status: that is a failed commit. */
 	if (q->commit && strcmp(PQcmdStatus(q->res), "ROLLBACK") == 0) {
 		conn_set_err(c, NULL, "the transaction had failed and was rolled back");
-		PQclear(q->res);
-		q->res = NULL;
-		return -1;
-	}
-	if (wrapped && run_simple(c, "RELEASE oc_stmt", NULL) < 0) {
 		PQclear(q->res);
 		q->res = NULL;
 		return -1;
