@@ -27,6 +27,11 @@ foreach(name test_store test_enroll test_nodes test_task_json test_workflow)
   add_test(NAME unit/${name}@pg
            COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/pg_run.sh ${CMAKE_BINARY_DIR}/tests/${name})
   set_tests_properties(unit/${name}@pg PROPERTIES ENVIRONMENT "${OC_TEST_ENV}" TIMEOUT 180)
+  if(OC_ASAN_DIR)
+    add_test(NAME asan/unit/${name}@pg
+             COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/pg_run.sh ${OC_ASAN_DIR}/tests/${name})
+    set_tests_properties(asan/unit/${name}@pg PROPERTIES ENVIRONMENT "${OC_TEST_ENV}" TIMEOUT 300)
+  endif()
 endforeach()
 
 file(GLOB INTEG_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/integration/test_*.sh)

@@ -347,6 +347,32 @@ static int stderr_to_file(struct fixture *f, char *path, size_t size)
 	return saved;
 }
 
+/* What the tower logs of a store target: a URL's password becomes ***
+ * wherever it is given; a sqlite path is shown as it is. */
+static void test_target_redact(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "/var/lib/overcloud/tower.db", "/var/lib/overcloud/tower.db" },
+		{ "postgresql://tower:s3cr3t@db:5432/oc", "postgresql://tower:***@db:5432/oc" },
+		{ "postgres://tower:s3:cr@3t@db/oc", "postgres://tower:***@db/oc" },
+		{ "postgresql://tower@db/oc", "postgresql://tower@db/oc" },
+		{ "postgresql://db/oc?user=tower&password=s3cr3t&sslmode=require",
+		  "postgresql://db/oc?user=tower&password=***&sslmode=require" },
+		{ "postgresql://db/oc?password=s3cr3t", "postgresql://db/oc?password=***" },
+		{ "postgresql://db/oc?xpassword=keep", "postgresql://db/oc?xpassword=keep" },
+		{ "postgresql://t:s3cr3t@db?password=s3cr3t", "postgresql://t:***@db?password=***" },
+	};
+	char out[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		store_target_redact(cases[i][0], out, sizeof(out));
+		assert_string_equal(out, cases[i][1]);
+	}
+	store_target_redact(NULL, out, sizeof(out));
+	assert_string_equal(out, "");
+}
+
 /* PostgreSQL gone from under an open store: every call fails, logged as a
  * lost connection, never a crash (reconnecting is later work). */
 static void test_pg_connection_lost(void **state)
@@ -1286,6 +1312,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_bad_pg_url, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_connection_lost, setup, teardown),
+		cmocka_unit_test(test_target_redact),
 		cmocka_unit_test_setup_teardown(test_token_insert_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enroll_single_use, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enroll_multi_use, setup, teardown),
