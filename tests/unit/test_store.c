@@ -347,6 +347,45 @@ static int stderr_to_file(struct fixture *f, char *path, size_t size)
 	return saved;
 }
 
+/* Several towers starting at once on a new database: one migrates, the
+ * others wait for it and find the schema current; none fails. */
+static void test_concurrent_first_open(void **state)
+{
+	struct fixture *f = *state;
+	pid_t pids[4];
+	int status;
+
+	store_close(f->st);
+	f->st = NULL;
+	if (store_target_is_pg_run())
+		assert_int_equal(store_target_exec(f->path, "DROP TABLE oc_inputs, oc_steps, oc_nodes,"
+						   " overclouds, tasks, nodes, tokens, schema_version"), 0);
+	else
+		assert_int_equal(unlink(f->path), 0);
+	for (int i = 0; i < 4; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			char err[256];
+			struct store *st = store_open(f->path, err, sizeof(err));
+
+			if (st == NULL) {
+				fprintf(stderr, "child %d: %s\n", i, err);
+				_exit(1);
+			}
+			_exit(store_schema_version(st) == SCHEMA_NOW ? 0 : 2);
+		}
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	reopen(f);
+	assert_int_equal(store_schema_version(f->st), SCHEMA_NOW);
+	assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1), 0);
+}
+
 /* What the tower logs of a store target: a URL's password becomes ***
  * wherever it is given; a sqlite path is shown as it is. */
 static void test_target_redact(void **state)
@@ -1313,6 +1352,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_bad_pg_url, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_connection_lost, setup, teardown),
 		cmocka_unit_test(test_target_redact),
+		cmocka_unit_test_setup_teardown(test_concurrent_first_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_insert_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enroll_single_use, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enroll_multi_use, setup, teardown),
