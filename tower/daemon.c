@@ -343,7 +343,7 @@ int daemon_run(const struct daemon_options *opt)
 	}
 	t.workflow = workflow_new(&t, opt->patterns_dir, err, sizeof(err));
 	if (t.workflow == NULL) {
-		log_error("patterns: %s", err);
+		log_error("%s", err);
 		goto out;
 	}
 	tasks_set_done_hook(t.tasks, workflow_on_run_done, t.workflow);

@@ -1807,8 +1807,11 @@ struct workflow *workflow_new(struct tower *t, const char *patterns_dir, char *e
 			wf->enroll_timeout_ms = secs * 1000;
 	}
 	if (patterns_dir != NULL) {
-		wf->patterns = pattern_set_load(patterns_dir, t->roles, err, err_size);
+		char why[512];
+
+		wf->patterns = pattern_set_load(patterns_dir, t->roles, why, sizeof(why));
 		if (wf->patterns == NULL) {
+			snprintf(err, err_size, "patterns: %s", why);
 			free(wf);
 			return NULL;
 		}
