@@ -779,6 +779,28 @@ static void provision_step(struct workflow *wf, struct oc_view *v, struct store_
 		step_finish(wf, v, s, STEP_FAILED, err);
 }
 
+/* A provider may not know a node's address when it makes it (libvirt's
+ * DHCP lease comes minutes into a boot): the address its agent's connection
+ * comes from stands in, so that groups.G.address(es) resolve. */
+static int fill_addresses_from_connections(struct workflow *wf, struct oc_view *v)
+{
+	for (int i = 0; i < v->node_count; i++) {
+		struct store_oc_node *n = &v->nodes[i];
+		char address[sizeof(n->address)];
+
+		if (n->attached || n->address[0] != '\0' || n->node_id[0] == '\0' ||
+		    hub_node_address(wf->t->hub, n->node_id, address, sizeof(address)) != 0)
+			continue;
+		snprintf(n->address, sizeof(n->address), "%s", address);
+		if (store_ocn_update(wf->t->store, v->oc.id, n) != 0) {
+			log_error("overcloud %s: cannot record node %s's address", v->oc.id, n->name);
+			n->address[0] = '\0';
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Done once every made node's agent has enrolled and is connected. */
 static void check_enroll(struct workflow *wf, struct oc_view *v, struct store_oc_step *s)
 {
@@ -793,8 +815,9 @@ static void check_enroll(struct workflow *wf, struct oc_view *v, struct store_oc
 				 missing[0] ? " " : "", n->name);
 	}
 	if (missing[0] == '\0') {
-		step_finish(wf, v, s, STEP_DONE, NULL);
-		return;
+		if (fill_addresses_from_connections(wf, v) == 0)
+			step_finish(wf, v, s, STEP_DONE, NULL);
+		return;   /* else tried again at the next look */
 	}
 	if (util_now_ms() - s->started_ms > wf->enroll_timeout_ms) {
 		char err[400];

@@ -485,8 +485,8 @@ static void lease_address(virDomainPtr dom, char *out, size_t out_size)
 
 static int define_and_start(const struct lv_ctx *c, virConnectPtr conn,
 			    const struct provider_node_request *req, const struct lv_size *size,
-			    const char *overlay, const char *seed, struct provider_node *out,
-			    char *err, size_t err_size)
+			    const char *overlay, const char *seed, const char *mac,
+			    struct provider_node *out, char *err, size_t err_size)
 {
 	char log_path[4096];
 	struct lv_domain_spec spec = {
@@ -500,6 +500,7 @@ static int define_and_start(const struct lv_ctx *c, virConnectPtr conn,
 		.overlay_volume = overlay,
 		.seed_volume = seed,
 		.network = c->network,
+		.mac = mac,
 		.serial_log = log_path,
 		.kernel = c->kernel,
 		.initrd = c->initrd,
@@ -539,7 +540,8 @@ static int lv_create_node(void *arg, const struct provider_node_request *req,
 			  struct provider_node *out, char *err, size_t err_size)
 {
 	struct lv_ctx *c = arg;
-	char overlay[LV_NAME_MAX + 16], seed[LV_NAME_MAX + 16], meta[256], why[512];
+	char overlay[LV_NAME_MAX + 16], seed[LV_NAME_MAX + 16], meta[256], why[512], mac[18];
+	char *network_config = NULL;
 	struct seed_iso_files files;
 	struct lv_size size;
 	unsigned char *iso = NULL;
@@ -590,9 +592,18 @@ static int lv_create_node(void *arg, const struct provider_node_request *req,
 		snprintf(err, err_size, "libvirt: pool %s: %s", c->pool, lv_why());
 		goto out;
 	}
+	/* The seed's network-config names the NIC by the address the domain
+	 * gives it: cloud-init's own renderers (networkd, eni) take no match
+	 * on a name. */
+	if (lv_mac_random(mac) != 0 ||
+	    (c->network_config != NULL &&
+	     (network_config = lv_network_config(c->network_config, mac)) == NULL)) {
+		snprintf(err, err_size, "libvirt: node %s: out of memory or randomness", req->name);
+		goto out;
+	}
 	files.user_data = req->user_data;
 	files.meta_data = meta;
-	files.network_config = c->network_config;
+	files.network_config = network_config;
 	if (seed_iso_build(&files, &iso, &iso_len, why, sizeof(why)) != 0) {
 		snprintf(err, err_size, "libvirt: node %s: %s", req->name, why);
 		goto out;
@@ -603,7 +614,7 @@ static int lv_create_node(void *arg, const struct provider_node_request *req,
 	if (seed_upload(c, conn, pool, seed, iso, iso_len, err, err_size) != 0)
 		goto rollback;
 	made_seed = true;
-	if (define_and_start(c, conn, req, &size, overlay, seed, out, err, err_size) != 0)
+	if (define_and_start(c, conn, req, &size, overlay, seed, mac, out, err, err_size) != 0)
 		goto rollback;
 	rc = 0;
 	goto out;
@@ -618,6 +629,7 @@ rollback:
 			log_warn("%s (left behind)", derr);
 	}
 out:
+	free(network_config);
 	if (iso != NULL) {
 		explicit_bzero(iso, iso_len);
 		free(iso);

@@ -221,8 +221,10 @@ char *lv_domain_xml(const struct lv_domain_spec *s, char *err, size_t err_size)
 		   "      <readonly/>\n"
 		   "    </disk>\n",
 		   s->pool, s->seed_volume, arm ? "sda" : "hdc", arm ? "scsi" : "ide");
+	rc |= putx(f, &bad, "    <interface type='network'>\n");
+	if (s->mac != NULL)
+		rc |= putx(f, &bad, "      <mac address='%s'/>\n", s->mac);
 	rc |= putx(f, &bad,
-		   "    <interface type='network'>\n"
 		   "      <source network='%s'/>\n"
 		   "      <model type='virtio'/>\n"
 		   "    </interface>\n",
@@ -317,4 +319,43 @@ int lv_metadata_overcloud_id(const char *metadata_xml, char *out, size_t out_siz
 	memcpy(out, p, len);
 	out[len] = '\0';
 	return 0;
+}
+
+int lv_mac_random(char out[18])
+{
+	unsigned char b[3];
+
+	if (util_random(b, sizeof(b)) != 0)
+		return -1;
+	snprintf(out, 18, "52:54:00:%02x:%02x:%02x", b[0], b[1], b[2]);
+	return 0;
+}
+
+char *lv_network_config(const char *tmpl, const char *mac)
+{
+	static const char mark[] = "@MAC@";
+	size_t marks = 0, len;
+	const char *at;
+	char *out, *w;
+
+	for (at = tmpl; (at = strstr(at, mark)) != NULL; at += sizeof(mark) - 1)
+		marks++;
+	len = strlen(tmpl) + marks * strlen(mac) + 1;
+	if ((out = malloc(len)) == NULL)
+		return NULL;
+	w = out;
+	for (at = tmpl;;) {
+		const char *hit = strstr(at, mark);
+		size_t n = hit != NULL ? (size_t)(hit - at) : strlen(at);
+
+		memcpy(w, at, n);
+		w += n;
+		if (hit == NULL)
+			break;
+		memcpy(w, mac, strlen(mac));
+		w += strlen(mac);
+		at = hit + sizeof(mark) - 1;
+	}
+	*w = '\0';
+	return out;
 }

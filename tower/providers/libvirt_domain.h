@@ -35,6 +35,7 @@ struct lv_domain_spec {
 	const char *overlay_volume;
 	const char *seed_volume;
 	const char *network;
+	const char *mac;           /* the NIC's "52:54:00:xx:xx:xx"; NULL: libvirt's pick */
 	const char *serial_log;    /* path of the serial console's log file */
 	const char *kernel;        /* direct kernel boot when set */
 	const char *initrd;        /* may be NULL */
@@ -43,6 +44,14 @@ struct lv_domain_spec {
 
 /* The domain XML (caller frees), or NULL with a reason in err. */
 char *lv_domain_xml(const struct lv_domain_spec *s, char *err, size_t err_size);
+
+/* A locally administered address in QEMU's 52:54:00 range, 18 bytes with its
+ * NUL, random in its last three bytes. 0, or -1 without randomness. */
+int lv_mac_random(char out[18]);
+
+/* The seed's network-config: tmpl with each "@MAC@" replaced by mac (heap
+ * string, caller frees), or NULL when out of memory. */
+char *lv_network_config(const char *tmpl, const char *mac);
 
 /* A qcow2 volume of capacity bytes on the qcow2 image at backing_path. */
 char *lv_overlay_volume_xml(const char *name, uint64_t capacity, const char *backing_path);
