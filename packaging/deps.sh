@@ -18,7 +18,7 @@ update_may_fail=false
 demo_packages=(
   build-essential cmake pkg-config
   libmbedtls-dev libevent-dev libmsgpack-dev libsqlite3-dev libjansson-dev
-  libcurl4-openssl-dev libfyaml-dev libcmocka-dev
+  libcurl4-openssl-dev libfyaml-dev libcmocka-dev libvirt-dev libisofs-dev
   iproute2 curl jq procps
 )
 case "${1:-demo}" in
@@ -37,6 +37,8 @@ packages=(
   libc6-dev-armhf-cross qemu-user-static
   dpkg-dev lintian systemd adduser debootstrap
   chromium
+  libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
+  dnsmasq-base xorriso genisoimage iptables
 )
 ;;
 bench)

@@ -124,6 +124,7 @@ static struct provider_slot *provider_for(struct provision *pv, const char *name
 	env.ca_pem = ca_cert_pem(pv->t->ca);
 	env.ca_pin = ca_pin(pv->t->ca);
 	env.agent_binary = pv->agent_binary;
+	env.cloud_init_dir = pv->t->cloud_init_dir;
 	env.config = pv->t->config;
 	ctx = ops->open(&env, err, err_size);
 	if (ctx == NULL)

@@ -19,6 +19,7 @@
 
 #include "shared/log.h"
 #include "shared/util.h"
+#include "tower/config.h"
 #include "tower/fleet/hub.h"
 #include "tower/fleet/nodes.h"
 #include "tower/engine/pattern.h"
@@ -33,6 +34,9 @@
 #include "tower/tower.h"
 
 #define TICK_MS 250
+/* How long the enroll step waits for made nodes' agents by default;
+ * [workflow] enroll_timeout in tower.conf sets another (a lab's slow boots,
+ * a test's short wait). */
 #define ENROLL_TIMEOUT_MS (10 * 60 * 1000)
 #define RETRY_FIRST_MS 1000
 #define RETRY_CAP_MS 30000
@@ -54,6 +58,7 @@ struct workflow {
 	bool notifying;
 	bool advancing;
 	struct provision *provision;  /* provider calls */
+	int64_t enroll_timeout_ms;
 };
 
 /* Everything about one OverCloud the engine looks at, read fresh. */
@@ -791,9 +796,10 @@ static void check_enroll(struct workflow *wf, struct oc_view *v, struct store_oc
 		step_finish(wf, v, s, STEP_DONE, NULL);
 		return;
 	}
-	if (util_now_ms() - s->started_ms > ENROLL_TIMEOUT_MS) {
+	if (util_now_ms() - s->started_ms > wf->enroll_timeout_ms) {
 		char err[400];
-		snprintf(err, sizeof(err), "nodes never connected: %s", missing);
+		snprintf(err, sizeof(err), "nodes never enrolled within %llds: %s",
+			 (long long)(wf->enroll_timeout_ms / 1000), missing);
 		step_finish(wf, v, s, STEP_FAILED, err);
 	}
 }
@@ -1787,6 +1793,19 @@ struct workflow *workflow_new(struct tower *t, const char *patterns_dir, char *e
 		return NULL;
 	}
 	wf->t = t;
+	wf->enroll_timeout_ms = ENROLL_TIMEOUT_MS;
+	{
+		const char *v = config_get(t->config, "workflow", "enroll_timeout");
+		int64_t secs;
+		if (v != NULL && (util_parse_duration(v, &secs) != 0 || secs < 1 || secs > 86400)) {
+			snprintf(err, err_size, "[workflow] enroll_timeout = \"%.40s\" is not a "
+				 "duration of 1s to 1d", v);
+			free(wf);
+			return NULL;
+		}
+		if (v != NULL)
+			wf->enroll_timeout_ms = secs * 1000;
+	}
 	if (patterns_dir != NULL) {
 		wf->patterns = pattern_set_load(patterns_dir, t->roles, err, err_size);
 		if (wf->patterns == NULL) {

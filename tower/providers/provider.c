@@ -9,11 +9,17 @@
 
 extern const struct provider_ops provider_aws;         /* aws.c */
 extern const struct provider_ops provider_openstack;   /* openstack.c */
+#ifndef OC_NO_LIBVIRT
+extern const struct provider_ops provider_libvirt;     /* libvirt.c */
+#endif
 
 static const struct provider_ops *const providers[] = {
 	&provider_local,
 	&provider_openstack,
 	&provider_aws,
+#ifndef OC_NO_LIBVIRT
+	&provider_libvirt,
+#endif
 };
 
 /* The seed's v1 API spells the clouds its own way. */

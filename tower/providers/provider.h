@@ -22,6 +22,7 @@ struct provider_env {
 	const char *ca_pem;           /* the tower's CA certificate */
 	const char *ca_pin;           /* "sha256:..." */
 	const char *agent_binary;     /* path of overcloud-agent for local nodes */
+	const char *cloud_init_dir;   /* the cloud-init templates; may be NULL */
 	const struct config *config;  /* tower.conf: the provider reads its own [section] */
 };
 
