@@ -26,14 +26,18 @@ X86_AGENT=${OC_AGENT_X86_64:-$REPO/build/agents/overcloud-agent-x86_64}
 
 NS=oc-vmboot-$$
 QEMU_PID=
+# Every step runs, whatever fails (set -e also holds in an EXIT trap).
 ns_down() {
-	[ -n "$QEMU_PID" ] && kill -9 "$QEMU_PID" 2>/dev/null && wait "$QEMU_PID" 2>/dev/null
-	ip netns pids "$NS" 2>/dev/null | xargs -r kill -9 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
-	return 0
+	if [ -n "$QEMU_PID" ]; then
+		kill -9 "$QEMU_PID" 2>/dev/null || true
+		wait "$QEMU_PID" 2>/dev/null || true
+	fi
+	ip netns pids "$NS" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+	ip netns del "$NS" 2>/dev/null || true
 }
-# lib.sh's cleanup reads the test's status from $?: it gets it back.
-trap '_rc=$?; ns_down; (exit $_rc); cleanup' EXIT
+# lib.sh's cleanup reads the test's status from $?: the if hands it on
+# (a failing command would end the trap under set -e).
+trap '_rc=$?; ns_down; if (exit $_rc); then cleanup; else cleanup; fi' EXIT
 ip netns add "$NS"
 ip -n "$NS" link set lo up
 
