@@ -92,7 +92,12 @@ echo "vm-image: apt-get install $packages"
 	fail "apt-get install failed: $(tail -n 20 "$WORK/apt.log")"
 rm -f "$ROOT/usr/sbin/policy-rc.d"
 : >"$ROOT/etc/resolv.conf"
-: >"$ROOT/etc/machine-id" # empty: systemd makes one at first boot
+# Each VM its own machine id: an empty /etc/machine-id is made anew at first
+# boot, and D-Bus's copy (dbus's postinst made one) must not seed it, or
+# every VM of the image would have the same one, so the same DHCP client id
+# (systemd-networkd's DUID comes from it) and the same address.
+: >"$ROOT/etc/machine-id"
+ln -sf /etc/machine-id "$ROOT/var/lib/dbus/machine-id"
 # Units a short-lived VM does not need: apt's and man-db's timers,
 # e2scrub, fstrim, the getty on tty1 (the serial console keeps its own).
 in_root systemctl disable apt-daily.timer apt-daily-upgrade.timer man-db.timer \

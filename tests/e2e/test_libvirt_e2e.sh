@@ -101,6 +101,8 @@ oc=$(tower_cli t show "$id" -o json)
 # The nodes are the VMs: x86_64, addresses of the libvirt network.
 [ "$(jq '[.nodes[] | select(.address | startswith("10.233.0."))] | length' <<<"$oc")" = 2 ] ||
 	fail "node addresses not on the libvirt network: $(jq -c '[.nodes[].address]' <<<"$oc")"
+[ "$(jq '[.nodes[].address] | unique | length' <<<"$oc")" = 2 ] ||
+	fail "the VMs share an address: $(jq -c '[.nodes[].address]' <<<"$oc")"
 [ "$(tower_cli t nodes -o json | jq '[.[] | select(.arch == "x86_64")] | length')" = 2 ] ||
 	fail "nodes' arch: $(tower_cli t nodes -o json)"
 # The demo's work: the post's proof service on its VM's address, the cluster
