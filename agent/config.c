@@ -3,6 +3,7 @@
 #include "agent/config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,70 @@
 void agent_config_path(const struct agent_config *cfg, const char *name, char *out, size_t size)
 {
 	snprintf(out, size, "%s/%s", cfg->state_dir, name);
+}
+
+/* A DNS name or an IP address (IPv6 with a zone too): nothing else. */
+#define TOWER_HOST_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_:%"
+
+int agent_towers_parse(const char *list, struct agent_config *cfg)
+{
+	struct agent_tower towers[AGENT_TOWERS_MAX];
+	char entry[300];
+	const char *at = list;
+	int count = 0;
+
+	if (list == NULL || *list == '\0')
+		return -1;
+	for (;;) {
+		/* one entry up to the comma, without the blanks around it: "a:1, b:2" */
+		size_t field = strcspn(at, ","), start = strspn(at, " \t"), end = field;
+
+		while (end > start && (at[end - 1] == ' ' || at[end - 1] == '\t'))
+			end--;
+		if (end == start || end - start >= sizeof(entry) || count == AGENT_TOWERS_MAX)
+			return -1;
+		memcpy(entry, at + start, end - start);
+		entry[end - start] = '\0';
+		if (util_parse_hostport(entry, towers[count].host, sizeof(towers[count].host),
+					&towers[count].port) != 0 || towers[count].port == 0 ||
+		    strspn(towers[count].host, TOWER_HOST_CHARS) != strlen(towers[count].host))
+			return -1;
+		for (int i = 0; i < count; i++)
+			if (towers[i].port == towers[count].port &&
+			    strcmp(towers[i].host, towers[count].host) == 0)
+				return -1;
+		count++;
+		if (at[field] == '\0')
+			break;
+		at += field + 1;
+	}
+	memcpy(cfg->towers, towers, sizeof(towers[0]) * (size_t)count);
+	cfg->tower_count = count;
+	return 0;
+}
+
+const char *agent_tower_name(const struct agent_tower *t, char *out, size_t size)
+{
+	bool v6 = strchr(t->host, ':') != NULL;
+
+	snprintf(out, size, "%s%s%s:%u", v6 ? "[" : "", t->host, v6 ? "]" : "", (unsigned)t->port);
+	return out;
+}
+
+void agent_towers_format(const struct agent_config *cfg, char *out, size_t size)
+{
+	char one[272];
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < cfg->tower_count && n < size; i++) {
+		int w = snprintf(out + n, size - n, "%s%s", i ? "," : "",
+				 agent_tower_name(&cfg->towers[i], one, sizeof(one)));
+
+		if (w < 0)
+			break;
+		n += (size_t)w;
+	}
 }
 
 int agent_config_load(const char *state_dir, struct agent_config *cfg, char *err, size_t err_size)
@@ -45,8 +110,7 @@ int agent_config_load(const char *state_dir, struct agent_config *cfg, char *err
 		key = line;
 		val = eq + 1;
 		if (strcmp(key, "tower") == 0) {
-			if (util_parse_hostport(val, cfg->tower_host, sizeof(cfg->tower_host),
-						&cfg->tower_port) != 0 || cfg->tower_port == 0)
+			if (agent_towers_parse(val, cfg) != 0)
 				goto bad;
 		} else if (strcmp(key, "node_id") == 0) {
 			if (strlen(val) >= sizeof(cfg->node_id))
@@ -65,7 +129,7 @@ int agent_config_load(const char *state_dir, struct agent_config *cfg, char *err
 		}
 	}
 	free(text);
-	if (cfg->tower_host[0] == '\0') {
+	if (cfg->tower_count == 0) {
 		snprintf(err, err_size, "%s: no tower=HOST:PORT line", path);
 		return -1;
 	}
@@ -78,14 +142,13 @@ bad:
 
 int agent_config_save(const struct agent_config *cfg, char *err, size_t err_size)
 {
-	char path[PATH_MAX + 16], text[1024];
+	char path[PATH_MAX + 16], towers[AGENT_TOWERS_MAX * 272], text[sizeof(towers) + 256];
 	int n;
 
+	agent_towers_format(cfg, towers, sizeof(towers));
 	n = snprintf(text, sizeof(text),
 		     "# written by overcloud-agent join\n"
-		     "tower=%s%s%s:%u\nnode_id=%s\n",
-		     strchr(cfg->tower_host, ':') ? "[" : "", cfg->tower_host,
-		     strchr(cfg->tower_host, ':') ? "]" : "", cfg->tower_port, cfg->node_id);
+		     "tower=%s\nnode_id=%s\n", towers, cfg->node_id);
 	if (cfg->heartbeat_s > 0)
 		n += snprintf(text + n, sizeof(text) - (size_t)n, "heartbeat=%d\n", cfg->heartbeat_s);
 	if (cfg->max_tasks > 0)

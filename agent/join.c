@@ -209,24 +209,35 @@ static void join_on_msg(struct link *link, const struct msg *m, void *arg)
 static void join_on_close(struct link *link, const char *reason, void *arg)
 {
 	struct join *j = arg;
+	struct agent_config *cfg = j->cfg;
+	char name[272], next[272];
 	int ms = 500;
 	uint32_t r = 0;
 
+	agent_tower_name(&cfg->towers[cfg->tower_at], name, sizeof(name));
 	if (j->status == 1 && util_monotonic_ms() < j->give_up_ms) {
-		for (int i = 0; i < j->attempt && ms < 15000; i++)
-			ms *= 2;
-		util_random(&r, sizeof(r));
-		ms = ms / 2 + (int)(r % (uint32_t)(ms / 2 + 1));
-		j->attempt++;
-		log_warn("cannot reach the tower %s: %s; trying again in %d.%03ds", j->opt->tower,
-			 reason, ms / 1000, ms % 1000);
+		/* The next replica at once; the backoff grows once every one of
+		 * them was tried. */
+		cfg->tower_at = (cfg->tower_at + 1) % cfg->tower_count;
+		if (cfg->tower_at != 0) {
+			ms = 0;
+		} else {
+			for (int i = 0; i < j->attempt && ms < 15000; i++)
+				ms *= 2;
+			util_random(&r, sizeof(r));
+			ms = ms / 2 + (int)(r % (uint32_t)(ms / 2 + 1));
+			j->attempt++;
+		}
+		log_warn("cannot reach the tower %s: %s; trying %s in %d.%03ds", name, reason,
+			 agent_tower_name(&cfg->towers[cfg->tower_at], next, sizeof(next)),
+			 ms / 1000, ms % 1000);
 		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 		event_add(j->ev_retry, &tv);
 		return;
 	}
 	if (j->status == 1) {
 		j->status = -1;
-		snprintf(j->err, sizeof(j->err), "tower %s: %s", j->opt->tower, reason);
+		snprintf(j->err, sizeof(j->err), "tower %s: %s", name, reason);
 	}
 	event_base_loopbreak(j->base);
 }
@@ -241,8 +252,9 @@ static void join_retry(evutil_socket_t fd, short what, void *arg)
 {
 	struct join *j = arg;
 
-	if (link_open(j->base, j->dns, j->cfg->tower_host, j->cfg->tower_port, j->tls,
-		      &join_callbacks, j) == NULL) {
+	const struct agent_tower *t = &j->cfg->towers[j->cfg->tower_at];
+
+	if (link_open(j->base, j->dns, t->host, t->port, j->tls, &join_callbacks, j) == NULL) {
 		j->status = -1;
 		snprintf(j->err, sizeof(j->err), "cannot start connecting to %s", j->opt->tower);
 		event_base_loopbreak(j->base);
@@ -254,9 +266,9 @@ static int check_options(const struct join_options *opt, struct agent_config *cf
 {
 	static const char hexdigits[] = "0123456789abcdef";
 
-	if (util_parse_hostport(opt->tower, cfg->tower_host, sizeof(cfg->tower_host),
-				&cfg->tower_port) != 0 || cfg->tower_port == 0) {
-		snprintf(err, err_size, "--tower: \"%s\" is not HOST:PORT", opt->tower);
+	if (opt->tower == NULL || agent_towers_parse(opt->tower, cfg) != 0) {
+		snprintf(err, err_size, "--tower: \"%s\" is not HOST:PORT[,HOST:PORT...] (at most %d, none twice)",
+			 opt->tower ? opt->tower : "", AGENT_TOWERS_MAX);
 		return -1;
 	}
 	if ((opt->ca_file == NULL) == (opt->ca_hash == NULL)) {
@@ -337,7 +349,8 @@ int join_run(struct event_base *base, struct evdns_base *dns, const struct join_
 	j.give_up_ms = util_monotonic_ms() + opt->retry_for_s * 1000;
 	j.ev_retry = event_new(base, -1, 0, join_retry, &j);
 	if (j.ev_retry == NULL ||
-	    link_open(base, dns, cfg->tower_host, cfg->tower_port, tls, &join_callbacks, &j) == NULL) {
+	    link_open(base, dns, cfg->towers[0].host, cfg->towers[0].port, tls, &join_callbacks,
+		      &j) == NULL) {
 		snprintf(err, err_size, "cannot start connecting to %s", opt->tower);
 		goto out;
 	}

@@ -21,12 +21,14 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: overcloud-agent join --tower HOST:PORT --token T (--ca FILE | --ca-hash sha256:HEX)\n"
+		"usage: overcloud-agent join --tower HOST:PORT[,HOST:PORT...] --token T\n"
+		"                            (--ca FILE | --ca-hash sha256:HEX)\n"
 		"                            [--state DIR] [--no-run] [--retry-for DUR] [--log-level LEVEL]\n"
 		"       overcloud-agent run [--state DIR] [--log-level LEVEL]\n"
 		"       overcloud-agent --version\n"
 		"\nThe state dir (default " AGENT_DEFAULT_STATE ") holds the node key, its certificate,\n"
-		"the tower's CA and agent.conf.\n");
+		"the tower's CA and agent.conf. --tower may list up to 8 tower replicas: the agent\n"
+		"tries them in turn, and goes to the next one when its tower cannot be reached.\n");
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)

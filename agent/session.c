@@ -115,9 +115,11 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 	session_connect(arg);
 }
 
+/* attempt counts rounds over the tower replicas: the window grows once
+ * each of them was tried. */
 static void schedule_retry(struct session *s)
 {
-	int ms = backoff_ms(s->attempt++);
+	int ms = backoff_ms(s->cfg.tower_at == 0 ? s->attempt++ : s->attempt);
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
 	log_info("reconnecting in %d.%03ds", ms / 1000, ms % 1000);
@@ -248,6 +250,7 @@ static void session_on_msg(struct link *link, const struct msg *m, void *arg)
 {
 	struct session *s = arg;
 	struct timeval tv;
+	char name[272];
 	char ip[64];
 
 	switch (m->type) {
@@ -263,8 +266,9 @@ static void session_on_msg(struct link *link, const struct msg *m, void *arg)
 		s->heartbeat_s = s->cfg.heartbeat_s > 0 ? s->cfg.heartbeat_s : (int)m->u.welcome.heartbeat;
 		if (s->heartbeat_s < 1 || s->heartbeat_s > 3600)
 			s->heartbeat_s = 10;
-		log_info("connected to tower %s:%u as node %s (heartbeat %ds)", s->cfg.tower_host,
-			 s->cfg.tower_port, m->u.welcome.node_id, s->heartbeat_s);
+		log_info("connected to tower %s as node %s (heartbeat %ds)",
+			 agent_tower_name(&s->cfg.towers[s->cfg.tower_at], name, sizeof(name)),
+			 m->u.welcome.node_id, s->heartbeat_s);
 		tv.tv_sec = s->heartbeat_s;
 		tv.tv_usec = 0;
 		event_add(s->ev_heartbeat, &tv);
@@ -301,13 +305,18 @@ static void session_on_msg(struct link *link, const struct msg *m, void *arg)
 static void session_on_close(struct link *link, const char *reason, void *arg)
 {
 	struct session *s = arg;
+	char name[272];
 
 	s->link = NULL;
 	event_del(s->ev_heartbeat);
-	if (s->welcomed)
-		log_warn("lost the tower: %s", reason);
-	else
-		log_warn("cannot reach the tower %s:%u: %s", s->cfg.tower_host, s->cfg.tower_port, reason);
+	agent_tower_name(&s->cfg.towers[s->cfg.tower_at], name, sizeof(name));
+	if (s->welcomed) {
+		/* the same replica first: a restarted tower is back in seconds */
+		log_warn("lost the tower %s: %s", name, reason);
+	} else {
+		log_warn("cannot reach the tower %s: %s", name, reason);
+		s->cfg.tower_at = (s->cfg.tower_at + 1) % s->cfg.tower_count;
+	}
 	s->welcomed = false;
 	s->renewing = false;
 	if (s->exit_status != 0) {
@@ -364,7 +373,8 @@ static void session_connect(struct session *s)
 		event_base_loopbreak(s->base);
 		return;
 	}
-	s->link = link_open(s->base, s->dns, s->cfg.tower_host, s->cfg.tower_port, s->tls,
+	s->link = link_open(s->base, s->dns, s->cfg.towers[s->cfg.tower_at].host,
+			    s->cfg.towers[s->cfg.tower_at].port, s->tls,
 			    &session_callbacks, s);
 	if (s->link == NULL) {
 		schedule_retry(s);

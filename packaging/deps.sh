@@ -14,11 +14,12 @@ tag=deps
 update_may_fail=false
 # What the demo builds and runs: compilers and libraries (cmocka too: the
 # build tree also builds the unit tests), ip for the local provider's network
-# namespaces, jq and curl for scripts/demo.sh.
+# namespaces, jq and curl for scripts/demo.sh. libpq-dev: the store's
+# PostgreSQL backend (tower serve --store postgresql://...).
 demo_packages=(
   build-essential cmake pkg-config
-  libmbedtls-dev libevent-dev libmsgpack-dev libsqlite3-dev libjansson-dev
-  libcurl4-openssl-dev libfyaml-dev libcmocka-dev libvirt-dev libisofs-dev
+  libmbedtls-dev libevent-dev libmsgpack-dev libsqlite3-dev libpq-dev libjansson-dev
+  libcurl4-openssl-dev libssl-dev libfyaml-dev libcmocka-dev libvirt-dev libisofs-dev
   iproute2 curl jq procps
 )
 case "${1:-demo}" in
@@ -37,6 +38,7 @@ packages=(
   libc6-dev-armhf-cross qemu-user-static
   dpkg-dev lintian systemd adduser debootstrap
   chromium
+  postgresql
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils
   dnsmasq-base xorriso genisoimage iptables
 )

@@ -30,9 +30,9 @@ done
 
 # --- the arm64 tower: cross-built like the agents, but linked dynamically
 # against Debian's arm64 libraries, which the package then depends on ---
-TOWER_DEV_PACKAGES=(libsqlite3-dev libjansson-dev libcurl4-openssl-dev libfyaml-dev libmbedtls-dev
-	libevent-dev libmsgpack-dev)
-TOWER_LIBRARIES="libsqlite3-0 libjansson4 libcurl4 libfyaml0 libmbedtls14 libmbedx509-1 libmbedcrypto7
+TOWER_DEV_PACKAGES=(libsqlite3-dev libpq-dev libjansson-dev libcurl4-openssl-dev libssl-dev libfyaml-dev
+	libmbedtls-dev libevent-dev libmsgpack-dev)
+TOWER_LIBRARIES="libsqlite3-0 libpq5 libjansson4 libcurl4 libssl3 libfyaml0 libmbedtls14 libmbedx509-1 libmbedcrypto7
 	libevent-core-2.1-7 libevent-extra-2.1-7 libmsgpackc2"
 SYSROOT_DEPS_OF=$TOWER_LIBRARIES bash "$PKG/sysroot.sh" arm64 build/sysroot/arm64-tower \
 	"${TOWER_DEV_PACKAGES[@]}"

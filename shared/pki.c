@@ -111,6 +111,17 @@ static int pki_group_build_table(mbedtls_ecp_group *grp)
 	return ret == 0 ? 0 : -1;
 }
 
+/* Loads curve id into an initialised grp and builds its base-point table. */
+static int pki_group_prepare(mbedtls_ecp_group *grp, mbedtls_ecp_group_id id)
+{
+	if (mbedtls_ecp_group_load(grp, id) != 0 || pki_group_build_table(grp) != 0) {
+		mbedtls_ecp_group_free(grp);
+		mbedtls_ecp_group_init(grp);
+		return -1;
+	}
+	return 0;
+}
+
 /* P-256 with its table, built once per process: copying its 8 points into a
  * key's group takes microseconds, building them a third of a verification. */
 static mbedtls_ecp_group pki_p256;
@@ -180,42 +191,6 @@ int pki_crt_prepare(mbedtls_x509_crt *chain)
 		crt->pk = signer;	/* the context owns its key: a move */
 	}
 	return 0;
-}
-
-int pki_group_prepare(mbedtls_ecp_group *grp, mbedtls_ecp_group_id id)
-{
-	if (mbedtls_ecp_group_load(grp, id) != 0 || pki_group_build_table(grp) != 0) {
-		mbedtls_ecp_group_free(grp);
-		mbedtls_ecp_group_init(grp);
-		return -1;
-	}
-	return 0;
-}
-
-int pki_verify_der(mbedtls_ecp_group *grp, const mbedtls_ecp_point *q, const unsigned char *hash,
-		   size_t hash_len, const unsigned char *sig, size_t sig_len)
-{
-	unsigned char *p = (unsigned char *)sig;
-	const unsigned char *end;
-	mbedtls_mpi r, s;
-	size_t len;
-	int ok = 0;
-
-	if (sig == NULL)
-		return -1;
-	end = sig + sig_len;
-	mbedtls_mpi_init(&r);
-	mbedtls_mpi_init(&s);
-	if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE) != 0 ||
-	    p + len != end || mbedtls_asn1_get_mpi(&p, end, &r) != 0 ||
-	    mbedtls_asn1_get_mpi(&p, end, &s) != 0 || p != end)
-		goto out;
-	/* ranges of r and s are checked by mbedtls_ecdsa_verify */
-	ok = mbedtls_ecdsa_verify(grp, hash, hash_len, q, &r, &s) == 0;
-out:
-	mbedtls_mpi_free(&s);
-	mbedtls_mpi_free(&r);
-	return ok ? 0 : -1;
 }
 
 static int pki_key_is_p256(const mbedtls_pk_context *pk)

@@ -39,16 +39,6 @@ int pki_key_signer(mbedtls_pk_context *out, const mbedtls_pk_context *key);
  * certificates, after anything that pairs their key. 0 or -1 (chain as it
  * was from the failing certificate on). */
 int pki_crt_prepare(mbedtls_x509_crt *chain);
-/* Loads curve id into an initialised grp and builds its base-point table, for
- * pki_verify_der; as above, threads may share grp afterwards. 0 or -1. */
-int pki_group_prepare(mbedtls_ecp_group *grp, mbedtls_ecp_group_id id);
-/* Checks the DER ECDSA signature sig (SEQUENCE of r and s, nothing after it)
- * over hash with the public point q on grp, a group pki_group_prepare made:
- * mbedtls_pk_verify without building grp's table per call. 0 when it
- * verifies, -1 otherwise (malformed included). */
-int pki_verify_der(mbedtls_ecp_group *grp, const mbedtls_ecp_point *q, const unsigned char *hash,
-		   size_t hash_len, const unsigned char *sig, size_t sig_len);
-
 /* A PEM CSR for key with subject CN=common_name (heap string; caller frees),
  * or NULL. */
 char *pki_csr_create(mbedtls_pk_context *key, const char *common_name);

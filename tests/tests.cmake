@@ -19,6 +19,21 @@ foreach(src ${UNIT_SRC})
   endif()
 endforeach()
 
+# The unit tests that open a store run again on PostgreSQL:
+# tests/integration/pg_run.sh starts a throwaway server from Debian's package
+# (initdb, pg_ctl, a port on loopback) and names it in OC_TEST_STORE_URL; the
+# run fails, never skips, when the server cannot be started.
+foreach(name test_store test_enroll test_nodes test_task_json test_workflow)
+  add_test(NAME unit/${name}@pg
+           COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/pg_run.sh ${CMAKE_BINARY_DIR}/tests/${name})
+  set_tests_properties(unit/${name}@pg PROPERTIES ENVIRONMENT "${OC_TEST_ENV}" TIMEOUT 180)
+  if(OC_ASAN_DIR)
+    add_test(NAME asan/unit/${name}@pg
+             COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/pg_run.sh ${OC_ASAN_DIR}/tests/${name})
+    set_tests_properties(asan/unit/${name}@pg PROPERTIES ENVIRONMENT "${OC_TEST_ENV}" TIMEOUT 300)
+  endif()
+endforeach()
+
 file(GLOB INTEG_SRC CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/integration/test_*.sh)
 foreach(src ${INTEG_SRC})
   get_filename_component(name ${src} NAME_WE)
@@ -57,7 +72,7 @@ endforeach()
 # names, and test_packages, whose install and purge on the host make and
 # remove /run/overcloud-demo under every demo OverCloud: one at a time.
 foreach(name test_overcloud test_workflow test_local_provider test_attach test_attach_k8s
-             test_console test_pattern_inputs test_out_of_tree test_packages)
+             test_console test_pattern_inputs test_out_of_tree test_packages test_store_pg)
   foreach(prefix integration asan/integration)
     if(TEST ${prefix}/${name})
       set_tests_properties(${prefix}/${name} PROPERTIES RESOURCE_LOCK local_provider)
@@ -70,6 +85,15 @@ endforeach()
 if(TEST integration/test_userdata_retry)
   set_tests_properties(integration/test_userdata_retry PROPERTIES TIMEOUT 600)
 endif()
+
+# test_libvirt_failures starts a private libvirtd (libvirt_env.sh) and boots
+# small domains under TCG: it holds the lock the end-to-end VM tests
+# (tests/e2e, RESOURCE_LOCK vm_e2e) hold, so VMs never run two tests at once.
+foreach(prefix integration asan/integration)
+  if(TEST ${prefix}/test_libvirt_failures)
+    set_tests_properties(${prefix}/test_libvirt_failures PROPERTIES RESOURCE_LOCK vm_e2e)
+  endif()
+endforeach()
 
 # End-to-end tests (tests/e2e/test_*.sh): real VMs of build/vm-image under
 # qemu with TCG emulation; label e2e, run by `make e2e` (make test leaves them

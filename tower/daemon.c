@@ -213,6 +213,29 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(base, NULL);
 }
 
+/* The store: --store, else tower.conf's [tower] store, else the sqlite
+ * file in the state dir. A URL is logged with its password cut out. */
+static int open_store(struct tower *t, const struct daemon_options *opt)
+{
+	char path[PATH_MAX], shown[PATH_MAX], err[512];
+	const char *target = opt->store;
+
+	if (target == NULL)
+		target = config_get(t->config, "tower", "store");
+	if (target == NULL) {
+		path_join(path, sizeof(path), t->state_dir, "tower.db");
+		target = path;
+	}
+	store_target_redact(target, shown, sizeof(shown));
+	t->store = store_open(target, err, sizeof(err));
+	if (t->store == NULL) {
+		log_error("database %s: %s", shown, err);
+		return -1;
+	}
+	log_info("database %s (schema %d)", shown, store_schema_version(t->store));
+	return 0;
+}
+
 int daemon_run(const struct daemon_options *opt)
 {
 	struct tower t;
@@ -254,12 +277,6 @@ int daemon_run(const struct daemon_options *opt)
 	}
 	if (load_admin_token(t.state_dir, t.admin_token) != 0)
 		goto out;
-	path_join(path, sizeof(path), t.state_dir, "tower.db");
-	t.store = store_open(path, err, sizeof(err));
-	if (t.store == NULL) {
-		log_error("database %s: %s", path, err);
-		goto out;
-	}
 	t.config = config_load(opt->config_path, opt->config_missing_ok, err, sizeof(err));
 	if (t.config == NULL) {
 		log_error("config: %s", err);
@@ -267,6 +284,8 @@ int daemon_run(const struct daemon_options *opt)
 	}
 	if (config_count(t.config) > 0)
 		log_info("loaded %zu setting(s) from %s", config_count(t.config), opt->config_path);
+	if (open_store(&t, opt) != 0)
+		goto out;
 	t.artifacts = artifacts_new(opt->artifacts_dir);
 	if (t.artifacts == NULL)
 		goto out;

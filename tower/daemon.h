@@ -19,6 +19,8 @@ struct daemon_options {
 	const char *artifacts_dir;  /* agent binaries per arch; NULL: only the defaults */
 	const char *cloud_init_dir; /* user-data templates; NULL: none */
 	const char *web_dir;      /* the console's static files; NULL: none */
+	const char *store;        /* --store: a postgresql:// URL or a sqlite file;
+				   * NULL: tower.conf's [tower] store, else STATE/tower.db */
 	const char *config_path;  /* INI file with provider sections */
 	int config_missing_ok;    /* the default path may be absent */
 	bool group_access;        /* --group-access: the tower's group may use the CLI */

@@ -18,6 +18,8 @@
 #     OC_LIBVIRT_POOL_DIR  its directory
 #     OC_LIBVIRT_PID       libvirtd's pid
 #     OC_LIBVIRT_LOG       libvirtd's log file
+#     OC_LIBVIRT_QEMU_LOG_DIR  /var/log/libvirt/qemu as seen from outside: the
+#                          provider's serial logs (<node>-serial.log) are there
 #   libvirt_env_exec CMD...  runs CMD in libvirtd's mount and network
 #                          namespaces (e.g. to mount a small fs under a pool)
 #   virsh_lv ARGS...         virsh -c "$OC_LIBVIRT_URI" ARGS...
@@ -49,8 +51,27 @@ _lv_wait() {
 	done
 }
 
+# What a test killed outright (SIGKILL: no EXIT trap) left: each env dir
+# names its owner's pid and its netns; an env whose owner is gone is torn down.
+_lv_sweep_stale() {
+	local dir owner ns
+	for dir in /tmp/oc-libvirt.*; do
+		[ -f "$dir/owner" ] || continue
+		read -r owner ns <"$dir/owner" || continue
+		kill -0 "$owner" 2>/dev/null && continue
+		echo "libvirt_env: removing $dir and netns $ns (their test, pid $owner, is gone)" >&2
+		if ip netns list 2>/dev/null | grep -qw "$ns"; then
+			ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+			_lv_wait 20 sh -c "! ip netns pids $ns | grep -q ." || true
+			ip netns del "$ns" 2>/dev/null || true
+		fi
+		rm -rf "$dir"
+	done
+}
+
 libvirt_env_up() {
 	local suffix prev d
+	_lv_sweep_stale
 	suffix=$(printf '%s%04x' "$$" "$RANDOM" | tail -c 8)
 	OC_LIBVIRT_DIR=$(mktemp -d /tmp/oc-libvirt.XXXXXX)
 	chmod 0711 "$OC_LIBVIRT_DIR"
@@ -61,10 +82,11 @@ libvirt_env_up() {
 	OC_LIBVIRT_POOL_DIR=$OC_LIBVIRT_DIR/pool
 	OC_LIBVIRT_URI="qemu:///system?socket=$OC_LIBVIRT_DIR/run/libvirt/libvirt-sock"
 	OC_LIBVIRT_LOG=$OC_LIBVIRT_DIR/libvirtd.log
+	OC_LIBVIRT_QEMU_LOG_DIR=$OC_LIBVIRT_DIR/var/log/libvirt/qemu
 	OC_LIBVIRT_PID=
 	export OC_LIBVIRT_DIR OC_LIBVIRT_NETNS OC_LIBVIRT_NETWORK OC_LIBVIRT_BRIDGE \
 		OC_LIBVIRT_POOL OC_LIBVIRT_POOL_DIR OC_LIBVIRT_URI OC_LIBVIRT_LOG \
-		OC_LIBVIRT_SUBNET OC_LIBVIRT_HOST_IP OC_LIBVIRT_PID
+		OC_LIBVIRT_SUBNET OC_LIBVIRT_HOST_IP OC_LIBVIRT_PID OC_LIBVIRT_QEMU_LOG_DIR
 
 	# Cleanup first, then whatever trap was there (lib.sh's cleanup reads $?).
 	eval "set -- $(trap -p EXIT)"
@@ -76,7 +98,7 @@ libvirt_env_up() {
 
 	# /var in the namespace is ours: libvirt's state, cache and logs only
 	# (/var/run stays the namespace's /run).
-	for d in run var/lib/libvirt var/log/libvirt var/cache/libvirt var/tmp etc/libvirt pool; do
+	for d in run var/lib/libvirt var/log/libvirt/qemu var/cache/libvirt var/tmp etc/libvirt pool; do
 		mkdir -p "$OC_LIBVIRT_DIR/$d"
 	done
 	ln -s /run "$OC_LIBVIRT_DIR/var/run"
@@ -109,6 +131,7 @@ libvirt_env_up() {
 		stdio_handler = "file"
 	EOF
 
+	echo "$$ $OC_LIBVIRT_NETNS" >"$OC_LIBVIRT_DIR/owner"
 	ip netns add "$OC_LIBVIRT_NETNS"
 	ip netns exec "$OC_LIBVIRT_NETNS" ip link set lo up
 	# shellcheck disable=SC2016

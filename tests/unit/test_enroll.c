@@ -17,9 +17,11 @@
 #include "tower/fleet/ca.h"
 #include "tower/fleet/enroll.h"
 #include "tower/store/store.h"
+#include "store_target.h"
 
 struct fixture {
 	char dir[64];
+	char target[STORE_TARGET_MAX];
 	struct store *st;
 	struct ca *ca;
 	mbedtls_pk_context key;
@@ -29,12 +31,12 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	char path[128], err[256];
+	char err[256];
 
 	snprintf(f->dir, sizeof(f->dir), "/tmp/oc-enroll.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
-	snprintf(path, sizeof(path), "%s/tower.db", f->dir);
-	f->st = store_open(path, err, sizeof(err));
+	assert_int_equal(store_target_make(f->dir, "tower.db", f->target, sizeof(f->target)), 0);
+	f->st = store_open(f->target, err, sizeof(err));
 	assert_non_null(f->st);
 	f->ca = ca_open(f->dir, NULL, 0, err, sizeof(err));
 	assert_non_null(f->ca);
@@ -54,6 +56,7 @@ static int teardown(void **state)
 	mbedtls_pk_free(&f->key);
 	ca_free(f->ca);
 	store_close(f->st);
+	store_target_drop(f->target);
 	util_remove_tree(f->dir);
 	free(f);
 	return 0;

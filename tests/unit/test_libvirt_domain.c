@@ -76,7 +76,7 @@ static void test_sizes(void **state)
 	};
 	static const char *const bad[] = {
 		"huge", "2c", "c4g", "2c4", "2c4t", "2c4g5", "0c1g", "65c1g", "1c64m", "1c257g",
-		"99999999c1g", "2c99999999g", "-1c1g", "2 c4g", "2c4gb", "x2c4g",
+		"99999999c1g", "2c99999999g", "-1c1g", "2 c4g", "2c4gb", "x2c4g", "2c\n4g",
 	};
 
 	(void)state;

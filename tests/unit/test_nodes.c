@@ -18,6 +18,7 @@
 #include "tower/fleet/nodes.h"
 #include "tower/metrics/nodemetrics.h"
 #include "tower/store/store.h"
+#include "store_target.h"
 
 #define T0 1700000000
 
@@ -40,6 +41,7 @@ void hub_disconnect_node(struct hub *hub, const char *node_id, const char *reaso
 
 struct fixture {
 	char dir[64];
+	char target[STORE_TARGET_MAX];
 	struct store *st;
 };
 
@@ -59,13 +61,13 @@ static void enroll(struct store *st, const char *node_id, const char *name)
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	char path[128], err[256] = "";
+	char err[256] = "";
 
 	assert_non_null(f);
 	strcpy(f->dir, "/tmp/test_nodes.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
-	snprintf(path, sizeof(path), "%s/tower.db", f->dir);
-	f->st = store_open(path, err, sizeof(err));
+	assert_int_equal(store_target_make(f->dir, "tower.db", f->target, sizeof(f->target)), 0);
+	f->st = store_open(f->target, err, sizeof(err));
 	if (f->st == NULL)
 		fail_msg("store_open: %s", err);
 	enroll(f->st, "n-0000000000000001", "alpha");
@@ -82,6 +84,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	store_close(f->st);
+	store_target_drop(f->target);
 	assert_int_equal(util_remove_tree(f->dir), 0);
 	free(f);
 	return 0;

@@ -26,6 +26,7 @@
 #include "shared/pki.h"
 #include "shared/util.h"
 #include "tower/fleet/ca.h"
+#include "tower/fleet/p256_verify.h"
 
 #define DAY 86400
 
@@ -635,15 +636,29 @@ static size_t der_sig(const mbedtls_mpi *r, const mbedtls_mpi *s, unsigned char 
 	return (size_t)len;
 }
 
-/* The prepared keys and group sign and verify like the plain ones, keep the
- * curve table they were built with, and pki_verify_der refuses every bent
- * signature. */
+/* p256_verify_der with key's public point, as ca.c calls it. */
+static int verify_with(const mbedtls_pk_context *key, const unsigned char *hash, size_t hash_len,
+		       const unsigned char *sig, size_t sig_len)
+{
+	unsigned char point[P256_POINT_LEN];
+	size_t point_len = 0;
+
+	assert_int_equal(mbedtls_ecp_point_write_binary(&mbedtls_pk_ec(*key)->grp,
+							&mbedtls_pk_ec(*key)->Q,
+							MBEDTLS_ECP_PF_UNCOMPRESSED, &point_len,
+							point, sizeof(point)), 0);
+	assert_int_equal(point_len, sizeof(point));
+	return p256_verify_der(point, hash, hash_len, sig, sig_len);
+}
+
+/* The prepared keys sign and verify like the plain ones and keep the curve
+ * table they were built with; the CSR check (p256_verify_der) takes what
+ * they sign and refuses every bent signature. */
 static void test_prepared_keys(void **state)
 {
 	const char *dir = *state;
 	mbedtls_pk_context key, signer, other, rsa;
 	mbedtls_ecp_group grp;
-	mbedtls_ecp_point *q;
 	mbedtls_mpi zero, one, n;
 	unsigned char hash[32] = {7}, wrong[32] = {8}, sig[MBEDTLS_ECDSA_MAX_LEN + 2];
 	unsigned char bent[MBEDTLS_ECDSA_MAX_LEN + 2];
@@ -669,27 +684,25 @@ static void test_prepared_keys(void **state)
 	assert_int_not_equal(mbedtls_pk_verify(&other, MBEDTLS_MD_SHA256, hash, sizeof(hash), sig,
 					       len), 0);
 
-	assert_int_equal(pki_group_prepare(&grp, MBEDTLS_ECP_DP_SECP256R1), 0);
-	assert_non_null(grp.T);
-	q = &mbedtls_pk_ec(key)->Q;
-	assert_int_equal(pki_verify_der(&grp, q, hash, sizeof(hash), sig, len), 0);
-	assert_int_equal(pki_verify_der(&grp, q, wrong, sizeof(wrong), sig, len), -1);
-	assert_int_equal(pki_verify_der(&grp, &mbedtls_pk_ec(other)->Q, hash, sizeof(hash), sig,
+	assert_int_equal(mbedtls_ecp_group_load(&grp, MBEDTLS_ECP_DP_SECP256R1), 0);
+	assert_int_equal(verify_with(&key, hash, sizeof(hash), sig, len), 0);
+	assert_int_equal(verify_with(&key, wrong, sizeof(wrong), sig, len), -1);
+	assert_int_equal(verify_with(&other, hash, sizeof(hash), sig,
 					len), -1);
-	assert_int_equal(pki_verify_der(&grp, q, hash, sizeof(hash), NULL, 0), -1);
-	assert_int_equal(pki_verify_der(&grp, q, hash, sizeof(hash), sig, 0), -1);
-	assert_int_equal(pki_verify_der(&grp, q, hash, sizeof(hash), sig, len - 1), -1);
+	assert_int_equal(verify_with(&key, hash, sizeof(hash), NULL, 0), -1);
+	assert_int_equal(verify_with(&key, hash, sizeof(hash), sig, 0), -1);
+	assert_int_equal(verify_with(&key, hash, sizeof(hash), sig, len - 1), -1);
 	memcpy(bent, sig, len);
 	bent[len] = 0;				/* a byte after the sequence */
-	assert_int_equal(pki_verify_der(&grp, q, hash, sizeof(hash), bent, len + 1), -1);
+	assert_int_equal(verify_with(&key, hash, sizeof(hash), bent, len + 1), -1);
 	bent[0] = 0x31;				/* a set, not a sequence */
-	assert_int_equal(pki_verify_der(&grp, q, hash, sizeof(hash), bent, len), -1);
+	assert_int_equal(verify_with(&key, hash, sizeof(hash), bent, len), -1);
 	memcpy(bent, sig, len);
 	bent[1]++;				/* the sequence claims a byte more */
-	assert_int_equal(pki_verify_der(&grp, q, hash, sizeof(hash), bent, len), -1);
+	assert_int_equal(verify_with(&key, hash, sizeof(hash), bent, len), -1);
 	memcpy(bent, sig, len);
 	bent[len - 1] ^= 1;			/* s changed */
-	assert_int_equal(pki_verify_der(&grp, q, hash, sizeof(hash), bent, len), -1);
+	assert_int_equal(verify_with(&key, hash, sizeof(hash), bent, len), -1);
 	/* r or s out of [1, n-1] */
 	mbedtls_mpi_init(&zero);
 	mbedtls_mpi_init(&one);
@@ -698,14 +711,15 @@ static void test_prepared_keys(void **state)
 	assert_int_equal(mbedtls_mpi_lset(&one, 1), 0);
 	assert_int_equal(mbedtls_mpi_copy(&n, &grp.N), 0);
 	blen = der_sig(&zero, &one, bent, sizeof(bent));
-	assert_int_equal(pki_verify_der(&grp, q, hash, sizeof(hash), bent, blen), -1);
+	assert_int_equal(verify_with(&key, hash, sizeof(hash), bent, blen), -1);
 	blen = der_sig(&one, &n, bent, sizeof(bent));
-	assert_int_equal(pki_verify_der(&grp, q, hash, sizeof(hash), bent, blen), -1);
+	assert_int_equal(verify_with(&key, hash, sizeof(hash), bent, blen), -1);
 	mbedtls_mpi_free(&n);
 	mbedtls_mpi_free(&one);
 	mbedtls_mpi_free(&zero);
-	/* the table was only read */
-	assert_int_equal(pki_verify_der(&grp, q, hash, sizeof(hash), sig, len), 0);
+	/* a hash of no SHA-2 length */
+	assert_int_equal(verify_with(&key, hash, sizeof(hash) - 1, sig, len), -1);
+	assert_int_equal(verify_with(&key, hash, sizeof(hash), sig, len), 0);
 
 	/* only EC keys */
 	assert_int_equal(mbedtls_pk_setup(&rsa, mbedtls_pk_info_from_type(MBEDTLS_PK_RSA)), 0);

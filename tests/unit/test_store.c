@@ -1,5 +1,7 @@
 /* test_store.c — the store's contract: schema versioning, token checks and
- * use counting, rollback on every failure, node lifecycle, batching, crashes. */
+ * use counting, rollback on every failure, node lifecycle, batching, crashes.
+ * Runs on sqlite, and again on PostgreSQL (unit/test_store@pg, through
+ * tests/integration/pg_run.sh) where each test gets a schema of its own. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,10 +23,14 @@
 #include "shared/util.h"
 #include "tower/store/store.h"
 #include "tower/store/store_int.h"   /* the binding helper, tested directly */
+#include "store_target.h"
+
+/* The same check in each engine's words. */
+#define PICK(sqlite_sql, pg_sql) (store_target_is_pg_run() ? (pg_sql) : (sqlite_sql))
 
 struct fixture {
 	char dir[64];
-	char path[128];
+	char path[STORE_TARGET_MAX];
 	struct store *st;
 };
 
@@ -42,9 +48,14 @@ static int setup(void **state)
 	assert_non_null(f);
 	strcpy(f->dir, "/tmp/test_store.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->path, sizeof(f->path), "%s/tower.db", f->dir);
+	if (store_target_make(f->dir, "tower.db", f->path, sizeof(f->path)) != 0) {
+		util_remove_tree(f->dir);
+		free(f);
+		fail_msg("cannot make a database for the test");
+	}
 	f->st = store_open(f->path, err, sizeof(err));
 	if (f->st == NULL) {
+		store_target_drop(f->path);
 		util_remove_tree(f->dir);
 		free(f);
 		fail_msg("store_open: %s", err);
@@ -58,6 +69,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	store_close(f->st);
+	store_target_drop(f->path);
 	assert_int_equal(util_remove_tree(f->dir), 0);
 	free(f);
 	return 0;
@@ -74,19 +86,9 @@ static void reopen(struct fixture *f)
 }
 
 /* Reads one integer with a separate connection, as an outside observer. */
-static int64_t raw_int(const char *path, const char *sql)
+static int64_t raw_int(const char *target, const char *sql)
 {
-	sqlite3 *db;
-	sqlite3_stmt *s;
-	int64_t v = -1;
-
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		v = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-	return v;
+	return store_target_int(target, sql);
 }
 
 static int64_t uses_left(struct fixture *f, const char *token_id)
@@ -116,9 +118,20 @@ static void test_fresh_open_creates_schema(void **state)
 	sqlite3_stmt *s;
 
 	assert_int_equal(store_schema_version(f->st), SCHEMA_NOW);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), SCHEMA_NOW);
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name IN "
-					  "('tokens', 'nodes', 'nodes_live_by_created', 'tasks')"), 4);
+	assert_int_equal(raw_int(f->path, PICK("PRAGMA user_version",
+					       "SELECT version FROM schema_version")), SCHEMA_NOW);
+	assert_int_equal(raw_int(f->path, PICK("SELECT count(*) FROM sqlite_master WHERE name IN "
+					       "('tokens', 'nodes', 'nodes_live_by_created', 'tasks')",
+					       "SELECT count(*) FROM pg_class WHERE relname IN "
+					       "('tokens', 'nodes', 'nodes_live_by_created', 'tasks')"
+					       " AND relnamespace = current_schema()::regnamespace")), 4);
+	if (store_target_is_pg_run()) {
+		/* secrets stay hashed: the column holds the 64-hex sha256 only */
+		assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1),
+				 0);
+		assert_int_equal(raw_int(f->path, "SELECT length(secret_hash) FROM tokens"), 64);
+		return;	/* WAL and the file mode are a sqlite file's */
+	}
 	/* WAL is a property of the file, visible to any connection. */
 	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &s, NULL), SQLITE_OK);
@@ -137,14 +150,31 @@ static void test_migrates_schema_1(void **state)
 {
 	struct fixture *f = *state;
 	struct store_node n;
-	sqlite3 *db;
 	char err[256] = "";
 
 	store_close(f->st);
 	f->st = NULL;
-	unlink(f->path);
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db,
+	if (store_target_is_pg_run()) {
+		/* the first release's tables in PostgreSQL's words, at version 1 */
+		assert_int_equal(store_target_exec(f->path,
+			"DROP TABLE oc_inputs, oc_steps, oc_nodes, overclouds, tasks, nodes, tokens;"
+			"CREATE TABLE tokens (id TEXT PRIMARY KEY NOT NULL, secret_hash TEXT NOT NULL,"
+			" role TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,"
+			" uses_left BIGINT NOT NULL CHECK (uses_left >= 0));"
+			"CREATE TABLE nodes (id TEXT PRIMARY KEY NOT NULL, name TEXT NOT NULL DEFAULT '',"
+			" role TEXT NOT NULL DEFAULT '', arch TEXT NOT NULL DEFAULT '', os TEXT NOT NULL DEFAULT '',"
+			" kernel TEXT NOT NULL DEFAULT '', cpus BIGINT NOT NULL DEFAULT 0,"
+			" mem_total BIGINT NOT NULL DEFAULT 0, cert_serial TEXT NOT NULL DEFAULT '',"
+			" created_at BIGINT NOT NULL, last_seen BIGINT NOT NULL DEFAULT 0,"
+			" deleted BIGINT NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),"
+			" token_id TEXT REFERENCES tokens(id) ON DELETE SET NULL);"
+			"CREATE INDEX nodes_live_by_created ON nodes(created_at, id) WHERE deleted = 0;"
+			"INSERT INTO nodes (id, name, role, cert_serial, created_at) VALUES"
+			" ('n-old', 'pi-01', 'edge-worker', 'abcd', 1);"
+			"UPDATE schema_version SET version = 1;"), 0);
+	} else {
+		unlink(f->path);
+		assert_int_equal(store_target_exec(f->path,
 		"CREATE TABLE tokens (id TEXT PRIMARY KEY NOT NULL, secret_hash TEXT NOT NULL,"
 		" role TEXT NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
 		" uses_left INTEGER NOT NULL CHECK (uses_left >= 0));"
@@ -158,8 +188,8 @@ static void test_migrates_schema_1(void **state)
 		"CREATE INDEX nodes_live_by_created ON nodes(created_at, id) WHERE deleted = 0;"
 		"INSERT INTO nodes (id, name, role, cert_serial, created_at) VALUES"
 		" ('n-old', 'pi-01', 'edge-worker', 'abcd', 1);"
-		"PRAGMA user_version = 1;", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+		"PRAGMA user_version = 1;"), 0);
+	}
 	f->st = store_open(f->path, err, sizeof(err));
 	if (f->st == NULL)
 		fail_msg("store_open: %s", err);
@@ -221,19 +251,19 @@ static void test_newer_schema_refused(void **state)
 {
 	struct fixture *f = *state;
 	char err[256] = "";
-	sqlite3 *db;
 
 	store_close(f->st);
 	f->st = NULL;
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 999", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	assert_int_equal(store_target_exec(f->path, PICK("PRAGMA user_version = 999",
+							 "UPDATE schema_version SET version = 999")), 0);
 
 	assert_null(store_open(f->path, err, sizeof(err)));
 	assert_non_null(strstr(err, "999"));
 	assert_non_null(strstr(err, "newer"));
-	/* refusing must not touch the file */
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 999);
+	/* refusing must not touch the database */
+	assert_int_equal(raw_int(f->path, PICK("PRAGMA user_version",
+					       "SELECT version FROM schema_version")), 999);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM tokens"), 0);
 }
 
 static void test_open_bad_input(void **state)
@@ -256,6 +286,163 @@ static void test_open_bad_input(void **state)
 	snprintf(garbage, sizeof(garbage), "%s/no/such/dir/x.db", f->dir);
 	assert_null(store_open(garbage, err, sizeof(err)));
 	store_close(NULL);
+}
+
+/* A PostgreSQL URL that names no reachable server, or that libpq cannot
+ * read, or with the wrong password: refused with one line that never holds
+ * the password. The first two need no server, so both runs check them. */
+static void test_open_bad_pg_url(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const bad[] = {
+		"postgresql://tower:s3cr3t-pw@127.0.0.1:1/db",		/* nothing listens */
+		"postgresql://tower:s3cr3t-pw@127.0.0.1:notaport/db",
+		"postgresql://tower:s3cr3t-pw@127.0.0.1/db?nosuchoption=s3cr3t-pw",
+		"postgres://tower:s3cr3t%2Dpw@[::1/db",
+	};
+	char err[512], url[STORE_TARGET_MAX];
+
+	(void)f;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_null(store_open(bad[i], err, sizeof(err)));
+		assert_true(err[0] != '\0');
+		assert_null(strstr(err, "s3cr3t"));
+		assert_null(strchr(err, '\n'));
+	}
+	assert_null(store_open(bad[0], err, sizeof(err)));
+	assert_non_null(strstr(err, "connect"));
+	if (!store_target_is_pg_run())
+		return;
+	/* the right server, a wrong password */
+	snprintf(url, sizeof(url), "%s", store_target_pg_url());
+	{
+		char *at = strchr(url, '@'), *colon = strchr(url + strlen("postgresql://"), ':');
+
+		assert_non_null(at);
+		assert_non_null(colon);
+		assert_true(colon < at);
+		memmove(colon + 1 + strlen("s3cr3t-pw"), at, strlen(at) + 1);
+		memcpy(colon + 1, "s3cr3t-pw", strlen("s3cr3t-pw"));
+	}
+	err[0] = '\0';
+	assert_null(store_open(url, err, sizeof(err)));
+	assert_non_null(strstr(err, "password"));
+	assert_null(strstr(err, "s3cr3t"));
+	assert_null(strchr(err, '\n'));
+}
+
+/* Sends stderr (the log) to a file in the fixture's dir; returns the old
+ * stderr for dup2 back. */
+static int stderr_to_file(struct fixture *f, char *path, size_t size)
+{
+	int fd, saved;
+
+	snprintf(path, size, "%s/stderr.log", f->dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	saved = dup(STDERR_FILENO);
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+	return saved;
+}
+
+/* Several towers starting at once on a new database: one migrates, the
+ * others wait for it and find the schema current; none fails. */
+static void test_concurrent_first_open(void **state)
+{
+	struct fixture *f = *state;
+	pid_t pids[4];
+	int status;
+
+	store_close(f->st);
+	f->st = NULL;
+	if (store_target_is_pg_run())
+		assert_int_equal(store_target_exec(f->path, "DROP TABLE oc_inputs, oc_steps, oc_nodes,"
+						   " overclouds, tasks, nodes, tokens, schema_version"), 0);
+	else
+		assert_int_equal(unlink(f->path), 0);
+	for (int i = 0; i < 4; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0) {
+			char err[256];
+			struct store *st = store_open(f->path, err, sizeof(err));
+
+			if (st == NULL) {
+				fprintf(stderr, "child %d: %s\n", i, err);
+				_exit(1);
+			}
+			_exit(store_schema_version(st) == SCHEMA_NOW ? 0 : 2);
+		}
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	reopen(f);
+	assert_int_equal(store_schema_version(f->st), SCHEMA_NOW);
+	assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1), 0);
+}
+
+/* What the tower logs of a store target: a URL's password becomes ***
+ * wherever it is given; a sqlite path is shown as it is. */
+static void test_target_redact(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "/var/lib/overcloud/tower.db", "/var/lib/overcloud/tower.db" },
+		{ "postgresql://tower:s3cr3t@db:5432/oc", "postgresql://tower:***@db:5432/oc" },
+		{ "postgres://tower:s3:cr@3t@db/oc", "postgres://tower:***@db/oc" },
+		{ "postgresql://tower@db/oc", "postgresql://tower@db/oc" },
+		{ "postgresql://db/oc?user=tower&password=s3cr3t&sslmode=require",
+		  "postgresql://db/oc?user=tower&password=***&sslmode=require" },
+		{ "postgresql://db/oc?password=s3cr3t", "postgresql://db/oc?password=***" },
+		{ "postgresql://db/oc?xpassword=keep", "postgresql://db/oc?xpassword=keep" },
+		{ "postgresql://t:s3cr3t@db?password=s3cr3t", "postgresql://t:***@db?password=***" },
+	};
+	char out[256];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		store_target_redact(cases[i][0], out, sizeof(out));
+		assert_string_equal(out, cases[i][1]);
+	}
+	store_target_redact(NULL, out, sizeof(out));
+	assert_string_equal(out, "");
+}
+
+/* PostgreSQL gone from under an open store: every call fails, logged as a
+ * lost connection, never a crash (reconnecting is later work). */
+static void test_pg_connection_lost(void **state)
+{
+	struct fixture *f = *state;
+	struct store_node n;
+	char logpath[128], *text;
+	size_t len;
+	int saved;
+
+	if (!store_target_is_pg_run())
+		return;	/* a sqlite file has no connection to lose */
+	assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM (SELECT pg_terminate_backend(pid)"
+					  " FROM pg_stat_activity WHERE application_name ="
+					  " 'overcloud-tower' AND datname = current_database()) t"), 1);
+	saved = stderr_to_file(f, logpath, sizeof(logpath));
+	assert_int_equal(store_node_get(f->st, "node-1", &n), -1);
+	assert_int_equal(enroll(f, "tok1", hash_a, T0 + 1, "node-1", NULL), STORE_ENROLL_ERROR);
+	assert_int_equal(store_begin(f->st), -1);
+	assert_int_equal(store_node_touch(f->st, "node-1", T0), -1);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	text = util_read_file(logpath, 1 << 20, &len);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "store: get node node-1: connection to the database lost"));
+	assert_null(strstr(text, hash_a));
+	free(text);
+	/* what was committed before is there for the next connection */
+	reopen(f);
+	assert_int_equal(enroll(f, "tok1", hash_a, T0 + 1, "node-1", NULL), STORE_ENROLL_OK);
 }
 
 /* ---- tokens and enrollment ---- */
@@ -466,14 +653,9 @@ static void test_secret_hash_never_logged(void **state)
 	struct fixture *f = *state;
 	char logpath[128], *text;
 	size_t len;
-	int fd, saved;
+	int saved;
 
-	snprintf(logpath, sizeof(logpath), "%s/stderr.log", f->dir);
-	fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	saved = dup(STDERR_FILENO);
-	dup2(fd, STDERR_FILENO);
-	close(fd);
+	saved = stderr_to_file(f, logpath, sizeof(logpath));
 
 	assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1), 0);
 	assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1), -1);
@@ -556,7 +738,6 @@ static void test_node_get_truncates(void **state)
 	struct fixture *f = *state;
 	struct store_node n;
 	char sql[1024], big[600];
-	sqlite3 *db;
 
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
@@ -564,14 +745,12 @@ static void test_node_get_truncates(void **state)
 	snprintf(sql, sizeof(sql),
 		 "INSERT INTO nodes (id, name, arch, os, created_at) "
 		 "VALUES ('n1', '%s', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xa9', NULL, 1)", big);
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	/* os is NOT NULL: the insert is refused, so use the default instead */
-	assert_int_not_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_not_equal(store_target_exec(f->path, sql), 0);
 	snprintf(sql, sizeof(sql),
 		 "INSERT INTO nodes (id, name, arch, created_at) "
 		 "VALUES ('n1', '%s', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xa9', 1)", big);
-	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	assert_int_equal(store_target_exec(f->path, sql), 0);
 
 	assert_int_equal(store_node_get(f->st, "n1", &n), 1);
 	assert_int_equal(strlen(n.name), STORE_NODE_NAME_MAX - 1);
@@ -732,6 +911,18 @@ static void test_batch_commit_and_rollback(void **state)
 	assert_int_equal(store_begin(NULL), -1);
 	/* and the store still works */
 	assert_int_equal(enroll(f, "tok", hash_a, T0, "node-3", NULL), STORE_ENROLL_OK);
+
+	/* any write that fails inside a batch undoes only itself, on either
+	 * engine (PostgreSQL would abort the whole transaction) */
+	assert_int_equal(store_begin(f->st), 0);
+	assert_int_equal(store_node_touch(f->st, "node-1", T0 + 7), 0);
+	assert_int_equal(store_token_insert(f->st, "tok", hash_b, "db", T0, T0 + HOUR, 1), -1);
+	assert_int_equal(store_task_insert(f->st, "t-1", "r-1", "node-x", "exec", "run", "{}", 1), -1);
+	assert_int_equal(store_node_touch(f->st, "node-3", T0 + 8), 0);
+	assert_int_equal(store_commit(f->st), 0);
+	assert_int_equal(store_node_get(f->st, "node-1", &n), 1);
+	assert_int_equal(n.last_seen, T0 + 7);
+	assert_int_equal(raw_int(f->path, "SELECT last_seen FROM nodes WHERE id = 'node-3'"), T0 + 8);
 }
 
 /* ---- crash safety ---- */
@@ -811,14 +1002,23 @@ static void test_migrates_schema_5_steps(void **state)
 	struct fixture *f = *state;
 	struct store_oc_step steps[4];
 	char oc_id[STORE_ID_MAX];
-	sqlite3 *db;
 
 	assert_int_equal(store_oc_insert(f->st, "oc-1", "demo", "local", 1, "", T0), 0);
 	store_close(f->st);
 	f->st = NULL;
 	/* Back to schema 5: the old oc_steps and no oc_nodes.node_id. */
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db,
+	if (store_target_is_pg_run())
+		assert_int_equal(store_target_exec(f->path,
+			"ALTER TABLE oc_steps DROP CONSTRAINT oc_steps_dag_check,"
+			" ADD CONSTRAINT oc_steps_dag_check CHECK (dag IN ('create','destroy'));"
+			"DROP INDEX oc_nodes_by_node;"
+			"ALTER TABLE oc_nodes DROP COLUMN node_id;"
+			"DROP TABLE oc_inputs;"
+			"INSERT INTO oc_steps (overcloud_id, dag, name, ord, state, attempts, run_id)"
+			" VALUES ('oc-1', 'create', 'acquire', 0, 'done', 1, 'r-1');"
+			"UPDATE schema_version SET version = 5;"), 0);
+	else
+		assert_int_equal(store_target_exec(f->path,
 		"DROP TABLE oc_steps;"
 		"CREATE TABLE oc_steps (overcloud_id TEXT NOT NULL REFERENCES overclouds(id),"
 		" dag TEXT NOT NULL CHECK (dag IN ('create','destroy')), name TEXT NOT NULL,"
@@ -833,11 +1033,9 @@ static void test_migrates_schema_5_steps(void **state)
 		"DROP TABLE oc_inputs;"
 		"INSERT INTO oc_steps (overcloud_id, dag, name, ord, state, attempts, run_id)"
 		" VALUES ('oc-1', 'create', 'acquire', 0, 'done', 1, 'r-1');"
-		"PRAGMA user_version = 5;", NULL, NULL, NULL), SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(db, "INSERT INTO oc_steps (overcloud_id, dag, name, ord)"
-					  " VALUES ('oc-1', 'attach', 'x', 0)", NULL, NULL, NULL),
-			     SQLITE_OK);
-	sqlite3_close(db);
+		"PRAGMA user_version = 5;"), 0);
+	assert_int_not_equal(store_target_exec(f->path, "INSERT INTO oc_steps (overcloud_id, dag,"
+					       " name, ord) VALUES ('oc-1', 'attach', 'x', 0)"), 0);
 	reopen(f);
 	assert_int_equal(store_schema_version(f->st), SCHEMA_NOW);
 	assert_int_equal(store_ocs_list(f->st, "oc-1", steps, 4), 1);
@@ -848,8 +1046,10 @@ static void test_migrates_schema_5_steps(void **state)
 	assert_int_equal(store_ocs_list(f->st, "oc-1", steps, 4), 2);
 	assert_string_equal(steps[1].dag, "attach");
 	/* the run index came back with the new table */
-	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name = "
-					  "'oc_steps_by_run'"), 1);
+	assert_int_equal(raw_int(f->path, PICK("SELECT count(*) FROM sqlite_master WHERE name = "
+					       "'oc_steps_by_run'",
+					       "SELECT count(*) FROM pg_indexes WHERE indexname = "
+					       "'oc_steps_by_run' AND schemaname = current_schema()")), 1);
 	assert_int_equal(store_ocs_find_run(f->st, "r-1", oc_id, sizeof(oc_id)), 1);
 	assert_string_equal(oc_id, "oc-1");
 }
@@ -986,13 +1186,37 @@ static void test_attach_steps(void **state)
 /* ---- the binding helper and write results ---- */
 
 /* Runs sql with a separate connection, as another process would. */
-static void raw_exec(const char *path, const char *sql)
+static void raw_exec(const char *target, const char *sql)
 {
-	sqlite3 *db;
+	assert_int_equal(store_target_exec(target, sql), 0);
+}
 
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+/* A trigger that refuses every write of kind on table, in each engine's words. */
+static void refuse_writes(const char *target, const char *name, const char *kind,
+			  const char *table)
+{
+	char sql[512];
+
+	if (store_target_is_pg_run())
+		snprintf(sql, sizeof(sql),
+			 "CREATE OR REPLACE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS"
+			 " $$BEGIN RAISE EXCEPTION 'no'; END$$;"
+			 "CREATE TRIGGER %s BEFORE %s ON %s FOR EACH ROW EXECUTE FUNCTION refuse();",
+			 name, kind, table);
+	else
+		snprintf(sql, sizeof(sql),
+			 "CREATE TRIGGER %s BEFORE %s ON %s BEGIN SELECT RAISE(ABORT, 'no'); END;",
+			 name, kind, table);
+	raw_exec(target, sql);
+}
+
+static void allow_writes(const char *target, const char *name, const char *table)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql), "DROP TRIGGER %s%s%s", name,
+		 store_target_is_pg_run() ? " ON " : "", store_target_is_pg_run() ? table : "");
+	raw_exec(target, sql);
 }
 
 /* Every value goes through one typed binder: an id that breaks the id rule
@@ -1069,13 +1293,12 @@ static void test_failed_writes_are_reported(void **state)
 	assert_int_equal(store_oci_insert(f->st, "oc-1", "k", "v"), -1);
 
 	/* every update refused */
-	raw_exec(f->path,
-		 "CREATE TRIGGER no_oc BEFORE UPDATE ON overclouds BEGIN SELECT RAISE(ABORT, 'no'); END;"
-		 "CREATE TRIGGER no_ocn BEFORE UPDATE ON oc_nodes BEGIN SELECT RAISE(ABORT, 'no'); END;"
-		 "CREATE TRIGGER no_ocs BEFORE UPDATE ON oc_steps BEGIN SELECT RAISE(ABORT, 'no'); END;"
-		 "CREATE TRIGGER no_ocs_d BEFORE DELETE ON oc_steps BEGIN SELECT RAISE(ABORT, 'no'); END;"
-		 "CREATE TRIGGER no_node BEFORE UPDATE ON nodes BEGIN SELECT RAISE(ABORT, 'no'); END;"
-		 "CREATE TRIGGER no_task BEFORE UPDATE ON tasks BEGIN SELECT RAISE(ABORT, 'no'); END;");
+	refuse_writes(f->path, "no_oc", "UPDATE", "overclouds");
+	refuse_writes(f->path, "no_ocn", "UPDATE", "oc_nodes");
+	refuse_writes(f->path, "no_ocs", "UPDATE", "oc_steps");
+	refuse_writes(f->path, "no_ocs_d", "DELETE", "oc_steps");
+	refuse_writes(f->path, "no_node", "UPDATE", "nodes");
+	refuse_writes(f->path, "no_task", "UPDATE", "tasks");
 	assert_int_equal(store_oc_set_status(f->st, "oc-1", "ready", "", T0), -1);
 	assert_int_equal(store_ocn_update(f->st, "oc-1", &n), -1);
 	assert_int_equal(store_ocs_update(f->st, "oc-1", &step), -1);
@@ -1090,15 +1313,18 @@ static void test_failed_writes_are_reported(void **state)
 	assert_int_equal(store_task_add_log(f->st, "task-1", 10, 0), -1);
 	assert_int_equal(store_task_finish(f->st, "task-1", "done", 0, 1, "", "{}", (int64_t)T0 * 1000), -1);
 	/* the token's use is not taken when the node cannot be inserted */
-	raw_exec(f->path, "CREATE TRIGGER no_new_node BEFORE INSERT ON nodes"
-			  " BEGIN SELECT RAISE(ABORT, 'no'); END;");
+	refuse_writes(f->path, "no_new_node", "INSERT", "nodes");
 	assert_int_equal(enroll(f, "tok1", hash_a, T0, "node-2", NULL), STORE_ENROLL_ERROR);
 	assert_int_equal(uses_left(f, "tok1"), 1);
 
 	/* the same writes pass once nothing refuses them */
-	raw_exec(f->path, "DROP TRIGGER no_oc; DROP TRIGGER no_ocn; DROP TRIGGER no_ocs;"
-			  " DROP TRIGGER no_ocs_d; DROP TRIGGER no_node; DROP TRIGGER no_task;"
-			  " DROP TRIGGER no_new_node;");
+	allow_writes(f->path, "no_oc", "overclouds");
+	allow_writes(f->path, "no_ocn", "oc_nodes");
+	allow_writes(f->path, "no_ocs", "oc_steps");
+	allow_writes(f->path, "no_ocs_d", "oc_steps");
+	allow_writes(f->path, "no_node", "nodes");
+	allow_writes(f->path, "no_task", "tasks");
+	allow_writes(f->path, "no_new_node", "nodes");
 	assert_int_equal(store_oc_set_status(f->st, "oc-1", "ready", "", T0), 0);
 	assert_int_equal(store_ocn_update(f->st, "oc-1", &n), 0);
 	assert_int_equal(store_ocs_update(f->st, "oc-1", &step), 0);
@@ -1123,6 +1349,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_task_finishes_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_bad_input, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_bad_pg_url, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_connection_lost, setup, teardown),
+		cmocka_unit_test(test_target_redact),
+		cmocka_unit_test_setup_teardown(test_concurrent_first_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_insert_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enroll_single_use, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enroll_multi_use, setup, teardown),

@@ -20,9 +20,11 @@
 #include "tower/api/task_json.h"
 #include "tower/fleet/tasks.h"
 #include "tower/store/store.h"
+#include "store_target.h"
 
 struct fixture {
 	char dir[64];
+	char target[STORE_TARGET_MAX];
 	struct store *st;
 	char node_id[40];   /* enrolled as "edge-1" */
 };
@@ -51,13 +53,13 @@ static void enroll(struct fixture *f)
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	char path[128], err[256];
+	char err[256];
 
 	assert_non_null(f);
 	snprintf(f->dir, sizeof(f->dir), "/tmp/oc-taskjson.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
-	snprintf(path, sizeof(path), "%s/tower.db", f->dir);
-	f->st = store_open(path, err, sizeof(err));
+	assert_int_equal(store_target_make(f->dir, "tower.db", f->target, sizeof(f->target)), 0);
+	f->st = store_open(f->target, err, sizeof(err));
 	assert_non_null(f->st);
 	enroll(f);
 	*state = f;
@@ -69,6 +71,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	store_close(f->st);
+	store_target_drop(f->target);
 	util_remove_tree(f->dir);
 	free(f);
 	return 0;

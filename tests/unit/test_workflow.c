@@ -29,6 +29,7 @@
 #include "tower/fleet/tasks.h"
 #include "tower/providers/provider.h"
 #include "tower/store/store.h"
+#include "store_target.h"
 #include "tower/tower.h"
 
 /* Waits are bounded: the engine's own timer (250 ms) wakes the loop. */
@@ -111,6 +112,7 @@ out:
 
 static struct env {
 	char dir[PATH_MAX];
+	char target[STORE_TARGET_MAX];
 	char patterns_dir[PATH_MAX + 16];
 	struct tower t;
 } E;
@@ -244,7 +246,7 @@ static void stop_workflow(void)
 
 static int setup(void **state)
 {
-	char err[512], roles[PATH_MAX], db[PATH_MAX + 16];
+	char err[512], roles[PATH_MAX];
 	const char *src = getenv("OC_SRC");
 
 	(void)state;
@@ -262,8 +264,8 @@ static int setup(void **state)
 	cloud.creates = cloud.destroys = 0;
 	E.t.base = event_base_new();
 	assert_non_null(E.t.base);
-	snprintf(db, sizeof(db), "%s/tower.db", E.dir);
-	E.t.store = store_open(db, err, sizeof(err));
+	assert_int_equal(store_target_make(E.dir, "tower.db", E.target, sizeof(E.target)), 0);
+	E.t.store = store_open(E.target, err, sizeof(err));
 	if (E.t.store == NULL)
 		fail_msg("store_open: %s", err);
 	E.t.ca = ca_open(E.dir, NULL, 0, err, sizeof(err));
@@ -296,6 +298,7 @@ static int teardown(void **state)
 	hub_free(E.t.hub);
 	ca_free(E.t.ca);
 	store_close(E.t.store);
+	store_target_drop(E.target);
 	event_base_free(E.t.base);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", E.dir);
 	assert_int_equal(system(cmd), 0);

@@ -54,6 +54,7 @@ static const struct cli_option serve_options[] = {
 	{"patterns", 0, "DIR", false, "the patterns directory"},
 	{"default-pattern", 0, "NAME", false, "the pattern of a create that names none"},
 	{"config", 0, "FILE", false, "tower.conf (default /etc/overcloud/tower.conf, if present)"},
+	{"store", 0, "URL", false, "postgresql://USER:PASS@HOST:PORT/DB (default: sqlite in the state dir)"},
 	{"artifacts", 0, "DIR", false, "the agent binaries served to new nodes"},
 	{"cloud-init", 0, "DIR", false, "the cloud-init templates"},
 	{"web", 0, "DIR", false, "the web console's files"},
@@ -78,6 +79,7 @@ static int serve_exec(struct cli_ctx *ctx, const struct cli_args *args)
 		.cloud_init_dir = cli_args_get(args, "cloud-init"),
 		.web_dir = cli_args_get(args, "web"),
 		.group_access = cli_args_has(args, "group-access"),
+		.store = cli_args_get(args, "store"),
 		.config_path = cli_args_get(args, "config") ?: "/etc/overcloud/tower.conf",
 		.config_missing_ok = !cli_args_has(args, "config"),
 	};
@@ -121,7 +123,7 @@ const struct cli_command cli_serve_entry = {
 	.name = "serve",
 	.usage = "[--api ADDR:PORT] [--agents ADDR:PORT] [--advertise HOST] [--heartbeat DUR] "
 		 "[--cert-ttl DUR] [--roles DIR] [--patterns DIR] [--default-pattern NAME]\n"
-		 "                   [--config FILE] [--artifacts DIR] [--cloud-init DIR] [--web DIR] [--log-level LEVEL]\n"
+		 "                   [--config FILE] [--store URL] [--artifacts DIR] [--cloud-init DIR] [--web DIR] [--log-level LEVEL]\n"
 		 "                   [--group-access]",
 	.summary = "run the tower (state in --state DIR; defaults :6125 api, :6126 agents)",
 	.args = {serve_options, 0, 0},

@@ -23,6 +23,7 @@
 #include "shared/log.h"
 #include "shared/pki.h"
 #include "shared/util.h"
+#include "tower/fleet/p256_verify.h"
 
 #define CA_CN "overcloud-ca"
 #define CA_DAY 86400
@@ -42,9 +43,9 @@
 #define CA_SAN_DNS 2			/* GeneralName dNSName [2] IA5String */
 #define CA_SAN_IP 7			/* GeneralName iPAddress [7] OCTET STRING */
 
-/* The *_signer keys, cert's key and p256 are prepared (pki.h) to skip
- * mbedtls's per-use curve table: the enrollment of an agent signs twice and
- * verifies once, its first mTLS connection verifies its certificate. */
+/* The *_signer keys and cert's key are prepared (pki.h) to skip mbedtls's
+ * per-use curve table: the enrollment of an agent signs twice; its CSR's
+ * signature is checked by p256_verify.c. */
 struct ca {
 	mbedtls_pk_context key;
 	mbedtls_pk_context key_signer;
@@ -54,7 +55,6 @@ struct ca {
 	mbedtls_x509_crt server_chain;
 	mbedtls_pk_context server_key;
 	mbedtls_pk_context server_signer;
-	mbedtls_ecp_group p256;		/* verifies CSRs */
 };
 
 struct ca_san {
@@ -718,11 +718,6 @@ struct ca *ca_open(const char *dir, const char *const *extra_sans, size_t extra_
 	mbedtls_pk_init(&ca->server_key);
 	mbedtls_pk_init(&ca->server_signer);
 	mbedtls_x509_crt_init(&ca->server_chain);
-	mbedtls_ecp_group_init(&ca->p256);
-	if (pki_group_prepare(&ca->p256, MBEDTLS_ECP_DP_SECP256R1) != 0) {
-		snprintf(err, err_size, "cannot load curve p-256");
-		goto fail;
-	}
 	sans = ca_sans(extra_sans, extra_count, &count, err, err_size);
 	if (sans == NULL)
 		goto fail;
@@ -746,7 +741,6 @@ void ca_free(struct ca *ca)
 {
 	if (ca == NULL)
 		return;
-	mbedtls_ecp_group_free(&ca->p256);
 	mbedtls_x509_crt_free(&ca->server_chain);
 	mbedtls_pk_free(&ca->server_signer);
 	mbedtls_pk_free(&ca->server_key);
@@ -775,10 +769,12 @@ static int ca_csr_parse(mbedtls_x509_csr *csr, const char *data, size_t len)
 	return ret;
 }
 
-static int ca_csr_check(struct ca *ca, mbedtls_x509_csr *csr, char *err, size_t err_size)
+static int ca_csr_check(mbedtls_x509_csr *csr, char *err, size_t err_size)
 {
-	unsigned char hash[MBEDTLS_MD_MAX_SIZE];
+	unsigned char hash[MBEDTLS_MD_MAX_SIZE], point[P256_POINT_LEN];
+	const mbedtls_ecp_keypair *key;
 	const mbedtls_md_info_t *md;
+	size_t point_len = 0;
 
 	if (!ca_key_is_p256(&csr->pk)) {
 		snprintf(err, err_size, "csr: key is not ecdsa p-256");
@@ -794,9 +790,12 @@ static int ca_csr_check(struct ca *ca, mbedtls_x509_csr *csr, char *err, size_t 
 		return -1;
 	}
 	md = mbedtls_md_info_from_type(csr->sig_md);
+	key = mbedtls_pk_ec(csr->pk);
 	if (md == NULL || mbedtls_md(md, csr->cri.p, csr->cri.len, hash) != 0 ||
-	    pki_verify_der(&ca->p256, &mbedtls_pk_ec(csr->pk)->Q, hash, mbedtls_md_get_size(md),
-			   csr->sig.p, csr->sig.len) != 0) {
+	    mbedtls_ecp_point_write_binary(&key->grp, &key->Q, MBEDTLS_ECP_PF_UNCOMPRESSED,
+					   &point_len, point, sizeof(point)) != 0 ||
+	    point_len != sizeof(point) ||
+	    p256_verify_der(point, hash, mbedtls_md_get_size(md), csr->sig.p, csr->sig.len) != 0) {
 		snprintf(err, err_size, "csr: signature does not verify");
 		return -1;
 	}
@@ -844,7 +843,7 @@ int ca_sign_csr(struct ca *ca, const char *csr_pem, size_t csr_len, const char *
 		snprintf(err, err_size, "csr: not parseable");
 		goto fail;
 	}
-	if (ca_csr_check(ca, &csr, err, err_size) != 0)
+	if (ca_csr_check(&csr, err, err_size) != 0)
 		goto fail;
 	is.subject_key = &csr.pk;
 	is.subject_cn = common_name;

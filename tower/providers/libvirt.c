@@ -320,7 +320,9 @@ static void volume_failed(const struct lv_ctx *c, virStoragePoolPtr pool, const 
 
 	snprintf(why, sizeof(why), "%s", lv_why());
 	util_one_line(why);
-	if (virStoragePoolRefresh(pool, 0) == 0 && virStoragePoolGetInfo(pool, &info) == 0 &&
+	/* A refresh can fail on the half-made file; the last numbers still do. */
+	virStoragePoolRefresh(pool, 0);
+	if (virStoragePoolGetInfo(pool, &info) == 0 &&
 	    (info.available < needed || strstr(why, "No space left") != NULL))
 		snprintf(err, err_size, "libvirt: pool %s is full: %llu bytes free, the %s needs "
 			 "%llu: %s", c->pool, (unsigned long long)info.available, what,

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "shared/util.h"
+
 static const struct {
 	const char *name;
 	struct lv_size size;
@@ -79,6 +81,8 @@ int lv_size_parse(const char *spec, struct lv_size *out, char *err, size_t err_s
 bad:
 	snprintf(err, err_size, "size \"%.32s\" is not small, medium, large or <vcpus>c<memory>g "
 		 "(like 2c4g or 1c512m)", spec);
+	/* the spec is a client's: its control characters stay out of logs */
+	util_one_line(err);
 	return -1;
 }
 
@@ -155,6 +159,7 @@ char *lv_domain_xml(const struct lv_domain_spec *s, char *err, size_t err_size)
 	}
 	if (!arch_known(s->arch)) {
 		snprintf(err, err_size, "arch \"%.32s\" is not x86_64 or aarch64", s->arch);
+		util_one_line(err);
 		return NULL;
 	}
 	if (s->size.vcpus < 1 || s->size.vcpus > LV_VCPUS_MAX ||
@@ -241,9 +246,7 @@ char *lv_domain_xml(const struct lv_domain_spec *s, char *err, size_t err_size)
 	if (rc != 0) {
 		snprintf(err, err_size, "a domain setting holds a control character: \"%.40s\"",
 			 bad ? bad : "");
-		for (char *q = err; *q; q++)
-			if ((unsigned char)*q < 0x20 || *q == 0x7f)
-				*q = '?';
+		util_one_line(err);
 		free(xml);
 		return NULL;
 	}

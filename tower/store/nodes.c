@@ -27,7 +27,7 @@ const struct store_sql store_nodes_sql[] = {
 	{ ST_COUNT, NULL },
 };
 
-static void row_to_node(sqlite3_stmt *s, struct store_node *n)
+static void row_to_node(struct store_q *s, struct store_node *n)
 {
 	memset(n, 0, sizeof(*n));
 	store_column_copy(s, 0, n->id, sizeof(n->id));
@@ -37,11 +37,11 @@ static void row_to_node(sqlite3_stmt *s, struct store_node *n)
 	store_column_copy(s, 4, n->os, sizeof(n->os));
 	store_column_copy(s, 5, n->kernel, sizeof(n->kernel));
 	store_column_copy(s, 6, n->cert_serial, sizeof(n->cert_serial));
-	n->cpus = sqlite3_column_int64(s, 7);
-	n->mem_total = sqlite3_column_int64(s, 8);
-	n->created_at = sqlite3_column_int64(s, 9);
-	n->last_seen = sqlite3_column_int64(s, 10);
-	n->deleted = sqlite3_column_int64(s, 11) != 0;
+	n->cpus = store_col_int(s, 7);
+	n->mem_total = store_col_int(s, 8);
+	n->created_at = store_col_int(s, 9);
+	n->last_seen = store_col_int(s, 10);
+	n->deleted = store_col_int(s, 11) != 0;
 	store_column_copy(s, 12, n->prev_serial, sizeof(n->prev_serial));
 }
 
@@ -65,7 +65,7 @@ static void enroll_undo(struct store *st, bool nested)
 		if (store_exec(st, ST_ROLLBACK_TO, "enroll node: rollback", STORE_NO_ARGS) >= 0 &&
 		    store_exec(st, ST_RELEASE, "enroll node: rollback", STORE_NO_ARGS) < 0)
 			log_error("store: enroll node: savepoint left open");
-	} else if (!sqlite3_get_autocommit(st->db) &&
+	} else if (st->be->in_transaction(st->conn) &&
 		   store_exec(st, ST_ROLLBACK, "enroll node: rollback", STORE_NO_ARGS) < 0) {
 		log_error("store: enroll node: transaction left open");
 	}
@@ -96,7 +96,7 @@ enum store_enroll_result store_enroll_node(struct store *st, const char *token_i
 	if (!store_id_ok(token_id) || strnlen(secret_hash, STORE_HASH_LEN + 1) != STORE_HASH_LEN)
 		return STORE_ENROLL_UNKNOWN_TOKEN;
 
-	nested = !sqlite3_get_autocommit(st->db);
+	nested = st->be->in_transaction(st->conn);
 	if (store_exec(st, nested ? ST_SAVEPOINT : ST_BEGIN, "enroll node: begin", STORE_NO_ARGS) < 0)
 		return STORE_ENROLL_ERROR;
 
@@ -162,7 +162,7 @@ int store_node_set_serial(struct store *st, const char *id, const char *cert_ser
 
 int store_node_get(struct store *st, const char *id, struct store_node *out)
 {
-	sqlite3_stmt *s;
+	struct store_q *s;
 	int rc;
 
 	if (out == NULL) {
@@ -173,16 +173,16 @@ int store_node_get(struct store *st, const char *id, struct store_node *out)
 	s = store_bound(st, ST_NODE_GET, "get node", STORE_ARGS(arg_id(id)));
 	if (s == NULL)
 		return -1;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	rc = store_step(s);
+	if (rc == STORE_ROW) {
 		row_to_node(s, out);
 		store_stmt_done(s);
 		return 1;
 	}
-	if (rc != SQLITE_DONE)
+	if (rc != STORE_DONE)
 		store_log(st, "get node", id);
 	store_stmt_done(s);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == STORE_DONE ? 0 : -1;
 }
 
 /*
@@ -194,7 +194,7 @@ int store_node_get(struct store *st, const char *id, struct store_node *out)
 int store_node_foreach(struct store *st, int (*fn)(const struct store_node *node, void *arg),
 		       void *arg)
 {
-	sqlite3_stmt *s;
+	struct store_q *s;
 	struct store_node node;
 	int rc, ret = 0;
 
@@ -210,13 +210,13 @@ int store_node_foreach(struct store *st, int (*fn)(const struct store_node *node
 	if (s == NULL)
 		return -1;
 	st->in_foreach = true;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = store_step(s)) == STORE_ROW) {
 		row_to_node(s, &node);
 		ret = fn(&node, arg);
 		if (ret != 0)
 			break;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+	if (rc != STORE_ROW && rc != STORE_DONE) {
 		store_log(st, "list nodes", NULL);
 		ret = -1;
 	}

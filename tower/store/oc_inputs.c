@@ -20,7 +20,7 @@ int store_oci_insert(struct store *st, const char *oc_id, const char *name, cons
 
 int store_oci_get(struct store *st, const char *oc_id, const char *name, char **value)
 {
-	sqlite3_stmt *s;
+	struct store_q *s;
 	int rc;
 
 	*value = NULL;
@@ -28,24 +28,22 @@ int store_oci_get(struct store *st, const char *oc_id, const char *name, char **
 			STORE_ARGS(arg_id(oc_id), arg_text(name)));
 	if (s == NULL)
 		return -1;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		const unsigned char *text = sqlite3_column_text(s, 0);
-
-		*value = strdup(text != NULL ? (const char *)text : "");
+	rc = store_step(s);
+	if (rc == STORE_ROW) {
+		*value = strdup(store_col_text(s, 0));
 		if (*value == NULL)
-			rc = SQLITE_NOMEM;
-	} else if (rc != SQLITE_DONE) {
+			rc = STORE_ERROR;
+	} else if (rc != STORE_DONE) {
 		store_log(st, "get overcloud input", oc_id);
 	}
 	store_stmt_done(s);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	return rc == STORE_ROW ? 1 : rc == STORE_DONE ? 0 : -1;
 }
 
 int store_oci_foreach(struct store *st, const char *oc_id,
 		      int (*fn)(const char *name, const char *value, void *arg), void *arg)
 {
-	sqlite3_stmt *s = store_bound(st, ST_OCI_LIST, "list overcloud inputs",
+	struct store_q *s = store_bound(st, ST_OCI_LIST, "list overcloud inputs",
 				      STORE_ARGS(arg_id(oc_id)));
 	int rc, ret = 0;
 
@@ -53,12 +51,10 @@ int store_oci_foreach(struct store *st, const char *oc_id,
 		return -1;
 	/* Few and small rows: fn runs while the statement is open, so it must
 	 * not use the store. */
-	while (ret == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const unsigned char *name = sqlite3_column_text(s, 0), *value = sqlite3_column_text(s, 1);
-
-		ret = fn(name ? (const char *)name : "", value ? (const char *)value : "", arg);
+	while (ret == 0 && (rc = store_step(s)) == STORE_ROW) {
+		ret = fn(store_col_text(s, 0), store_col_text(s, 1), arg);
 	}
-	if (ret == 0 && rc != SQLITE_DONE) {
+	if (ret == 0 && rc != STORE_DONE) {
 		store_log(st, "list overcloud inputs", oc_id);
 		ret = -1;
 	}

@@ -14,7 +14,7 @@ const struct store_sql store_oc_nodes_sql[] = {
 		       " WHERE nodes.id = oc_nodes.node_id AND deleted = 0), '')"
 		       " ELSE COALESCE((SELECT id FROM nodes WHERE nodes.token_id = oc_nodes.token_id"
 		       " AND oc_nodes.token_id != '' AND deleted = 0), '') END, provider, size,"
-		       " oc_nodes.node_id != ''"
+		       " CASE WHEN oc_nodes.node_id != '' THEN 1 ELSE 0 END"
 		       " FROM oc_nodes WHERE overcloud_id = ?1 ORDER BY grp = 'post' DESC, grp, idx" },
 	{ ST_OCN_INSERT_ATTACHED, "INSERT INTO oc_nodes (overcloud_id, name, grp, idx, provider,"
 				  " node_id, address) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)" },
@@ -41,13 +41,13 @@ int store_ocn_update(struct store *st, const char *oc_id, const struct store_oc_
 				     arg_text(n->state))) < 0 ? -1 : 0;
 }
 
-static void row_to_ocn(sqlite3_stmt *s, void *row)
+static void row_to_ocn(struct store_q *s, void *row)
 {
 	struct store_oc_node *n = row;
 
 	store_column_copy(s, 0, n->name, sizeof(n->name));
 	store_column_copy(s, 1, n->group, sizeof(n->group));
-	n->idx = sqlite3_column_int64(s, 2);
+	n->idx = store_col_int(s, 2);
 	store_column_copy(s, 3, n->token_id, sizeof(n->token_id));
 	store_column_copy(s, 4, n->handle, sizeof(n->handle));
 	store_column_copy(s, 5, n->address, sizeof(n->address));
@@ -55,13 +55,13 @@ static void row_to_ocn(sqlite3_stmt *s, void *row)
 	store_column_copy(s, 7, n->node_id, sizeof(n->node_id));
 	store_column_copy(s, 8, n->provider, sizeof(n->provider));
 	store_column_copy(s, 9, n->size, sizeof(n->size));
-	n->attached = sqlite3_column_int(s, 10) != 0;
+	n->attached = store_col_int(s, 10) != 0;
 }
 
 /* Returns the number of nodes (at most max) or -1. */
 int store_ocn_list(struct store *st, const char *oc_id, struct store_oc_node *out, size_t max)
 {
-	sqlite3_stmt *s = store_bound(st, ST_OCN_LIST, "list overcloud nodes",
+	struct store_q *s = store_bound(st, ST_OCN_LIST, "list overcloud nodes",
 				      STORE_ARGS(arg_id(oc_id)));
 
 	if (s == NULL)

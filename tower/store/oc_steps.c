@@ -40,24 +40,24 @@ int store_ocs_update(struct store *st, const char *oc_id, const struct store_oc_
 				     arg_int(step->finished_ms))) < 0 ? -1 : 0;
 }
 
-static void row_to_ocs(sqlite3_stmt *s, void *row)
+static void row_to_ocs(struct store_q *s, void *row)
 {
 	struct store_oc_step *x = row;
 
 	store_column_copy(s, 0, x->dag, sizeof(x->dag));
 	store_column_copy(s, 1, x->name, sizeof(x->name));
 	store_column_copy(s, 2, x->state, sizeof(x->state));
-	x->attempts = sqlite3_column_int64(s, 3);
+	x->attempts = store_col_int(s, 3);
 	store_column_copy(s, 4, x->run_id, sizeof(x->run_id));
 	store_column_copy(s, 5, x->error, sizeof(x->error));
-	x->retry_at_ms = sqlite3_column_int64(s, 6);
-	x->started_ms = sqlite3_column_int64(s, 7);
-	x->finished_ms = sqlite3_column_int64(s, 8);
+	x->retry_at_ms = store_col_int(s, 6);
+	x->started_ms = store_col_int(s, 7);
+	x->finished_ms = store_col_int(s, 8);
 }
 
 int store_ocs_list(struct store *st, const char *oc_id, struct store_oc_step *out, size_t max)
 {
-	sqlite3_stmt *s = store_bound(st, ST_OCS_LIST, "list steps", STORE_ARGS(arg_id(oc_id)));
+	struct store_q *s = store_bound(st, ST_OCS_LIST, "list steps", STORE_ARGS(arg_id(oc_id)));
 
 	if (s == NULL)
 		return -1;

@@ -34,7 +34,7 @@ int store_oc_set_status(struct store *st, const char *id, const char *status, co
 				     arg_int(now))) < 0 ? -1 : 0;
 }
 
-static int row_to_oc(sqlite3_stmt *s, void *row)
+static int row_to_oc(struct store_q *s, void *row)
 {
 	struct store_overcloud *oc = row;
 
@@ -42,18 +42,18 @@ static int row_to_oc(sqlite3_stmt *s, void *row)
 	store_column_copy(s, 0, oc->id, sizeof(oc->id));
 	store_column_copy(s, 1, oc->pattern, sizeof(oc->pattern));
 	store_column_copy(s, 2, oc->provider, sizeof(oc->provider));
-	oc->number = sqlite3_column_int64(s, 3);
+	oc->number = store_col_int(s, 3);
 	store_column_copy(s, 4, oc->size, sizeof(oc->size));
 	store_column_copy(s, 5, oc->status, sizeof(oc->status));
 	store_column_copy(s, 6, oc->error, sizeof(oc->error));
-	oc->created_at = sqlite3_column_int64(s, 7);
-	oc->updated_at = sqlite3_column_int64(s, 8);
+	oc->created_at = store_col_int(s, 7);
+	oc->updated_at = store_col_int(s, 8);
 	return 0;
 }
 
 int store_oc_get(struct store *st, const char *id, struct store_overcloud *out)
 {
-	sqlite3_stmt *s;
+	struct store_q *s;
 	int rc;
 
 	/* An id of the wrong shape names no OverCloud: not found, not an error. */
@@ -62,20 +62,20 @@ int store_oc_get(struct store *st, const char *id, struct store_overcloud *out)
 	s = store_bound(st, ST_OC_GET, "get overcloud", STORE_ARGS(arg_id(id)));
 	if (s == NULL)
 		return -1;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
+	rc = store_step(s);
+	if (rc == STORE_ROW)
 		row_to_oc(s, out);
-	else if (rc != SQLITE_DONE)
+	else if (rc != STORE_DONE)
 		store_log(st, "get overcloud", id);
 	store_stmt_done(s);
-	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	return rc == STORE_ROW ? 1 : rc == STORE_DONE ? 0 : -1;
 }
 
 /* Collects rows first, so fn may use the store. */
 int store_oc_foreach(struct store *st, int (*fn)(const struct store_overcloud *oc, void *arg),
 		     void *arg)
 {
-	sqlite3_stmt *s = store_bound(st, ST_OC_LIST, "list overclouds", STORE_NO_ARGS);
+	struct store_q *s = store_bound(st, ST_OC_LIST, "list overclouds", STORE_NO_ARGS);
 	struct store_overcloud *rows;
 	void *mem;
 	size_t count;

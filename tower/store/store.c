@@ -1,188 +1,25 @@
-/* store.c — the tower's repository: the sqlite file, its schema migrations,
- * transactions and the one binding helper; each table's rows are its own file's. */
+/* store.c — the tower's repository on a backend (sqlite or PostgreSQL): its
+ * migration loop, transactions and the one binding helper; rows are each table's file's. */
 #include "tower/store/store_int.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "shared/log.h"
 #include "shared/util.h"
 #include "tower/metrics/telemetry.h"
 
-#define STORE_BUSY_MS 5000
-
-/*
- * Schema migrations, oldest first. Entry i takes user_version i to i + 1 and
- * runs in one transaction together with the user_version bump. Never edit an
- * entry that has shipped; add a new one at the end.
- */
-static const char *const store_migrations[] = {
-	/* 1: join tokens and enrolled nodes */
-	"CREATE TABLE tokens ("
-	"  id          TEXT PRIMARY KEY NOT NULL,"
-	"  secret_hash TEXT NOT NULL,"
-	"  role        TEXT NOT NULL,"
-	"  created_at  INTEGER NOT NULL,"
-	"  expires_at  INTEGER NOT NULL,"
-	"  uses_left   INTEGER NOT NULL CHECK (uses_left >= 0)"
-	");"
-	"CREATE TABLE nodes ("
-	"  id          TEXT PRIMARY KEY NOT NULL,"
-	"  name        TEXT NOT NULL DEFAULT '',"
-	"  role        TEXT NOT NULL DEFAULT '',"
-	"  arch        TEXT NOT NULL DEFAULT '',"
-	"  os          TEXT NOT NULL DEFAULT '',"
-	"  kernel      TEXT NOT NULL DEFAULT '',"
-	"  cpus        INTEGER NOT NULL DEFAULT 0,"
-	"  mem_total   INTEGER NOT NULL DEFAULT 0,"
-	"  cert_serial TEXT NOT NULL DEFAULT '',"
-	"  created_at  INTEGER NOT NULL,"
-	"  last_seen   INTEGER NOT NULL DEFAULT 0,"
-	"  deleted     INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),"
-	"  token_id    TEXT REFERENCES tokens(id) ON DELETE SET NULL"
-	");"
-	"CREATE INDEX nodes_live_by_created ON nodes(created_at, id) WHERE deleted = 0;",
-	/* 2: a renewed node's previous certificate stays valid until the next
-	 * renewal, so a renewal lost in transit does not lock the node out */
-	"ALTER TABLE nodes ADD COLUMN prev_serial TEXT NOT NULL DEFAULT '';",
-	/* 3: tasks sent to agents, grouped by run (an ad-hoc command or a
-	 * workflow step), with their results */
-	"CREATE TABLE tasks ("
-	"  id           TEXT PRIMARY KEY NOT NULL,"
-	"  run_id       TEXT NOT NULL,"
-	"  node_id      TEXT NOT NULL REFERENCES nodes(id),"
-	"  role         TEXT NOT NULL,"
-	"  step         TEXT NOT NULL,"
-	"  spec         TEXT NOT NULL,"
-	"  state        TEXT NOT NULL DEFAULT 'pending' CHECK (state IN"
-	"               ('pending','sent','running','done','failed','timeout','cancelled')),"
-	"  exit_code    INTEGER NOT NULL DEFAULT 0,"
-	"  reason       TEXT NOT NULL DEFAULT '',"
-	"  outputs      TEXT NOT NULL DEFAULT '{}',"
-	"  progress     INTEGER NOT NULL DEFAULT 0,"
-	"  progress_msg TEXT NOT NULL DEFAULT '',"
-	"  log_bytes    INTEGER NOT NULL DEFAULT 0,"
-	"  log_seq      INTEGER NOT NULL DEFAULT -1,"
-	"  created_at   INTEGER NOT NULL,"
-	"  started_at   INTEGER NOT NULL DEFAULT 0,"
-	"  finished_at  INTEGER NOT NULL DEFAULT 0,"
-	"  duration_ms  INTEGER NOT NULL DEFAULT 0,"
-	"  created_ms   INTEGER NOT NULL DEFAULT 0,"
-	"  finished_ms  INTEGER NOT NULL DEFAULT 0"
-	");"
-	"CREATE INDEX tasks_open_by_node ON tasks(node_id, created_at)"
-	"  WHERE state IN ('pending','sent','running');"
-	"CREATE INDEX tasks_by_run ON tasks(run_id, created_at);",
-	/* 4: OverClouds, their nodes and the steps of their workflows */
-	"CREATE TABLE overclouds ("
-	"  id         TEXT PRIMARY KEY NOT NULL,"
-	"  pattern    TEXT NOT NULL,"
-	"  provider   TEXT NOT NULL,"
-	"  number     INTEGER NOT NULL,"
-	"  size       TEXT NOT NULL DEFAULT '',"
-	"  status     TEXT NOT NULL CHECK (status IN"
-	"             ('creating','ready','failed','deleting','deleted')),"
-	"  error      TEXT NOT NULL DEFAULT '',"
-	"  created_at INTEGER NOT NULL,"
-	"  updated_at INTEGER NOT NULL"
-	");"
-	"CREATE TABLE oc_nodes ("
-	"  overcloud_id TEXT NOT NULL REFERENCES overclouds(id),"
-	"  name         TEXT NOT NULL,"
-	"  grp          TEXT NOT NULL,"
-	"  idx          INTEGER NOT NULL,"
-	"  token_id     TEXT NOT NULL DEFAULT '',"
-	"  handle       TEXT NOT NULL DEFAULT '',"
-	"  address      TEXT NOT NULL DEFAULT '',"
-	"  state        TEXT NOT NULL DEFAULT 'pending' CHECK (state IN"
-	"               ('pending','created','released')),"
-	"  PRIMARY KEY (overcloud_id, name)"
-	");"
-	"CREATE TABLE oc_steps ("
-	"  overcloud_id TEXT NOT NULL REFERENCES overclouds(id),"
-	"  dag          TEXT NOT NULL CHECK (dag IN ('create','destroy')),"
-	"  name         TEXT NOT NULL,"
-	"  ord          INTEGER NOT NULL,"
-	"  state        TEXT NOT NULL DEFAULT 'pending' CHECK (state IN"
-	"               ('pending','running','done','failed','skipped')),"
-	"  attempts     INTEGER NOT NULL DEFAULT 0,"
-	"  run_id       TEXT NOT NULL DEFAULT '',"
-	"  error        TEXT NOT NULL DEFAULT '',"
-	"  retry_at_ms  INTEGER NOT NULL DEFAULT 0,"
-	"  started_ms   INTEGER NOT NULL DEFAULT 0,"
-	"  finished_ms  INTEGER NOT NULL DEFAULT 0,"
-	"  PRIMARY KEY (overcloud_id, dag, name)"
-	");",
-	/* 5: a heterogeneous OverCloud's nodes each name their provider and size */
-	("ALTER TABLE oc_nodes ADD COLUMN provider TEXT NOT NULL DEFAULT '';"
-	 "ALTER TABLE oc_nodes ADD COLUMN size TEXT NOT NULL DEFAULT '';"
-	 "CREATE INDEX oc_steps_by_run ON oc_steps(run_id) WHERE run_id != '';"),
-	/* 6: enrolled nodes attached to an OverCloud (tower attach): their row
-	 * names the node itself, not a join token the tower made; steps of a
-	 * third DAG, "attach". SQLite cannot change a CHECK in place, so
-	 * oc_steps is rebuilt (no table refers to it). */
-	("ALTER TABLE oc_nodes ADD COLUMN node_id TEXT NOT NULL DEFAULT '';"
-	 "CREATE INDEX oc_nodes_by_node ON oc_nodes(node_id) WHERE node_id != '';"
-	 "CREATE TABLE oc_steps_v6 ("
-	 "  overcloud_id TEXT NOT NULL REFERENCES overclouds(id),"
-	 "  dag          TEXT NOT NULL CHECK (dag IN ('create','destroy','attach')),"
-	 "  name         TEXT NOT NULL,"
-	 "  ord          INTEGER NOT NULL,"
-	 "  state        TEXT NOT NULL DEFAULT 'pending' CHECK (state IN"
-	 "               ('pending','running','done','failed','skipped')),"
-	 "  attempts     INTEGER NOT NULL DEFAULT 0,"
-	 "  run_id       TEXT NOT NULL DEFAULT '',"
-	 "  error        TEXT NOT NULL DEFAULT '',"
-	 "  retry_at_ms  INTEGER NOT NULL DEFAULT 0,"
-	 "  started_ms   INTEGER NOT NULL DEFAULT 0,"
-	 "  finished_ms  INTEGER NOT NULL DEFAULT 0,"
-	 "  PRIMARY KEY (overcloud_id, dag, name)"
-	 ");"
-	 "INSERT INTO oc_steps_v6 SELECT overcloud_id, dag, name, ord, state, attempts, run_id,"
-	 "  error, retry_at_ms, started_ms, finished_ms FROM oc_steps;"
-	 "DROP TABLE oc_steps;"
-	 "ALTER TABLE oc_steps_v6 RENAME TO oc_steps;"
-	 "CREATE INDEX oc_steps_by_run ON oc_steps(run_id) WHERE run_id != '';"),
-	/* 7: the pattern inputs each OverCloud was created with (the pattern's
-	 * defaults with the request's values over them), kept so that a later
-	 * attach or destroy uses what the create used */
-	"CREATE TABLE oc_inputs ("
-	"  overcloud_id TEXT NOT NULL REFERENCES overclouds(id),"
-	"  name         TEXT NOT NULL,"
-	"  value        TEXT NOT NULL,"
-	"  PRIMARY KEY (overcloud_id, name)"
-	");",
-};
-
-#define STORE_SCHEMA_VERSION ((int)OC_ARRAY_LEN(store_migrations))
-
-static const struct store_sql store_txn_sql[] = {
-	{ ST_BEGIN, "BEGIN IMMEDIATE" },
-	{ ST_COMMIT, "COMMIT" },
-	{ ST_ROLLBACK, "ROLLBACK" },
-	{ ST_SAVEPOINT, "SAVEPOINT store_enroll" },
-	{ ST_RELEASE, "RELEASE store_enroll" },
-	{ ST_ROLLBACK_TO, "ROLLBACK TO store_enroll" },
-	{ ST_COUNT, NULL },
-};
-
 /* Every table's statements; store_open prepares them all and refuses a gap. */
 static const struct store_sql *const store_tables[] = {
-	store_txn_sql,	      store_tokens_sql,	  store_nodes_sql,    store_tasks_sql,
-	store_overclouds_sql, store_oc_nodes_sql, store_oc_steps_sql, store_oc_inputs_sql,
+	store_tokens_sql,     store_nodes_sql,	  store_tasks_sql,    store_overclouds_sql,
+	store_oc_nodes_sql,   store_oc_steps_sql, store_oc_inputs_sql,
 };
 
 /* ---- small helpers ---- */
 
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t err_size, const char *fmt, ...)
+void store_set_err(char *err, size_t err_size, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -216,13 +53,12 @@ bool store_hash_ok(const char *h)
 void store_log(struct store *st, const char *what, const char *object)
 {
 	log_error("store: %s%s%s: %s", what, object ? " " : "", object ? object : "",
-		  sqlite3_errmsg(st->db));
+		  st->be->errmsg(st->conn));
 }
 
-void store_stmt_done(sqlite3_stmt *s)
+void store_stmt_done(struct store_q *s)
 {
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
+	s->be->reset(s);
 }
 
 /* The first ARG_ID of args names the row in log lines. */
@@ -234,23 +70,23 @@ static const char *args_object(const struct store_arg *args, size_t n)
 	return NULL;
 }
 
-sqlite3_stmt *store_bound(struct store *st, enum store_stmt which, const char *what,
-			  const struct store_arg *args, size_t n)
+struct store_q *store_bound(struct store *st, enum store_stmt which, const char *what,
+			    const struct store_arg *args, size_t n)
 {
-	sqlite3_stmt *s;
-	int rc = SQLITE_OK;
+	struct store_q *s;
+	int rc = 0;
 
 	if (st == NULL || (unsigned)which >= ST_COUNT) {
 		log_error("store: %s: no store", what);
 		return NULL;
 	}
 	s = st->stmt[which];
-	if ((size_t)sqlite3_bind_parameter_count(s) != n) {
+	if ((size_t)st->be->param_count(s) != n) {
 		log_error("store: %s: %zu values for %d parameters", what, n,
-			  sqlite3_bind_parameter_count(s));
+			  st->be->param_count(s));
 		return NULL;
 	}
-	for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
+	for (size_t i = 0; i < n && rc == 0; i++) {
 		const struct store_arg *a = &args[i];
 
 		if ((a->kind == ARG_ID && !store_id_ok(a->text)) ||
@@ -261,11 +97,11 @@ sqlite3_stmt *store_bound(struct store *st, enum store_stmt which, const char *w
 			return NULL;
 		}
 		if (a->kind == ARG_INT)
-			rc = sqlite3_bind_int64(s, (int)i + 1, a->num);
+			rc = st->be->bind_int(s, (int)i + 1, a->num);
 		else
-			rc = sqlite3_bind_text(s, (int)i + 1, a->text, -1, SQLITE_STATIC);
+			rc = st->be->bind_text(s, (int)i + 1, a->text);
 	}
-	if (rc != SQLITE_OK) {
+	if (rc != 0) {
 		store_log(st, what, args_object(args, n));
 		store_stmt_done(s);
 		return NULL;
@@ -276,17 +112,17 @@ sqlite3_stmt *store_bound(struct store *st, enum store_stmt which, const char *w
 int store_exec(struct store *st, enum store_stmt which, const char *what,
 	       const struct store_arg *args, size_t n)
 {
-	sqlite3_stmt *s = store_bound(st, which, what, args, n);
+	struct store_q *s = store_bound(st, which, what, args, n);
 	int changes;
 
 	if (s == NULL)
 		return -1;
-	if (sqlite3_step(s) != SQLITE_DONE) {
+	if (store_step(s) != STORE_DONE) {
 		store_log(st, what, args_object(args, n));
 		store_stmt_done(s);
 		return -1;
 	}
-	changes = sqlite3_changes(st->db);
+	changes = (int)st->be->changes(s);
 	store_stmt_done(s);
 	return changes;
 }
@@ -294,16 +130,17 @@ int store_exec(struct store *st, enum store_stmt which, const char *what,
 int store_first_text(struct store *st, enum store_stmt which, const char *what,
 		     const struct store_arg *args, size_t n, char *out, size_t out_size)
 {
-	sqlite3_stmt *s = store_bound(st, which, what, args, n);
-	int rc, found = 0;
+	struct store_q *s = store_bound(st, which, what, args, n);
+	enum store_step rc;
+	int found = 0;
 
 	if (s == NULL)
 		return -1;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	rc = store_step(s);
+	if (rc == STORE_ROW) {
 		store_column_copy(s, 0, out, out_size);
 		found = 1;
-	} else if (rc != SQLITE_DONE) {
+	} else if (rc != STORE_DONE) {
 		store_log(st, what, args_object(args, n));
 		found = -1;
 	}
@@ -311,69 +148,67 @@ int store_first_text(struct store *st, enum store_stmt which, const char *what,
 	return found;
 }
 
-/* Copies a text column into dst, truncating at a UTF-8 character boundary
- * when it does not fit; NULL becomes "". dst is always NUL-terminated. */
 int64_t store_count(struct store *st, enum store_stmt which, const char *what,
 		    const struct store_arg *args, size_t n)
 {
-	sqlite3_stmt *s = store_bound(st, which, what, args, n);
+	struct store_q *s = store_bound(st, which, what, args, n);
 	int64_t count = -1;
 
 	if (s == NULL)
 		return -1;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		count = sqlite3_column_int64(s, 0);
+	if (store_step(s) == STORE_ROW)
+		count = store_col_int(s, 0);
 	else
 		store_log(st, what, args_object(args, n));
 	store_stmt_done(s);
 	return count;
 }
 
-int store_collect(struct store *st, sqlite3_stmt *s, const char *what, size_t elem_size,
-		  int (*to_row)(sqlite3_stmt *s, void *row), void **rows, size_t *count)
+int store_collect(struct store *st, struct store_q *s, const char *what, size_t elem_size,
+		  int (*to_row)(struct store_q *s, void *row), void **rows, size_t *count)
 {
 	size_t cap = 0;
 	char *bigger;
-	int rc;
+	enum store_step rc;
+	bool nomem = false;
 
 	*rows = NULL;
 	*count = 0;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while ((rc = store_step(s)) == STORE_ROW) {
 		if (*count == cap) {
 			cap = cap ? cap * 2 : 16;
 			bigger = realloc(*rows, cap * elem_size);
 			if (bigger == NULL) {
-				rc = SQLITE_NOMEM;
+				nomem = true;
 				break;
 			}
 			*rows = bigger;
 		}
 		if (to_row(s, (char *)*rows + *count * elem_size) != 0) {
-			rc = SQLITE_NOMEM;
+			nomem = true;
 			break;
 		}
 		(*count)++;
 	}
-	if (rc != SQLITE_DONE)
-		log_error("store: %s: %s", what,
-			  rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(st->db));
+	if (nomem || rc != STORE_DONE)
+		log_error("store: %s: %s", what, nomem ? "out of memory" : st->be->errmsg(st->conn));
 	store_stmt_done(s);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return !nomem && rc == STORE_DONE ? 0 : -1;
 }
 
-int store_fill(struct store *st, sqlite3_stmt *s, const char *what, void *out, size_t elem_size,
-	       size_t max, void (*to_row)(sqlite3_stmt *s, void *row))
+int store_fill(struct store *st, struct store_q *s, const char *what, void *out,
+	       size_t elem_size, size_t max, void (*to_row)(struct store_q *s, void *row))
 {
 	size_t count = 0;
-	int rc = SQLITE_DONE;
+	enum store_step rc = STORE_DONE;
 
-	while (count < max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+	while (count < max && (rc = store_step(s)) == STORE_ROW) {
 		memset((char *)out + count * elem_size, 0, elem_size);
 		to_row(s, (char *)out + count * elem_size);
 		count++;
 	}
-	if (count < max && rc != SQLITE_DONE) {
-		log_error("store: %s: %s", what, sqlite3_errmsg(st->db));
+	if (count < max && rc != STORE_DONE) {
+		log_error("store: %s: %s", what, st->be->errmsg(st->conn));
 		store_stmt_done(s);
 		return -1;
 	}
@@ -381,10 +216,12 @@ int store_fill(struct store *st, sqlite3_stmt *s, const char *what, void *out, s
 	return (int)count;
 }
 
-void store_column_copy(sqlite3_stmt *s, int col, char *dst, size_t size)
+/* Copies a text column into dst, truncating at a UTF-8 character boundary
+ * when it does not fit; NULL becomes "". dst is always NUL-terminated. */
+void store_column_copy(struct store_q *s, int col, char *dst, size_t size)
 {
-	const unsigned char *text = sqlite3_column_text(s, col);
-	size_t len = (size_t)sqlite3_column_bytes(s, col);
+	size_t len;
+	const unsigned char *text = (const unsigned char *)s->be->column_text(s, col, &len);
 
 	if (text == NULL)
 		len = 0;
@@ -401,92 +238,54 @@ void store_column_copy(sqlite3_stmt *s, int col, char *dst, size_t size)
 
 /* ---- open, migrate, close ---- */
 
+static int prepare_one(struct store *st, const struct store_sql *q, char *err, size_t err_size)
+{
+	if (st->stmt[q->which] != NULL) {
+		store_set_err(err, err_size, "statement %d given twice", (int)q->which);
+		return -1;
+	}
+	st->stmt[q->which] = st->be->prepare(st->conn, (int)q->which, q->sql, err, err_size);
+	return st->stmt[q->which] != NULL ? 0 : -1;
+}
+
 static int prepare_all(struct store *st, char *err, size_t err_size)
 {
-	for (size_t t = 0; t < OC_ARRAY_LEN(store_tables); t++) {
-		for (const struct store_sql *q = store_tables[t]; q->sql != NULL; q++) {
-			if (st->stmt[q->which] != NULL) {
-				set_err(err, err_size, "statement %d given twice", (int)q->which);
+	for (const struct store_sql *q = st->be->txn_sql; q->sql != NULL; q++)
+		if (prepare_one(st, q, err, err_size) < 0)
+			return -1;
+	for (size_t t = 0; t < OC_ARRAY_LEN(store_tables); t++)
+		for (const struct store_sql *q = store_tables[t]; q->sql != NULL; q++)
+			if (prepare_one(st, q, err, err_size) < 0)
 				return -1;
-			}
-			if (sqlite3_prepare_v3(st->db, q->sql, -1, SQLITE_PREPARE_PERSISTENT,
-					       &st->stmt[q->which], NULL) != SQLITE_OK) {
-				set_err(err, err_size, "prepare \"%s\": %s", q->sql,
-					sqlite3_errmsg(st->db));
-				return -1;
-			}
-		}
-	}
 	for (int i = 0; i < ST_COUNT; i++) {
 		if (st->stmt[i] == NULL) {
-			set_err(err, err_size, "statement %d has no SQL", i);
+			store_set_err(err, err_size, "statement %d has no SQL", i);
 			return -1;
 		}
 	}
 	return 0;
 }
 
-/* Runs a one-row PRAGMA and returns its first column as an int, or -1. */
-static int pragma_int(sqlite3 *db, const char *sql, int *out)
+/* Brings the schema to STORE_SCHEMA_VERSION, one migration per transaction
+ * together with its version bump. The version is read inside each write
+ * transaction (the backend's migration_begin holds the lock), so two towers
+ * opening the same database at once do not both apply a migration. */
+static int migrate(struct store *st, char *err, size_t err_size)
 {
-	sqlite3_stmt *s = NULL;
-	int rc;
-
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-		return -1;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*out = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 0 : -1;
-}
-
-static int set_journal_wal(sqlite3 *db, char *err, size_t err_size)
-{
-	sqlite3_stmt *s = NULL;
-	const char *mode;
-	int ok = 0;
-
-	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &s, NULL) != SQLITE_OK)
-		goto fail;
-	if (sqlite3_step(s) != SQLITE_ROW)
-		goto fail;
-	mode = (const char *)sqlite3_column_text(s, 0);
-	/* An in-memory database cannot use WAL; it has nothing to keep anyway. */
-	ok = mode != NULL && (strcmp(mode, "wal") == 0 || strcmp(mode, "memory") == 0);
-	if (!ok) {
-		set_err(err, err_size, "journal mode is %s, not wal", mode ? mode : "unknown");
-		sqlite3_finalize(s);
-		return -1;
-	}
-	sqlite3_finalize(s);
-	return 0;
-
-fail:
-	set_err(err, err_size, "set wal journal mode: %s", sqlite3_errmsg(db));
-	sqlite3_finalize(s);
-	return -1;
-}
-
-/* Brings the schema to STORE_SCHEMA_VERSION, one migration per transaction.
- * The version is read inside each write transaction, so two processes opening
- * the same file at once do not both apply a migration. */
-static int migrate(sqlite3 *db, int *version, char *err, size_t err_size)
-{
-	char bump[64];
+	const struct store_backend *be = st->be;
 	int v;
 
 	for (;;) {
-		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-			set_err(err, err_size, "begin migration: %s", sqlite3_errmsg(db));
-			return -1;
+		if (be->exec_script(st->conn, be->migration_begin) < 0) {
+			store_set_err(err, err_size, "begin migration: %s", be->errmsg(st->conn));
+			goto fail;
 		}
-		if (pragma_int(db, "PRAGMA user_version", &v) < 0) {
-			set_err(err, err_size, "read schema version: %s", sqlite3_errmsg(db));
+		if (be->version_get(st->conn, &v) < 0) {
+			store_set_err(err, err_size, "read schema version: %s", be->errmsg(st->conn));
 			goto fail;
 		}
 		if (v < 0 || v > STORE_SCHEMA_VERSION) {
-			set_err(err, err_size,
+			store_set_err(err, err_size,
 				"database schema version %d is newer than this build knows (%d); "
 				"use a newer tower",
 				v, STORE_SCHEMA_VERSION);
@@ -494,104 +293,98 @@ static int migrate(sqlite3 *db, int *version, char *err, size_t err_size)
 		}
 		if (v == STORE_SCHEMA_VERSION)
 			break;
-		if (sqlite3_exec(db, store_migrations[v], NULL, NULL, NULL) != SQLITE_OK) {
-			set_err(err, err_size, "migration %d: %s", v + 1, sqlite3_errmsg(db));
+		if (be->exec_script(st->conn, be->migrations[v]) < 0) {
+			store_set_err(err, err_size, "migration %d: %s", v + 1, be->errmsg(st->conn));
 			goto fail;
 		}
-		/* PRAGMA takes no bound parameters; the value is our own integer. */
-		snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);
-		if (sqlite3_exec(db, bump, NULL, NULL, NULL) != SQLITE_OK ||
-		    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-			set_err(err, err_size, "migration %d: %s", v + 1, sqlite3_errmsg(db));
+		if (be->version_set(st->conn, v + 1) < 0 || be->exec_script(st->conn, "COMMIT") < 0) {
+			store_set_err(err, err_size, "migration %d: %s", v + 1, be->errmsg(st->conn));
 			goto fail;
 		}
 	}
-	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		set_err(err, err_size, "end migration: %s", sqlite3_errmsg(db));
+	if (be->exec_script(st->conn, "COMMIT") < 0) {
+		store_set_err(err, err_size, "end migration: %s", be->errmsg(st->conn));
 		goto fail;
 	}
-	*version = v;
+	st->version = v;
 	return 0;
 
 fail:
-	if (!sqlite3_get_autocommit(db))
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	if (be->in_transaction(st->conn))
+		be->exec_script(st->conn, "ROLLBACK");
 	return -1;
 }
 
-/* sqlite creates files 0644 (less umask); the database holds token hashes and
- * the node inventory, so create it 0600 first. sqlite gives its -wal and -shm
- * files the database file's mode. */
-static int precreate(const char *path, char *err, size_t err_size)
+bool store_target_is_pg(const char *target)
 {
-	int fd;
-
-	if (strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0)
-		return 0;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		set_err(err, err_size, "open %s: %s", path, strerror(errno));
-		return -1;
-	}
-	close(fd);
-	return 0;
+	return target != NULL &&
+	       (strncmp(target, "postgresql://", 13) == 0 || strncmp(target, "postgres://", 11) == 0);
 }
 
-/* Every write to a table with a CHECK (x IN (...)) opens a small temporary
- * b-tree, and by default each gets a fresh 20-page bulk allocation whose
- * first touch cost ~10% of the tower's CPU (page faults are dear on VMs).
- * Without a configured page-cache buffer sqlite takes pages one by one
- * from malloc, which reuses freed memory. Only possible before sqlite
- * initialises, so the first store_open does it; later calls are no-ops. */
-static void store_tune_sqlite(void)
+/* Writes src[0..n) with "***" in place of [from, to). */
+static void put_cut(char *out, size_t size, const char *src, size_t from, size_t to)
 {
-	static int done;
+	snprintf(out, size, "%.*s***%s", (int)from, src, src + to);
+}
 
-	if (!done) {
-		done = 1;
-		sqlite3_config(SQLITE_CONFIG_PAGECACHE, (void *)0, 0, 0);
+void store_target_redact(const char *path, char *out, size_t out_size)
+{
+	const char *auth, *end, *at = NULL, *colon = NULL, *pw;
+	char tmp[1024];
+
+	if (out == NULL || out_size == 0)
+		return;
+	snprintf(out, out_size, "%s", path ? path : "");
+	if (!store_target_is_pg(out))
+		return;
+	/* user:PASS@ in the authority (up to the path, the query or the end) */
+	auth = strstr(out, "://") + 3;
+	end = auth + strcspn(auth, "/?");
+	for (const char *p = auth; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (at != NULL) {
+		colon = memchr(auth, ':', (size_t)(at - auth));
+		if (colon != NULL) {
+			snprintf(tmp, sizeof(tmp), "%s", out);
+			put_cut(out, out_size, tmp, (size_t)(colon + 1 - out), (size_t)(at - out));
+		}
+	}
+	/* password=PASS among the query's parameters */
+	pw = strchr(out, '?');
+	while (pw != NULL && (pw = strstr(pw, "password=")) != NULL) {
+		size_t from, to;
+
+		if (pw[-1] != '?' && pw[-1] != '&') {
+			pw++;
+			continue;
+		}
+		from = (size_t)(pw + 9 - out);
+		to = from + strcspn(out + from, "&");
+		snprintf(tmp, sizeof(tmp), "%s", out);
+		put_cut(out, out_size, tmp, from, to);
+		pw = out + from + 3;
 	}
 }
 
 struct store *store_open(const char *path, char *err, size_t err_size)
 {
 	struct store *st = NULL;
-	int fk = 0;
-
-	store_tune_sqlite();
 
 	if (path == NULL || path[0] == '\0') {
-		set_err(err, err_size, "no database path");
+		store_set_err(err, err_size, "no database path");
 		return NULL;
 	}
 	st = calloc(1, sizeof(*st));
 	if (st == NULL) {
-		set_err(err, err_size, "out of memory");
+		store_set_err(err, err_size, "out of memory");
 		return NULL;
 	}
-	if (precreate(path, err, err_size) < 0)
+	st->be = store_target_is_pg(path) ? &store_backend_pg : &store_backend_sqlite;
+	st->conn = st->be->open(path, err, err_size);
+	if (st->conn == NULL)
 		goto fail;
-	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-	    SQLITE_OK) {
-		set_err(err, err_size, "open %s: %s", path,
-			st->db ? sqlite3_errmsg(st->db) : "out of memory");
-		goto fail;
-	}
-	sqlite3_extended_result_codes(st->db, 1);
-	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
-	sqlite3_db_config(st->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
-	if (set_journal_wal(st->db, err, err_size) < 0)
-		goto fail;
-	if (sqlite3_exec(st->db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON",
-			 NULL, NULL, NULL) != SQLITE_OK) {
-		set_err(err, err_size, "set pragmas: %s", sqlite3_errmsg(st->db));
-		goto fail;
-	}
-	if (pragma_int(st->db, "PRAGMA foreign_keys", &fk) < 0 || fk != 1) {
-		set_err(err, err_size, "this sqlite does not enforce foreign keys");
-		goto fail;
-	}
-	if (migrate(st->db, &st->version, err, err_size) < 0)
+	if (migrate(st, err, err_size) < 0)
 		goto fail;
 	if (prepare_all(st, err, err_size) < 0)
 		goto fail;
@@ -599,8 +392,9 @@ struct store *store_open(const char *path, char *err, size_t err_size)
 
 fail:
 	for (int i = 0; i < ST_COUNT; i++)
-		sqlite3_finalize(st->stmt[i]);
-	sqlite3_close(st->db);
+		st->be->finalize(st->stmt[i]);
+	if (st->conn != NULL)
+		st->be->close(st->conn);
 	free(st);
 	return NULL;
 }
@@ -611,15 +405,14 @@ void store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
-	if (!sqlite3_get_autocommit(st->db)) {
+	if (st->be->in_transaction(st->conn)) {
 		log_warn("store: closing with an open transaction, rolling it back");
 		if (store_exec(st, ST_ROLLBACK, "rollback", STORE_NO_ARGS) < 0)
-			log_warn("store: rollback failed, sqlite will discard it on close");
+			log_warn("store: rollback failed, the database will discard it on close");
 	}
 	for (int i = 0; i < ST_COUNT; i++)
-		sqlite3_finalize(st->stmt[i]);
-	if (sqlite3_close(st->db) != SQLITE_OK)
-		log_error("store: close: %s", sqlite3_errmsg(st->db));
+		st->be->finalize(st->stmt[i]);
+	st->be->close(st->conn);
 	free(st);
 }
 
@@ -627,6 +420,7 @@ int store_schema_version(struct store *st)
 {
 	return st ? st->version : -1;
 }
+
 /* ---- batching ----
  * One level only: store_begin inside an open batch fails. store_commit rolls
  * the batch back when the commit fails, so the store is never left inside a
@@ -636,7 +430,7 @@ int store_begin(struct store *st)
 {
 	if (st == NULL)
 		return -1;
-	if (!sqlite3_get_autocommit(st->db)) {
+	if (st->be->in_transaction(st->conn)) {
 		log_error("store: begin: a transaction is already open");
 		return -1;
 	}
@@ -649,13 +443,13 @@ int store_commit(struct store *st)
 
 	if (st == NULL)
 		return -1;
-	if (sqlite3_get_autocommit(st->db)) {
+	if (!st->be->in_transaction(st->conn)) {
 		log_error("store: commit: no transaction is open");
 		return -1;
 	}
 	started = telemetry_now();
 	if (store_exec(st, ST_COMMIT, "commit", STORE_NO_ARGS) < 0) {
-		if (!sqlite3_get_autocommit(st->db))
+		if (st->be->in_transaction(st->conn))
 			store_exec(st, ST_ROLLBACK, "rollback", STORE_NO_ARGS);
 		return -1;
 	}
@@ -667,7 +461,7 @@ int store_rollback(struct store *st)
 {
 	if (st == NULL)
 		return -1;
-	if (sqlite3_get_autocommit(st->db))
+	if (!st->be->in_transaction(st->conn))
 		return 0;
 	return store_exec(st, ST_ROLLBACK, "rollback", STORE_NO_ARGS) < 0 ? -1 : 0;
 }

@@ -1,5 +1,5 @@
-/* store.h — the tower's repository: one sqlite database (WAL) with a schema
- * version and migrations; every statement prepared once and reused. */
+/* store.h — the tower's repository: one sqlite database (WAL), or PostgreSQL,
+ * with a schema version and migrations; every statement prepared once and reused. */
 #ifndef OC_STORE_H
 #define OC_STORE_H
 
@@ -21,11 +21,16 @@ struct store;
  * bug (gcc warns, and -Werror stops the build; a (void) cast does not). */
 #define STORE_MUST_CHECK __attribute__((warn_unused_result))
 
-/* Opens (creating if needed) the database at path, sets WAL mode,
- * foreign_keys on and a busy timeout, applies pending migrations inside a
- * transaction, prepares the statements. Returns NULL with a reason in err.
+/* Opens the database path names: a sqlite file (created if needed; WAL mode,
+ * foreign_keys on and a busy timeout), or, for a postgresql:// or
+ * postgres:// URL, a PostgreSQL database (libpq). Applies pending
+ * migrations inside a transaction, prepares the statements. Returns NULL
+ * with a one-line reason in err, which never holds the URL's password.
  * Refuses a database whose schema version is newer than this build knows. */
 struct store *store_open(const char *path, char *err, size_t err_size);
+/* path as it may be logged: a URL's password (user:PASS@, password=PASS)
+ * becomes ***. */
+void store_target_redact(const char *path, char *out, size_t out_size);
 void store_close(struct store *st);
 int store_schema_version(struct store *st);
 

@@ -7,9 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
-
 #include "tower/store/store.h"
+#include "tower/store/store_backend.h"
 
 /* Hex sha256: the only secret_hash shape stored or compared. */
 #define STORE_HASH_LEN 64
@@ -80,8 +79,9 @@ extern const struct store_sql store_oc_steps_sql[];
 extern const struct store_sql store_oc_inputs_sql[];
 
 struct store {
-	sqlite3 *db;
-	sqlite3_stmt *stmt[ST_COUNT];
+	const struct store_backend *be;
+	struct store_conn *conn;
+	struct store_q *stmt[ST_COUNT];
 	int version;
 	bool in_foreach;	/* ST_NODE_LIST is being stepped */
 };
@@ -122,7 +122,7 @@ static inline struct store_arg arg_int(int64_t num)
  * statement left unbound) an ARG_ID that fails store_id_ok, a NULL
  * ARG_TEXT, or a count that differs from the statement's parameters.
  * Otherwise returns the statement, to be stepped and then store_stmt_done. */
-sqlite3_stmt *store_bound(struct store *st, enum store_stmt which, const char *what,
+struct store_q *store_bound(struct store *st, enum store_stmt which, const char *what,
 			  const struct store_arg *args, size_t n);
 /* store_bound, then steps a statement that returns no rows. Returns the
  * number of rows it changed, or -1 (logged). Leaves it reset and unbound. */
@@ -138,12 +138,12 @@ int64_t store_count(struct store *st, enum store_stmt which, const char *what,
  * elem_size with to_row (0, or -1 when out of memory), so that the caller's
  * callbacks may use the store once the statement is done. *rows (caller
  * frees) and *count hold what was read, also on failure. Returns 0 or -1. */
-int store_collect(struct store *st, sqlite3_stmt *s, const char *what, size_t elem_size,
-		  int (*to_row)(sqlite3_stmt *s, void *row), void **rows, size_t *count);
+int store_collect(struct store *st, struct store_q *s, const char *what, size_t elem_size,
+		  int (*to_row)(struct store_q *s, void *row), void **rows, size_t *count);
 /* Steps a bound statement, turning at most max rows into the elements of
  * out[] (elem_size each) with to_row. Returns the rows read, or -1. */
-int store_fill(struct store *st, sqlite3_stmt *s, const char *what, void *out, size_t elem_size,
-	       size_t max, void (*to_row)(sqlite3_stmt *s, void *row));
+int store_fill(struct store *st, struct store_q *s, const char *what, void *out, size_t elem_size,
+	       size_t max, void (*to_row)(struct store_q *s, void *row));
 
 /* ---- shared helpers (store.c) ---- */
 
@@ -152,12 +152,15 @@ bool store_str_fits(const char *s, size_t size);
 /* The store's one id rule: non-empty and shorter than STORE_ID_MAX. */
 bool store_id_ok(const char *id);
 bool store_hash_ok(const char *hash);
-/* Logs the connection's current sqlite error for the operation what. */
+/* Writes a formatted reason into err (when err is not NULL). */
+void store_set_err(char *err, size_t err_size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Logs the connection's current error for the operation what. */
 void store_log(struct store *st, const char *what, const char *object);
 /* Makes a statement ready for its next use; bindings point at caller memory. */
-void store_stmt_done(sqlite3_stmt *s);
+void store_stmt_done(struct store_q *s);
 /* Copies a text column into dst (NUL-terminated, cut at a UTF-8 boundary). */
-void store_column_copy(sqlite3_stmt *s, int col, char *dst, size_t size);
+void store_column_copy(struct store_q *s, int col, char *dst, size_t size);
 
 /* tokens.c: in a transaction, checks the token and takes one use. */
 enum store_enroll_result store_token_take(struct store *st, const char *token_id,

@@ -31,7 +31,7 @@ const struct store_sql store_tasks_sql[] = {
 	{ ST_TASK_OPEN_FOR_NODE, "SELECT " TASK_COLUMNS " FROM tasks WHERE node_id = ?1"
 				 " AND state IN ('pending','sent','running') ORDER BY created_at, rowid" },
 	{ ST_TASK_OPEN_OLDER, "SELECT " TASK_COLUMNS " FROM tasks WHERE state IN"
-			      " ('pending','sent','running') AND created_ms < CAST(?1 AS INTEGER)"
+			      " ('pending','sent','running') AND created_ms < CAST(?1 AS BIGINT)"
 			      " ORDER BY created_at, rowid" },
 	{ ST_TASK_BY_RUN, "SELECT " TASK_COLUMNS " FROM tasks WHERE run_id = ?1"
 			  " ORDER BY created_at, rowid" },
@@ -80,7 +80,16 @@ int store_task_add_log(struct store *st, const char *id, int64_t bytes, int64_t 
 			  STORE_ARGS(arg_id(id), arg_int(bytes), arg_int(seq))) < 0 ? -1 : 0;
 }
 
-static int row_to_task(sqlite3_stmt *s, void *row)
+/* A text column, or dflt when it is NULL. */
+static const char *text_or(struct store_q *s, int col, const char *dflt)
+{
+	size_t len;
+	const char *text = s->be->column_text(s, col, &len);
+
+	return text != NULL ? text : dflt;
+}
+
+static int row_to_task(struct store_q *s, void *row)
 {
 	struct store_task *t = row;
 
@@ -90,21 +99,21 @@ static int row_to_task(sqlite3_stmt *s, void *row)
 	store_column_copy(s, 2, t->node_id, sizeof(t->node_id));
 	store_column_copy(s, 3, t->role, sizeof(t->role));
 	store_column_copy(s, 4, t->step, sizeof(t->step));
-	t->spec = strdup((const char *)sqlite3_column_text(s, 5) ?: "{}");
+	t->spec = strdup(text_or(s, 5, "{}"));
 	store_column_copy(s, 6, t->state, sizeof(t->state));
-	t->exit_code = sqlite3_column_int64(s, 7);
+	t->exit_code = store_col_int(s, 7);
 	store_column_copy(s, 8, t->reason, sizeof(t->reason));
-	t->outputs = strdup((const char *)sqlite3_column_text(s, 9) ?: "{}");
-	t->progress = sqlite3_column_int64(s, 10);
+	t->outputs = strdup(text_or(s, 9, "{}"));
+	t->progress = store_col_int(s, 10);
 	store_column_copy(s, 11, t->progress_msg, sizeof(t->progress_msg));
-	t->log_bytes = sqlite3_column_int64(s, 12);
-	t->created_at = sqlite3_column_int64(s, 13);
-	t->started_at = sqlite3_column_int64(s, 14);
-	t->finished_at = sqlite3_column_int64(s, 15);
-	t->duration_ms = sqlite3_column_int64(s, 16);
-	t->log_seq = sqlite3_column_int64(s, 17);
-	t->created_ms = sqlite3_column_int64(s, 18);
-	t->finished_ms = sqlite3_column_int64(s, 19);
+	t->log_bytes = store_col_int(s, 12);
+	t->created_at = store_col_int(s, 13);
+	t->started_at = store_col_int(s, 14);
+	t->finished_at = store_col_int(s, 15);
+	t->duration_ms = store_col_int(s, 16);
+	t->log_seq = store_col_int(s, 17);
+	t->created_ms = store_col_int(s, 18);
+	t->finished_ms = store_col_int(s, 19);
 	if (t->spec == NULL || t->outputs == NULL) {
 		store_task_clear(t);
 		return -1;
@@ -123,30 +132,30 @@ void store_task_clear(struct store_task *t)
 
 int store_task_get(struct store *st, const char *id, struct store_task *out)
 {
-	sqlite3_stmt *s;
+	struct store_q *s;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	s = store_bound(st, ST_TASK_GET, "get task", STORE_ARGS(arg_id(id)));
 	if (s == NULL)
 		return -1;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	rc = store_step(s);
+	if (rc == STORE_ROW) {
 		rc = row_to_task(s, out) == 0 ? 1 : -1;
 		store_stmt_done(s);
 		return rc;
 	}
-	if (rc != SQLITE_DONE)
+	if (rc != STORE_DONE)
 		store_log(st, "get task", id);
 	store_stmt_done(s);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == STORE_DONE ? 0 : -1;
 }
 
 /* Reads every matching row first, then calls fn: fn may use the store freely. */
 static int task_foreach(struct store *st, enum store_stmt which, struct store_arg key,
 			int (*fn)(const struct store_task *task, void *arg), void *arg)
 {
-	sqlite3_stmt *s;
+	struct store_q *s;
 	struct store_task *rows;
 	void *mem;
 	size_t count;
@@ -194,20 +203,18 @@ int64_t store_task_count_open(struct store *st, const char *run_id)
 int store_task_count_by_state(struct store *st,
 			      int (*fn)(const char *state, int64_t count, void *arg), void *arg)
 {
-	sqlite3_stmt *s = store_bound(st, ST_TASK_COUNT_BY_STATE, "count tasks by state",
+	struct store_q *s = store_bound(st, ST_TASK_COUNT_BY_STATE, "count tasks by state",
 				      STORE_NO_ARGS);
 	int rc, ret = 0;
 
 	if (s == NULL)
 		return -1;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *state = (const char *)sqlite3_column_text(s, 0);
-
-		ret = fn(state != NULL ? state : "", sqlite3_column_int64(s, 1), arg);
+	while ((rc = store_step(s)) == STORE_ROW) {
+		ret = fn(store_col_text(s, 0), store_col_int(s, 1), arg);
 		if (ret != 0)
 			break;
 	}
-	if (ret == 0 && rc != SQLITE_DONE) {
+	if (ret == 0 && rc != STORE_DONE) {
 		store_log(st, "count tasks by state", NULL);
 		ret = -1;
 	}

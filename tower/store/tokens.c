@@ -34,9 +34,10 @@ enum store_enroll_result store_token_take(struct store *st, const char *token_id
 					  const char *secret_hash, int64_t now,
 					  char *role, size_t role_size)
 {
-	sqlite3_stmt *s;
+	struct store_q *s;
 	char want[STORE_HASH_LEN], have[STORE_HASH_LEN];
-	const unsigned char *stored;
+	const char *stored;
+	size_t stored_len;
 	int64_t expires_at, uses_left;
 	bool hash_same;
 	int rc;
@@ -44,12 +45,12 @@ enum store_enroll_result store_token_take(struct store *st, const char *token_id
 	s = store_bound(st, ST_TOKEN_GET, "look up token", STORE_ARGS(arg_id(token_id)));
 	if (s == NULL)
 		return STORE_ENROLL_ERROR;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
+	rc = store_step(s);
+	if (rc == STORE_DONE) {
 		store_stmt_done(s);
 		return STORE_ENROLL_UNKNOWN_TOKEN;
 	}
-	if (rc != SQLITE_ROW) {
+	if (rc != STORE_ROW) {
 		store_log(st, "look up token", token_id);
 		store_stmt_done(s);
 		return STORE_ENROLL_ERROR;
@@ -58,14 +59,14 @@ enum store_enroll_result store_token_take(struct store *st, const char *token_id
 	 * stored value is; secret_hash was checked to be STORE_HASH_LEN long. */
 	memset(have, 0, sizeof(have));
 	memcpy(want, secret_hash, sizeof(want));
-	stored = sqlite3_column_text(s, 0);
-	hash_same = stored != NULL && sqlite3_column_bytes(s, 0) == STORE_HASH_LEN;
+	stored = s->be->column_text(s, 0, &stored_len);
+	hash_same = stored != NULL && stored_len == STORE_HASH_LEN;
 	if (hash_same)
 		memcpy(have, stored, sizeof(have));
 	hash_same = (util_consttime_cmp(want, have, sizeof(want)) == 0) && hash_same;
 	store_column_copy(s, 1, role, role_size);
-	expires_at = sqlite3_column_int64(s, 2);
-	uses_left = sqlite3_column_int64(s, 3);
+	expires_at = store_col_int(s, 2);
+	uses_left = store_col_int(s, 3);
 	store_stmt_done(s);
 
 	if (!hash_same)
