@@ -5,7 +5,7 @@
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all deps deps-test build build-asan agents package test test-package faults demo demo-stop bench clean
+.PHONY: all deps deps-test build build-asan agents package test test-package vm-image e2e faults demo demo-stop bench clean
 
 all: build
 
@@ -36,13 +36,25 @@ package: agents
 	@bash packaging/package.sh
 
 test: deps-test build build-asan package
-	@cd build && ctest --output-on-failure -j $(JOBS) $(CTEST_ARGS)
+	@cd build && ctest --output-on-failure -j $(JOBS) -LE e2e $(CTEST_ARGS)
 
 # The tower package installed, used, upgraded and purged in a Debian 12 root
 # (debootstrap, kept in build/debootstrap/): minutes the first time, so not in
 # `make test`.
 test-package: package
 	@bash tests/packaging/test_deb_install.sh
+
+# A small Debian 12 amd64 VM image (qcow2, kernel, initrd) in build/vm-image/
+# for the libvirt provider, from Debian packages only (debootstrap): minutes
+# the first time; kept, and remade only when its inputs change.
+vm-image:
+	@bash packaging/vm-image.sh
+
+# The end-to-end tests (tests/e2e/, ctest label e2e): real VMs of the image
+# under qemu (TCG emulation, no KVM here: tens of minutes), so not in
+# `make test`.
+e2e: deps-test build agents vm-image
+	@cd build && ctest --output-on-failure -L e2e $(CTEST_ARGS)
 
 # The fault suite (tests/faults/: kill -9, partitions, disk full, clock skew,
 # retries, the bridge) alone, each injection repeated FAULT_ROUNDS times;

@@ -95,6 +95,18 @@ foreach(prefix integration asan/integration)
   endif()
 endforeach()
 
+# End-to-end tests (tests/e2e/test_*.sh): real VMs of build/vm-image under
+# qemu with TCG emulation; label e2e, run by `make e2e` (make test leaves them
+# out), one at a time, the normal build only.
+file(GLOB E2E_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/e2e/test_*.sh)
+foreach(src ${E2E_TESTS})
+  get_filename_component(name ${src} NAME_WE)
+  add_test(NAME e2e/${name} COMMAND bash ${src})
+  set_tests_properties(e2e/${name} PROPERTIES
+    ENVIRONMENT "${OC_TEST_ENV};OC_BIN=${CMAKE_BINARY_DIR}/bin" TIMEOUT 3600
+    LABELS e2e RESOURCE_LOCK vm_e2e)
+endforeach()
+
 # Fault tests (tests/faults/test_*.sh): real towers and agents under injected
 # faults; all of them on the local provider, so one at a time.
 file(GLOB FAULT_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/faults/test_*.sh)
