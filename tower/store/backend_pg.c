@@ -133,6 +133,23 @@ static const char *const pg_migrations[STORE_SCHEMA_VERSION] = {
 	"  value        " PG_TEXT " NOT NULL,"
 	"  PRIMARY KEY (overcloud_id, name)"
 	");",
+	/* 8: the leader lease and the replicas (backend_sqlite.c says why) */
+	"CREATE TABLE leases ("
+	"  name       " PG_TEXT " PRIMARY KEY NOT NULL,"
+	"  holder     " PG_TEXT " NOT NULL DEFAULT '',"
+	"  token      BIGINT NOT NULL DEFAULT 0,"
+	"  expires_ms BIGINT NOT NULL DEFAULT 0,"
+	"  taken_ms   BIGINT NOT NULL DEFAULT 0,"
+	"  renewed_ms BIGINT NOT NULL DEFAULT 0"
+	");"
+	"INSERT INTO leases (name) VALUES ('leader');"
+	"CREATE TABLE replicas ("
+	"  id         " PG_TEXT " PRIMARY KEY NOT NULL,"
+	"  api        " PG_TEXT " NOT NULL,"
+	"  agents     " PG_TEXT " NOT NULL,"
+	"  started_ms BIGINT NOT NULL,"
+	"  seen_ms    BIGINT NOT NULL"
+	");",
 };
 
 /* Several towers may open one database at once: the first to take this
@@ -679,6 +696,10 @@ const struct store_backend store_backend_pg = {
 	.migrations = pg_migrations,
 	.migration_begin = PG_MIGRATION_BEGIN,
 	.txn_sql = pg_txn_sql,
+	/* clock_timestamp(), not now(): the time of the statement, not of
+	 * its transaction's start */
+	.now_ms_sql = "(extract(epoch from clock_timestamp()) * 1000)::bigint",
+	.for_share_sql = " FOR SHARE",
 	.open = pg_open,
 	.close = pg_close,
 	.errmsg = pg_errmsg,
