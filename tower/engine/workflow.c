@@ -5,6 +5,7 @@
  * make and release the nodes; attached nodes are enrolled ones, never the
  * provider's. */
 #include "tower/engine/workflow.h"
+#include "tower/engine/lease.h"
 
 #include <limits.h>
 #include <stddef.h>
@@ -1018,11 +1019,21 @@ out:
 
 /* announce: the pass that finds nothing more to do is told to the
  * watchers too (a request changed the OverCloud before it came here). */
+/* Only the leader drives: another replica's requests are recorded in the
+ * database, and the leader's next tick picks them up. Every write made
+ * while driving is fenced with the lease's token (store_fence_on). */
 static void advance(struct workflow *wf, const char *id, bool announce)
 {
+	bool was;
+
+	if (!lease_is_leader(wf->t->lease))
+		return;
+	was = store_fence_on(wf->t->store, true);
 	/* A finished step can make others ready at once. */
-	for (int i = 0; i < 64 && advance_once(wf, id, announce); i++)
+	for (int i = 0; i < 64 && lease_is_leader(wf->t->lease) && advance_once(wf, id, announce);
+	     i++)
 		;
+	store_fence_on(wf->t->store, was);
 }
 
 static int advance_active(const struct store_overcloud *oc, void *arg)
@@ -1042,7 +1053,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct workflow *wf = arg;
 
-	if (wf->advancing)
+	if (wf->advancing || !lease_is_leader(wf->t->lease))
 		return;
 	wf->advancing = true;
 	store_oc_foreach(wf->t->store, advance_active, wf);

@@ -34,6 +34,11 @@ const struct store_sql store_leases_sql[] = {
 	{ ST_COUNT, NULL },
 };
 
+bool store_is_shared(const struct store *st)
+{
+	return st != NULL && st->be == &store_backend_pg;
+}
+
 int store_lease_take(struct store *st, const char *holder, int64_t ttl_ms, int64_t *token)
 {
 	struct store_q *s;

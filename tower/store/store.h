@@ -147,6 +147,9 @@ void store_task_clear(struct store_task *t);
 int store_task_foreach_open(struct store *st, const char *node_id,
 			    int (*fn)(const struct store_task *task, void *arg), void *arg);
 /* Every unfinished task created before created_before_ms, oldest first. */
+/* Tasks no replica has sent yet (still pending), made since created_since_ms. */
+int store_task_foreach_pending_since(struct store *st, int64_t created_since_ms,
+				     int (*fn)(const struct store_task *task, void *arg), void *arg);
 int store_task_foreach_open_before(struct store *st, int64_t created_before_ms,
 				   int (*fn)(const struct store_task *task, void *arg), void *arg);
 int store_task_foreach_run(struct store *st, const char *run_id,
@@ -263,6 +266,8 @@ struct store_replica {
 	int64_t started_ms, seen_ms, now_ms;
 };
 
+/* True when other towers may share this database (PostgreSQL). */
+bool store_is_shared(const struct store *st);
 /* Takes the lease for holder when it is free or lapsed, or renews it when
  * holder has it, for ttl_ms. 1 held (its token in *token), 0 another
  * replica holds it, -1 error. */
