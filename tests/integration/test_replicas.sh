@@ -53,6 +53,27 @@ log_has b "lease: b is a replica" || fail "b does not say it is a replica"
 token_a=$(sql "SELECT token FROM leases")
 pass "two replicas on one database: a is the leader (token $token_a), b a replica"
 
+# tower status, /metrics and the join line, asked of the replica that does not lead
+st=$(tower_cli b status -o json)
+[ "$(jq -r .leader <<<"$st")" = a ] || fail "status: leader: $st"
+[ "$(jq -r .this <<<"$st")" = b ] || fail "status: this: $st"
+[ "$(jq -c '[.replicas[] | [.id, .leader]]' <<<"$st")" = '[["a",true],["b",false]]' ] ||
+	fail "status: replicas: $st"
+jq -e '.lease_age_s >= 0 and .lease_age_s <= 3 and .lease_ttl_s == 3' <<<"$st" >/dev/null ||
+	fail "status: lease age: $st"
+tower_cli b status >"$T/status.txt"
+grep -q "^leader: a (lease token $token_a" "$T/status.txt" || fail "status text: $(cat "$T/status.txt")"
+grep -q "^b .*replica .*(this one)" "$T/status.txt" || fail "status text: $(cat "$T/status.txt")"
+curl -sS --cacert "$T/b/ca.pem" -H "Authorization: Bearer $(cat "$T/b/admin.token")" \
+	"https://127.0.0.1:$API_PORT_b/metrics" >"$T/metrics.txt"
+grep -qx 'overcloud_tower_leader{replica="a"} 1' "$T/metrics.txt" || fail "metrics: no leader a"
+grep -qx 'overcloud_tower_leader{replica="b"} 0' "$T/metrics.txt" || fail "metrics: b"
+grep -q '^overcloud_tower_lease_age_seconds [0-9.]*$' "$T/metrics.txt" || fail "metrics: lease age"
+join=$(tower_cli b token create --role edge -o json | jq -r .join)
+grep -q -- "--tower 127.0.0.1:$AGENT_PORT_b,127.0.0.1:$AGENT_PORT_a --token" <<<"$join" ||
+	fail "the join line does not name both replicas: $join"
+pass "status, /metrics and the join line on b: a leads, both replicas listed"
+
 # --- kill -9 of the leader in the middle of a create ---
 id=$(tower_cli a create --provider local --number 1 --pattern slow --detach)
 IDS+=("$id")
@@ -111,3 +132,24 @@ if tail -n +"$((stopped_lines + 1))" "$T/b.log" | grep -E "overcloud $id2: (step
 fi
 holder_is c || fail "the lease left c: $(holder)"
 pass "a partitioned leader (SIGSTOP > lease, SIGCONT) stepped down and drove nothing; c finished $id2"
+
+# --- PostgreSQL restarted under running replicas: they connect again, nothing lost ---
+id3=$(tower_cli c create --provider local --number 1 --pattern slow --detach)
+IDS+=("$id3")
+wait_until "step first running on $id3" 90 grep -q "first start" "$(counter "$id3")" ||
+	fail "first never started on $id3"
+nodes_before=$(sql "SELECT count(*) FROM nodes WHERE deleted = 0")
+pg_env_as_owner "$PG_ENV_BIN/pg_ctl" -D "$PG_ENV_DIR/data" -l "$PG_ENV_DIR/server.log" -m fast -w -t 60 restart \
+	>>"$T/pg-restart.log" 2>&1 || fail "PostgreSQL did not restart: $(cat "$T/pg-restart.log")"
+wait_until "the create to finish after the restart" 150 oc_status_is c "$id3" ready ||
+	fail "not ready after the restart: $(oc_field c "$id3" '.status + " " + (.error // "")')"
+no_double_runs "$id3"
+[ "$(grep -c "third done" "$(counter "$id3")")" = 2 ] || fail "third on $id3: $(cat "$(counter "$id3")")"
+log_has c "connection to PostgreSQL was lost and is made again" || fail "c never reconnected"
+for x in "$id" "$id2" "$id3"; do
+	oc_status_is b "$x" ready || fail "$x is not ready as b sees it: $(oc_field b "$x" .status)"
+done
+[ "$(sql "SELECT count(*) FROM nodes WHERE deleted = 0")" = "$nodes_before" ] || fail "nodes changed"
+wait_until "a leader again" 30 bash -c "[ -n \"\$(psql -qAt '$URL' -c \"SELECT holder FROM leases WHERE expires_ms > (extract(epoch from clock_timestamp()) * 1000)::bigint\")\" ]" ||
+	fail "no replica holds the lease after the restart"
+pass "PostgreSQL restarted under the replicas: they connected again, $id3 finished, nothing lost"
