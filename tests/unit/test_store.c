@@ -1027,7 +1027,7 @@ static void test_migrates_schema_5_steps(void **state)
 			"DROP INDEX oc_nodes_by_node;"
 			"ALTER TABLE oc_nodes DROP COLUMN node_id;"
 			"DROP TABLE oc_inputs;"
-			"DROP TABLE leases; DROP TABLE replicas;"
+			"DROP TABLE leases; DROP TABLE replicas; DROP INDEX tasks_pending;"
 			"INSERT INTO oc_steps (overcloud_id, dag, name, ord, state, attempts, run_id)"
 			" VALUES ('oc-1', 'create', 'acquire', 0, 'done', 1, 'r-1');"
 			"UPDATE schema_version SET version = 5;"), 0);
@@ -1045,7 +1045,7 @@ static void test_migrates_schema_5_steps(void **state)
 		"DROP INDEX oc_nodes_by_node;"
 		"ALTER TABLE oc_nodes DROP COLUMN node_id;"
 		"DROP TABLE oc_inputs;"
-		"DROP TABLE leases; DROP TABLE replicas;"
+		"DROP TABLE leases; DROP TABLE replicas; DROP INDEX tasks_pending;"
 		"INSERT INTO oc_steps (overcloud_id, dag, name, ord, state, attempts, run_id)"
 		" VALUES ('oc-1', 'create', 'acquire', 0, 'done', 1, 'r-1');"
 		"PRAGMA user_version = 5;"), 0);

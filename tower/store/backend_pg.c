@@ -149,7 +149,9 @@ static const char *const pg_migrations[STORE_SCHEMA_VERSION] = {
 	"  agents     " PG_TEXT " NOT NULL,"
 	"  started_ms BIGINT NOT NULL,"
 	"  seen_ms    BIGINT NOT NULL"
-	");",
+	");"
+	/* what another replica's relay looks for every half second */
+	"CREATE INDEX tasks_pending ON tasks(created_ms) WHERE state = 'pending';",
 };
 
 /* Several towers may open one database at once: the first to take this

@@ -174,7 +174,9 @@ static const char *const sqlite_migrations[STORE_SCHEMA_VERSION] = {
 	"  agents     TEXT NOT NULL,"
 	"  started_ms INTEGER NOT NULL,"
 	"  seen_ms    INTEGER NOT NULL"
-	");",
+	");"
+	/* what another replica's relay looks for every half second */
+	"CREATE INDEX tasks_pending ON tasks(created_ms) WHERE state = 'pending';",
 };
 
 _Static_assert(OC_ARRAY_LEN(sqlite_migrations) == STORE_SCHEMA_VERSION,
