@@ -153,3 +153,32 @@ done
 wait_until "a leader again" 30 bash -c "[ -n \"\$(psql -qAt '$URL' -c \"SELECT holder FROM leases WHERE expires_ms > (extract(epoch from clock_timestamp()) * 1000)::bigint\")\" ]" ||
 	fail "no replica holds the lease after the restart"
 pass "PostgreSQL restarted under the replicas: they connected again, $id3 finished, nothing lost"
+
+# --- the nodes connected to a replica that does not lead ---
+# d leads but listens for agents on loopback only, where the nodes (in their
+# namespaces) cannot reach it: they join through e. d sees them enrolled by
+# their heartbeats, and e sends them d's tasks and records their results.
+for x in b c; do
+	kill -9 "$(eval echo "\$TOWER_PID_$x")"
+	wait "$(eval echo "\$TOWER_PID_$x")" 2>/dev/null || true
+done
+for r in d e; do
+	(umask 077 && printf '[tower]\nstore = %s\nlease = %ss\nreplica = %s\n' "$URL" "$LEASE_S" "$r" \
+		>"$T/$r.conf")
+	cp -a "$T/b" "$T/$r"
+	rm -rf "$T/$r/endpoint.json" "$T/$r/local"
+done
+start_tower d "${DIRS[@]}" --config "$T/d.conf"
+wait_until "d to hold the lease" $((LEASE_S * 5)) holder_is d || fail "d does not lead: $(holder)"
+start_tower e "${DIRS[@]}" --agents 0.0.0.0:0 --config "$T/e.conf"
+id4=$(tower_cli d create --provider local --number 1 --pattern slow --detach)
+IDS+=("$id4")
+wait_until "the create through e's agents" 150 oc_status_is d "$id4" ready ||
+	fail "not ready: $(oc_field d "$id4" '.status + " " + (.error // "")')"
+no_double_runs "$id4"
+[ "$(grep -c "third done" "$(counter "$id4")")" = 2 ] || fail "third on $id4: $(cat "$(counter "$id4")")"
+for x in $(tower_cli d show "$id4" -o json | jq -r '.nodes[].node_id // empty'); do
+	node_is e "$x" connected || fail "node $x is not connected at e"
+	[ "$(node_state d "$x")" != connected ] || fail "node $x is connected at d"
+done
+pass "nodes connected to a replica that does not lead: d finished $id4 through e"

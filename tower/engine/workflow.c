@@ -775,6 +775,19 @@ static void provision_step(struct workflow *wf, struct oc_view *v, struct store_
 		step_finish(wf, v, s, STEP_FAILED, err);
 }
 
+/* Connected here, or (replicas) to another replica: its heartbeats, written
+ * within a second by the replica holding it, are recent. */
+static bool node_connected_anywhere(struct workflow *wf, const char *node_id)
+{
+	struct store_node node;
+
+	if (hub_node_connected(wf->t->hub, node_id))
+		return true;
+	if (!store_is_shared(wf->t->store) || store_node_get(wf->t->store, node_id, &node) != 1)
+		return false;
+	return node.last_seen >= util_now() - 3 * hub_heartbeat_s(wf->t->hub) - 2;
+}
+
 /* Done once every made node's agent has enrolled and is connected. */
 static void check_enroll(struct workflow *wf, struct oc_view *v, struct store_oc_step *s)
 {
@@ -782,7 +795,7 @@ static void check_enroll(struct workflow *wf, struct oc_view *v, struct store_oc
 
 	for (int i = 0; i < v->node_count; i++) {
 		const struct store_oc_node *n = &v->nodes[i];
-		if (n->attached || (n->node_id[0] != '\0' && hub_node_connected(wf->t->hub, n->node_id)))
+		if (n->attached || (n->node_id[0] != '\0' && node_connected_anywhere(wf, n->node_id)))
 			continue;
 		if (strlen(missing) + strlen(n->name) + 2 < sizeof(missing))
 			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), "%s%s",
