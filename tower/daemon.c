@@ -35,6 +35,7 @@
 #include "tower/fleet/tasks.h"
 #include "tower/fleet/ticket.h"
 #include "tower/engine/workflow.h"
+#include "tower/engine/lease.h"
 #include "tower/tower.h"
 
 static int path_join(char *out, size_t size, const char *dir, const char *name)
@@ -236,6 +237,45 @@ static int open_store(struct tower *t, const struct daemon_options *opt)
 	return 0;
 }
 
+/* This replica's lease: tower.conf's [tower] lease (a duration, default 10s)
+ * and [tower] replica (its name among the replicas, default HOST:API-PORT). */
+static int make_lease(struct tower *t, const char *api_host)
+{
+	const char *ttl_text = config_get(t->config, "tower", "lease");
+	const char *name = config_get(t->config, "tower", "replica");
+	char host[256] = "", id[STORE_REPLICA_MAX], err[256];
+	int64_t ttl_s = LEASE_TTL_DEFAULT_MS / 1000;
+
+	if (ttl_text != NULL && (util_parse_duration(ttl_text, &ttl_s) != 0 || ttl_s < 1 ||
+				 ttl_s > 3600)) {
+		log_error("config: [tower] lease = %s: a duration from 1s to 1h", ttl_text);
+		return -1;
+	}
+	if (name == NULL) {
+		gethostname(host, sizeof(host) - 1);
+		snprintf(id, sizeof(id), "%.100s:%u", host[0] ? host : api_host, t->api_port);
+		name = id;
+	}
+	t->lease = lease_new(t, name, ttl_s * 1000, err, sizeof(err));
+	if (t->lease == NULL) {
+		log_error("lease: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* Starts the lease once both listeners are bound: the replicas table says
+ * where this replica's API and agent listener are. */
+static int start_lease(struct tower *t, const char *api_host)
+{
+	char api[STORE_REPLICA_MAX], agents[STORE_REPLICA_MAX];
+
+	snprintf(api, sizeof(api), "%.100s:%u", is_any_addr(api_host) ? t->join_host : api_host,
+		 t->api_port);
+	snprintf(agents, sizeof(agents), "%.100s:%u", t->join_host, t->agent_port);
+	return lease_start(t->lease, api, agents);
+}
+
 int daemon_run(const struct daemon_options *opt)
 {
 	struct tower t;
@@ -316,7 +356,8 @@ int daemon_run(const struct daemon_options *opt)
 		goto out;
 	}
 	t.tasks = tasks_new(t.store, t.hub, t.state_dir, TASKS_LOG_CAP_DEFAULT, err, sizeof(err));
-	if (t.tasks == NULL || tasks_start_sweeper(t.tasks, t.base) != 0) {
+	if (t.tasks == NULL || tasks_start_sweeper(t.tasks, t.base) != 0 ||
+	    (store_is_shared(t.store) && tasks_start_relay(t.tasks, t.base) != 0)) {
 		log_error("%s", err);
 		goto out;
 	}
@@ -351,6 +392,8 @@ int daemon_run(const struct daemon_options *opt)
 		log_error("api: %s", err);
 		goto out;
 	}
+	if (make_lease(&t, api_host) != 0 || start_lease(&t, api_host) != 0)
+		goto out;
 	if (write_endpoint_file(&t, api_host) != 0) {
 		log_error("cannot write %s/endpoint.json: %s", t.state_dir, strerror(errno));
 		goto out;
@@ -374,6 +417,7 @@ out:
 		event_free(ev_term);
 	httpd_free(httpd);
 	workflow_free(t.workflow);
+	lease_free(t.lease);
 	tls_config_free(api_tls);
 	hub_free(t.hub);
 	tasks_free(t.tasks);

@@ -16,6 +16,7 @@ struct config;
 struct artifacts;
 struct sessions;
 struct nodemetrics;
+struct lease;
 
 struct tower {
 	struct event_base *base;
@@ -24,6 +25,7 @@ struct tower {
 	struct hub *hub;
 	struct tasks *tasks;
 	struct workflow *workflow;
+	struct lease *lease;          /* NULL: alone, always the leader */
 	struct role_set *roles;
 	struct config *config;    /* tower.conf; never NULL once running */
 	struct artifacts *artifacts;  /* agent binaries for booting nodes */

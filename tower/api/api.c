@@ -59,6 +59,7 @@ const struct api_route api_routes[] = {
 	{NULL, "/v1/session", session, API_ROUTE_PUBLIC},
 
 	{"GET", "/v1/nodes", api_nodes_list, 0},
+	{"GET", "/v1/replicas", api_replicas_get, 0},
 	{"DELETE", "/v1/nodes/{id}", api_node_delete, 0},
 	{"GET", "/v1/nodes/{id}/metrics", api_node_metrics_get, 0},
 	{"GET", "/v1/sd/prometheus", api_sd_prometheus_get, 0},

@@ -93,6 +93,7 @@ int api_field_int(json_t *body, const char *name, int64_t dflt, int64_t *out);
 
 /* nodes.c: /v1/nodes */
 void api_nodes_list(struct api_ctx *ctx);
+void api_replicas_get(struct api_ctx *ctx);
 void api_node_delete(struct api_ctx *ctx);
 /* metrics_sd.c: Prometheus */
 void api_metrics_get(struct api_ctx *ctx);

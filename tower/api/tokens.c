@@ -1,12 +1,14 @@
 /* tokens.c — the API's /v1/tokens: a join token for a role and the
  * `overcloud-agent join` line that uses it; tokens themselves are enroll.c's. */
 #include <stdio.h>
+#include <string.h>
 
 #include "shared/log.h"
 #include "shared/util.h"
 #include "tower/api/api_int.h"
 #include "tower/fleet/ca.h"
 #include "tower/fleet/enroll.h"
+#include "tower/engine/lease.h"
 #include "tower/tower.h"
 
 #define API_DEFAULT_TOKEN_TTL 3600
@@ -15,7 +17,7 @@
 void api_tokens_post(struct api_ctx *ctx)
 {
 	struct tower *t = ctx->tower;
-	char token[ENROLL_TOKEN_LEN + 1], err[160], join[1024];
+	char token[ENROLL_TOKEN_LEN + 1], err[160], join[2048], towers[1024];
 	json_t *body = api_body_object(ctx), *role;
 	int64_t ttl, uses;
 
@@ -39,8 +41,14 @@ void api_tokens_post(struct api_ctx *ctx)
 		api_reply_error(ctx, 400, err, NULL);
 		goto out;
 	}
-	snprintf(join, sizeof(join), "overcloud-agent join --tower %s:%u --token %s --ca-hash %s",
-		 t->join_host, t->agent_port, token, ca_pin(t->ca));
+	/* several replicas: the join line names them all (one tower: as before) */
+	lease_agent_addresses(t->lease, towers, sizeof(towers));
+	if (strchr(towers, ',') != NULL)
+		snprintf(join, sizeof(join), "overcloud-agent join --tower %s --token %s --ca-hash %s",
+			 towers, token, ca_pin(t->ca));
+	else
+		snprintf(join, sizeof(join), "overcloud-agent join --tower %s:%u --token %s --ca-hash %s",
+			 t->join_host, t->agent_port, token, ca_pin(t->ca));
 	log_info("api %s: join token %.*s... created for role %s, ttl %llds, %lld use(s)", ctx->peer,
 		 ENROLL_TOKEN_ID_HEX, token, json_string_value(role), (long long)ttl,
 		 (long long)uses);

@@ -20,6 +20,7 @@
 #include "tower/fleet/enroll.h"
 #include "tower/tower.h"
 #include "tower/engine/yamldoc.h"
+#include "tower/engine/lease.h"
 
 #define USERDATA_FILE_MAX (12 * 1024)   /* one ${file:NAME}; the whole is capped anyway */
 
@@ -98,9 +99,12 @@ static void host_port(char *out, size_t size, const char *host, uint16_t port)
 static void build_join_conf(struct render *r)
 {
 	const struct userdata_params *p = r->p;
-	char tower[300], api[300], expires[48] = "";
+	char tower[1024], api[300], expires[48] = "";
 
-	host_port(tower, sizeof(tower), p->tower_host, p->agent_port);
+	if (p->towers != NULL && p->towers[0] != '\0')
+		snprintf(tower, sizeof(tower), "%s", p->towers);
+	else
+		host_port(tower, sizeof(tower), p->tower_host, p->agent_port);
 	host_port(api, sizeof(api), p->tower_host, p->api_port);
 	if (p->token_expires > 0)
 		snprintf(expires, sizeof(expires), "token_expires = %lld\n", (long long)p->token_expires);
@@ -337,10 +341,11 @@ out:
 char *userdata_for_tower(struct tower *t, const char *token, const char *role, const char *arch,
 			 const char *node_name, size_t *len, char *err, size_t err_size)
 {
-	char path[PATH_MAX], sha256_hex[65];
+	char path[PATH_MAX], sha256_hex[65], towers[1024] = "";
 	struct userdata_params p = {
 		.template_dir = t->cloud_init_dir,
 		.tower_host = t->join_host,
+		.towers = towers,
 		.agent_port = t->agent_port,
 		.api_port = t->api_port,
 		.ca_pem = ca_cert_pem(t->ca),
@@ -354,6 +359,10 @@ char *userdata_for_tower(struct tower *t, const char *token, const char *role, c
 		.token_expires = util_now() + USERDATA_TOKEN_TTL_S,
 	};
 
+	/* several replicas: the node knows them all (one tower: as before) */
+	lease_agent_addresses(t->lease, towers, sizeof(towers));
+	if (strchr(towers, ',') == NULL)
+		towers[0] = '\0';
 	if (t->cloud_init_dir == NULL) {
 		snprintf(err, err_size, "no cloud-init template dir (tower serve --cloud-init DIR)");
 		return NULL;

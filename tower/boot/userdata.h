@@ -15,6 +15,9 @@ struct userdata_params {
 	const char *template_dir;  /* cloud-init/: user-data.yaml and the files it names */
 	const char *tower_host;    /* what the node dials, for both ports */
 	uint16_t agent_port;
+	/* Every tower replica's agent address (host:port, comma-separated) for
+	 * join.conf's tower; NULL or "": tower_host with agent_port. */
+	const char *towers;
 	uint16_t api_port;         /* where it downloads the agent */
 	const char *ca_pem;        /* the tower's CA certificate */
 	const char *ca_pin;        /* "sha256:<64 hex>" of the CA key */

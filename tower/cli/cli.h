@@ -38,6 +38,7 @@ extern const struct cli_option cli_shared_options[];
 
 extern const struct cli_command cli_serve_entry;
 extern const struct cli_command cli_token_entry;
+extern const struct cli_command cli_status_entry;
 extern const struct cli_command cli_nodes_entry;
 extern const struct cli_command cli_run_entry;
 extern const struct cli_command cli_logs_entry;

@@ -20,6 +20,7 @@ const struct cli_command *const cli_commands[] = {
 	&cli_nodes_entry,
 	&cli_run_entry,
 	&cli_userdata_entry,
+	&cli_status_entry,
 };
 const size_t cli_command_count = sizeof(cli_commands) / sizeof(cli_commands[0]);
 

@@ -21,6 +21,7 @@
 #include "tower/fleet/nodes.h"
 #include "tower/providers/provider.h"
 #include "tower/store/store.h"
+#include "tower/engine/lease.h"
 #include "tower/tower.h"
 
 #define PROVIDER_THREADS 8   /* nodes made or released at once */
@@ -73,6 +74,7 @@ struct node_call {
 	char size[STORE_ROLE_MAX];
 	char token[ENROLL_TOKEN_LEN + 1];
 	char *user_data;
+	char towers[1024];            /* every replica's agent address */
 	struct provider_node made;    /* in for destroy, out for create */
 	int rc;
 	char err[512];
@@ -235,6 +237,7 @@ static void node_call_work(void *arg)
 			.size = c->size[0] ? c->size : NULL,
 			.join_token = c->token,
 			.user_data = c->user_data,
+			.towers = c->towers[0] ? c->towers : NULL,
 		};
 		c->rc = c->ops->create_node(c->ctx, &req, &c->made, c->err, sizeof(c->err));
 	} else {
@@ -287,8 +290,14 @@ static void node_call_done(void *arg, bool ran)
 	struct oc_calls *oc = oc_calls_find(pv, c->oc_id);
 	struct tally *tl = oc == NULL ? NULL : c->for_release ? &oc->release : &oc->acquire;
 	char oc_id[STORE_ID_MAX];
+	/* what the call made is recorded only while this replica holds the
+	 * lease: a deposed leader's late result is refused (the new leader
+	 * resumes the step as a restarted tower does) */
+	bool was = store_fence_on(pv->t->store, true);
+	bool recorded = ran && c->rc == 0 && record_call(pv, c) == 0;
 
-	if (!(ran && c->rc == 0 && record_call(pv, c) == 0) && tl != NULL)
+	store_fence_on(pv->t->store, was);
+	if (!recorded && tl != NULL)
 		tally_fail(tl, c->name, !ran ? "the tower stopped first"
 				      : c->rc != 0 ? c->err : "cannot read its row");
 	if (oc != NULL)
@@ -315,6 +324,9 @@ static struct node_call *node_call_new(struct provision *pv, struct provider_slo
 	snprintf(c->group, sizeof(c->group), "%s", n->group);
 	snprintf(c->made.handle, sizeof(c->made.handle), "%s", n->handle);
 	snprintf(c->made.address, sizeof(c->made.address), "%s", n->address);
+	/* read here, on the loop: the store is not for the call's thread */
+	if (create && pv->t->lease != NULL)
+		lease_agent_addresses(pv->t->lease, c->towers, sizeof(c->towers));
 	return c;
 }
 

@@ -5,6 +5,7 @@
  * make and release the nodes; attached nodes are enrolled ones, never the
  * provider's. */
 #include "tower/engine/workflow.h"
+#include "tower/engine/lease.h"
 
 #include <limits.h>
 #include <stddef.h>
@@ -801,6 +802,19 @@ static int fill_addresses_from_connections(struct workflow *wf, struct oc_view *
 	return 0;
 }
 
+/* Connected here, or (replicas) to another replica: its heartbeats, written
+ * within a second by the replica holding it, are recent. */
+static bool node_connected_anywhere(struct workflow *wf, const char *node_id)
+{
+	struct store_node node;
+
+	if (hub_node_connected(wf->t->hub, node_id))
+		return true;
+	if (!store_is_shared(wf->t->store) || store_node_get(wf->t->store, node_id, &node) != 1)
+		return false;
+	return node.last_seen >= util_now() - 3 * hub_heartbeat_s(wf->t->hub) - 2;
+}
+
 /* Done once every made node's agent has enrolled and is connected. */
 static void check_enroll(struct workflow *wf, struct oc_view *v, struct store_oc_step *s)
 {
@@ -808,7 +822,7 @@ static void check_enroll(struct workflow *wf, struct oc_view *v, struct store_oc
 
 	for (int i = 0; i < v->node_count; i++) {
 		const struct store_oc_node *n = &v->nodes[i];
-		if (n->attached || (n->node_id[0] != '\0' && hub_node_connected(wf->t->hub, n->node_id)))
+		if (n->attached || (n->node_id[0] != '\0' && node_connected_anywhere(wf, n->node_id)))
 			continue;
 		if (strlen(missing) + strlen(n->name) + 2 < sizeof(missing))
 			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing), "%s%s",
@@ -1047,11 +1061,21 @@ out:
 
 /* announce: the pass that finds nothing more to do is told to the
  * watchers too (a request changed the OverCloud before it came here). */
+/* Only the leader drives: another replica's requests are recorded in the
+ * database, and the leader's next tick picks them up. Every write made
+ * while driving is fenced with the lease's token (store_fence_on). */
 static void advance(struct workflow *wf, const char *id, bool announce)
 {
+	bool was;
+
+	if (!lease_is_leader(wf->t->lease))
+		return;
+	was = store_fence_on(wf->t->store, true);
 	/* A finished step can make others ready at once. */
-	for (int i = 0; i < 64 && advance_once(wf, id, announce); i++)
+	for (int i = 0; i < 64 && lease_is_leader(wf->t->lease) && advance_once(wf, id, announce);
+	     i++)
 		;
+	store_fence_on(wf->t->store, was);
 }
 
 static int advance_active(const struct store_overcloud *oc, void *arg)
@@ -1071,7 +1095,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct workflow *wf = arg;
 
-	if (wf->advancing)
+	if (wf->advancing || !lease_is_leader(wf->t->lease))
 		return;
 	wf->advancing = true;
 	store_oc_foreach(wf->t->store, advance_active, wf);

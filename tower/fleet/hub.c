@@ -872,6 +872,11 @@ bool hub_node_connected(struct hub *hub, const char *node_id)
 	return table_find(hub, node_id) != NULL;
 }
 
+int hub_heartbeat_s(const struct hub *hub)
+{
+	return hub->heartbeat_s;
+}
+
 int hub_node_address(struct hub *hub, const char *node_id, char *out, size_t size)
 {
 	struct hub_conn *c = table_find(hub, node_id);

@@ -45,6 +45,8 @@ void hub_set_events(struct hub *hub, const struct hub_events *ev, void *arg);
 int hub_send(struct hub *hub, const char *node_id, const struct msg *m);
 
 bool hub_node_connected(struct hub *hub, const char *node_id);
+/* The heartbeat interval agents are told, in seconds. */
+int hub_heartbeat_s(const struct hub *hub);
 /* The address the node's connection comes from ("10.0.0.7"; behind NAT the
  * NAT's). Returns 0, or -1 when the node is not connected. */
 int hub_node_address(struct hub *hub, const char *node_id, char *out, size_t size);

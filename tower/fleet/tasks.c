@@ -43,6 +43,7 @@ struct tasks {
 	void (*done_hook)(void *arg, const char *run_id);
 	void *done_arg;
 	struct event *late_ev;        /* gives up on tasks whose node never answers */
+	struct event *relay_ev;       /* replicas: sends what another one made */
 	/* Results the store could not save (disk full): their tasks are sent
 	 * to the node again until one is saved; its journal answers with
 	 * the result it still holds, since no ack went out. */
@@ -155,6 +156,8 @@ void tasks_free(struct tasks *tk)
 		tasks_unwatch(tk->watches);
 	if (tk->late_ev != NULL)
 		event_free(tk->late_ev);
+	if (tk->relay_ev != NULL)
+		event_free(tk->relay_ev);
 	if (tk->reask_ev != NULL)
 		event_free(tk->reask_ev);
 	free(tk->reask);
@@ -1123,6 +1126,30 @@ static void on_late_sweep(evutil_socket_t fd, short what, void *arg)
 
 	store_task_foreach_open_before(tk->st, util_now_ms() - TASKS_LATE_GRACE_S * 1000,
 				       end_if_late, tk);
+}
+
+#define TASKS_RELAY_EVERY_MS 500
+#define TASKS_RELAY_SPAN_MS (24LL * 3600 * 1000)
+
+/* Replicas: a task the leader made for a node connected to another replica
+ * is still pending in the database; the replica that holds the node's
+ * connection finds it here and sends it. */
+static void on_relay(evutil_socket_t fd, short what, void *arg)
+{
+	struct tasks *tk = arg;
+	struct pending_sends ps = {.tk = tk};
+
+	store_task_foreach_pending_since(tk->st, util_now_ms() - TASKS_RELAY_SPAN_MS,
+					 send_if_connected, &ps);
+	mark_sent(tk, &ps);
+}
+
+int tasks_start_relay(struct tasks *tk, struct event_base *base)
+{
+	struct timeval every = {0, TASKS_RELAY_EVERY_MS * 1000};
+
+	tk->relay_ev = event_new(base, -1, EV_PERSIST, on_relay, tk);
+	return tk->relay_ev != NULL && event_add(tk->relay_ev, &every) == 0 ? 0 : -1;
 }
 
 int tasks_start_sweeper(struct tasks *tk, struct event_base *base)

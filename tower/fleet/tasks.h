@@ -30,6 +30,9 @@ void tasks_set_roles(struct tasks *tk, const struct role_set *roles);
 /* Every 5 s, ends as "timeout" the tasks whose node has not answered 30 s
  * past their own timeout (a dead node must not hold up a destroy). */
 int tasks_start_sweeper(struct tasks *tk, struct event_base *base);
+/* For replicas sharing a database: every 500 ms, sends the still pending
+ * tasks (made by any replica in the last day) whose node is connected here. */
+int tasks_start_relay(struct tasks *tk, struct event_base *base);
 
 #define TASKS_ID_SIZE 40
 

@@ -22,6 +22,7 @@
 #include "tower/store/store.h"
 #include "tower/metrics/telemetry.h"
 #include "tower/tower.h"
+#include "tower/engine/lease.h"
 
 struct node_row {
 	struct store_node node;
@@ -187,6 +188,34 @@ static int write_task_state(const char *state, int64_t count, void *arg)
 	return 0;
 }
 
+/* The replicas sharing the database, which one leads, the lease's age. */
+static void write_replicas(struct tower *t, struct evbuffer *out)
+{
+	struct lease_status *ls = calloc(1, sizeof(*ls));
+
+	if (ls == NULL || lease_status(t->lease, ls) != 0) {
+		free(ls);
+		return;
+	}
+	promtext_family(out, "overcloud_tower_leader", "gauge",
+			"1 for the replica that holds the leader lease, 0 for the others.");
+	for (int i = 0; i < ls->count; i++) {
+		struct promtext_label l = {"replica", ls->replicas[i].id};
+
+		promtext_sample(out, "overcloud_tower_leader", &l, 1,
+				ls->lease_live && strcmp(ls->replicas[i].id, ls->lease.holder) == 0);
+	}
+	promtext_family(out, "overcloud_tower_lease_age_seconds", "gauge",
+			"Time since the leader last renewed its lease.");
+	promtext_sample(out, "overcloud_tower_lease_age_seconds", NULL, 0,
+			ls->lease.renewed_ms > 0
+				? (double)(ls->lease.now_ms - ls->lease.renewed_ms) / 1000.0 : 0.0);
+	promtext_family(out, "overcloud_tower_lease_token", "gauge",
+			"The lease's fencing token: it grows at each change of leader.");
+	promtext_sample(out, "overcloud_tower_lease_token", NULL, 0, (double)ls->lease.token);
+	free(ls);
+}
+
 int exporter_metrics(struct tower *t, struct evbuffer *out)
 {
 	struct node_rows nr;
@@ -201,6 +230,7 @@ int exporter_metrics(struct tower *t, struct evbuffer *out)
 	promtext_family(out, "overcloud_tower_start_time_seconds", "gauge",
 			"When the tower started.");
 	promtext_sample(out, "overcloud_tower_start_time_seconds", NULL, 0, (double)t->started_at);
+	write_replicas(t, out);
 	promtext_family(out, "overcloud_agent_tls_resumed_total", "counter",
 			"Agent TLS sessions resumed from a ticket.");
 	promtext_sample(out, "overcloud_agent_tls_resumed_total", NULL, 0,

@@ -1316,6 +1316,37 @@ static int local_destroy_node(void *ctx, const char *overcloud_id, const struct 
 	return 0;
 }
 
+/* Every replica's agent address for a node's join line: a node in a
+ * namespace reaches this host through the bridge, so each replica is the
+ * bridge's address with its port (replicas of a local provider share the
+ * host); on loopback the addresses are taken as they are. The list stays
+ * what out holds already when an entry is not host:port. */
+static void agent_towers(const struct local_ctx *c, const char *towers, char *out, size_t size)
+{
+	char list[1024] = "", entry[300];
+	const char *p = towers;
+
+	while (*p != '\0') {
+		size_t len = strcspn(p, ","), used = strlen(list);
+		const char *colon;
+
+		if (len == 0 || len >= sizeof(entry))
+			return;
+		memcpy(entry, p, len);
+		entry[len] = '\0';
+		colon = strrchr(entry, ':');
+		if (colon == NULL || colon[1] == '\0')
+			return;
+		if (snprintf(list + used, sizeof(list) - used, "%s%s%s", used ? "," : "",
+			     c->netns ? LOCAL_BRIDGE_ADDR : "", c->netns ? colon : entry) >=
+		    (int)(sizeof(list) - used))
+			return;
+		p += len + (p[len] == ',');
+	}
+	if (list[0] != '\0' && strlen(list) < size)
+		snprintf(out, size, "%s", list);
+}
+
 static int local_create_node(void *ctx, const struct provider_node_request *req,
 			     struct provider_node *out, char *err, size_t err_size)
 {
@@ -1323,7 +1354,7 @@ static int local_create_node(void *ctx, const struct provider_node_request *req,
 	struct spawn_plan plan = {.ns_fd = -1, .null_fd = -1, .log_fd = -1};
 	struct provider_node made = {.handle = ""};
 	char dir[PATH_MAX], ca_path[PATH_MAX], state_path[PATH_MAX], log_path[PATH_MAX];
-	char pid_path[PATH_MAX], home[PATH_MAX + 8], tower[300], netns[LOCAL_NETNS_MAX] = "host";
+	char pid_path[PATH_MAX], home[PATH_MAX + 8], tower[1024], netns[LOCAL_NETNS_MAX] = "host";
 	char pidtext[24], e2[256], ns_path[96];
 	const char *argv[12];
 	char **envp = NULL;
@@ -1397,6 +1428,8 @@ static int local_create_node(void *ctx, const struct provider_node_request *req,
 		snprintf(tower, sizeof(tower), "%s:%u", c->tower_host, (unsigned)c->tower_port);
 	}
 
+	if (req->towers != NULL)
+		agent_towers(c, req->towers, tower, sizeof(tower));
 	argv[n++] = c->agent_binary;
 	argv[n++] = "join";
 	argv[n++] = "--tower";

@@ -34,6 +34,9 @@ struct provider_node_request {
 	const char *size;             /* flavor / instance type; may be NULL */
 	const char *join_token;
 	const char *user_data;        /* rendered cloud-init, or NULL where unused */
+	/* Every tower replica's agent address (host:port), comma-separated,
+	 * the creating tower's first; NULL: only the tower of provider_env. */
+	const char *towers;
 };
 
 /* What the provider made: handle is its own id (pid dir, server id, instance

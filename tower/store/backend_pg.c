@@ -133,6 +133,25 @@ static const char *const pg_migrations[STORE_SCHEMA_VERSION] = {
 	"  value        " PG_TEXT " NOT NULL,"
 	"  PRIMARY KEY (overcloud_id, name)"
 	");",
+	/* 8: the leader lease and the replicas (backend_sqlite.c says why) */
+	"CREATE TABLE leases ("
+	"  name       " PG_TEXT " PRIMARY KEY NOT NULL,"
+	"  holder     " PG_TEXT " NOT NULL DEFAULT '',"
+	"  token      BIGINT NOT NULL DEFAULT 0,"
+	"  expires_ms BIGINT NOT NULL DEFAULT 0,"
+	"  taken_ms   BIGINT NOT NULL DEFAULT 0,"
+	"  renewed_ms BIGINT NOT NULL DEFAULT 0"
+	");"
+	"INSERT INTO leases (name) VALUES ('leader');"
+	"CREATE TABLE replicas ("
+	"  id         " PG_TEXT " PRIMARY KEY NOT NULL,"
+	"  api        " PG_TEXT " NOT NULL,"
+	"  agents     " PG_TEXT " NOT NULL,"
+	"  started_ms BIGINT NOT NULL,"
+	"  seen_ms    BIGINT NOT NULL"
+	");"
+	/* what another replica's relay looks for every half second */
+	"CREATE INDEX tasks_pending ON tasks(created_ms) WHERE state = 'pending';",
 };
 
 /* Several towers may open one database at once: the first to take this
@@ -167,6 +186,12 @@ struct store_conn {
 	PGconn *pg;
 	char password[256];	/* to cut out of every message, never logged */
 	bool connected;		/* it was up once: a bad status now is a loss */
+	/* A batch is open (BEGIN ran, no COMMIT or ROLLBACK yet): a lost
+	 * connection is not made again under it, so its end fails as it must. */
+	bool batch_open;
+	/* Grows at each reconnection: a statement prepared under an older one
+	 * is prepared again on the new session. */
+	unsigned generation;
 	char err[512];
 };
 
@@ -179,6 +204,9 @@ struct pg_q {
 	bool prepared;
 	bool control;		/* BEGIN, COMMIT, a savepoint: never wrapped */
 	bool commit;
+	bool begin;
+	bool ends_batch;	/* COMMIT or ROLLBACK */
+	unsigned prepared_gen;	/* the connection's generation it was prepared in */
 	Oid prepared_types[PG_MAX_PARAMS];
 	Oid types[PG_MAX_PARAMS];
 	const char *values[PG_MAX_PARAMS];
@@ -241,8 +269,7 @@ static const char *result_message(struct store_conn *c, const PGresult *res)
 /* Sets c->err from a libpq message: one line, no password. */
 static void conn_set_err(struct store_conn *c, const char *what, const char *msg)
 {
-	/* Reconnecting is for later (replicas); for now the operator hears
-	 * of it on every failed statement and restarts the tower. */
+	/* Outside a batch the next statement connects again (reconnect). */
 	if (c->connected && c->pg != NULL && PQstatus(c->pg) == CONNECTION_BAD)
 		what = "connection to the database lost";
 	snprintf(c->err, sizeof(c->err), "%s%s%s", what ? what : "", what ? ": " : "",
@@ -383,6 +410,10 @@ static bool pg_in_transaction(struct store_conn *c)
 {
 	PGTransactionStatusType ts = PQtransactionStatus(c->pg);
 
+	/* a batch whose connection was lost is open until its end is tried */
+	if (c->batch_open && PQstatus(c->pg) != CONNECTION_OK)
+		return true;
+
 	return ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR || ts == PQTRANS_ACTIVE;
 }
 
@@ -443,6 +474,8 @@ static struct store_q *pg_prepare(struct store_conn *c, int id, const char *sql,
 	 * statement savepoint. */
 	q->control = id <= ST_ROLLBACK_TO;
 	q->commit = id == ST_COMMIT;
+	q->begin = id == ST_BEGIN;
+	q->ends_batch = id == ST_COMMIT || id == ST_ROLLBACK;
 	q->row = -1;
 	return &q->base;
 }
@@ -503,7 +536,7 @@ static PGresult *prepare_now(struct pg_q *q)
 {
 	PGresult *res;
 
-	if (q->prepared)
+	if (q->prepared && q->prepared_gen == q->c->generation)
 		return NULL;
 	res = PQprepare(q->c->pg, q->name, q->sql, q->nparams, q->types);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -511,6 +544,7 @@ static PGresult *prepare_now(struct pg_q *q)
 	PQclear(res);
 	memcpy(q->prepared_types, q->types, sizeof(q->types));
 	q->prepared = true;
+	q->prepared_gen = q->c->generation;
 	return NULL;
 }
 
@@ -586,22 +620,56 @@ static PGresult *run_in_savepoint(struct pg_q *q, bool *undo)
  * transaction the statement runs in a savepoint of its own: PostgreSQL
  * aborts the whole transaction at a failed statement where sqlite undoes
  * only the statement, and the store's batches count on the latter. */
+/* A lost connection made again (PostgreSQL restarted, a network cut):
+ * 0 when it is back, with every statement to be prepared again. */
+static int reconnect(struct store_conn *c)
+{
+	if (c->batch_open)
+		return -1;
+	PQreset(c->pg);
+	if (PQstatus(c->pg) != CONNECTION_OK)
+		return -1;
+	c->generation++;
+	log_warn("store: the connection to PostgreSQL was lost and is made again");
+	return 0;
+}
+
+static PGresult *prepare_and_run(struct pg_q *q, bool wrapped, bool *undo)
+{
+	/* Preparing fails only on a statement's SQL (a bug): inside a batch
+	 * that aborts the transaction, and store_commit reports it. */
+	PGresult *res = prepare_now(q);
+
+	if (res == NULL)
+		res = wrapped ? run_in_savepoint(q, undo) : run_statement(q);
+	return res;
+}
+
 static int execute(struct pg_q *q)
 {
 	struct store_conn *c = q->c;
 	bool wrapped = !q->control && pg_in_transaction(c), undo = false;
 	ExecStatusType status;
 
-	if (PQstatus(c->pg) != CONNECTION_OK) {
+	/* The end of a batch ends it whatever comes of it. */
+	if (q->ends_batch)
+		c->batch_open = false;
+	/* A batch's end on a lost connection fails: its writes are gone. */
+	if (PQstatus(c->pg) != CONNECTION_OK && (q->ends_batch || reconnect(c) != 0)) {
 		conn_set_err(c, NULL, "the server closed the connection");
 		return -1;
 	}
-	/* Preparing fails only on a statement's SQL (a bug): inside a batch
-	 * that aborts the transaction, and store_commit reports it. */
-	q->res = prepare_now(q);
-	if (q->res == NULL)
-		q->res = wrapped ? run_in_savepoint(q, &undo) : run_statement(q);
+	q->res = prepare_and_run(q, wrapped, &undo);
+	/* Outside a batch, a statement the lost connection failed runs once
+	 * more on a new one (what a batch did is gone with it: its end fails). */
+	if (PQstatus(c->pg) == CONNECTION_BAD && !c->batch_open && !wrapped && !q->ends_batch &&
+	    reconnect(c) == 0) {
+		PQclear(q->res);
+		q->res = prepare_and_run(q, false, &undo);
+	}
 	status = PQresultStatus(q->res);
+	if (q->begin && (status == PGRES_COMMAND_OK))
+		c->batch_open = true;
 	if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
 		conn_set_err(c, NULL, result_message(c, q->res));
 		PQclear(q->res);
@@ -679,6 +747,10 @@ const struct store_backend store_backend_pg = {
 	.migrations = pg_migrations,
 	.migration_begin = PG_MIGRATION_BEGIN,
 	.txn_sql = pg_txn_sql,
+	/* clock_timestamp(), not now(): the time of the statement, not of
+	 * its transaction's start */
+	.now_ms_sql = "(extract(epoch from clock_timestamp()) * 1000)::bigint",
+	.for_share_sql = " FOR SHARE",
 	.open = pg_open,
 	.close = pg_close,
 	.errmsg = pg_errmsg,

@@ -157,6 +157,26 @@ static const char *const sqlite_migrations[STORE_SCHEMA_VERSION] = {
 	"  value        TEXT NOT NULL,"
 	"  PRIMARY KEY (overcloud_id, name)"
 	");",
+	/* 8: the leader lease (its fencing token grows at each change of
+	 * holder) and the replicas sharing the database */
+	"CREATE TABLE leases ("
+	"  name       TEXT PRIMARY KEY NOT NULL,"
+	"  holder     TEXT NOT NULL DEFAULT '',"
+	"  token      INTEGER NOT NULL DEFAULT 0,"
+	"  expires_ms INTEGER NOT NULL DEFAULT 0,"
+	"  taken_ms   INTEGER NOT NULL DEFAULT 0,"
+	"  renewed_ms INTEGER NOT NULL DEFAULT 0"
+	");"
+	"INSERT INTO leases (name) VALUES ('leader');"
+	"CREATE TABLE replicas ("
+	"  id         TEXT PRIMARY KEY NOT NULL,"
+	"  api        TEXT NOT NULL,"
+	"  agents     TEXT NOT NULL,"
+	"  started_ms INTEGER NOT NULL,"
+	"  seen_ms    INTEGER NOT NULL"
+	");"
+	/* what another replica's relay looks for every half second */
+	"CREATE INDEX tasks_pending ON tasks(created_ms) WHERE state = 'pending';",
 };
 
 _Static_assert(OC_ARRAY_LEN(sqlite_migrations) == STORE_SCHEMA_VERSION,
@@ -420,6 +440,8 @@ const struct store_backend store_backend_sqlite = {
 	 * opening the same file at once do not both apply a migration. */
 	.migration_begin = "BEGIN IMMEDIATE",
 	.txn_sql = sqlite_txn_sql,
+	.now_ms_sql = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
+	.for_share_sql = "",
 	.open = sq_open,
 	.close = sq_close,
 	.errmsg = sq_errmsg,

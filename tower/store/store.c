@@ -14,7 +14,7 @@
 /* Every table's statements; store_open prepares them all and refuses a gap. */
 static const struct store_sql *const store_tables[] = {
 	store_tokens_sql,     store_nodes_sql,	  store_tasks_sql,    store_overclouds_sql,
-	store_oc_nodes_sql,   store_oc_steps_sql, store_oc_inputs_sql,
+	store_oc_nodes_sql,   store_oc_steps_sql, store_oc_inputs_sql, store_leases_sql,
 };
 
 /* ---- small helpers ---- */
@@ -109,12 +109,33 @@ struct store_q *store_bound(struct store *st, enum store_stmt which, const char 
 	return s;
 }
 
+/* A fenced write outside a batch is a batch of its own: store_begin checks
+ * the lease and keeps its row locked until the write is committed. */
+static int exec_fenced(struct store *st, enum store_stmt which, const char *what,
+		       const struct store_arg *args, size_t n)
+{
+	int changes;
+
+	if (store_begin(st) != 0)
+		return -1;
+	changes = store_exec(st, which, what, args, n);
+	if (changes < 0) {
+		store_rollback(st);
+		return -1;
+	}
+	return store_commit(st) == 0 ? changes : -1;
+}
+
 int store_exec(struct store *st, enum store_stmt which, const char *what,
 	       const struct store_arg *args, size_t n)
 {
-	struct store_q *s = store_bound(st, which, what, args, n);
+	struct store_q *s;
 	int changes;
 
+	if (st != NULL && (unsigned)which < ST_COUNT && store_fence_applies(st, which) &&
+	    !st->be->in_transaction(st->conn))
+		return exec_fenced(st, which, what, args, n);
+	s = store_bound(st, which, what, args, n);
 	if (s == NULL)
 		return -1;
 	if (store_step(s) != STORE_DONE) {
@@ -238,13 +259,46 @@ void store_column_copy(struct store_q *s, int col, char *dst, size_t size)
 
 /* ---- open, migrate, close ---- */
 
+/* Appends src to out, each NOW_MS and FOR_SHARE in it in the backend's words. */
+static int backend_words(const struct store_backend *be, const char *src, char *out, size_t size)
+{
+	size_t len = 0;
+
+	while (*src != '\0') {
+		const char *word = NULL;
+		size_t skip = 1, add;
+
+		if (strncmp(src, "NOW_MS", 6) == 0) {
+			word = be->now_ms_sql;
+			skip = 6;
+		} else if (strncmp(src, "FOR_SHARE", 9) == 0) {
+			word = be->for_share_sql;
+			skip = 9;
+		}
+		add = word != NULL ? strlen(word) : 1;
+		if (len + add >= size)
+			return -1;
+		memcpy(out + len, word != NULL ? word : src, add);
+		len += add;
+		src += skip;
+	}
+	out[len] = '\0';
+	return 0;
+}
+
 static int prepare_one(struct store *st, const struct store_sql *q, char *err, size_t err_size)
 {
+	char sql[2048];
+
 	if (st->stmt[q->which] != NULL) {
 		store_set_err(err, err_size, "statement %d given twice", (int)q->which);
 		return -1;
 	}
-	st->stmt[q->which] = st->be->prepare(st->conn, (int)q->which, q->sql, err, err_size);
+	if (backend_words(st->be, q->sql, sql, sizeof(sql)) != 0) {
+		store_set_err(err, err_size, "statement %d is too long", (int)q->which);
+		return -1;
+	}
+	st->stmt[q->which] = st->be->prepare(st->conn, (int)q->which, sql, err, err_size);
 	return st->stmt[q->which] != NULL ? 0 : -1;
 }
 
@@ -434,7 +488,13 @@ int store_begin(struct store *st)
 		log_error("store: begin: a transaction is already open");
 		return -1;
 	}
-	return store_exec(st, ST_BEGIN, "begin", STORE_NO_ARGS) < 0 ? -1 : 0;
+	if (store_exec(st, ST_BEGIN, "begin", STORE_NO_ARGS) < 0)
+		return -1;
+	if (st->fence_on && st->fence_token > 0 && store_fence_check(st) != 0) {
+		store_rollback(st);
+		return -1;
+	}
+	return 0;
 }
 
 int store_commit(struct store *st)

@@ -147,6 +147,9 @@ void store_task_clear(struct store_task *t);
 int store_task_foreach_open(struct store *st, const char *node_id,
 			    int (*fn)(const struct store_task *task, void *arg), void *arg);
 /* Every unfinished task created before created_before_ms, oldest first. */
+/* Tasks no replica has sent yet (still pending), made since created_since_ms. */
+int store_task_foreach_pending_since(struct store *st, int64_t created_since_ms,
+				     int (*fn)(const struct store_task *task, void *arg), void *arg);
 int store_task_foreach_open_before(struct store *st, int64_t created_before_ms,
 				   int (*fn)(const struct store_task *task, void *arg), void *arg);
 int store_task_foreach_run(struct store *st, const char *run_id,
@@ -244,6 +247,47 @@ int store_ocs_clear(struct store *st, const char *oc_id, const char *dag);
 int64_t store_ocs_count_open(struct store *st, const char *oc_id, const char *dag);
 /* The OverCloud whose step ran run_id: 1 found, 0 none (an ad-hoc run), -1 error. */
 int store_ocs_find_run(struct store *st, const char *run_id, char *oc_id, size_t oc_id_size);
+
+/* ---- the leader lease and the replicas (leases.c) ----
+ * Replicas sharing one database take turns holding the "leader" lease; its
+ * token grows by one at every change of holder. Times are the database's
+ * clock in ms (now_ms is that clock when the row was read). */
+#define STORE_REPLICA_MAX 128
+
+struct store_lease {
+	char holder[STORE_REPLICA_MAX];	/* "" when never held */
+	int64_t token, expires_ms, taken_ms, renewed_ms, now_ms;
+};
+
+struct store_replica {
+	char id[STORE_REPLICA_MAX];
+	char api[STORE_REPLICA_MAX];	/* host:port of its API */
+	char agents[STORE_REPLICA_MAX];	/* host:port agents dial */
+	int64_t started_ms, seen_ms, now_ms;
+};
+
+/* True when other towers may share this database (PostgreSQL). */
+bool store_is_shared(const struct store *st);
+/* Takes the lease for holder when it is free or lapsed, or renews it when
+ * holder has it, for ttl_ms. 1 held (its token in *token), 0 another
+ * replica holds it, -1 error. */
+int store_lease_take(struct store *st, const char *holder, int64_t ttl_ms, int64_t *token);
+/* 1 read, 0 no lease row, -1 error. */
+int store_lease_get(struct store *st, struct store_lease *out);
+/* While fencing is on (store_fence_on) and token > 0, every write outside
+ * a batch and every batch first checks, in its own transaction and with
+ * the lease row locked, that holder still holds token unexpired; when it
+ * does not, the write fails and store_fence_lost turns true. */
+void store_fence_set(struct store *st, const char *holder, int64_t token);
+/* Returns whether it was on before. */
+bool store_fence_on(struct store *st, bool on);
+/* True once a fenced write found the lease gone (cleared by store_fence_set). */
+bool store_fence_lost(const struct store *st);
+/* Records that replica id is alive now (starting: it just started). */
+int store_replica_seen(struct store *st, const char *id, const char *api, const char *agents,
+		       bool starting);
+/* The replicas, by id: the count read (at most max), or -1. */
+int store_replica_list(struct store *st, struct store_replica *out, size_t max);
 
 /* ---- batching ----
  * One level only: store_begin inside an open batch fails. store_commit rolls

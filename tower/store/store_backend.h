@@ -9,7 +9,7 @@
 
 /* The schema both engines are at once every migration has run: the same
  * number means the same tables, columns and rules on either. */
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 
 /* A backend's connection; its layout is the backend's own. */
 struct store_conn;
@@ -35,6 +35,12 @@ struct store_backend {
 	const char *migration_begin;
 	/* SQL of ST_BEGIN .. ST_ROLLBACK_TO, ended by { ST_COUNT, NULL }. */
 	const struct store_sql *txn_sql;
+	/* What a statement's NOW_MS becomes: the database's clock in ms, so
+	 * that the towers' own clocks never decide who holds a lease. */
+	const char *now_ms_sql;
+	/* What a statement's FOR_SHARE becomes: a row lock held to the end of
+	 * the transaction ("" where the whole database has one writer). */
+	const char *for_share_sql;
 
 	/* Opens target (never logs it: it may hold a password). */
 	struct store_conn *(*open)(const char *target, char *err, size_t err_size);

@@ -43,6 +43,7 @@ enum store_stmt {
 	ST_TASK_BY_RUN,
 	ST_TASK_COUNT_OPEN,
 	ST_TASK_COUNT_BY_STATE,
+	ST_TASK_PENDING_SINCE,
 	ST_OC_INSERT,
 	ST_OC_SET_STATUS,
 	ST_OC_GET,
@@ -61,6 +62,12 @@ enum store_stmt {
 	ST_OCI_INSERT,
 	ST_OCI_GET,
 	ST_OCI_LIST,
+	/* the lease's and the replicas' statements are last: never fenced */
+	ST_LEASE_TAKE,
+	ST_LEASE_GET,
+	ST_LEASE_CHECK,
+	ST_REPLICA_SEEN,
+	ST_REPLICA_LIST,
 	ST_COUNT
 };
 
@@ -77,6 +84,7 @@ extern const struct store_sql store_overclouds_sql[];
 extern const struct store_sql store_oc_nodes_sql[];
 extern const struct store_sql store_oc_steps_sql[];
 extern const struct store_sql store_oc_inputs_sql[];
+extern const struct store_sql store_leases_sql[];
 
 struct store {
 	const struct store_backend *be;
@@ -84,6 +92,12 @@ struct store {
 	struct store_q *stmt[ST_COUNT];
 	int version;
 	bool in_foreach;	/* ST_NODE_LIST is being stepped */
+	/* the fence (leases.c): writes check that this replica holds the
+	 * lease with fence_token while fence_on */
+	char fence_holder[STORE_REPLICA_MAX];
+	int64_t fence_token;
+	bool fence_on;
+	bool fence_lost;
 };
 
 /* ---- the one way a value reaches a statement ----
@@ -161,6 +175,11 @@ void store_log(struct store *st, const char *what, const char *object);
 void store_stmt_done(struct store_q *s);
 /* Copies a text column into dst (NUL-terminated, cut at a UTF-8 boundary). */
 void store_column_copy(struct store_q *s, int col, char *dst, size_t size);
+
+/* leases.c: whether statement which is checked against the lease while
+ * fencing is on, and the check itself (0 held, -1 not or error). */
+bool store_fence_applies(const struct store *st, enum store_stmt which);
+int store_fence_check(struct store *st);
 
 /* tokens.c: in a transaction, checks the token and takes one use. */
 enum store_enroll_result store_token_take(struct store *st, const char *token_id,

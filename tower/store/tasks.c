@@ -38,6 +38,8 @@ const struct store_sql store_tasks_sql[] = {
 	{ ST_TASK_COUNT_OPEN, "SELECT count(*) FROM tasks WHERE run_id = ?1"
 			      " AND state IN ('pending','sent','running')" },
 	{ ST_TASK_COUNT_BY_STATE, "SELECT state, count(*) FROM tasks GROUP BY state ORDER BY state" },
+	{ ST_TASK_PENDING_SINCE, "SELECT " TASK_COLUMNS " FROM tasks WHERE state = 'pending'"
+				 " AND created_ms >= CAST(?1 AS BIGINT) ORDER BY created_at, rowid" },
 	{ ST_COUNT, NULL },
 };
 
@@ -187,6 +189,12 @@ int store_task_foreach_open_before(struct store *st, int64_t created_before_ms,
 				   int (*fn)(const struct store_task *task, void *arg), void *arg)
 {
 	return task_foreach(st, ST_TASK_OPEN_OLDER, arg_int(created_before_ms), fn, arg);
+}
+
+int store_task_foreach_pending_since(struct store *st, int64_t created_since_ms,
+				     int (*fn)(const struct store_task *task, void *arg), void *arg)
+{
+	return task_foreach(st, ST_TASK_PENDING_SINCE, arg_int(created_since_ms), fn, arg);
 }
 
 int store_task_foreach_run(struct store *st, const char *run_id,
