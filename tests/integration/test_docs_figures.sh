@@ -6,9 +6,10 @@ set -euo pipefail
 REPO=${OC_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
-# "enroll 10000 fresh agents, CSR signing incl. (s)   38.1   <= 60   met"
-enroll=$(sed -n 's/^enroll 10000 fresh agents[^)]*)[[:space:]]*\([0-9.]*\).*/\1/p' "$REPO/bench/README.md")
-fanout=$(sed -n 's/^no-op fan-out to 101 agent processes (ms)[[:space:]]*\([0-9]*\).*/\1/p' "$REPO/bench/README.md")
+# "enroll 10000 fresh agents, CSR signing incl. (s)   38.1   <= 60   met":
+# the first table is the last measured run; older ones follow it.
+enroll=$(sed -n 's/^enroll 10000 fresh agents[^)]*)[[:space:]]*\([0-9.]*\).*/\1/p' "$REPO/bench/README.md" | head -n 1)
+fanout=$(sed -n 's/^no-op fan-out to 101 agent processes (ms)[[:space:]]*\([0-9]*\).*/\1/p' "$REPO/bench/README.md" | head -n 1)
 [ -n "$enroll" ] && [ -n "$fanout" ] || fail "bench/README.md has no enrollment or fan-out row"
 readme=$(tr '\n' ' ' <"$REPO/README.md" | tr -s ' ')
 grep -q "enrolling 10 000 fresh agents took $enroll s" <<<"$readme" ||
