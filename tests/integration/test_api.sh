@@ -52,6 +52,14 @@ code=$(call GET /metrics "${AUTH[@]}")
 [ "$code" = 200 ] && grep -q '^overcloud_agents_connected 0$' "$T/body" || fail "metrics: $code $(cat "$T/body")"
 pass "ca.pem served, /metrics in Prometheus text format"
 
+# One tower on sqlite leads by itself: status says so rather than a lease.
+st=$(tower_cli t status -o json)
+[ "$(jq -r .shared <<<"$st")" = false ] || fail "status of one tower: $st"
+[ "$(jq -r '.replicas | length' <<<"$st")" = 1 ] || fail "status of one tower: $st"
+tower_cli t status | grep -q "^one tower: its store is its own (sqlite)" ||
+	fail "status text of one tower: $(tower_cli t status)"
+pass "tower status of one tower on sqlite"
+
 # CLI machine output keeps the contract's field names.
 out=$(tower_cli t token create --role k8s-worker --ttl 10m --uses 3 -o json)
 jq -e 'keys == ["join","token"]' <<<"$out" >/dev/null || fail "token create -o json: $out"

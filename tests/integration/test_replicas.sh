@@ -57,6 +57,7 @@ pass "two replicas on one database: a is the leader (token $token_a), b a replic
 st=$(tower_cli b status -o json)
 [ "$(jq -r .leader <<<"$st")" = a ] || fail "status: leader: $st"
 [ "$(jq -r .this <<<"$st")" = b ] || fail "status: this: $st"
+[ "$(jq -r .shared <<<"$st")" = true ] || fail "status: shared: $st"
 [ "$(jq -c '[.replicas[] | [.id, .leader]]' <<<"$st")" = '[["a",true],["b",false]]' ] ||
 	fail "status: replicas: $st"
 jq -e '.lease_age_s >= 0 and .lease_age_s <= 3 and .lease_ttl_s == 3' <<<"$st" >/dev/null ||

@@ -5,6 +5,7 @@
 
 #include "tower/api/api_int.h"
 #include "tower/engine/lease.h"
+#include "tower/store/store.h"
 #include "tower/tower.h"
 
 void api_replicas_get(struct api_ctx *ctx)
@@ -27,7 +28,8 @@ void api_replicas_get(struct api_ctx *ctx)
 			"started_at", (json_int_t)(r->started_ms / 1000), "seen_age_s",
 			(double)(r->now_ms - r->seen_ms) / 1000.0));
 	}
-	body = json_pack("{s:s, s:s?, s:I, s:f, s:f, s:I, s:o}", "this", ls->self, "leader",
+	body = json_pack("{s:s, s:b, s:s?, s:I, s:f, s:f, s:I, s:o}", "this", ls->self, "shared",
+			 store_is_shared(ctx->tower->store), "leader",
 			 ls->lease_live ? ls->lease.holder : NULL, "token", (json_int_t)ls->lease.token,
 			 "lease_age_s", ls->lease.renewed_ms > 0
 				? (double)(ls->lease.now_ms - ls->lease.renewed_ms) / 1000.0 : 0.0,

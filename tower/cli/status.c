@@ -32,11 +32,15 @@ static int status_exec(struct cli_ctx *ctx, const struct cli_args *args)
 		return 0;
 	}
 	leader = json_string_value(json_object_get(reply, "leader"));
-	printf("leader: %s (lease token %lld, renewed %.1fs ago, %.1fs left of %llds)\n",
-	       leader ? leader : "none", (long long)json_integer_value(json_object_get(reply, "token")),
-	       json_real_value(json_object_get(reply, "lease_age_s")),
-	       json_real_value(json_object_get(reply, "lease_expires_in_s")),
-	       (long long)json_integer_value(json_object_get(reply, "lease_ttl_s")));
+	if (!json_is_true(json_object_get(reply, "shared")))
+		printf("one tower: its store is its own (sqlite), so it leads with no lease\n");
+	else
+		printf("leader: %s (lease token %lld, renewed %.1fs ago, %.1fs left of %llds)\n",
+		       leader ? leader : "none",
+		       (long long)json_integer_value(json_object_get(reply, "token")),
+		       json_real_value(json_object_get(reply, "lease_age_s")),
+		       json_real_value(json_object_get(reply, "lease_expires_in_s")),
+		       (long long)json_integer_value(json_object_get(reply, "lease_ttl_s")));
 	printf("%-24s %-8s %-24s %-24s %s\n", "REPLICA", "ROLE", "API", "AGENTS", "SEEN");
 	json_array_foreach(json_object_get(reply, "replicas"), i, r) {
 		const char *id = json_string_value(json_object_get(r, "id"));
