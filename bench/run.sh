@@ -142,6 +142,13 @@ while IFS='|' read -r name value goal verdict; do
 	row "$name" "$value" "$goal" "$verdict"
 done <"$T/swarm.rows"
 
+# --- replicas: two towers on one throwaway PostgreSQL, SWARM_N agents over
+# both, then kill -9 of the leader ---
+bash bench/replicas.sh "$BIN" "$T/replicas" "$SWARM_N" "$SWARM_FAN" >"$T/replicas.rows"
+while IFS='|' read -r name value goal verdict; do
+	row "$name" "$value" "$goal" "$verdict"
+done <"$T/replicas.rows"
+
 # --- peer comparison: the same no-op on 50 nodes, Ansible vs tower ---
 bash packaging/deps.sh bench >&2
 bash bench/ansible-vs-tower.sh "$BIN" "$T/peer" 50 >"$T/peer.rows"
