@@ -38,6 +38,9 @@ cleanup() {
 	return 0
 }
 trap cleanup EXIT
+# killed or interrupted: exit, so that the EXIT trap stops what was started
+trap 'exit 143' TERM
+trap 'exit 130' INT
 ulimit -n "$(ulimit -Hn)"
 say() { echo "replicas: $*" >&2; }
 die() { say "$*"; for r in a b; do [ -f "$D/$r.log" ] && tail -5 "$D/$r.log" >&2; done; exit 1; }

@@ -12,6 +12,9 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
+# killed or interrupted: exit, so that the EXIT trap stops what was started
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 ROWS=()
 row() { ROWS+=("$(printf '%-50s %14s   %-10s %s' "$1" "$2" "$3" "$4")"); }
