@@ -135,6 +135,12 @@ out "enroll $N over 2 replicas, CSR signing incl. (s)" "$enroll_s" "<= 60" \
 run_id=$(api a /v1/runs -H "Content-Type: application/json" \
 	-d '{"argv": ["true"], "target": {"role": "swarm-fan"}}' | jq -r '.run_id // empty')
 [ -n "$run_id" ] || die "the fan-out was not accepted"
+# The swarm counts the tasks its agents answered (bash builtins, no load on
+# the towers); then the towers' records are read until every result is in.
+for _ in $(seq 1 300); do
+	[ "$(swarm_field tasks)" -ge "$FAN" ] && break
+	sleep 0.2
+done
 for _ in $(seq 1 300); do
 	api a "/v1/runs/$run_id" >"$D/fan.json" 2>/dev/null || true
 	[ "$(jq '[.tasks[] | select(.finished_ms > 0)] | length' "$D/fan.json" 2>/dev/null)" = "$FAN" ] && break
