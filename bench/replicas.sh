@@ -152,8 +152,16 @@ fan_ms=$(jq '[.tasks[] | select(.finished_ms > 0)] | if length > 0 then (map(.fi
 	"$D/fan.json" 2>/dev/null || echo 0)
 fan_verdict=$(verdict "$fan_ms" 1000)
 [ "$fan_done" = "$FAN" ] || fan_verdict="NOT MET"
+# Each replica's share on its own: the tasks of the nodes b holds went
+# through its relay.
+"$BIN/tower" --state "$D/b" nodes -o json | jq '[.[] | select(.state == "connected") | .id]' >"$D/at_b.json"
+split=$(jq -r --slurpfile b "$D/at_b.json" '
+	(.tasks | map(.created_ms) | min) as $t0 |
+	def last(f): [.tasks[] | select(f) | .finished_ms] | if length > 0 then "\(length) in \(max - $t0) ms" else "none" end;
+	"a: \(last(.node_id as $n | $b[0] | index($n) | not)), relayed by b: \(last(.node_id as $n | $b[0] | index($n)))"' \
+	"$D/fan.json" 2>/dev/null || echo "?")
 out "no-op fan-out to $FAN of $N over 2 replicas (ms)" "$fan_ms" "<= 1000" \
-	"$fan_verdict ($fan_done of $fan_count done; posted to a, $((FAN / 2)) sent by b)"
+	"$fan_verdict ($fan_done of $fan_count done, posted to the leader; $split)"
 
 # --- failover: kill -9 of the leader; the clock runs until b holds the
 # lease and the swarm has every agent welcomed again ---
