@@ -225,6 +225,23 @@ static void test_task_finishes_once(void **state)
 	assert_int_equal(t.duration_ms, 12);
 	assert_string_equal(t.outputs, "{\"k\":\"v\"}");
 	assert_int_equal(t.finished_ms - t.created_ms, 2000);
+	assert_int_equal(t.started_at, 6);   /* the "accepted" stamped it */
+	store_task_clear(&t);
+	/* a result with no "accepted" before it (the task ended within the
+	 * agent's delay) started its duration before it was stored */
+	assert_int_equal(store_task_insert(f->st, "t-3", "r-1", "node-1", "exec", "run",
+					   "{\"argv\":[\"true\"]}", 5000), 0);
+	assert_int_equal(store_task_finish(f->st, "t-3", "done", 0, 3000, NULL, "{}", 12000), 1);
+	assert_int_equal(store_task_get(f->st, "t-3", &t), 1);
+	assert_int_equal(t.started_at, 9);
+	assert_int_equal(t.finished_at, 12);
+	store_task_clear(&t);
+	/* one that never ran (no duration) has no start */
+	assert_int_equal(store_task_insert(f->st, "t-4", "r-1", "node-1", "exec", "run",
+					   "{\"argv\":[\"true\"]}", 5000), 0);
+	assert_int_equal(store_task_finish(f->st, "t-4", "timeout", -1, 0, "late", "{}", 12000), 1);
+	assert_int_equal(store_task_get(f->st, "t-4", &t), 1);
+	assert_int_equal(t.started_at, 0);
 	store_task_clear(&t);
 	/* a task for a node that does not exist is refused */
 	assert_int_equal(store_task_insert(f->st, "t-2", "r-1", "node-x", "exec", "run", "{}", 1), -1);
