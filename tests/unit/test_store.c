@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -473,6 +474,64 @@ static void test_pg_connection_lost(void **state)
 	assert_non_null(strstr(text, "connection to the database lost"));
 	assert_null(strstr(text, hash_a));
 	free(text);
+}
+
+struct write_in_thread {
+	struct store *st;
+	int rc;
+};
+
+static void *add_log_in_thread(void *arg)
+{
+	struct write_in_thread *w = arg;
+
+	w->rc = store_task_add_log(w->st, "t-1", 5, 1);
+	return NULL;
+}
+
+/* A write whose session dies while it runs is not run again on the next
+ * one: it might have committed before the reply was lost, and log_bytes =
+ * log_bytes + 5 twice is ten. Here it waits on a row another session
+ * locked, is cut off there, and so never applied: the caller hears it
+ * failed, the row is as it was, and the next write connects again. */
+static void test_pg_write_not_run_twice(void **state)
+{
+	struct fixture *f = *state;
+	struct write_in_thread w = {.st = f->st, .rc = 99};
+	PGconn *locker;
+	PGresult *res;
+	pthread_t thread;
+	int64_t waiting = 0;
+
+	if (!store_target_is_pg_run())
+		return;	/* a sqlite file has no connection to lose */
+	assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1), 0);
+	assert_int_equal(enroll(f, "tok1", hash_a, T0 + 1, "node-1", NULL), STORE_ENROLL_OK);
+	assert_int_equal(store_task_insert(f->st, "t-1", "r-1", "node-1", "exec", "run", "{}", 5000),
+			 0);
+	locker = PQconnectdb(f->path);
+	assert_int_equal(PQstatus(locker), CONNECTION_OK);
+	res = PQexec(locker, "BEGIN; UPDATE tasks SET log_bytes = log_bytes WHERE id = 't-1'");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	assert_int_equal(pthread_create(&thread, NULL, add_log_in_thread, &w), 0);
+	for (int i = 0; i < 200 && waiting != 1; i++) {
+		usleep(50 * 1000);
+		waiting = raw_int(f->path, "SELECT count(*) FROM pg_stat_activity WHERE"
+					   " application_name = 'overcloud-tower' AND"
+					   " datname = current_database() AND wait_event_type = 'Lock'");
+	}
+	assert_int_equal(waiting, 1);
+	assert_int_equal(terminate_tower_sessions(f), 1);
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	res = PQexec(locker, "COMMIT");
+	PQclear(res);
+	PQfinish(locker);
+	assert_int_equal(w.rc, -1);
+	assert_int_equal(raw_int(f->path, "SELECT log_bytes FROM tasks WHERE id = 't-1'"), 0);
+	/* the next one runs, once, on a new session */
+	assert_int_equal(store_task_add_log(f->st, "t-1", 5, 1), 0);
+	assert_int_equal(raw_int(f->path, "SELECT log_bytes FROM tasks WHERE id = 't-1'"), 5);
 }
 
 /* ---- tokens and enrollment ---- */
@@ -1445,6 +1504,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_bad_pg_url, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_write_not_run_twice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_connection_lost, setup, teardown),
 		cmocka_unit_test(test_target_redact),
 		cmocka_unit_test_setup_teardown(test_concurrent_first_open, setup, teardown),
