@@ -157,7 +157,8 @@ static void test_migrates_schema_1(void **state)
 	if (store_target_is_pg_run()) {
 		/* the first release's tables in PostgreSQL's words, at version 1 */
 		assert_int_equal(store_target_exec(f->path,
-			"DROP TABLE oc_inputs, oc_steps, oc_nodes, overclouds, tasks, nodes, tokens, leases, replicas;"
+			"DROP TABLE oc_inputs, oc_steps, oc_nodes, overclouds, tasks, nodes, tokens, leases, replicas,"
+			" ticket_keys;"
 			"CREATE TABLE tokens (id TEXT PRIMARY KEY NOT NULL, secret_hash TEXT NOT NULL,"
 			" role TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,"
 			" uses_left BIGINT NOT NULL CHECK (uses_left >= 0));"
