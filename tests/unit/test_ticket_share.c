@@ -19,6 +19,7 @@
 #include <mbedtls/ssl.h>
 
 #include "shared/util.h"
+#include "tower/fleet/ca.h"
 #include "tower/fleet/ticket.h"
 #include "tower/fleet/ticket_share.h"
 #include "tower/store/store.h"
@@ -405,11 +406,45 @@ static void test_store_rows(void **state)
 	assert_int_equal(k[0].generation, 2);
 }
 
+/* The key-encryption key: the same from a copy of the state dir (as the
+ * operator makes for a replica), another from another CA, another for
+ * another label. */
+static void test_kek_follows_the_ca_key(void **state)
+{
+	struct fixture *f = *state;
+	char dir_a[128], dir_copy[128], dir_other[128], cmd[512], err[256];
+	uint8_t a[TICKET_KEK_LEN], copy[TICKET_KEK_LEN], other[TICKET_KEK_LEN], label[TICKET_KEK_LEN];
+	struct ca *ca;
+
+	snprintf(dir_a, sizeof(dir_a), "%s/a", f->dir);
+	snprintf(dir_copy, sizeof(dir_copy), "%s/copy", f->dir);
+	snprintf(dir_other, sizeof(dir_other), "%s/other", f->dir);
+	ca = ca_open(dir_a, NULL, 0, err, sizeof(err));
+	assert_non_null(ca);
+	assert_int_equal(ca_derive_key(ca, TICKET_KEK_LABEL, a, sizeof(a)), 0);
+	assert_int_equal(ca_derive_key(ca, "another label", label, sizeof(label)), 0);
+	ca_free(ca);
+	snprintf(cmd, sizeof(cmd), "cp -a %s %s", dir_a, dir_copy);
+	assert_int_equal(system(cmd), 0);
+	ca = ca_open(dir_copy, NULL, 0, err, sizeof(err));
+	assert_non_null(ca);
+	assert_int_equal(ca_derive_key(ca, TICKET_KEK_LABEL, copy, sizeof(copy)), 0);
+	ca_free(ca);
+	ca = ca_open(dir_other, NULL, 0, err, sizeof(err));
+	assert_non_null(ca);
+	assert_int_equal(ca_derive_key(ca, TICKET_KEK_LABEL, other, sizeof(other)), 0);
+	ca_free(ca);
+	assert_memory_equal(a, copy, sizeof(a));
+	assert_memory_not_equal(a, other, sizeof(a));
+	assert_memory_not_equal(a, label, sizeof(a));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_row_round_trip),
 		cmocka_unit_test(test_row_refused),
+		cmocka_unit_test_setup_teardown(test_kek_follows_the_ca_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_rows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replicas_resume_each_others_tickets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rotation_makes_one_generation, setup, teardown),
