@@ -37,7 +37,7 @@ struct fixture {
 
 #define T0 1700000000
 #define HOUR 3600
-#define SCHEMA_NOW 8   /* migrations this build knows */
+#define SCHEMA_NOW 9   /* migrations this build knows */
 
 static char hash_a[65], hash_b[65];
 
@@ -158,7 +158,8 @@ static void test_migrates_schema_1(void **state)
 	if (store_target_is_pg_run()) {
 		/* the first release's tables in PostgreSQL's words, at version 1 */
 		assert_int_equal(store_target_exec(f->path,
-			"DROP TABLE oc_inputs, oc_steps, oc_nodes, overclouds, tasks, nodes, tokens, leases, replicas;"
+			"DROP TABLE oc_inputs, oc_steps, oc_nodes, overclouds, tasks, nodes, tokens, leases, replicas,"
+			" ticket_keys;"
 			"CREATE TABLE tokens (id TEXT PRIMARY KEY NOT NULL, secret_hash TEXT NOT NULL,"
 			" role TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,"
 			" uses_left BIGINT NOT NULL CHECK (uses_left >= 0));"
@@ -377,7 +378,7 @@ static void test_concurrent_first_open(void **state)
 	f->st = NULL;
 	if (store_target_is_pg_run())
 		assert_int_equal(store_target_exec(f->path, "DROP TABLE oc_inputs, oc_steps, oc_nodes,"
-						   " overclouds, tasks, nodes, tokens, leases, replicas, schema_version"), 0);
+						   " overclouds, tasks, nodes, tokens, leases, replicas, ticket_keys, schema_version"), 0);
 	else
 		assert_int_equal(unlink(f->path), 0);
 	for (int i = 0; i < 4; i++) {
@@ -1103,7 +1104,7 @@ static void test_migrates_schema_5_steps(void **state)
 			"DROP INDEX oc_nodes_by_node;"
 			"ALTER TABLE oc_nodes DROP COLUMN node_id;"
 			"DROP TABLE oc_inputs;"
-			"DROP TABLE leases; DROP TABLE replicas; DROP INDEX tasks_pending;"
+			"DROP TABLE leases; DROP TABLE replicas; DROP INDEX tasks_pending; DROP TABLE ticket_keys;"
 			"INSERT INTO oc_steps (overcloud_id, dag, name, ord, state, attempts, run_id)"
 			" VALUES ('oc-1', 'create', 'acquire', 0, 'done', 1, 'r-1');"
 			"UPDATE schema_version SET version = 5;"), 0);
@@ -1121,7 +1122,7 @@ static void test_migrates_schema_5_steps(void **state)
 		"DROP INDEX oc_nodes_by_node;"
 		"ALTER TABLE oc_nodes DROP COLUMN node_id;"
 		"DROP TABLE oc_inputs;"
-		"DROP TABLE leases; DROP TABLE replicas; DROP INDEX tasks_pending;"
+		"DROP TABLE leases; DROP TABLE replicas; DROP INDEX tasks_pending; DROP TABLE ticket_keys;"
 		"INSERT INTO oc_steps (overcloud_id, dag, name, ord, state, attempts, run_id)"
 		" VALUES ('oc-1', 'create', 'acquire', 0, 'done', 1, 'r-1');"
 		"PRAGMA user_version = 5;"), 0);

@@ -154,6 +154,12 @@ static const char *const pg_migrations[STORE_SCHEMA_VERSION] = {
 	");"
 	/* what another replica's relay looks for every half second */
 	"CREATE INDEX tasks_pending ON tasks(created_ms) WHERE state = 'pending';",
+	/* 9: the replicas' sealed TLS session ticket keys (backend_sqlite.c) */
+	"CREATE TABLE ticket_keys ("
+	"  generation BIGINT PRIMARY KEY NOT NULL CHECK (generation > 0),"
+	"  created_ms BIGINT NOT NULL,"
+	"  sealed     " PG_TEXT " NOT NULL"
+	");",
 };
 
 /* Several towers may open one database at once: the first to take this
