@@ -1329,7 +1329,7 @@ static void test_binding_refuses_bad_values(void **state)
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM overclouds"), 0);
 
 	assert_int_equal(store_oc_insert(f->st, "oc-1", "demo", "local", 1, "", T0), 0);
-	assert_int_equal(store_oc_set_status(f->st, "", "failed", "x", T0), -1);
+	assert_int_equal(store_oc_set_status(f->st, "", "failed", "x", T0, NULL), -1);
 	assert_int_equal(store_ocn_insert(f->st, long_id, "n-0", "worker", 0, "", ""), -1);
 	assert_int_equal(store_ocn_insert(f->st, "oc-1", NULL, "worker", 0, "", ""), -1);
 	assert_int_equal(store_ocn_insert_attached(f->st, "oc-1", "n-1", "attached", 0, "attached",
@@ -1377,7 +1377,7 @@ static void test_failed_writes_are_reported(void **state)
 
 	/* constraints */
 	assert_int_equal(store_oc_insert(f->st, "oc-1", "demo", "local", 1, "", T0), -1);
-	assert_int_equal(store_oc_set_status(f->st, "oc-1", "bogus", "", T0), -1);
+	assert_int_equal(store_oc_set_status(f->st, "oc-1", "bogus", "", T0, NULL), -1);
 	assert_int_equal(store_ocn_insert(f->st, "oc-9", "x", "worker", 0, "", ""), -1);
 	assert_int_equal(store_task_insert(f->st, "task-2", "run-1", "node-9", "worker", "s", "{}",
 					   (int64_t)T0 * 1000), -1);
@@ -1391,7 +1391,7 @@ static void test_failed_writes_are_reported(void **state)
 	refuse_writes(f->path, "no_ocs_d", "DELETE", "oc_steps");
 	refuse_writes(f->path, "no_node", "UPDATE", "nodes");
 	refuse_writes(f->path, "no_task", "UPDATE", "tasks");
-	assert_int_equal(store_oc_set_status(f->st, "oc-1", "ready", "", T0), -1);
+	assert_int_equal(store_oc_set_status(f->st, "oc-1", "ready", "", T0, NULL), -1);
 	assert_int_equal(store_ocn_update(f->st, "oc-1", &n), -1);
 	assert_int_equal(store_ocs_update(f->st, "oc-1", &step), -1);
 	assert_int_equal(store_ocs_clear(f->st, "oc-1", "create"), -1);
@@ -1417,7 +1417,13 @@ static void test_failed_writes_are_reported(void **state)
 	allow_writes(f->path, "no_node", "nodes");
 	allow_writes(f->path, "no_task", "tasks");
 	allow_writes(f->path, "no_new_node", "nodes");
-	assert_int_equal(store_oc_set_status(f->st, "oc-1", "ready", "", T0), 0);
+	assert_int_equal(store_oc_set_status(f->st, "oc-1", "ready", "", T0, NULL), 0);
+	/* only from the status the writer read: another replica's delete
+	 * recorded since is not overwritten */
+	assert_int_equal(store_oc_set_status(f->st, "oc-1", "deleting", "", T0, "ready"), 0);
+	assert_int_equal(store_oc_set_status(f->st, "oc-1", "failed", "late", T0, "ready"), 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM overclouds WHERE status = 'deleting'"),
+			 1);
 	assert_int_equal(store_ocn_update(f->st, "oc-1", &n), 0);
 	assert_int_equal(store_ocs_update(f->st, "oc-1", &step), 0);
 	assert_int_equal(store_node_touch(f->st, "node-1", T0), 0);
@@ -1458,7 +1464,7 @@ static void test_lease_and_fence(void **state)
 	store_fence_on(f->st, true);
 	assert_int_equal(store_oc_insert(f->st, "oc-1", "demo", "local", 1, "", T0), 0);
 	assert_int_equal(store_begin(f->st), 0);
-	assert_int_equal(store_oc_set_status(f->st, "oc-1", "ready", "", T0 + 1), 0);
+	assert_int_equal(store_oc_set_status(f->st, "oc-1", "ready", "", T0 + 1, NULL), 0);
 	assert_int_equal(store_commit(f->st), 0);
 	/* a's lease lapses (1 ms), b takes it with the next token */
 	assert_int_equal(store_lease_take(f->st, "replica-a", 1, &again), 1);
@@ -1468,7 +1474,7 @@ static void test_lease_and_fence(void **state)
 	assert_int_equal(tb, ta + 1);
 	assert_false(store_fence_lost(f->st));
 	/* a's fenced writes are refused now, alone or in a batch */
-	assert_int_equal(store_oc_set_status(f->st, "oc-1", "deleting", "", T0 + 2), -1);
+	assert_int_equal(store_oc_set_status(f->st, "oc-1", "deleting", "", T0 + 2, NULL), -1);
 	assert_true(store_fence_lost(f->st));
 	assert_int_equal(store_begin(f->st), -1);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM overclouds WHERE status = 'ready'"), 1);
@@ -1476,7 +1482,7 @@ static void test_lease_and_fence(void **state)
 	assert_int_equal(store_lease_take(f->st, "replica-a", 60000, &again), 0);
 	/* unfenced, a writes as before */
 	store_fence_on(f->st, false);
-	assert_int_equal(store_oc_set_status(f->st, "oc-1", "deleting", "", T0 + 3), 0);
+	assert_int_equal(store_oc_set_status(f->st, "oc-1", "deleting", "", T0 + 3, NULL), 0);
 	/* the replicas */
 	assert_int_equal(store_replica_seen(f->st, "replica-a", "127.0.0.1:1", "10.0.0.1:2", true), 0);
 	assert_int_equal(store_replica_seen(b, "replica-b", "127.0.0.1:3", "10.0.0.1:4", true), 0);

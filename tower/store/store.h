@@ -202,9 +202,11 @@ struct store_oc_step {
 STORE_MUST_CHECK
 int store_oc_insert(struct store *st, const char *id, const char *pattern, const char *provider,
 		    int64_t number, const char *size, int64_t now);
+/* 0 done; 1 when expected (non-NULL) is not its status any more, and
+ * nothing changed; -1 error. */
 STORE_MUST_CHECK
 int store_oc_set_status(struct store *st, const char *id, const char *status, const char *error,
-			int64_t now);
+			int64_t now, const char *expected);
 /* 1 found, 0 not, -1 error. */
 int store_oc_get(struct store *st, const char *id, struct store_overcloud *out);
 int store_oc_foreach(struct store *st, int (*fn)(const struct store_overcloud *oc, void *arg),
