@@ -178,8 +178,17 @@ wait_until "the create through e's agents" 150 oc_status_is d "$id4" ready ||
 	fail "not ready: $(oc_field d "$id4" '.status + " " + (.error // "")')"
 no_double_runs "$id4"
 [ "$(grep -c "third done" "$(counter "$id4")")" = 2 ] || fail "third on $id4: $(cat "$(counter "$id4")")"
+# Both list e's nodes connected (the same answer on every replica); only e
+# holds their connections.
+agents_at() {
+	curl -sS --cacert "$T/$1/ca.pem" -H "Authorization: Bearer $(cat "$T/$1/admin.token")" \
+		"https://127.0.0.1:$(eval echo "\$API_PORT_$1")/metrics" |
+		awk '$1 == "overcloud_agents_connected" { print $2 }'
+}
+[ "$(agents_at d)" = 0 ] || fail "d holds $(agents_at d) agent connection(s), want none"
+[ "$(agents_at e)" -ge 2 ] || fail "e holds $(agents_at e) agent connection(s), want 2"
 for x in $(tower_cli d show "$id4" -o json | jq -r '.nodes[].node_id // empty'); do
 	node_is e "$x" connected || fail "node $x is not connected at e"
-	[ "$(node_state d "$x")" != connected ] || fail "node $x is connected at d"
+	node_is d "$x" connected || fail "d does not list node $x connected (it is, at e)"
 done
 pass "nodes connected to a replica that does not lead: d finished $id4 through e"

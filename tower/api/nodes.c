@@ -14,7 +14,7 @@ static int node_to_json(const struct store_node *n, void *arg)
 {
 	struct api_ctx *ctx = ((void **)arg)[0];
 	json_t *list = ((void **)arg)[1];
-	bool connected = hub_node_connected(ctx->tower->hub, n->id);
+	bool connected = hub_node_connected_anywhere(ctx->tower->hub, n);
 	const struct node_figures *f = nodemetrics_latest(ctx->tower->nodemetrics, n->id);
 
 	json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:I, s:I, s:o?, s:o}",

@@ -813,17 +813,14 @@ static int fill_addresses_from_connections(struct workflow *wf, struct oc_view *
 	return 0;
 }
 
-/* Connected here, or (replicas) to another replica: its heartbeats, written
- * within a second by the replica holding it, are recent. */
 static bool node_connected_anywhere(struct workflow *wf, const char *node_id)
 {
 	struct store_node node;
 
 	if (hub_node_connected(wf->t->hub, node_id))
 		return true;
-	if (!store_is_shared(wf->t->store) || store_node_get(wf->t->store, node_id, &node) != 1)
-		return false;
-	return node.last_seen >= util_now() - 3 * hub_heartbeat_s(wf->t->hub) - 2;
+	return store_node_get(wf->t->store, node_id, &node) == 1 &&
+	       hub_node_connected_anywhere(wf->t->hub, &node);
 }
 
 /* Done once every made node's agent has enrolled and is connected. */

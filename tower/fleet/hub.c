@@ -872,6 +872,13 @@ bool hub_node_connected(struct hub *hub, const char *node_id)
 	return table_find(hub, node_id) != NULL;
 }
 
+bool hub_node_connected_anywhere(struct hub *hub, const struct store_node *n)
+{
+	return hub_node_connected(hub, n->id) ||
+	       (store_is_shared(hub->store) &&
+		n->last_seen >= util_now() - 3 * hub_heartbeat_s(hub) - 2);
+}
+
 int hub_heartbeat_s(const struct hub *hub)
 {
 	return hub->heartbeat_s;

@@ -47,6 +47,12 @@ int hub_send(struct hub *hub, const char *node_id, const struct msg *m);
 bool hub_node_connected(struct hub *hub, const char *node_id);
 /* The heartbeat interval agents are told, in seconds. */
 int hub_heartbeat_s(const struct hub *hub);
+/* Connected here, or (replicas sharing a store) to another replica: n's
+ * heartbeats, which the replica holding it writes within a second, are
+ * recent (3 heartbeats). What the API shows as "connected", a run
+ * targets, and the workflow waits for, on every replica alike. */
+struct store_node;
+bool hub_node_connected_anywhere(struct hub *hub, const struct store_node *n);
 /* The address the node's connection comes from ("10.0.0.7"; behind NAT the
  * NAT's). Returns 0, or -1 when the node is not connected. */
 int hub_node_address(struct hub *hub, const char *node_id, char *out, size_t size);

@@ -80,14 +80,16 @@ static int collect_node(const struct store_node *n, void *arg)
 	r->node = *n;
 	if (store_ocn_find_node(nr->t->store, n->id, r->overcloud, sizeof(r->overcloud)) != 1)
 		r->overcloud[0] = '\0';
-	r->connected = hub_node_connected(nr->t->hub, n->id);
+	/* Connected to any replica, as every replica answers; figures only
+	 * from the one holding the connection (elsewhere they are stale). */
+	r->connected = hub_node_connected_anywhere(nr->t->hub, n);
 	node_labels(r);
 	if (r->labels == NULL) {
 		nr->count--;
 		return -1;
 	}
 	f = nr->t->nodemetrics != NULL ? nodemetrics_latest(nr->t->nodemetrics, n->id) : NULL;
-	if (f != NULL && r->connected) {
+	if (f != NULL && hub_node_connected(nr->t->hub, n->id)) {
 		r->f = *f;
 		r->has_figures = true;
 	}
@@ -116,7 +118,7 @@ static const struct {
 	bool needs_figures;
 } node_families[] = {
 	[FIG_CONNECTED] = {"overcloud_node_connected", "gauge",
-			   "1 when the node's agent is connected to the tower, else 0.", false},
+			   "1 when the node's agent is connected to the tower (to any replica), else 0.", false},
 	[FIG_LAST_SEEN] = {"overcloud_node_last_seen_timestamp_seconds", "gauge",
 			   "When the tower last heard from the node's agent.", false},
 	[FIG_CPU] = {"overcloud_node_cpu_busy_ratio", "gauge",
