@@ -72,7 +72,8 @@ endforeach()
 # names, and test_packages, whose install and purge on the host make and
 # remove /run/overcloud-demo under every demo OverCloud: one at a time.
 foreach(name test_overcloud test_workflow test_local_provider test_attach test_attach_k8s
-             test_console test_pattern_inputs test_out_of_tree test_packages test_store_pg test_replicas)
+             test_console test_pattern_inputs test_out_of_tree test_packages test_store_pg test_replicas
+             test_replica_feed)
   foreach(prefix integration asan/integration)
     if(TEST ${prefix}/${name})
       set_tests_properties(${prefix}/${name} PROPERTIES RESOURCE_LOCK local_provider)

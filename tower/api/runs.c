@@ -11,6 +11,7 @@
 #include "tower/api/task_json.h"
 #include "tower/fleet/hub.h"
 #include "tower/fleet/tasks.h"
+#include "tower/engine/workflow.h"
 #include "tower/store/store.h"
 #include "tower/tower.h"
 
@@ -25,7 +26,9 @@ static int collect_target(const struct store_node *n, void *arg)
 	struct api_ctx *ctx = ((void **)arg)[0];
 	struct run_target *t = ((void **)arg)[1];
 
-	if (!hub_node_connected(ctx->tower->hub, n->id))
+	/* replicas: a node connected to another one is a target too; the
+	 * replica that holds it sends it its task */
+	if (!workflow_node_connected(ctx->tower->workflow, n->id))
 		return 0;
 	if (t->all || (t->want_role && strcmp(n->role, t->want_role) == 0) ||
 	    (t->want_node && (strcmp(n->id, t->want_node) == 0 || strcmp(n->name, t->want_node) == 0)))

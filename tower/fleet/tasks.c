@@ -20,6 +20,7 @@
 #include "shared/util.h"
 #include "tower/fleet/hub.h"
 #include "tower/engine/role.h"
+#include "tower/store/feed.h"
 #include "tower/store/store.h"
 #include "tower/metrics/telemetry.h"
 
@@ -44,6 +45,11 @@ struct tasks {
 	void *done_arg;
 	struct event *late_ev;        /* gives up on tasks whose node never answers */
 	struct event *relay_ev;       /* replicas: sends what another one made */
+	struct feed *feed;            /* replicas: tells the others what changed */
+	/* Replicas: what this tower's watchers were told of each task of a
+	 * watched run that another replica moves (feed notes carry ids only). */
+	struct heard_task *heard;
+	size_t heard_count, heard_cap;
 	/* Results the store could not save (disk full): their tasks are sent
 	 * to the node again until one is saved; its journal answers with
 	 * the result it still holds, since no ack went out. */
@@ -60,6 +66,21 @@ struct tasks {
 struct task_result;
 static int task_change_state(struct tasks *tk, struct store_task *t, enum task_state to,
 			     const struct task_result *res);
+
+/* A task of a watched run as this tower's watchers last heard of it from
+ * the feed, so a note that changes nothing they see sends them nothing. */
+struct heard_task {
+	char run_id[STORE_ID_MAX];
+	char task_id[STORE_ID_MAX];
+	char state[16];
+	int64_t progress;
+	uint64_t message_hash;
+};
+
+void tasks_set_feed(struct tasks *tk, struct feed *feed)
+{
+	tk->feed = feed;
+}
 
 void tasks_set_done_hook(struct tasks *tk, void (*fn)(void *arg, const char *run_id), void *arg)
 {
@@ -161,6 +182,7 @@ void tasks_free(struct tasks *tk)
 	if (tk->reask_ev != NULL)
 		event_free(tk->reask_ev);
 	free(tk->reask);
+	free(tk->heard);
 	free(tk);
 }
 
@@ -387,6 +409,10 @@ int tasks_create_run(struct tasks *tk, const char *run_id, const char *const *no
 			memcpy(task_ids_out[i], id, sizeof(id));
 	}
 	free(text);
+	/* Replicas: the one holding a node's connection sends its task at
+	 * once. In the batch, the note goes with its COMMIT. */
+	if (i == count)
+		feed_send(tk->feed, FEED_RUN, run_id, NULL);
 	if (i < count || (batch && store_commit(tk->st) != 0)) {
 		if (batch)
 			store_rollback(tk->st);
@@ -754,6 +780,8 @@ static void store_log_chunk(struct tasks *tk, const struct store_task *t, const 
 	if (truncate)
 		log_warn("task %s: log over %lld bytes, the rest is dropped", t->id,
 			 (long long)tk->log_cap);
+	feed_send_log(tk->feed, t->run_id, t->id, l->stream != NULL && strcmp(l->stream, "stderr") == 0,
+		      l->data.data, len);
 	if (!has_watchers(tk, t->run_id))
 		return;
 	node_name(tk, t->node_id, name, sizeof(name));
@@ -929,6 +957,7 @@ static void finished(struct tasks *tk, const struct store_task *t, const struct 
 	mask_stored_log(tk, t, res->outputs);
 	have_now = store_task_get(tk->st, t->id, &now) == 1;
 	run_ended = store_task_count_open(tk->st, t->run_id) == 0;
+	feed_send(tk->feed, FEED_TASK, t->run_id, t->id);
 	if (res->from_agent)
 		send_ack(tk, t);
 	if (have_now) {
@@ -982,6 +1011,8 @@ static int task_change_state(struct tasks *tk, struct store_task *t, enum task_s
 			t->started_at = now;
 		if (to == TASK_RUNNING && has_watchers(tk, t->run_id))
 			publish_task(tk, t);
+		if (to == TASK_RUNNING)
+			feed_send(tk->feed, FEED_TASK, t->run_id, t->id);
 		return 1;
 	}
 	outputs = outputs_encode(res->outputs);
@@ -1061,8 +1092,10 @@ void tasks_on_task_msg(void *arg, const char *node_id, const struct msg *m)
 		util_one_line(m->u.task_progress.message);   /* shown in progress lines */
 		if (task_is_final(&t) ||
 		    store_task_progress(tk->st, t.id, (int64_t)m->u.task_progress.percent,
-					m->u.task_progress.message) != 0 ||
-		    !has_watchers(tk, t.run_id))
+					m->u.task_progress.message) != 0)
+			break;
+		feed_send(tk->feed, FEED_TASK, t.run_id, t.id);
+		if (!has_watchers(tk, t.run_id))
 			break;
 		node_name(tk, node_id, name, sizeof(name));
 		publish(tk, &(struct tasks_event){
@@ -1128,12 +1161,15 @@ static void on_late_sweep(evutil_socket_t fd, short what, void *arg)
 				       end_if_late, tk);
 }
 
-#define TASKS_RELAY_EVERY_MS 500
+/* The feed's note brings a task at once; this poll is the safety net for a
+ * note that was missed. OVERCLOUD_RELAY_POLL_MS sets it (tests stretch it
+ * to show the note alone does it). */
+#define TASKS_RELAY_EVERY_MS 5000
 #define TASKS_RELAY_SPAN_MS (24LL * 3600 * 1000)
 
-/* Replicas: a task the leader made for a node connected to another replica
- * is still pending in the database; the replica that holds the node's
- * connection finds it here and sends it. */
+/* Replicas: a task another replica made for a node connected here is still
+ * pending in the database; the replica that holds the node's connection
+ * finds it here and sends it. */
 static void on_relay(evutil_socket_t fd, short what, void *arg)
 {
 	struct tasks *tk = arg;
@@ -1146,7 +1182,16 @@ static void on_relay(evutil_socket_t fd, short what, void *arg)
 
 int tasks_start_relay(struct tasks *tk, struct event_base *base)
 {
-	struct timeval every = {0, TASKS_RELAY_EVERY_MS * 1000};
+	const char *knob = getenv("OVERCLOUD_RELAY_POLL_MS");
+	int64_t ms = TASKS_RELAY_EVERY_MS;
+	struct timeval every;
+
+	if (knob != NULL && util_parse_int(knob, 10, 24LL * 3600 * 1000, &ms) != 0) {
+		log_error("OVERCLOUD_RELAY_POLL_MS=%.20s: not a number of ms from 10 to a day", knob);
+		return -1;
+	}
+	every.tv_sec = ms / 1000;
+	every.tv_usec = (ms % 1000) * 1000;
 
 	tk->relay_ev = event_new(base, -1, EV_PERSIST, on_relay, tk);
 	return tk->relay_ev != NULL && event_add(tk->relay_ev, &every) == 0 ? 0 : -1;
@@ -1160,4 +1205,150 @@ int tasks_start_sweeper(struct tasks *tk, struct event_base *base)
 	tk->reask_ev = evtimer_new(base, on_reask, tk);
 	return tk->late_ev != NULL && tk->reask_ev != NULL && event_add(tk->late_ev, &every) == 0
 		       ? 0 : -1;
+}
+
+/* ---- replicas: what the feed says another replica did ---- */
+
+static struct heard_task *heard_of(struct tasks *tk, const struct store_task *t, bool *fresh)
+{
+	*fresh = false;
+	for (size_t i = 0; i < tk->heard_count; i++)
+		if (strcmp(tk->heard[i].task_id, t->id) == 0)
+			return &tk->heard[i];
+	/* forget the tasks of runs nobody here watches any more */
+	for (size_t i = 0; i < tk->heard_count;)
+		if (!has_watchers(tk, tk->heard[i].run_id))
+			tk->heard[i] = tk->heard[--tk->heard_count];
+		else
+			i++;
+	if (tk->heard_count == tk->heard_cap) {
+		size_t cap = tk->heard_cap ? tk->heard_cap * 2 : 16;
+		struct heard_task *grown = realloc(tk->heard, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return NULL;
+		tk->heard = grown;
+		tk->heard_cap = cap;
+	}
+	memset(&tk->heard[tk->heard_count], 0, sizeof(tk->heard[0]));
+	snprintf(tk->heard[tk->heard_count].run_id, STORE_ID_MAX, "%s", t->run_id);
+	snprintf(tk->heard[tk->heard_count].task_id, STORE_ID_MAX, "%s", t->id);
+	*fresh = true;
+	return &tk->heard[tk->heard_count++];
+}
+
+static uint64_t text_hash(const char *text)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (const char *p = text; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return h;
+}
+
+/* A task another replica moved, as the store has it now: this tower's
+ * watchers of its run hear what changed (the same events the replica that
+ * moved it gave its own), and the run's end; the done hook hears of a
+ * finished task (the leader's workflow waits for it). */
+static int task_moved_elsewhere(const struct store_task *t, void *arg)
+{
+	struct tasks *tk = arg;
+	struct heard_task *h;
+	char name[STORE_NODE_NAME_MAX];
+	bool fresh, final = task_is_final(t);
+
+	if (has_watchers(tk, t->run_id) && (h = heard_of(tk, t, &fresh)) != NULL) {
+		uint64_t mh = text_hash(t->progress_msg);
+
+		/* a running task's progress, as the agent reported it */
+		if (!final && (t->progress != h->progress || mh != h->message_hash) &&
+		    (t->progress > 0 || t->progress_msg[0] != '\0')) {
+			node_name(tk, t->node_id, name, sizeof(name));
+			publish(tk, &(struct tasks_event){
+				.kind = TASKS_EVENT_PROGRESS, .run_id = t->run_id, .task_id = t->id,
+				.node = name, .percent = t->progress, .message = t->progress_msg,
+			});
+		}
+		/* "sent" is a label no watcher is told of, here as on its replica */
+		if (strcmp(t->state, h->state) != 0 && task_state_of(t) != TASK_SENT &&
+		    (task_state_of(t) != TASK_PENDING || !fresh))
+			publish_task(tk, t);
+		snprintf(h->state, sizeof(h->state), "%s", t->state);
+		h->progress = t->progress;
+		h->message_hash = mh;
+	}
+	if (!final)
+		return 0;
+	if (has_watchers(tk, t->run_id) && store_task_count_open(tk->st, t->run_id) == 0)
+		end_watchers(tk, t->run_id);
+	if (tk->done_hook != NULL)
+		tk->done_hook(tk->done_arg, t->run_id);
+	return 0;
+}
+
+/* Another replica's log bytes: kept in this tower's copy of the log too,
+ * so that a replay and GET .../log here have them, and told to watchers. */
+static void log_heard(struct tasks *tk, const struct feed_note *n)
+{
+	char path[PATH_MAX + 64], name[STORE_NODE_NAME_MAX];
+	struct store_task t;
+	int fd;
+
+	tasks_log_path(tk, n->task_id, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0 || !write_all(fd, n->data, n->data_len))
+		log_warn("task %s: cannot keep its log here: %s", n->task_id, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	if (!has_watchers(tk, n->id))
+		return;
+	if (store_task_get(tk->st, n->task_id, &t) != 1 || strcmp(t.run_id, n->id) != 0) {
+		store_task_clear(&t);
+		return;
+	}
+	node_name(tk, t.node_id, name, sizeof(name));
+	publish_log(tk, &t, name, n->err_stream ? "stderr" : "stdout", n->data, n->data_len);
+	store_task_clear(&t);
+}
+
+static int run_of_watch(struct tasks *tk, size_t at, char *out)
+{
+	size_t i = 0;
+
+	for (struct tasks_watch *w = tk->watches; w != NULL; w = w->next, i++)
+		if (i == at) {
+			snprintf(out, STORE_ID_MAX, "%s", w->run_id);
+			return 0;
+		}
+	return -1;
+}
+
+void tasks_on_feed(struct tasks *tk, const struct feed_note *n)
+{
+	struct pending_sends ps = {.tk = tk};
+	struct store_task t;
+	char run[STORE_ID_MAX];
+
+	switch (n->kind) {
+	case FEED_RUN:
+		store_task_foreach_run(tk->st, n->id, send_if_connected, &ps);
+		mark_sent(tk, &ps);
+		break;
+	case FEED_TASK:
+		if (store_task_get(tk->st, n->task_id, &t) == 1 && strcmp(t.run_id, n->id) == 0)
+			task_moved_elsewhere(&t, tk);
+		store_task_clear(&t);
+		break;
+	case FEED_LOG:
+		log_heard(tk, n);
+		break;
+	case FEED_RESYNC:
+		on_relay(-1, 0, tk);
+		/* a watch may end (and go) on the way: walk by position */
+		for (size_t i = 0; run_of_watch(tk, i, run) == 0; i++)
+			store_task_foreach_run(tk->st, run, task_moved_elsewhere, tk);
+		break;
+	case FEED_OVERCLOUD:
+		break;
+	}
 }
