@@ -60,30 +60,30 @@ awk '/^event: /{ev=$2} /^data: /{sub(/^data: /, ""); print ev "\t" $0}' "$T/even
 	while IFS=$'\t' read -r ev data; do
 		printf '%s\t%s\n' "$ev" \
 			"$(jq -r '.status + " " + ([.steps[] | select(.dag == "create") | .name + "=" + .state] | join(","))' <<<"$data")"
-	done >"$T/events.tsv"
-n=$(wc -l <"$T/events.tsv")
-[ "$n" -ge 4 ] || fail "e sent $n event(s): $(cat "$T/events.tsv")"
-tail -1 "$T/events.tsv" | grep -q "^end	ready " || fail "the stream did not end at ready: $(tail -2 "$T/events.tsv")"
-[ "$(grep -c '^end	' "$T/events.tsv")" = 1 ] || fail "more than one end: $(cat "$T/events.tsv")"
+	done >"$T/events-tsv.log"
+n=$(wc -l <"$T/events-tsv.log")
+[ "$n" -ge 4 ] || fail "e sent $n event(s): $(cat "$T/events-tsv.log")"
+tail -1 "$T/events-tsv.log" | grep -q "^end	ready " || fail "the stream did not end at ready: $(tail -2 "$T/events-tsv.log")"
+[ "$(grep -c '^end	' "$T/events-tsv.log")" = 1 ] || fail "more than one end: $(cat "$T/events-tsv.log")"
 # in order and without repeats: no event is the one before it again
-[ -z "$(grep -v '^end	' "$T/events.tsv" | uniq -d)" ] ||
-	fail "an event came twice in a row: $(grep -v '^end	' "$T/events.tsv" | uniq -d)"
+[ -z "$(grep -v '^end	' "$T/events-tsv.log" | uniq -d)" ] ||
+	fail "an event came twice in a row: $(grep -v '^end	' "$T/events-tsv.log" | uniq -d)"
 # every counted step was seen running (each takes a second or two) and then done
 for step in first second third; do
-	r=$(grep -n "[ ,]$step=running" "$T/events.tsv" | head -1 | cut -d: -f1)
-	d=$(grep -n "[ ,]$step=done" "$T/events.tsv" | head -1 | cut -d: -f1)
+	r=$(grep -n "[ ,]$step=running" "$T/events-tsv.log" | head -1 | cut -d: -f1)
+	d=$(grep -n "[ ,]$step=done" "$T/events-tsv.log" | head -1 | cut -d: -f1)
 	[ -n "$r" ] && [ -n "$d" ] && [ "$r" -lt "$d" ] ||
-		fail "step $step not seen running then done on e: $(cat "$T/events.tsv")"
+		fail "step $step not seen running then done on e: $(cat "$T/events-tsv.log")"
 done
 # a step never goes back: once done, done in every later event
 for step in acquire enroll first second third record; do
-	d=$(grep -n "[ ,]$step=done" "$T/events.tsv" | head -1 | cut -d: -f1)
+	d=$(grep -n "[ ,]$step=done" "$T/events-tsv.log" | head -1 | cut -d: -f1)
 	[ -n "$d" ] || fail "step $step never done on e"
-	if tail -n +"$d" "$T/events.tsv" | grep -q "[ ,]$step=\(pending\|running\)"; then
-		fail "step $step went back after done: $(cat "$T/events.tsv")"
+	if tail -n +"$d" "$T/events-tsv.log" | grep -q "[ ,]$step=\(pending\|running\)"; then
+		fail "step $step went back after done: $(cat "$T/events-tsv.log")"
 	fi
 done
-grep -q "^overcloud	creating " "$T/events.tsv" || fail "no creating event: $(head -2 "$T/events.tsv")"
+grep -q "^overcloud	creating " "$T/events-tsv.log" || fail "no creating event: $(head -2 "$T/events-tsv.log")"
 pass "(a) $id's event stream on e (not the leader): $n events, each step running then done, ends at ready"
 
 # --- (c) every task d made reached e's nodes through a note ---
