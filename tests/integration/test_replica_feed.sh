@@ -112,6 +112,25 @@ task=$(api d "/v1/runs/$run_id" | jq -r '.tasks[0].task_id')
 api d "/v1/tasks/$task/log" | grep -q '^out-' || fail "d has no copy of task $task's log: $(api d "/v1/tasks/$task/log")"
 pass "(b) tower run through d for nodes at e: output of both streams and exit 3 came back through d"
 
+# the same answer about the nodes on both replicas (connected, by e's heartbeats)
+[ "$(tower_cli d show "$id" -o json | jq -c '[.nodes[] | [.name, .connected]]')" = \
+	"$(tower_cli e show "$id" -o json | jq -c '[.nodes[] | [.name, .connected]]')" ] ||
+	fail "d and e differ on $id's nodes"
+tower_cli e show "$id" -o json | jq -e '[.nodes[] | select(.connected)] | length == 2' >/dev/null ||
+	fail "e does not show $id's nodes connected"
+
+# --- PostgreSQL restarted: both replicas listen again, notes flow again ---
+pg_env_as_owner "$PG_ENV_BIN/pg_ctl" -D "$PG_ENV_DIR/data" -l "$PG_ENV_DIR/server.log" -m fast -w -t 60 restart \
+	>>"$T/pg-restart.log" 2>&1 || fail "PostgreSQL did not restart: $(cat "$T/pg-restart.log")"
+for r in d e; do
+	wait_until "$r to listen again" 60 log_has "$r" "feed: listening to PostgreSQL again" ||
+		fail "$r did not listen again"
+done
+tower_cli d run --all --timeout 60s -- echo after-restart >"$T/run2.out" 2>&1 ||
+	fail "tower run after the restart: $(cat "$T/run2.out")"
+[ "$(grep -c ': after-restart$' "$T/run2.out")" = 2 ] || fail "after the restart: $(cat "$T/run2.out")"
+pass "PostgreSQL restarted: d and e listen again, a run through d reaches e's nodes by a note"
+
 tower_cli d delete "$id" >/dev/null
 wait_until "$id deleted" 120 oc_status_is e "$id" deleted || fail "not deleted: $(oc_field e "$id" .status)"
 pass "deleted through d, e saw it"

@@ -39,6 +39,9 @@ static void test_parse_each_kind(void **state)
 	assert_int_equal(n->kind, FEED_TASK);
 	assert_string_equal(n->id, "r-1");
 	assert_string_equal(n->task_id, "t-2");
+	assert_int_equal(parse("v1 " ORIGIN " done r-1 t-2", n), 0);
+	assert_int_equal(n->kind, FEED_TASK_DONE);
+	assert_string_equal(n->task_id, "t-2");
 	assert_int_equal(parse("v1 " ORIGIN " oc oc-9f.x_y:z", n), 0);
 	assert_int_equal(n->kind, FEED_OVERCLOUD);
 	assert_string_equal(n->id, "oc-9f.x_y:z");
@@ -77,6 +80,8 @@ static void test_parse_refusals(void **state)
 		"v1 " ORIGIN " oc \xc3\xa9",
 		"v1 " ORIGIN " task r-1",                    /* no task id */
 		"v1 " ORIGIN " task r-1 t-2 t-3",
+		"v1 " ORIGIN " done r-1",
+		"v1 " ORIGIN " oc oc-1 t-2",
 		"v1 " ORIGIN " log r-1 t-2 out",             /* no data */
 		"v1 " ORIGIN " log r-1 t-2 both 41",         /* no such stream */
 		"v1 " ORIGIN " log r-1 t-2 out 4",           /* odd hex */

@@ -32,6 +32,12 @@ struct tasks_watch {
 	tasks_watch_fn fn;
 	void *arg;
 	struct tasks_watch *prev, *next;
+	/* The run's tasks this watcher has not been told the end of: it ends
+	 * once they are none. (With replicas the database may be ahead of
+	 * what a watcher was told: a task another replica finished has not
+	 * ended for it until that replica's last note, after its log's.) */
+	char (*open)[STORE_ID_MAX];
+	size_t open_count, open_cap;
 };
 
 struct tasks {
@@ -446,6 +452,38 @@ static bool has_watchers(struct tasks *tk, const char *run_id)
 	return false;
 }
 
+static int watch_keep_open(struct tasks_watch *w, const char *task_id)
+{
+	if (w->open_count == w->open_cap) {
+		size_t cap = w->open_cap ? w->open_cap * 2 : 8;
+		char (*grown)[STORE_ID_MAX] = realloc(w->open, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return -1;
+		w->open = grown;
+		w->open_cap = cap;
+	}
+	snprintf(w->open[w->open_count++], STORE_ID_MAX, "%s", task_id);
+	return 0;
+}
+
+static void watch_drop_open(struct tasks_watch *w, const char *task_id)
+{
+	for (size_t i = 0; i < w->open_count; i++)
+		if (strcmp(w->open[i], task_id) == 0) {
+			memcpy(w->open[i], w->open[--w->open_count], STORE_ID_MAX);
+			return;
+		}
+}
+
+/* The task has ended for the run's watchers (its final state told). */
+static void task_ended_for_watchers(struct tasks *tk, const char *run_id, const char *task_id)
+{
+	for (struct tasks_watch *w = tk->watches; w != NULL; w = w->next)
+		if (strcmp(w->run_id, run_id) == 0)
+			watch_drop_open(w, task_id);
+}
+
 static void publish(struct tasks *tk, const struct tasks_event *ev)
 {
 	struct tasks_watch *w, *next;
@@ -455,8 +493,11 @@ static void publish(struct tasks *tk, const struct tasks_event *ev)
 		if (strcmp(w->run_id, ev->run_id) == 0)
 			w->fn(w->arg, ev);
 	}
+	if (ev->kind == TASKS_EVENT_TASK && task_is_final(ev->task))
+		task_ended_for_watchers(tk, ev->run_id, ev->task->id);
 }
 
+/* Ends the run's watchers that were told the end of every task. */
 static void end_watchers(struct tasks *tk, const char *run_id)
 {
 	struct tasks_event ev = {.kind = TASKS_EVENT_END, .run_id = run_id};
@@ -464,7 +505,7 @@ static void end_watchers(struct tasks *tk, const char *run_id)
 
 	for (w = tk->watches; w != NULL; w = next) {
 		next = w->next;
-		if (strcmp(w->run_id, run_id) != 0)
+		if (strcmp(w->run_id, run_id) != 0 || w->open_count > 0)
 			continue;
 		w->fn(w->arg, &ev);
 		tasks_unwatch(w);
@@ -529,6 +570,7 @@ struct replay {
 	struct tasks *tk;
 	struct tasks_watch *w;
 	size_t open;
+	bool open_lost;     /* out of memory keeping the open ones */
 };
 
 static void part_path(struct tasks *tk, const char *task_id, bool err_stream, char *out,
@@ -575,6 +617,8 @@ static int replay_task(const struct store_task *t, void *arg)
 		part_path(r->tk, t->id, true, path, sizeof(path));
 		replay_file(r, t, name, path, "stderr");
 		r->open++;
+		if (watch_keep_open(r->w, t->id) != 0)
+			r->open_lost = true;
 	}
 	{
 		struct tasks_event ev = {.kind = TASKS_EVENT_TASK, .run_id = t->run_id, .task = t};
@@ -610,10 +654,11 @@ int tasks_watch_run(struct tasks *tk, const char *run_id, tasks_watch_fn fn, voi
 	w->arg = arg;
 	snprintf(w->run_id, sizeof(w->run_id), "%s", run_id);
 	store_task_foreach_run(tk->st, run_id, replay_task, &r);
-	if (r.open == 0) {
+	if (r.open == 0 || r.open_lost) {
 		struct tasks_event ev = {.kind = TASKS_EVENT_END, .run_id = run_id};
 
 		fn(arg, &ev);
+		free(w->open);
 		free(w);
 		return 0;
 	}
@@ -638,6 +683,7 @@ void tasks_unwatch(struct tasks_watch *w)
 		tk->watches = w->next;
 	if (w->next != NULL)
 		w->next->prev = w->prev;
+	free(w->open);
 	free(w);
 }
 
@@ -950,14 +996,14 @@ static void send_ack(struct tasks *tk, const struct store_task *t)
 static void finished(struct tasks *tk, const struct store_task *t, const struct task_result *res)
 {
 	struct store_task now;
-	bool have_now, run_ended;
+	bool have_now;
 
 	telemetry_observe(TELEMETRY_TASK, (double)res->duration_ms / 1000.0);
 	flush_stream_parts(tk, t->id);
 	mask_stored_log(tk, t, res->outputs);
 	have_now = store_task_get(tk->st, t->id, &now) == 1;
-	run_ended = store_task_count_open(tk->st, t->run_id) == 0;
-	feed_send(tk->feed, FEED_TASK, t->run_id, t->id);
+	/* after the log's notes: the last one about the task */
+	feed_send(tk->feed, FEED_TASK_DONE, t->run_id, t->id);
 	if (res->from_agent)
 		send_ack(tk, t);
 	if (have_now) {
@@ -970,8 +1016,8 @@ static void finished(struct tasks *tk, const struct store_task *t, const struct 
 			publish_task(tk, &now);
 		store_task_clear(&now);
 	}
-	if (run_ended)
-		end_watchers(tk, t->run_id);
+	task_ended_for_watchers(tk, t->run_id, t->id);
+	end_watchers(tk, t->run_id);
 	if (tk->done_hook != NULL)
 		tk->done_hook(tk->done_arg, t->run_id);
 }
@@ -1248,15 +1294,18 @@ static uint64_t text_hash(const char *text)
 
 /* A task another replica moved, as the store has it now: this tower's
  * watchers of its run hear what changed (the same events the replica that
- * moved it gave its own), and the run's end; the done hook hears of a
- * finished task (the leader's workflow waits for it). */
-static int task_moved_elsewhere(const struct store_task *t, void *arg)
+ * moved it gave its own). The database may be ahead of the notes: a task's
+ * end is told on its last note (done), which comes after its log's, never
+ * on an earlier one. Then the watchers told the end of every task end, and
+ * the done hook hears of it (the leader's workflow waits for it). */
+static void task_moved_elsewhere(struct tasks *tk, const struct store_task *t, bool done)
 {
-	struct tasks *tk = arg;
 	struct heard_task *h;
 	char name[STORE_NODE_NAME_MAX];
 	bool fresh, final = task_is_final(t);
 
+	if (final && !done)
+		return;
 	if (has_watchers(tk, t->run_id) && (h = heard_of(tk, t, &fresh)) != NULL) {
 		uint64_t mh = text_hash(t->progress_msg);
 
@@ -1278,11 +1327,18 @@ static int task_moved_elsewhere(const struct store_task *t, void *arg)
 		h->message_hash = mh;
 	}
 	if (!final)
-		return 0;
-	if (has_watchers(tk, t->run_id) && store_task_count_open(tk->st, t->run_id) == 0)
-		end_watchers(tk, t->run_id);
+		return;
+	task_ended_for_watchers(tk, t->run_id, t->id);
+	end_watchers(tk, t->run_id);
 	if (tk->done_hook != NULL)
 		tk->done_hook(tk->done_arg, t->run_id);
+}
+
+/* After a lost LISTEN connection: each task of a watched run as it is now,
+ * a finished one as if its last note had come. */
+static int task_looked_again(const struct store_task *t, void *arg)
+{
+	task_moved_elsewhere(arg, t, true);
 	return 0;
 }
 
@@ -1335,8 +1391,9 @@ void tasks_on_feed(struct tasks *tk, const struct feed_note *n)
 		mark_sent(tk, &ps);
 		break;
 	case FEED_TASK:
+	case FEED_TASK_DONE:
 		if (store_task_get(tk->st, n->task_id, &t) == 1 && strcmp(t.run_id, n->id) == 0)
-			task_moved_elsewhere(&t, tk);
+			task_moved_elsewhere(tk, &t, n->kind == FEED_TASK_DONE);
 		store_task_clear(&t);
 		break;
 	case FEED_LOG:
@@ -1346,7 +1403,7 @@ void tasks_on_feed(struct tasks *tk, const struct feed_note *n)
 		on_relay(-1, 0, tk);
 		/* a watch may end (and go) on the way: walk by position */
 		for (size_t i = 0; run_of_watch(tk, i, run) == 0; i++)
-			store_task_foreach_run(tk->st, run, task_moved_elsewhere, tk);
+			store_task_foreach_run(tk->st, run, task_looked_again, tk);
 		break;
 	case FEED_OVERCLOUD:
 		break;

@@ -39,7 +39,8 @@ struct feed {
 /* ---- notes ---- */
 
 static const char *const kind_words[] = {
-	[FEED_RUN] = "run", [FEED_TASK] = "task", [FEED_LOG] = "log", [FEED_OVERCLOUD] = "oc",
+	[FEED_RUN] = "run", [FEED_TASK] = "task", [FEED_TASK_DONE] = "done", [FEED_LOG] = "log",
+	[FEED_OVERCLOUD] = "oc",
 };
 
 static bool id_char(char c)
@@ -147,7 +148,7 @@ int feed_note_parse(const char *payload, size_t len, struct feed_note *out)
 	if (kind < 0 || word_id(&at, end, out->id) != 0)
 		return -1;
 	out->kind = (enum feed_kind)kind;
-	if (kind == FEED_TASK || kind == FEED_LOG) {
+	if (kind == FEED_TASK || kind == FEED_TASK_DONE || kind == FEED_LOG) {
 		if (word_id(&at, end, out->task_id) != 0)
 			return -1;
 	}
@@ -166,7 +167,8 @@ int feed_note_parse(const char *payload, size_t len, struct feed_note *out)
 int feed_note_format(const struct feed_note *note, char *out, size_t size)
 {
 	static const char hexdigits[] = "0123456789abcdef";
-	bool two_ids = note->kind == FEED_TASK || note->kind == FEED_LOG;
+	bool two_ids = note->kind == FEED_TASK || note->kind == FEED_TASK_DONE ||
+		       note->kind == FEED_LOG;
 	int n;
 
 	if ((unsigned)note->kind >= sizeof(kind_words) / sizeof(kind_words[0]) ||

@@ -18,7 +18,8 @@ struct feed;
 
 enum feed_kind {
 	FEED_RUN,        /* a run's tasks were made pending: send those whose node is here */
-	FEED_TASK,       /* a task started, reported progress or finished */
+	FEED_TASK,       /* a task started or reported progress */
+	FEED_TASK_DONE,  /* a task finished: the last note about it, after its log's */
 	FEED_LOG,        /* a piece of a task's log (the log is not in the database) */
 	FEED_OVERCLOUD,  /* an OverCloud, its steps, or a request on it changed */
 	FEED_RESYNC,     /* never sent: the LISTEN connection was made again, notes
@@ -35,8 +36,8 @@ enum feed_kind {
 struct feed_note {
 	enum feed_kind kind;
 	char origin[FEED_ORIGIN_LEN + 1];   /* the sending tower's random tag */
-	char id[STORE_ID_MAX];              /* RUN/TASK/LOG: the run; OVERCLOUD: it */
-	char task_id[STORE_ID_MAX];         /* TASK, LOG */
+	char id[STORE_ID_MAX];              /* RUN, TASK*, LOG: the run; OVERCLOUD: it */
+	char task_id[STORE_ID_MAX];         /* TASK, TASK_DONE, LOG */
 	bool err_stream;                    /* LOG: stderr, else stdout */
 	uint8_t data[FEED_LOG_MAX];         /* LOG */
 	size_t data_len;
