@@ -134,3 +134,15 @@ pass "PostgreSQL restarted: d and e listen again, a run through d reaches e's no
 tower_cli d delete "$id" >/dev/null
 wait_until "$id deleted" 120 oc_status_is e "$id" deleted || fail "not deleted: $(oc_field e "$id" .status)"
 pass "deleted through d, e saw it"
+
+# --- tower create through e: e records it, d (noted) drives it, e's CLI follows e's stream ---
+timeout 240 "$TOWER" --state "$T/e" create --provider local --number 1 --pattern slow >"$T/create-e.log" 2>&1 ||
+	fail "tower create through e: $(tail -5 "$T/create-e.log")"
+id2=$(grep -o 'oc-[0-9a-f]\{8\}' "$T/create-e.log" | head -1)
+IDS+=("$id2")
+[ -n "$id2" ] && oc_status_is d "$id2" ready || fail "not ready at d: $(tail -5 "$T/create-e.log")"
+log_has d "overcloud $id2: step first started" || fail "d did not drive $id2"
+! log_has e "overcloud $id2: step" || fail "e drove $id2"
+tower_cli e delete "$id2" >/dev/null
+wait_until "$id2 deleted" 120 oc_status_is e "$id2" deleted || fail "$id2 not deleted"
+pass "tower create through e (not the leader): d drove $id2, e's CLI followed it to ready"
