@@ -51,7 +51,7 @@ api() {	# api NAME PATH [CURL ARGS...]
 id=$(tower_cli d create --provider local --number 1 --pattern slow --detach)
 IDS+=("$id")
 # The stream ends by itself at "end"; --max-time bounds a stream that never does.
-api e "/v1/overclouds/$id/events" -N --max-time 240 >"$T/events.txt" 2>"$T/events.err" &
+api e "/v1/overclouds/$id/events" -N --max-time 120 >"$T/events.txt" 2>"$T/events.err" &
 CURL_PID=$!
 PIDS+=("$CURL_PID")
 wait "$CURL_PID" || fail "the stream on e did not end: $(tail -c 600 "$T/events.txt")"
