@@ -227,6 +227,15 @@ static void test_live_notes(void **state)
 	assert_string_equal(heard->notes[0].task_id, "t-1");
 	assert_int_equal(own->count, 0);
 
+	/* what another process NOTIFYs that is not a note is dropped */
+	assert_int_equal(store_target_exec(target, "NOTIFY " FEED_CHANNEL ", 'v1 "
+					   ORIGIN " run r/1'; NOTIFY " FEED_CHANNEL ", ''"), 0);
+	feed_send(a, FEED_RUN, "r-9", NULL);
+	hear(heard, 2);
+	assert_int_equal(heard->count, 2);
+	assert_string_equal(heard->notes[1].id, "r-9");
+	heard->count = 1;
+
 	/* in a batch: nothing until its COMMIT; a rolled-back one never */
 	assert_int_equal(store_begin(st_a), 0);
 	feed_send(a, FEED_OVERCLOUD, "oc-rolled-back", NULL);

@@ -11,6 +11,7 @@
 #include <libpq-fe.h>
 
 #include "shared/log.h"
+#include "shared/lograte.h"
 #include "shared/util.h"
 #include "tower/store/store_int.h"
 
@@ -34,6 +35,8 @@ struct feed {
 	struct event *retry;
 	int64_t retry_ms;
 	uint64_t heard;
+	/* anyone who may use the database can NOTIFY: one line per interval */
+	struct lograte rate_bad;
 };
 
 /* ---- notes ---- */
@@ -270,12 +273,16 @@ static void listen_lost(struct feed *f);
 static void deliver(struct feed *f, const PGnotify *n)
 {
 	struct feed_note *note = malloc(sizeof(*note));
+	uint64_t suppressed;
 
 	if (note == NULL)
 		return;
 	if (strcmp(n->relname, FEED_CHANNEL) != 0 ||
 	    feed_note_parse(n->extra, strlen(n->extra), note) != 0) {
-		log_warn("feed: a note that is not one, from server process %d, dropped", n->be_pid);
+		if (lograte_allow(&f->rate_bad, &suppressed))
+			log_warn("feed: a note that is not one, from server process %d, dropped "
+				 "(%llu more in the last %d s)", n->be_pid,
+				 (unsigned long long)suppressed, LOGRATE_DEFAULT_S);
 	} else if (strcmp(note->origin, f->origin) != 0) {
 		f->heard++;
 		f->fn(f->arg, note);
