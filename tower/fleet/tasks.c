@@ -1392,6 +1392,13 @@ void tasks_on_feed(struct tasks *tk, const struct feed_note *n)
 		break;
 	case FEED_TASK:
 	case FEED_TASK_DONE:
+		/* nobody here follows the run: only the end matters, to the
+		 * done hook (the leader's workflow) */
+		if (!has_watchers(tk, n->id)) {
+			if (n->kind == FEED_TASK_DONE && tk->done_hook != NULL)
+				tk->done_hook(tk->done_arg, n->id);
+			break;
+		}
 		if (store_task_get(tk->st, n->task_id, &t) == 1 && strcmp(t.run_id, n->id) == 0)
 			task_moved_elsewhere(tk, &t, n->kind == FEED_TASK_DONE);
 		store_task_clear(&t);
