@@ -1387,6 +1387,9 @@ void tasks_on_feed(struct tasks *tk, const struct feed_note *n)
 
 	switch (n->kind) {
 	case FEED_RUN:
+		/* with no agent here, none of its tasks is this replica's to send */
+		if (hub_connected_count(tk->hub) == 0)
+			break;
 		store_task_foreach_run(tk->st, n->id, send_if_connected, &ps);
 		mark_sent(tk, &ps);
 		break;
