@@ -21,6 +21,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "agent/journal.h"
 #include "agent/runner.h"
 #include "shared/bundle.h"
@@ -31,6 +33,20 @@
 
 #define WORKER_PAUSE_BYTES (1024 * 1024)
 #define WORKER_SPOOL_CAP (1024 * 1024)
+/* "task.accepted" waits this long: a task that ends sooner is reported by
+ * its result alone, which says as much, and the tower writes one row change
+ * instead of two. Output or progress sends it at once. */
+#define WORKER_ACCEPTED_DELAY_MS 100
+
+struct worker;
+
+/* An "accepted" not sent yet, for one running task. */
+struct accepted_due {
+	struct accepted_due *next;
+	struct worker *w;
+	struct event *timer;
+	char id[JOURNAL_ID_MAX + 1];
+};
 
 struct worker {
 	struct event_base *base;
@@ -44,12 +60,92 @@ struct worker {
 	char node_ip[64];
 	bool paused;
 	bool tower_clock_known;
+	struct accepted_due *accepted_due;   /* tasks whose "accepted" waits */
 	int64_t tower_minus_monotonic_ms;   /* the tower's clock = monotonic + this */
 };
 
 static void journal_path(struct worker *w, const char *id, const char *ext, char *out, size_t size)
 {
 	snprintf(out, size, "%s/%s.%s", w->journal_dir, id, ext);
+}
+
+static void send_accepted(struct worker *w, const char *id)
+{
+	struct msg accepted = {.type = MSG_TASK_ACCEPTED};
+
+	accepted.u.task_accepted.id = (char *)id;
+	w->link.send(w->link.arg, &accepted);
+}
+
+/* Unlinks the entry for id and returns it, or NULL when none waits. */
+static struct accepted_due *accepted_take(struct worker *w, const char *id)
+{
+	for (struct accepted_due **p = &w->accepted_due; *p != NULL; p = &(*p)->next) {
+		struct accepted_due *a = *p;
+
+		if (strcmp(a->id, id) == 0) {
+			*p = a->next;
+			return a;
+		}
+	}
+	return NULL;
+}
+
+static void accepted_free(struct accepted_due *a)
+{
+	event_free(a->timer);
+	free(a);
+}
+
+static void on_accepted_due(evutil_socket_t fd, short what, void *arg)
+{
+	struct accepted_due *a = arg;
+	struct worker *w = a->w;
+
+	if (accepted_take(w, a->id) == a) {
+		send_accepted(w, a->id);
+		accepted_free(a);
+	}
+}
+
+static void accepted_later(struct worker *w, const char *id)
+{
+	struct timeval delay = {0, WORKER_ACCEPTED_DELAY_MS * 1000};
+	struct accepted_due *a = calloc(1, sizeof(*a));
+
+	if (a != NULL)
+		a->timer = evtimer_new(w->base, on_accepted_due, a);
+	if (a == NULL || a->timer == NULL || evtimer_add(a->timer, &delay) != 0) {
+		if (a != NULL && a->timer != NULL)
+			event_free(a->timer);
+		free(a);
+		send_accepted(w, id);
+		return;
+	}
+	a->w = w;
+	snprintf(a->id, sizeof(a->id), "%s", id);
+	a->next = w->accepted_due;
+	w->accepted_due = a;
+}
+
+/* Before a task's first output or progress: the tower hears it runs. */
+static void accepted_now(struct worker *w, const char *id)
+{
+	struct accepted_due *a = accepted_take(w, id);
+
+	if (a != NULL) {
+		send_accepted(w, id);
+		accepted_free(a);
+	}
+}
+
+/* The result says it all: the waiting "accepted" is not sent. */
+static void accepted_drop(struct worker *w, const char *id)
+{
+	struct accepted_due *a = accepted_take(w, id);
+
+	if (a != NULL)
+		accepted_free(a);
 }
 
 /* Encodes the result, stores it, then sends it: a crash between the two
@@ -80,6 +176,7 @@ static void finish_task(struct worker *w, const char *id, const char *status, in
 	}
 	if (journal_mark_done(w->journal, id, frame, len) != 0)
 		log_error("task %s: cannot journal its result: %s", id, strerror(errno));
+	accepted_drop(w, id);
 	log_info("task %s: %s (exit %lld, %llu ms)%s%s", id, status, (long long)exit_code,
 		 (unsigned long long)duration_ms, reason ? ": " : "", reason ? reason : "");
 	w->link.send_frame(w->link.arg, frame, len);
@@ -156,6 +253,7 @@ static void on_log(void *arg, const char *task_id, const char *stream, uint64_t 
 	m.u.task_log.seq = seq;
 	m.u.task_log.data.data = (uint8_t *)data;
 	m.u.task_log.data.len = len;
+	accepted_now(w, task_id);
 	spool_log(w, task_id, &m);
 	w->link.send(w->link.arg, &m);
 	if (!w->paused && w->link.pending(w->link.arg) > WORKER_PAUSE_BYTES) {
@@ -172,6 +270,7 @@ static void on_progress(void *arg, const char *task_id, unsigned percent, const 
 	m.u.task_progress.id = (char *)task_id;
 	m.u.task_progress.percent = percent;
 	m.u.task_progress.message = (char *)message;
+	accepted_now(w, task_id);
 	w->link.send(w->link.arg, &m);
 }
 
@@ -343,6 +442,7 @@ static void handle_task(struct worker *w, const struct msg_task *t)
 		log_info("task %s: already done and acknowledged, ignored", t->id);
 		return;
 	case JOURNAL_RUNNING:
+		accepted_drop(w, t->id);   /* asked again: answered now, once */
 		w->link.send(w->link.arg, &accepted);
 		return;
 	case JOURNAL_UNKNOWN:
@@ -364,7 +464,7 @@ static void handle_task(struct worker *w, const struct msg_task *t)
 		finish_task(w, t->id, "timeout", -1, 0, err, NULL);
 		return;
 	}
-	w->link.send(w->link.arg, &accepted);
+	accepted_later(w, t->id);
 	log_info("task %s: %s/%s accepted", t->id, t->role, t->step);
 	if (start_task(w, t, err, sizeof(err)) != 0)
 		finish_task(w, t->id, "failed", -1, 0, err, NULL);
@@ -517,6 +617,12 @@ void worker_free(struct worker *w)
 		return;
 	runner_free(w->runner);
 	journal_free(w->journal);
+	while (w->accepted_due != NULL) {
+		struct accepted_due *a = w->accepted_due;
+
+		w->accepted_due = a->next;
+		accepted_free(a);
+	}
 	free(w);
 }
 

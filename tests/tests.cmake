@@ -23,7 +23,8 @@ endforeach()
 # tests/integration/pg_run.sh starts a throwaway server from Debian's package
 # (initdb, pg_ctl, a port on loopback) and names it in OC_TEST_STORE_URL; the
 # run fails, never skips, when the server cannot be started.
-foreach(name test_store test_enroll test_nodes test_task_json test_workflow test_feed)
+foreach(name test_store test_enroll test_nodes test_task_json test_workflow test_ticket_share
+             test_feed)
   add_test(NAME unit/${name}@pg
            COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/pg_run.sh ${CMAKE_BINARY_DIR}/tests/${name})
   set_tests_properties(unit/${name}@pg PROPERTIES ENVIRONMENT "${OC_TEST_ENV}" TIMEOUT 180)

@@ -35,6 +35,7 @@
 #include "tower/store/store.h"
 #include "tower/fleet/tasks.h"
 #include "tower/fleet/ticket.h"
+#include "tower/fleet/ticket_share.h"
 #include "tower/engine/workflow.h"
 #include "tower/engine/lease.h"
 #include "tower/tower.h"
@@ -194,6 +195,53 @@ static const struct hub_events tower_hub_events = {
 /* Ticket keys seal for this long, and a ticket lives as long. */
 #define TICKET_ROTATE_S (12 * 3600)
 
+/* The agents' session ticket keys. One tower keeps them in its state dir
+ * (tickets.key). Replicas sharing a database keep them in it, each sealed
+ * with a key derived from the CA key, so that an agent failing over to
+ * another replica resumes its TLS session there: the CA key is already
+ * the same on every replica (the agents pin it) and already the secret
+ * that guards them all, so the database never holds a usable key and the
+ * operator has nothing more to copy or to keep in step. */
+static struct ticket_keys *open_tickets(struct tower *t, struct ticket_share **share)
+{
+	char path[PATH_MAX + 64], err[256];
+	uint8_t kek[TICKET_KEK_LEN];
+	struct ticket_keys *tk;
+	int64_t generation;
+
+	if (!store_is_shared(t->store)) {
+		path_join(path, sizeof(path), t->state_dir, "tickets.key");
+		tk = ticket_keys_open(path, TICKET_ROTATE_S, err, sizeof(err));
+		if (tk == NULL)
+			log_error("session tickets: %s", err);
+		return tk;
+	}
+	tk = ticket_keys_new_shared(TICKET_ROTATE_S, err, sizeof(err));
+	if (tk == NULL) {
+		log_error("session tickets: %s", err);
+		return NULL;
+	}
+	if (ca_derive_key(t->ca, TICKET_KEK_LABEL, kek, sizeof(kek)) != 0) {
+		log_error("session tickets: cannot derive the key that seals them from the CA key");
+		ticket_keys_free(tk);
+		return NULL;
+	}
+	*share = ticket_share_new(tk, t->store, kek, TICKET_ROTATE_S, err, sizeof(err));
+	explicit_bzero(kek, sizeof(kek));
+	if (*share == NULL) {
+		log_error("session tickets: %s", err);
+		ticket_keys_free(tk);
+		return NULL;
+	}
+	/* Without a key (a database error now, a CA key of its own) this
+	 * replica still serves: its agents make full handshakes. */
+	generation = ticket_share_sync(*share);
+	if (generation > 0)
+		log_info("session tickets: keys shared by the replicas in the database "
+			 "(generation %lld seals)", (long long)generation);
+	return tk;
+}
+
 /* Every agent holds a socket: the soft limit (often 1024) goes up to the
  * hard one, which the operator sets. */
 static void raise_fd_limit(void)
@@ -307,7 +355,8 @@ int daemon_run(const struct daemon_options *opt)
 	struct httpd *httpd = NULL;
 	struct event *ev_int = NULL, *ev_term = NULL;
 	struct ticket_keys *tickets = NULL;
-	char api_host[256], agent_host[256], path[PATH_MAX + 64], err[256];
+	struct ticket_share *ticket_share = NULL;
+	char api_host[256], agent_host[256], err[256];
 	uint16_t api_port, agent_port;
 	const char *sans[2];
 	size_t nsans = 0;
@@ -360,16 +409,17 @@ int daemon_run(const struct daemon_options *opt)
 	t.sessions = sessions_new();
 	if (t.sessions == NULL)
 		goto out;
-	path_join(path, sizeof(path), t.state_dir, "tickets.key");
-	tickets = ticket_keys_open(path, TICKET_ROTATE_S, err, sizeof(err));
-	if (tickets == NULL) {
-		log_error("session tickets: %s", err);
+	tickets = open_tickets(&t, &ticket_share);
+	if (tickets == NULL)
 		goto out;
-	}
 	raise_fd_limit();
 	t.base = event_base_new();
 	if (t.base == NULL)
 		goto out;
+	if (ticket_share != NULL && ticket_share_start(ticket_share, t.base) != 0) {
+		log_error("session tickets: cannot start reading the shared keys");
+		goto out;
+	}
 	t.started_at = util_now();
 	t.nodemetrics = nodemetrics_new();
 	if (t.nodemetrics == NULL)
@@ -451,6 +501,7 @@ out:
 	config_free(t.config);
 	artifacts_free(t.artifacts);
 	nodemetrics_free(t.nodemetrics);
+	ticket_share_free(ticket_share);
 	if (t.base != NULL)
 		event_base_free(t.base);
 	feed_free(t.feed);

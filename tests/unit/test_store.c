@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@ struct fixture {
 
 #define T0 1700000000
 #define HOUR 3600
-#define SCHEMA_NOW 8   /* migrations this build knows */
+#define SCHEMA_NOW 9   /* migrations this build knows */
 
 static char hash_a[65], hash_b[65];
 
@@ -157,7 +158,8 @@ static void test_migrates_schema_1(void **state)
 	if (store_target_is_pg_run()) {
 		/* the first release's tables in PostgreSQL's words, at version 1 */
 		assert_int_equal(store_target_exec(f->path,
-			"DROP TABLE oc_inputs, oc_steps, oc_nodes, overclouds, tasks, nodes, tokens, leases, replicas;"
+			"DROP TABLE oc_inputs, oc_steps, oc_nodes, overclouds, tasks, nodes, tokens, leases, replicas,"
+			" ticket_keys;"
 			"CREATE TABLE tokens (id TEXT PRIMARY KEY NOT NULL, secret_hash TEXT NOT NULL,"
 			" role TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,"
 			" uses_left BIGINT NOT NULL CHECK (uses_left >= 0));"
@@ -225,6 +227,23 @@ static void test_task_finishes_once(void **state)
 	assert_int_equal(t.duration_ms, 12);
 	assert_string_equal(t.outputs, "{\"k\":\"v\"}");
 	assert_int_equal(t.finished_ms - t.created_ms, 2000);
+	assert_int_equal(t.started_at, 6);   /* the "accepted" stamped it */
+	store_task_clear(&t);
+	/* a result with no "accepted" before it (the task ended within the
+	 * agent's delay) started its duration before it was stored */
+	assert_int_equal(store_task_insert(f->st, "t-3", "r-1", "node-1", "exec", "run",
+					   "{\"argv\":[\"true\"]}", 5000), 0);
+	assert_int_equal(store_task_finish(f->st, "t-3", "done", 0, 3000, NULL, "{}", 12000), 1);
+	assert_int_equal(store_task_get(f->st, "t-3", &t), 1);
+	assert_int_equal(t.started_at, 9);
+	assert_int_equal(t.finished_at, 12);
+	store_task_clear(&t);
+	/* one that never ran (no duration) has no start */
+	assert_int_equal(store_task_insert(f->st, "t-4", "r-1", "node-1", "exec", "run",
+					   "{\"argv\":[\"true\"]}", 5000), 0);
+	assert_int_equal(store_task_finish(f->st, "t-4", "timeout", -1, 0, "late", "{}", 12000), 1);
+	assert_int_equal(store_task_get(f->st, "t-4", &t), 1);
+	assert_int_equal(t.started_at, 0);
 	store_task_clear(&t);
 	/* a task for a node that does not exist is refused */
 	assert_int_equal(store_task_insert(f->st, "t-2", "r-1", "node-x", "exec", "run", "{}", 1), -1);
@@ -359,7 +378,7 @@ static void test_concurrent_first_open(void **state)
 	f->st = NULL;
 	if (store_target_is_pg_run())
 		assert_int_equal(store_target_exec(f->path, "DROP TABLE oc_inputs, oc_steps, oc_nodes,"
-						   " overclouds, tasks, nodes, tokens, leases, replicas, schema_version"), 0);
+						   " overclouds, tasks, nodes, tokens, leases, replicas, ticket_keys, schema_version"), 0);
 	else
 		assert_int_equal(unlink(f->path), 0);
 	for (int i = 0; i < 4; i++) {
@@ -456,6 +475,64 @@ static void test_pg_connection_lost(void **state)
 	assert_non_null(strstr(text, "connection to the database lost"));
 	assert_null(strstr(text, hash_a));
 	free(text);
+}
+
+struct write_in_thread {
+	struct store *st;
+	int rc;
+};
+
+static void *add_log_in_thread(void *arg)
+{
+	struct write_in_thread *w = arg;
+
+	w->rc = store_task_add_log(w->st, "t-1", 5, 1);
+	return NULL;
+}
+
+/* A write whose session dies while it runs is not run again on the next
+ * one: it might have committed before the reply was lost, and log_bytes =
+ * log_bytes + 5 twice is ten. Here it waits on a row another session
+ * locked, is cut off there, and so never applied: the caller hears it
+ * failed, the row is as it was, and the next write connects again. */
+static void test_pg_write_not_run_twice(void **state)
+{
+	struct fixture *f = *state;
+	struct write_in_thread w = {.st = f->st, .rc = 99};
+	PGconn *locker;
+	PGresult *res;
+	pthread_t thread;
+	int64_t waiting = 0;
+
+	if (!store_target_is_pg_run())
+		return;	/* a sqlite file has no connection to lose */
+	assert_int_equal(store_token_insert(f->st, "tok1", hash_a, "worker", T0, T0 + HOUR, 1), 0);
+	assert_int_equal(enroll(f, "tok1", hash_a, T0 + 1, "node-1", NULL), STORE_ENROLL_OK);
+	assert_int_equal(store_task_insert(f->st, "t-1", "r-1", "node-1", "exec", "run", "{}", 5000),
+			 0);
+	locker = PQconnectdb(f->path);
+	assert_int_equal(PQstatus(locker), CONNECTION_OK);
+	res = PQexec(locker, "BEGIN; UPDATE tasks SET log_bytes = log_bytes WHERE id = 't-1'");
+	assert_int_equal(PQresultStatus(res), PGRES_COMMAND_OK);
+	PQclear(res);
+	assert_int_equal(pthread_create(&thread, NULL, add_log_in_thread, &w), 0);
+	for (int i = 0; i < 200 && waiting != 1; i++) {
+		usleep(50 * 1000);
+		waiting = raw_int(f->path, "SELECT count(*) FROM pg_stat_activity WHERE"
+					   " application_name = 'overcloud-tower' AND"
+					   " datname = current_database() AND wait_event_type = 'Lock'");
+	}
+	assert_int_equal(waiting, 1);
+	assert_int_equal(terminate_tower_sessions(f), 1);
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	res = PQexec(locker, "COMMIT");
+	PQclear(res);
+	PQfinish(locker);
+	assert_int_equal(w.rc, -1);
+	assert_int_equal(raw_int(f->path, "SELECT log_bytes FROM tasks WHERE id = 't-1'"), 0);
+	/* the next one runs, once, on a new session */
+	assert_int_equal(store_task_add_log(f->st, "t-1", 5, 1), 0);
+	assert_int_equal(raw_int(f->path, "SELECT log_bytes FROM tasks WHERE id = 't-1'"), 5);
 }
 
 /* ---- tokens and enrollment ---- */
@@ -1027,7 +1104,7 @@ static void test_migrates_schema_5_steps(void **state)
 			"DROP INDEX oc_nodes_by_node;"
 			"ALTER TABLE oc_nodes DROP COLUMN node_id;"
 			"DROP TABLE oc_inputs;"
-			"DROP TABLE leases; DROP TABLE replicas; DROP INDEX tasks_pending;"
+			"DROP TABLE leases; DROP TABLE replicas; DROP INDEX tasks_pending; DROP TABLE ticket_keys;"
 			"INSERT INTO oc_steps (overcloud_id, dag, name, ord, state, attempts, run_id)"
 			" VALUES ('oc-1', 'create', 'acquire', 0, 'done', 1, 'r-1');"
 			"UPDATE schema_version SET version = 5;"), 0);
@@ -1045,7 +1122,7 @@ static void test_migrates_schema_5_steps(void **state)
 		"DROP INDEX oc_nodes_by_node;"
 		"ALTER TABLE oc_nodes DROP COLUMN node_id;"
 		"DROP TABLE oc_inputs;"
-		"DROP TABLE leases; DROP TABLE replicas; DROP INDEX tasks_pending;"
+		"DROP TABLE leases; DROP TABLE replicas; DROP INDEX tasks_pending; DROP TABLE ticket_keys;"
 		"INSERT INTO oc_steps (overcloud_id, dag, name, ord, state, attempts, run_id)"
 		" VALUES ('oc-1', 'create', 'acquire', 0, 'done', 1, 'r-1');"
 		"PRAGMA user_version = 5;"), 0);
@@ -1252,7 +1329,7 @@ static void test_binding_refuses_bad_values(void **state)
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM overclouds"), 0);
 
 	assert_int_equal(store_oc_insert(f->st, "oc-1", "demo", "local", 1, "", T0), 0);
-	assert_int_equal(store_oc_set_status(f->st, "", "failed", "x", T0), -1);
+	assert_int_equal(store_oc_set_status(f->st, "", "failed", "x", T0, NULL), -1);
 	assert_int_equal(store_ocn_insert(f->st, long_id, "n-0", "worker", 0, "", ""), -1);
 	assert_int_equal(store_ocn_insert(f->st, "oc-1", NULL, "worker", 0, "", ""), -1);
 	assert_int_equal(store_ocn_insert_attached(f->st, "oc-1", "n-1", "attached", 0, "attached",
@@ -1300,7 +1377,7 @@ static void test_failed_writes_are_reported(void **state)
 
 	/* constraints */
 	assert_int_equal(store_oc_insert(f->st, "oc-1", "demo", "local", 1, "", T0), -1);
-	assert_int_equal(store_oc_set_status(f->st, "oc-1", "bogus", "", T0), -1);
+	assert_int_equal(store_oc_set_status(f->st, "oc-1", "bogus", "", T0, NULL), -1);
 	assert_int_equal(store_ocn_insert(f->st, "oc-9", "x", "worker", 0, "", ""), -1);
 	assert_int_equal(store_task_insert(f->st, "task-2", "run-1", "node-9", "worker", "s", "{}",
 					   (int64_t)T0 * 1000), -1);
@@ -1314,7 +1391,7 @@ static void test_failed_writes_are_reported(void **state)
 	refuse_writes(f->path, "no_ocs_d", "DELETE", "oc_steps");
 	refuse_writes(f->path, "no_node", "UPDATE", "nodes");
 	refuse_writes(f->path, "no_task", "UPDATE", "tasks");
-	assert_int_equal(store_oc_set_status(f->st, "oc-1", "ready", "", T0), -1);
+	assert_int_equal(store_oc_set_status(f->st, "oc-1", "ready", "", T0, NULL), -1);
 	assert_int_equal(store_ocn_update(f->st, "oc-1", &n), -1);
 	assert_int_equal(store_ocs_update(f->st, "oc-1", &step), -1);
 	assert_int_equal(store_ocs_clear(f->st, "oc-1", "create"), -1);
@@ -1340,7 +1417,13 @@ static void test_failed_writes_are_reported(void **state)
 	allow_writes(f->path, "no_node", "nodes");
 	allow_writes(f->path, "no_task", "tasks");
 	allow_writes(f->path, "no_new_node", "nodes");
-	assert_int_equal(store_oc_set_status(f->st, "oc-1", "ready", "", T0), 0);
+	assert_int_equal(store_oc_set_status(f->st, "oc-1", "ready", "", T0, NULL), 0);
+	/* only from the status the writer read: another replica's delete
+	 * recorded since is not overwritten */
+	assert_int_equal(store_oc_set_status(f->st, "oc-1", "deleting", "", T0, "ready"), 0);
+	assert_int_equal(store_oc_set_status(f->st, "oc-1", "failed", "late", T0, "ready"), 1);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM overclouds WHERE status = 'deleting'"),
+			 1);
 	assert_int_equal(store_ocn_update(f->st, "oc-1", &n), 0);
 	assert_int_equal(store_ocs_update(f->st, "oc-1", &step), 0);
 	assert_int_equal(store_node_touch(f->st, "node-1", T0), 0);
@@ -1381,7 +1464,7 @@ static void test_lease_and_fence(void **state)
 	store_fence_on(f->st, true);
 	assert_int_equal(store_oc_insert(f->st, "oc-1", "demo", "local", 1, "", T0), 0);
 	assert_int_equal(store_begin(f->st), 0);
-	assert_int_equal(store_oc_set_status(f->st, "oc-1", "ready", "", T0 + 1), 0);
+	assert_int_equal(store_oc_set_status(f->st, "oc-1", "ready", "", T0 + 1, NULL), 0);
 	assert_int_equal(store_commit(f->st), 0);
 	/* a's lease lapses (1 ms), b takes it with the next token */
 	assert_int_equal(store_lease_take(f->st, "replica-a", 1, &again), 1);
@@ -1391,7 +1474,7 @@ static void test_lease_and_fence(void **state)
 	assert_int_equal(tb, ta + 1);
 	assert_false(store_fence_lost(f->st));
 	/* a's fenced writes are refused now, alone or in a batch */
-	assert_int_equal(store_oc_set_status(f->st, "oc-1", "deleting", "", T0 + 2), -1);
+	assert_int_equal(store_oc_set_status(f->st, "oc-1", "deleting", "", T0 + 2, NULL), -1);
 	assert_true(store_fence_lost(f->st));
 	assert_int_equal(store_begin(f->st), -1);
 	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM overclouds WHERE status = 'ready'"), 1);
@@ -1399,7 +1482,7 @@ static void test_lease_and_fence(void **state)
 	assert_int_equal(store_lease_take(f->st, "replica-a", 60000, &again), 0);
 	/* unfenced, a writes as before */
 	store_fence_on(f->st, false);
-	assert_int_equal(store_oc_set_status(f->st, "oc-1", "deleting", "", T0 + 3), 0);
+	assert_int_equal(store_oc_set_status(f->st, "oc-1", "deleting", "", T0 + 3, NULL), 0);
 	/* the replicas */
 	assert_int_equal(store_replica_seen(f->st, "replica-a", "127.0.0.1:1", "10.0.0.1:2", true), 0);
 	assert_int_equal(store_replica_seen(b, "replica-b", "127.0.0.1:3", "10.0.0.1:4", true), 0);
@@ -1428,6 +1511,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_bad_input, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_bad_pg_url, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pg_write_not_run_twice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pg_connection_lost, setup, teardown),
 		cmocka_unit_test(test_target_redact),
 		cmocka_unit_test_setup_teardown(test_concurrent_first_open, setup, teardown),

@@ -416,6 +416,8 @@ void workflow_unwatch(struct workflow_watch *w)
  * cannot be, nothing changes: the next pass reads the store again), then it
  * is logged once. The pass that changed it tells the watchers (advance,
  * request_done). Returns 0, or -1 when refused or not recorded. */
+#define OC_CHANGE_MOVED (-2)   /* not the state this view read: nothing written */
+
 static int oc_change_state(struct workflow *wf, struct oc_view *v, enum oc_state to,
 			   const char *reason)
 {
@@ -427,8 +429,17 @@ static int oc_change_state(struct workflow *wf, struct oc_view *v, enum oc_state
 			  oc_state_name(from), oc_state_name(to));
 		return -1;
 	}
-	if (store_oc_set_status(wf->t->store, v->oc.id, oc_statenames[to], reason ? reason : "",
-				now) != 0) {
+	switch (store_oc_set_status(wf->t->store, v->oc.id, oc_statenames[to], reason ? reason : "",
+				    now, v->oc.status)) {
+	case 0:
+		break;
+	case 1:
+		/* Another replica recorded a request (a delete) since this
+		 * view was read: the next pass reads it again. */
+		log_info("overcloud %s: no longer %s as read, not made %s; reading it again",
+			 v->oc.id, v->oc.status, oc_statenames[to]);
+		return OC_CHANGE_MOVED;
+	default:
 		log_error("overcloud %s: cannot record it %s", v->oc.id, oc_statenames[to]);
 		return -1;
 	}
@@ -1416,7 +1427,7 @@ int workflow_delete(struct workflow *wf, const char *id, char *err, size_t err_s
 {
 	struct oc_view v;
 	const struct pattern *p;
-	int rc = WORKFLOW_CONFLICT;
+	int rc = WORKFLOW_CONFLICT, moved;
 
 	if (view_load(wf, id, &v) != 0) {
 		snprintf(err, err_size, "no such overcloud");
@@ -1446,9 +1457,12 @@ int workflow_delete(struct workflow *wf, const char *id, char *err, size_t err_s
 		step_finish(wf, &v, s, STEP_SKIPPED, "the overcloud was deleted first");
 	}
 	feed_send(wf->t->feed, FEED_OVERCLOUD, id, NULL);
-	if (oc_change_state(wf, &v, OC_DELETING, NULL) != 0 || store_commit(wf->t->store) != 0) {
+	moved = oc_change_state(wf, &v, OC_DELETING, NULL);
+	if (moved != 0 || store_commit(wf->t->store) != 0) {
 		store_rollback(wf->t->store);
-		snprintf(err, err_size, "cannot record the deletion");
+		snprintf(err, err_size, moved == OC_CHANGE_MOVED
+				? "it changed while the deletion was recorded; try again"
+				: "cannot record the deletion");
 		goto out;
 	}
 	rc = 0;

@@ -15,6 +15,8 @@
 #include <mbedtls/asn1write.h>
 #include <mbedtls/bignum.h>
 #include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecp.h>
+#include <mbedtls/hkdf.h>
 #include <mbedtls/md.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/platform_util.h>
@@ -735,6 +737,22 @@ fail:
 	free(sans);
 	ca_free(ca);
 	return NULL;
+}
+
+int ca_derive_key(struct ca *ca, const char *label, uint8_t *out, size_t len)
+{
+	const mbedtls_ecp_keypair *ec = mbedtls_pk_ec(ca->key);
+	uint8_t d[32];
+	int rc;
+
+	/* The private scalar, not the file's bytes: the same key in another
+	 * encoding derives the same secret. */
+	if (ec == NULL || mbedtls_mpi_write_binary(&ec->d, d, sizeof(d)) != 0)
+		return -1;
+	rc = mbedtls_hkdf(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256), NULL, 0, d, sizeof(d),
+			  (const unsigned char *)label, strlen(label), out, len) == 0 ? 0 : -1;
+	explicit_bzero(d, sizeof(d));
+	return rc;
 }
 
 void ca_free(struct ca *ca)

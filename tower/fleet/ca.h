@@ -41,5 +41,9 @@ mbedtls_x509_crt *ca_server_chain(struct ca *ca);     /* server cert, then CA ce
 /* server.key prepared for signing (pki_key_signer): for TLS, not for pairing
  * or writing out. */
 mbedtls_pk_context *ca_server_key(struct ca *ca);
+/* len bytes derived from the CA's private key with HKDF-SHA256, label as
+ * its info: a secret every replica holding the same ca.key shares, and
+ * one label's secret tells nothing of the key or another label's. 0 or -1. */
+int ca_derive_key(struct ca *ca, const char *label, uint8_t *out, size_t len);
 
 #endif

@@ -1,6 +1,7 @@
 /* ticket.c — seals and opens TLS session tickets with AES-256-GCM keys kept
- * in a 0600 file in the state dir, rotated by age. Owns the keys and the
- * ticket format; the TLS handshake is mbedtls', the config tls.c's. */
+ * in a 0600 file in the state dir and rotated by age, or installed from the
+ * database (ticket_share.c). Owns the keys in memory and the ticket format;
+ * the TLS handshake is mbedtls', the config tls.c's. */
 #include "tower/fleet/ticket.h"
 
 #include <errno.h>
@@ -16,12 +17,11 @@
 #include "shared/tls.h"
 #include "shared/util.h"
 
-#define TICKET_NAME_LEN 4
+#define TICKET_NAME_LEN TICKET_KEY_NAME_LEN
 #define TICKET_IV_LEN 12
 #define TICKET_TIME_LEN 8
 #define TICKET_TAG_LEN 16
 #define TICKET_HEAD_LEN (TICKET_NAME_LEN + TICKET_IV_LEN + TICKET_TIME_LEN)
-#define TICKET_KEY_LEN 32
 /* A clock a little behind the sealer's must not refuse a fresh ticket. */
 #define TICKET_SKEW_S 60
 
@@ -37,10 +37,12 @@ struct ticket_key {
  * are not reentrant, so one lock guards them: sealing costs microseconds. */
 struct ticket_keys {
 	pthread_mutex_t lock;
-	char path[4096];
+	char path[4096];	/* "" for shared keys: no file, no rotation here */
+	bool shared;
 	int64_t rotate_s;
 	struct ticket_key keys[2];
 	uint64_t opened;
+	int unknown_seen;	/* atomic: a ticket named a key not held */
 };
 
 static void key_clear(struct ticket_key *k)
@@ -188,6 +190,84 @@ fail:
 	return NULL;
 }
 
+struct ticket_keys *ticket_keys_new_shared(int64_t rotate_s, char *err, size_t err_size)
+{
+	struct ticket_keys *tk = calloc(1, sizeof(*tk));
+
+	if (tk == NULL) {
+		snprintf(err, err_size, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&tk->lock, NULL);
+	tk->shared = true;
+	tk->rotate_s = rotate_s;
+	return tk;
+}
+
+static int key_from_material(struct ticket_key *k, const struct ticket_key_material *m)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->name, m->name, TICKET_NAME_LEN);
+	memcpy(k->key, m->key, TICKET_KEY_LEN);
+	if (key_arm(k) != 0) {
+		explicit_bzero(k, sizeof(*k));
+		return -1;
+	}
+	return 0;
+}
+
+static bool key_is(const struct ticket_key *k, const struct ticket_key_material *m)
+{
+	if (m == NULL)
+		return !k->set;
+	return k->set && memcmp(k->name, m->name, TICKET_NAME_LEN) == 0 &&
+	       util_consttime_cmp(k->key, m->key, TICKET_KEY_LEN) == 0;
+}
+
+int ticket_keys_install(struct ticket_keys *tk, const struct ticket_key_material *newest,
+			const struct ticket_key_material *previous)
+{
+	struct ticket_key fresh[2];
+	int rc = 0;
+
+	memset(fresh, 0, sizeof(fresh));
+	if (!tk->shared)
+		return -1;
+	/* A previous key without a newest one moves up: it seals again. */
+	if (newest == NULL) {
+		newest = previous;
+		previous = NULL;
+	}
+	pthread_mutex_lock(&tk->lock);
+	/* The same keys every sync: nothing to arm again. */
+	if (key_is(&tk->keys[0], newest) && key_is(&tk->keys[1], previous)) {
+		pthread_mutex_unlock(&tk->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&tk->lock);
+	/* Armed outside the lock, swapped in under it. */
+	if ((newest != NULL && key_from_material(&fresh[0], newest) != 0) ||
+	    (previous != NULL && key_from_material(&fresh[1], previous) != 0)) {
+		key_clear(&fresh[0]);
+		key_clear(&fresh[1]);
+		rc = -1;
+	}
+	pthread_mutex_lock(&tk->lock);
+	for (int i = 0; i < 2; i++) {
+		key_clear(&tk->keys[i]);
+		if (rc == 0)
+			tk->keys[i] = fresh[i];
+	}
+	pthread_mutex_unlock(&tk->lock);
+	explicit_bzero(fresh, sizeof(fresh));
+	return rc;
+}
+
+bool ticket_keys_take_unknown(struct ticket_keys *tk)
+{
+	return __atomic_exchange_n(&tk->unknown_seen, 0, __ATOMIC_RELAXED) != 0;
+}
+
 void ticket_keys_free(struct ticket_keys *tk)
 {
 	if (tk == NULL)
@@ -232,10 +312,11 @@ int ticket_seal(void *arg, const mbedtls_ssl_session *session, unsigned char *st
 		return rc;
 	put_be64(start + TICKET_NAME_LEN + TICKET_IV_LEN, now);
 	pthread_mutex_lock(&tk->lock);
-	if (now - tk->keys[0].created >= tk->rotate_s)
+	if (!tk->shared && now - tk->keys[0].created >= tk->rotate_s)
 		keys_rotate(tk, now);
 	memcpy(start, tk->keys[0].name, TICKET_NAME_LEN);
-	if (mbedtls_gcm_crypt_and_tag(&tk->keys[0].gcm, MBEDTLS_GCM_ENCRYPT, clear_len,
+	if (tk->keys[0].set &&
+	    mbedtls_gcm_crypt_and_tag(&tk->keys[0].gcm, MBEDTLS_GCM_ENCRYPT, clear_len,
 				      start + TICKET_NAME_LEN, TICKET_IV_LEN, start,
 				      TICKET_HEAD_LEN, clear, clear, TICKET_TAG_LEN,
 				      clear + clear_len) == 0)
@@ -251,14 +332,14 @@ int ticket_open(void *arg, mbedtls_ssl_session *session, unsigned char *buf, siz
 	struct ticket_keys *tk = arg;
 	int64_t issued, now = util_now();
 	size_t clear_len;
-	int rc = MBEDTLS_ERR_SSL_INVALID_MAC;
+	int rc = MBEDTLS_ERR_SSL_INVALID_MAC, i;
 
 	if (len < TICKET_HEAD_LEN + TICKET_TAG_LEN)
 		return MBEDTLS_ERR_SSL_BAD_INPUT_DATA;
 	clear_len = len - TICKET_HEAD_LEN - TICKET_TAG_LEN;
 	issued = get_be64(buf + TICKET_NAME_LEN + TICKET_IV_LEN);
 	pthread_mutex_lock(&tk->lock);
-	for (int i = 0; i < 2; i++) {
+	for (i = 0; i < 2; i++) {
 		struct ticket_key *k = &tk->keys[i];
 		if (!k->set || memcmp(k->name, buf, TICKET_NAME_LEN) != 0)
 			continue;
@@ -270,6 +351,10 @@ int ticket_open(void *arg, mbedtls_ssl_session *session, unsigned char *buf, siz
 		break;
 	}
 	pthread_mutex_unlock(&tk->lock);
+	/* A key another replica made since this one last read the database:
+	 * the owner of the keys reads again (never here, on a TLS worker). */
+	if (i == 2 && tk->shared)
+		__atomic_store_n(&tk->unknown_seen, 1, __ATOMIC_RELAXED);
 	if (rc != 0)
 		return rc;
 	/* Checked only once authentic: the time is the sealer's own. */

@@ -2,9 +2,11 @@
  * migrations, the schema_version row, ?N statements run as typed prepared ones. */
 #include "tower/store/store_int.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libpq-fe.h>
 
@@ -152,6 +154,12 @@ static const char *const pg_migrations[STORE_SCHEMA_VERSION] = {
 	");"
 	/* what another replica's relay looks for every half second */
 	"CREATE INDEX tasks_pending ON tasks(created_ms) WHERE state = 'pending';",
+	/* 9: the replicas' sealed TLS session ticket keys (backend_sqlite.c) */
+	"CREATE TABLE ticket_keys ("
+	"  generation BIGINT PRIMARY KEY NOT NULL CHECK (generation > 0),"
+	"  created_ms BIGINT NOT NULL,"
+	"  sealed     " PG_TEXT " NOT NULL"
+	");",
 };
 
 /* Several towers may open one database at once: the first to take this
@@ -206,6 +214,7 @@ struct pg_q {
 	bool commit;
 	bool begin;
 	bool ends_batch;	/* COMMIT or ROLLBACK */
+	bool read_only;		/* a SELECT: running it twice changes nothing */
 	unsigned prepared_gen;	/* the connection's generation it was prepared in */
 	Oid prepared_types[PG_MAX_PARAMS];
 	Oid types[PG_MAX_PARAMS];
@@ -476,6 +485,7 @@ static struct store_q *pg_prepare(struct store_conn *c, int id, const char *sql,
 	q->commit = id == ST_COMMIT;
 	q->begin = id == ST_BEGIN;
 	q->ends_batch = id == ST_COMMIT || id == ST_ROLLBACK;
+	q->read_only = strncasecmp(sql + strspn(sql, " \t\n("), "SELECT", 6) == 0;
 	q->row = -1;
 	return &q->base;
 }
@@ -645,6 +655,20 @@ static PGresult *prepare_and_run(struct pg_q *q, bool wrapped, bool *undo)
 	return res;
 }
 
+/* A server that ended an idle session (a restart, an administrator's
+ * pg_terminate_backend) has said so on its socket already: reading that
+ * now marks the connection lost before a statement is sent down it, so the
+ * statement goes to a new session and runs exactly once. */
+static void notice_idle_loss(struct store_conn *c)
+{
+	struct pollfd p = {.fd = PQsocket(c->pg), .events = POLLIN};
+
+	if (c->batch_open || PQstatus(c->pg) != CONNECTION_OK || p.fd < 0)
+		return;
+	if (poll(&p, 1, 0) == 1)
+		PQconsumeInput(c->pg);
+}
+
 static int execute(struct pg_q *q)
 {
 	struct store_conn *c = q->c;
@@ -654,18 +678,32 @@ static int execute(struct pg_q *q)
 	/* The end of a batch ends it whatever comes of it. */
 	if (q->ends_batch)
 		c->batch_open = false;
+	notice_idle_loss(c);
 	/* A batch's end on a lost connection fails: its writes are gone. */
 	if (PQstatus(c->pg) != CONNECTION_OK && (q->ends_batch || reconnect(c) != 0)) {
 		conn_set_err(c, NULL, "the server closed the connection");
 		return -1;
 	}
 	q->res = prepare_and_run(q, wrapped, &undo);
-	/* Outside a batch, a statement the lost connection failed runs once
-	 * more on a new one (what a batch did is gone with it: its end fails). */
+	/* The connection went while the statement ran. Outside a batch a read
+	 * (or a BEGIN) runs once more on a new one. A write does not: it may
+	 * have committed before the reply was lost, and a second run would
+	 * apply it twice (a counter added to again, a token's use spent
+	 * twice); its caller hears it failed, and the next statement
+	 * connects again. What a batch did is gone with it: its end fails. */
 	if (PQstatus(c->pg) == CONNECTION_BAD && !c->batch_open && !wrapped && !q->ends_batch &&
-	    reconnect(c) == 0) {
+	    (q->read_only || q->begin)) {
+		if (reconnect(c) == 0) {
+			PQclear(q->res);
+			q->res = prepare_and_run(q, false, &undo);
+		}
+	} else if (PQstatus(c->pg) == CONNECTION_BAD && !q->read_only && !q->control &&
+		   !wrapped) {
+		conn_set_err(c, NULL, "the connection went while a write ran: not run again, "
+				      "it may or may not have been applied");
 		PQclear(q->res);
-		q->res = prepare_and_run(q, false, &undo);
+		q->res = NULL;
+		return -1;
 	}
 	status = PQresultStatus(q->res);
 	if (q->begin && (status == PGRES_COMMAND_OK))

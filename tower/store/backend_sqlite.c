@@ -177,6 +177,14 @@ static const char *const sqlite_migrations[STORE_SCHEMA_VERSION] = {
 	");"
 	/* what another replica's relay looks for every half second */
 	"CREATE INDEX tasks_pending ON tasks(created_ms) WHERE state = 'pending';",
+	/* 9: the replicas' TLS session ticket keys, each sealed with a key
+	 * derived from the CA key (tower/fleet/ticket_share.c): the newest
+	 * generation seals, the one before still opens */
+	"CREATE TABLE ticket_keys ("
+	"  generation INTEGER PRIMARY KEY NOT NULL CHECK (generation > 0),"
+	"  created_ms INTEGER NOT NULL,"
+	"  sealed     TEXT NOT NULL"
+	");",
 };
 
 _Static_assert(OC_ARRAY_LEN(sqlite_migrations) == STORE_SCHEMA_VERSION,

@@ -10,8 +10,10 @@
 const struct store_sql store_overclouds_sql[] = {
 	{ ST_OC_INSERT, "INSERT INTO overclouds (id, pattern, provider, number, size, status,"
 			" created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 'creating', ?6, ?6)" },
+	/* Only from the status the writer read: another replica may have
+	 * moved it since (a delete recorded while the leader drives). */
 	{ ST_OC_SET_STATUS, "UPDATE overclouds SET status = ?2, error = ?3, updated_at = ?4"
-			    " WHERE id = ?1" },
+			    " WHERE id = ?1 AND (?5 = '' OR status = ?5)" },
 	{ ST_OC_GET, "SELECT " OC_COLUMNS " FROM overclouds WHERE id = ?1" },
 	{ ST_OC_LIST, "SELECT " OC_COLUMNS " FROM overclouds ORDER BY created_at, id" },
 	{ ST_COUNT, NULL },
@@ -27,11 +29,13 @@ int store_oc_insert(struct store *st, const char *id, const char *pattern, const
 }
 
 int store_oc_set_status(struct store *st, const char *id, const char *status, const char *error,
-			int64_t now)
+			int64_t now, const char *expected)
 {
-	return store_exec(st, ST_OC_SET_STATUS, "overcloud status",
-			  STORE_ARGS(arg_id(id), arg_text(status), arg_text(error ? error : ""),
-				     arg_int(now))) < 0 ? -1 : 0;
+	int changed = store_exec(st, ST_OC_SET_STATUS, "overcloud status",
+				 STORE_ARGS(arg_id(id), arg_text(status), arg_text(error ? error : ""),
+					    arg_int(now), arg_text(expected ? expected : "")));
+
+	return changed < 0 ? -1 : changed == 0 && expected != NULL ? 1 : 0;
 }
 
 static int row_to_oc(struct store_q *s, void *row)

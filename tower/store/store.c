@@ -15,6 +15,7 @@
 static const struct store_sql *const store_tables[] = {
 	store_tokens_sql,     store_nodes_sql,	  store_tasks_sql,    store_overclouds_sql,
 	store_oc_nodes_sql,   store_oc_steps_sql, store_oc_inputs_sql, store_leases_sql,
+	store_ticket_keys_sql,
 };
 
 /* ---- small helpers ---- */

@@ -202,9 +202,11 @@ struct store_oc_step {
 STORE_MUST_CHECK
 int store_oc_insert(struct store *st, const char *id, const char *pattern, const char *provider,
 		    int64_t number, const char *size, int64_t now);
+/* 0 done; 1 when expected (non-NULL) is not its status any more, and
+ * nothing changed; -1 error. */
 STORE_MUST_CHECK
 int store_oc_set_status(struct store *st, const char *id, const char *status, const char *error,
-			int64_t now);
+			int64_t now, const char *expected);
 /* 1 found, 0 not, -1 error. */
 int store_oc_get(struct store *st, const char *id, struct store_overcloud *out);
 int store_oc_foreach(struct store *st, int (*fn)(const struct store_overcloud *oc, void *arg),
@@ -288,6 +290,27 @@ int store_replica_seen(struct store *st, const char *id, const char *api, const 
 		       bool starting);
 /* The replicas, by id: the count read (at most max), or -1. */
 int store_replica_list(struct store *st, struct store_replica *out, size_t max);
+
+/* ---- the replicas' TLS session ticket keys (ticket_keys.c) ----
+ * One row per generation, the key sealed by tower/fleet/ticket_share.c
+ * (the store never sees it in the clear). created_ms and now_ms are the
+ * database's clock. */
+#define STORE_TICKET_SEALED_MAX 256
+
+struct store_ticket_key {
+	int64_t generation, created_ms, now_ms;
+	char sealed[STORE_TICKET_SEALED_MAX];
+};
+
+/* The newest rows, newest first: the count read (at most max), or -1. */
+int store_ticket_keys_newest(struct store *st, struct store_ticket_key *out, size_t max);
+/* Adds generation (> 0) unless a row has it: 1 added, 0 another replica
+ * added that generation first, -1 error. */
+STORE_MUST_CHECK
+int store_ticket_key_add(struct store *st, int64_t generation, const char *sealed);
+/* Deletes the generations before keep_from: the count deleted, or -1. */
+STORE_MUST_CHECK
+int store_ticket_keys_prune(struct store *st, int64_t keep_from);
 
 /* ---- batching ----
  * One level only: store_begin inside an open batch fails. store_commit rolls

@@ -68,6 +68,10 @@ enum store_stmt {
 	ST_LEASE_CHECK,
 	ST_REPLICA_SEEN,
 	ST_REPLICA_LIST,
+	/* any replica rotates the ticket keys: never fenced either */
+	ST_TKEY_NEWEST,
+	ST_TKEY_ADD,
+	ST_TKEY_PRUNE,
 	ST_COUNT
 };
 
@@ -85,6 +89,7 @@ extern const struct store_sql store_oc_nodes_sql[];
 extern const struct store_sql store_oc_steps_sql[];
 extern const struct store_sql store_oc_inputs_sql[];
 extern const struct store_sql store_leases_sql[];
+extern const struct store_sql store_ticket_keys_sql[];
 
 struct store {
 	const struct store_backend *be;

@@ -22,8 +22,12 @@ const struct store_sql store_tasks_sql[] = {
 			     " WHERE id = ?1 AND state IN ('pending','sent','running')" },
 	{ ST_TASK_PROGRESS, "UPDATE tasks SET progress = ?2, progress_msg = ?3"
 			    " WHERE id = ?1 AND state IN ('pending','sent','running')" },
+	/* A task that ended within the agent's "accepted" delay was never
+	 * marked running: its start is its end less its duration. */
 	{ ST_TASK_FINISH, "UPDATE tasks SET state = ?2, exit_code = ?3, duration_ms = ?4,"
 			  " reason = ?5, outputs = ?6, finished_at = ?7 / 1000, finished_ms = ?7,"
+			  " started_at = CASE WHEN started_at = 0 AND CAST(?4 AS BIGINT) > 0"
+			  " THEN (CAST(?7 AS BIGINT) - CAST(?4 AS BIGINT)) / 1000 ELSE started_at END,"
 			  " progress = CASE WHEN ?2 = 'done' THEN 100 ELSE progress END"
 			  " WHERE id = ?1 AND state IN ('pending','sent','running')" },
 	{ ST_TASK_ADD_LOG, "UPDATE tasks SET log_bytes = log_bytes + ?2, log_seq = ?3 WHERE id = ?1" },
