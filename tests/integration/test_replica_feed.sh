@@ -114,6 +114,23 @@ api d "/v1/tasks/$task/log" | grep -q '^out-' || fail "d has no copy of task $ta
 span=$(sql "SELECT max(finished_ms) - min(created_ms) FROM tasks WHERE run_id = '$run_id'")
 pass "(b) tower run through d for nodes at e: output of both streams and exit 3 came back through d (tasks made to results stored: ${span} ms)"
 
+# a secret output a script printed: masked in the log at e (the node's) and in d's copy
+run_s=$(api d /v1/runs -X POST -H 'Content-Type: application/json' -d '{"target": {"all": true},
+	"role_step": {"role": "echo-secret", "step": "apply", "inputs": {"token": "tok-9f2c"}}}' | jq -r .run_id)
+[ -n "$run_s" ] && [ "$run_s" != null ] || fail "echo-secret run not made"
+runs_done() { api "$1" "/v1/runs/$run_s" | jq -e '[.tasks[] | select(.state == "done")] | length == 2'; }
+wait_until "echo-secret done" 60 runs_done d || fail "echo-secret: $(api d "/v1/runs/$run_s")"
+for tid in $(api d "/v1/runs/$run_s" | jq -r '.tasks[].task_id'); do
+	for r in d e; do
+		wait_until "$r's log of $tid masked" 30 grep -q 'made: \*\*\*' "$T/$r/logs/$tid.log" ||
+			fail "$r's log of $tid: $(cat "$T/$r/logs/$tid.log" 2>&1)"
+		if grep -q "abcdef.0123456789abcdef\|tok-9f2c" "$T/$r/logs/$tid.log" "$T/$r.log"; then
+			fail "a secret in $r's log of $tid"
+		fi
+	done
+done
+pass "secrets masked in the log at e and in d's copy"
+
 # the same answer about the nodes on both replicas (connected, by e's heartbeats)
 [ "$(tower_cli d show "$id" -o json | jq -c '[.nodes[] | [.name, .connected]]')" = \
 	"$(tower_cli e show "$id" -o json | jq -c '[.nodes[] | [.name, .connected]]')" ] ||

@@ -860,17 +860,15 @@ static void mem_emit(void *ctx, const uint8_t *p, size_t n)
 /* Secret values (inputs, and outputs now that they are known) are replaced
  * by *** in the stored log, in case a script printed them (shared/mask.c:
  * the agent masked the inputs already; outputs become known only now). */
+static void mask_log_file(struct tasks *tk, const struct store_task *t, const char **values,
+			  size_t count);
+
 static void mask_stored_log(struct tasks *tk, const struct store_task *t,
 			    const struct msg_strmap *outputs)
 {
 	struct task_spec spec;
-	char path[PATH_MAX + 64];
 	const char *values[64];
-	size_t count = 0, i, len;
-	char *text, *out = NULL;
-	size_t out_len = 0;
-	struct mask *secrets = NULL;
-	FILE *mem;
+	size_t count = 0, i;
 
 	if (task_spec_decode(t->spec, &spec) != 0)
 		return;
@@ -882,6 +880,48 @@ static void mask_stored_log(struct tasks *tk, const struct store_task *t,
 			if (strcmp(outputs->items[k].key, spec.secret_outputs[i]) == 0 &&
 			    outputs->items[k].value[0] != '\0')
 				values[count++] = outputs->items[k].value;
+	mask_log_file(tk, t, values, count);
+	task_spec_clear(&spec);
+}
+
+/* The same for this replica's copy of another replica's log: the secret
+ * outputs are the stored ones. */
+static void mask_copied_log(struct tasks *tk, const struct store_task *t)
+{
+	struct task_spec spec;
+	const char *values[64];
+	size_t count = 0, i;
+	json_t *outputs = json_loads(t->outputs ? t->outputs : "{}", 0, NULL);
+
+	if (task_spec_decode(t->spec, &spec) != 0) {
+		json_decref(outputs);
+		return;
+	}
+	for (i = 0; i < spec.mask_count; i++)
+		if (count < OC_ARRAY_LEN(values) && spec.mask[i][0] != '\0')
+			values[count++] = spec.mask[i];
+	for (i = 0; i < spec.secret_output_count && count < OC_ARRAY_LEN(values); i++) {
+		const char *v = json_string_value(json_object_get(outputs, spec.secret_outputs[i]));
+
+		if (v != NULL && v[0] != '\0')
+			values[count++] = v;
+	}
+	mask_log_file(tk, t, values, count);
+	task_spec_clear(&spec);
+	json_decref(outputs);
+}
+
+/* Rewrites the task's log with every one of values as ***. */
+static void mask_log_file(struct tasks *tk, const struct store_task *t, const char **values,
+			  size_t count)
+{
+	char path[PATH_MAX + 64];
+	size_t i, len;
+	char *text, *out = NULL;
+	size_t out_len = 0;
+	struct mask *secrets = NULL;
+	FILE *mem;
+
 	tasks_log_path(tk, t->id, path, sizeof(path));
 	text = count ? util_read_file(path, (size_t)tk->log_cap + 4096, &len) : NULL;
 	if (text == NULL || (secrets = mask_new()) == NULL)
@@ -900,7 +940,6 @@ out:
 	mask_free(secrets);
 	free(out);
 	free(text);
-	task_spec_clear(&spec);
 }
 
 /* The task goes to its node again in TASKS_REASK_MS, for the result the
@@ -1328,6 +1367,7 @@ static void task_moved_elsewhere(struct tasks *tk, const struct store_task *t, b
 	}
 	if (!final)
 		return;
+	mask_copied_log(tk, t);
 	task_ended_for_watchers(tk, t->run_id, t->id);
 	end_watchers(tk, t->run_id);
 	if (tk->done_hook != NULL)
@@ -1379,6 +1419,14 @@ static int run_of_watch(struct tasks *tk, size_t at, char *out)
 	return -1;
 }
 
+static bool has_log_copy(struct tasks *tk, const char *task_id)
+{
+	char path[PATH_MAX + 64];
+
+	tasks_log_path(tk, task_id, path, sizeof(path));
+	return access(path, F_OK) == 0;
+}
+
 void tasks_on_feed(struct tasks *tk, const struct feed_note *n)
 {
 	struct pending_sends ps = {.tk = tk};
@@ -1398,7 +1446,15 @@ void tasks_on_feed(struct tasks *tk, const struct feed_note *n)
 		/* nobody here follows the run: only the end matters, to the
 		 * done hook (the leader's workflow) */
 		if (!has_watchers(tk, n->id)) {
-			if (n->kind == FEED_TASK_DONE && tk->done_hook != NULL)
+			if (n->kind != FEED_TASK_DONE)
+				break;
+			/* this replica's copy of its log, masked as the original */
+			if (has_log_copy(tk, n->task_id)) {
+				if (store_task_get(tk->st, n->task_id, &t) == 1 && task_is_final(&t))
+					mask_copied_log(tk, &t);
+				store_task_clear(&t);
+			}
+			if (tk->done_hook != NULL)
 				tk->done_hook(tk->done_arg, n->id);
 			break;
 		}
