@@ -12,6 +12,9 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
+# killed or interrupted: exit, so that the EXIT trap stops what was started
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 ROWS=()
 row() { ROWS+=("$(printf '%-50s %14s   %-10s %s' "$1" "$2" "$3" "$4")"); }
@@ -152,6 +155,13 @@ bash bench/swarm-run.sh "$BIN" "$T/swarm" "$SWARM_N" "$SWARM_FAN" >"$T/swarm.row
 while IFS='|' read -r name value goal verdict; do
 	row "$name" "$value" "$goal" "$verdict"
 done <"$T/swarm.rows"
+
+# --- replicas: two towers on one throwaway PostgreSQL, SWARM_N agents over
+# both, then kill -9 of the leader ---
+bash bench/replicas.sh "$BIN" "$T/replicas" "$SWARM_N" "$SWARM_FAN" >"$T/replicas.rows"
+while IFS='|' read -r name value goal verdict; do
+	row "$name" "$value" "$goal" "$verdict"
+done <"$T/replicas.rows"
 
 # --- peer comparison: the same no-op on 50 nodes, Ansible vs tower ---
 bash packaging/deps.sh bench >&2

@@ -15,6 +15,9 @@ cleanup() {
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 }
 trap cleanup EXIT
+# killed or interrupted: exit, so that the EXIT trap stops what was started
+trap 'exit 143' TERM
+trap 'exit 130' INT
 # Each agent is a socket on both sides.
 ulimit -n "$(ulimit -Hn)"
 say() { echo "swarm-run: $*" >&2; }

@@ -1,6 +1,7 @@
 /* swarm.c — N simulated agents in one process on one event loop, each with
  * its own P-256 key, CSR, certificate and mutual-TLS connection, speaking the
- * real agent protocol: enroll, hello, heartbeat, run a no-op task, reconnect.
+ * real agent protocol: enroll, hello, heartbeat, run a no-op task, reconnect,
+ * fail over between tower replicas as the agent does (agent/session.c, join.c).
  * Owns the simulation and its status file; TLS, frames and messages are the
  * shared code the real agent uses. A benchmark tool: never run as a test
  * itself (tests/integration/test_swarm.sh drives it for correctness). */
@@ -37,6 +38,9 @@
 #define SWARM_BACKOFF_CAP_MS 30000
 #define SWARM_STATUS_MS 250
 #define SWARM_TOKENS_MAX 16
+#define SWARM_TOWERS_MAX 8             /* as AGENT_TOWERS_MAX */
+#define SWARM_JOIN_BACKOFF_FIRST_MS 500 /* as agent/join.c */
+#define SWARM_JOIN_BACKOFF_CAP_MS 15000
 
 enum agent_state {
 	A_NEW,          /* key and CSR made, not enrolled */
@@ -66,7 +70,13 @@ struct agent {
 	struct event *ev_heartbeat;
 	uint8_t *session;         /* saved TLS session, offered on reconnect */
 	size_t session_len;
-	int attempt;
+	int attempt;              /* rounds over the replicas, as the agent counts */
+	int join_attempt;         /* the same while enrolling (agent/join.c) */
+	/* Its replica list starts at tower_first (agent i: i % towers, as if
+	 * joined with a join line that names that replica first); tower_at is
+	 * the one it dials now, welcomed_at the last that welcomed it. */
+	unsigned tower_first, tower_at;
+	int welcomed_at;
 	unsigned tasks;
 	bool carrying;            /* enrolled, saying hello on the same connection */
 	char node_id[40];
@@ -74,7 +84,10 @@ struct agent {
 
 struct swarm {
 	struct event_base *base;
-	struct sockaddr_in tower;
+	struct sockaddr_in towers[SWARM_TOWERS_MAX];
+	unsigned ntowers;
+	unsigned connected_on[SWARM_TOWERS_MAX];  /* welcomed agents per replica */
+	uint64_t moved;                  /* welcomes by another replica than the last */
 	mbedtls_x509_crt ca;
 	struct tls_config *enroll_cfg;   /* no client certificate: shared */
 	struct agent *agents;
@@ -130,25 +143,57 @@ static void agent_connect(struct agent *a);
 static const struct tls_conn_callbacks run_callbacks;
 static void run_on_ready(struct tls_conn *tls, void *arg);
 
-static void schedule_retry(struct agent *a)
+static void wait_ms(struct agent *a, int ms)
 {
-	int ms = backoff_ms(a->attempt++);
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
 	a->state = A_WAITING;
 	event_add(a->ev_retry, &tv);
 }
 
+/* As the agent's session: attempt counts rounds over the replicas, so the
+ * window grows once each of them was tried (agent/session.c). */
+static void schedule_retry(struct agent *a)
+{
+	wait_ms(a, backoff_ms(a->tower_at == a->tower_first ? a->attempt++ : a->attempt));
+}
+
+/* A replica it could not reach or that did not welcome it: the next one
+ * (the one it lost is tried first, by schedule_retry alone). */
+static void next_tower(struct agent *a)
+{
+	a->tower_at = (a->tower_at + 1) % a->sw->ntowers;
+}
+
+/* As agent/join.c: an enrollment that failed goes to the next replica at
+ * once; after a whole round, a jittered window from 0.5 s doubling to 15 s. */
+static void schedule_enroll_retry(struct agent *a)
+{
+	int ms = SWARM_JOIN_BACKOFF_FIRST_MS;
+	uint32_t r = 0;
+
+	next_tower(a);
+	if (a->tower_at != a->tower_first) {
+		wait_ms(a, 0);
+		return;
+	}
+	for (int i = 0; i < a->join_attempt && ms < SWARM_JOIN_BACKOFF_CAP_MS; i++)
+		ms *= 2;
+	util_random(&r, sizeof(r));
+	a->join_attempt++;
+	wait_ms(a, ms / 2 + (int)(r % (uint32_t)(ms / 2 + 1)));
+}
+
 /* A connected socket to the tower, non-blocking; the TLS handshake waits
  * for the connect to finish by itself. */
-static int tower_socket(struct swarm *sw)
+static int tower_socket(struct swarm *sw, const struct agent *a)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
 
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&sw->tower, sizeof(sw->tower)) != 0 &&
+	if (connect(fd, (struct sockaddr *)&sw->towers[a->tower_at], sizeof(sw->towers[0])) != 0 &&
 	    errno != EINPROGRESS) {
 		close(fd);
 		return -1;
@@ -266,7 +311,7 @@ static void enroll_on_close(struct tls_conn *tls, const char *reason, void *arg)
 		sw->handshake_failures++;
 		log_debug("agent %u: enrollment attempt failed: %s", a->idx, reason);
 		a->state = A_NEW;
-		schedule_retry(a);
+		schedule_enroll_retry(a);
 	}
 	phase_pump(sw);
 }
@@ -280,7 +325,7 @@ static const struct tls_conn_callbacks enroll_callbacks = {
 static void agent_enroll(struct agent *a)
 {
 	struct swarm *sw = a->sw;
-	int fd = tower_socket(sw);
+	int fd = tower_socket(sw, a);
 
 	sw->inflight++;
 	a->state = A_ENROLLING;
@@ -290,7 +335,7 @@ static void agent_enroll(struct agent *a)
 	if (fd < 0 || a->tls == NULL) {
 		sw->inflight--;
 		a->state = A_NEW;
-		schedule_retry(a);
+		schedule_enroll_retry(a);
 	}
 }
 
@@ -365,6 +410,10 @@ static void on_welcome(struct agent *a, const struct msg_welcome *w)
 		a->session = tls_conn_save_session(a->tls, &a->session_len);
 	}
 	sw->connected++;
+	sw->connected_on[a->tower_at]++;
+	if (a->welcomed_at >= 0 && (unsigned)a->welcomed_at != a->tower_at)
+		sw->moved++;
+	a->welcomed_at = (int)a->tower_at;
 	if (sw->connected + sw->refused == sw->n)
 		sw->all_connected_at_ms = wall_ms();
 	if (a->carrying) {
@@ -377,15 +426,13 @@ static void on_welcome(struct agent *a, const struct msg_welcome *w)
 	}
 }
 
-/* A no-op task: accepted and done at once, as `true` would be. */
+/* A no-op task, done at once as `true` would be. The agent sends
+ * "task.accepted" only for a task still running after 100 ms
+ * (agent/worker.c), so for this one only "task.done" goes out. */
 static void on_task(struct agent *a, const struct msg_task *t)
 {
-	struct msg m = {.type = MSG_TASK_ACCEPTED};
+	struct msg m = {.type = MSG_TASK_DONE};
 
-	m.u.task_accepted.id = t->id;
-	proto_send(a->tls, &m);
-	memset(&m, 0, sizeof(m));
-	m.type = MSG_TASK_DONE;
 	m.u.task_done.id = t->id;
 	m.u.task_done.status = "done";
 	m.u.task_done.exit_code = 0;
@@ -451,10 +498,13 @@ static void run_on_close(struct tls_conn *tls, const char *reason, void *arg)
 	}
 	if (was_connected) {
 		sw->connected--;
+		sw->connected_on[a->tower_at]--;
 		sw->disconnects++;
+		/* the same replica first: a restarted tower is back in seconds */
 	} else if (a->state != A_REFUSED) {
 		sw->handshake_failures++;
 		log_debug("agent %u: connection attempt failed: %s", a->idx, reason);
+		next_tower(a);
 	}
 	if (a->state == A_REFUSED) {
 		sw->refused++;
@@ -495,7 +545,7 @@ static void agent_connect(struct agent *a)
 	if (sw->phase == P_CONNECT)
 		sw->inflight++;
 	a->state = A_CONNECTING;
-	fd = tower_socket(sw);
+	fd = tower_socket(sw, a);
 	if (fd >= 0)
 		a->tls = tls_conn_new(sw->base, fd, a->cfg, false, PKI_TOWER_NAME,
 				      SWARM_HANDSHAKE_TIMEOUT_MS, &run_callbacks, a);
@@ -579,8 +629,8 @@ static void write_status(evutil_socket_t fd, short what, void *arg)
 {
 	struct swarm *sw = arg;
 	unsigned zero = 0, one = 0, more = 0;
-	char text[1024];
-	int len;
+	char text[1536], towers[256];
+	int len, tlen = 0;
 
 	for (unsigned i = 0; i < sw->n; i++) {
 		unsigned t = sw->agents[i].tasks;
@@ -588,19 +638,24 @@ static void write_status(evutil_socket_t fd, short what, void *arg)
 		one += t == 1;
 		more += t > 1;
 	}
+	for (unsigned t = 0; t < sw->ntowers; t++)
+		tlen += snprintf(towers + tlen, sizeof(towers) - (size_t)tlen, "%s%u", t ? ", " : "",
+				 sw->connected_on[t]);
 	len = snprintf(text, sizeof(text),
 		       "{\"agents\": %u, \"phase\": \"%s\", \"enrolled\": %u, \"connected\": %u, "
 		       "\"refused\": %u, \"prepare_ms\": %lld, \"enroll_ms\": %lld, "
 		       "\"connect_ms\": %lld, \"ready_ms\": %lld, \"all_connected_at_ms\": %lld, \"disconnects\": %llu, "
 		       "\"failed_attempts\": %llu, \"errors\": %llu, \"tasks\": %llu, "
 		       "\"agents_with_tasks\": {\"0\": %u, \"1\": %u, \"more\": %u}, "
+		       "\"connected_per_tower\": [%s], \"moved\": %llu, "
 		       "\"rss_kb\": %ld, \"now_ms\": %lld}\n",
 		       sw->n, sw->phase == P_ENROLL ? "enroll" : sw->phase == P_CONNECT ? "connect" : "run",
 		       sw->enrolled, sw->connected, sw->refused, (long long)sw->prepare_ms,
 		       (long long)sw->enroll_ms, (long long)sw->connect_ms, (long long)sw->ready_ms,
 		       (long long)sw->all_connected_at_ms, (unsigned long long)sw->disconnects,
 		       (unsigned long long)sw->handshake_failures, (unsigned long long)sw->errors,
-		       (unsigned long long)sw->tasks, zero, one, more, rss_kb(), (long long)wall_ms());
+		       (unsigned long long)sw->tasks, zero, one, more, towers,
+		       (unsigned long long)sw->moved, rss_kb(), (long long)wall_ms());
 	if (sw->status_path != NULL)
 		util_write_file_nosync(sw->status_path, text, (size_t)len, 0644);
 }
@@ -659,15 +714,49 @@ static void make_keys(struct agent *agents, unsigned n)
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: swarm --tower HOST:PORT --ca FILE --token TOKEN:COUNT [--token ...]\n"
+		"usage: swarm --tower HOST:PORT[,HOST:PORT...] --ca FILE --token TOKEN:COUNT [--token ...]\n"
 		"             [--status FILE] [--parallel N] [--heartbeat SECONDS] [--no-resume]\n"
 		"             [--no-metrics] [--no-carry-on]\n"
 		"  Enrolls COUNT agents with each token; each enrollment's connection carries\n"
 		"  on as the agent's session (--no-carry-on: dial again with mutual TLS),\n"
 		"  then keeps them connected (heartbeats, no-op tasks, reconnects) until\n"
 		"  SIGTERM/SIGINT. Progress goes to stdout, a JSON status to --status.\n"
-		"  Heartbeats carry node figures as the agent's do, unless --no-metrics.\n");
+		"  Heartbeats carry node figures as the agent's do, unless --no-metrics.\n"
+		"  Several --tower replicas (at most %d): agent i starts on replica i %% n and\n"
+		"  fails over to the next one with the agent's backoff.\n",
+		SWARM_TOWERS_MAX);
 	exit(2);
+}
+
+/* --tower A,B,...: IPv4:PORT each, different, as the agent takes its list. */
+static int parse_towers(struct swarm *sw, const char *list)
+{
+	char *copy = strdup(list), *save = NULL, host[256];
+	uint16_t port;
+
+	if (copy == NULL)
+		return -1;
+	sw->ntowers = 0;
+	for (char *one = strtok_r(copy, ",", &save); one != NULL; one = strtok_r(NULL, ",", &save)) {
+		struct sockaddr_in *to = &sw->towers[sw->ntowers];
+
+		if (sw->ntowers == SWARM_TOWERS_MAX ||
+		    util_parse_hostport(one, host, sizeof(host), &port) != 0 ||
+		    inet_pton(AF_INET, host, &to->sin_addr) != 1)
+			goto bad;
+		to->sin_family = AF_INET;
+		to->sin_port = htons(port);
+		for (unsigned i = 0; i < sw->ntowers; i++)
+			if (sw->towers[i].sin_port == to->sin_port &&
+			    sw->towers[i].sin_addr.s_addr == to->sin_addr.s_addr)
+				goto bad;
+		sw->ntowers++;
+	}
+	free(copy);
+	return sw->ntowers > 0 ? 0 : -1;
+bad:
+	free(copy);
+	return -1;
 }
 
 static void raise_fd_limit(void)
@@ -685,8 +774,6 @@ int main(int argc, char **argv)
 	struct swarm sw = {.parallel = 64};
 	const char *tower = NULL, *ca_path = NULL, *tokens[SWARM_TOKENS_MAX];
 	unsigned counts[SWARM_TOKENS_MAX], ntokens = 0;
-	char host[256];
-	uint16_t port;
 	int64_t t0;
 
 	log_init("swarm", OC_LOG_WARN);
@@ -729,11 +816,9 @@ int main(int argc, char **argv)
 	}
 	if (tower == NULL || ca_path == NULL || ntokens == 0 || sw.parallel == 0)
 		usage();
-	if (util_parse_hostport(tower, host, sizeof(host), &port) != 0 ||
-	    inet_pton(AF_INET, host, &sw.tower.sin_addr) != 1)
-		fatal("--tower: \"%s\" is not IPv4:PORT", tower);
-	sw.tower.sin_family = AF_INET;
-	sw.tower.sin_port = htons(port);
+	if (parse_towers(&sw, tower) != 0)
+		fatal("--tower: \"%s\" is not a list of 1 to %d different IPv4:PORT", tower,
+		      SWARM_TOWERS_MAX);
 	raise_fd_limit();
 	mbedtls_x509_crt_init(&sw.ca);
 	if (mbedtls_x509_crt_parse_file(&sw.ca, ca_path) != 0)
@@ -760,6 +845,8 @@ int main(int argc, char **argv)
 		a->sw = &sw;
 		a->idx = i;
 		a->token = tokens[t];
+		a->tower_first = a->tower_at = i % sw.ntowers;
+		a->welcomed_at = -1;
 		mbedtls_pk_init(&a->key);
 		mbedtls_x509_crt_init(&a->cert);
 		a->ev_retry = event_new(sw.base, -1, 0, on_retry, a);

@@ -11,7 +11,6 @@
 #include "tower/api/task_json.h"
 #include "tower/fleet/hub.h"
 #include "tower/fleet/tasks.h"
-#include "tower/engine/workflow.h"
 #include "tower/store/store.h"
 #include "tower/tower.h"
 
@@ -21,14 +20,22 @@ struct run_target {
 	bool all;
 };
 
+/* Connected here, or (replicas) to another replica, which sends the task
+ * (its relay): the node's heartbeats, written there, are recent. The same
+ * test as the workflow's before it runs a step on a node. */
+static bool connected_anywhere(struct tower *tw, const struct store_node *n)
+{
+	return hub_node_connected(tw->hub, n->id) ||
+	       (store_is_shared(tw->store) &&
+		n->last_seen >= util_now() - 3 * hub_heartbeat_s(tw->hub) - 2);
+}
+
 static int collect_target(const struct store_node *n, void *arg)
 {
 	struct api_ctx *ctx = ((void **)arg)[0];
 	struct run_target *t = ((void **)arg)[1];
 
-	/* replicas: a node connected to another one is a target too; the
-	 * replica that holds it sends it its task */
-	if (!workflow_node_connected(ctx->tower->workflow, n->id))
+	if (!connected_anywhere(ctx->tower, n))
 		return 0;
 	if (t->all || (t->want_role && strcmp(n->role, t->want_role) == 0) ||
 	    (t->want_node && (strcmp(n->id, t->want_node) == 0 || strcmp(n->name, t->want_node) == 0)))

@@ -884,11 +884,6 @@ static bool node_connected_anywhere(struct workflow *wf, const char *node_id)
 	return node.last_seen >= util_now() - 3 * hub_heartbeat_s(wf->t->hub) - 2;
 }
 
-bool workflow_node_connected(struct workflow *wf, const char *node_id)
-{
-	return node_connected_anywhere(wf, node_id);
-}
-
 /* Done once every made node's agent has enrolled and is connected. */
 static void check_enroll(struct workflow *wf, struct oc_view *v, struct store_oc_step *s)
 {

@@ -156,8 +156,6 @@ void workflow_unwatch(struct workflow_watch *w);
  * request recorded elsewhere at once; another replica's watchers of the
  * OverCloud hear it as the database has it now. */
 struct feed_note;
-/* Connected here, or (replicas) to another replica by its recent heartbeats. */
-bool workflow_node_connected(struct workflow *wf, const char *node_id);
 void workflow_on_feed(struct workflow *wf, const struct feed_note *note);
 /* Hooks for the tasks module and the hub. */
 void workflow_on_run_done(void *wf, const char *run_id);
