@@ -23,7 +23,8 @@ endforeach()
 # tests/integration/pg_run.sh starts a throwaway server from Debian's package
 # (initdb, pg_ctl, a port on loopback) and names it in OC_TEST_STORE_URL; the
 # run fails, never skips, when the server cannot be started.
-foreach(name test_store test_enroll test_nodes test_task_json test_workflow test_ticket_share)
+foreach(name test_store test_enroll test_nodes test_task_json test_workflow test_ticket_share
+             test_feed)
   add_test(NAME unit/${name}@pg
            COMMAND bash ${CMAKE_SOURCE_DIR}/tests/integration/pg_run.sh ${CMAKE_BINARY_DIR}/tests/${name})
   set_tests_properties(unit/${name}@pg PROPERTIES ENVIRONMENT "${OC_TEST_ENV}" TIMEOUT 180)
@@ -72,7 +73,8 @@ endforeach()
 # names, and test_packages, whose install and purge on the host make and
 # remove /run/overcloud-demo under every demo OverCloud: one at a time.
 foreach(name test_overcloud test_workflow test_local_provider test_attach test_attach_k8s
-             test_console test_pattern_inputs test_out_of_tree test_packages test_store_pg test_replicas)
+             test_console test_pattern_inputs test_out_of_tree test_packages test_store_pg test_replicas
+             test_replica_feed)
   foreach(prefix integration asan/integration)
     if(TEST ${prefix}/${name})
       set_tests_properties(${prefix}/${name} PROPERTIES RESOURCE_LOCK local_provider)

@@ -31,6 +31,7 @@
 #include "tower/metrics/nodemetrics.h"
 #include "tower/engine/role.h"
 #include "tower/api/session.h"
+#include "tower/store/feed.h"
 #include "tower/store/store.h"
 #include "tower/fleet/tasks.h"
 #include "tower/fleet/ticket.h"
@@ -324,6 +325,29 @@ static int start_lease(struct tower *t, const char *api_host)
 	return lease_start(t->lease, api, agents);
 }
 
+/* Replicas: what another replica changed, heard at once (feed.c). */
+static void on_feed(void *arg, const struct feed_note *note)
+{
+	struct tower *t = arg;
+
+	tasks_on_feed(t->tasks, note);
+	workflow_on_feed(t->workflow, note);
+}
+
+static int start_feed(struct tower *t, const struct daemon_options *opt)
+{
+	const char *target = opt->store ? opt->store : config_get(t->config, "tower", "store");
+	char err[256];
+
+	t->feed = feed_new(t->store, target, t->base, on_feed, t, err, sizeof(err));
+	if (t->feed == NULL) {
+		log_error("feed: %s", err);
+		return -1;
+	}
+	tasks_set_feed(t->tasks, t->feed);
+	return 0;
+}
+
 int daemon_run(const struct daemon_options *opt)
 {
 	struct tower t;
@@ -438,6 +462,8 @@ int daemon_run(const struct daemon_options *opt)
 		goto out;
 	}
 	tasks_set_done_hook(t.tasks, workflow_on_run_done, t.workflow);
+	if (store_is_shared(t.store) && start_feed(&t, opt) != 0)
+		goto out;
 	if (httpd_listen(httpd, api_host, api_port, &t.api_port, err, sizeof(err)) != 0) {
 		log_error("api: %s", err);
 		goto out;
@@ -478,6 +504,7 @@ out:
 	ticket_share_free(ticket_share);
 	if (t.base != NULL)
 		event_base_free(t.base);
+	feed_free(t.feed);
 	store_close(t.store);
 	ticket_keys_free(tickets);
 	sessions_free(t.sessions);

@@ -17,6 +17,7 @@ struct artifacts;
 struct sessions;
 struct nodemetrics;
 struct lease;
+struct feed;
 
 struct tower {
 	struct event_base *base;
@@ -26,6 +27,7 @@ struct tower {
 	struct tasks *tasks;
 	struct workflow *workflow;
 	struct lease *lease;          /* NULL: alone, always the leader */
+	struct feed *feed;            /* replicas' change feed; NULL: alone (sqlite) */
 	struct role_set *roles;
 	struct config *config;    /* tower.conf; never NULL once running */
 	struct artifacts *artifacts;  /* agent binaries for booting nodes */

@@ -29,6 +29,7 @@
 #include "tower/engine/role.h"
 #include "tower/engine/state.h"
 #include "tower/engine/template.h"
+#include "tower/store/feed.h"
 #include "tower/store/store.h"
 #include "tower/fleet/tasks.h"
 #include "tower/metrics/telemetry.h"
@@ -261,24 +262,16 @@ static void watched_keep(struct workflow *wf, const char *id, struct workflow_ov
 	e->last = snap;
 }
 
-/* Tells v's watchers what it is now, from v as the engine holds it. */
-static void notify(struct workflow *wf, const struct oc_view *v)
+/* Tells id's watchers snap (taking it), and ends them when end. */
+static void tell_watchers(struct workflow *wf, const char *id, struct workflow_overcloud *snap,
+			  bool end)
 {
 	struct workflow_watch *w, *next;
-	struct watched *e = watched_find(wf, v->oc.id);
-	struct workflow_overcloud *snap;
-	bool end;
 
-	if (!has_watchers(wf, v->oc.id))
-		return;
-	snap = snapshot_build(wf, v, e ? e->last : NULL);
-	if (snap == NULL)
-		return;
-	end = oc_settled(v);
 	wf->notifying = true;
 	for (w = wf->watches; w != NULL; w = next) {
 		next = w->next;
-		if (strcmp(w->id, v->oc.id) != 0)
+		if (strcmp(w->id, id) != 0)
 			continue;
 		w->fn(w->arg, WORKFLOW_EVENT_OVERCLOUD, snap);
 		if (end) {
@@ -287,8 +280,73 @@ static void notify(struct workflow *wf, const struct oc_view *v)
 		}
 	}
 	wf->notifying = false;
-	watched_keep(wf, v->oc.id, snap);
-	watched_prune(wf, v->oc.id);
+	watched_keep(wf, id, snap);
+	watched_prune(wf, id);
+}
+
+/* Tells v's watchers what it is now, from v as the engine holds it. */
+static void notify(struct workflow *wf, const struct oc_view *v)
+{
+	struct watched *e = watched_find(wf, v->oc.id);
+	struct workflow_overcloud *snap;
+
+	if (!has_watchers(wf, v->oc.id))
+		return;
+	snap = snapshot_build(wf, v, e ? e->last : NULL);
+	if (snap != NULL)
+		tell_watchers(wf, v->oc.id, snap, oc_settled(v));
+}
+
+/* Whether a watcher sees anything new in b after a (elapsed times aside). */
+static bool snapshot_same(const struct workflow_overcloud *a, const struct workflow_overcloud *b)
+{
+	if (strcmp(a->status, b->status) != 0 || a->attaching != b->attaching ||
+	    strcmp(a->error, b->error) != 0 || a->updated_at != b->updated_at ||
+	    a->step_count != b->step_count || a->node_count != b->node_count)
+		return false;
+	for (size_t i = 0; i < a->step_count; i++) {
+		const struct workflow_step_view *x = &a->steps[i], *y = &b->steps[i];
+
+		if (strcmp(x->dag, y->dag) != 0 || strcmp(x->name, y->name) != 0 ||
+		    strcmp(x->state, y->state) != 0 || x->attempts != y->attempts ||
+		    x->progress != y->progress || x->node_count != y->node_count ||
+		    strcmp(x->error, y->error) != 0 || strcmp(x->run_id, y->run_id) != 0 ||
+		    x->started_ms != y->started_ms || x->finished_ms != y->finished_ms)
+			return false;
+	}
+	for (size_t i = 0; i < a->node_count; i++) {
+		const struct workflow_node_view *x = &a->nodes[i], *y = &b->nodes[i];
+
+		if (strcmp(x->name, y->name) != 0 || strcmp(x->state, y->state) != 0 ||
+		    strcmp(x->node_id, y->node_id) != 0 || strcmp(x->address, y->address) != 0 ||
+		    x->connected != y->connected)
+			return false;
+	}
+	return true;
+}
+
+/* Replicas: another replica (the leader) changed id. Its watchers here
+ * hear the OverCloud as the database has it now, when that differs from
+ * what they heard last; several changes made in between come as one. */
+static void follow_elsewhere(struct workflow *wf, const char *id)
+{
+	struct watched *e = watched_find(wf, id);
+	struct workflow_overcloud *snap;
+	struct oc_view v;
+	bool end;
+
+	if (!has_watchers(wf, id) || view_load(wf, id, &v) != 0)
+		return;
+	snap = snapshot_build(wf, &v, e ? e->last : NULL);
+	end = oc_settled(&v);
+	view_free(&v);
+	if (snap == NULL)
+		return;
+	if (!end && e != NULL && e->last != NULL && snapshot_same(e->last, snap)) {
+		workflow_overcloud_free(snap);
+		return;
+	}
+	tell_watchers(wf, id, snap, end);
 }
 
 int workflow_watch(struct workflow *wf, const char *id, workflow_watch_fn fn, void *arg,
@@ -1063,6 +1121,9 @@ static bool advance_once(struct workflow *wf, const char *id, bool announce)
 out:
 	if (changed || announce)
 		notify(wf, &v);
+	/* Replicas: every other one's watchers of it look again. */
+	if (changed)
+		feed_send(wf->t->feed, FEED_OVERCLOUD, v.oc.id, NULL);
 	view_free(&v);
 	return changed;
 }
@@ -1070,8 +1131,9 @@ out:
 /* announce: the pass that finds nothing more to do is told to the
  * watchers too (a request changed the OverCloud before it came here). */
 /* Only the leader drives: another replica's requests are recorded in the
- * database, and the leader's next tick picks them up. Every write made
- * while driving is fenced with the lease's token (store_fence_on). */
+ * database, with a feed note that wakes the leader (its next tick finds
+ * them anyway). Every write made while driving is fenced with the lease's
+ * token (store_fence_on). */
 static void advance(struct workflow *wf, const char *id, bool announce)
 {
 	bool was;
@@ -1126,6 +1188,35 @@ void workflow_on_run_done(void *arg, const char *run_id)
 void workflow_on_node_ready(struct workflow *wf, const char *node_id)
 {
 	on_tick(-1, 0, wf);
+}
+
+void workflow_on_feed(struct workflow *wf, const struct feed_note *note)
+{
+	bool leader = lease_is_leader(wf->t->lease);
+
+	if (note->kind == FEED_OVERCLOUD && leader && !wf->advancing) {
+		/* a request another replica recorded: take it up now */
+		wf->advancing = true;
+		advance(wf, note->id, true);
+		wf->advancing = false;
+	} else if (note->kind == FEED_OVERCLOUD && !leader) {
+		follow_elsewhere(wf, note->id);
+	} else if (note->kind == FEED_RESYNC) {
+		char id[STORE_ID_MAX];
+
+		on_tick(-1, 0, wf);
+		/* a watch may end (and go) on the way: look each id up again */
+		for (size_t i = 0; !leader; i++) {
+			struct workflow_watch *w = wf->watches;
+
+			for (size_t k = 0; w != NULL && k < i; k++)
+				w = w->next;
+			if (w == NULL)
+				break;
+			snprintf(id, sizeof(id), "%s", w->id);
+			follow_elsewhere(wf, id);
+		}
+	}
 }
 
 /* ---- requests ---- */
@@ -1296,6 +1387,8 @@ int workflow_create(struct workflow *wf, const char *pattern_name, const struct 
 	for (size_t i = 0; i < p->create_count; i++)
 		if (store_ocs_insert(wf->t->store, id_out, "create", p->create[i].name, (int64_t)i) != 0)
 			goto fail;
+	/* Replicas: the leader hears of it with the COMMIT. */
+	feed_send(wf->t->feed, FEED_OVERCLOUD, id_out, NULL);
 	if (store_commit(wf->t->store) != 0)
 		goto fail_nolock;
 	log_info("overcloud %s: creating (%s, %s, %lld node(s))", id_out, p->name, provider,
@@ -1355,6 +1448,7 @@ int workflow_delete(struct workflow *wf, const char *id, char *err, size_t err_s
 			continue;
 		step_finish(wf, &v, s, STEP_SKIPPED, "the overcloud was deleted first");
 	}
+	feed_send(wf->t->feed, FEED_OVERCLOUD, id, NULL);
 	moved = oc_change_state(wf, &v, OC_DELETING, NULL);
 	if (moved != 0 || store_commit(wf->t->store) != 0) {
 		store_rollback(wf->t->store);
@@ -1501,6 +1595,7 @@ int workflow_attach(struct workflow *wf, const char *id, const char *node_ref, c
 		if (store_ocs_insert(wf->t->store, id, "attach", v.pattern->attach[i].name,
 				     (int64_t)i) != 0)
 			goto fail;
+	feed_send(wf->t->feed, FEED_OVERCLOUD, id, NULL);
 	if (oc_change_state(wf, &v, OC_READY, NULL) != 0 || store_commit(wf->t->store) != 0)
 		goto fail;
 	snprintf(node_id_out, node_id_size, "%s", node.id);
@@ -1757,7 +1852,8 @@ static struct workflow_overcloud *snapshot_build(struct workflow *wf, const stru
 		snprintf(out->address, sizeof(out->address), "%s", n->address);
 		snprintf(out->state, sizeof(out->state), "%s", n->state);
 		out->attached = n->attached;
-		out->connected = n->node_id[0] && hub_node_connected(wf->t->hub, n->node_id);
+		/* the same answer on every replica */
+		out->connected = n->node_id[0] && node_connected_anywhere(wf, n->node_id);
 	}
 	for (int i = 0; i < v->step_count; i++) {
 		const struct store_oc_step *s = &v->steps[i];

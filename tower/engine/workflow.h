@@ -152,6 +152,11 @@ int workflow_watch(struct workflow *wf, const char *id, workflow_watch_fn fn, vo
 		   struct workflow_watch **out);
 void workflow_unwatch(struct workflow_watch *w);
 
+/* Replicas: a note from another one (feed.h). The leader takes up a
+ * request recorded elsewhere at once; another replica's watchers of the
+ * OverCloud hear it as the database has it now. */
+struct feed_note;
+void workflow_on_feed(struct workflow *wf, const struct feed_note *note);
 /* Hooks for the tasks module and the hub. */
 void workflow_on_run_done(void *wf, const char *run_id);
 void workflow_on_node_ready(struct workflow *wf, const char *node_id);

@@ -20,6 +20,7 @@
 #include "shared/util.h"
 #include "tower/fleet/hub.h"
 #include "tower/engine/role.h"
+#include "tower/store/feed.h"
 #include "tower/store/store.h"
 #include "tower/metrics/telemetry.h"
 
@@ -31,6 +32,12 @@ struct tasks_watch {
 	tasks_watch_fn fn;
 	void *arg;
 	struct tasks_watch *prev, *next;
+	/* The run's tasks this watcher has not been told the end of: it ends
+	 * once they are none. (With replicas the database may be ahead of
+	 * what a watcher was told: a task another replica finished has not
+	 * ended for it until that replica's last note, after its log's.) */
+	char (*open)[STORE_ID_MAX];
+	size_t open_count, open_cap;
 };
 
 struct tasks {
@@ -44,6 +51,11 @@ struct tasks {
 	void *done_arg;
 	struct event *late_ev;        /* gives up on tasks whose node never answers */
 	struct event *relay_ev;       /* replicas: sends what another one made */
+	struct feed *feed;            /* replicas: tells the others what changed */
+	/* Replicas: what this tower's watchers were told of each task of a
+	 * watched run that another replica moves (feed notes carry ids only). */
+	struct heard_task *heard;
+	size_t heard_count, heard_cap;
 	/* Results the store could not save (disk full): their tasks are sent
 	 * to the node again until one is saved; its journal answers with
 	 * the result it still holds, since no ack went out. */
@@ -60,6 +72,21 @@ struct tasks {
 struct task_result;
 static int task_change_state(struct tasks *tk, struct store_task *t, enum task_state to,
 			     const struct task_result *res);
+
+/* A task of a watched run as this tower's watchers last heard of it from
+ * the feed, so a note that changes nothing they see sends them nothing. */
+struct heard_task {
+	char run_id[STORE_ID_MAX];
+	char task_id[STORE_ID_MAX];
+	char state[16];
+	int64_t progress;
+	uint64_t message_hash;
+};
+
+void tasks_set_feed(struct tasks *tk, struct feed *feed)
+{
+	tk->feed = feed;
+}
 
 void tasks_set_done_hook(struct tasks *tk, void (*fn)(void *arg, const char *run_id), void *arg)
 {
@@ -161,6 +188,7 @@ void tasks_free(struct tasks *tk)
 	if (tk->reask_ev != NULL)
 		event_free(tk->reask_ev);
 	free(tk->reask);
+	free(tk->heard);
 	free(tk);
 }
 
@@ -387,6 +415,10 @@ int tasks_create_run(struct tasks *tk, const char *run_id, const char *const *no
 			memcpy(task_ids_out[i], id, sizeof(id));
 	}
 	free(text);
+	/* Replicas: the one holding a node's connection sends its task at
+	 * once. In the batch, the note goes with its COMMIT. */
+	if (i == count)
+		feed_send(tk->feed, FEED_RUN, run_id, NULL);
 	if (i < count || (batch && store_commit(tk->st) != 0)) {
 		if (batch)
 			store_rollback(tk->st);
@@ -420,6 +452,38 @@ static bool has_watchers(struct tasks *tk, const char *run_id)
 	return false;
 }
 
+static int watch_keep_open(struct tasks_watch *w, const char *task_id)
+{
+	if (w->open_count == w->open_cap) {
+		size_t cap = w->open_cap ? w->open_cap * 2 : 8;
+		char (*grown)[STORE_ID_MAX] = realloc(w->open, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return -1;
+		w->open = grown;
+		w->open_cap = cap;
+	}
+	snprintf(w->open[w->open_count++], STORE_ID_MAX, "%s", task_id);
+	return 0;
+}
+
+static void watch_drop_open(struct tasks_watch *w, const char *task_id)
+{
+	for (size_t i = 0; i < w->open_count; i++)
+		if (strcmp(w->open[i], task_id) == 0) {
+			memcpy(w->open[i], w->open[--w->open_count], STORE_ID_MAX);
+			return;
+		}
+}
+
+/* The task has ended for the run's watchers (its final state told). */
+static void task_ended_for_watchers(struct tasks *tk, const char *run_id, const char *task_id)
+{
+	for (struct tasks_watch *w = tk->watches; w != NULL; w = w->next)
+		if (strcmp(w->run_id, run_id) == 0)
+			watch_drop_open(w, task_id);
+}
+
 static void publish(struct tasks *tk, const struct tasks_event *ev)
 {
 	struct tasks_watch *w, *next;
@@ -429,8 +493,11 @@ static void publish(struct tasks *tk, const struct tasks_event *ev)
 		if (strcmp(w->run_id, ev->run_id) == 0)
 			w->fn(w->arg, ev);
 	}
+	if (ev->kind == TASKS_EVENT_TASK && task_is_final(ev->task))
+		task_ended_for_watchers(tk, ev->run_id, ev->task->id);
 }
 
+/* Ends the run's watchers that were told the end of every task. */
 static void end_watchers(struct tasks *tk, const char *run_id)
 {
 	struct tasks_event ev = {.kind = TASKS_EVENT_END, .run_id = run_id};
@@ -438,7 +505,7 @@ static void end_watchers(struct tasks *tk, const char *run_id)
 
 	for (w = tk->watches; w != NULL; w = next) {
 		next = w->next;
-		if (strcmp(w->run_id, run_id) != 0)
+		if (strcmp(w->run_id, run_id) != 0 || w->open_count > 0)
 			continue;
 		w->fn(w->arg, &ev);
 		tasks_unwatch(w);
@@ -503,6 +570,7 @@ struct replay {
 	struct tasks *tk;
 	struct tasks_watch *w;
 	size_t open;
+	bool open_lost;     /* out of memory keeping the open ones */
 };
 
 static void part_path(struct tasks *tk, const char *task_id, bool err_stream, char *out,
@@ -549,6 +617,8 @@ static int replay_task(const struct store_task *t, void *arg)
 		part_path(r->tk, t->id, true, path, sizeof(path));
 		replay_file(r, t, name, path, "stderr");
 		r->open++;
+		if (watch_keep_open(r->w, t->id) != 0)
+			r->open_lost = true;
 	}
 	{
 		struct tasks_event ev = {.kind = TASKS_EVENT_TASK, .run_id = t->run_id, .task = t};
@@ -584,10 +654,11 @@ int tasks_watch_run(struct tasks *tk, const char *run_id, tasks_watch_fn fn, voi
 	w->arg = arg;
 	snprintf(w->run_id, sizeof(w->run_id), "%s", run_id);
 	store_task_foreach_run(tk->st, run_id, replay_task, &r);
-	if (r.open == 0) {
+	if (r.open == 0 || r.open_lost) {
 		struct tasks_event ev = {.kind = TASKS_EVENT_END, .run_id = run_id};
 
 		fn(arg, &ev);
+		free(w->open);
 		free(w);
 		return 0;
 	}
@@ -612,6 +683,7 @@ void tasks_unwatch(struct tasks_watch *w)
 		tk->watches = w->next;
 	if (w->next != NULL)
 		w->next->prev = w->prev;
+	free(w->open);
 	free(w);
 }
 
@@ -754,6 +826,8 @@ static void store_log_chunk(struct tasks *tk, const struct store_task *t, const 
 	if (truncate)
 		log_warn("task %s: log over %lld bytes, the rest is dropped", t->id,
 			 (long long)tk->log_cap);
+	feed_send_log(tk->feed, t->run_id, t->id, l->stream != NULL && strcmp(l->stream, "stderr") == 0,
+		      l->data.data, len);
 	if (!has_watchers(tk, t->run_id))
 		return;
 	node_name(tk, t->node_id, name, sizeof(name));
@@ -786,17 +860,15 @@ static void mem_emit(void *ctx, const uint8_t *p, size_t n)
 /* Secret values (inputs, and outputs now that they are known) are replaced
  * by *** in the stored log, in case a script printed them (shared/mask.c:
  * the agent masked the inputs already; outputs become known only now). */
+static void mask_log_file(struct tasks *tk, const struct store_task *t, const char **values,
+			  size_t count);
+
 static void mask_stored_log(struct tasks *tk, const struct store_task *t,
 			    const struct msg_strmap *outputs)
 {
 	struct task_spec spec;
-	char path[PATH_MAX + 64];
 	const char *values[64];
-	size_t count = 0, i, len;
-	char *text, *out = NULL;
-	size_t out_len = 0;
-	struct mask *secrets = NULL;
-	FILE *mem;
+	size_t count = 0, i;
 
 	if (task_spec_decode(t->spec, &spec) != 0)
 		return;
@@ -808,6 +880,48 @@ static void mask_stored_log(struct tasks *tk, const struct store_task *t,
 			if (strcmp(outputs->items[k].key, spec.secret_outputs[i]) == 0 &&
 			    outputs->items[k].value[0] != '\0')
 				values[count++] = outputs->items[k].value;
+	mask_log_file(tk, t, values, count);
+	task_spec_clear(&spec);
+}
+
+/* The same for this replica's copy of another replica's log: the secret
+ * outputs are the stored ones. */
+static void mask_copied_log(struct tasks *tk, const struct store_task *t)
+{
+	struct task_spec spec;
+	const char *values[64];
+	size_t count = 0, i;
+	json_t *outputs = json_loads(t->outputs ? t->outputs : "{}", 0, NULL);
+
+	if (task_spec_decode(t->spec, &spec) != 0) {
+		json_decref(outputs);
+		return;
+	}
+	for (i = 0; i < spec.mask_count; i++)
+		if (count < OC_ARRAY_LEN(values) && spec.mask[i][0] != '\0')
+			values[count++] = spec.mask[i];
+	for (i = 0; i < spec.secret_output_count && count < OC_ARRAY_LEN(values); i++) {
+		const char *v = json_string_value(json_object_get(outputs, spec.secret_outputs[i]));
+
+		if (v != NULL && v[0] != '\0')
+			values[count++] = v;
+	}
+	mask_log_file(tk, t, values, count);
+	task_spec_clear(&spec);
+	json_decref(outputs);
+}
+
+/* Rewrites the task's log with every one of values as ***. */
+static void mask_log_file(struct tasks *tk, const struct store_task *t, const char **values,
+			  size_t count)
+{
+	char path[PATH_MAX + 64];
+	size_t i, len;
+	char *text, *out = NULL;
+	size_t out_len = 0;
+	struct mask *secrets = NULL;
+	FILE *mem;
+
 	tasks_log_path(tk, t->id, path, sizeof(path));
 	text = count ? util_read_file(path, (size_t)tk->log_cap + 4096, &len) : NULL;
 	if (text == NULL || (secrets = mask_new()) == NULL)
@@ -826,7 +940,6 @@ out:
 	mask_free(secrets);
 	free(out);
 	free(text);
-	task_spec_clear(&spec);
 }
 
 /* The task goes to its node again in TASKS_REASK_MS, for the result the
@@ -922,13 +1035,14 @@ static void send_ack(struct tasks *tk, const struct store_task *t)
 static void finished(struct tasks *tk, const struct store_task *t, const struct task_result *res)
 {
 	struct store_task now;
-	bool have_now, run_ended;
+	bool have_now;
 
 	telemetry_observe(TELEMETRY_TASK, (double)res->duration_ms / 1000.0);
 	flush_stream_parts(tk, t->id);
 	mask_stored_log(tk, t, res->outputs);
 	have_now = store_task_get(tk->st, t->id, &now) == 1;
-	run_ended = store_task_count_open(tk->st, t->run_id) == 0;
+	/* after the log's notes: the last one about the task */
+	feed_send(tk->feed, FEED_TASK_DONE, t->run_id, t->id);
 	if (res->from_agent)
 		send_ack(tk, t);
 	if (have_now) {
@@ -941,8 +1055,8 @@ static void finished(struct tasks *tk, const struct store_task *t, const struct 
 			publish_task(tk, &now);
 		store_task_clear(&now);
 	}
-	if (run_ended)
-		end_watchers(tk, t->run_id);
+	task_ended_for_watchers(tk, t->run_id, t->id);
+	end_watchers(tk, t->run_id);
 	if (tk->done_hook != NULL)
 		tk->done_hook(tk->done_arg, t->run_id);
 }
@@ -982,6 +1096,8 @@ static int task_change_state(struct tasks *tk, struct store_task *t, enum task_s
 			t->started_at = now;
 		if (to == TASK_RUNNING && has_watchers(tk, t->run_id))
 			publish_task(tk, t);
+		if (to == TASK_RUNNING)
+			feed_send(tk->feed, FEED_TASK, t->run_id, t->id);
 		return 1;
 	}
 	outputs = outputs_encode(res->outputs);
@@ -1061,8 +1177,10 @@ void tasks_on_task_msg(void *arg, const char *node_id, const struct msg *m)
 		util_one_line(m->u.task_progress.message);   /* shown in progress lines */
 		if (task_is_final(&t) ||
 		    store_task_progress(tk->st, t.id, (int64_t)m->u.task_progress.percent,
-					m->u.task_progress.message) != 0 ||
-		    !has_watchers(tk, t.run_id))
+					m->u.task_progress.message) != 0)
+			break;
+		feed_send(tk->feed, FEED_TASK, t.run_id, t.id);
+		if (!has_watchers(tk, t.run_id))
 			break;
 		node_name(tk, node_id, name, sizeof(name));
 		publish(tk, &(struct tasks_event){
@@ -1128,12 +1246,15 @@ static void on_late_sweep(evutil_socket_t fd, short what, void *arg)
 				       end_if_late, tk);
 }
 
-#define TASKS_RELAY_EVERY_MS 500
+/* The feed's note brings a task at once; this poll is the safety net for a
+ * note that was missed. OVERCLOUD_RELAY_POLL_MS sets it (tests stretch it
+ * to show the note alone does it). */
+#define TASKS_RELAY_EVERY_MS 5000
 #define TASKS_RELAY_SPAN_MS (24LL * 3600 * 1000)
 
-/* Replicas: a task the leader made for a node connected to another replica
- * is still pending in the database; the replica that holds the node's
- * connection finds it here and sends it. */
+/* Replicas: a task another replica made for a node connected here is still
+ * pending in the database; the replica that holds the node's connection
+ * finds it here and sends it. */
 static void on_relay(evutil_socket_t fd, short what, void *arg)
 {
 	struct tasks *tk = arg;
@@ -1146,7 +1267,16 @@ static void on_relay(evutil_socket_t fd, short what, void *arg)
 
 int tasks_start_relay(struct tasks *tk, struct event_base *base)
 {
-	struct timeval every = {0, TASKS_RELAY_EVERY_MS * 1000};
+	const char *knob = getenv("OVERCLOUD_RELAY_POLL_MS");
+	int64_t ms = TASKS_RELAY_EVERY_MS;
+	struct timeval every;
+
+	if (knob != NULL && util_parse_int(knob, 10, 24LL * 3600 * 1000, &ms) != 0) {
+		log_error("OVERCLOUD_RELAY_POLL_MS=%.20s: not a number of ms from 10 to a day", knob);
+		return -1;
+	}
+	every.tv_sec = ms / 1000;
+	every.tv_usec = (ms % 1000) * 1000;
 
 	tk->relay_ev = event_new(base, -1, EV_PERSIST, on_relay, tk);
 	return tk->relay_ev != NULL && event_add(tk->relay_ev, &every) == 0 ? 0 : -1;
@@ -1160,4 +1290,188 @@ int tasks_start_sweeper(struct tasks *tk, struct event_base *base)
 	tk->reask_ev = evtimer_new(base, on_reask, tk);
 	return tk->late_ev != NULL && tk->reask_ev != NULL && event_add(tk->late_ev, &every) == 0
 		       ? 0 : -1;
+}
+
+/* ---- replicas: what the feed says another replica did ---- */
+
+static struct heard_task *heard_of(struct tasks *tk, const struct store_task *t, bool *fresh)
+{
+	*fresh = false;
+	for (size_t i = 0; i < tk->heard_count; i++)
+		if (strcmp(tk->heard[i].task_id, t->id) == 0)
+			return &tk->heard[i];
+	/* forget the tasks of runs nobody here watches any more */
+	for (size_t i = 0; i < tk->heard_count;)
+		if (!has_watchers(tk, tk->heard[i].run_id))
+			tk->heard[i] = tk->heard[--tk->heard_count];
+		else
+			i++;
+	if (tk->heard_count == tk->heard_cap) {
+		size_t cap = tk->heard_cap ? tk->heard_cap * 2 : 16;
+		struct heard_task *grown = realloc(tk->heard, cap * sizeof(*grown));
+
+		if (grown == NULL)
+			return NULL;
+		tk->heard = grown;
+		tk->heard_cap = cap;
+	}
+	memset(&tk->heard[tk->heard_count], 0, sizeof(tk->heard[0]));
+	snprintf(tk->heard[tk->heard_count].run_id, STORE_ID_MAX, "%s", t->run_id);
+	snprintf(tk->heard[tk->heard_count].task_id, STORE_ID_MAX, "%s", t->id);
+	*fresh = true;
+	return &tk->heard[tk->heard_count++];
+}
+
+static uint64_t text_hash(const char *text)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (const char *p = text; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return h;
+}
+
+/* A task another replica moved, as the store has it now: this tower's
+ * watchers of its run hear what changed (the same events the replica that
+ * moved it gave its own). The database may be ahead of the notes: a task's
+ * end is told on its last note (done), which comes after its log's, never
+ * on an earlier one. Then the watchers told the end of every task end, and
+ * the done hook hears of it (the leader's workflow waits for it). */
+static void task_moved_elsewhere(struct tasks *tk, const struct store_task *t, bool done)
+{
+	struct heard_task *h;
+	char name[STORE_NODE_NAME_MAX];
+	bool fresh, final = task_is_final(t);
+
+	if (final && !done)
+		return;
+	if (has_watchers(tk, t->run_id) && (h = heard_of(tk, t, &fresh)) != NULL) {
+		uint64_t mh = text_hash(t->progress_msg);
+
+		/* a running task's progress, as the agent reported it */
+		if (!final && (t->progress != h->progress || mh != h->message_hash) &&
+		    (t->progress > 0 || t->progress_msg[0] != '\0')) {
+			node_name(tk, t->node_id, name, sizeof(name));
+			publish(tk, &(struct tasks_event){
+				.kind = TASKS_EVENT_PROGRESS, .run_id = t->run_id, .task_id = t->id,
+				.node = name, .percent = t->progress, .message = t->progress_msg,
+			});
+		}
+		/* "sent" is a label no watcher is told of, here as on its replica */
+		if (strcmp(t->state, h->state) != 0 && task_state_of(t) != TASK_SENT &&
+		    (task_state_of(t) != TASK_PENDING || !fresh))
+			publish_task(tk, t);
+		snprintf(h->state, sizeof(h->state), "%s", t->state);
+		h->progress = t->progress;
+		h->message_hash = mh;
+	}
+	if (!final)
+		return;
+	mask_copied_log(tk, t);
+	task_ended_for_watchers(tk, t->run_id, t->id);
+	end_watchers(tk, t->run_id);
+	if (tk->done_hook != NULL)
+		tk->done_hook(tk->done_arg, t->run_id);
+}
+
+/* After a lost LISTEN connection: each task of a watched run as it is now,
+ * a finished one as if its last note had come. */
+static int task_looked_again(const struct store_task *t, void *arg)
+{
+	task_moved_elsewhere(arg, t, true);
+	return 0;
+}
+
+/* Another replica's log bytes: kept in this tower's copy of the log too,
+ * so that a replay and GET .../log here have them, and told to watchers. */
+static void log_heard(struct tasks *tk, const struct feed_note *n)
+{
+	char path[PATH_MAX + 64], name[STORE_NODE_NAME_MAX];
+	struct store_task t;
+	int fd;
+
+	tasks_log_path(tk, n->task_id, path, sizeof(path));
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd < 0 || !write_all(fd, n->data, n->data_len))
+		log_warn("task %s: cannot keep its log here: %s", n->task_id, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	if (!has_watchers(tk, n->id))
+		return;
+	if (store_task_get(tk->st, n->task_id, &t) != 1 || strcmp(t.run_id, n->id) != 0) {
+		store_task_clear(&t);
+		return;
+	}
+	node_name(tk, t.node_id, name, sizeof(name));
+	publish_log(tk, &t, name, n->err_stream ? "stderr" : "stdout", n->data, n->data_len);
+	store_task_clear(&t);
+}
+
+static int run_of_watch(struct tasks *tk, size_t at, char *out)
+{
+	size_t i = 0;
+
+	for (struct tasks_watch *w = tk->watches; w != NULL; w = w->next, i++)
+		if (i == at) {
+			snprintf(out, STORE_ID_MAX, "%s", w->run_id);
+			return 0;
+		}
+	return -1;
+}
+
+static bool has_log_copy(struct tasks *tk, const char *task_id)
+{
+	char path[PATH_MAX + 64];
+
+	tasks_log_path(tk, task_id, path, sizeof(path));
+	return access(path, F_OK) == 0;
+}
+
+void tasks_on_feed(struct tasks *tk, const struct feed_note *n)
+{
+	struct pending_sends ps = {.tk = tk};
+	struct store_task t;
+	char run[STORE_ID_MAX];
+
+	switch (n->kind) {
+	case FEED_RUN:
+		/* with no agent here, none of its tasks is this replica's to send */
+		if (hub_connected_count(tk->hub) == 0)
+			break;
+		store_task_foreach_run(tk->st, n->id, send_if_connected, &ps);
+		mark_sent(tk, &ps);
+		break;
+	case FEED_TASK:
+	case FEED_TASK_DONE:
+		/* nobody here follows the run: only the end matters, to the
+		 * done hook (the leader's workflow) */
+		if (!has_watchers(tk, n->id)) {
+			if (n->kind != FEED_TASK_DONE)
+				break;
+			/* this replica's copy of its log, masked as the original */
+			if (has_log_copy(tk, n->task_id)) {
+				if (store_task_get(tk->st, n->task_id, &t) == 1 && task_is_final(&t))
+					mask_copied_log(tk, &t);
+				store_task_clear(&t);
+			}
+			if (tk->done_hook != NULL)
+				tk->done_hook(tk->done_arg, n->id);
+			break;
+		}
+		if (store_task_get(tk->st, n->task_id, &t) == 1 && strcmp(t.run_id, n->id) == 0)
+			task_moved_elsewhere(tk, &t, n->kind == FEED_TASK_DONE);
+		store_task_clear(&t);
+		break;
+	case FEED_LOG:
+		log_heard(tk, n);
+		break;
+	case FEED_RESYNC:
+		on_relay(-1, 0, tk);
+		/* a watch may end (and go) on the way: walk by position */
+		for (size_t i = 0; run_of_watch(tk, i, run) == 0; i++)
+			store_task_foreach_run(tk->st, run, task_looked_again, tk);
+		break;
+	case FEED_OVERCLOUD:
+		break;
+	}
 }

@@ -18,6 +18,8 @@ struct role_set;
 struct tasks;
 struct event_base;
 struct tasks_watch;
+struct feed;
+struct feed_note;
 
 #define TASKS_LOG_CAP_DEFAULT (16 * 1024 * 1024)
 
@@ -30,9 +32,18 @@ void tasks_set_roles(struct tasks *tk, const struct role_set *roles);
 /* Every 5 s, ends as "timeout" the tasks whose node has not answered 30 s
  * past their own timeout (a dead node must not hold up a destroy). */
 int tasks_start_sweeper(struct tasks *tk, struct event_base *base);
-/* For replicas sharing a database: every 500 ms, sends the still pending
- * tasks (made by any replica in the last day) whose node is connected here. */
+/* For replicas sharing a database: every 5 s (OVERCLOUD_RELAY_POLL_MS in
+ * the environment: another interval), sends the still pending tasks (made
+ * by any replica in the last day) whose node is connected here. The feed's
+ * note brings them at once; this is its safety net. */
 int tasks_start_relay(struct tasks *tk, struct event_base *base);
+/* Replicas: tell the others of runs made, tasks moved and log bytes here
+ * (borrowed; NULL when alone). */
+void tasks_set_feed(struct tasks *tk, struct feed *feed);
+/* Replicas: a note from another replica: send the new run's tasks whose
+ * node is here, tell this tower's run watchers what another replica's
+ * tasks did, keep a copy of their logs. */
+void tasks_on_feed(struct tasks *tk, const struct feed_note *note);
 
 #define TASKS_ID_SIZE 40
 
