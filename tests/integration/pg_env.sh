@@ -5,6 +5,8 @@
 # to its "postgres" database, and PG_ENV_DIR) ... pg_env_down (stops the
 # server and removes the dir; safe to call twice or after a failed up).
 # initdb refuses to run as root: as root, the server runs as "postgres".
+# A test killed outright (ctest's timeout sends SIGKILL) runs no trap: a
+# watchdog stops the server and removes the dir once the shell is gone.
 
 pg_env_bin() {
   local d
@@ -20,6 +22,19 @@ pg_env_as_owner() {
   else
     "$@"
   fi
+}
+
+# Waits for the shell that started the server (pid $1) to go, then does
+# what pg_env_down would have.
+pg_env_watchdog() {
+  local owner=$1 dir=$PG_ENV_DIR bin=$PG_ENV_BIN
+  while kill -0 "$owner" 2>/dev/null && [ -d "$dir" ]; do
+    sleep 1
+  done
+  if [ -f "$dir/data/postmaster.pid" ]; then
+    pg_env_as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w -t 30 stop
+  fi
+  rm -rf "$dir"
 }
 
 pg_env_up() {
@@ -62,6 +77,9 @@ pg_env_up() {
          start >/dev/null 2>&1; then
       export OC_TEST_PG_URL="postgresql://tower:$pw@127.0.0.1:$port/postgres"
       export PG_ENV_PORT=$port
+      # Its own fds: a test's output pipe must close when the test ends.
+      pg_env_watchdog "$$" </dev/null >/dev/null 2>&1 &
+      PG_ENV_WATCHDOG=$!
       return 0
     fi
   done
@@ -77,5 +95,6 @@ pg_env_down() {
       >/dev/null 2>&1 || true
   fi
   rm -rf "$PG_ENV_DIR"
-  unset PG_ENV_DIR OC_TEST_PG_URL PG_ENV_PORT
+  [ -z "${PG_ENV_WATCHDOG:-}" ] || kill "$PG_ENV_WATCHDOG" 2>/dev/null || true
+  unset PG_ENV_DIR OC_TEST_PG_URL PG_ENV_PORT PG_ENV_WATCHDOG
 }

@@ -524,10 +524,12 @@ static void test_pg_write_not_run_twice(void **state)
 	}
 	assert_int_equal(waiting, 1);
 	assert_int_equal(terminate_tower_sessions(f), 1);
-	assert_int_equal(pthread_join(thread, NULL), 0);
+	/* The lock goes before the join: a store that ran the write again on
+	 * a new session would wait for it, and then apply it. */
 	res = PQexec(locker, "COMMIT");
 	PQclear(res);
 	PQfinish(locker);
+	assert_int_equal(pthread_join(thread, NULL), 0);
 	assert_int_equal(w.rc, -1);
 	assert_int_equal(raw_int(f->path, "SELECT log_bytes FROM tasks WHERE id = 't-1'"), 0);
 	/* the next one runs, once, on a new session */
