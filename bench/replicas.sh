@@ -91,8 +91,7 @@ start_replica() {
 }
 
 pg_env_up || die "cannot start PostgreSQL (packaging/deps.sh test installs it)"
-psql -qAt "$OC_TEST_PG_URL" -c "CREATE DATABASE tower_bench" >/dev/null || die "cannot create the database"
-URL=${OC_TEST_PG_URL%/postgres}/tower_bench
+URL=$(pg_env_database tower_bench) || die "cannot create the database"
 for r in a b; do
 	(umask 077 && printf '[tower]\nstore = %s\nlease = %ss\nreplica = %s\n' "$URL" "$LEASE_S" "$r" >"$D/$r.conf")
 done

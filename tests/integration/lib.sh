@@ -156,6 +156,15 @@ node_is() {
 	[ "$(node_state "$1" "$2")" = "$3" ]
 }
 
+# agents_held_at TOWERNAME: the agent connections that tower holds itself
+# (its /metrics). Replicas on one database each list a node held by another
+# as connected too, so node_state cannot tell which one holds it.
+agents_held_at() {
+	curl -sS --cacert "$T/$1/ca.pem" -H "Authorization: Bearer $(cat "$T/$1/admin.token")" \
+		"https://127.0.0.1:$(eval echo "\$API_PORT_$1")/metrics" |
+		awk '$1 == "overcloud_agents_connected" { print $2 }'
+}
+
 log_has() {
 	grep -q -- "$2" "$T/$1.log"
 }

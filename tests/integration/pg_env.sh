@@ -88,6 +88,18 @@ pg_env_up() {
   return 1
 }
 
+# Makes database $1 on the server pg_env_up started; prints its URL.
+pg_env_database() {
+  psql -qAt "$OC_TEST_PG_URL" -c "CREATE DATABASE $1" >/dev/null || return 1
+  printf '%s\n' "${OC_TEST_PG_URL%/postgres}/$1"
+}
+
+# The replica holding the leader lease in the database at URL $1 (empty
+# when none does yet).
+pg_env_lease_holder() {
+  psql -qAt "$1" -c "SELECT holder FROM leases WHERE name = 'leader'"
+}
+
 pg_env_down() {
   [ -n "${PG_ENV_DIR:-}" ] && [ -d "$PG_ENV_DIR" ] || return 0
   if [ -f "$PG_ENV_DIR/data/postmaster.pid" ]; then

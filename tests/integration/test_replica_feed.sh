@@ -20,10 +20,9 @@ cleanup_counters() {
 trap 'rc=$?; set +e; cleanup_counters; pg_env_down; (exit $rc); cleanup' EXIT
 
 pg_env_up || fail "cannot start PostgreSQL (apt-get install postgresql)"
-psql -qAt "$OC_TEST_PG_URL" -c "CREATE DATABASE tower_feed" >/dev/null || fail "create database"
-URL=${OC_TEST_PG_URL%/postgres}/tower_feed
+URL=$(pg_env_database tower_feed) || fail "create database"
 sql() { psql -qAt "$URL" -c "$1"; }
-holder_is() { [ "$(sql "SELECT holder FROM leases WHERE name = 'leader'")" = "$1" ]; }
+holder_is() { [ "$(pg_env_lease_holder "$URL")" = "$1" ]; }
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
 DIRS=(--roles "$HERE/roles" --patterns "$HERE/patterns")
@@ -89,9 +88,12 @@ pass "(a) $id's event stream on e (not the leader): $n events, each step running
 # --- (c) every task d made reached e's nodes through a note ---
 node_ids=$(tower_cli d show "$id" -o json | jq -r '.nodes[].node_id // empty')
 [ "$(wc -w <<<"$node_ids")" = 2 ] || fail "not 2 nodes: $node_ids"
+# e holds both nodes' connections, d none (both list them connected).
+[ "$(agents_held_at d)" = 0 ] || fail "d holds $(agents_held_at d) agent connection(s), want none"
+[ "$(agents_held_at e)" -ge 2 ] || fail "e holds $(agents_held_at e) agent connection(s), want 2"
 for x in $node_ids; do
 	node_is e "$x" connected || fail "node $x is not connected at e"
-	[ "$(node_state d "$x")" != connected ] || fail "node $x is connected at d"
+	node_is d "$x" connected || fail "d does not list node $x connected (it is, at e)"
 done
 [ "$(grep -c " done " "/tmp/oc-counter-$id")" = 4 ] || fail "counted runs: $(cat "/tmp/oc-counter-$id")"
 pass "(c) d's tasks for the nodes at e ran (e's poll is an hour: the notes brought them)"

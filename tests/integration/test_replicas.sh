@@ -16,10 +16,9 @@ cleanup_counters() {
 trap 'rc=$?; set +e; for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; done; cleanup_counters; pg_env_down; (exit $rc); cleanup' EXIT
 
 pg_env_up || fail "cannot start PostgreSQL (apt-get install postgresql)"
-psql -qAt "$OC_TEST_PG_URL" -c "CREATE DATABASE tower_rep" >/dev/null || fail "create database"
-URL=${OC_TEST_PG_URL%/postgres}/tower_rep
+URL=$(pg_env_database tower_rep) || fail "create database"
 sql() { psql -qAt "$URL" -c "$1"; }
-holder() { sql "SELECT holder FROM leases WHERE name = 'leader'"; }
+holder() { pg_env_lease_holder "$URL"; }
 holder_is() { [ "$(holder)" = "$1" ]; }
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -180,13 +179,8 @@ no_double_runs "$id4"
 [ "$(grep -c "third done" "$(counter "$id4")")" = 2 ] || fail "third on $id4: $(cat "$(counter "$id4")")"
 # Both list e's nodes connected (the same answer on every replica); only e
 # holds their connections.
-agents_at() {
-	curl -sS --cacert "$T/$1/ca.pem" -H "Authorization: Bearer $(cat "$T/$1/admin.token")" \
-		"https://127.0.0.1:$(eval echo "\$API_PORT_$1")/metrics" |
-		awk '$1 == "overcloud_agents_connected" { print $2 }'
-}
-[ "$(agents_at d)" = 0 ] || fail "d holds $(agents_at d) agent connection(s), want none"
-[ "$(agents_at e)" -ge 2 ] || fail "e holds $(agents_at e) agent connection(s), want 2"
+[ "$(agents_held_at d)" = 0 ] || fail "d holds $(agents_held_at d) agent connection(s), want none"
+[ "$(agents_held_at e)" -ge 2 ] || fail "e holds $(agents_held_at e) agent connection(s), want 2"
 for x in $(tower_cli d show "$id4" -o json | jq -r '.nodes[].node_id // empty'); do
 	node_is e "$x" connected || fail "node $x is not connected at e"
 	node_is d "$x" connected || fail "d does not list node $x connected (it is, at e)"

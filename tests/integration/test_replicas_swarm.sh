@@ -16,9 +16,8 @@ N=6
 SWARM="$OC_BIN/swarm"
 [ -x "$SWARM" ] || fail "no $SWARM: build it (make build)"
 pg_env_up || fail "cannot start PostgreSQL (apt-get install postgresql)"
-psql -qAt "$OC_TEST_PG_URL" -c "CREATE DATABASE tower_swarm" >/dev/null || fail "create database"
-URL=${OC_TEST_PG_URL%/postgres}/tower_swarm
-holder_is() { [ "$(psql -qAt "$URL" -c "SELECT holder FROM leases WHERE name = 'leader'")" = "$1" ]; }
+URL=$(pg_env_database tower_swarm) || fail "create database"
+holder_is() { [ "$(pg_env_lease_holder "$URL")" = "$1" ]; }
 for r in a b; do
 	(umask 077 && printf '[tower]\nstore = %s\nlease = 3s\nreplica = %s\n' "$URL" "$r" >"$T/$r.conf")
 done

@@ -13,8 +13,7 @@
 trap 'rc=$?; set +e; pg_env_down; (exit $rc); cleanup' EXIT
 
 pg_env_up || fail "cannot start PostgreSQL (apt-get install postgresql)"
-psql -qAt "$OC_TEST_PG_URL" -c "CREATE DATABASE tower_it" >/dev/null || fail "create database"
-URL=${OC_TEST_PG_URL%/postgres}/tower_it
+URL=$(pg_env_database tower_it) || fail "create database"
 PW=${URL#postgresql://tower:}
 PW=${PW%%@*}
 sql() { psql -qAt "$URL" -c "$1"; }
