@@ -445,6 +445,8 @@ int daemon_run(const struct daemon_options *opt)
 		log_info("loaded %zu role(s) from %s", role_set_count(t.roles), opt->roles_dir);
 	}
 	hub_use_tickets(t.hub, tickets);
+	if (store_is_shared(t.store))
+		hub_share_figures(t.hub, t.nodemetrics);
 	hub_set_events(t.hub, &tower_hub_events, &t);
 	if (hub_listen(t.hub, agent_host, agent_port, &t.agent_port, err, sizeof(err)) != 0) {
 		log_error("agents: %s", err);

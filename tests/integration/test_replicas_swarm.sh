@@ -2,7 +2,7 @@
 # test_replicas_swarm.sh — bench/swarm against two tower replicas on one
 # PostgreSQL (pg_env.sh), as `make bench`'s replica rows use it: the swarm
 # spreads its agents over both (agent i on replica i % 2), and both list
-# all of them connected (`tower nodes`); a run posted to
+# all of them connected, with their figures (`tower nodes`); a run posted to
 # the leader reaches the nodes connected to the other replica too (their
 # tasks go through its relay) and every one reports; after kill -9 of the
 # leader the other one takes the lease and the swarm's agents that were on
@@ -38,7 +38,12 @@ connected_here() { [ "$(tower_cli "$1" nodes -o json | jq '[.[] | select(.state 
 # as connected by its recent heartbeats in the shared database.
 wait_until "$N connected as a lists them" 10 connected_here a "$N" || fail "a does not list $N connected"
 wait_until "$N connected as b lists them" 10 connected_here b "$N" || fail "b does not list $N connected"
-pass "the swarm spread $N agents over two replicas, 3 on each; both list all $N connected"
+# and with their figures: the replica holding a node writes them into its
+# row with its heartbeat time, the other one shows those.
+with_figures() { [ "$(tower_cli "$1" nodes -o json | jq '[.[] | select(.metrics.mem_total > 0)] | length')" = "$2" ]; }
+wait_until "figures of all $N at a" 30 with_figures a "$N" || fail "a lacks figures: $(tower_cli a nodes -o json)"
+wait_until "figures of all $N at b" 30 with_figures b "$N" || fail "b lacks figures: $(tower_cli b nodes -o json)"
+pass "the swarm spread $N agents over two replicas, 3 on each; both list all $N connected, with figures"
 
 # A run posted to the leader: the nodes connected to b are targeted too.
 api_a() {

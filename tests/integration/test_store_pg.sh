@@ -42,7 +42,7 @@ pass "bad URL, bad port, unreachable server, wrong password, no database: one li
 
 # A real create on the local provider, every row in PostgreSQL.
 start_tower t --agents 0.0.0.0:0 --store "$URL"
-[ "$(sql "SELECT version FROM schema_version")" = 9 ] || fail "schema version in PostgreSQL"
+[ "$(sql "SELECT version FROM schema_version")" = 10 ] || fail "schema version in PostgreSQL"
 [ ! -e "$T/t/tower.db" ] || fail "the tower made a sqlite file beside PostgreSQL"
 started=$(date +%s%N)
 tower_cli t create --provider local --number 1 --pattern demo >"$T/create.out" 2>"$T/create.err" ||
@@ -81,6 +81,6 @@ pass "tower.conf [tower] store: the same database after a restart; delete done; 
 kill "$TOWER_PID_t"
 wait "$TOWER_PID_t" 2>/dev/null || true
 sql "UPDATE schema_version SET version = 99" >/dev/null
-refused "newer schema" "schema version 99 is newer than this build knows (9)" --store "$URL"
+refused "newer schema" "schema version 99 is newer than this build knows (10)" --store "$URL"
 [ "$(sql "SELECT version FROM schema_version")" = 99 ] || fail "the refused database was changed"
 pass "a database at schema 99 refused with one line, and not touched"

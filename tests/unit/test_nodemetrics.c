@@ -1,5 +1,7 @@
 /* test_nodemetrics.c — the tower's per-node figures (tower/metrics/nodemetrics.c):
- * latest figures, rates, the history's 10-second slots and its bound. */
+ * latest figures, rates, the history's 10-second slots and its bound; the
+ * figures' one-line text for the store (round trip, every malformed form
+ * refused) and which figures a row shows on a replica. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,7 @@
 
 #include "shared/msg.h"
 #include "tower/metrics/nodemetrics.h"
+#include "tower/store/store.h"
 
 static struct msg_heartbeat beat(uint64_t cpu, uint64_t rx)
 {
@@ -173,9 +176,82 @@ static void test_many_nodes(void **state)
 	nodemetrics_free(nm);
 }
 
+static void test_figures_text(void **state)
+{
+	struct node_figures f = {
+		.t = 1800000000, .uptime = 100, .cpu_permille = 250, .load1_milli = 1234,
+		.mem_total = UINT64_MAX, .mem_used = 3ull << 30, .fs_total = 100ull << 30,
+		.fs_used = 0, .net_rx = 1, .net_tx = 2, .net_rx_rate = 3, .net_tx_rate = 4,
+		.running = 5,
+	}, back;
+	char text[STORE_NODE_FIGURES_MAX], small[20];
+	static const char *const bad[] = {
+		"", "f1", "f1 ", "f2 1 2 3 4 5 6 7 8 9 10 11 12 13",
+		"f1 1 2 3 4 5 6 7 8 9 10 11 12",            /* 12 numbers */
+		"f1 1 2 3 4 5 6 7 8 9 10 11 12 13 14",      /* 14 */
+		"f1 1 2 3 4 5 6 7 8 9 10 11 12 13 ",        /* trailing space */
+		"f1  1 2 3 4 5 6 7 8 9 10 11 12 13",        /* two spaces */
+		"f1 -1 2 3 4 5 6 7 8 9 10 11 12 13",        /* a sign */
+		"f1 +1 2 3 4 5 6 7 8 9 10 11 12 13",
+		"f1 01 2 3 4 5 6 7 8 9 10 11 12 13",        /* a leading zero */
+		"f1 1 2 3 4 5 6 7 8 9 10 11 12 0x13",
+		"f1 1 2 3 4 5 6 7 8 9 10 11 12 18446744073709551616",   /* 2^64 */
+		"f1 9223372036854775808 2 3 4 5 6 7 8 9 10 11 12 13",   /* t over int64 */
+		"f1 1 2 3 4 5 6 7 8 9 10 11 12 1\n",
+		" f1 1 2 3 4 5 6 7 8 9 10 11 12 13",
+	};
+
+	(void)state;
+	assert_int_equal(nodemetrics_figures_format(&f, text, sizeof(text)), 0);
+	assert_int_equal(nodemetrics_figures_parse(text, &back), 0);
+	assert_memory_equal(&f, &back, sizeof(f));
+	assert_int_equal(nodemetrics_figures_format(&f, small, sizeof(small)), -1);
+	assert_int_equal(nodemetrics_figures_parse("f1 0 0 0 0 0 0 0 0 0 0 0 0 0", &back), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (nodemetrics_figures_parse(bad[i], &back) == 0)
+			fail_msg("accepted: \"%s\"", bad[i]);
+	assert_int_equal(nodemetrics_figures_parse(NULL, &back), -1);
+}
+
+/* On a replica: its own figures for a node it holds; for one another
+ * replica holds, the newer of its own (from before the node moved) and the
+ * row's; a row with none or a bad one leaves its own. */
+static void test_figures_for_row(void **state)
+{
+	struct nodemetrics *nm = nodemetrics_new();
+	struct msg_heartbeat hb = beat(250, 1000);
+	struct store_node n = {.id = "n1"};
+	struct node_figures row = {.t = 5000, .cpu_permille = 900, .mem_total = 1, .running = 7}, buf;
+	const struct node_figures *f;
+
+	(void)state;
+	assert_null(nodemetrics_for_row(nm, &n, false, &buf));
+	assert_int_equal(nodemetrics_figures_format(&row, n.figures, sizeof(n.figures)), 0);
+	f = nodemetrics_for_row(nm, &n, false, &buf);
+	assert_non_null(f);
+	assert_int_equal(f->running, 7);
+	assert_int_equal(nodemetrics_record(nm, "n1", &hb, 1000), 0);
+	/* held here: its own, whatever the row says */
+	f = nodemetrics_for_row(nm, &n, true, &buf);
+	assert_int_equal(f->t, 1000);
+	/* held elsewhere: the row's, newer than its own of t 1000 */
+	f = nodemetrics_for_row(nm, &n, false, &buf);
+	assert_int_equal(f->t, 5000);
+	/* a row older than its own: its own */
+	row.t = 10;
+	assert_int_equal(nodemetrics_figures_format(&row, n.figures, sizeof(n.figures)), 0);
+	assert_int_equal(nodemetrics_for_row(nm, &n, false, &buf)->t, 1000);
+	/* a bad row: its own */
+	strcpy(n.figures, "f1 junk");
+	assert_int_equal(nodemetrics_for_row(nm, &n, false, &buf)->t, 1000);
+	nodemetrics_free(nm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_figures_text),
+		cmocka_unit_test(test_figures_for_row),
 		cmocka_unit_test(test_latest_and_rates),
 		cmocka_unit_test(test_history_bound),
 		cmocka_unit_test(test_same_slot),

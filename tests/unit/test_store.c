@@ -37,7 +37,7 @@ struct fixture {
 
 #define T0 1700000000
 #define HOUR 3600
-#define SCHEMA_NOW 9   /* migrations this build knows */
+#define SCHEMA_NOW 10  /* migrations this build knows */
 
 static char hash_a[65], hash_b[65];
 
@@ -799,6 +799,25 @@ static void test_node_facts_touch_get(void **state)
 	assert_int_equal(n.last_seen, T0 + 60);
 	assert_string_equal(n.cert_serial, "0badc0de");
 	assert_string_equal(n.name, "web-01");
+	assert_string_equal(n.figures, "");
+	/* a replica's touch carries the node's latest figures for the others */
+	assert_int_equal(store_node_touch_figures(f->st, "node-1", T0 + 70, "f1 7 6 5"), 0);
+	assert_int_equal(store_node_get(f->st, "node-1", &n), 1);
+	assert_int_equal(n.last_seen, T0 + 70);
+	assert_string_equal(n.figures, "f1 7 6 5");
+	/* a plain touch leaves them */
+	assert_int_equal(store_node_touch(f->st, "node-1", T0 + 80), 0);
+	assert_int_equal(store_node_get(f->st, "node-1", &n), 1);
+	assert_string_equal(n.figures, "f1 7 6 5");
+	{
+		char too_long[STORE_NODE_FIGURES_MAX + 1];
+
+		memset(too_long, '1', sizeof(too_long) - 1);
+		too_long[sizeof(too_long) - 1] = '\0';
+		assert_int_equal(store_node_touch_figures(f->st, "node-1", T0 + 90, too_long), -1);
+		assert_int_equal(store_node_touch_figures(f->st, "node-1", T0 + 90, NULL), -1);
+		assert_int_equal(store_node_touch_figures(f->st, "node-x", T0 + 90, "f1"), -1);
+	}
 
 	/* no such node */
 	assert_int_equal(store_node_get(f->st, "node-x", &n), 0);
@@ -1107,6 +1126,7 @@ static void test_migrates_schema_5_steps(void **state)
 			"ALTER TABLE oc_nodes DROP COLUMN node_id;"
 			"DROP TABLE oc_inputs;"
 			"DROP TABLE leases; DROP TABLE replicas; DROP INDEX tasks_pending; DROP TABLE ticket_keys;"
+			"ALTER TABLE nodes DROP COLUMN figures;"
 			"INSERT INTO oc_steps (overcloud_id, dag, name, ord, state, attempts, run_id)"
 			" VALUES ('oc-1', 'create', 'acquire', 0, 'done', 1, 'r-1');"
 			"UPDATE schema_version SET version = 5;"), 0);
@@ -1125,6 +1145,7 @@ static void test_migrates_schema_5_steps(void **state)
 		"ALTER TABLE oc_nodes DROP COLUMN node_id;"
 		"DROP TABLE oc_inputs;"
 		"DROP TABLE leases; DROP TABLE replicas; DROP INDEX tasks_pending; DROP TABLE ticket_keys;"
+		"ALTER TABLE nodes DROP COLUMN figures;"
 		"INSERT INTO oc_steps (overcloud_id, dag, name, ord, state, attempts, run_id)"
 		" VALUES ('oc-1', 'create', 'acquire', 0, 'done', 1, 'r-1');"
 		"PRAGMA user_version = 5;"), 0);

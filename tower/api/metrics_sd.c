@@ -3,6 +3,7 @@
 #include <event2/buffer.h>
 
 #include "tower/api/api_int.h"
+#include "tower/fleet/hub.h"
 #include "tower/metrics/exporter.h"
 #include "tower/metrics/nodemetrics.h"
 #include "tower/metrics/promtext.h"
@@ -36,6 +37,20 @@ void api_sd_prometheus_get(struct api_ctx *ctx)
 		api_reply_json(ctx, 200, groups);
 }
 
+/* The history is the holding replica's own (memory only); "latest" is the
+ * newest this replica knows, its own or the row's. */
+static json_t *node_metrics_json(struct tower *tw, const struct store_node *n)
+{
+	json_t *doc = nodemetrics_history_json(tw->nodemetrics, n->id);
+	struct node_figures row;
+	const struct node_figures *f = nodemetrics_for_row(tw->nodemetrics, n,
+							   hub_node_connected(tw->hub, n->id), &row);
+
+	if (doc != NULL && f != NULL)
+		json_object_set_new(doc, "latest", nodemetrics_figures_json(f));
+	return doc;
+}
+
 /* GET /v1/nodes/{id}/metrics */
 void api_node_metrics_get(struct api_ctx *ctx)
 {
@@ -47,5 +62,5 @@ void api_node_metrics_get(struct api_ctx *ctx)
 	else if (found == 0 || node.deleted)
 		api_reply_error(ctx, 404, "no such node", ctx->id);
 	else
-		api_reply_json(ctx, 200, nodemetrics_history_json(ctx->tower->nodemetrics, ctx->id));
+		api_reply_json(ctx, 200, node_metrics_json(ctx->tower, &node));
 }

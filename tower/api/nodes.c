@@ -15,7 +15,10 @@ static int node_to_json(const struct store_node *n, void *arg)
 	struct api_ctx *ctx = ((void **)arg)[0];
 	json_t *list = ((void **)arg)[1];
 	bool connected = hub_node_connected_anywhere(ctx->tower->hub, n);
-	const struct node_figures *f = nodemetrics_latest(ctx->tower->nodemetrics, n->id);
+	struct node_figures row;
+	const struct node_figures *f = nodemetrics_for_row(ctx->tower->nodemetrics, n,
+							   hub_node_connected(ctx->tower->hub, n->id),
+							   &row);
 
 	json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:I, s:I, s:o?, s:o}",
 		"id", n->id, "name", n->name, "arch", n->arch[0] ? n->arch : "unknown",

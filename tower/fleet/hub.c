@@ -30,6 +30,7 @@
 #include "tower/metrics/telemetry.h"
 #include "tower/fleet/ticket.h"
 #include "tower/fleet/workers.h"
+#include "tower/metrics/nodemetrics.h"
 
 #define HUB_HANDSHAKE_TIMEOUT_MS 10000
 /* last_seen is written for all heartbeats of this period in one transaction. */
@@ -86,6 +87,7 @@ struct hub {
 	struct event *touch_flush;
 	const struct timeval *idle_common;
 	struct ticket_keys *tickets;
+	struct nodemetrics *shared_figures;   /* replicas: written with last_seen */
 	int heartbeat_s;
 	int64_t cert_validity_s;
 	const struct hub_events *events;
@@ -190,9 +192,18 @@ static void touch_flush(evutil_socket_t fd, short what, void *arg)
 	bool batch = store_begin(hub->store) == 0;
 	size_t failed = 0;
 
-	for (size_t i = 0; i < hub->touch_count; i++)
-		failed += store_node_touch(hub->store, hub->touches[i].node_id,
-					   hub->touches[i].when) != 0;
+	for (size_t i = 0; i < hub->touch_count; i++) {
+		const struct hub_touch *t = &hub->touches[i];
+		const struct node_figures *f = hub->shared_figures != NULL
+			? nodemetrics_latest(hub->shared_figures, t->node_id) : NULL;
+		char figures[STORE_NODE_FIGURES_MAX];
+
+		if (f != NULL && nodemetrics_figures_format(f, figures, sizeof(figures)) == 0)
+			failed += store_node_touch_figures(hub->store, t->node_id, t->when,
+							   figures) != 0;
+		else
+			failed += store_node_touch(hub->store, t->node_id, t->when) != 0;
+	}
 	if (batch && store_commit(hub->store) != 0)
 		failed = hub->touch_count;
 	if (failed > 0)
@@ -808,6 +819,11 @@ struct hub *hub_new(struct event_base *base, struct store *st, struct ca *ca,
 		return NULL;
 	}
 	return hub;
+}
+
+void hub_share_figures(struct hub *hub, struct nodemetrics *nm)
+{
+	hub->shared_figures = nm;
 }
 
 void hub_use_tickets(struct hub *hub, struct ticket_keys *tk)

@@ -21,6 +21,10 @@ struct ticket_keys;
 /* Agents get session tickets sealed by tk (which must outlive the hub), so
  * they reconnect without a full handshake, across tower restarts too. */
 void hub_use_tickets(struct hub *hub, struct ticket_keys *tk);
+/* Replicas sharing a store: the node's latest figures (nm's) go into its
+ * row with its last_seen, so the other replicas show them too. */
+struct nodemetrics;
+void hub_share_figures(struct hub *hub, struct nodemetrics *nm);
 /* Agent TLS sessions resumed from a ticket since start. */
 uint64_t hub_sessions_resumed(struct hub *hub);
 /* Binds and listens; *bound_port gets the real port (for port 0). */

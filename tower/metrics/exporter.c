@@ -65,6 +65,7 @@ static int collect_node(const struct store_node *n, void *arg)
 {
 	struct node_rows *nr = arg;
 	struct node_row *r;
+	struct node_figures row;
 	const struct node_figures *f;
 
 	if (nr->count == nr->cap) {
@@ -80,16 +81,17 @@ static int collect_node(const struct store_node *n, void *arg)
 	r->node = *n;
 	if (store_ocn_find_node(nr->t->store, n->id, r->overcloud, sizeof(r->overcloud)) != 1)
 		r->overcloud[0] = '\0';
-	/* Connected to any replica, as every replica answers; figures only
-	 * from the one holding the connection (elsewhere they are stale). */
+	/* Connected to any replica, as every replica answers; the figures of
+	 * a node another replica holds are what that one wrote to its row. */
 	r->connected = hub_node_connected_anywhere(nr->t->hub, n);
 	node_labels(r);
 	if (r->labels == NULL) {
 		nr->count--;
 		return -1;
 	}
-	f = nr->t->nodemetrics != NULL ? nodemetrics_latest(nr->t->nodemetrics, n->id) : NULL;
-	if (f != NULL && hub_node_connected(nr->t->hub, n->id)) {
+	f = nodemetrics_for_row(nr->t->nodemetrics, n, hub_node_connected(nr->t->hub, n->id),
+				&row);
+	if (f != NULL && r->connected) {
 		r->f = *f;
 		r->has_figures = true;
 	}

@@ -10,10 +10,14 @@
  * just joined cost little. */
 #include "tower/metrics/nodemetrics.h"
 
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "shared/msg.h"
+#include "shared/util.h"
 #include "tower/store/store.h"
 
 #define RING_FIRST 8
@@ -253,6 +257,88 @@ json_t *nodemetrics_figures_json(const struct node_figures *f)
 			 "net_rx_rate", (json_int_t)f->net_rx_rate,
 			 "net_tx_rate", (json_int_t)f->net_tx_rate,
 			 "tasks_running", (json_int_t)f->running);
+}
+
+const struct node_figures *nodemetrics_for_row(struct nodemetrics *nm, const struct store_node *n,
+					       bool held, struct node_figures *buf)
+{
+	const struct node_figures *own = nm != NULL ? nodemetrics_latest(nm, n->id) : NULL;
+
+	if (held || n->figures[0] == '\0' || nodemetrics_figures_parse(n->figures, buf) != 0)
+		return own;
+	return own == NULL || buf->t >= own->t ? buf : own;
+}
+
+#define FIGURES_TAG "f1"
+#define FIGURES_FIELDS 13
+
+/* The figures' fields in their text order; t is signed, the rest not. */
+static void figure_fields(struct node_figures *f, uint64_t *fields[FIGURES_FIELDS - 1])
+{
+	uint64_t *all[FIGURES_FIELDS - 1] = {
+		&f->uptime, &f->cpu_permille, &f->load1_milli, &f->mem_total, &f->mem_used,
+		&f->fs_total, &f->fs_used, &f->net_rx, &f->net_tx, &f->net_rx_rate,
+		&f->net_tx_rate, &f->running,
+	};
+
+	memcpy(fields, all, sizeof(all));
+}
+
+int nodemetrics_figures_format(const struct node_figures *f, char *out, size_t size)
+{
+	uint64_t *fields[FIGURES_FIELDS - 1];
+	struct node_figures copy = *f;
+	size_t used;
+	int n;
+
+	figure_fields(&copy, fields);
+	n = snprintf(out, size, FIGURES_TAG " %" PRId64, copy.t);
+	for (size_t i = 0; n >= 0 && (size_t)n < size && i < OC_ARRAY_LEN(fields); i++) {
+		used = (size_t)n;
+		n = snprintf(out + used, size - used, " %" PRIu64, *fields[i]);
+		n = n < 0 ? n : (int)(used + (size_t)n);
+	}
+	return n >= 0 && (size_t)n < size ? 0 : -1;
+}
+
+/* One decimal number at *p (no sign, no leading zeros but "0"), then a
+ * space or the end; advances *p past both. */
+static int figure_number(const char **p, uint64_t *out)
+{
+	const char *s = *p;
+	char *end;
+
+	if (*s < '0' || *s > '9' || (s[0] == '0' && s[1] >= '0' && s[1] <= '9'))
+		return -1;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	if (errno != 0 || (*end != ' ' && *end != '\0'))
+		return -1;
+	*p = *end == ' ' ? end + 1 : end;
+	return *end == ' ' && end[1] == '\0' ? -1 : 0;
+}
+
+int nodemetrics_figures_parse(const char *text, struct node_figures *out)
+{
+	uint64_t *fields[FIGURES_FIELDS - 1];
+	struct node_figures f = {0};
+	const char *p = text;
+	uint64_t t;
+
+	if (text == NULL || strncmp(p, FIGURES_TAG " ", 3) != 0)
+		return -1;
+	p += 3;
+	figure_fields(&f, fields);
+	if (figure_number(&p, &t) != 0 || t > INT64_MAX)
+		return -1;
+	f.t = (int64_t)t;
+	for (size_t i = 0; i < OC_ARRAY_LEN(fields); i++)
+		if (*p == '\0' || figure_number(&p, fields[i]) != 0)
+			return -1;
+	if (*p != '\0')
+		return -1;
+	*out = f;
+	return 0;
 }
 
 static json_t *sample_json(const struct sample *s)

@@ -47,6 +47,21 @@ void nodemetrics_forget(struct nodemetrics *nm, const char *node_id);
  * "net_rx","net_tx","net_rx_rate","net_tx_rate","tasks_running"}: cpu in
  * percent, load1 as the kernel shows it, the rest bytes, bytes/s, seconds. */
 json_t *nodemetrics_figures_json(const struct node_figures *f);
+/* The figures to show for node row n: this tower's own when it holds the
+ * node's connection (held), else the newer of its own and those the
+ * replica holding it wrote into the row (buf holds them); NULL for none. */
+struct store_node;
+const struct node_figures *nodemetrics_for_row(struct nodemetrics *nm, const struct store_node *n,
+					       bool held, struct node_figures *buf);
+
+/* The figures as one line of text for the store ("f1" and 13 decimal
+ * numbers, t first), so that the replicas that do not hold a node show what
+ * the one that does last heard; 0, or -1 when size is too small. */
+int nodemetrics_figures_format(const struct node_figures *f, char *out, size_t size);
+/* Reads such a line back: 0, or -1 for anything but exactly that form
+ * (a tag, 13 numbers in range, single spaces, nothing more). */
+int nodemetrics_figures_parse(const char *text, struct node_figures *out);
+
 /* {"node","slot_s","slots","latest": object or null, "history": [{"t","cpu",
  * "load1","mem_used","mem_total","fs_used","fs_total","net_rx_rate",
  * "net_tx_rate"}, ...] oldest first}. Caller owns the reference. */

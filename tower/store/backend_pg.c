@@ -160,6 +160,8 @@ static const char *const pg_migrations[STORE_SCHEMA_VERSION] = {
 	"  created_ms BIGINT NOT NULL,"
 	"  sealed     " PG_TEXT " NOT NULL"
 	");",
+	/* 10: a node's latest figures, for every replica (backend_sqlite.c) */
+	"ALTER TABLE nodes ADD COLUMN figures " PG_TEXT " NOT NULL DEFAULT '';",
 };
 
 /* Several towers may open one database at once: the first to take this

@@ -185,6 +185,9 @@ static const char *const sqlite_migrations[STORE_SCHEMA_VERSION] = {
 	"  created_ms INTEGER NOT NULL,"
 	"  sealed     TEXT NOT NULL"
 	");",
+	/* 10: a node's latest figures, written by the replica that holds its
+	 * connection, so that every replica shows them (nodemetrics.c's text) */
+	"ALTER TABLE nodes ADD COLUMN figures TEXT NOT NULL DEFAULT '';",
 };
 
 _Static_assert(OC_ARRAY_LEN(sqlite_migrations) == STORE_SCHEMA_VERSION,

@@ -10,7 +10,7 @@
 
 #define NODE_COLUMNS \
 	"id, name, role, arch, os, kernel, cert_serial, cpus, mem_total, created_at, last_seen, deleted," \
-	" prev_serial"
+	" prev_serial, figures"
 
 const struct store_sql store_nodes_sql[] = {
 	{ ST_NODE_INSERT, "INSERT INTO nodes (id, name, role, created_at, cert_serial, token_id)"
@@ -19,6 +19,8 @@ const struct store_sql store_nodes_sql[] = {
 				" cpus = ?6, mem_total = ?7, last_seen = ?8"
 				" WHERE id = ?1 AND deleted = 0" },
 	{ ST_NODE_TOUCH, "UPDATE nodes SET last_seen = ?2 WHERE id = ?1 AND deleted = 0" },
+	{ ST_NODE_TOUCH_FIGURES, "UPDATE nodes SET last_seen = ?2, figures = ?3"
+				 " WHERE id = ?1 AND deleted = 0" },
 	{ ST_NODE_SET_SERIAL, "UPDATE nodes SET prev_serial = cert_serial, cert_serial = ?2"
 			      " WHERE id = ?1 AND deleted = 0" },
 	{ ST_NODE_GET, "SELECT " NODE_COLUMNS " FROM nodes WHERE id = ?1" },
@@ -43,6 +45,7 @@ static void row_to_node(struct store_q *s, struct store_node *n)
 	n->last_seen = store_col_int(s, 10);
 	n->deleted = store_col_int(s, 11) != 0;
 	store_column_copy(s, 12, n->prev_serial, sizeof(n->prev_serial));
+	store_column_copy(s, 13, n->figures, sizeof(n->figures));
 }
 
 /* ---- enrollment ---- */
@@ -147,6 +150,14 @@ int store_node_touch(struct store *st, const char *id, int64_t now)
 {
 	return store_exec(st, ST_NODE_TOUCH, "touch node", STORE_ARGS(arg_id(id), arg_int(now))) == 1
 		       ? 0 : -1;
+}
+
+int store_node_touch_figures(struct store *st, const char *id, int64_t now, const char *figures)
+{
+	if (!store_str_fits(figures, STORE_NODE_FIGURES_MAX))
+		return -1;
+	return store_exec(st, ST_NODE_TOUCH_FIGURES, "touch node",
+			  STORE_ARGS(arg_id(id), arg_int(now), arg_text(figures))) == 1 ? 0 : -1;
 }
 
 int store_node_set_serial(struct store *st, const char *id, const char *cert_serial)

@@ -12,6 +12,7 @@ struct store;
 #define STORE_ID_MAX 64
 /* A node's own name (its hostname, from its hello or its enrollment). */
 #define STORE_NODE_NAME_MAX 256
+#define STORE_NODE_FIGURES_MAX 320   /* 13 numbers of 20 digits, spaces, a tag */
 /* The name of a pattern, provider, size, group or step. */
 #define STORE_NAME_MAX 64
 /* The name of a role (a node's, a token's, a task's). */
@@ -77,6 +78,9 @@ struct store_node {
 	int64_t created_at;
 	int64_t last_seen;     /* 0 when never connected */
 	bool deleted;          /* deleted nodes stay, so their certs are refused */
+	/* Its latest figures as the replica holding it last wrote them
+	 * (nodemetrics_figures_format), or "": only replicas write them. */
+	char figures[STORE_NODE_FIGURES_MAX];
 };
 
 /* Facts from the agent's hello. Returns 0, or -1 (no such live node / error). */
@@ -86,6 +90,10 @@ int store_node_update_facts(struct store *st, const char *id, const char *name,
 			    int64_t cpus, int64_t mem_total, int64_t now);
 STORE_MUST_CHECK
 int store_node_touch(struct store *st, const char *id, int64_t now);
+/* The same, with the node's latest figures (shorter than
+ * STORE_NODE_FIGURES_MAX), for the other replicas. */
+STORE_MUST_CHECK
+int store_node_touch_figures(struct store *st, const char *id, int64_t now, const char *figures);
 /* Records a renewed certificate; the current serial becomes the previous one. */
 STORE_MUST_CHECK
 int store_node_set_serial(struct store *st, const char *id, const char *cert_serial);

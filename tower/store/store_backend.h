@@ -9,7 +9,7 @@
 
 /* The schema both engines are at once every migration has run: the same
  * number means the same tables, columns and rules on either. */
-#define STORE_SCHEMA_VERSION 9
+#define STORE_SCHEMA_VERSION 10
 
 /* A backend's connection; its layout is the backend's own. */
 struct store_conn;
