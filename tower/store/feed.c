@@ -125,7 +125,7 @@ static int word_hex(const char **at, const char *end, uint8_t *out, size_t *out_
 
 int feed_note_parse(const char *payload, size_t len, struct feed_note *out)
 {
-	const char *at = payload, *end = payload + len, *w;
+	const char *at = payload, *end, *w;
 	size_t n;
 	int kind = -1;
 
@@ -133,6 +133,7 @@ int feed_note_parse(const char *payload, size_t len, struct feed_note *out)
 	out->data_len = 0;
 	if (payload == NULL || len == 0 || len > FEED_PAYLOAD_MAX)
 		return -1;
+	end = payload + len;
 	n = next_word(&at, end, &w);
 	if (!word_is(w, n, "v1"))
 		return -1;
