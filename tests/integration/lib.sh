@@ -165,6 +165,13 @@ agents_held_at() {
 		awk '$1 == "overcloud_agents_connected" { print $2 }'
 }
 
+# remove_counters ID...: the files the test roles count step runs in
+# (/tmp/oc-counter-ID*) for those OverClouds.
+remove_counters() {
+	local id
+	for id in "$@"; do rm -f "/tmp/oc-counter-$id" "/tmp/oc-counter-$id".*; done
+}
+
 log_has() {
 	grep -q -- "$2" "$T/$1.log"
 }

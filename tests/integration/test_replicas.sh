@@ -9,11 +9,7 @@
 # shellcheck source=tests/integration/pg_env.sh
 . "$(dirname "$0")/pg_env.sh"
 IDS=()
-cleanup_counters() {
-	local id
-	for id in "${IDS[@]}"; do rm -f "/tmp/oc-counter-$id" "/tmp/oc-counter-$id".*; done
-}
-trap 'rc=$?; set +e; for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; done; cleanup_counters; pg_env_down; (exit $rc); cleanup' EXIT
+trap 'rc=$?; set +e; for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; done; remove_counters "${IDS[@]}"; pg_env_down; (exit $rc); cleanup' EXIT
 
 pg_env_up || fail "cannot start PostgreSQL (apt-get install postgresql)"
 URL=$(pg_env_database tower_rep) || fail "create database"
